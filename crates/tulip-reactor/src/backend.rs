@@ -1,0 +1,131 @@
+//! The choice of backend and the one internal interface both backends share.
+
+use std::io;
+use std::os::fd::BorrowedFd;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::interest::{Interest, Readiness};
+use crate::notify::Notifier;
+use crate::portable::Portable;
+
+/// The environment variable that picks a backend: `epoll` or `polling`.
+pub const BACKEND_ENV: &str = "TULIP_BACKEND";
+
+/// Which readiness mechanism a [`Reactor`](crate::Reactor) uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum BackendKind {
+    /// `epoll` through rustix, directly: one `epoll_pwait2` per poll.
+    /// Linux 5.11 or later; the default there.
+    Epoll,
+    /// The `polling` crate: portable (kqueue, event ports, IOCP, epoll, poll);
+    /// the default everywhere else.
+    Polling,
+}
+
+impl BackendKind {
+    /// The backend to use when nothing else is asked for: the value of the
+    /// `TULIP_BACKEND` environment variable (`epoll` or `polling`) if it is
+    /// set to one of those, else `Epoll` on Linux and `Polling` elsewhere.
+    ///
+    /// ```
+    /// let kind = tulip_reactor::BackendKind::default_kind();
+    /// println!("{kind:?}");
+    /// ```
+    pub fn default_kind() -> BackendKind {
+        match std::env::var(BACKEND_ENV).as_deref() {
+            Ok("polling") => BackendKind::Polling,
+            Ok("epoll") if crate::sys::HAS_EPOLL => BackendKind::Epoll,
+            _ if crate::sys::HAS_EPOLL => BackendKind::Epoll,
+            _ => BackendKind::Polling,
+        }
+    }
+}
+
+impl Default for BackendKind {
+    fn default() -> BackendKind {
+        BackendKind::default_kind()
+    }
+}
+
+/// A poller of either kind, behind the same five operations.
+#[derive(Debug)]
+pub(crate) enum Backend {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    Epoll(crate::sys::Epoll),
+    Polling(Portable),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $b:ident => $e:expr) => {
+        match $self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::Epoll($b) => $e,
+            Backend::Polling($b) => $e,
+        }
+    };
+}
+
+impl Backend {
+    /// Opens a backend of `kind`. `Epoll` on a kernel without `epoll_pwait2`
+    /// (or off Linux) falls back to `Polling`, with a debug log line.
+    pub(crate) fn new(kind: BackendKind) -> io::Result<Backend> {
+        match kind {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            BackendKind::Epoll => match crate::sys::Epoll::new() {
+                Ok(epoll) => Ok(Backend::Epoll(epoll)),
+                Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                    log::debug!("tulip: epoll backend unavailable ({e}); using polling");
+                    Ok(Backend::Polling(Portable::new()?))
+                }
+                Err(e) => Err(e),
+            },
+            _ => Ok(Backend::Polling(Portable::new()?)),
+        }
+    }
+
+    pub(crate) fn kind(&self) -> BackendKind {
+        match self {
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Backend::Epoll(_) => BackendKind::Epoll,
+            Backend::Polling(_) => BackendKind::Polling,
+        }
+    }
+
+    pub(crate) fn notifier(&self) -> &Arc<Notifier> {
+        dispatch!(self, b => b.notifier())
+    }
+
+    pub(crate) fn add(
+        &self,
+        fd: BorrowedFd<'_>,
+        token: u64,
+        interest: Interest,
+        edge: bool,
+    ) -> io::Result<()> {
+        dispatch!(self, b => b.add(fd, token, interest, edge))
+    }
+
+    pub(crate) fn modify(
+        &self,
+        fd: BorrowedFd<'_>,
+        token: u64,
+        interest: Interest,
+        edge: bool,
+    ) -> io::Result<()> {
+        dispatch!(self, b => b.modify(fd, token, interest, edge))
+    }
+
+    pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        dispatch!(self, b => b.delete(fd))
+    }
+
+    pub(crate) fn wait(
+        &mut self,
+        timeout: Option<Duration>,
+        out: &mut Vec<(u64, Readiness)>,
+    ) -> io::Result<()> {
+        dispatch!(self, b => b.wait(timeout, out))
+    }
+}

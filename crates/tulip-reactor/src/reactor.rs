@@ -1,0 +1,333 @@
+//! The registry of watched file descriptors and the poll that turns OS
+//! readiness into callbacks to run and wakers to wake.
+//!
+//! Two ways of watching a descriptor, never both at once:
+//! - callbacks (asyncio's `add_reader`/`add_writer`): registered
+//!   level-triggered with interest in exactly the directions that have a
+//!   callback; `epoll_ctl` runs only when a direction is added or removed, and
+//!   the callback is reported on every poll while the descriptor is ready;
+//! - an [`IoSource`] (async I/O): registered once, edge-triggered, both
+//!   directions; readiness is cached in the source and wakers are woken.
+//!
+//! Descriptors index a table directly (they are small integers), and every
+//! registration carries a generation in its token, so an event that was
+//! collected for a descriptor just removed (and perhaps reused) is dropped.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::task::Waker;
+use std::time::Duration;
+
+use crate::backend::{Backend, BackendKind};
+use crate::interest::{Interest, Readiness};
+use crate::notify::Notifier;
+use crate::source::IoSource;
+
+/// What a poll found to do: a callback to schedule or a waker to wake.
+#[derive(Debug)]
+pub enum Dispatch<C> {
+    /// A level-triggered callback whose descriptor is ready.
+    Callback(C),
+    /// The waker of a task waiting on an [`IoSource`].
+    Waker(Waker),
+}
+
+#[derive(Debug)]
+enum Entry<C> {
+    Vacant,
+    Callbacks { reader: Option<C>, writer: Option<C> },
+    Source(Rc<IoSource>),
+}
+
+#[derive(Debug)]
+struct Slot<C> {
+    generation: u32,
+    entry: Entry<C>,
+}
+
+/// The reactor: a poller of the chosen [`BackendKind`] plus the table of what
+/// waits on each descriptor. Single-threaded; other threads wake it through
+/// its [`Notifier`].
+///
+/// `C` is the callback type the owner schedules (the event loop uses its
+/// callback handles); it is cloned once per report.
+///
+/// ```
+/// use std::os::fd::{AsFd, AsRawFd};
+/// use std::os::unix::net::UnixStream;
+/// use std::io::Write;
+/// use tulip_reactor::{BackendKind, Dispatch, Reactor};
+///
+/// let (a, mut b) = UnixStream::pair()?;
+/// let mut reactor = Reactor::new(BackendKind::default_kind())?;
+/// reactor.set_reader(a.as_fd(), "a is readable")?;
+/// b.write_all(b"x")?;
+/// let mut out = Vec::new();
+/// reactor.poll(None, &mut out)?;
+/// assert!(matches!(out.as_slice(), [Dispatch::Callback("a is readable")]));
+/// assert_eq!(reactor.remove_reader(a.as_raw_fd())?, Some("a is readable"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Reactor<C> {
+    backend: Backend,
+    slots: Vec<Slot<C>>,
+    events: Vec<(u64, Readiness)>,
+    registered: usize,
+}
+
+fn token(fd: RawFd, generation: u32) -> u64 {
+    (u64::from(generation) << 32) | u64::from(fd as u32)
+}
+
+fn bad_fd(fd: RawFd) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, format!("invalid file descriptor: {fd}"))
+}
+
+/// Borrows a descriptor number for an `epoll_ctl`-style call that only uses
+/// the number.
+fn borrow(fd: RawFd) -> BorrowedFd<'static> {
+    // SAFETY: the borrowed descriptor is passed only to the poller's
+    // deregistration call, which uses the number and touches no memory
+    // through it. If the number was already closed the call fails with
+    // EBADF/ENOENT, which the callers ignore; if it was reused, the table
+    // slot for that number is the one being cleared, so the registration
+    // removed is the one this registry owns for that number.
+    unsafe { BorrowedFd::borrow_raw(fd) }
+}
+
+impl<C: Clone> Reactor<C> {
+    /// Opens a reactor on `kind` (falling back to `Polling` where the `epoll`
+    /// backend is unavailable).
+    pub fn new(kind: BackendKind) -> io::Result<Reactor<C>> {
+        Ok(Reactor {
+            backend: Backend::new(kind)?,
+            slots: Vec::new(),
+            events: Vec::with_capacity(256),
+            registered: 0,
+        })
+    }
+
+    /// The backend actually in use.
+    pub fn backend_kind(&self) -> BackendKind {
+        self.backend.kind()
+    }
+
+    /// The handle other threads use to wake this reactor.
+    pub fn notifier(&self) -> Arc<Notifier> {
+        self.backend.notifier().clone()
+    }
+
+    /// How many descriptors are registered.
+    pub fn len(&self) -> usize {
+        self.registered
+    }
+
+    /// Whether no descriptor is registered.
+    pub fn is_empty(&self) -> bool {
+        self.registered == 0
+    }
+
+    fn slot_mut(&mut self, fd: RawFd) -> io::Result<&mut Slot<C>> {
+        let idx = usize::try_from(fd).map_err(|_| bad_fd(fd))?;
+        if idx >= self.slots.len() {
+            self.slots.resize_with(idx + 1, || Slot { generation: 0, entry: Entry::Vacant });
+        }
+        Ok(&mut self.slots[idx])
+    }
+
+    /// Watches `fd` for readability, calling (reporting) `callback` on every
+    /// poll while it is readable. Replaces and returns an earlier reader.
+    ///
+    /// Fails with `AlreadyExists` if the descriptor is registered as an
+    /// [`IoSource`], and with the OS error if it cannot be watched (a closed
+    /// descriptor, or a regular file under `epoll`).
+    pub fn set_reader(&mut self, fd: BorrowedFd<'_>, callback: C) -> io::Result<Option<C>> {
+        self.set_callback(fd.as_raw_fd(), Interest::READ, callback)
+    }
+
+    /// Watches `fd` for writability; as [`set_reader`](Reactor::set_reader).
+    pub fn set_writer(&mut self, fd: BorrowedFd<'_>, callback: C) -> io::Result<Option<C>> {
+        self.set_callback(fd.as_raw_fd(), Interest::WRITE, callback)
+    }
+
+    /// Stops watching `fd` for readability; returns the callback removed.
+    /// A descriptor that was already closed is forgotten without error.
+    pub fn remove_reader(&mut self, fd: RawFd) -> io::Result<Option<C>> {
+        self.remove_callback(fd, Interest::READ)
+    }
+
+    /// Stops watching `fd` for writability; returns the callback removed.
+    pub fn remove_writer(&mut self, fd: RawFd) -> io::Result<Option<C>> {
+        self.remove_callback(fd, Interest::WRITE)
+    }
+
+    fn set_callback(&mut self, fd: RawFd, dir: Interest, callback: C) -> io::Result<Option<C>> {
+        let slot = self.slot_mut(fd)?;
+        let (old_interest, generation) = match &slot.entry {
+            Entry::Vacant => (Interest::NONE, slot.generation),
+            Entry::Callbacks { reader, writer } => (interest_of(reader, writer), slot.generation),
+            Entry::Source(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    format!("file descriptor {fd} is used by a transport or async I/O object"),
+                ));
+            }
+        };
+        let new_interest = old_interest | dir;
+        if new_interest != old_interest {
+            let tok = token(fd, generation);
+            if old_interest.is_empty() {
+                self.backend.add(borrow(fd), tok, new_interest, false)?;
+                self.registered += 1;
+            } else {
+                self.backend.modify(borrow(fd), tok, new_interest, false)?;
+            }
+        }
+        let slot = &mut self.slots[fd as usize];
+        if let Entry::Vacant = slot.entry {
+            slot.entry = Entry::Callbacks { reader: None, writer: None };
+        }
+        let Entry::Callbacks { reader, writer } = &mut slot.entry else {
+            unreachable!("slot was made a callback entry above")
+        };
+        let place = if dir == Interest::READ { reader } else { writer };
+        Ok(place.replace(callback))
+    }
+
+    fn remove_callback(&mut self, fd: RawFd, dir: Interest) -> io::Result<Option<C>> {
+        let Ok(idx) = usize::try_from(fd) else { return Ok(None) };
+        let Some(slot) = self.slots.get_mut(idx) else { return Ok(None) };
+        let Entry::Callbacks { reader, writer } = &mut slot.entry else { return Ok(None) };
+        let removed = if dir == Interest::READ { reader.take() } else { writer.take() };
+        if removed.is_none() {
+            return Ok(None);
+        }
+        let remaining = interest_of(reader, writer);
+        let tok = token(fd, slot.generation);
+        if remaining.is_empty() {
+            slot.entry = Entry::Vacant;
+            slot.generation = slot.generation.wrapping_add(1);
+            self.registered -= 1;
+            // A closed descriptor has already left the kernel's set.
+            let _ = self.backend.delete(borrow(fd));
+        } else if let Err(e) = self.backend.modify(borrow(fd), tok, remaining, false) {
+            if e.raw_os_error() != Some(rustix::io::Errno::BADF.raw_os_error()) {
+                return Err(e);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Registers `fd` for async I/O. Fails with `AlreadyExists` if the
+    /// descriptor already has callbacks or a source.
+    pub fn register(&mut self, fd: BorrowedFd<'_>) -> io::Result<Rc<IoSource>> {
+        let raw = fd.as_raw_fd();
+        let slot = self.slot_mut(raw)?;
+        if !matches!(slot.entry, Entry::Vacant) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("file descriptor {raw} is already registered"),
+            ));
+        }
+        let tok = token(raw, slot.generation);
+        self.backend.add(fd, tok, Interest::BOTH, true)?;
+        let source = Rc::new(IoSource::new(raw, tok));
+        self.slots[raw as usize].entry = Entry::Source(source.clone());
+        self.registered += 1;
+        Ok(source)
+    }
+
+    /// Removes a source registered with [`register`](Reactor::register) and
+    /// returns the wakers still waiting on it, so the caller can wake them
+    /// (they retry and see the descriptor gone). Call it before closing the
+    /// descriptor.
+    pub fn deregister(&mut self, source: &IoSource) -> io::Result<Vec<Waker>> {
+        let fd = source.fd();
+        let Some(slot) = self.slots.get_mut(fd as usize) else { return Ok(Vec::new()) };
+        match &slot.entry {
+            Entry::Source(s) if s.token() == source.token() => {}
+            _ => return Ok(Vec::new()),
+        }
+        slot.entry = Entry::Vacant;
+        slot.generation = slot.generation.wrapping_add(1);
+        self.registered -= 1;
+        let mut wakers = Vec::new();
+        source.wake_all(&mut |w| wakers.push(w));
+        match self.backend.delete(borrow(fd)) {
+            Err(e) if e.raw_os_error() != Some(rustix::io::Errno::BADF.raw_os_error()) => Err(e),
+            _ => Ok(wakers),
+        }
+    }
+
+    /// Waits up to `timeout` (`None`: until something happens; zero: just
+    /// look) and appends what became ready to `out`: reported callbacks in
+    /// event order (reader before writer for one descriptor, as asyncio) and
+    /// the wakers of sources that saw an edge. Nothing is called here.
+    ///
+    /// Returns the number of OS events seen (0 after a timeout or a bare
+    /// cross-thread notification).
+    pub fn poll(&mut self, timeout: Option<Duration>, out: &mut Vec<Dispatch<C>>) -> io::Result<usize> {
+        self.events.clear();
+        let res = self.backend.wait(timeout, &mut self.events);
+        self.backend.notifier().clear();
+        res?;
+        for &(tok, readiness) in &self.events {
+            let fd = (tok & 0xffff_ffff) as u32 as usize;
+            let generation = (tok >> 32) as u32;
+            let Some(slot) = self.slots.get(fd) else { continue };
+            if slot.generation != generation {
+                continue;
+            }
+            match &slot.entry {
+                Entry::Vacant => {}
+                Entry::Callbacks { reader, writer } => {
+                    if readiness.readable {
+                        if let Some(r) = reader {
+                            out.push(Dispatch::Callback(r.clone()));
+                        }
+                    }
+                    if readiness.writable {
+                        if let Some(w) = writer {
+                            out.push(Dispatch::Callback(w.clone()));
+                        }
+                    }
+                }
+                Entry::Source(source) => source.set_ready(readiness, &mut |w| out.push(Dispatch::Waker(w))),
+            }
+        }
+        Ok(self.events.len())
+    }
+
+    /// Forgets every registration (deregistering each from the poller) and
+    /// returns the callbacks it held and the wakers still waiting, for the
+    /// owner to drop or wake on its own terms.
+    pub fn clear(&mut self) -> (Vec<C>, Vec<Waker>) {
+        let mut callbacks = Vec::new();
+        let mut wakers = Vec::new();
+        for (fd, slot) in self.slots.iter_mut().enumerate() {
+            match std::mem::replace(&mut slot.entry, Entry::Vacant) {
+                Entry::Vacant => continue,
+                Entry::Callbacks { reader, writer } => callbacks.extend(reader.into_iter().chain(writer)),
+                Entry::Source(source) => source.wake_all(&mut |w| wakers.push(w)),
+            }
+            slot.generation = slot.generation.wrapping_add(1);
+            let _ = self.backend.delete(borrow(fd as RawFd));
+        }
+        self.registered = 0;
+        (callbacks, wakers)
+    }
+}
+
+fn interest_of<C>(reader: &Option<C>, writer: &Option<C>) -> Interest {
+    let mut i = Interest::NONE;
+    if reader.is_some() {
+        i |= Interest::READ;
+    }
+    if writer.is_some() {
+        i |= Interest::WRITE;
+    }
+    i
+}

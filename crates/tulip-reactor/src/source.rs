@@ -1,0 +1,116 @@
+//! Waker-based readiness for async I/O: an [`IoSource`] caches the readiness
+//! the OS reported (edge-triggered) until the I/O object that owns it hits
+//! `EWOULDBLOCK` and clears it.
+
+use std::cell::Cell;
+use std::os::fd::RawFd;
+use std::task::{Context, Poll, Waker};
+
+use crate::interest::{Interest, Readiness};
+
+/// One file descriptor registered for async I/O (edge-triggered, both
+/// directions, registered once: no `epoll_ctl` while it is in use).
+///
+/// The usual pattern: try the system call; on `EWOULDBLOCK`, call
+/// [`clear_ready`](IoSource::clear_ready) and then
+/// [`poll_ready`](IoSource::poll_ready), which returns `Pending` until the
+/// reactor sees the next edge and wakes the stored waker.
+pub struct IoSource {
+    fd: RawFd,
+    token: u64,
+    readable: Cell<bool>,
+    writable: Cell<bool>,
+    read_waker: Cell<Option<Waker>>,
+    write_waker: Cell<Option<Waker>>,
+}
+
+impl std::fmt::Debug for IoSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IoSource").field("fd", &self.fd).field("readiness", &self.readiness()).finish()
+    }
+}
+
+impl IoSource {
+    pub(crate) fn new(fd: RawFd, token: u64) -> IoSource {
+        // A fresh registration reports the current state as its first edge,
+        // but assuming readiness costs at most one EWOULDBLOCK and saves a
+        // poll pass for the common case of a descriptor that is ready.
+        IoSource {
+            fd,
+            token,
+            readable: Cell::new(true),
+            writable: Cell::new(true),
+            read_waker: Cell::new(None),
+            write_waker: Cell::new(None),
+        }
+    }
+
+    /// The registered descriptor.
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
+    pub(crate) fn token(&self) -> u64 {
+        self.token
+    }
+
+    /// The readiness cached since the last [`clear_ready`](IoSource::clear_ready).
+    pub fn readiness(&self) -> Readiness {
+        Readiness { readable: self.readable.get(), writable: self.writable.get() }
+    }
+
+    /// `Ready` if every direction of `interest` is ready; otherwise stores the
+    /// context's waker for the missing directions and returns `Pending`.
+    pub fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<()> {
+        let mut ready = true;
+        if interest.is_readable() && !self.readable.get() {
+            store(&self.read_waker, cx.waker());
+            ready = false;
+        }
+        if interest.is_writable() && !self.writable.get() {
+            store(&self.write_waker, cx.waker());
+            ready = false;
+        }
+        if ready { Poll::Ready(()) } else { Poll::Pending }
+    }
+
+    /// Forgets the cached readiness in the directions of `interest` (after a
+    /// system call reported `EWOULDBLOCK`).
+    pub fn clear_ready(&self, interest: Interest) {
+        if interest.is_readable() {
+            self.readable.set(false);
+        }
+        if interest.is_writable() {
+            self.writable.set(false);
+        }
+    }
+
+    /// Records an edge and collects the wakers to wake.
+    pub(crate) fn set_ready(&self, readiness: Readiness, wake: &mut impl FnMut(Waker)) {
+        if readiness.readable {
+            self.readable.set(true);
+            if let Some(w) = self.read_waker.take() {
+                wake(w);
+            }
+        }
+        if readiness.writable {
+            self.writable.set(true);
+            if let Some(w) = self.write_waker.take() {
+                wake(w);
+            }
+        }
+    }
+
+    /// Wakes every waiter (the source was deregistered or the reactor closed):
+    /// they retry their system call and see the outcome.
+    pub(crate) fn wake_all(&self, wake: &mut impl FnMut(Waker)) {
+        self.set_ready(Readiness { readable: true, writable: true }, wake);
+    }
+}
+
+fn store(slot: &Cell<Option<Waker>>, waker: &Waker) {
+    match slot.take() {
+        Some(old) if old.will_wake(waker) => slot.set(Some(old)),
+        _ => slot.set(Some(waker.clone())),
+    }
+}

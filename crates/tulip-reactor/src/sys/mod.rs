@@ -1,0 +1,26 @@
+//! Operating-system specific pieces of the reactor. Every `target_os` test of
+//! the crate lives under this module.
+
+use std::io;
+use std::os::fd::OwnedFd;
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod epoll;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use epoll::Epoll;
+
+/// Whether this system has the direct `epoll` backend.
+pub(crate) const HAS_EPOLL: bool = cfg!(any(target_os = "linux", target_os = "android"));
+
+/// Adds one to an eventfd's counter (the cross-thread wake-up).
+pub(crate) fn write_eventfd(fd: &OwnedFd) -> io::Result<()> {
+    loop {
+        match rustix::io::write(fd, &1u64.to_ne_bytes()) {
+            Ok(_) => return Ok(()),
+            Err(rustix::io::Errno::INTR) => continue,
+            // The counter is saturated: a wake-up is already pending.
+            Err(rustix::io::Errno::AGAIN) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
