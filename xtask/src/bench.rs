@@ -13,7 +13,7 @@ use crate::cmd::{cargo, target_dir};
 use crate::json::{self, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The runtime whose ratios the table reports.
 const TULIP: &str = "tulip";
@@ -42,7 +42,9 @@ impl Options {
                 "--no-run" => options.no_run = true,
                 "--" => options.criterion_args.extend(args.by_ref().cloned()),
                 flag if flag.starts_with('-') => {
-                    return Err(format!("unknown flag to `bench`: {flag} (criterion flags go after `--`)"));
+                    return Err(format!(
+                        "unknown flag to `bench`: {flag} (criterion flags go after `--`)"
+                    ));
                 }
                 filter if options.filter.is_none() => options.filter = Some(filter.to_string()),
                 extra => return Err(format!("`bench` takes one FILTER; extra argument: {extra}")),
@@ -57,15 +59,17 @@ pub fn run(options: &Options) -> Result<(), String> {
     let since = if options.no_run {
         UNIX_EPOCH
     } else {
-        // Whole seconds, so that a file system with coarse timestamps still
-        // counts files written in the first second as fresh.
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-        let since = UNIX_EPOCH + Duration::from_secs(now.as_secs());
+        // Criterion takes far longer than a second to write its first
+        // result, so even a file system with coarse timestamps cannot date a
+        // fresh result before this instant.
+        let since = SystemTime::now();
         let mut args = vec!["bench", "-p", "tulip-benches", "--bench", "*", "--"];
         args.extend(options.filter.as_deref());
         args.extend(options.criterion_args.iter().map(String::as_str));
         println!("==> cargo {}", args.join(" "));
-        let status = cargo(&args).status().map_err(|e| format!("could not start cargo: {e}"))?;
+        let status = cargo(&args)
+            .status()
+            .map_err(|e| format!("could not start cargo: {e}"))?;
         if !status.success() {
             return Err(format!("`cargo bench` failed ({status})"));
         }
@@ -74,8 +78,17 @@ pub fn run(options: &Options) -> Result<(), String> {
     let dir = criterion_dir();
     let results = collect(&dir, since)?;
     if results.is_empty() {
-        let when = if options.no_run { "" } else { " by this run" };
-        return Err(format!("no criterion results written{when} under {}", dir.display()));
+        return Err(if options.no_run {
+            format!(
+                "no criterion results found under {} (run `cargo xtask bench` first)",
+                dir.display()
+            )
+        } else {
+            format!(
+                "this run wrote no criterion results under {} (does the filter match?)",
+                dir.display()
+            )
+        });
     }
     println!("\n{}", table(&results));
     Ok(())
@@ -133,7 +146,9 @@ fn find_new_dirs(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
         if !path.is_dir() {
             continue;
         }
-        if path.file_name().is_some_and(|name| name == "new") && path.join("benchmark.json").is_file() {
+        if path.file_name().is_some_and(|name| name == "new")
+            && path.join("benchmark.json").is_file()
+        {
             found.push(path);
         } else {
             find_new_dirs(&path, found)?;
@@ -145,7 +160,8 @@ fn find_new_dirs(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
 /// Reads one benchmark's `benchmark.json` and `estimates.json`.
 fn read_measurement(new_dir: &Path, written: SystemTime) -> Result<Measurement, String> {
     let read = |name: &str| -> Result<Value, String> {
-        let text = std::fs::read_to_string(new_dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
+        let text =
+            std::fs::read_to_string(new_dir.join(name)).map_err(|e| format!("{name}: {e}"))?;
         json::parse(&text).map_err(|e| format!("{name}: {e}"))
     };
     let (benchmark, estimates) = (read("benchmark.json")?, read("estimates.json")?);
@@ -153,7 +169,11 @@ fn read_measurement(new_dir: &Path, written: SystemTime) -> Result<Measurement, 
 }
 
 /// Builds a measurement from the two parsed files.
-fn measurement(benchmark: &Value, estimates: &Value, written: SystemTime) -> Result<Measurement, String> {
+fn measurement(
+    benchmark: &Value,
+    estimates: &Value,
+    written: SystemTime,
+) -> Result<Measurement, String> {
     let text = |key: &str| benchmark.get(key).and_then(Value::as_str);
     let group = text("group_id").ok_or("benchmark.json has no group_id")?;
     let (row, runtime) = match (text("function_id"), text("value_str")) {
@@ -203,8 +223,17 @@ fn table(results: &[Measurement]) -> String {
     }
     rows.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(b.0)));
     let others: BTreeSet<&str> = results.iter().map(|m| m.runtime.as_str()).collect();
-    let mut peers: Vec<&str> = KNOWN_PEERS.iter().copied().filter(|p| others.contains(p)).collect();
-    peers.extend(others.iter().copied().filter(|p| *p != TULIP && !KNOWN_PEERS.contains(p)));
+    let mut peers: Vec<&str> = KNOWN_PEERS
+        .iter()
+        .copied()
+        .filter(|p| others.contains(p))
+        .collect();
+    peers.extend(
+        others
+            .iter()
+            .copied()
+            .filter(|p| *p != TULIP && !KNOWN_PEERS.contains(p)),
+    );
 
     let mut header = format!("| benchmark | {TULIP} ns/op |");
     let mut rule = String::from("| --- | ---: |");
@@ -215,22 +244,39 @@ fn table(results: &[Measurement]) -> String {
     let mut out = format!("{header}\n{rule}\n");
     let mut per_iteration = false;
     for (row, _) in &rows {
-        let cell = |runtime: &str| results.iter().find(|m| m.row == *row && m.runtime == runtime);
+        let cell = |runtime: &str| {
+            results
+                .iter()
+                .find(|m| m.row == *row && m.runtime == runtime)
+        };
         let tulip = cell(TULIP);
-        let marker = if results.iter().any(|m| m.row == *row && !m.per_element) { " †" } else { "" };
+        let marker = if results.iter().any(|m| m.row == *row && !m.per_element) {
+            " †"
+        } else {
+            ""
+        };
         per_iteration |= !marker.is_empty();
-        out.push_str(&format!("| {row}{marker} | {} |", tulip.map_or("–".into(), |m| fmt_ns(m.ns_per_op))));
+        out.push_str(&format!(
+            "| {row}{marker} | {} |",
+            tulip.map_or("–".into(), |m| fmt_ns(m.ns_per_op))
+        ));
         for peer in &peers {
             let peer = cell(peer);
             let ratio = match (tulip, peer) {
-                (Some(t), Some(p)) if p.ns_per_op > 0.0 => format!("{:.2}", t.ns_per_op / p.ns_per_op),
+                (Some(t), Some(p)) if p.ns_per_op > 0.0 => {
+                    format!("{:.2}", t.ns_per_op / p.ns_per_op)
+                }
                 _ => "–".into(),
             };
-            out.push_str(&format!(" {} | {ratio} |", peer.map_or("–".into(), |m| fmt_ns(m.ns_per_op))));
+            out.push_str(&format!(
+                " {} | {ratio} |",
+                peer.map_or("–".into(), |m| fmt_ns(m.ns_per_op))
+            ));
         }
         out.push('\n');
     }
-    out.push_str(&format!("\nns/op = criterion's mean time per iteration / Throughput::Elements; {TULIP}/peer < 1.00 means {TULIP} is faster.\n"));
+    out.push_str("\nns/op = criterion's mean time per iteration / Throughput::Elements; ");
+    out.push_str(&format!("{TULIP}/peer < 1.00 means {TULIP} is faster.\n"));
     if per_iteration {
         out.push_str("† no Throughput::Elements declared (for some runtime): ns per iteration.\n");
     }

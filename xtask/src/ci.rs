@@ -39,7 +39,11 @@ impl Step {
     /// The command as a user would type it.
     fn display(&self) -> String {
         let env = self.env.iter().map(|(k, v)| {
-            if v.contains(' ') { format!("{k}=\"{v}\" ") } else { format!("{k}={v} ") }
+            if v.contains(' ') {
+                format!("{k}=\"{v}\" ")
+            } else {
+                format!("{k}={v} ")
+            }
         });
         format!("{}cargo {}", env.collect::<String>(), self.args.join(" "))
     }
@@ -47,26 +51,56 @@ impl Step {
 
 /// The checks, in the order they run.
 const STEPS: &[Step] = &[
-    Step { env: &[], args: &["fmt", "--all", "--check"], slow: false },
     Step {
         env: &[],
-        args: &["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"],
+        args: &["fmt", "--all", "--check"],
         slow: false,
     },
-    Step { env: &[], args: &["test", "--workspace"], slow: false },
-    Step { env: &[("TULIP_BACKEND", "polling")], args: &["test", "-p", "tulip-executor"], slow: true },
+    Step {
+        env: &[],
+        args: &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        slow: false,
+    },
+    Step {
+        env: &[],
+        args: &["test", "--workspace"],
+        slow: false,
+    },
+    Step {
+        env: &[("TULIP_BACKEND", "polling")],
+        args: &["test", "-p", "tulip-executor"],
+        slow: true,
+    },
     Step {
         env: &[("RUSTDOCFLAGS", "-D warnings")],
         args: &["doc", "--workspace", "--no-deps"],
         slow: false,
     },
-    Step { env: &[], args: &["build", "-p", "tulip-examples", "--examples", "--bins"], slow: false },
-    Step { env: &[], args: &["bench", "--workspace", "--no-run"], slow: true },
+    Step {
+        env: &[],
+        args: &["build", "-p", "tulip-examples", "--examples", "--bins"],
+        slow: false,
+    },
+    Step {
+        env: &[],
+        args: &["bench", "--workspace", "--no-run"],
+        slow: true,
+    },
 ];
 
 /// Runs the checks; `Err` names the first that failed.
 pub fn run(options: &Options) -> Result<(), String> {
-    let steps: Vec<&Step> = STEPS.iter().filter(|step| !(options.quick && step.slow)).collect();
+    let steps: Vec<&Step> = STEPS
+        .iter()
+        .filter(|step| !(options.quick && step.slow))
+        .collect();
     let total = steps.len();
     let started = Instant::now();
     let mut times: Vec<(String, Duration)> = Vec::new();
@@ -76,7 +110,9 @@ pub fn run(options: &Options) -> Result<(), String> {
         let step_started = Instant::now();
         let mut command = cargo(step.args);
         command.envs(step.env.iter().copied());
-        let status = command.status().map_err(|e| format!("could not start `{shown}`: {e}"))?;
+        let status = command
+            .status()
+            .map_err(|e| format!("could not start `{shown}`: {e}"))?;
         let elapsed = step_started.elapsed();
         times.push((shown.clone(), elapsed));
         if !status.success() {
@@ -88,11 +124,22 @@ pub fn run(options: &Options) -> Result<(), String> {
                 fmt_duration(started.elapsed()),
             ));
         }
-        println!("==> ci [{}/{total}] ok in {}: {shown}", index + 1, fmt_duration(elapsed));
+        println!(
+            "==> ci [{}/{total}] ok in {}: {shown}",
+            index + 1,
+            fmt_duration(elapsed)
+        );
     }
     print_times(&times);
-    let skipped = if options.quick { " (--quick: polling re-run and bench build skipped)" } else { "" };
-    println!("ci: all {total} steps passed in {}{skipped}", fmt_duration(started.elapsed()));
+    let skipped = if options.quick {
+        " (--quick: polling re-run and bench build skipped)"
+    } else {
+        ""
+    };
+    println!(
+        "ci: all {total} steps passed in {}{skipped}",
+        fmt_duration(started.elapsed())
+    );
     Ok(())
 }
 
@@ -112,14 +159,23 @@ mod tests {
     fn steps_show_as_typed() {
         let shown: Vec<String> = STEPS.iter().map(Step::display).collect();
         assert_eq!(shown[0], "cargo fmt --all --check");
-        assert_eq!(shown[3], "TULIP_BACKEND=polling cargo test -p tulip-executor");
-        assert_eq!(shown[4], "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps");
+        assert_eq!(
+            shown[3],
+            "TULIP_BACKEND=polling cargo test -p tulip-executor"
+        );
+        assert_eq!(
+            shown[4],
+            "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps"
+        );
     }
 
     #[test]
     fn quick_is_the_only_option() {
         assert_eq!(Options::parse(&[]), Ok(Options { quick: false }));
-        assert_eq!(Options::parse(&["--quick".into()]), Ok(Options { quick: true }));
+        assert_eq!(
+            Options::parse(&["--quick".into()]),
+            Ok(Options { quick: true })
+        );
         assert!(Options::parse(&["--slow".into()]).is_err());
     }
 }

@@ -22,13 +22,30 @@ pub fn target_dir() -> PathBuf {
 }
 
 /// A `cargo` command run from the workspace root: the cargo that runs this
-/// xtask (`$CARGO`) if known, else `cargo` from `PATH`.
+/// xtask (`$CARGO`) if known, else `cargo` from `PATH`. The variables that
+/// `cargo run` set for xtask itself (its package name, manifest dir, ...) are
+/// removed so that they cannot leak into the builds and tests it starts.
 pub fn cargo(args: &[&str]) -> Command {
     let program = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut command = Command::new(program);
     command.args(args).current_dir(workspace_root());
+    for (key, _) in std::env::vars_os() {
+        let key_str = key.to_string_lossy();
+        if key_str.starts_with("CARGO_PKG_") || LEAKED_BY_CARGO_RUN.contains(&&*key_str) {
+            command.env_remove(&key);
+        }
+    }
     command
 }
+
+/// Per-package variables `cargo run` sets for the xtask binary.
+const LEAKED_BY_CARGO_RUN: &[&str] = &[
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+];
 
 /// `1m05.3s` or `4.2s`.
 pub fn fmt_duration(duration: Duration) -> String {

@@ -51,7 +51,10 @@ impl Value {
 
 /// Parses a whole JSON document.
 pub fn parse(text: &str) -> Result<Value, String> {
-    let mut parser = Parser { bytes: text.as_bytes(), pos: 0 };
+    let mut parser = Parser {
+        bytes: text.as_bytes(),
+        pos: 0,
+    };
     let value = parser.value(0)?;
     parser.skip_ws();
     if parser.pos != parser.bytes.len() {
@@ -164,11 +167,16 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let text = std::str::from_utf8(&self.bytes[start..self.pos]).expect("ASCII");
-        text.parse().map(Value::Number).map_err(|_| self.error("bad number"))
+        text.parse()
+            .map(Value::Number)
+            .map_err(|_| self.error("bad number"))
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let digits = self.bytes.get(self.pos..self.pos + 4).ok_or_else(|| self.error("short \\u"))?;
+        let digits = self
+            .bytes
+            .get(self.pos..self.pos + 4)
+            .ok_or_else(|| self.error("short \\u"))?;
         let text = std::str::from_utf8(digits).map_err(|_| self.error("bad \\u"))?;
         let code = u32::from_str_radix(text, 16).map_err(|_| self.error("bad \\u"))?;
         self.pos += 4;
@@ -242,17 +250,28 @@ mod tests {
     #[test]
     fn reads_criterion_files() {
         let bench = parse(BENCHMARK).unwrap();
-        assert_eq!(bench.get("group_id").and_then(Value::as_str), Some("timers/half cancelled"));
+        assert_eq!(
+            bench.get("group_id").and_then(Value::as_str),
+            Some("timers/half cancelled")
+        );
         assert_eq!(bench.get("value_str"), Some(&Value::Null));
-        assert_eq!(bench.at(&["throughput", "Elements"]).and_then(Value::as_f64), Some(10.0));
+        assert_eq!(
+            bench
+                .at(&["throughput", "Elements"])
+                .and_then(Value::as_f64),
+            Some(10.0)
+        );
         let estimates = parse(ESTIMATES).unwrap();
-        let mean = estimates.at(&["mean", "point_estimate"]).and_then(Value::as_f64);
+        let mean = estimates
+            .at(&["mean", "point_estimate"])
+            .and_then(Value::as_f64);
         assert_eq!(mean, Some(3.1102122434456523));
     }
 
     #[test]
     fn reads_every_kind_of_value() {
-        let v = parse(r#" [1, -2.5e3, true, false, null, "a\"\\\/\n\u00e9\ud83d\ude00", {}, []] "#).unwrap();
+        let v = parse(r#" [1, -2.5e3, true, false, null, "a\"\\\/\n\u00e9\ud83d\ude00", {}, []] "#)
+            .unwrap();
         let expected = Value::Array(vec![
             Value::Number(1.0),
             Value::Number(-2500.0),
@@ -264,12 +283,28 @@ mod tests {
             Value::Array(vec![]),
         ]);
         assert_eq!(v, expected);
-        assert_eq!(parse(r#"{"k":"ü"}"#).unwrap().get("k").and_then(Value::as_str), Some("ü"));
+        assert_eq!(
+            parse(r#"{"k":"ü"}"#)
+                .unwrap()
+                .get("k")
+                .and_then(Value::as_str),
+            Some("ü")
+        );
     }
 
     #[test]
     fn refuses_broken_documents() {
-        for bad in ["", "{", r#"{"a" 1}"#, "[1,]", "[1 2]", r#""abc"#, "nul", "1 2", "{1:2}"] {
+        for bad in [
+            "",
+            "{",
+            r#"{"a" 1}"#,
+            "[1,]",
+            "[1 2]",
+            r#""abc"#,
+            "nul",
+            "1 2",
+            "{1:2}",
+        ] {
             assert!(parse(bad).is_err(), "{bad:?} should not parse");
         }
         assert!(parse(&"[".repeat(1000)).is_err());

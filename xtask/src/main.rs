@@ -47,7 +47,10 @@ fn main() -> ExitCode {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        _ => Err(format!("unknown command or arguments: {}\n\n{USAGE}", args.join(" "))),
+        _ => Err(format!(
+            "unknown command or arguments: {}\n\n{USAGE}",
+            args.join(" ")
+        )),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,1 +1,88 @@
-//! placeholder
+//! # tulip-executor
+//!
+//! The event loop of [tulip](https://docs.rs/tulip): asyncio's
+//! `BaseEventLoop`, futures and tasks, in Rust.
+//!
+//! - [`EventLoop`] owns a loop and runs it ([`run_forever`](EventLoop::run_forever),
+//!   [`run_until_complete`](EventLoop::run_until_complete), [`close`](EventLoop::close));
+//!   [`Loop`] is the cheap `!Send` handle every API takes: callbacks
+//!   ([`call_soon`](Loop::call_soon), [`call_later`](Loop::call_later),
+//!   [`call_at`](Loop::call_at)), descriptors ([`add_reader`](Loop::add_reader)),
+//!   tasks ([`create_task`](Loop::create_task)), futures
+//!   ([`create_future`](Loop::create_future)), the thread pool
+//!   ([`run_in_executor`](Loop::run_in_executor)), error handling and debug
+//!   mode. [`RemoteLoop`] is the `Send + Sync` handle for other threads.
+//! - [`Task`] runs a future on the loop (async-task underneath: no
+//!   allocation per wake-up); [`LoopFuture`] is asyncio's settable future.
+//! - [`run`] is `asyncio.run`; [`sleep`], [`yield_now`], [`to_thread`] and
+//!   [`spawn`] are the free functions of asyncio's `tasks` module.
+//! - A loop built with a paused clock ([`EventLoopBuilder::paused_clock`])
+//!   runs timer-heavy code in virtual time.
+//!
+//! ```
+//! use std::time::Duration;
+//! tulip_executor::run(async {
+//!     let lp = tulip_executor::get_running_loop().unwrap();
+//!     let task = lp.create_task(async {
+//!         tulip_executor::sleep(Duration::from_millis(1)).await;
+//!         "world"
+//!     });
+//!     println!("hello {}", task.await.unwrap());
+//! })?;
+//! # Ok::<(), tulip_executor::Error>(())
+//! ```
+//!
+//! ## asyncio correspondence
+//!
+//! | asyncio | tulip-executor |
+//! |---|---|
+//! | `asyncio.new_event_loop()` | [`EventLoop::new`], [`new_event_loop`] |
+//! | `loop.run_forever()` / `run_until_complete()` | [`EventLoop::run_forever`] / [`EventLoop::run_until_complete`] |
+//! | `loop.stop()` / `close()` / `is_running()` / `is_closed()` | [`Loop::stop`] / [`EventLoop::close`] / [`Loop::is_running`] / [`Loop::is_closed`] |
+//! | `loop.call_soon` / `call_later` / `call_at` / `time` | [`Loop::call_soon`] / [`Loop::call_later`] / [`Loop::call_at`] / [`Loop::time`] |
+//! | `loop.call_soon_threadsafe` | [`RemoteLoop::call_soon_threadsafe`] |
+//! | `Handle` / `TimerHandle` | [`Handle`] / [`TimerHandle`] |
+//! | `loop.add_reader` / `remove_reader` / `add_writer` / `remove_writer` | [`Loop::add_reader`] / [`Loop::remove_reader`] / [`Loop::add_writer`] / [`Loop::remove_writer`] |
+//! | `loop.create_future()` / `Future` | [`Loop::create_future`] / [`LoopFuture`] |
+//! | `loop.create_task()` / `asyncio.create_task()` / `Task` | [`Loop::create_task`] / [`spawn`] / [`Task`] |
+//! | `asyncio.current_task()` / `all_tasks()` | [`current_task`] / [`all_tasks`] |
+//! | `loop.run_in_executor` / `asyncio.to_thread` | [`Loop::run_in_executor`] / [`to_thread`] |
+//! | `loop.set_exception_handler` / `call_exception_handler` | [`Loop::set_exception_handler`] / [`Loop::call_exception_handler`] |
+//! | `loop.set_debug` / `slow_callback_duration` | [`Loop::set_debug`] / [`Loop::set_slow_callback_duration`] |
+//! | `asyncio.run` / `Runner` | [`run`] / [`Runner`] |
+//! | `asyncio.get_running_loop` / `get_event_loop` / `set_event_loop` | [`get_running_loop`] / [`get_event_loop`] / [`set_event_loop`] |
+//! | `asyncio.sleep` | [`sleep`], [`sleep_until`], [`yield_now`] |
+//! | `CancelledError`, `InvalidStateError`, `TimeoutError` | [`Error::Cancelled`], [`Error::InvalidState`], [`Error::Timeout`] |
+
+mod base_events;
+mod clock;
+mod debug;
+mod error;
+mod event_loop;
+mod exception_handler;
+mod executor;
+mod futures;
+mod futures_util;
+mod handle;
+mod remote;
+mod runners;
+mod sleep;
+mod task;
+mod timers;
+
+pub use base_events::{Loop, POLL_INTERVAL, get_running_loop};
+pub use debug::{DEBUG_ENV, DEFAULT_SLOW_CALLBACK_DURATION};
+pub use error::{Error, PanicError, Result};
+pub use event_loop::{
+    EventLoop, EventLoopBuilder, LoopFactory, get_event_loop, new_event_loop, set_event_loop,
+    set_event_loop_factory,
+};
+pub use exception_handler::{ExceptionContext, ExceptionHandler};
+pub use executor::{Executor, ExecutorFuture, Job, ThreadPool, to_thread};
+pub use futures::{LoopFuture, WaitDone};
+pub use handle::{Handle, TimerHandle};
+pub use remote::RemoteLoop;
+pub use runners::{Runner, run};
+pub use sleep::{Sleep, YieldNow, sleep, sleep_until, yield_now};
+pub use task::{CallbackId, Task, TaskOptions, TaskRef, all_tasks, current_task, spawn};
+pub use tulip_reactor::{BackendKind, IoSource};

@@ -52,7 +52,6 @@ impl Default for BackendKind {
 /// A poller of either kind, behind the same five operations.
 #[derive(Debug)]
 pub(crate) enum Backend {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
     Epoll(crate::sys::Epoll),
     Polling(Portable),
 }
@@ -60,7 +59,6 @@ pub(crate) enum Backend {
 macro_rules! dispatch {
     ($self:expr, $b:ident => $e:expr) => {
         match $self {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Epoll($b) => $e,
             Backend::Polling($b) => $e,
         }
@@ -72,7 +70,6 @@ impl Backend {
     /// (or off Linux) falls back to `Polling`, with a debug log line.
     pub(crate) fn new(kind: BackendKind) -> io::Result<Backend> {
         match kind {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
             BackendKind::Epoll => match crate::sys::Epoll::new() {
                 Ok(epoll) => Ok(Backend::Epoll(epoll)),
                 Err(e) if e.kind() == io::ErrorKind::Unsupported => {
@@ -81,15 +78,25 @@ impl Backend {
                 }
                 Err(e) => Err(e),
             },
-            _ => Ok(Backend::Polling(Portable::new()?)),
+            BackendKind::Polling => Ok(Backend::Polling(Portable::new()?)),
         }
     }
 
     pub(crate) fn kind(&self) -> BackendKind {
         match self {
-            #[cfg(any(target_os = "linux", target_os = "android"))]
             Backend::Epoll(_) => BackendKind::Epoll,
             Backend::Polling(_) => BackendKind::Polling,
+        }
+    }
+
+    /// Which bits of a token's generation survive a round trip through the
+    /// backend: all 32 with epoll's 64-bit data; `polling` keys are `usize`,
+    /// which keeps them only on 64-bit targets.
+    pub(crate) fn generation_mask(&self) -> u32 {
+        match self {
+            Backend::Epoll(_) => u32::MAX,
+            Backend::Polling(_) if usize::BITS >= 64 => u32::MAX,
+            Backend::Polling(_) => 0,
         }
     }
 

@@ -95,7 +95,10 @@ pub struct Readiness {
 impl Readiness {
     /// Readiness in the directions of `interest`.
     pub const fn from_interest(interest: Interest) -> Readiness {
-        Readiness { readable: interest.is_readable(), writable: interest.is_writable() }
+        Readiness {
+            readable: interest.is_readable(),
+            writable: interest.is_writable(),
+        }
     }
 
     /// Whether neither direction is ready.

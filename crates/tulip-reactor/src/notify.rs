@@ -35,8 +35,9 @@ pub struct Notifier {
 
 #[derive(Debug)]
 pub(crate) enum NotifyKind {
-    /// An eventfd (or pipe write end) the epoll backend watches, edge-triggered.
-    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+    /// An eventfd the epoll backend watches, edge-triggered (only that
+    /// backend makes one, so elsewhere the variant is unused).
+    #[allow(dead_code)]
     EventFd(OwnedFd),
     /// The `polling` crate's own notification mechanism.
     Polling(Arc<polling::Poller>),
@@ -44,7 +45,10 @@ pub(crate) enum NotifyKind {
 
 impl Notifier {
     pub(crate) fn new(kind: NotifyKind) -> Notifier {
-        Notifier { pending: AtomicBool::new(false), kind }
+        Notifier {
+            pending: AtomicBool::new(false),
+            kind,
+        }
     }
 
     /// Wakes the reactor if it is blocked in (or about to enter) its poll.
@@ -55,10 +59,15 @@ impl Notifier {
         if self.pending.swap(true, Ordering::AcqRel) {
             return Ok(());
         }
-        match &self.kind {
+        let res = match &self.kind {
             NotifyKind::EventFd(fd) => crate::sys::write_eventfd(fd),
             NotifyKind::Polling(poller) => poller.notify(),
+        };
+        if res.is_err() {
+            // Nothing was sent: let the next caller try again.
+            self.pending.store(false, Ordering::Release);
         }
+        res
     }
 
     /// Clears the coalescing flag. Called by the reactor's thread right after

@@ -35,14 +35,22 @@ fn event(token: u64, interest: Interest) -> Event {
 }
 
 fn mode(edge: bool) -> PollMode {
-    if edge { PollMode::Edge } else { PollMode::Level }
+    if edge {
+        PollMode::Edge
+    } else {
+        PollMode::Level
+    }
 }
 
 impl Portable {
     pub(crate) fn new() -> io::Result<Portable> {
         let poller = Arc::new(Poller::new()?);
         let notifier = Arc::new(Notifier::new(NotifyKind::Polling(poller.clone())));
-        Ok(Portable { poller, notifier, events: Events::new() })
+        Ok(Portable {
+            poller,
+            notifier,
+            events: Events::new(),
+        })
     }
 
     pub(crate) fn notifier(&self) -> &Arc<Notifier> {
@@ -63,10 +71,14 @@ impl Portable {
         // too, and on the backends `polling` uses on Unix (epoll, kqueue,
         // event ports, poll) the kernel then simply stops reporting the
         // closed descriptor: no memory is touched through it.
-        let res = unsafe { self.poller.add_with_mode(fd.as_raw_fd(), event(token, interest), mode(edge)) };
+        let res = unsafe {
+            self.poller
+                .add_with_mode(fd.as_raw_fd(), event(token, interest), mode(edge))
+        };
         match res {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                self.poller.modify_with_mode(fd, event(token, interest), mode(edge))
+                self.poller
+                    .modify_with_mode(fd, event(token, interest), mode(edge))
             }
             other => other,
         }
@@ -79,7 +91,10 @@ impl Portable {
         interest: Interest,
         edge: bool,
     ) -> io::Result<()> {
-        match self.poller.modify_with_mode(fd, event(token, interest), mode(edge)) {
+        match self
+            .poller
+            .modify_with_mode(fd, event(token, interest), mode(edge))
+        {
             Err(e) if e.kind() == io::ErrorKind::NotFound => self.add(fd, token, interest, edge),
             other => other,
         }
@@ -104,7 +119,10 @@ impl Portable {
             let err = ev.is_err().unwrap_or(false) || ev.is_interrupt();
             out.push((
                 ev.key as u64,
-                Readiness { readable: ev.readable || err, writable: ev.writable || err },
+                Readiness {
+                    readable: ev.readable || err,
+                    writable: ev.writable || err,
+                },
             ));
         }
         Ok(())

@@ -37,7 +37,10 @@ pub enum Dispatch<C> {
 #[derive(Debug)]
 enum Entry<C> {
     Vacant,
-    Callbacks { reader: Option<C>, writer: Option<C> },
+    Callbacks {
+        reader: Option<C>,
+        writer: Option<C>,
+    },
     Source(Rc<IoSource>),
 }
 
@@ -83,7 +86,10 @@ fn token(fd: RawFd, generation: u32) -> u64 {
 }
 
 fn bad_fd(fd: RawFd) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, format!("invalid file descriptor: {fd}"))
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("invalid file descriptor: {fd}"),
+    )
 }
 
 /// Borrows a descriptor number for an `epoll_ctl`-style call that only uses
@@ -133,7 +139,10 @@ impl<C: Clone> Reactor<C> {
     fn slot_mut(&mut self, fd: RawFd) -> io::Result<&mut Slot<C>> {
         let idx = usize::try_from(fd).map_err(|_| bad_fd(fd))?;
         if idx >= self.slots.len() {
-            self.slots.resize_with(idx + 1, || Slot { generation: 0, entry: Entry::Vacant });
+            self.slots.resize_with(idx + 1, || Slot {
+                generation: 0,
+                entry: Entry::Vacant,
+            });
         }
         Ok(&mut self.slots[idx])
     }
@@ -188,23 +197,40 @@ impl<C: Clone> Reactor<C> {
         }
         let slot = &mut self.slots[fd as usize];
         if let Entry::Vacant = slot.entry {
-            slot.entry = Entry::Callbacks { reader: None, writer: None };
+            slot.entry = Entry::Callbacks {
+                reader: None,
+                writer: None,
+            };
         }
         let Entry::Callbacks { reader, writer } = &mut slot.entry else {
             unreachable!("slot was made a callback entry above")
         };
-        let place = if dir == Interest::READ { reader } else { writer };
+        let place = if dir == Interest::READ {
+            reader
+        } else {
+            writer
+        };
         Ok(place.replace(callback))
     }
 
     fn remove_callback(&mut self, fd: RawFd, dir: Interest) -> io::Result<Option<C>> {
-        let Ok(idx) = usize::try_from(fd) else { return Ok(None) };
-        let Some(slot) = self.slots.get_mut(idx) else { return Ok(None) };
-        let Entry::Callbacks { reader, writer } = &mut slot.entry else { return Ok(None) };
-        let removed = if dir == Interest::READ { reader.take() } else { writer.take() };
-        if removed.is_none() {
+        let Ok(idx) = usize::try_from(fd) else {
             return Ok(None);
-        }
+        };
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return Ok(None);
+        };
+        let Entry::Callbacks { reader, writer } = &mut slot.entry else {
+            return Ok(None);
+        };
+        let removed = if dir == Interest::READ {
+            reader.take()
+        } else {
+            writer.take()
+        };
+        let Some(removed) = removed else {
+            return Ok(None);
+        };
         let remaining = interest_of(reader, writer);
         let tok = token(fd, slot.generation);
         if remaining.is_empty() {
@@ -215,10 +241,19 @@ impl<C: Clone> Reactor<C> {
             let _ = self.backend.delete(borrow(fd));
         } else if let Err(e) = self.backend.modify(borrow(fd), tok, remaining, false) {
             if e.raw_os_error() != Some(rustix::io::Errno::BADF.raw_os_error()) {
+                // The kernel kept the old interest: keep the callback too.
+                if let Entry::Callbacks { reader, writer } = &mut slot.entry {
+                    let place = if dir == Interest::READ {
+                        reader
+                    } else {
+                        writer
+                    };
+                    *place = Some(removed);
+                }
                 return Err(e);
             }
         }
-        Ok(removed)
+        Ok(Some(removed))
     }
 
     /// Registers `fd` for async I/O. Fails with `AlreadyExists` if the
@@ -243,10 +278,12 @@ impl<C: Clone> Reactor<C> {
     /// Removes a source registered with [`register`](Reactor::register) and
     /// returns the wakers still waiting on it, so the caller can wake them
     /// (they retry and see the descriptor gone). Call it before closing the
-    /// descriptor.
+    /// descriptor; after, it still forgets the source and returns its wakers.
     pub fn deregister(&mut self, source: &IoSource) -> io::Result<Vec<Waker>> {
         let fd = source.fd();
-        let Some(slot) = self.slots.get_mut(fd as usize) else { return Ok(Vec::new()) };
+        let Some(slot) = self.slots.get_mut(fd as usize) else {
+            return Ok(Vec::new());
+        };
         match &slot.entry {
             Entry::Source(s) if s.token() == source.token() => {}
             _ => return Ok(Vec::new()),
@@ -256,10 +293,11 @@ impl<C: Clone> Reactor<C> {
         self.registered -= 1;
         let mut wakers = Vec::new();
         source.wake_all(&mut |w| wakers.push(w));
-        match self.backend.delete(borrow(fd)) {
-            Err(e) if e.raw_os_error() != Some(rustix::io::Errno::BADF.raw_os_error()) => Err(e),
-            _ => Ok(wakers),
-        }
+        // A descriptor closed before this call has left the kernel's set
+        // already (EBADF, or ENOENT once its number was reused): either way
+        // the registration is gone, and the wakers must still be returned.
+        let _ = self.backend.delete(borrow(fd));
+        Ok(wakers)
     }
 
     /// Waits up to `timeout` (`None`: until something happens; zero: just
@@ -269,16 +307,23 @@ impl<C: Clone> Reactor<C> {
     ///
     /// Returns the number of OS events seen (0 after a timeout or a bare
     /// cross-thread notification).
-    pub fn poll(&mut self, timeout: Option<Duration>, out: &mut Vec<Dispatch<C>>) -> io::Result<usize> {
+    pub fn poll(
+        &mut self,
+        timeout: Option<Duration>,
+        out: &mut Vec<Dispatch<C>>,
+    ) -> io::Result<usize> {
         self.events.clear();
+        let mask = self.backend.generation_mask();
         let res = self.backend.wait(timeout, &mut self.events);
         self.backend.notifier().clear();
         res?;
         for &(tok, readiness) in &self.events {
             let fd = (tok & 0xffff_ffff) as u32 as usize;
             let generation = (tok >> 32) as u32;
-            let Some(slot) = self.slots.get(fd) else { continue };
-            if slot.generation != generation {
+            let Some(slot) = self.slots.get(fd) else {
+                continue;
+            };
+            if slot.generation & mask != generation & mask {
                 continue;
             }
             match &slot.entry {
@@ -295,7 +340,9 @@ impl<C: Clone> Reactor<C> {
                         }
                     }
                 }
-                Entry::Source(source) => source.set_ready(readiness, &mut |w| out.push(Dispatch::Waker(w))),
+                Entry::Source(source) => {
+                    source.set_ready(readiness, &mut |w| out.push(Dispatch::Waker(w)))
+                }
             }
         }
         Ok(self.events.len())
@@ -310,7 +357,9 @@ impl<C: Clone> Reactor<C> {
         for (fd, slot) in self.slots.iter_mut().enumerate() {
             match std::mem::replace(&mut slot.entry, Entry::Vacant) {
                 Entry::Vacant => continue,
-                Entry::Callbacks { reader, writer } => callbacks.extend(reader.into_iter().chain(writer)),
+                Entry::Callbacks { reader, writer } => {
+                    callbacks.extend(reader.into_iter().chain(writer))
+                }
                 Entry::Source(source) => source.wake_all(&mut |w| wakers.push(w)),
             }
             slot.generation = slot.generation.wrapping_add(1);

@@ -26,7 +26,10 @@ pub struct IoSource {
 
 impl std::fmt::Debug for IoSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IoSource").field("fd", &self.fd).field("readiness", &self.readiness()).finish()
+        f.debug_struct("IoSource")
+            .field("fd", &self.fd)
+            .field("readiness", &self.readiness())
+            .finish()
     }
 }
 
@@ -56,7 +59,10 @@ impl IoSource {
 
     /// The readiness cached since the last [`clear_ready`](IoSource::clear_ready).
     pub fn readiness(&self) -> Readiness {
-        Readiness { readable: self.readable.get(), writable: self.writable.get() }
+        Readiness {
+            readable: self.readable.get(),
+            writable: self.writable.get(),
+        }
     }
 
     /// `Ready` if every direction of `interest` is ready; otherwise stores the
@@ -71,7 +77,11 @@ impl IoSource {
             store(&self.write_waker, cx.waker());
             ready = false;
         }
-        if ready { Poll::Ready(()) } else { Poll::Pending }
+        if ready {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 
     /// Forgets the cached readiness in the directions of `interest` (after a
@@ -104,7 +114,13 @@ impl IoSource {
     /// Wakes every waiter (the source was deregistered or the reactor closed):
     /// they retry their system call and see the outcome.
     pub(crate) fn wake_all(&self, wake: &mut impl FnMut(Waker)) {
-        self.set_ready(Readiness { readable: true, writable: true }, wake);
+        self.set_ready(
+            Readiness {
+                readable: true,
+                writable: true,
+            },
+            wake,
+        );
     }
 }
 

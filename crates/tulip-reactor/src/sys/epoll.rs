@@ -36,7 +36,9 @@ pub(crate) struct Epoll {
 
 impl std::fmt::Debug for Epoll {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Epoll").field("epfd", &self.epfd).finish_non_exhaustive()
+        f.debug_struct("Epoll")
+            .field("epfd", &self.epfd)
+            .finish_non_exhaustive()
     }
 }
 
@@ -68,7 +70,11 @@ impl Epoll {
         let mut events = Vec::with_capacity(MAX_EVENTS);
         // Probe `epoll_pwait2` (Linux 5.11+) once, so that a kernel without
         // it is found here, where the caller can fall back to `polling`.
-        match epoll::wait(&epfd, spare_capacity(&mut events), Some(&Timespec::default())) {
+        match epoll::wait(
+            &epfd,
+            spare_capacity(&mut events),
+            Some(&Timespec::default()),
+        ) {
             Ok(_) | Err(Errno::INTR) => {}
             Err(Errno::NOSYS) => {
                 return Err(io::Error::new(
@@ -79,7 +85,11 @@ impl Epoll {
             Err(e) => return Err(e.into()),
         }
         events.clear();
-        Ok(Epoll { epfd, notifier, events })
+        Ok(Epoll {
+            epfd,
+            notifier,
+            events,
+        })
     }
 
     pub(crate) fn notifier(&self) -> &Arc<Notifier> {
@@ -164,5 +174,4 @@ impl Epoll {
             let _ = rustix::io::read(fd, &mut buf);
         }
     }
-
 }

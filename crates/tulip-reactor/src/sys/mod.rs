@@ -9,6 +9,11 @@ mod epoll;
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub(crate) use epoll::Epoll;
 
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod no_epoll;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) use no_epoll::Epoll;
+
 /// Whether this system has the direct `epoll` backend.
 pub(crate) const HAS_EPOLL: bool = cfg!(any(target_os = "linux", target_os = "android"));
 

@@ -1,0 +1,689 @@
+//! The loop itself: [`Loop`], the cheap `!Send` handle every API takes, and
+//! one iteration of the loop (asyncio's `BaseEventLoop._run_once`).
+//!
+//! One pass: compute the poll timeout (zero if something is ready or the loop
+//! is stopping, else the time to the next timer, else forever); poll the
+//! reactor once; queue the callbacks of ready descriptors and wake the tasks
+//! waiting on them; take what other threads queued; move due timers to the
+//! ready queue; then run exactly the entries that were ready at that point,
+//! leaving whatever they schedule for the next pass.
+//!
+//! A loop that is busy (its ready queue never empties) polls the reactor
+//! only every [`POLL_INTERVAL`] passes, with a zero timeout: I/O is still
+//! seen within microseconds, but a task that yields in a tight loop does not
+//! pay a system call per yield.
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd};
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_task::Runnable;
+use tulip_reactor::{BackendKind, Dispatch, IoSource, Reactor};
+
+use crate::clock::{Clock, Nanos, to_nanos};
+use crate::debug::DebugSettings;
+use crate::error::{Error, PanicError};
+use crate::exception_handler::{ExceptionContext, ExceptionHandler};
+use crate::handle::{self, CallbackRc, Handle, Once, Repeat, TimerHandle};
+use crate::remote::{Remote, RemoteItem, RemoteLoop};
+use crate::task::TaskRegistry;
+use crate::timers::TimerQueue;
+
+/// A busy loop polls the reactor (with a zero timeout) every this many passes.
+pub const POLL_INTERVAL: u32 = 61;
+
+/// The longest single wait; a longer one is split (the loop polls again).
+const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
+
+pub(crate) enum Ready {
+    Callback(CallbackRc),
+    Task(Runnable),
+    Remote(Box<dyn FnOnce() + Send>),
+}
+
+pub(crate) struct LoopInner {
+    pub(crate) ready: RefCell<VecDeque<Ready>>,
+    pub(crate) timers: RefCell<TimerQueue>,
+    reactor: RefCell<Reactor<CallbackRc>>,
+    dispatch_buf: Cell<Vec<Dispatch<CallbackRc>>>,
+    pub(crate) remote: Arc<Remote>,
+    pub(crate) clock: Clock,
+    pub(crate) stopping: Cell<bool>,
+    pub(crate) running: Cell<bool>,
+    pub(crate) closed: Cell<bool>,
+    passes_without_poll: Cell<u32>,
+    pub(crate) exception_handler: RefCell<Option<ExceptionHandler>>,
+    pub(crate) debug: DebugSettings,
+    pub(crate) tasks: RefCell<TaskRegistry>,
+    /// Work handed to executor threads whose result has not come back; the
+    /// paused clock does not jump ahead while any is outstanding.
+    pub(crate) pending_executor_jobs: Cell<usize>,
+    pub(crate) default_executor: RefCell<Option<Arc<dyn crate::executor::Executor>>>,
+}
+
+/// A handle on an event loop: asyncio's loop object as seen by callbacks and
+/// tasks. Cheap to clone; `!Send` (use [`Loop::remote`] from other threads).
+///
+/// [`get_running_loop`](crate::get_running_loop) returns it inside the loop;
+/// [`EventLoop::handle`](crate::EventLoop::handle) outside.
+///
+/// ```
+/// use std::time::Duration;
+/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let lp = event_loop.handle();
+/// lp.call_soon(|| println!("first"))?;
+/// lp.call_later(Duration::from_millis(1), {
+///     let lp = lp.clone();
+///     move || lp.stop()
+/// })?;
+/// event_loop.run_forever()?;
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+///
+/// A `Loop` cannot leave its thread:
+///
+/// ```compile_fail
+/// let event_loop = tulip_executor::EventLoop::new().unwrap();
+/// let lp = event_loop.handle();
+/// std::thread::spawn(move || drop(lp));
+/// ```
+#[derive(Clone)]
+pub struct Loop {
+    pub(crate) inner: Rc<LoopInner>,
+}
+
+impl fmt::Debug for Loop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loop")
+            .field("running", &self.is_running())
+            .field("closed", &self.is_closed())
+            .field("debug", &self.get_debug())
+            .finish()
+    }
+}
+
+thread_local! {
+    /// The loop running on this thread, if any.
+    static RUNNING: RefCell<Option<Loop>> = const { RefCell::new(None) };
+}
+
+/// The loop running on this thread (asyncio's `get_running_loop`), or
+/// [`Error::NoRunningLoop`] outside a running loop.
+///
+/// ```
+/// let event_loop = tulip_executor::EventLoop::new()?;
+/// assert!(tulip_executor::get_running_loop().is_err());
+/// let inside = event_loop.run_until_complete(async {
+///     tulip_executor::get_running_loop().is_ok()
+/// })?;
+/// assert!(inside);
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+pub fn get_running_loop() -> Result<Loop, Error> {
+    RUNNING
+        .with(|r| r.borrow().clone())
+        .ok_or(Error::NoRunningLoop)
+}
+
+/// Calls `f` with the running loop's inner state, if a loop runs here.
+pub(crate) fn with_running<R>(f: impl FnOnce(&Rc<LoopInner>) -> R) -> Option<R> {
+    RUNNING
+        .try_with(|r| r.borrow().as_ref().map(|l| f(&l.inner)))
+        .ok()
+        .flatten()
+}
+
+/// Schedules a task's runnable: a queue push on its loop's thread while the
+/// loop runs, the lock-free remote queue (plus one notify) otherwise.
+pub(crate) fn schedule_runnable(remote: &Arc<Remote>, runnable: Runnable) {
+    let runnable = RUNNING
+        .try_with(|r| {
+            if let Some(l) = r.borrow().as_ref() {
+                if Arc::ptr_eq(&l.inner.remote, remote) {
+                    l.inner.ready.borrow_mut().push_back(Ready::Task(runnable));
+                    return None;
+                }
+            }
+            Some(runnable)
+        })
+        .unwrap_or(None);
+    if let Some(runnable) = runnable {
+        remote.schedule(runnable);
+    }
+}
+
+/// Sets this thread's running loop for the duration of a `run_forever`.
+pub(crate) struct RunningGuard {
+    previous: Option<Loop>,
+}
+
+impl RunningGuard {
+    pub(crate) fn enter(lp: &Loop) -> Result<RunningGuard, Error> {
+        if lp.inner.closed.get() {
+            return Err(Error::LoopClosed);
+        }
+        if lp.inner.running.get() {
+            return Err(Error::LoopRunning);
+        }
+        RUNNING.with(|r| {
+            let mut r = r.borrow_mut();
+            if r.is_some() {
+                return Err(Error::LoopRunning);
+            }
+            lp.inner.running.set(true);
+            Ok(RunningGuard {
+                previous: r.replace(lp.clone()),
+            })
+        })
+    }
+}
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        let lp = RUNNING.with(|r| std::mem::replace(&mut *r.borrow_mut(), self.previous.take()));
+        if let Some(lp) = lp {
+            lp.inner.running.set(false);
+            lp.inner.stopping.set(false);
+        }
+    }
+}
+
+impl LoopInner {
+    pub(crate) fn new(
+        backend: BackendKind,
+        paused_clock: bool,
+        debug: bool,
+    ) -> Result<Rc<LoopInner>, Error> {
+        let reactor = Reactor::new(backend)?;
+        let remote = Arc::new(Remote::new(reactor.notifier()));
+        Ok(Rc::new(LoopInner {
+            ready: RefCell::new(VecDeque::with_capacity(1024)),
+            timers: RefCell::new(TimerQueue::new()),
+            reactor: RefCell::new(reactor),
+            dispatch_buf: Cell::new(Vec::with_capacity(256)),
+            remote,
+            clock: Clock::new(paused_clock),
+            stopping: Cell::new(false),
+            running: Cell::new(false),
+            closed: Cell::new(false),
+            passes_without_poll: Cell::new(0),
+            exception_handler: RefCell::new(None),
+            debug: DebugSettings::new(debug),
+            tasks: RefCell::new(TaskRegistry::default()),
+            pending_executor_jobs: Cell::new(0),
+            default_executor: RefCell::new(None),
+        }))
+    }
+
+    pub(crate) fn push_ready(&self, cb: CallbackRc) {
+        self.ready.borrow_mut().push_back(Ready::Callback(cb));
+    }
+
+    pub(crate) fn schedule_timer(&self, when: Nanos, cb: CallbackRc) -> Rc<std::cell::Cell<usize>> {
+        let mut timers = self.timers.borrow_mut();
+        timers.push(when, cb);
+        timers.cancelled_counter().clone()
+    }
+}
+
+impl Loop {
+    pub(crate) fn from_inner(inner: Rc<LoopInner>) -> Loop {
+        Loop { inner }
+    }
+
+    pub(crate) fn downgrade(&self) -> Weak<LoopInner> {
+        Rc::downgrade(&self.inner)
+    }
+
+    fn check_closed(&self) -> Result<(), Error> {
+        if self.inner.closed.get() {
+            Err(Error::LoopClosed)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Schedules `callback` to run on the next pass of the loop, after the
+    /// callbacks already scheduled (FIFO). asyncio's `call_soon`.
+    ///
+    /// [`Error::LoopClosed`] if the loop is closed.
+    #[track_caller]
+    pub fn call_soon<F: FnOnce() + 'static>(&self, callback: F) -> Result<Handle, Error> {
+        self.check_closed()?;
+        let cb: CallbackRc = Once::new(callback, Location::caller());
+        self.inner.push_ready(cb.clone());
+        Ok(Handle { cb })
+    }
+
+    /// Schedules `callback` to run once `delay` has passed (asyncio's
+    /// `call_later`). Callbacks due at the same time run in the order they
+    /// were scheduled. A delay too large to represent never fires.
+    #[track_caller]
+    pub fn call_later<F: FnOnce() + 'static>(
+        &self,
+        delay: Duration,
+        callback: F,
+    ) -> Result<TimerHandle, Error> {
+        self.check_closed()?;
+        let when = self.inner.clock.now().saturating_add(to_nanos(delay));
+        Ok(self.schedule_at(when, Once::new(callback, Location::caller())))
+    }
+
+    /// Schedules `callback` to run at `when`, on the loop's clock
+    /// ([`Loop::time`]); a time in the past runs on the next pass. asyncio's
+    /// `call_at`.
+    #[track_caller]
+    pub fn call_at<F: FnOnce() + 'static>(
+        &self,
+        when: Instant,
+        callback: F,
+    ) -> Result<TimerHandle, Error> {
+        self.check_closed()?;
+        let when = self.inner.clock.nanos_of(when);
+        Ok(self.schedule_at(when, Once::new(callback, Location::caller())))
+    }
+
+    pub(crate) fn schedule_at(&self, when: Nanos, cb: CallbackRc) -> TimerHandle {
+        let cancelled_in_heap = self.inner.schedule_timer(when, cb.clone());
+        TimerHandle {
+            cb,
+            when: self.inner.clock.instant(when),
+            cancelled_in_heap,
+        }
+    }
+
+    /// The loop's current time (asyncio's `loop.time()`): `Instant::now()`,
+    /// or the virtual time of a loop built with a paused clock.
+    pub fn time(&self) -> Instant {
+        self.inner.clock.instant(self.inner.clock.now())
+    }
+
+    pub(crate) fn now_nanos(&self) -> Nanos {
+        self.inner.clock.now()
+    }
+
+    pub(crate) fn nanos_of(&self, when: Instant) -> Nanos {
+        self.inner.clock.nanos_of(when)
+    }
+
+    /// Whether this loop's clock is paused (virtual time).
+    pub fn is_clock_paused(&self) -> bool {
+        self.inner.clock.is_paused()
+    }
+
+    /// Moves a paused clock forward by `by`: timers that become due run on
+    /// the loop's next pass. [`Error::InvalidState`] on a real clock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+    /// let lp = event_loop.handle();
+    /// let t0 = lp.time();
+    /// lp.advance(Duration::from_secs(3600))?;
+    /// assert_eq!(lp.time() - t0, Duration::from_secs(3600));
+    /// # Ok::<(), tulip_executor::Error>(())
+    /// ```
+    pub fn advance(&self, by: Duration) -> Result<(), Error> {
+        if self.inner.clock.advance(by) {
+            Ok(())
+        } else {
+            Err(Error::InvalidState("the loop's clock is not paused"))
+        }
+    }
+
+    /// Calls `callback` whenever `fd` is readable (level-triggered, as
+    /// asyncio's `add_reader`), until [`remove_reader`](Loop::remove_reader).
+    /// Replaces (and cancels) an earlier reader of the same descriptor.
+    ///
+    /// Errors: [`Error::LoopClosed`]; [`Error::Io`] if the descriptor cannot
+    /// be watched (e.g. a regular file under epoll) or is used by an async
+    /// I/O object (`AlreadyExists`).
+    #[track_caller]
+    pub fn add_reader<F: FnMut() + 'static>(
+        &self,
+        fd: impl AsFd,
+        callback: F,
+    ) -> Result<Handle, Error> {
+        self.check_closed()?;
+        let cb: CallbackRc = Repeat::new(callback, Location::caller());
+        let old = self
+            .inner
+            .reactor
+            .borrow_mut()
+            .set_reader(fd.as_fd(), cb.clone())?;
+        if let Some(old) = old {
+            handle::cancel(&*old);
+        }
+        Ok(Handle { cb })
+    }
+
+    /// Calls `callback` whenever `fd` is writable; as [`add_reader`](Loop::add_reader).
+    #[track_caller]
+    pub fn add_writer<F: FnMut() + 'static>(
+        &self,
+        fd: impl AsFd,
+        callback: F,
+    ) -> Result<Handle, Error> {
+        self.check_closed()?;
+        let cb: CallbackRc = Repeat::new(callback, Location::caller());
+        let old = self
+            .inner
+            .reactor
+            .borrow_mut()
+            .set_writer(fd.as_fd(), cb.clone())?;
+        if let Some(old) = old {
+            handle::cancel(&*old);
+        }
+        Ok(Handle { cb })
+    }
+
+    /// Stops watching `fd` for readability. Returns whether a reader was
+    /// registered (false on a closed loop). The removed callback never runs
+    /// again, even if it was already queued for this pass.
+    pub fn remove_reader(&self, fd: impl AsRawFd) -> bool {
+        self.remove(fd.as_raw_fd(), true)
+    }
+
+    /// Stops watching `fd` for writability; as [`remove_reader`](Loop::remove_reader).
+    pub fn remove_writer(&self, fd: impl AsRawFd) -> bool {
+        self.remove(fd.as_raw_fd(), false)
+    }
+
+    fn remove(&self, fd: std::os::fd::RawFd, reader: bool) -> bool {
+        if self.inner.closed.get() {
+            return false;
+        }
+        let mut reactor = self.inner.reactor.borrow_mut();
+        let removed = if reader {
+            reactor.remove_reader(fd)
+        } else {
+            reactor.remove_writer(fd)
+        };
+        drop(reactor);
+        match removed {
+            Ok(Some(cb)) => {
+                handle::cancel(&*cb);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                self.call_exception_handler(
+                    &ExceptionContext::new(format!(
+                        "error removing file descriptor {fd} from the poller"
+                    ))
+                    .with_error(Error::from(e)),
+                );
+                true
+            }
+        }
+    }
+
+    /// Registers `fd` for async I/O (edge-triggered readiness delivered to
+    /// wakers). For the transport layer; see [`IoSource`].
+    pub fn register_io(&self, fd: impl AsFd) -> Result<Rc<IoSource>, Error> {
+        self.check_closed()?;
+        Ok(self.inner.reactor.borrow_mut().register(fd.as_fd())?)
+    }
+
+    /// Removes a source registered with [`register_io`](Loop::register_io),
+    /// waking whatever still waits on it. Call before closing the descriptor.
+    pub fn deregister_io(&self, source: &IoSource) -> Result<(), Error> {
+        if self.inner.closed.get() {
+            return Ok(());
+        }
+        let wakers = self.inner.reactor.borrow_mut().deregister(source)?;
+        wakers.into_iter().for_each(std::task::Waker::wake);
+        Ok(())
+    }
+
+    /// The reactor backend this loop polls with.
+    pub fn backend_kind(&self) -> BackendKind {
+        self.inner.reactor.borrow().backend_kind()
+    }
+
+    /// A `Send + Sync` handle for other threads.
+    pub fn remote(&self) -> RemoteLoop {
+        RemoteLoop {
+            remote: self.inner.remote.clone(),
+        }
+    }
+
+    /// Stops the loop (asyncio's `stop`): the callbacks already scheduled for
+    /// the current pass run, then `run_forever` returns; callbacks scheduled
+    /// after that wait for the next `run_forever`. Called before
+    /// `run_forever`, it makes that run do one pass.
+    pub fn stop(&self) {
+        self.inner.stopping.set(true);
+    }
+
+    /// Whether the loop is running.
+    pub fn is_running(&self) -> bool {
+        self.inner.running.get()
+    }
+
+    /// Whether the loop was closed.
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.get()
+    }
+
+    /// Whether `self` and `other` are handles on the same loop.
+    pub fn same_loop(&self, other: &Loop) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    /// Runs one pass of the loop. The caller holds the running guard.
+    pub(crate) fn run_once(&self) -> Result<(), Error> {
+        let inner = &*self.inner;
+        let stopping = inner.stopping.get();
+        let busy = stopping || !inner.ready.borrow().is_empty();
+        let mut timeout = if busy {
+            Some(Duration::ZERO)
+        } else {
+            inner.timers.borrow_mut().next_deadline().map(|when| {
+                if inner.clock.is_paused() {
+                    Duration::ZERO
+                } else {
+                    Duration::from_nanos(when.saturating_sub(inner.clock.now()))
+                }
+            })
+        };
+        let skip_poll = busy && !stopping && inner.passes_without_poll.get() < POLL_INTERVAL;
+        let mut saw_io = false;
+        if skip_poll {
+            inner
+                .passes_without_poll
+                .set(inner.passes_without_poll.get() + 1);
+        } else {
+            inner.passes_without_poll.set(0);
+            if !inner.remote.queue.is_empty() {
+                timeout = Some(Duration::ZERO);
+            }
+            let timeout = timeout.map(|t| t.min(MAX_WAIT));
+            let mut buf = inner.dispatch_buf.take();
+            let res = inner.reactor.borrow_mut().poll(timeout, &mut buf);
+            saw_io = !buf.is_empty();
+            for d in buf.drain(..) {
+                match d {
+                    Dispatch::Callback(cb) => inner.push_ready(cb),
+                    Dispatch::Waker(w) => w.wake(),
+                }
+            }
+            inner.dispatch_buf.set(buf);
+            if let Err(e) = res {
+                self.call_exception_handler(
+                    &ExceptionContext::new("error polling for I/O").with_error(e.into()),
+                );
+            }
+        }
+        self.drain_remote();
+
+        // Timers. A paused clock jumps to the next deadline when nothing
+        // else can happen first.
+        if inner.clock.is_paused()
+            && !saw_io
+            && inner.ready.borrow().is_empty()
+            && inner.pending_executor_jobs.get() == 0
+            && !inner.stopping.get()
+        {
+            if let Some(when) = inner.timers.borrow_mut().next_deadline() {
+                inner.clock.advance_to(when);
+            }
+        }
+        let now = inner.clock.now();
+        {
+            let mut timers = inner.timers.borrow_mut();
+            if timers.len() > 0 {
+                let mut ready = inner.ready.borrow_mut();
+                timers.pop_due(now, |cb| ready.push_back(Ready::Callback(cb)));
+            }
+        }
+
+        let ntodo = inner.ready.borrow().len();
+        let debug = inner.debug.enabled();
+        for _ in 0..ntodo {
+            let Some(item) = inner.ready.borrow_mut().pop_front() else {
+                break;
+            };
+            if debug {
+                self.run_item_timed(item);
+            } else {
+                self.run_item(item);
+            }
+        }
+        Ok(())
+    }
+
+    fn drain_remote(&self) {
+        let inner = &*self.inner;
+        if inner.remote.queue.is_empty() {
+            return;
+        }
+        let mut ready = inner.ready.borrow_mut();
+        for item in inner.remote.queue.try_iter() {
+            match item {
+                RemoteItem::Callback(f) => ready.push_back(Ready::Remote(f)),
+                RemoteItem::Task(r) => ready.push_back(Ready::Task(r)),
+                RemoteItem::Stop => inner.stopping.set(true),
+            }
+        }
+    }
+
+    #[inline]
+    fn run_item(&self, item: Ready) {
+        match item {
+            Ready::Task(r) => {
+                r.run();
+            }
+            Ready::Callback(cb) => {
+                if handle::is_cancelled(&*cb) {
+                    return;
+                }
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| cb.call())) {
+                    self.report_callback_panic(payload, Some(Handle { cb }));
+                }
+            }
+            Ready::Remote(f) => {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(f)) {
+                    self.report_callback_panic(payload, None);
+                }
+            }
+        }
+    }
+
+    fn run_item_timed(&self, item: Ready) {
+        let what = match &item {
+            Ready::Callback(cb) => format!("<Handle created at {}>", cb.site()),
+            Ready::Task(_) => String::from("<Task step>"),
+            Ready::Remote(_) => String::from("<Handle call_soon_threadsafe>"),
+        };
+        let started = Instant::now();
+        let task = crate::task::last_polled_reset();
+        self.run_item(item);
+        let took = started.elapsed();
+        if took >= self.inner.debug.slow_callback_duration() {
+            let what = match (task, crate::task::last_polled_reset()) {
+                (_, Some(desc)) => desc,
+                _ => what,
+            };
+            crate::debug::warn(&format!(
+                "Executing {what} took {:.3} seconds",
+                took.as_secs_f64()
+            ));
+        }
+    }
+
+    fn report_callback_panic(
+        &self,
+        payload: Box<dyn std::any::Any + Send>,
+        handle: Option<Handle>,
+    ) {
+        let mut ctx = ExceptionContext::new(match &handle {
+            Some(h) => format!("Exception in callback created at {}", h.source_location()),
+            None => String::from("Exception in callback scheduled with call_soon_threadsafe"),
+        })
+        .with_error(Error::Panicked(PanicError::new(payload)));
+        ctx.handle = handle;
+        self.call_exception_handler(&ctx);
+    }
+
+    /// Closes the loop's resources: every task still pending is cancelled
+    /// and run to completion (its future dropped, destructors run), then
+    /// queued callbacks, timers and registrations are dropped and other
+    /// threads can no longer schedule anything.
+    pub(crate) fn close_inner(&self) -> Result<(), Error> {
+        let inner = &*self.inner;
+        if inner.running.get() {
+            return Err(Error::LoopRunning);
+        }
+        if inner.closed.get() {
+            return Ok(());
+        }
+        // Let pending tasks drop their futures on this thread.
+        let pending = crate::task::all_task_refs(self);
+        if !pending.is_empty() || !inner.ready.borrow().is_empty() {
+            for t in &pending {
+                t.cancel();
+            }
+            let guard = RunningGuard::enter(self);
+            if guard.is_ok() {
+                let mut rounds = 0;
+                while !crate::task::all_task_refs(self).is_empty() && rounds < 1000 {
+                    self.drain_remote();
+                    let n = inner.ready.borrow().len();
+                    for _ in 0..n {
+                        let Some(item) = inner.ready.borrow_mut().pop_front() else {
+                            break;
+                        };
+                        if let Ready::Task(r) = item {
+                            r.run();
+                        }
+                    }
+                    rounds += 1;
+                    if inner.ready.borrow().is_empty() && inner.remote.queue.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        inner.closed.set(true);
+        inner.remote.queue.close();
+        self.drain_remote();
+        let ready = std::mem::take(&mut *inner.ready.borrow_mut());
+        drop(ready);
+        let timers = inner.timers.borrow_mut().drain();
+        drop(timers);
+        let (callbacks, wakers) = inner.reactor.borrow_mut().clear();
+        drop(callbacks);
+        wakers.into_iter().for_each(std::task::Waker::wake);
+        inner.tasks.borrow_mut().clear();
+        let executor = inner.default_executor.borrow_mut().take();
+        drop(executor);
+        *inner.exception_handler.borrow_mut() = None;
+        Ok(())
+    }
+}

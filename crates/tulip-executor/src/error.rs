@@ -1,0 +1,161 @@
+//! The executor layer's error type: asyncio's exceptions as Rust values.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+
+/// What can go wrong in the event loop, a future or a task.
+///
+/// asyncio raises these as exceptions; tulip returns them. `Clone`, `Send`
+/// and `Sync`, so one outcome can be handed to every awaiter of a
+/// [`LoopFuture`](crate::LoopFuture) and across threads.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// asyncio's `CancelledError`: the task or future was cancelled.
+    Cancelled,
+    /// asyncio's `TimeoutError`.
+    Timeout,
+    /// asyncio's `InvalidStateError`: e.g. setting the result of a future that
+    /// is already done, or asking for the result of one that is not.
+    InvalidState(&'static str),
+    /// The event loop is closed (asyncio's `RuntimeError('Event loop is closed')`).
+    LoopClosed,
+    /// The event loop is already running (asyncio's
+    /// `RuntimeError('This event loop is already running')`), or another loop
+    /// runs on this thread.
+    LoopRunning,
+    /// No event loop is running on this thread (asyncio's
+    /// `RuntimeError('no running event loop')`).
+    NoRunningLoop,
+    /// No event loop is running or set on this thread (asyncio's
+    /// `RuntimeError('There is no current event loop')`).
+    NoCurrentLoop,
+    /// The loop stopped before the future given to `run_until_complete`
+    /// completed.
+    StoppedBeforeComplete,
+    /// The code ran panicked; the payload is kept so that it can be resumed.
+    Panicked(PanicError),
+    /// An I/O error, with the OS error kept.
+    Io(Arc<std::io::Error>),
+    /// An error set on a future with
+    /// [`LoopFuture::set_exception`](crate::LoopFuture::set_exception).
+    Exception(Arc<dyn std::error::Error + Send + Sync>),
+}
+
+impl Error {
+    /// Whether this is [`Error::Cancelled`].
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Cancelled)
+    }
+
+    /// Whether this is [`Error::Panicked`].
+    pub fn is_panic(&self) -> bool {
+        matches!(self, Error::Panicked(_))
+    }
+
+    /// Whether this is [`Error::Timeout`].
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout)
+    }
+
+    /// Wraps any error as [`Error::Exception`].
+    pub fn exception(err: impl std::error::Error + Send + Sync + 'static) -> Error {
+        Error::Exception(Arc::new(err))
+    }
+
+    /// Resumes the panic this error carries, if it is a [`Error::Panicked`]
+    /// whose payload was not taken yet; otherwise returns the error.
+    pub fn resume_panic(self) -> Error {
+        if let Error::Panicked(p) = &self {
+            if let Some(payload) = p.take_payload() {
+                std::panic::resume_unwind(payload);
+            }
+        }
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Cancelled => f.write_str("cancelled"),
+            Error::Timeout => f.write_str("timed out"),
+            Error::InvalidState(msg) => write!(f, "invalid state: {msg}"),
+            Error::LoopClosed => f.write_str("event loop is closed"),
+            Error::LoopRunning => f.write_str("this event loop is already running"),
+            Error::NoRunningLoop => f.write_str("no running event loop"),
+            Error::NoCurrentLoop => f.write_str("there is no current event loop in this thread"),
+            Error::StoppedBeforeComplete => {
+                f.write_str("event loop stopped before the future completed")
+            }
+            Error::Panicked(p) => write!(f, "panicked: {}", p.message()),
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Exception(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(&**e),
+            Error::Exception(e) => Some(&**e),
+            _ => None,
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        Error::Io(Arc::new(e))
+    }
+}
+
+/// The payload of a caught panic, with its message kept as text.
+///
+/// The payload can be taken once (to resume the panic); clones share it.
+#[derive(Clone)]
+pub struct PanicError {
+    message: Arc<str>,
+    payload: Arc<Mutex<Option<Box<dyn Any + Send>>>>,
+}
+
+impl PanicError {
+    /// Wraps a payload caught by `catch_unwind`.
+    pub fn new(payload: Box<dyn Any + Send>) -> PanicError {
+        let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            Arc::from(*s)
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            Arc::from(s.as_str())
+        } else {
+            Arc::from("Box<dyn Any>")
+        };
+        PanicError {
+            message,
+            payload: Arc::new(Mutex::new(Some(payload))),
+        }
+    }
+
+    /// The panic's message (`"Box<dyn Any>"` if it was not a string).
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// Takes the payload, for `std::panic::resume_unwind`; `None` once taken.
+    pub fn take_payload(&self) -> Option<Box<dyn Any + Send>> {
+        match self.payload.lock() {
+            Ok(mut g) => g.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+}
+
+impl fmt::Debug for PanicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("PanicError").field(&self.message).finish()
+    }
+}
+
+/// The result type of the executor layer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

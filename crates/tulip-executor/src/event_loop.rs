@@ -1,0 +1,246 @@
+//! [`EventLoop`], the owner of a loop (run, stop, close), its builder, and
+//! the per-thread current loop of asyncio's `get_event_loop`,
+//! `set_event_loop` and `new_event_loop`.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::RwLock;
+
+use tulip_reactor::BackendKind;
+
+use crate::base_events::{Loop, LoopInner, RunningGuard};
+use crate::error::Error;
+
+/// An event loop: owns the loop's state and runs it. Dropping it closes the
+/// loop. It dereferences to its [`Loop`] handle, so every loop method
+/// (`call_soon`, `create_task`, ...) can be called on it directly.
+///
+/// ```
+/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let out = event_loop.run_until_complete(async { "done" })?;
+/// assert_eq!(out, "done");
+/// event_loop.close()?;
+/// assert!(event_loop.is_closed());
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+pub struct EventLoop {
+    lp: Loop,
+}
+
+/// Builds an [`EventLoop`] with non-default settings.
+///
+/// ```
+/// use tulip_executor::{BackendKind, EventLoop};
+/// let event_loop = EventLoop::builder()
+///     .backend(BackendKind::Polling)
+///     .paused_clock(true)
+///     .debug(true)
+///     .build()?;
+/// assert_eq!(event_loop.backend_kind(), BackendKind::Polling);
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct EventLoopBuilder {
+    backend: BackendKind,
+    paused_clock: bool,
+    debug: bool,
+}
+
+impl Default for EventLoopBuilder {
+    fn default() -> EventLoopBuilder {
+        EventLoopBuilder {
+            backend: BackendKind::default_kind(),
+            paused_clock: false,
+            debug: crate::debug::env_debug(),
+        }
+    }
+}
+
+impl EventLoopBuilder {
+    /// The reactor backend (default: `TULIP_BACKEND`, else `epoll` on
+    /// Linux, `polling` elsewhere).
+    pub fn backend(mut self, kind: BackendKind) -> EventLoopBuilder {
+        self.backend = kind;
+        self
+    }
+
+    /// Builds the loop with a paused (virtual) clock: time stands still
+    /// until [`Loop::advance`] moves it, or until the loop has nothing to do
+    /// but wait for a timer, when it jumps straight to that timer. Timer-heavy
+    /// tests then run instantly and deterministically.
+    pub fn paused_clock(mut self, paused: bool) -> EventLoopBuilder {
+        self.paused_clock = paused;
+        self
+    }
+
+    /// Debug mode from the start (default: `TULIP_DEBUG=1`).
+    pub fn debug(mut self, debug: bool) -> EventLoopBuilder {
+        self.debug = debug;
+        self
+    }
+
+    /// Opens the loop (its poller and notifier).
+    pub fn build(self) -> Result<EventLoop, Error> {
+        let inner = LoopInner::new(self.backend, self.paused_clock, self.debug)?;
+        Ok(EventLoop {
+            lp: Loop::from_inner(inner),
+        })
+    }
+}
+
+impl EventLoop {
+    /// A new loop with the default settings (asyncio's `new_event_loop`,
+    /// without the thread's loop factory).
+    pub fn new() -> Result<EventLoop, Error> {
+        EventLoopBuilder::default().build()
+    }
+
+    /// A builder for non-default settings.
+    pub fn builder() -> EventLoopBuilder {
+        EventLoopBuilder::default()
+    }
+
+    /// The loop's handle.
+    pub fn handle(&self) -> Loop {
+        self.lp.clone()
+    }
+
+    /// Runs the loop until [`Loop::stop`] is called (asyncio's
+    /// `run_forever`). [`Error::LoopRunning`] if this or another loop is
+    /// already running on this thread, [`Error::LoopClosed`] after close.
+    pub fn run_forever(&self) -> Result<(), Error> {
+        let _guard = RunningGuard::enter(&self.lp)?;
+        loop {
+            self.lp.run_once()?;
+            if self.lp.inner.stopping.get() {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `future` as a task until it completes and returns its output
+    /// (asyncio's `run_until_complete`). A panic inside the future is
+    /// resumed here. If the task is cancelled the result is
+    /// [`Error::Cancelled`]; if the loop is stopped first,
+    /// [`Error::StoppedBeforeComplete`] (the task stays scheduled).
+    #[track_caller]
+    #[doc(alias = "block_on")]
+    pub fn run_until_complete<F>(&self, future: F) -> Result<F::Output, Error>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        if self.lp.is_closed() {
+            return Err(Error::LoopClosed);
+        }
+        if self.lp.is_running() || crate::get_running_loop().is_ok() {
+            return Err(Error::LoopRunning);
+        }
+        let mut task = self.lp.create_task(future);
+        let lp = self.lp.clone();
+        let id = task.add_done_callback(move |_| lp.stop());
+        let res = self.run_forever();
+        if !task.done() {
+            task.remove_done_callback(id);
+            res?;
+            return Err(Error::StoppedBeforeComplete);
+        }
+        res?;
+        match task.result() {
+            Err(Error::Panicked(p)) => Err(Error::Panicked(p).resume_panic()),
+            other => other,
+        }
+    }
+
+    /// Closes the loop (asyncio's `close`): tasks still pending are
+    /// cancelled and their futures dropped; queued callbacks, timers and
+    /// watched descriptors are dropped; the default executor is released
+    /// without waiting. Idempotent; [`Error::LoopRunning`] while running.
+    pub fn close(&self) -> Result<(), Error> {
+        self.lp.close_inner()
+    }
+}
+
+impl Deref for EventLoop {
+    type Target = Loop;
+    fn deref(&self) -> &Loop {
+        &self.lp
+    }
+}
+
+impl Drop for EventLoop {
+    fn drop(&mut self) {
+        if !self.lp.is_running() {
+            let _ = self.lp.close_inner();
+        }
+    }
+}
+
+impl fmt::Debug for EventLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("EventLoop").field(&self.lp).finish()
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Loop>> = const { RefCell::new(None) };
+}
+
+/// The function [`new_event_loop`] uses to make loops: the policy hook.
+pub type LoopFactory = fn() -> Result<EventLoop, Error>;
+
+static LOOP_FACTORY: RwLock<Option<LoopFactory>> = RwLock::new(None);
+
+/// Sets (or with `None` resets) the factory [`new_event_loop`] and
+/// `tulip::run` use, for every thread: what asyncio's event loop policy's
+/// `new_event_loop` does.
+pub fn set_event_loop_factory(factory: Option<LoopFactory>) {
+    match LOOP_FACTORY.write() {
+        Ok(mut g) => *g = factory,
+        Err(p) => *p.into_inner() = factory,
+    }
+}
+
+/// A new event loop from the factory set with [`set_event_loop_factory`]
+/// (default: [`EventLoop::new`]). asyncio's `new_event_loop`.
+pub fn new_event_loop() -> Result<EventLoop, Error> {
+    let factory = match LOOP_FACTORY.read() {
+        Ok(g) => *g,
+        Err(p) => *p.into_inner(),
+    };
+    match factory {
+        Some(f) => f(),
+        None => EventLoop::new(),
+    }
+}
+
+/// Sets the current loop of this thread (asyncio's `set_event_loop`);
+/// `None` clears it.
+pub fn set_event_loop(lp: Option<&Loop>) {
+    CURRENT.with(|c| *c.borrow_mut() = lp.cloned());
+}
+
+/// The running loop, else this thread's current loop (asyncio's
+/// `get_event_loop`, 3.14 behaviour: no loop is created implicitly).
+/// [`Error::NoCurrentLoop`] when there is neither.
+///
+/// ```
+/// use tulip_executor::{EventLoop, get_event_loop, set_event_loop};
+/// let event_loop = EventLoop::new()?;
+/// assert!(get_event_loop().is_err());
+/// set_event_loop(Some(&event_loop));
+/// assert!(get_event_loop()?.same_loop(&event_loop));
+/// set_event_loop(None);
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+pub fn get_event_loop() -> Result<Loop, Error> {
+    if let Ok(lp) = crate::get_running_loop() {
+        return Ok(lp);
+    }
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .ok_or(Error::NoCurrentLoop)
+}

@@ -1,0 +1,151 @@
+//! Error handling in the loop (asyncio's `set_exception_handler`,
+//! `call_exception_handler`, `default_exception_handler`): errors that have
+//! nobody to return to — a panic in a callback, a task error never
+//! retrieved — are described by an [`ExceptionContext`] and handed to the
+//! loop's handler. The loop goes on.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, Location, catch_unwind};
+use std::rc::Rc;
+
+use crate::base_events::Loop;
+use crate::error::Error;
+use crate::handle::Handle;
+use crate::task::TaskRef;
+
+/// An exception handler: called with the loop and the context.
+pub type ExceptionHandler = Rc<dyn Fn(&Loop, &ExceptionContext)>;
+
+/// What went wrong, asyncio's context dictionary as a struct.
+///
+/// ```
+/// use tulip_executor::{Error, ExceptionContext};
+/// let ctx = ExceptionContext::new("something failed").with_error(Error::Timeout);
+/// assert_eq!(ctx.message, "something failed");
+/// assert!(ctx.error.as_ref().unwrap().is_timeout());
+/// ```
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct ExceptionContext {
+    /// A description of the problem (asyncio's `message`).
+    pub message: String,
+    /// The error, if any (asyncio's `exception`); a panic is
+    /// [`Error::Panicked`].
+    pub error: Option<Error>,
+    /// The task concerned (asyncio's `task` / `future`).
+    pub task: Option<TaskRef>,
+    /// The callback concerned (asyncio's `handle`).
+    pub handle: Option<Handle>,
+    /// Where the task or callback was created (asyncio's `source_traceback`).
+    pub source_location: Option<&'static Location<'static>>,
+    /// Anything else, as (key, value) text pairs (asyncio's `protocol`,
+    /// `transport`, `socket`, ... keys).
+    pub extra: Vec<(&'static str, String)>,
+}
+
+impl ExceptionContext {
+    /// A context with `message`.
+    pub fn new(message: impl Into<String>) -> ExceptionContext {
+        ExceptionContext {
+            message: message.into(),
+            ..ExceptionContext::default()
+        }
+    }
+
+    /// The context with `error` set.
+    pub fn with_error(mut self, error: Error) -> ExceptionContext {
+        self.error = Some(error);
+        self
+    }
+
+    /// The context with `task` set.
+    pub fn with_task(mut self, task: TaskRef) -> ExceptionContext {
+        self.task = Some(task);
+        self
+    }
+
+    /// The context with an extra key.
+    pub fn with_extra(mut self, key: &'static str, value: impl Into<String>) -> ExceptionContext {
+        self.extra.push((key, value.into()));
+        self
+    }
+}
+
+impl fmt::Display for ExceptionContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)?;
+        if let Some(task) = &self.task {
+            write!(f, "\ntask: {task:?}")?;
+        }
+        if let Some(handle) = &self.handle {
+            write!(f, "\nhandle: {handle:?}")?;
+        }
+        if let Some(loc) = self.source_location {
+            write!(f, "\ncreated at: {loc}")?;
+        }
+        for (k, v) in &self.extra {
+            write!(f, "\n{k}: {v}")?;
+        }
+        if let Some(e) = &self.error {
+            write!(f, "\nerror: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Loop {
+    /// Sets the loop's exception handler (`None` restores the default).
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// let event_loop = tulip_executor::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// let s = seen.clone();
+    /// lp.set_exception_handler(Some(Rc::new(move |_lp: &tulip_executor::Loop, ctx: &tulip_executor::ExceptionContext| {
+    ///     s.borrow_mut().push(ctx.message.clone());
+    /// })));
+    /// lp.call_soon(|| panic!("boom"))?;
+    /// lp.call_soon({ let lp = lp.clone(); move || lp.stop() })?;
+    /// event_loop.run_forever()?; // the loop survives the panic
+    /// assert_eq!(seen.borrow().len(), 1);
+    /// # Ok::<(), tulip_executor::Error>(())
+    /// ```
+    pub fn set_exception_handler(&self, handler: Option<ExceptionHandler>) {
+        *self.inner.exception_handler.borrow_mut() = handler;
+    }
+
+    /// The handler set with [`set_exception_handler`](Loop::set_exception_handler).
+    pub fn get_exception_handler(&self) -> Option<ExceptionHandler> {
+        self.inner.exception_handler.borrow().clone()
+    }
+
+    /// The default handler: logs the context (through `log` at error level,
+    /// or on standard error when no logger is installed).
+    pub fn default_exception_handler(&self, context: &ExceptionContext) {
+        let mut msg = context.to_string();
+        if msg.is_empty() {
+            msg = String::from("Unhandled exception in event loop");
+        }
+        crate::debug::error(&msg);
+    }
+
+    /// Reports `context` to the loop's handler (or the default one). A panic
+    /// in a custom handler is caught and reported by the default handler.
+    pub fn call_exception_handler(&self, context: &ExceptionContext) {
+        let handler = self.inner.exception_handler.borrow().clone();
+        match handler {
+            None => self.default_exception_handler(context),
+            Some(h) => {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| h(self, context))) {
+                    let err = Error::Panicked(crate::error::PanicError::new(payload));
+                    self.default_exception_handler(
+                        &ExceptionContext::new("Unhandled error in exception handler")
+                            .with_error(err)
+                            .with_extra("context", context.to_string()),
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! asyncio's settable `Future`, named [`LoopFuture`] because Rust's prelude
+//! already holds `std::future::Future`: a one-time outcome that callbacks set
+//! and any number of tasks await.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::task::{Context, Poll, Waker};
+
+use crate::base_events::{Loop, LoopInner};
+use crate::error::Error;
+use crate::task::CallbackId;
+
+enum Outcome<T> {
+    Pending,
+    Done(Result<T, Error>),
+    /// The value was moved out by [`LoopFuture::take_result`].
+    Taken,
+}
+
+type FutureCallback<T> = Box<dyn FnOnce(&LoopFuture<T>)>;
+
+struct State<T> {
+    outcome: RefCell<Outcome<T>>,
+    waiters: RefCell<Vec<Waker>>,
+    callbacks: RefCell<Vec<(u64, FutureCallback<T>)>>,
+    next_callback_id: Cell<u64>,
+    lp: Weak<LoopInner>,
+}
+
+/// asyncio's `Future`: an outcome set once by [`set_result`](LoopFuture::set_result),
+/// [`set_exception`](LoopFuture::set_exception) or [`cancel`](LoopFuture::cancel),
+/// awaited by any number of tasks (each gets a clone of the value), with done
+/// callbacks run through the loop.
+///
+/// Cloning the `LoopFuture` clones the handle; all clones share one outcome.
+///
+/// ```
+/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let lp = event_loop.handle();
+/// let fut = lp.create_future::<String>();
+/// let setter = fut.clone();
+/// lp.call_soon(move || setter.set_result("hello".to_string()).unwrap())?;
+/// let value = event_loop.run_until_complete(fut)??;
+/// assert_eq!(value, "hello");
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+#[must_use = "futures do nothing unless awaited"]
+pub struct LoopFuture<T> {
+    state: Rc<State<T>>,
+}
+
+impl<T> Clone for LoopFuture<T> {
+    fn clone(&self) -> LoopFuture<T> {
+        LoopFuture {
+            state: self.state.clone(),
+        }
+    }
+}
+
+impl Loop {
+    /// A new pending future attached to this loop (asyncio's `create_future`).
+    #[doc(alias = "Future")]
+    pub fn create_future<T: 'static>(&self) -> LoopFuture<T> {
+        LoopFuture {
+            state: Rc::new(State {
+                outcome: RefCell::new(Outcome::Pending),
+                waiters: RefCell::new(Vec::new()),
+                callbacks: RefCell::new(Vec::new()),
+                next_callback_id: Cell::new(0),
+                lp: self.downgrade(),
+            }),
+        }
+    }
+}
+
+impl<T: 'static> LoopFuture<T> {
+    fn complete(&self, outcome: Result<T, Error>) -> Result<(), Error> {
+        {
+            let mut o = self.state.outcome.borrow_mut();
+            if !matches!(*o, Outcome::Pending) {
+                return Err(Error::InvalidState("the future is already done"));
+            }
+            *o = Outcome::Done(outcome);
+        }
+        for w in std::mem::take(&mut *self.state.waiters.borrow_mut()) {
+            w.wake();
+        }
+        let callbacks = std::mem::take(&mut *self.state.callbacks.borrow_mut());
+        if !callbacks.is_empty() {
+            if let Some(inner) = self.state.lp.upgrade() {
+                let lp = Loop::from_inner(inner);
+                for (_, cb) in callbacks {
+                    let fut = self.clone();
+                    let _ = lp.call_soon(move || cb(&fut));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the future with `value`. [`Error::InvalidState`] if it is
+    /// already done.
+    pub fn set_result(&self, value: T) -> Result<(), Error> {
+        self.complete(Ok(value))
+    }
+
+    /// Completes the future with an error. [`Error::InvalidState`] if it is
+    /// already done.
+    pub fn set_exception(&self, error: Error) -> Result<(), Error> {
+        self.complete(Err(error))
+    }
+
+    /// Cancels the future; false if it was already done.
+    pub fn cancel(&self) -> bool {
+        self.complete(Err(Error::Cancelled)).is_ok()
+    }
+
+    /// Whether the future has an outcome.
+    pub fn done(&self) -> bool {
+        !matches!(*self.state.outcome.borrow(), Outcome::Pending)
+    }
+
+    /// Whether the future was cancelled.
+    pub fn cancelled(&self) -> bool {
+        matches!(
+            *self.state.outcome.borrow(),
+            Outcome::Done(Err(Error::Cancelled))
+        )
+    }
+
+    /// The error the future completed with (asyncio's `exception()`):
+    /// `Ok(None)` for a value, `Ok(Some(e))` for an error,
+    /// `Err(Error::Cancelled)` if cancelled, `Err(Error::InvalidState)` if
+    /// not done.
+    pub fn exception(&self) -> Result<Option<Error>, Error> {
+        match &*self.state.outcome.borrow() {
+            Outcome::Pending => Err(Error::InvalidState("Exception is not set.")),
+            Outcome::Done(Err(Error::Cancelled)) => Err(Error::Cancelled),
+            Outcome::Done(Err(e)) => Ok(Some(e.clone())),
+            Outcome::Done(Ok(_)) | Outcome::Taken => Ok(None),
+        }
+    }
+
+    /// Moves the value (or error) out of a done future, for values that are
+    /// not `Clone`; later calls and awaits see `Error::InvalidState`.
+    pub fn take_result(&self) -> Result<T, Error> {
+        let mut o = self.state.outcome.borrow_mut();
+        match std::mem::replace(&mut *o, Outcome::Taken) {
+            Outcome::Done(r) => r,
+            Outcome::Pending => {
+                *o = Outcome::Pending;
+                Err(Error::InvalidState("Result is not set."))
+            }
+            Outcome::Taken => Err(Error::InvalidState("the result was already taken")),
+        }
+    }
+
+    /// Waits until the future is done, without taking its outcome (for
+    /// values that are not `Clone`: wait, then [`take_result`](LoopFuture::take_result)).
+    pub fn wait(&self) -> WaitDone<'_, T> {
+        WaitDone { fut: self }
+    }
+
+    /// Adds a callback run through the loop's `call_soon` once the future is
+    /// done (on the next pass if it already is).
+    pub fn add_done_callback(&self, callback: impl FnOnce(&LoopFuture<T>) + 'static) -> CallbackId {
+        let id = self.state.next_callback_id.get() + 1;
+        self.state.next_callback_id.set(id);
+        if self.done() {
+            if let Some(inner) = self.state.lp.upgrade() {
+                let fut = self.clone();
+                let _ = Loop::from_inner(inner).call_soon(move || callback(&fut));
+            }
+        } else {
+            self.state
+                .callbacks
+                .borrow_mut()
+                .push((id, Box::new(callback)));
+        }
+        crate::task::callback_id(id)
+    }
+
+    /// Removes a done callback not yet scheduled; whether it was found.
+    pub fn remove_done_callback(&self, id: CallbackId) -> bool {
+        let mut cbs = self.state.callbacks.borrow_mut();
+        let before = cbs.len();
+        cbs.retain(|(i, _)| crate::task::callback_id(*i) != id);
+        cbs.len() != before
+    }
+
+    /// The loop the future belongs to (`None` once it is gone).
+    pub fn get_loop(&self) -> Option<Loop> {
+        self.state.lp.upgrade().map(Loop::from_inner)
+    }
+
+    fn register(&self, cx: &Context<'_>) {
+        let mut waiters = self.state.waiters.borrow_mut();
+        if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
+            waiters.push(cx.waker().clone());
+        }
+    }
+}
+
+impl<T: Clone + 'static> LoopFuture<T> {
+    /// The outcome of a done future, cloned (asyncio's `result()`):
+    /// [`Error::InvalidState`] if not done.
+    pub fn result(&self) -> Result<T, Error> {
+        match &*self.state.outcome.borrow() {
+            Outcome::Pending => Err(Error::InvalidState("Result is not set.")),
+            Outcome::Done(r) => r.clone(),
+            Outcome::Taken => Err(Error::InvalidState("the result was already taken")),
+        }
+    }
+}
+
+impl<T: Clone + 'static> Future for LoopFuture<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        if self.done() {
+            Poll::Ready(self.result())
+        } else {
+            self.register(cx);
+            Poll::Pending
+        }
+    }
+}
+
+/// The future of [`LoopFuture::wait`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct WaitDone<'a, T> {
+    fut: &'a LoopFuture<T>,
+}
+
+impl<T: 'static> Future for WaitDone<'_, T> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.fut.done() {
+            Poll::Ready(())
+        } else {
+            self.fut.register(cx);
+            Poll::Pending
+        }
+    }
+}
+
+impl<T> fmt::Debug for LoopFuture<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = match &*self.state.outcome.borrow() {
+            Outcome::Pending => "pending",
+            Outcome::Done(Ok(_)) | Outcome::Taken => "finished",
+            Outcome::Done(Err(Error::Cancelled)) => "cancelled",
+            Outcome::Done(Err(_)) => "failed",
+        };
+        write!(f, "<LoopFuture {state}>")
+    }
+}

@@ -1,0 +1,250 @@
+//! Callback handles: what `call_soon`, `call_later`, `call_at` and
+//! `add_reader` return, and the one-allocation callback cells behind them.
+//!
+//! A scheduled callback is one `Rc` allocation holding the closure and a
+//! small state word; the ready queue, the timer heap, the reactor and the
+//! user's [`Handle`] share it. Cancelling drops the closure at once (so what it
+//! captured is released, as asyncio drops its callback and arguments) and the
+//! loop skips the entry when it comes to it.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::panic::Location;
+use std::rc::Rc;
+use std::time::Instant;
+
+const CANCELLED: u8 = 1;
+/// In the timer heap, not yet moved to the ready queue.
+const SCHEDULED: u8 = 2;
+
+/// A callback the loop can run. Implemented by the cells below and by the
+/// timer entry of `sleep`.
+pub(crate) trait Callback {
+    /// Runs the callback (a one-shot callback releases its closure).
+    fn call(&self);
+    /// The state word (CANCELLED, SCHEDULED bits).
+    fn state(&self) -> &Cell<u8>;
+    /// Drops the closure (after a cancel).
+    fn release(&self);
+    /// Where the callback was scheduled from (`#[track_caller]`).
+    fn site(&self) -> &'static Location<'static>;
+}
+
+pub(crate) type CallbackRc = Rc<dyn Callback>;
+
+pub(crate) fn is_cancelled(cb: &dyn Callback) -> bool {
+    cb.state().get() & CANCELLED != 0
+}
+
+/// Marks a callback cancelled and releases its closure; false if it already was.
+pub(crate) fn cancel(cb: &dyn Callback) -> bool {
+    let s = cb.state().get();
+    if s & CANCELLED != 0 {
+        return false;
+    }
+    cb.state().set(s | CANCELLED);
+    cb.release();
+    true
+}
+
+pub(crate) fn set_scheduled(cb: &dyn Callback, on: bool) {
+    let s = cb.state().get();
+    cb.state()
+        .set(if on { s | SCHEDULED } else { s & !SCHEDULED });
+}
+
+pub(crate) fn is_scheduled(cb: &dyn Callback) -> bool {
+    cb.state().get() & SCHEDULED != 0
+}
+
+/// A one-shot callback (`call_soon`, `call_later`).
+pub(crate) struct Once<F> {
+    state: Cell<u8>,
+    f: Cell<Option<F>>,
+    site: &'static Location<'static>,
+}
+
+impl<F: FnOnce() + 'static> Once<F> {
+    pub(crate) fn new(f: F, site: &'static Location<'static>) -> Rc<Once<F>> {
+        Rc::new(Once {
+            state: Cell::new(0),
+            f: Cell::new(Some(f)),
+            site,
+        })
+    }
+}
+
+impl<F: FnOnce() + 'static> Callback for Once<F> {
+    fn call(&self) {
+        if let Some(f) = self.f.take() {
+            f();
+        }
+    }
+    fn state(&self) -> &Cell<u8> {
+        &self.state
+    }
+    fn release(&self) {
+        drop(self.f.take());
+    }
+    fn site(&self) -> &'static Location<'static> {
+        self.site
+    }
+}
+
+/// A callback run every time its descriptor is ready (`add_reader`).
+pub(crate) struct Repeat<F> {
+    state: Cell<u8>,
+    f: RefCell<Option<F>>,
+    site: &'static Location<'static>,
+}
+
+impl<F: FnMut() + 'static> Repeat<F> {
+    pub(crate) fn new(f: F, site: &'static Location<'static>) -> Rc<Repeat<F>> {
+        Rc::new(Repeat {
+            state: Cell::new(0),
+            f: RefCell::new(Some(f)),
+            site,
+        })
+    }
+}
+
+impl<F: FnMut() + 'static> Callback for Repeat<F> {
+    fn call(&self) {
+        let Ok(mut guard) = self.f.try_borrow_mut() else {
+            return;
+        };
+        if let Some(f) = guard.as_mut() {
+            f();
+        }
+        // Cancelled from inside its own run: drop the closure now.
+        if self.state.get() & CANCELLED != 0 {
+            *guard = None;
+        }
+    }
+    fn state(&self) -> &Cell<u8> {
+        &self.state
+    }
+    fn release(&self) {
+        // While the callback runs, `call` drops it on its way out.
+        if let Ok(mut g) = self.f.try_borrow_mut() {
+            *g = None;
+        }
+    }
+    fn site(&self) -> &'static Location<'static> {
+        self.site
+    }
+}
+
+/// A scheduled callback: asyncio's `Handle`, returned by
+/// [`Loop::call_soon`](crate::Loop::call_soon) and
+/// [`Loop::add_reader`](crate::Loop::add_reader).
+///
+/// Dropping a `Handle` does not cancel the callback.
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc};
+/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let lp = event_loop.handle();
+/// let ran = Rc::new(Cell::new(false));
+/// let r = ran.clone();
+/// let handle = lp.call_soon(move || r.set(true))?;
+/// assert!(handle.cancel());
+/// assert!(handle.cancelled());
+/// lp.call_soon({ let lp = lp.clone(); move || lp.stop() })?;
+/// event_loop.run_forever()?;
+/// assert!(!ran.get());
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Handle {
+    pub(crate) cb: CallbackRc,
+}
+
+impl Handle {
+    /// Cancels the callback: it will not run, and what it captured is
+    /// dropped now. Returns false if it was already cancelled. Cancelling a
+    /// callback that already ran has no effect (besides the flag).
+    pub fn cancel(&self) -> bool {
+        cancel(&*self.cb)
+    }
+
+    /// Whether [`cancel`](Handle::cancel) was called.
+    pub fn cancelled(&self) -> bool {
+        is_cancelled(&*self.cb)
+    }
+
+    /// Where the callback was scheduled from.
+    pub fn source_location(&self) -> &'static Location<'static> {
+        self.cb.site()
+    }
+}
+
+impl fmt::Debug for Handle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handle")
+            .field("cancelled", &self.cancelled())
+            .field("created_at", &format_args!("{}", self.cb.site()))
+            .finish()
+    }
+}
+
+/// A callback scheduled at a time: asyncio's `TimerHandle`, returned by
+/// [`Loop::call_later`](crate::Loop::call_later) and
+/// [`Loop::call_at`](crate::Loop::call_at).
+///
+/// ```
+/// use std::time::Duration;
+/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let lp = event_loop.handle();
+/// let timer = lp.call_later(Duration::from_secs(3600), || unreachable!())?;
+/// assert!(timer.when() > lp.time());
+/// timer.cancel();
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TimerHandle {
+    pub(crate) cb: CallbackRc,
+    pub(crate) when: Instant,
+    /// The loop's count of cancelled entries still in the heap.
+    pub(crate) cancelled_in_heap: Rc<Cell<usize>>,
+}
+
+impl TimerHandle {
+    /// Cancels the timer; returns false if it was already cancelled. The
+    /// heap entry is removed lazily, and the heap is compacted once most of
+    /// it is cancelled.
+    pub fn cancel(&self) -> bool {
+        let scheduled = is_scheduled(&*self.cb);
+        let done = cancel(&*self.cb);
+        if done && scheduled {
+            self.cancelled_in_heap.set(self.cancelled_in_heap.get() + 1);
+        }
+        done
+    }
+
+    /// Whether [`cancel`](TimerHandle::cancel) was called.
+    pub fn cancelled(&self) -> bool {
+        is_cancelled(&*self.cb)
+    }
+
+    /// When the callback is (or was) due, on the loop's clock
+    /// ([`Loop::time`](crate::Loop::time)).
+    pub fn when(&self) -> Instant {
+        self.when
+    }
+
+    /// Where the timer was scheduled from.
+    pub fn source_location(&self) -> &'static Location<'static> {
+        self.cb.site()
+    }
+}
+
+impl fmt::Debug for TimerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TimerHandle")
+            .field("when", &self.when)
+            .field("cancelled", &self.cancelled())
+            .field("created_at", &format_args!("{}", self.cb.site()))
+            .finish()
+    }
+}

@@ -1,0 +1,111 @@
+//! The thread-safe side of a loop: [`RemoteLoop`], the `Send + Sync` handle
+//! other threads use to schedule callbacks and stop the loop, and the
+//! lock-free queue behind it that also carries task wake-ups from other
+//! threads.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_task::Runnable;
+use concurrent_queue::{ConcurrentQueue, PushError};
+use tulip_reactor::Notifier;
+
+use crate::error::Error;
+
+pub(crate) enum RemoteItem {
+    Callback(Box<dyn FnOnce() + Send>),
+    Task(Runnable),
+    Stop,
+}
+
+pub(crate) struct Remote {
+    pub(crate) queue: ConcurrentQueue<RemoteItem>,
+    pub(crate) notifier: Arc<Notifier>,
+}
+
+impl Remote {
+    pub(crate) fn new(notifier: Arc<Notifier>) -> Remote {
+        Remote {
+            queue: ConcurrentQueue::unbounded(),
+            notifier,
+        }
+    }
+
+    pub(crate) fn push(&self, item: RemoteItem) -> Result<(), RemoteItem> {
+        match self.queue.push(item) {
+            Ok(()) => {
+                // A failed notify (fd exhaustion) cannot lose the item: the
+                // loop drains the queue on every pass it makes.
+                let _ = self.notifier.notify();
+                Ok(())
+            }
+            Err(PushError::Closed(item) | PushError::Full(item)) => Err(item),
+        }
+    }
+
+    /// Schedules a task woken on a thread other than its loop's (or while
+    /// its loop is not running).
+    pub(crate) fn schedule(&self, runnable: Runnable) {
+        if let Err(RemoteItem::Task(runnable)) = self.push(RemoteItem::Task(runnable)) {
+            // The loop is closed: its tasks were all completed before the
+            // queue closed, so this cannot be a live task. A local task's
+            // runnable must not be dropped off its thread; leak it instead.
+            std::mem::forget(runnable);
+        }
+    }
+}
+
+/// A `Send + Sync + Clone` handle on an event loop, for other threads:
+/// asyncio's `loop.call_soon_threadsafe` and a thread-safe `stop`.
+///
+/// ```
+/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let remote = event_loop.handle().remote();
+/// std::thread::spawn(move || {
+///     remote.call_soon_threadsafe(|| println!("hello from the loop thread")).unwrap();
+///     remote.stop().unwrap();
+/// });
+/// event_loop.run_forever()?;
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct RemoteLoop {
+    pub(crate) remote: Arc<Remote>,
+}
+
+impl RemoteLoop {
+    /// Schedules `callback` to run on the loop's thread, in FIFO order with
+    /// the loop's other callbacks. Wakes the loop if it is waiting.
+    ///
+    /// After the loop is closed this returns [`Error::LoopClosed`] and the
+    /// callback is dropped (never run).
+    pub fn call_soon_threadsafe<F: FnOnce() + Send + 'static>(
+        &self,
+        callback: F,
+    ) -> Result<(), Error> {
+        self.remote
+            .push(RemoteItem::Callback(Box::new(callback)))
+            .map_err(|_| Error::LoopClosed)
+    }
+
+    /// Stops the loop as [`Loop::stop`](crate::Loop::stop) does, from any
+    /// thread. [`Error::LoopClosed`] after close.
+    pub fn stop(&self) -> Result<(), Error> {
+        self.remote
+            .push(RemoteItem::Stop)
+            .map_err(|_| Error::LoopClosed)
+    }
+
+    /// Whether the loop was closed.
+    pub fn is_closed(&self) -> bool {
+        self.remote.queue.is_closed()
+    }
+}
+
+impl fmt::Debug for RemoteLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteLoop")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}

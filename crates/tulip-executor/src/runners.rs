@@ -1,0 +1,165 @@
+//! `run` and [`Runner`]: asyncio's `asyncio.run` and `asyncio.Runner`. A new
+//! loop runs the main future; on the way out, tasks still pending are
+//! cancelled and allowed to finish, the default executor is shut down, and
+//! the loop is closed.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::rc::Rc;
+use std::time::Duration;
+
+use crate::base_events::Loop;
+use crate::error::Error;
+use crate::event_loop::{EventLoop, new_event_loop, set_event_loop};
+use crate::exception_handler::ExceptionContext;
+
+/// How long closing a runner waits for the default executor's threads
+/// (asyncio's `shutdown_default_executor` timeout).
+const EXECUTOR_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Runs `main` on a new event loop and returns its output (asyncio's
+/// `asyncio.run`). Tasks still pending when `main` finishes are cancelled
+/// and run until their futures are dropped; the default executor is shut
+/// down; the loop is closed. A panic in `main` is resumed here.
+///
+/// ```
+/// let out = tulip_executor::run(async {
+///     tulip_executor::sleep(std::time::Duration::from_millis(1)).await;
+///     "hello"
+/// })?;
+/// assert_eq!(out, "hello");
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+#[track_caller]
+#[doc(alias = "block_on")]
+pub fn run<F>(main: F) -> Result<F::Output, Error>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let runner = Runner::new()?;
+    let out = runner.run(main);
+    let closed = runner.close();
+    let out = out?;
+    closed?;
+    Ok(out)
+}
+
+/// asyncio's `Runner`: one loop for several `run` calls, closed by
+/// [`close`](Runner::close) or on drop.
+///
+/// ```
+/// let runner = tulip_executor::Runner::new()?;
+/// assert_eq!(runner.run(async { 1 })?, 1);
+/// assert_eq!(runner.run(async { 2 })?, 2);
+/// runner.close()?;
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+pub struct Runner {
+    event_loop: Option<EventLoop>,
+}
+
+impl Runner {
+    /// A runner on a loop from [`new_event_loop`].
+    pub fn new() -> Result<Runner, Error> {
+        Runner::with_loop(new_event_loop()?)
+    }
+
+    /// A runner on `event_loop` (asyncio's `loop_factory`).
+    pub fn with_loop(event_loop: EventLoop) -> Result<Runner, Error> {
+        if event_loop.is_closed() {
+            return Err(Error::LoopClosed);
+        }
+        set_event_loop(Some(&event_loop));
+        Ok(Runner {
+            event_loop: Some(event_loop),
+        })
+    }
+
+    /// The runner's loop; [`Error::LoopClosed`] after close.
+    pub fn get_loop(&self) -> Result<Loop, Error> {
+        self.event_loop
+            .as_ref()
+            .map(EventLoop::handle)
+            .ok_or(Error::LoopClosed)
+    }
+
+    /// Runs `main` to completion on the runner's loop and returns its output.
+    #[track_caller]
+    pub fn run<F>(&self, main: F) -> Result<F::Output, Error>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let event_loop = self.event_loop.as_ref().ok_or(Error::LoopClosed)?;
+        event_loop.run_until_complete(main)
+    }
+
+    /// Cancels what is still pending, shuts the default executor down and
+    /// closes the loop. Idempotent.
+    pub fn close(mut self) -> Result<(), Error> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), Error> {
+        let Some(event_loop) = self.event_loop.take() else {
+            return Ok(());
+        };
+        let result = cancel_all_tasks(&event_loop).and_then(|()| {
+            let lp = event_loop.handle();
+            event_loop.run_until_complete(async move {
+                lp.shutdown_default_executor(Some(EXECUTOR_SHUTDOWN_TIMEOUT))
+                    .await
+            })?
+        });
+        set_event_loop(None);
+        let closed = event_loop.close();
+        result.and(closed)
+    }
+}
+
+impl Drop for Runner {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("loop", &self.event_loop)
+            .finish()
+    }
+}
+
+/// asyncio's `_cancel_all_tasks`: cancel, wait until every one is done, and
+/// report those that ended in a panic.
+fn cancel_all_tasks(event_loop: &EventLoop) -> Result<(), Error> {
+    let tasks = event_loop.all_tasks();
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let all_done = event_loop.create_future::<()>();
+    let remaining = Rc::new(Cell::new(tasks.len()));
+    for t in &tasks {
+        t.cancel();
+        let remaining = remaining.clone();
+        let all_done = all_done.clone();
+        t.add_done_callback(move |_| {
+            remaining.set(remaining.get() - 1);
+            if remaining.get() == 0 {
+                let _ = all_done.set_result(());
+            }
+        });
+    }
+    event_loop.run_until_complete(all_done)??;
+    for t in tasks.iter().filter(|t| !t.cancelled()) {
+        if t.panicked() {
+            event_loop.call_exception_handler(
+                &ExceptionContext::new("unhandled panic during tulip::run() shutdown")
+                    .with_task(t.clone()),
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! `sleep`, `sleep_until` and `yield_now`: futures on the loop's timers.
+//!
+//! A sleep costs one allocation: its timer entry, shared by the timer heap
+//! and the future, which stores the waker in it. Dropping the future cancels
+//! the entry (removed lazily).
+
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::Location;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::clock::{Nanos, to_nanos};
+use crate::handle::{self, Callback, CallbackRc, TimerHandle};
+
+struct SleepEntry {
+    state: Cell<u8>,
+    fired: Cell<bool>,
+    waker: Cell<Option<Waker>>,
+    site: &'static Location<'static>,
+}
+
+impl Callback for SleepEntry {
+    fn call(&self) {
+        self.fired.set(true);
+        if let Some(w) = self.waker.take() {
+            w.wake();
+        }
+    }
+    fn state(&self) -> &Cell<u8> {
+        &self.state
+    }
+    fn release(&self) {
+        drop(self.waker.take());
+    }
+    fn site(&self) -> &'static Location<'static> {
+        self.site
+    }
+}
+
+enum Deadline {
+    After(Duration),
+    At(Instant),
+}
+
+/// The future of [`sleep`] and [`sleep_until`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Sleep {
+    deadline: Deadline,
+    armed: Option<(Rc<SleepEntry>, TimerHandle)>,
+    yielded: bool,
+    site: &'static Location<'static>,
+}
+
+/// Waits for `delay` on the running loop's clock (asyncio's `sleep`).
+/// `sleep(Duration::ZERO)` yields to the loop once, as `asyncio.sleep(0)`.
+///
+/// Polled outside a running tulip loop, it completes at once and reports
+/// the misuse on standard error (or the `log` facade).
+///
+/// ```
+/// use std::time::Duration;
+/// let event_loop = tulip_executor::EventLoop::new()?;
+/// event_loop.run_until_complete(async {
+///     tulip_executor::sleep(Duration::from_millis(5)).await;
+/// })?;
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+#[track_caller]
+pub fn sleep(delay: Duration) -> Sleep {
+    Sleep {
+        deadline: Deadline::After(delay),
+        armed: None,
+        yielded: false,
+        site: Location::caller(),
+    }
+}
+
+/// Waits until `deadline` on the running loop's clock.
+#[track_caller]
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline: Deadline::At(deadline),
+        armed: None,
+        yielded: false,
+        site: Location::caller(),
+    }
+}
+
+/// Yields to the loop once: the task is rescheduled behind everything already
+/// ready (asyncio's `await asyncio.sleep(0)`).
+pub fn yield_now() -> YieldNow {
+    YieldNow { yielded: false }
+}
+
+/// The future of [`yield_now`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct YieldNow {
+    yielded: bool,
+}
+
+impl Future for YieldNow {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.yielded {
+            Poll::Ready(())
+        } else {
+            self.yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+impl Sleep {
+    /// The deadline, on the loop's clock, once the sleep was first polled.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.armed.as_ref().map(|(_, h)| h.when())
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let this = &mut *self;
+        if let Some((entry, _)) = &this.armed {
+            if entry.fired.get() {
+                return Poll::Ready(());
+            }
+            let w = entry.waker.take();
+            entry.waker.set(Some(match w {
+                Some(w) if w.will_wake(cx.waker()) => w,
+                _ => cx.waker().clone(),
+            }));
+            return Poll::Pending;
+        }
+        if this.yielded {
+            return Poll::Ready(());
+        }
+        let Ok(lp) = crate::get_running_loop() else {
+            crate::debug::error(&format!(
+                "sleep created at {} polled outside a running tulip loop",
+                this.site
+            ));
+            return Poll::Ready(());
+        };
+        let now = lp.now_nanos();
+        let when: Nanos = match this.deadline {
+            Deadline::After(d) => now.saturating_add(to_nanos(d)),
+            Deadline::At(i) => lp.nanos_of(i),
+        };
+        if when <= now {
+            // Already due: yield once, as asyncio.sleep(0).
+            this.yielded = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let entry = Rc::new(SleepEntry {
+            state: Cell::new(0),
+            fired: Cell::new(false),
+            waker: Cell::new(Some(cx.waker().clone())),
+            site: this.site,
+        });
+        let cb: CallbackRc = entry.clone();
+        let handle = lp.schedule_at(when, cb);
+        this.armed = Some((entry, handle));
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some((entry, handle)) = &self.armed {
+            if !entry.fired.get() && !handle::is_cancelled(&**entry) {
+                handle.cancel();
+            }
+        }
+    }
+}
