@@ -1,1 +1,70 @@
-//! placeholder
+//! # tulip
+//!
+//! Python's asyncio, rebuilt as a Rust library: a single-threaded event loop
+//! with callbacks, timers and I/O readiness, futures and tasks, with Rust's
+//! types and speed.
+//!
+//! This facade re-exports every layer: the loop, futures and tasks of
+//! [`tulip-executor`](tulip_executor) at the crate root, the OS boundary of
+//! [`tulip-reactor`](tulip_reactor) as [`reactor`], and the names most code
+//! needs in [`prelude`].
+//!
+//! ```
+//! use std::time::Duration;
+//! use tulip::prelude::*;
+//!
+//! fn main() -> Result<(), tulip::Error> {
+//!     tulip::run(async {
+//!         let lp = get_running_loop()?;
+//!         lp.call_soon(|| println!("Hello World"))?;
+//!         let task = spawn(async {
+//!             sleep(Duration::from_millis(10)).await;
+//!             42
+//!         });
+//!         assert_eq!(task.await?, 42);
+//!         Ok(())
+//!     })?
+//! }
+//! ```
+//!
+//! ## Coming from asyncio
+//!
+//! Every name is asyncio's: [`Loop::call_soon`], [`Loop::call_later`],
+//! [`Loop::add_reader`], [`Loop::create_task`], [`run`], [`sleep`]. asyncio's
+//! settable `Future` is [`LoopFuture`] (Rust's prelude already has a
+//! `Future`). Keyword arguments become option structs with `Default`
+//! ([`TaskOptions`]). Exceptions become [`Error`] values. The full list is in
+//! `docs/asyncio-mapping.md`.
+//!
+//! ## Coming from tokio or smol
+//!
+//! One loop per thread, `!Send` handles, `Rc` instead of `Arc`: scale out
+//! with one loop per core. [`run`] is `block_on`; [`spawn`] is `spawn_local`;
+//! a dropped [`Task`] keeps running (it detaches, as tokio's `JoinHandle`).
+//!
+//! ## asyncio correspondence
+//!
+//! | asyncio module | tulip |
+//! |---|---|
+//! | `asyncio.base_events`, `events` | [`EventLoop`], [`Loop`], [`RemoteLoop`], [`Handle`], [`TimerHandle`] |
+//! | `asyncio.futures` | [`LoopFuture`] |
+//! | `asyncio.tasks` | [`Task`], [`spawn`], [`sleep`], [`current_task`], [`all_tasks`], [`to_thread`] |
+//! | `asyncio.runners` | [`run`], [`Runner`] |
+//! | `asyncio.exceptions` | [`Error`] |
+//! | `selectors` | [`reactor`] |
+
+pub use tulip_executor::*;
+
+/// The OS boundary: readiness polling, descriptor registration, the
+/// cross-thread notifier (re-export of `tulip-reactor`).
+pub mod reactor {
+    pub use tulip_reactor::*;
+}
+
+/// The names most tulip code uses: `use tulip::prelude::*;`.
+pub mod prelude {
+    pub use tulip_executor::{
+        Error, EventLoop, Handle, Loop, LoopFuture, RemoteLoop, Task, TaskOptions, TaskRef, TimerHandle,
+        current_task, get_running_loop, run, sleep, sleep_until, spawn, to_thread, yield_now,
+    };
+}
