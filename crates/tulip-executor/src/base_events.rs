@@ -534,10 +534,10 @@ impl Loop {
                 inner.clock.advance_to(when);
             }
         }
-        let now = inner.clock.now();
         {
             let mut timers = inner.timers.borrow_mut();
             if timers.len() > 0 {
+                let now = inner.clock.now();
                 let mut ready = inner.ready.borrow_mut();
                 timers.pop_due(now, |cb| ready.push_back(Ready::Callback(cb)));
             }

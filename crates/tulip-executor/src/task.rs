@@ -168,12 +168,6 @@ impl<F: Future> Future for TaskFuture<F> {
             drop_future(header, this.fut.as_mut());
             return Poll::Ready(finish(header, Err(Error::Cancelled)));
         }
-        {
-            let mut w = header.waker.borrow_mut();
-            if w.is_none() {
-                *w = Some(cx.waker().clone());
-            }
-        }
         if TRACK_POLLS.with(Cell::get) {
             LAST_POLLED.with(|l| *l.borrow_mut() = Some(header.clone()));
         }
@@ -192,6 +186,13 @@ impl<F: Future> Future for TaskFuture<F> {
                     drop_future(header, this.fut.as_mut());
                     Poll::Ready(finish(header, Err(Error::Cancelled)))
                 } else {
+                    // Kept for `cancel()`, which must wake a suspended task.
+                    // Taken only once the task suspends: a task that
+                    // completes in its first poll never pays for the clone.
+                    let mut w = header.waker.borrow_mut();
+                    if w.is_none() {
+                        *w = Some(cx.waker().clone());
+                    }
                     Poll::Pending
                 }
             }
