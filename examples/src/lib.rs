@@ -1,1 +1,135 @@
-//! x
+//! # tulip-examples
+//!
+//! The examples of the asyncio documentation, ported to tulip. Each one is a
+//! binary of this package that prints what the Python original prints:
+//!
+//! ```text
+//! cargo run -p tulip-examples --bin hello_world_callback
+//! ```
+//!
+//! | binary | asyncio documentation example |
+//! |---|---|
+//! | `hello_world_callback` | Hello World with `call_soon()` |
+//! | `display_date` | Display the current date with `call_later()` |
+//! | `watch_fd` | Watch a file descriptor for read events (`add_reader`) |
+//! | `hello_world_coroutine` | Hello World coroutine |
+//! | `display_date_coroutine` | Coroutine displaying the current date |
+//!
+//! `tests/examples_output.rs` runs every binary and checks its output.
+//!
+//! This library holds the little the examples share and Python has built in:
+//! [`datetime_now`], which prints as `datetime.datetime.now()` does, and the
+//! fast mode of the examples that wait ([`FAST_ENV`]): with
+//! `TULIP_EXAMPLE_FAST=1` they run on the virtual clock
+//! ([`EventLoopBuilder::paused_clock`](tulip::EventLoopBuilder::paused_clock)),
+//! print the same lines and finish at once.
+
+use std::cell::Cell;
+use std::fmt;
+use std::time::Instant;
+
+use chrono::{DateTime, Local, Timelike};
+use tulip::{Error, EventLoop};
+
+/// The environment variable of fast mode: set to `1`, the examples that wait
+/// (`display_date`, `display_date_coroutine`) run their loop on the virtual
+/// clock, so they finish instantly while printing the same lines.
+pub const FAST_ENV: &str = "TULIP_EXAMPLE_FAST";
+
+/// Whether fast mode was asked for ([`FAST_ENV`] set to anything but empty
+/// or `0`).
+pub fn fast_mode() -> bool {
+    std::env::var(FAST_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A loop on the virtual clock: time stands still while callbacks run and
+/// jumps straight to the next timer when the loop would otherwise wait.
+pub fn virtual_clock_loop() -> Result<EventLoop, Error> {
+    EventLoop::builder().paused_clock(true).build()
+}
+
+/// In fast mode, makes [`tulip::new_event_loop`] and [`tulip::run`] build
+/// their loops on the virtual clock ([`virtual_clock_loop`]), through the
+/// loop factory (asyncio's event loop policy). Does nothing otherwise.
+pub fn use_virtual_clock_in_fast_mode() {
+    if fast_mode() {
+        tulip::set_event_loop_factory(Some(virtual_clock_loop));
+    }
+}
+
+thread_local! {
+    /// The wall-clock time and loop time of the first [`datetime_now`] on a
+    /// virtual clock.
+    static VIRTUAL_ANCHOR: Cell<Option<(DateTime<Local>, Instant)>> = const { Cell::new(None) };
+}
+
+/// The current local date and time, as Python's `datetime.datetime.now()`;
+/// its `Display` is Python's `str()` of it: `YYYY-MM-DD HH:MM:SS.ffffff`
+/// (without the `.ffffff` when the microseconds are zero, as Python does).
+///
+/// Inside a loop running on the virtual clock, the time moves with the
+/// loop's clock instead of the wall clock: the first call reads the wall
+/// clock, later calls add how far the loop's time has moved since. A fast
+/// run then prints the dates a real run would, one second apart.
+pub fn datetime_now() -> PyDateTime {
+    let now = Local::now();
+    let Ok(lp) = tulip::get_running_loop() else {
+        return PyDateTime(now);
+    };
+    if !lp.is_clock_paused() {
+        return PyDateTime(now);
+    }
+    let loop_now = lp.time();
+    let (wall, at) = VIRTUAL_ANCHOR.with(|a| match a.get() {
+        Some(anchor) => anchor,
+        None => {
+            a.set(Some((now, loop_now)));
+            (now, loop_now)
+        }
+    });
+    let elapsed = loop_now.saturating_duration_since(at);
+    match chrono::Duration::from_std(elapsed) {
+        Ok(d) => PyDateTime(wall + d),
+        Err(_) => PyDateTime(now),
+    }
+}
+
+/// A local date and time that displays as Python's `str(datetime)`; see
+/// [`datetime_now`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PyDateTime(pub DateTime<Local>);
+
+impl fmt::Display for PyDateTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Python keeps microseconds (truncated, never rounded) and leaves
+        // them out when they are zero.
+        let micros = self.0.nanosecond() % 1_000_000_000 / 1_000;
+        write!(f, "{}", self.0.format("%Y-%m-%d %H:%M:%S"))?;
+        if micros != 0 {
+            write!(f, ".{micros:06}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The README's code, compiled and run as a doc test so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
+
+#[cfg(test)]
+mod tests {
+    use super::PyDateTime;
+    use chrono::{Local, TimeZone};
+
+    #[test]
+    fn displays_as_python_str_of_datetime() {
+        let base = Local.with_ymd_and_hms(2014, 2, 3, 4, 5, 6).unwrap();
+        let with_micros = base + chrono::Duration::nanoseconds(7_008_999);
+        assert_eq!(
+            PyDateTime(with_micros).to_string(),
+            "2014-02-03 04:05:06.007008"
+        );
+        assert_eq!(PyDateTime(base).to_string(), "2014-02-03 04:05:06");
+    }
+}
