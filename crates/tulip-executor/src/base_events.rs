@@ -350,7 +350,8 @@ impl Loop {
         callback: F,
     ) -> Result<Handle, Error> {
         self.check_closed()?;
-        let cb: CallbackRc = Repeat::new(callback, Location::caller());
+        let cb: CallbackRc =
+            Repeat::new(callback, fd.as_fd().as_raw_fd(), true, Location::caller());
         let old = self
             .inner
             .reactor
@@ -370,7 +371,8 @@ impl Loop {
         callback: F,
     ) -> Result<Handle, Error> {
         self.check_closed()?;
-        let cb: CallbackRc = Repeat::new(callback, Location::caller());
+        let cb: CallbackRc =
+            Repeat::new(callback, fd.as_fd().as_raw_fd(), false, Location::caller());
         let old = self
             .inner
             .reactor
@@ -385,6 +387,10 @@ impl Loop {
     /// Stops watching `fd` for readability. Returns whether a reader was
     /// registered (false on a closed loop). The removed callback never runs
     /// again, even if it was already queued for this pass.
+    ///
+    /// Takes the descriptor number (`sock.as_raw_fd()`), as asyncio takes an
+    /// fd, so that a reader can be removed even after its descriptor was
+    /// closed.
     pub fn remove_reader(&self, fd: impl AsRawFd) -> bool {
         self.remove(fd.as_raw_fd(), true)
     }
@@ -484,13 +490,20 @@ impl Loop {
         let mut timeout = if busy {
             Some(Duration::ZERO)
         } else {
-            inner.timers.borrow_mut().next_deadline().map(|when| {
-                if inner.clock.is_paused() {
-                    Duration::ZERO
-                } else {
-                    Duration::from_nanos(when.saturating_sub(inner.clock.now()))
+            match inner.timers.borrow_mut().next_deadline() {
+                // Paused clock: look for I/O without waiting, then jump to
+                // the timer; but while executor work is out, wait for it
+                // (its completion wakes the poll) instead of spinning.
+                Some(_) if inner.clock.is_paused() => {
+                    if inner.pending_executor_jobs.get() > 0 {
+                        None
+                    } else {
+                        Some(Duration::ZERO)
+                    }
                 }
-            })
+                Some(when) => Some(Duration::from_nanos(when.saturating_sub(inner.clock.now()))),
+                None => None,
+            }
         };
         let skip_poll = busy && !stopping && inner.passes_without_poll.get() < POLL_INTERVAL;
         let mut saw_io = false;
@@ -509,7 +522,13 @@ impl Loop {
             saw_io = !buf.is_empty();
             for d in buf.drain(..) {
                 match d {
-                    Dispatch::Callback(cb) => inner.push_ready(cb),
+                    Dispatch::Callback(cb) => {
+                        if handle::is_cancelled(&*cb) {
+                            self.forget_cancelled(&*cb);
+                        } else {
+                            inner.push_ready(cb);
+                        }
+                    }
                     Dispatch::Waker(w) => w.wake(),
                 }
             }
@@ -531,7 +550,9 @@ impl Loop {
             && !inner.stopping.get()
         {
             if let Some(when) = inner.timers.borrow_mut().next_deadline() {
-                inner.clock.advance_to(when);
+                if when != crate::timers::NEVER {
+                    inner.clock.advance_to(when);
+                }
             }
         }
         {
@@ -556,6 +577,21 @@ impl Loop {
             }
         }
         Ok(())
+    }
+
+    /// A reader or writer whose handle was cancelled rather than removed:
+    /// stop watching its descriptor, as asyncio does when it next finds the
+    /// descriptor ready. The reactor just reported this very callback and no
+    /// user code ran since, so it is still the descriptor's current one.
+    fn forget_cancelled(&self, cb: &dyn handle::Callback) {
+        if let Some((fd, reader)) = cb.watched() {
+            let mut reactor = self.inner.reactor.borrow_mut();
+            let _ = if reader {
+                reactor.remove_reader(fd)
+            } else {
+                reactor.remove_writer(fd)
+            };
+        }
     }
 
     fn drain_remote(&self) {

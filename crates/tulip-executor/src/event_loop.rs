@@ -175,7 +175,9 @@ impl Drop for EventLoop {
     fn drop(&mut self) {
         if !self.lp.is_closed() && self.lp.get_debug() {
             // asyncio's ResourceWarning("unclosed event loop").
-            crate::debug::warn("unclosed event loop dropped: it is closed now; call close() explicitly");
+            crate::debug::warn(
+                "unclosed event loop dropped: it is closed now; call close() explicitly",
+            );
         }
         if !self.lp.is_running() {
             let _ = self.lp.close_inner();

@@ -9,6 +9,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
+use std::os::fd::RawFd;
 use std::panic::Location;
 use std::rc::Rc;
 use std::time::Instant;
@@ -28,6 +29,10 @@ pub(crate) trait Callback {
     fn release(&self);
     /// Where the callback was scheduled from (`#[track_caller]`).
     fn site(&self) -> &'static Location<'static>;
+    /// For a reader or writer callback: its descriptor and whether it reads.
+    fn watched(&self) -> Option<(RawFd, bool)> {
+        None
+    }
 }
 
 pub(crate) type CallbackRc = Rc<dyn Callback>;
@@ -96,14 +101,23 @@ pub(crate) struct Repeat<F> {
     state: Cell<u8>,
     f: RefCell<Option<F>>,
     site: &'static Location<'static>,
+    fd: RawFd,
+    reader: bool,
 }
 
 impl<F: FnMut() + 'static> Repeat<F> {
-    pub(crate) fn new(f: F, site: &'static Location<'static>) -> Rc<Repeat<F>> {
+    pub(crate) fn new(
+        f: F,
+        fd: RawFd,
+        reader: bool,
+        site: &'static Location<'static>,
+    ) -> Rc<Repeat<F>> {
         Rc::new(Repeat {
             state: Cell::new(0),
             f: RefCell::new(Some(f)),
             site,
+            fd,
+            reader,
         })
     }
 }
@@ -132,6 +146,9 @@ impl<F: FnMut() + 'static> Callback for Repeat<F> {
     }
     fn site(&self) -> &'static Location<'static> {
         self.site
+    }
+    fn watched(&self) -> Option<(RawFd, bool)> {
+        Some((self.fd, self.reader))
     }
 }
 

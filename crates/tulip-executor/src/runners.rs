@@ -21,6 +21,8 @@ const EXECUTOR_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(300);
 /// `asyncio.run`). Tasks still pending when `main` finishes are cancelled
 /// and run until their futures are dropped; the default executor is shut
 /// down; the loop is closed. A panic in `main` is resumed here.
+/// [`Error::LoopRunning`] if a loop already runs on this thread (nothing is
+/// created or changed then).
 ///
 /// ```
 /// let out = tulip_executor::run(async {
@@ -37,6 +39,9 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
+    if crate::get_running_loop().is_ok() {
+        return Err(Error::LoopRunning);
+    }
     let runner = Runner::new()?;
     let out = runner.run(main);
     let closed = runner.close();

@@ -179,6 +179,12 @@ impl<F: Future> Future for TaskFuture<F> {
         match res {
             Ok(Some(Poll::Ready(v))) => {
                 this.fut.set(None);
+                // Cancelled during its last step (asyncio's `_must_cancel`
+                // at StopIteration): the task ends cancelled, its value dropped.
+                if header.must_cancel.get() {
+                    drop(v);
+                    return Poll::Ready(finish(header, Err(Error::Cancelled)));
+                }
                 Poll::Ready(finish(header, Ok(v)))
             }
             Ok(Some(Poll::Pending)) => {

@@ -17,6 +17,9 @@ use crate::handle::{self, CallbackRc};
 
 const MIN_ENTRIES_TO_PURGE: usize = 100;
 
+/// The saturated deadline: never due.
+pub(crate) const NEVER: Nanos = Nanos::MAX;
+
 struct Entry {
     when: Nanos,
     seq: u64,
@@ -96,7 +99,9 @@ impl TimerQueue {
     /// Moves every entry due at `now` into `out` (in deadline order).
     pub(crate) fn pop_due(&mut self, now: Nanos, mut out: impl FnMut(CallbackRc)) {
         while let Some(top) = self.heap.peek() {
-            if top.when > now {
+            // A deadline that saturated (`Duration::MAX` away) never fires,
+            // even on a paused clock advanced that far.
+            if top.when > now || top.when == NEVER {
                 break;
             }
             let Some(entry) = self.heap.pop() else { break };

@@ -64,7 +64,8 @@ pub mod reactor {
 /// The names most tulip code uses: `use tulip::prelude::*;`.
 pub mod prelude {
     pub use tulip_executor::{
-        Error, EventLoop, Handle, Loop, LoopFuture, RemoteLoop, Task, TaskOptions, TaskRef, TimerHandle,
-        current_task, get_running_loop, run, sleep, sleep_until, spawn, to_thread, yield_now,
+        Error, EventLoop, Handle, Loop, LoopFuture, RemoteLoop, Task, TaskOptions, TaskRef,
+        TimerHandle, current_task, get_running_loop, run, sleep, sleep_until, spawn, to_thread,
+        yield_now,
     };
 }
