@@ -25,6 +25,14 @@ use crate::error::Error;
 /// assert!(event_loop.is_closed());
 /// # Ok::<(), tulip_executor::Error>(())
 /// ```
+///
+/// An `EventLoop` stays on the thread that made it (use
+/// [`Loop::remote`] to reach it from others):
+///
+/// ```compile_fail
+/// let event_loop = tulip_executor::EventLoop::new().unwrap();
+/// std::thread::spawn(move || event_loop.run_forever());
+/// ```
 pub struct EventLoop {
     lp: Loop,
 }

@@ -47,6 +47,14 @@ struct State<T> {
 /// assert_eq!(value, "hello");
 /// # Ok::<(), tulip_executor::Error>(())
 /// ```
+///
+/// A `LoopFuture` belongs to its loop's thread:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>(_: T) {}
+/// let event_loop = tulip_executor::EventLoop::new().unwrap();
+/// assert_send(event_loop.create_future::<u32>());
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct LoopFuture<T> {
     state: Rc<State<T>>,
