@@ -40,19 +40,77 @@ const DETACHED: u8 = 16;
 
 type DoneCallback = Box<dyn FnOnce(&TaskRef)>;
 
+/// What every task carries, kept small (it is allocated per task): the
+/// rarely used parts live in a lazily allocated [`TaskExtra`].
 pub(crate) struct TaskHeader {
     id: u64,
-    name: RefCell<Option<String>>,
     state: Cell<u8>,
-    cancel_requests: Cell<u32>,
     must_cancel: Cell<bool>,
-    waker: RefCell<Option<Waker>>,
-    done_callbacks: RefCell<Vec<(u64, DoneCallback)>>,
-    next_callback_id: Cell<u64>,
-    lp: Weak<LoopInner>,
+    cancel_requests: Cell<u32>,
     slot: Cell<usize>,
+    waker: RefCell<Option<Waker>>,
+    lp: Weak<LoopInner>,
     site: &'static Location<'static>,
-    panic_message: RefCell<Option<PanicError>>,
+    extra: RefCell<Option<Box<TaskExtra>>>,
+}
+
+/// A task's name, done callbacks and panic, allocated on first use.
+#[derive(Default)]
+struct TaskExtra {
+    name: Option<String>,
+    done_callbacks: Vec<(u64, DoneCallback)>,
+    next_callback_id: u64,
+    panic: Option<PanicError>,
+}
+
+impl TaskHeader {
+    fn new(
+        id: u64,
+        lp: Weak<LoopInner>,
+        site: &'static Location<'static>,
+        name: Option<String>,
+    ) -> TaskHeader {
+        TaskHeader {
+            id,
+            state: Cell::new(0),
+            must_cancel: Cell::new(false),
+            cancel_requests: Cell::new(0),
+            slot: Cell::new(usize::MAX),
+            waker: RefCell::new(None),
+            lp,
+            site,
+            extra: RefCell::new(name.map(|name| {
+                Box::new(TaskExtra {
+                    name: Some(name),
+                    ..TaskExtra::default()
+                })
+            })),
+        }
+    }
+
+    fn with_extra<R>(&self, f: impl FnOnce(&mut TaskExtra) -> R) -> R {
+        let mut extra = self.extra.borrow_mut();
+        f(extra.get_or_insert_with(Box::default))
+    }
+
+    fn name(&self) -> String {
+        let extra = self.extra.borrow();
+        match extra.as_ref().and_then(|e| e.name.clone()) {
+            Some(name) => name,
+            None => format!("Task-{}", self.id),
+        }
+    }
+
+    fn panic(&self) -> Option<PanicError> {
+        self.extra.borrow().as_ref().and_then(|e| e.panic.clone())
+    }
+
+    fn take_done_callbacks(&self) -> Vec<(u64, DoneCallback)> {
+        match self.extra.borrow_mut().as_mut() {
+            Some(e) => std::mem::take(&mut e.done_callbacks),
+            None => Vec::new(),
+        }
+    }
 }
 
 /// The registry behind `all_tasks()`: live task headers in a slab.
@@ -240,7 +298,7 @@ fn finish<T>(header: &Rc<TaskHeader>, outcome: Result<T, Error>) -> Result<T, Er
         Err(Error::Cancelled) => state |= CANCELLED,
         Err(Error::Panicked(p)) => {
             state |= PANICKED;
-            *header.panic_message.borrow_mut() = Some(p.clone());
+            header.with_extra(|e| e.panic = Some(p.clone()));
         }
         _ => {}
     }
@@ -249,7 +307,7 @@ fn finish<T>(header: &Rc<TaskHeader>, outcome: Result<T, Error>) -> Result<T, Er
     if let Some(inner) = header.lp.upgrade() {
         inner.tasks.borrow_mut().remove(header);
         let lp = Loop::from_inner(inner);
-        let callbacks = std::mem::take(&mut *header.done_callbacks.borrow_mut());
+        let callbacks = header.take_done_callbacks();
         for (_, cb) in callbacks {
             let task = TaskRef {
                 header: header.clone(),
@@ -264,7 +322,7 @@ fn finish<T>(header: &Rc<TaskHeader>, outcome: Result<T, Error>) -> Result<T, Er
 }
 
 fn report_never_retrieved(lp: &Loop, header: &Rc<TaskHeader>) {
-    let Some(p) = header.panic_message.borrow().clone() else {
+    let Some(p) = header.panic() else {
         return;
     };
     header.state.set(header.state.get() | RETRIEVED);
@@ -361,20 +419,7 @@ impl Loop {
         let site = Location::caller();
         let inner = &self.inner;
         let id = inner.tasks.borrow_mut().next_id();
-        let header = Rc::new(TaskHeader {
-            id,
-            name: RefCell::new(options.name),
-            state: Cell::new(0),
-            cancel_requests: Cell::new(0),
-            must_cancel: Cell::new(false),
-            waker: RefCell::new(None),
-            done_callbacks: RefCell::new(Vec::new()),
-            next_callback_id: Cell::new(0),
-            lp: self.downgrade(),
-            slot: Cell::new(usize::MAX),
-            site,
-            panic_message: RefCell::new(None),
-        });
+        let header = Rc::new(TaskHeader::new(id, self.downgrade(), site, options.name));
         if inner.closed.get() {
             header.state.set(DONE);
             return Task {
@@ -433,20 +478,8 @@ where
     match crate::get_running_loop() {
         Ok(lp) => lp.create_task(future),
         Err(e) => {
-            let header = Rc::new(TaskHeader {
-                id: 0,
-                name: RefCell::new(None),
-                state: Cell::new(DONE),
-                cancel_requests: Cell::new(0),
-                must_cancel: Cell::new(false),
-                waker: RefCell::new(None),
-                done_callbacks: RefCell::new(Vec::new()),
-                next_callback_id: Cell::new(0),
-                lp: Weak::new(),
-                slot: Cell::new(usize::MAX),
-                site: Location::caller(),
-                panic_message: RefCell::new(None),
-            });
+            let header = Rc::new(TaskHeader::new(0, Weak::new(), Location::caller(), None));
+            header.state.set(DONE);
             Task {
                 header,
                 inner: Inner::Failed(e),
@@ -480,16 +513,13 @@ macro_rules! task_methods {
 
         /// The task's name (`Task-<id>` unless set).
         pub fn get_name(&self) -> String {
-            self.header
-                .name
-                .borrow()
-                .clone()
-                .unwrap_or_else(|| format!("Task-{}", self.header.id))
+            self.header.name()
         }
 
         /// Renames the task.
         pub fn set_name(&self, name: impl Into<String>) {
-            *self.header.name.borrow_mut() = Some(name.into());
+            let name = name.into();
+            self.header.with_extra(|e| e.name = Some(name));
         }
 
         /// Asks the task to cancel (asyncio's `Task.cancel`): at its next
@@ -557,15 +587,17 @@ macro_rules! task_methods {
         /// is done; right away (next pass) if it already is.
         pub fn add_done_callback(&self, callback: impl FnOnce(&TaskRef) + 'static) -> CallbackId {
             let h = &self.header;
-            let id = h.next_callback_id.get() + 1;
-            h.next_callback_id.set(id);
+            let id = h.with_extra(|e| {
+                e.next_callback_id += 1;
+                e.next_callback_id
+            });
             if h.state.get() & DONE != 0 {
                 if let Some(inner) = h.lp.upgrade() {
                     let task = TaskRef { header: h.clone() };
                     let _ = Loop::from_inner(inner).call_soon(move || callback(&task));
                 }
             } else {
-                h.done_callbacks.borrow_mut().push((id, Box::new(callback)));
+                h.with_extra(|e| e.done_callbacks.push((id, Box::new(callback))));
             }
             CallbackId(id)
         }
@@ -573,10 +605,13 @@ macro_rules! task_methods {
         /// Removes a done callback that has not been scheduled yet; returns
         /// whether it was found.
         pub fn remove_done_callback(&self, id: CallbackId) -> bool {
-            let mut cbs = self.header.done_callbacks.borrow_mut();
-            let before = cbs.len();
-            cbs.retain(|(i, _)| *i != id.0);
-            cbs.len() != before
+            let mut extra = self.header.extra.borrow_mut();
+            let Some(e) = extra.as_mut() else {
+                return false;
+            };
+            let before = e.done_callbacks.len();
+            e.done_callbacks.retain(|(i, _)| *i != id.0);
+            e.done_callbacks.len() != before
         }
 
         /// The loop the task runs on (`None` once that loop is gone).
@@ -666,11 +701,7 @@ impl TaskRef {
 }
 
 fn describe(h: &TaskHeader, f: &mut fmt::Formatter<'_>, kind: &str) -> fmt::Result {
-    let name = h
-        .name
-        .borrow()
-        .clone()
-        .unwrap_or_else(|| format!("Task-{}", h.id));
+    let name = h.name();
     let s = h.state.get();
     let state = if s & CANCELLED != 0 {
         "cancelled"
