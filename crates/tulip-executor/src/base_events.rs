@@ -16,7 +16,7 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::rc::{Rc, Weak};
 use std::sync::Arc;
@@ -349,18 +349,11 @@ impl Loop {
         fd: impl AsFd,
         callback: F,
     ) -> Result<Handle, Error> {
-        self.check_closed()?;
-        let cb: CallbackRc =
-            Repeat::new(callback, fd.as_fd().as_raw_fd(), true, Location::caller());
-        let old = self
-            .inner
-            .reactor
-            .borrow_mut()
-            .set_reader(fd.as_fd(), cb.clone())?;
-        if let Some(old) = old {
-            handle::cancel(&*old);
-        }
-        Ok(Handle { cb })
+        self.watch(
+            fd.as_fd(),
+            true,
+            Repeat::new(callback, fd.as_fd().as_raw_fd(), true, Location::caller()),
+        )
     }
 
     /// Calls `callback` whenever `fd` is writable; as [`add_reader`](Loop::add_reader).
@@ -370,15 +363,23 @@ impl Loop {
         fd: impl AsFd,
         callback: F,
     ) -> Result<Handle, Error> {
+        self.watch(
+            fd.as_fd(),
+            false,
+            Repeat::new(callback, fd.as_fd().as_raw_fd(), false, Location::caller()),
+        )
+    }
+
+    fn watch(&self, fd: BorrowedFd<'_>, reader: bool, cb: CallbackRc) -> Result<Handle, Error> {
         self.check_closed()?;
-        let cb: CallbackRc =
-            Repeat::new(callback, fd.as_fd().as_raw_fd(), false, Location::caller());
-        let old = self
-            .inner
-            .reactor
-            .borrow_mut()
-            .set_writer(fd.as_fd(), cb.clone())?;
-        if let Some(old) = old {
+        let mut reactor = self.inner.reactor.borrow_mut();
+        let old = if reader {
+            reactor.set_reader(fd, cb.clone())
+        } else {
+            reactor.set_writer(fd, cb.clone())
+        };
+        drop(reactor);
+        if let Some(old) = old? {
             handle::cancel(&*old);
         }
         Ok(Handle { cb })

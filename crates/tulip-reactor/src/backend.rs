@@ -111,7 +111,14 @@ impl Backend {
         interest: Interest,
         edge: bool,
     ) -> io::Result<()> {
-        dispatch!(self, b => b.add(fd, token, interest, edge))
+        match dispatch!(self, b => b.add(fd, token, interest, edge)) {
+            // The number is still in the kernel's set under an earlier
+            // registration (a dup of a since-closed descriptor keeps it).
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                dispatch!(self, b => b.modify(fd, token, interest, edge))
+            }
+            other => other,
+        }
     }
 
     pub(crate) fn modify(
@@ -121,7 +128,14 @@ impl Backend {
         interest: Interest,
         edge: bool,
     ) -> io::Result<()> {
-        dispatch!(self, b => b.modify(fd, token, interest, edge))
+        match dispatch!(self, b => b.modify(fd, token, interest, edge)) {
+            // The kernel dropped the registration when the descriptor was
+            // closed; this is a new descriptor with the same number.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                dispatch!(self, b => b.add(fd, token, interest, edge))
+            }
+            other => other,
+        }
     }
 
     pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {

@@ -71,16 +71,9 @@ impl Portable {
         // too, and on the backends `polling` uses on Unix (epoll, kqueue,
         // event ports, poll) the kernel then simply stops reporting the
         // closed descriptor: no memory is touched through it.
-        let res = unsafe {
+        unsafe {
             self.poller
                 .add_with_mode(fd.as_raw_fd(), event(token, interest), mode(edge))
-        };
-        match res {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                self.poller
-                    .modify_with_mode(fd, event(token, interest), mode(edge))
-            }
-            other => other,
         }
     }
 
@@ -91,13 +84,8 @@ impl Portable {
         interest: Interest,
         edge: bool,
     ) -> io::Result<()> {
-        match self
-            .poller
+        self.poller
             .modify_with_mode(fd, event(token, interest), mode(edge))
-        {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => self.add(fd, token, interest, edge),
-            other => other,
-        }
     }
 
     pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {

@@ -104,12 +104,7 @@ impl Epoll {
         edge: bool,
     ) -> io::Result<()> {
         let data = EventData::new_u64(token);
-        match epoll::add(&self.epfd, fd, data, flags(interest, edge)) {
-            // The descriptor number is still in the set under an earlier
-            // registration (a dup of a closed descriptor keeps it alive).
-            Err(Errno::EXIST) => Ok(epoll::modify(&self.epfd, fd, data, flags(interest, edge))?),
-            other => Ok(other?),
-        }
+        Ok(epoll::add(&self.epfd, fd, data, flags(interest, edge))?)
     }
 
     pub(crate) fn modify(
@@ -120,12 +115,7 @@ impl Epoll {
         edge: bool,
     ) -> io::Result<()> {
         let data = EventData::new_u64(token);
-        match epoll::modify(&self.epfd, fd, data, flags(interest, edge)) {
-            // The kernel dropped the registration when the descriptor was
-            // closed; this is a new descriptor with the same number.
-            Err(Errno::NOENT) => Ok(epoll::add(&self.epfd, fd, data, flags(interest, edge))?),
-            other => Ok(other?),
-        }
+        Ok(epoll::modify(&self.epfd, fd, data, flags(interest, edge))?)
     }
 
     pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
