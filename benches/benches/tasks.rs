@@ -1,0 +1,56 @@
+//! Task rows: `spawn_complete` (spawn 1,000,000 trivial tasks, then await
+//! them all) and `yield_now` (one task yielding 1,000,000 times), on tulip,
+//! tokio's current-thread runtime and smol's `LocalExecutor`. The workloads,
+//! and the choice of each peer's API, are in `tulip_benches::work`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tulip_benches::work::{TASKS, YIELDS, smol_rt, tokio_rt, tulip_rt};
+use tulip_benches::{group, tokio_current_thread, tulip_loop, wall_time};
+
+fn spawn_complete(c: &mut Criterion) {
+    let mut g = group(c, "spawn_complete", TASKS);
+
+    let event_loop = tulip_loop();
+    g.bench_function("tulip", |b| {
+        b.iter_custom(|iters| wall_time(iters, || tulip_rt::spawn_complete(&event_loop)));
+    });
+    drop(event_loop);
+
+    let rt = tokio_current_thread();
+    let local = tokio::task::LocalSet::new();
+    g.bench_function("tokio", |b| {
+        b.iter_custom(|iters| wall_time(iters, || tokio_rt::spawn_complete(&rt, &local)));
+    });
+    drop((local, rt));
+
+    let ex = async_executor::LocalExecutor::new();
+    g.bench_function("smol", |b| {
+        b.iter_custom(|iters| wall_time(iters, || smol_rt::spawn_complete(&ex)));
+    });
+    g.finish();
+}
+
+fn yield_now(c: &mut Criterion) {
+    let mut g = group(c, "yield_now", YIELDS);
+
+    let event_loop = tulip_loop();
+    g.bench_function("tulip", |b| {
+        b.iter_custom(|iters| wall_time(iters, || tulip_rt::yield_now(&event_loop)));
+    });
+    drop(event_loop);
+
+    let rt = tokio_current_thread();
+    g.bench_function("tokio", |b| {
+        b.iter_custom(|iters| wall_time(iters, || tokio_rt::yield_now(&rt)));
+    });
+    drop(rt);
+
+    let ex = async_executor::LocalExecutor::new();
+    g.bench_function("smol", |b| {
+        b.iter_custom(|iters| wall_time(iters, || smol_rt::yield_now(&ex)));
+    });
+    g.finish();
+}
+
+criterion_group!(benches, spawn_complete, yield_now);
+criterion_main!(benches);

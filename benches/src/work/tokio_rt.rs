@@ -1,0 +1,107 @@
+//! The workloads on tokio's current-thread runtime (built with
+//! [`crate::tokio_current_thread`]: I/O and timers enabled). Each function
+//! is one iteration of a row and checks its result.
+
+use tokio::runtime::Runtime;
+use tokio::task::LocalSet;
+
+use super::{CALLBACKS, Delays, TASKS, THREADS, TIMERS, YIELDS};
+use crate::{countdown, sum_below};
+
+/// `call_soon_threadsafe`: [`THREADS`] threads `runtime::Handle::spawn`
+/// trivial futures ([`CALLBACKS`] in all) onto the runtime, whose thread
+/// sits in `block_on` until the last one has run. This is tokio's path for
+/// running work on the runtime's thread from other threads (its inject
+/// queue plus a driver unpark); it allocates a task per operation.
+pub fn call_soon_threadsafe(rt: &Runtime) {
+    let handle = rt.handle().clone();
+    let per_thread = CALLBACKS / THREADS;
+    countdown::arm(CALLBACKS);
+    let sum = std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let handle = &handle;
+            s.spawn(move || {
+                for i in t * per_thread..(t + 1) * per_thread {
+                    drop(handle.spawn(async move { countdown::tick(i) }));
+                }
+            });
+        }
+        rt.block_on(countdown::wait())
+    });
+    assert_eq!(sum, sum_below(CALLBACKS));
+}
+
+/// `spawn_complete`: inside `LocalSet::block_on`, [`TASKS`] tasks
+/// `tokio::task::spawn_local(async move { i })`, then every `JoinHandle`
+/// awaited in spawn order. (`spawn_local` in a `LocalSet` measured faster
+/// here than `tokio::spawn` on the same runtime, so it is the peer.)
+pub fn spawn_complete(rt: &Runtime, local: &LocalSet) {
+    let sum = local.block_on(rt, async {
+        let mut tasks = Vec::with_capacity(TASKS as usize);
+        for i in 0..TASKS {
+            tasks.push(tokio::task::spawn_local(async move { i }));
+        }
+        let mut sum = 0;
+        for t in tasks {
+            sum += t.await.expect("task");
+        }
+        sum
+    });
+    assert_eq!(sum, sum_below(TASKS));
+}
+
+/// `yield_now`: the `block_on` future awaits `tokio::task::yield_now()`
+/// [`YIELDS`] times. (A `block_on` future measured a little faster here
+/// than a spawned task or a `LocalSet` task, so it is the peer. Each
+/// yield costs tokio an `epoll_wait` with a zero timeout: with nothing
+/// else to run, its scheduler polls the driver before it wakes the
+/// yielded task.)
+pub fn yield_now(rt: &Runtime) {
+    rt.block_on(async {
+        for _ in 0..YIELDS {
+            tokio::task::yield_now().await;
+        }
+    });
+}
+
+/// `timers_half_cancelled`: [`super::sleeps_half_cancelled`] with
+/// `tokio::time::sleep`, in a task spawned on the runtime (`Runtime::spawn`,
+/// awaited by `block_on`), the usual shape of tokio code, where a timer's
+/// wake-up is a run-queue push. (Inserting a timer whose deadline may be
+/// the earliest also unparks the driver, an `eventfd` write, whenever the
+/// driver has no recorded next wake-up: that is tokio's own cost, seen in
+/// its profile of this row.)
+pub fn timers(rt: &Runtime, delays: &Delays) {
+    let task = rt.spawn(super::sleeps_half_cancelled(
+        delays.clone(),
+        tokio::time::sleep,
+    ));
+    rt.block_on(task).expect("task");
+}
+
+/// `timers_half_cancelled_tasks`: as [`super::tulip_rt::timer_tasks`], with
+/// `spawn_local` tasks in a `LocalSet` awaiting `tokio::time::sleep`, and
+/// `JoinHandle::abort` as the cancellation.
+pub fn timer_tasks(rt: &Runtime, local: &LocalSet, delays: &Delays) {
+    local.block_on(rt, async {
+        countdown::arm(TIMERS as u64);
+        let tasks: Vec<_> = delays
+            .iter()
+            .map(|&d| tokio::task::spawn_local(super::sleeper(tokio::time::sleep(d))))
+            .collect();
+        countdown::wait().await;
+        countdown::arm(TIMERS as u64);
+        let mut live = Vec::with_capacity(TIMERS / 2 + 1);
+        for (i, t) in tasks.into_iter().enumerate() {
+            if i % 2 == 1 {
+                t.abort();
+            } else {
+                live.push(t);
+            }
+        }
+        for t in live {
+            t.await.expect("task");
+        }
+        countdown::wait().await;
+    });
+}
