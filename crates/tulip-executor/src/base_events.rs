@@ -48,6 +48,8 @@ pub(crate) enum Ready {
 
 pub(crate) struct LoopInner {
     pub(crate) ready: RefCell<VecDeque<Ready>>,
+    /// The other half of the double-buffered ready queue (empty between passes).
+    spare_ready: Cell<VecDeque<Ready>>,
     pub(crate) timers: RefCell<TimerQueue>,
     reactor: RefCell<Reactor<CallbackRc>>,
     dispatch_buf: Cell<Vec<Dispatch<CallbackRc>>>,
@@ -203,6 +205,7 @@ impl LoopInner {
         let remote = Arc::new(Remote::new(reactor.notifier()));
         Ok(Rc::new(LoopInner {
             ready: RefCell::new(VecDeque::with_capacity(1024)),
+            spare_ready: Cell::new(VecDeque::with_capacity(1024)),
             timers: RefCell::new(TimerQueue::new()),
             reactor: RefCell::new(reactor),
             dispatch_buf: Cell::new(Vec::with_capacity(256)),
@@ -565,18 +568,21 @@ impl Loop {
             }
         }
 
-        let ntodo = inner.ready.borrow().len();
-        let debug = inner.debug.enabled();
-        for _ in 0..ntodo {
-            let Some(item) = inner.ready.borrow_mut().pop_front() else {
-                break;
-            };
-            if debug {
+        // Take the whole batch at once: what runs now is exactly what was
+        // ready, and what it schedules lands in the (empty) queue for the
+        // next pass. The two queues swap roles each pass, keeping capacity.
+        let mut batch = inner.spare_ready.take();
+        std::mem::swap(&mut *inner.ready.borrow_mut(), &mut batch);
+        if inner.debug.enabled() {
+            for item in batch.drain(..) {
                 self.run_item_timed(item);
-            } else {
+            }
+        } else {
+            for item in batch.drain(..) {
                 self.run_item(item);
             }
         }
+        inner.spare_ready.set(batch);
         Ok(())
     }
 

@@ -338,7 +338,7 @@ fn report_never_retrieved(lp: &Loop, header: &Rc<TaskHeader>) {
 enum Inner<T> {
     Running(FallibleTask<Result<T, Error>>),
     /// Could not be spawned (closed loop, no running loop).
-    Failed(Error),
+    Failed(Box<Error>),
     /// The outcome was taken.
     Taken,
 }
@@ -424,7 +424,7 @@ impl Loop {
             header.state.set(DONE);
             return Task {
                 header,
-                inner: Inner::Failed(Error::LoopClosed),
+                inner: Inner::Failed(Box::new(Error::LoopClosed)),
             };
         }
         inner.tasks.borrow_mut().insert(header.clone());
@@ -482,7 +482,7 @@ where
             header.state.set(DONE);
             Task {
                 header,
-                inner: Inner::Failed(e),
+                inner: Inner::Failed(Box::new(e)),
             }
         }
     }
@@ -664,7 +664,7 @@ impl<T> Future for Task<T> {
                 // The future was dropped without an outcome (loop closed).
                 Poll::Ready(None) => Err(Error::Cancelled),
             },
-            Inner::Failed(e) => Err(e.clone()),
+            Inner::Failed(e) => Err((**e).clone()),
             Inner::Taken => {
                 return Poll::Ready(Err(Error::InvalidState("task outcome already taken")));
             }

@@ -2,7 +2,7 @@
 //! equal deadlines run in the order they were scheduled.
 //!
 //! Insert is O(log n); cancel is O(1): the entry is flagged and skipped when
-//! it reaches the top. As in asyncio, once more than half of the heap (and
+//! it reaches the top. As in asyncio, once half of the heap (and
 //! more than 100 entries) is cancelled, the heap is rebuilt without them and
 //! its memory shrunk, so a workload that cancels most of its timers does not
 //! grow without bound.
@@ -116,7 +116,7 @@ impl TimerQueue {
 
     fn maybe_purge(&mut self) {
         let cancelled = self.cancelled.get();
-        if self.heap.len() > MIN_ENTRIES_TO_PURGE && cancelled * 2 > self.heap.len() {
+        if self.heap.len() > MIN_ENTRIES_TO_PURGE && cancelled * 2 >= self.heap.len() {
             let entries = std::mem::take(&mut self.heap).into_vec();
             let live: Vec<Entry> = entries
                 .into_iter()
