@@ -22,7 +22,6 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use async_task::Runnable;
 use tulip_reactor::{BackendKind, Dispatch, IoSource, Reactor};
 
 use crate::clock::{Clock, Nanos, to_nanos};
@@ -31,7 +30,7 @@ use crate::error::{Error, PanicError};
 use crate::exception_handler::{ExceptionContext, ExceptionHandler};
 use crate::handle::{self, CallbackRc, Handle, Once, Repeat, TimerHandle};
 use crate::remote::{Remote, RemoteItem, RemoteLoop};
-use crate::task::TaskRegistry;
+use crate::task::{Runnable, TaskRegistry};
 use crate::timers::TimerQueue;
 
 /// A busy loop polls the reactor (with a zero timeout) every this many passes.
@@ -723,7 +722,8 @@ impl Loop {
         let (callbacks, wakers) = inner.reactor.borrow_mut().clear();
         drop(callbacks);
         wakers.into_iter().for_each(std::task::Waker::wake);
-        inner.tasks.borrow_mut().clear();
+        let tasks = inner.tasks.borrow_mut().clear();
+        drop(tasks);
         let executor = inner.default_executor.borrow_mut().take();
         drop(executor);
         *inner.exception_handler.borrow_mut() = None;

@@ -6,11 +6,11 @@
 use std::fmt;
 use std::sync::Arc;
 
-use async_task::Runnable;
 use concurrent_queue::{ConcurrentQueue, PushError};
 use tulip_reactor::Notifier;
 
 use crate::error::Error;
+use crate::task::Runnable;
 
 pub(crate) enum RemoteItem {
     Callback(Box<dyn FnOnce() + Send>),
@@ -51,6 +51,20 @@ impl Remote {
             // queue closed, so this cannot be a live task. A local task's
             // runnable must not be dropped off its thread; leak it instead.
             std::mem::forget(runnable);
+        }
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        // The loop drains this queue when it closes; anything still here
+        // (a loop leaked without closing) may be dropped on another thread,
+        // where a local task's runnable must not be dropped: leak those.
+        while let Ok(item) = self.queue.pop() {
+            match item {
+                RemoteItem::Task(runnable) => std::mem::forget(runnable),
+                other => drop(other),
+            }
         }
     }
 }

@@ -20,10 +20,14 @@
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::pin::Pin;
+use std::ptr::NonNull;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
+use std::thread::ThreadId;
 
 use async_task::FallibleTask;
 use pin_project_lite::pin_project;
@@ -40,18 +44,67 @@ const DETACHED: u8 = 16;
 
 type DoneCallback = Box<dyn FnOnce(&TaskRef)>;
 
-/// What every task carries, kept small (it is allocated per task): the
-/// rarely used parts live in a lazily allocated [`TaskExtra`].
+/// A task's runnable: async-task's, with the [`TaskHeader`] as its metadata.
+pub(crate) type Runnable = async_task::Runnable<TaskHeader>;
+
+/// What every task carries, stored as async-task's metadata in the task's
+/// one allocation (no second allocation per task). Small: the rarely used
+/// parts live in a lazily allocated [`TaskExtra`].
+///
+/// Everything here is touched only on the loop's thread, through handles
+/// that are `!Send` ([`Task`], [`TaskRef`]) or from the task's own poll.
+/// The one exception is the drop: the task allocation (and this header) is
+/// freed by whoever drops the last reference, which can be a waker on
+/// another thread after the task completed. The `Drop` impl handles that.
 pub(crate) struct TaskHeader {
     id: u64,
     state: Cell<u8>,
     must_cancel: Cell<bool>,
     cancel_requests: Cell<u32>,
     slot: Cell<usize>,
-    waker: RefCell<Option<Waker>>,
-    lp: Weak<LoopInner>,
+    lp: ManuallyDrop<Weak<LoopInner>>,
+    owner: ThreadId,
     site: &'static Location<'static>,
-    extra: RefCell<Option<Box<TaskExtra>>>,
+    extra: ManuallyDrop<RefCell<Option<Box<TaskExtra>>>>,
+}
+
+// SAFETY: async-task makes a `Runnable<M>` `Send` only if `M: Send + Sync`,
+// and runnables must cross threads (a waker woken on another thread
+// schedules the task through the loop's lock-free remote queue). The header
+// itself is never read or written off the loop thread: the schedule
+// function and the remote queue only move the runnable, which is run or
+// dropped on the loop thread alone (a runnable left in the queue of a closed
+// loop is leaked, never dropped elsewhere); `Task` and `TaskRef` are
+// `!Send`. What remains is the header's drop when the last reference to the
+// task allocation goes away on another thread, which `Drop` below makes
+// safe by leaking the two fields that are not `Send`.
+unsafe impl Send for TaskHeader {}
+// SAFETY: see the `Send` impl: no `&TaskHeader` is ever used off the loop
+// thread.
+unsafe impl Sync for TaskHeader {}
+
+impl Drop for TaskHeader {
+    fn drop(&mut self) {
+        if current_thread_id() == self.owner {
+            // SAFETY: each field is dropped exactly once, here, and not used
+            // after.
+            unsafe {
+                ManuallyDrop::drop(&mut self.lp);
+                ManuallyDrop::drop(&mut self.extra);
+            }
+        }
+        // Off the loop thread (the last waker of a finished task dropped
+        // elsewhere): the `Weak` (non-atomic counts) and the extra (done
+        // callbacks may hold `Rc`s) are leaked rather than touched here.
+    }
+}
+
+fn current_thread_id() -> ThreadId {
+    thread_local! {
+        static ID: ThreadId = std::thread::current().id();
+    }
+    ID.try_with(|id| *id)
+        .unwrap_or_else(|_| std::thread::current().id())
 }
 
 /// A task's name, done callbacks and panic, allocated on first use.
@@ -76,15 +129,15 @@ impl TaskHeader {
             must_cancel: Cell::new(false),
             cancel_requests: Cell::new(0),
             slot: Cell::new(usize::MAX),
-            waker: RefCell::new(None),
-            lp,
+            lp: ManuallyDrop::new(lp),
+            owner: current_thread_id(),
             site,
-            extra: RefCell::new(name.map(|name| {
+            extra: ManuallyDrop::new(RefCell::new(name.map(|name| {
                 Box::new(TaskExtra {
                     name: Some(name),
                     ..TaskExtra::default()
                 })
-            })),
+            }))),
         }
     }
 
@@ -111,12 +164,17 @@ impl TaskHeader {
             None => Vec::new(),
         }
     }
+
+    fn loop_inner(&self) -> Option<Rc<LoopInner>> {
+        self.lp.upgrade()
+    }
 }
 
-/// The registry behind `all_tasks()`: live task headers in a slab.
+/// The registry behind `all_tasks()`: a reference to every live task, in a
+/// slab (the header records its slot).
 #[derive(Default)]
 pub(crate) struct TaskRegistry {
-    slots: Vec<Option<Rc<TaskHeader>>>,
+    slots: Vec<Option<TaskRef>>,
     free: Vec<usize>,
     next_id: u64,
     live: usize,
@@ -128,7 +186,7 @@ impl TaskRegistry {
         self.next_id
     }
 
-    fn insert(&mut self, header: Rc<TaskHeader>) {
+    fn insert(&mut self, task: TaskRef) {
         let idx = match self.free.pop() {
             Some(i) => i,
             None => {
@@ -136,33 +194,46 @@ impl TaskRegistry {
                 self.slots.len() - 1
             }
         };
-        header.slot.set(idx);
-        self.slots[idx] = Some(header);
+        task.header().slot.set(idx);
+        self.slots[idx] = Some(task);
         self.live += 1;
     }
 
-    fn remove(&mut self, header: &TaskHeader) {
-        let idx = header.slot.get();
-        if let Some(slot) = self.slots.get_mut(idx) {
-            if slot.as_ref().is_some_and(|h| std::ptr::eq(&**h, header)) {
-                *slot = None;
-                self.free.push(idx);
-                self.live -= 1;
-            }
-        }
+    fn get(&self, header: &TaskHeader) -> Option<TaskRef> {
+        let slot = self.slots.get(header.slot.get())?.as_ref()?;
+        std::ptr::eq(slot.header(), header).then(|| slot.clone())
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.slots.clear();
+    fn remove(&mut self, header: &TaskHeader) -> Option<TaskRef> {
+        let idx = header.slot.get();
+        let slot = self.slots.get_mut(idx)?;
+        if !slot
+            .as_ref()
+            .is_some_and(|t| std::ptr::eq(t.header(), header))
+        {
+            return None;
+        }
+        self.free.push(idx);
+        self.live -= 1;
+        slot.take()
+    }
+
+    pub(crate) fn clear(&mut self) -> Vec<TaskRef> {
         self.free.clear();
         self.live = 0;
+        std::mem::take(&mut self.slots)
+            .into_iter()
+            .flatten()
+            .collect()
     }
 }
 
 thread_local! {
-    static CURRENT_TASK: RefCell<Option<Rc<TaskHeader>>> = const { RefCell::new(None) };
+    /// The header of the task being polled on this thread (set only for the
+    /// duration of its poll).
+    static CURRENT_TASK: Cell<Option<NonNull<TaskHeader>>> = const { Cell::new(None) };
     static TRACK_POLLS: Cell<bool> = const { Cell::new(false) };
-    static LAST_POLLED: RefCell<Option<Rc<TaskHeader>>> = const { RefCell::new(None) };
+    static LAST_POLLED: RefCell<Option<TaskRef>> = const { RefCell::new(None) };
 }
 
 /// Debug mode: starts recording which task a loop step polls, and returns
@@ -171,7 +242,12 @@ pub(crate) fn last_polled_reset() -> Option<String> {
     TRACK_POLLS.with(|t| t.set(true));
     LAST_POLLED
         .with(|l| l.borrow_mut().take())
-        .map(|h| format!("{:?}", TaskRef { header: h }))
+        .map(|t| format!("{t:?}"))
+}
+
+/// The registry's reference to the task of `header` (`None` once it is done).
+fn registered(header: &TaskHeader) -> Option<TaskRef> {
+    header.loop_inner()?.tasks.borrow().get(header)
 }
 
 /// Options for [`Loop::create_task_with`] (asyncio's `name=` and
@@ -210,7 +286,12 @@ pin_project! {
     /// The future async-task runs: the user's future plus cancellation,
     /// panic capture and `current_task` bookkeeping.
     struct TaskFuture<F> {
-        header: Rc<TaskHeader>,
+        // The task's own header: async-task's metadata, in the same
+        // allocation as this future.
+        header: NonNull<TaskHeader>,
+        // Set for a task that could not start (closed loop, no loop): it
+        // completes with this error at its only poll.
+        fail: Option<Box<Error>>,
         #[pin]
         fut: Option<F>,
     }
@@ -221,19 +302,28 @@ impl<F: Future> Future for TaskFuture<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let mut this = self.project();
-        let header: &Rc<TaskHeader> = this.header;
+        // SAFETY: the header is the metadata of the task this future belongs
+        // to. async-task places it before creating the future and drops it
+        // only when the task allocation is freed, after the future; so it
+        // outlives every poll.
+        let header: &TaskHeader = unsafe { this.header.as_ref() };
+        if let Some(e) = this.fail.take() {
+            this.fut.set(None);
+            return Poll::Ready(finish(header, Err(*e)));
+        }
         if header.must_cancel.get() {
             drop_future(header, this.fut.as_mut());
             return Poll::Ready(finish(header, Err(Error::Cancelled)));
         }
         if TRACK_POLLS.with(Cell::get) {
-            LAST_POLLED.with(|l| *l.borrow_mut() = Some(header.clone()));
+            let task = registered(header);
+            LAST_POLLED.with(|l| *l.borrow_mut() = task);
         }
-        let previous = CURRENT_TASK.with(|c| c.replace(Some(header.clone())));
+        let previous = CURRENT_TASK.with(|c| c.replace(Some(*this.header)));
         let res = catch_unwind(AssertUnwindSafe(|| {
             this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
         }));
-        CURRENT_TASK.with(|c| *c.borrow_mut() = previous);
+        CURRENT_TASK.with(|c| c.set(previous));
         match res {
             Ok(Some(Poll::Ready(v))) => {
                 this.fut.set(None);
@@ -250,13 +340,6 @@ impl<F: Future> Future for TaskFuture<F> {
                     drop_future(header, this.fut.as_mut());
                     Poll::Ready(finish(header, Err(Error::Cancelled)))
                 } else {
-                    // Kept for `cancel()`, which must wake a suspended task.
-                    // Taken only once the task suspends: a task that
-                    // completes in its first poll never pays for the clone.
-                    let mut w = header.waker.borrow_mut();
-                    if w.is_none() {
-                        *w = Some(cx.waker().clone());
-                    }
                     Poll::Pending
                 }
             }
@@ -274,25 +357,22 @@ impl<F: Future> Future for TaskFuture<F> {
 }
 
 /// Drops the task's future in place; a panicking destructor is reported.
-fn drop_future<F>(header: &Rc<TaskHeader>, fut: Pin<&mut Option<F>>) {
+fn drop_future<F>(header: &TaskHeader, fut: Pin<&mut Option<F>>) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
         let mut fut = fut;
         fut.set(None);
     })) {
-        if let Some(inner) = header.lp.upgrade() {
-            Loop::from_inner(inner).call_exception_handler(
-                &ExceptionContext::new("panic while dropping a task's future")
-                    .with_error(Error::Panicked(PanicError::new(payload)))
-                    .with_task(TaskRef {
-                        header: header.clone(),
-                    }),
-            );
+        if let Some(inner) = header.loop_inner() {
+            let mut ctx = ExceptionContext::new("panic while dropping a task's future")
+                .with_error(Error::Panicked(PanicError::new(payload)));
+            ctx.task = registered(header);
+            Loop::from_inner(inner).call_exception_handler(&ctx);
         }
     }
 }
 
 /// Marks the task done, unregisters it and schedules its done callbacks.
-fn finish<T>(header: &Rc<TaskHeader>, outcome: Result<T, Error>) -> Result<T, Error> {
+fn finish<T>(header: &TaskHeader, outcome: Result<T, Error>) -> Result<T, Error> {
     let mut state = header.state.get() | DONE;
     match &outcome {
         Err(Error::Cancelled) => state |= CANCELLED,
@@ -303,44 +383,33 @@ fn finish<T>(header: &Rc<TaskHeader>, outcome: Result<T, Error>) -> Result<T, Er
         _ => {}
     }
     header.state.set(state);
-    header.waker.borrow_mut().take();
-    if let Some(inner) = header.lp.upgrade() {
-        inner.tasks.borrow_mut().remove(header);
+    if let Some(inner) = header.loop_inner() {
+        let task = inner.tasks.borrow_mut().remove(header);
         let lp = Loop::from_inner(inner);
-        let callbacks = header.take_done_callbacks();
-        for (_, cb) in callbacks {
-            let task = TaskRef {
-                header: header.clone(),
-            };
-            let _ = lp.call_soon(move || cb(&task));
-        }
-        if state & PANICKED != 0 && state & DETACHED != 0 {
-            report_never_retrieved(&lp, header);
+        if let Some(task) = task {
+            for (_, cb) in header.take_done_callbacks() {
+                let task = task.clone();
+                let _ = lp.call_soon(move || cb(&task));
+            }
+            if state & PANICKED != 0 && state & DETACHED != 0 {
+                report_never_retrieved(&lp, &task);
+            }
         }
     }
     outcome
 }
 
-fn report_never_retrieved(lp: &Loop, header: &Rc<TaskHeader>) {
+fn report_never_retrieved(lp: &Loop, task: &TaskRef) {
+    let header = task.header();
     let Some(p) = header.panic() else {
         return;
     };
     header.state.set(header.state.get() | RETRIEVED);
     let mut ctx = ExceptionContext::new("Task exception was never retrieved")
         .with_error(Error::Panicked(p))
-        .with_task(TaskRef {
-            header: header.clone(),
-        });
+        .with_task(task.clone());
     ctx.source_location = Some(header.site);
     lp.call_exception_handler(&ctx);
-}
-
-enum Inner<T> {
-    Running(FallibleTask<Result<T, Error>>),
-    /// Could not be spawned (closed loop, no running loop).
-    Failed(Box<Error>),
-    /// The outcome was taken.
-    Taken,
 }
 
 /// A task: a future scheduled on the loop, and the handle to its outcome.
@@ -369,15 +438,38 @@ enum Inner<T> {
 /// ```
 #[must_use = "a Task is awaited for its outcome; drop it (or call detach) to let it run detached"]
 pub struct Task<T> {
-    header: Rc<TaskHeader>,
-    inner: Inner<T>,
+    /// `None` once the outcome was taken.
+    task: Option<FallibleTask<Result<T, Error>, TaskHeader>>,
+    tref: TaskRef,
 }
 
 /// An untyped reference to a task, for inspection and cancellation
 /// (what [`current_task`] and [`all_tasks`] return).
 #[derive(Clone)]
 pub struct TaskRef {
-    header: Rc<TaskHeader>,
+    /// A waker of the task: it keeps the task's allocation (and so its
+    /// header) alive, and wakes the task for `cancel()`.
+    waker: Waker,
+    header: NonNull<TaskHeader>,
+    /// `!Send` and `!Sync`: the header is the loop thread's.
+    _not_send: PhantomData<Rc<()>>,
+}
+
+impl TaskRef {
+    fn new(runnable: &Runnable) -> TaskRef {
+        TaskRef {
+            waker: runnable.waker(),
+            header: NonNull::from(runnable.metadata()),
+            _not_send: PhantomData,
+        }
+    }
+
+    fn header(&self) -> &TaskHeader {
+        // SAFETY: `header` points at the metadata of the task `waker`
+        // belongs to; a waker keeps the task allocation, metadata included,
+        // alive, and the metadata never moves.
+        unsafe { self.header.as_ref() }
+    }
 }
 
 /// Identifies a done callback, for [`Task::remove_done_callback`].
@@ -418,23 +510,22 @@ impl Loop {
     {
         let site = Location::caller();
         let inner = &self.inner;
-        let id = inner.tasks.borrow_mut().next_id();
-        let header = Rc::new(TaskHeader::new(id, self.downgrade(), site, options.name));
         if inner.closed.get() {
-            header.state.set(DONE);
-            return Task {
-                header,
-                inner: Inner::Failed(Box::new(Error::LoopClosed)),
-            };
+            return spawn_failed(Error::LoopClosed, self.downgrade(), site);
         }
-        inner.tasks.borrow_mut().insert(header.clone());
-        let wrapped = TaskFuture {
-            header: header.clone(),
-            fut: Some(future),
-        };
+        let id = inner.tasks.borrow_mut().next_id();
+        let header = TaskHeader::new(id, self.downgrade(), site, options.name);
         let remote = inner.remote.clone();
-        let (runnable, task) = async_task::Builder::new()
-            .spawn_local(move |()| wrapped, move |r| schedule_runnable(&remote, r));
+        let (runnable, task) = async_task::Builder::new().metadata(header).spawn_local(
+            move |header: &TaskHeader| TaskFuture {
+                header: NonNull::from(header),
+                fail: None,
+                fut: Some(future),
+            },
+            move |r| schedule_runnable(&remote, r),
+        );
+        let tref = TaskRef::new(&runnable);
+        inner.tasks.borrow_mut().insert(tref.clone());
         if options.eager
             && self.is_running()
             && with_running(|l| Rc::ptr_eq(l, inner)).unwrap_or(false)
@@ -444,8 +535,8 @@ impl Loop {
             inner.ready.borrow_mut().push_back(Ready::Task(runnable));
         }
         Task {
-            header,
-            inner: Inner::Running(task.fallible()),
+            task: Some(task.fallible()),
+            tref,
         }
     }
 
@@ -458,12 +549,37 @@ impl Loop {
 pub(crate) fn all_task_refs(lp: &Loop) -> Vec<TaskRef> {
     let reg = lp.inner.tasks.borrow();
     let mut out = Vec::with_capacity(reg.live);
-    for h in reg.slots.iter().flatten() {
-        if h.state.get() & DONE == 0 {
-            out.push(TaskRef { header: h.clone() });
+    for t in reg.slots.iter().flatten() {
+        if t.header().state.get() & DONE == 0 {
+            out.push(t.clone());
         }
     }
     out
+}
+
+/// A task that could not start: done at once with `error`.
+fn spawn_failed<T: 'static>(
+    error: Error,
+    lp: Weak<LoopInner>,
+    site: &'static Location<'static>,
+) -> Task<T> {
+    let header = TaskHeader::new(0, lp, site, None);
+    let (runnable, task) = async_task::Builder::new().metadata(header).spawn_local(
+        move |header: &TaskHeader| TaskFuture {
+            header: NonNull::from(header),
+            fail: Some(Box::new(error)),
+            fut: None::<std::future::Pending<T>>,
+        },
+        // Never called: the task completes in the `run` below, and waking a
+        // completed task schedules nothing.
+        |_r: Runnable| {},
+    );
+    let tref = TaskRef::new(&runnable);
+    runnable.run();
+    Task {
+        task: Some(task.fallible()),
+        tref,
+    }
 }
 
 /// Spawns `future` on the running loop (asyncio's `asyncio.create_task`).
@@ -477,23 +593,17 @@ where
 {
     match crate::get_running_loop() {
         Ok(lp) => lp.create_task(future),
-        Err(e) => {
-            let header = Rc::new(TaskHeader::new(0, Weak::new(), Location::caller(), None));
-            header.state.set(DONE);
-            Task {
-                header,
-                inner: Inner::Failed(Box::new(e)),
-            }
-        }
+        Err(e) => spawn_failed(e, Weak::new(), Location::caller()),
     }
 }
 
 /// The task whose future is being polled on this thread (asyncio's
 /// `current_task`), `None` outside a task.
 pub fn current_task() -> Option<TaskRef> {
-    CURRENT_TASK
-        .with(|c| c.borrow().clone())
-        .map(|header| TaskRef { header })
+    let header = CURRENT_TASK.with(Cell::get)?;
+    // SAFETY: `CURRENT_TASK` is set only while that task's future is being
+    // polled (and restored right after), so its allocation is alive.
+    registered(unsafe { header.as_ref() })
 }
 
 /// The running loop's tasks that are not done (asyncio's `all_tasks`);
@@ -508,18 +618,18 @@ macro_rules! task_methods {
     () => {
         /// The task's id, unique within its loop.
         pub fn id(&self) -> u64 {
-            self.header.id
+            self.h().id
         }
 
         /// The task's name (`Task-<id>` unless set).
         pub fn get_name(&self) -> String {
-            self.header.name()
+            self.h().name()
         }
 
         /// Renames the task.
         pub fn set_name(&self, name: impl Into<String>) {
             let name = name.into();
-            self.header.with_extra(|e| e.name = Some(name));
+            self.h().with_extra(|e| e.name = Some(name));
         }
 
         /// Asks the task to cancel (asyncio's `Task.cancel`): at its next
@@ -527,32 +637,31 @@ macro_rules! task_methods {
         /// false if the task is already done. Each call counts (see
         /// [`cancelling`](Self::cancelling)).
         pub fn cancel(&self) -> bool {
-            let h = &self.header;
+            let h = self.h();
             if h.state.get() & DONE != 0 {
                 return false;
             }
             h.cancel_requests
                 .set(h.cancel_requests.get().saturating_add(1));
             h.must_cancel.set(true);
-            // Not polled yet: it is in the ready queue. Running now: its
-            // poll sees the flag on the way out.
-            if let Some(w) = h.waker.borrow().as_ref() {
-                w.wake_by_ref();
-            }
+            // Suspended: wake it so its next poll comes. Not polled yet, or
+            // running now: it is queued, or its poll sees the flag on the way
+            // out; an extra wake-up is harmless.
+            self.tref_waker().wake_by_ref();
             true
         }
 
         /// The number of cancellation requests standing (asyncio 3.11's
         /// `cancelling`).
         pub fn cancelling(&self) -> u32 {
-            self.header.cancel_requests.get()
+            self.h().cancel_requests.get()
         }
 
         /// Takes one cancellation request back and returns how many remain
         /// (asyncio 3.11's `uncancel`); at zero a pending cancellation that
         /// has not been delivered yet is withdrawn.
         pub fn uncancel(&self) -> u32 {
-            let h = &self.header;
+            let h = self.h();
             let n = h.cancel_requests.get();
             if n > 0 {
                 h.cancel_requests.set(n - 1);
@@ -565,35 +674,35 @@ macro_rules! task_methods {
 
         /// Whether the task is done (finished, cancelled or panicked).
         pub fn done(&self) -> bool {
-            self.header.state.get() & DONE != 0
+            self.h().state.get() & DONE != 0
         }
 
         /// Whether the task completed as cancelled.
         pub fn cancelled(&self) -> bool {
-            self.header.state.get() & CANCELLED != 0
+            self.h().state.get() & CANCELLED != 0
         }
 
         /// Whether the task completed with a panic.
         pub fn panicked(&self) -> bool {
-            self.header.state.get() & PANICKED != 0
+            self.h().state.get() & PANICKED != 0
         }
 
         /// Where the task was created.
         pub fn source_location(&self) -> &'static Location<'static> {
-            self.header.site
+            self.h().site
         }
 
         /// Adds a callback run (on the loop, via `call_soon`) once the task
         /// is done; right away (next pass) if it already is.
         pub fn add_done_callback(&self, callback: impl FnOnce(&TaskRef) + 'static) -> CallbackId {
-            let h = &self.header;
+            let h = self.h();
             let id = h.with_extra(|e| {
                 e.next_callback_id += 1;
                 e.next_callback_id
             });
             if h.state.get() & DONE != 0 {
-                if let Some(inner) = h.lp.upgrade() {
-                    let task = TaskRef { header: h.clone() };
+                if let Some(inner) = h.loop_inner() {
+                    let task = self.tref_clone();
                     let _ = Loop::from_inner(inner).call_soon(move || callback(&task));
                 }
             } else {
@@ -605,7 +714,7 @@ macro_rules! task_methods {
         /// Removes a done callback that has not been scheduled yet; returns
         /// whether it was found.
         pub fn remove_done_callback(&self, id: CallbackId) -> bool {
-            let mut extra = self.header.extra.borrow_mut();
+            let mut extra = self.h().extra.borrow_mut();
             let Some(e) = extra.as_mut() else {
                 return false;
             };
@@ -616,7 +725,7 @@ macro_rules! task_methods {
 
         /// The loop the task runs on (`None` once that loop is gone).
         pub fn get_loop(&self) -> Option<Loop> {
-            self.header.lp.upgrade().map(Loop::from_inner)
+            self.h().loop_inner().map(Loop::from_inner)
         }
     };
 }
@@ -624,11 +733,21 @@ macro_rules! task_methods {
 impl<T> Task<T> {
     task_methods!();
 
+    fn h(&self) -> &TaskHeader {
+        self.tref.header()
+    }
+
+    fn tref_waker(&self) -> &Waker {
+        &self.tref.waker
+    }
+
+    fn tref_clone(&self) -> TaskRef {
+        self.tref.clone()
+    }
+
     /// An untyped reference to this task.
     pub fn task_ref(&self) -> TaskRef {
-        TaskRef {
-            header: self.header.clone(),
-        }
+        self.tref.clone()
     }
 
     /// The outcome of a done task, without waiting (asyncio's `result()`):
@@ -657,35 +776,33 @@ impl<T> Future for Task<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         let this = &mut *self;
-        let out = match &mut this.inner {
-            Inner::Running(t) => match Pin::new(t).poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(r)) => r,
-                // The future was dropped without an outcome (loop closed).
-                Poll::Ready(None) => Err(Error::Cancelled),
-            },
-            Inner::Failed(e) => Err((**e).clone()),
-            Inner::Taken => {
-                return Poll::Ready(Err(Error::InvalidState("task outcome already taken")));
-            }
+        let Some(task) = this.task.as_mut() else {
+            return Poll::Ready(Err(Error::InvalidState("task outcome already taken")));
         };
-        this.inner = Inner::Taken;
-        this.header.state.set(this.header.state.get() | RETRIEVED);
+        let out = match Pin::new(task).poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Some(r)) => r,
+            // The future was dropped without an outcome (loop closed).
+            Poll::Ready(None) => Err(Error::Cancelled),
+        };
+        this.task = None;
+        let h = this.tref.header();
+        h.state.set(h.state.get() | RETRIEVED);
         Poll::Ready(out)
     }
 }
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
-        let h = &self.header;
+        let h = self.tref.header();
         h.state.set(h.state.get() | DETACHED);
-        if let Inner::Running(t) = std::mem::replace(&mut self.inner, Inner::Taken) {
+        if let Some(t) = self.task.take() {
             t.detach();
         }
         let s = h.state.get();
         if s & PANICKED != 0 && s & RETRIEVED == 0 {
-            if let Some(inner) = h.lp.upgrade() {
-                report_never_retrieved(&Loop::from_inner(inner), h);
+            if let Some(inner) = h.loop_inner() {
+                report_never_retrieved(&Loop::from_inner(inner), &self.tref);
             }
         }
     }
@@ -694,9 +811,21 @@ impl<T> Drop for Task<T> {
 impl TaskRef {
     task_methods!();
 
+    fn h(&self) -> &TaskHeader {
+        self.header()
+    }
+
+    fn tref_waker(&self) -> &Waker {
+        &self.waker
+    }
+
+    fn tref_clone(&self) -> TaskRef {
+        self.clone()
+    }
+
     /// Whether `self` and `other` refer to the same task.
     pub fn same_task(&self, other: &TaskRef) -> bool {
-        Rc::ptr_eq(&self.header, &other.header)
+        self.header == other.header
     }
 }
 
@@ -719,13 +848,13 @@ fn describe(h: &TaskHeader, f: &mut fmt::Formatter<'_>, kind: &str) -> fmt::Resu
 
 impl fmt::Debug for TaskRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        describe(&self.header, f, "Task")
+        describe(self.header(), f, "Task")
     }
 }
 
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        describe(&self.header, f, "Task")
+        describe(self.h(), f, "Task")
     }
 }
 
