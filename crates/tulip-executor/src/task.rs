@@ -66,6 +66,11 @@ pub(crate) struct TaskHeader {
     owner: ThreadId,
     site: &'static Location<'static>,
     extra: ManuallyDrop<RefCell<Option<Box<TaskExtra>>>>,
+    /// A waker of this very task, kept from completion until the [`Task`]
+    /// handle is dropped, so that the handle can still give out
+    /// [`TaskRef`]s of a finished task. (Before completion the registry
+    /// holds one.) The `Task` handle's drop takes it, ending the cycle.
+    self_waker: Cell<Option<Waker>>,
 }
 
 // SAFETY: async-task makes a `Runnable<M>` `Send` only if `M: Send + Sync`,
@@ -132,6 +137,7 @@ impl TaskHeader {
             lp: ManuallyDrop::new(lp),
             owner: current_thread_id(),
             site,
+            self_waker: Cell::new(None),
             extra: ManuallyDrop::new(RefCell::new(name.map(|name| {
                 Box::new(TaskExtra {
                     name: Some(name),
@@ -394,6 +400,9 @@ fn finish<T>(header: &TaskHeader, outcome: Result<T, Error>) -> Result<T, Error>
             if state & PANICKED != 0 && state & DETACHED != 0 {
                 report_never_retrieved(&lp, &task);
             }
+            if state & DETACHED == 0 {
+                header.self_waker.set(Some(task.waker));
+            }
         }
     }
     outcome
@@ -438,9 +447,14 @@ fn report_never_retrieved(lp: &Loop, task: &TaskRef) {
 /// ```
 #[must_use = "a Task is awaited for its outcome; drop it (or call detach) to let it run detached"]
 pub struct Task<T> {
-    /// `None` once the outcome was taken.
+    /// async-task's handle; `None` only while dropping. Kept after the
+    /// outcome was taken (the `RETRIEVED` flag says so), for the header.
     task: Option<FallibleTask<Result<T, Error>, TaskHeader>>,
-    tref: TaskRef,
+    /// The task's header (async-task's metadata, which the handle keeps
+    /// alive).
+    header: NonNull<TaskHeader>,
+    /// `!Send` and `!Sync`: the task is the loop thread's.
+    _not_send: PhantomData<Rc<()>>,
 }
 
 /// An untyped reference to a task, for inspection and cancellation
@@ -524,8 +538,7 @@ impl Loop {
             },
             move |r| schedule_runnable(&remote, r),
         );
-        let tref = TaskRef::new(&runnable);
-        inner.tasks.borrow_mut().insert(tref.clone());
+        inner.tasks.borrow_mut().insert(TaskRef::new(&runnable));
         if options.eager
             && self.is_running()
             && with_running(|l| Rc::ptr_eq(l, inner)).unwrap_or(false)
@@ -535,8 +548,9 @@ impl Loop {
             inner.ready.borrow_mut().push_back(Ready::Task(runnable));
         }
         Task {
+            header: NonNull::from(task.metadata()),
             task: Some(task.fallible()),
-            tref,
+            _not_send: PhantomData,
         }
     }
 
@@ -574,11 +588,12 @@ fn spawn_failed<T: 'static>(
         // completed task schedules nothing.
         |_r: Runnable| {},
     );
-    let tref = TaskRef::new(&runnable);
+    runnable.metadata().self_waker.set(Some(runnable.waker()));
     runnable.run();
     Task {
+        header: NonNull::from(task.metadata()),
         task: Some(task.fallible()),
-        tref,
+        _not_send: PhantomData,
     }
 }
 
@@ -647,7 +662,9 @@ macro_rules! task_methods {
             // Suspended: wake it so its next poll comes. Not polled yet, or
             // running now: it is queued, or its poll sees the flag on the way
             // out; an extra wake-up is harmless.
-            self.tref_waker().wake_by_ref();
+            if let Some(t) = self.tref_clone() {
+                t.waker.wake_by_ref();
+            }
             true
         }
 
@@ -701,8 +718,7 @@ macro_rules! task_methods {
                 e.next_callback_id
             });
             if h.state.get() & DONE != 0 {
-                if let Some(inner) = h.loop_inner() {
-                    let task = self.tref_clone();
+                if let (Some(inner), Some(task)) = (h.loop_inner(), self.tref_clone()) {
                     let _ = Loop::from_inner(inner).call_soon(move || callback(&task));
                 }
             } else {
@@ -734,20 +750,35 @@ impl<T> Task<T> {
     task_methods!();
 
     fn h(&self) -> &TaskHeader {
-        self.tref.header()
+        // SAFETY: the async-task handle in `self.task` keeps the task
+        // allocation (with its metadata, the header) alive; it is released
+        // only at the end of `drop`, after the last use of the header.
+        unsafe { self.header.as_ref() }
     }
 
-    fn tref_waker(&self) -> &Waker {
-        &self.tref.waker
-    }
-
-    fn tref_clone(&self) -> TaskRef {
-        self.tref.clone()
+    /// A reference to this task: the registry's while it runs, else one made
+    /// from the waker kept since completion.
+    fn tref_clone(&self) -> Option<TaskRef> {
+        let h = self.h();
+        if let Some(t) = registered(h) {
+            return Some(t);
+        }
+        let waker = h.self_waker.take()?;
+        let t = TaskRef {
+            waker: waker.clone(),
+            header: NonNull::from(h),
+            _not_send: PhantomData,
+        };
+        h.self_waker.set(Some(waker));
+        Some(t)
     }
 
     /// An untyped reference to this task.
     pub fn task_ref(&self) -> TaskRef {
-        self.tref.clone()
+        match self.tref_clone() {
+            Some(t) => t,
+            None => unreachable!("a live task is registered; a finished one keeps its waker"),
+        }
     }
 
     /// The outcome of a done task, without waiting (asyncio's `result()`):
@@ -776,17 +807,20 @@ impl<T> Future for Task<T> {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         let this = &mut *self;
+        // SAFETY: as in `h`: the handle below keeps the header alive.
+        let h = unsafe { this.header.as_ref() };
         let Some(task) = this.task.as_mut() else {
             return Poll::Ready(Err(Error::InvalidState("task outcome already taken")));
         };
-        let out = match Pin::new(task).poll(cx) {
+        if h.state.get() & RETRIEVED != 0 {
+            return Poll::Ready(Err(Error::InvalidState("task outcome already taken")));
+        }
+        let out = match Pin::new(&mut *task).poll(cx) {
             Poll::Pending => return Poll::Pending,
             Poll::Ready(Some(r)) => r,
             // The future was dropped without an outcome (loop closed).
             Poll::Ready(None) => Err(Error::Cancelled),
         };
-        this.task = None;
-        let h = this.tref.header();
         h.state.set(h.state.get() | RETRIEVED);
         Poll::Ready(out)
     }
@@ -794,17 +828,24 @@ impl<T> Future for Task<T> {
 
 impl<T> Drop for Task<T> {
     fn drop(&mut self) {
-        let h = self.tref.header();
-        h.state.set(h.state.get() | DETACHED);
-        if let Some(t) = self.task.take() {
-            t.detach();
+        if self.task.is_none() {
+            return;
         }
+        let h = self.h();
+        h.state.set(h.state.get() | DETACHED);
         let s = h.state.get();
         if s & PANICKED != 0 && s & RETRIEVED == 0 {
-            if let Some(inner) = h.loop_inner() {
-                report_never_retrieved(&Loop::from_inner(inner), &self.tref);
+            if let (Some(inner), Some(t)) = (h.loop_inner(), self.tref_clone()) {
+                report_never_retrieved(&Loop::from_inner(inner), &t);
             }
         }
+        // Release the waker kept since completion only after the handle is
+        // gone: it may be what keeps the task allocation alive.
+        let kept = h.self_waker.take();
+        if let Some(task) = self.task.take() {
+            task.detach();
+        }
+        drop(kept);
     }
 }
 
@@ -815,12 +856,8 @@ impl TaskRef {
         self.header()
     }
 
-    fn tref_waker(&self) -> &Waker {
-        &self.waker
-    }
-
-    fn tref_clone(&self) -> TaskRef {
-        self.clone()
+    fn tref_clone(&self) -> Option<TaskRef> {
+        Some(self.clone())
     }
 
     /// Whether `self` and `other` refer to the same task.
