@@ -52,6 +52,18 @@ pub(crate) fn cancel(cb: &dyn Callback) -> bool {
     true
 }
 
+/// Cancels a timer's callback, counting it in the loop's tally of
+/// cancelled entries still queued if it is queued; false if it already was
+/// cancelled.
+pub(crate) fn cancel_timer(cb: &dyn Callback, cancelled_in_heap: &Cell<usize>) -> bool {
+    let scheduled = is_scheduled(cb);
+    let done = cancel(cb);
+    if done && scheduled {
+        cancelled_in_heap.set(cancelled_in_heap.get() + 1);
+    }
+    done
+}
+
 pub(crate) fn set_scheduled(cb: &dyn Callback, on: bool) {
     let s = cb.state().get();
     cb.state()
@@ -231,12 +243,7 @@ impl TimerHandle {
     /// heap entry is removed lazily, and the heap is compacted once most of
     /// it is cancelled.
     pub fn cancel(&self) -> bool {
-        let scheduled = is_scheduled(&*self.cb);
-        let done = cancel(&*self.cb);
-        if done && scheduled {
-            self.cancelled_in_heap.set(self.cancelled_in_heap.get() + 1);
-        }
-        done
+        cancel_timer(&*self.cb, &self.cancelled_in_heap)
     }
 
     /// Whether [`cancel`](TimerHandle::cancel) was called.

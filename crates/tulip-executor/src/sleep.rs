@@ -13,13 +13,17 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::clock::{Nanos, to_nanos};
-use crate::handle::{self, Callback, CallbackRc, TimerHandle};
+use crate::handle::{self, Callback, CallbackRc};
 
 struct SleepEntry {
     state: Cell<u8>,
     fired: Cell<bool>,
     waker: Cell<Option<Waker>>,
     site: &'static Location<'static>,
+    /// The deadline, on the loop's clock.
+    when: Instant,
+    /// The loop's count of cancelled timers still queued.
+    cancelled_in_heap: Rc<Cell<usize>>,
 }
 
 impl Callback for SleepEntry {
@@ -49,7 +53,9 @@ enum Deadline {
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Deadline,
-    armed: Option<(Rc<SleepEntry>, TimerHandle)>,
+    /// The timer entry once armed (the future stays small: it is moved
+    /// around with the task that awaits it).
+    armed: Option<Rc<SleepEntry>>,
     yielded: bool,
     site: &'static Location<'static>,
 }
@@ -117,7 +123,7 @@ impl Future for YieldNow {
 impl Sleep {
     /// The deadline, on the loop's clock, once the sleep was first polled.
     pub fn deadline(&self) -> Option<Instant> {
-        self.armed.as_ref().map(|(_, h)| h.when())
+        self.armed.as_ref().map(|entry| entry.when)
     }
 }
 
@@ -126,7 +132,7 @@ impl Future for Sleep {
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
-        if let Some((entry, _)) = &this.armed {
+        if let Some(entry) = &this.armed {
             if entry.fired.get() {
                 return Poll::Ready(());
             }
@@ -158,24 +164,27 @@ impl Future for Sleep {
             cx.waker().wake_by_ref();
             return Poll::Pending;
         }
+        let inner = &lp.inner;
         let entry = Rc::new(SleepEntry {
             state: Cell::new(0),
             fired: Cell::new(false),
             waker: Cell::new(Some(cx.waker().clone())),
             site: this.site,
+            when: inner.clock.instant(when),
+            cancelled_in_heap: inner.timers.borrow().cancelled_counter().clone(),
         });
         let cb: CallbackRc = entry.clone();
-        let handle = lp.schedule_at(when, cb);
-        this.armed = Some((entry, handle));
+        inner.schedule_timer(when, cb);
+        this.armed = Some(entry);
         Poll::Pending
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        if let Some((entry, handle)) = &self.armed {
-            if !entry.fired.get() && !handle::is_cancelled(&**entry) {
-                handle.cancel();
+        if let Some(entry) = &self.armed {
+            if !entry.fired.get() {
+                handle::cancel_timer(&**entry, &entry.cancelled_in_heap);
             }
         }
     }

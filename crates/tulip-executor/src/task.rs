@@ -205,9 +205,9 @@ impl TaskRegistry {
         self.live += 1;
     }
 
-    fn get(&self, header: &TaskHeader) -> Option<TaskRef> {
+    fn get(&self, header: &TaskHeader) -> Option<&TaskRef> {
         let slot = self.slots.get(header.slot.get())?.as_ref()?;
-        std::ptr::eq(slot.header(), header).then(|| slot.clone())
+        std::ptr::eq(slot.header(), header).then_some(slot)
     }
 
     fn remove(&mut self, header: &TaskHeader) -> Option<TaskRef> {
@@ -253,7 +253,7 @@ pub(crate) fn last_polled_reset() -> Option<String> {
 
 /// The registry's reference to the task of `header` (`None` once it is done).
 fn registered(header: &TaskHeader) -> Option<TaskRef> {
-    header.loop_inner()?.tasks.borrow().get(header)
+    header.loop_inner()?.tasks.borrow().get(header).cloned()
 }
 
 /// Options for [`Loop::create_task_with`] (asyncio's `name=` and
@@ -662,9 +662,7 @@ macro_rules! task_methods {
             // Suspended: wake it so its next poll comes. Not polled yet, or
             // running now: it is queued, or its poll sees the flag on the way
             // out; an extra wake-up is harmless.
-            if let Some(t) = self.tref_clone() {
-                t.waker.wake_by_ref();
-            }
+            self.wake();
             true
         }
 
@@ -748,6 +746,17 @@ macro_rules! task_methods {
 
 impl<T> Task<T> {
     task_methods!();
+
+    /// Wakes the task through the registry's waker (no clone); a task no
+    /// longer registered is done and needs no wake-up.
+    fn wake(&self) {
+        let h = self.h();
+        if let Some(inner) = h.loop_inner() {
+            if let Some(t) = inner.tasks.borrow().get(h) {
+                t.waker.wake_by_ref();
+            }
+        }
+    }
 
     fn h(&self) -> &TaskHeader {
         // SAFETY: the async-task handle in `self.task` keeps the task
@@ -851,6 +860,10 @@ impl<T> Drop for Task<T> {
 
 impl TaskRef {
     task_methods!();
+
+    fn wake(&self) {
+        self.waker.wake_by_ref();
+    }
 
     fn h(&self) -> &TaskHeader {
         self.header()
