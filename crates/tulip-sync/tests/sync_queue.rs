@@ -1,0 +1,263 @@
+//! `Queue`, `PriorityQueue`, `LifoQueue`: FIFO getters and putters, order of
+//! each storage, nowait errors giving items back, join/task_done, asyncio
+//! 3.13 shutdown (draining and immediate), and cancellation at wake-up
+//! passing the item on.
+
+mod common;
+
+use common::{pending, ready};
+use std::cell::RefCell;
+use std::rc::Rc;
+use tulip_sync::{Error, LifoQueue, PriorityQueue, Queue};
+
+#[test]
+fn getters_are_served_in_fifo_order() {
+    tulip_executor::run(async {
+        let queue = Queue::new(0);
+        let order = Rc::new(RefCell::new(Vec::new()));
+        let tasks: Vec<_> = (0..10)
+            .map(|i| {
+                let (queue, order) = (queue.clone(), order.clone());
+                tulip_executor::spawn(async move {
+                    let item = queue.get().await.unwrap();
+                    order.borrow_mut().push((i, item));
+                })
+            })
+            .collect();
+        tulip_executor::yield_now().await;
+        for item in 100..110 {
+            queue.put_nowait(item).unwrap();
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let expected: Vec<_> = (0..10).map(|i| (i, 100 + i)).collect();
+        assert_eq!(*order.borrow(), expected);
+    })
+    .unwrap();
+}
+
+#[test]
+fn putters_wait_while_full_in_fifo_order() {
+    let queue = Queue::new(2);
+    queue.put_nowait(0).unwrap();
+    queue.put_nowait(1).unwrap();
+    assert!(queue.full());
+    let mut p2 = queue.put(2);
+    let mut p3 = queue.put(3);
+    pending(&mut p2);
+    pending(&mut p3);
+    let refused = queue.put_nowait(9).unwrap_err();
+    assert_eq!(refused.error(), Error::QueueFull);
+    assert_eq!(refused.into_item(), 9);
+    assert_eq!(queue.get_nowait(), Ok(0));
+    // p2's item moved in at once: qsize stays exact.
+    assert_eq!(queue.qsize(), 2);
+    assert_eq!(ready(&mut p2), Ok(()));
+    pending(&mut p3);
+    assert_eq!(queue.get_nowait(), Ok(1));
+    assert_eq!(ready(&mut p3), Ok(()));
+    let got: Vec<_> = (0..2).map(|_| queue.get_nowait().unwrap()).collect();
+    assert_eq!(got, [2, 3]);
+    assert_eq!(queue.get_nowait(), Err(Error::QueueEmpty));
+    assert!(queue.empty());
+    assert_eq!(queue.maxsize(), 2);
+}
+
+#[test]
+fn a_later_getter_does_not_barge() {
+    let queue = Queue::new(0);
+    let mut first = queue.get();
+    pending(&mut first);
+    queue.put_nowait('a').unwrap();
+    // Handed to `first`: nothing left for anyone else.
+    assert_eq!(queue.qsize(), 0);
+    assert_eq!(queue.get_nowait(), Err(Error::QueueEmpty));
+    let mut late = queue.get();
+    pending(&mut late);
+    assert_eq!(ready(&mut first), Ok('a'));
+}
+
+#[test]
+fn priority_queue_gives_smallest_first() {
+    let queue = PriorityQueue::new(0);
+    for item in [5, 1, 4, 2, 3, 1] {
+        queue.put_nowait(item).unwrap();
+    }
+    let got: Vec<_> = (0..6).map(|_| queue.get_nowait().unwrap()).collect();
+    assert_eq!(got, [1, 1, 2, 3, 4, 5]);
+
+    let tasks = PriorityQueue::new(0);
+    tasks.put_nowait((2, "low")).unwrap();
+    tasks.put_nowait((0, "urgent")).unwrap();
+    tasks.put_nowait((1, "normal")).unwrap();
+    let got: Vec<_> = (0..3).map(|_| tasks.get_nowait().unwrap().1).collect();
+    assert_eq!(got, ["urgent", "normal", "low"]);
+}
+
+#[test]
+fn lifo_queue_gives_last_first() {
+    let queue = LifoQueue::new(0);
+    for item in 0..5 {
+        queue.put_nowait(item).unwrap();
+    }
+    let got: Vec<_> = (0..5).map(|_| queue.get_nowait().unwrap()).collect();
+    assert_eq!(got, [4, 3, 2, 1, 0]);
+}
+
+#[test]
+fn join_waits_for_every_task_done() {
+    let queue = Queue::new(0);
+    ready(&mut queue.join());
+    queue.put_nowait(1).unwrap();
+    queue.put_nowait(2).unwrap();
+    let mut join = queue.join();
+    pending(&mut join);
+    queue.get_nowait().unwrap();
+    queue.get_nowait().unwrap();
+    queue.task_done().unwrap();
+    pending(&mut join);
+    queue.task_done().unwrap();
+    ready(&mut join);
+    assert_eq!(queue.task_done(), Err(Error::TaskDoneTooManyTimes));
+    assert_eq!(
+        Error::TaskDoneTooManyTimes.to_string(),
+        "task_done() called too many times"
+    );
+}
+
+#[test]
+fn shutdown_drains_then_fails() {
+    let queue = Queue::new(0);
+    queue.put_nowait(1).unwrap();
+    queue.put_nowait(2).unwrap();
+    queue.shutdown(false);
+    assert!(queue.is_shutdown());
+    let refused = queue.put_nowait(3).unwrap_err();
+    assert_eq!(refused.error(), Error::QueueShutDown);
+    assert_eq!(ready(&mut queue.put(4)).unwrap_err().into_item(), 4);
+    assert_eq!(ready(&mut queue.get()), Ok(1));
+    assert_eq!(queue.get_nowait(), Ok(2));
+    assert_eq!(queue.get_nowait(), Err(Error::QueueShutDown));
+    assert_eq!(ready(&mut queue.get()), Err(Error::QueueShutDown));
+    // Not immediate: the items taken are still unfinished.
+    let mut join = queue.join();
+    pending(&mut join);
+    queue.task_done().unwrap();
+    queue.task_done().unwrap();
+    ready(&mut join);
+}
+
+#[test]
+fn shutdown_wakes_getters_and_putters() {
+    let empty = Queue::<u8>::new(1);
+    let mut getters: Vec<_> = (0..3).map(|_| empty.get()).collect();
+    for g in &mut getters {
+        pending(g);
+    }
+    empty.shutdown(false);
+    for g in &mut getters {
+        assert_eq!(ready(g), Err(Error::QueueShutDown));
+    }
+
+    let full = Queue::new(1);
+    full.put_nowait("kept").unwrap();
+    let mut putter = full.put("returned");
+    pending(&mut putter);
+    full.shutdown(false);
+    let refused = ready(&mut putter).unwrap_err();
+    assert_eq!(refused.error(), Error::QueueShutDown);
+    assert_eq!(refused.into_item(), "returned");
+    assert_eq!(full.get_nowait(), Ok("kept"));
+}
+
+#[test]
+fn immediate_shutdown_drops_items_and_releases_join() {
+    let queue = Queue::new(0);
+    let dropped = Rc::new(RefCell::new(0));
+    struct Tracked(Rc<RefCell<u32>>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            *self.0.borrow_mut() += 1;
+        }
+    }
+    for _ in 0..3 {
+        assert!(queue.put_nowait(Tracked(dropped.clone())).is_ok());
+    }
+    let mut join = queue.join();
+    pending(&mut join);
+    queue.shutdown(true);
+    assert_eq!(*dropped.borrow(), 3);
+    assert_eq!(queue.qsize(), 0);
+    ready(&mut join);
+    assert!(matches!(queue.get_nowait(), Err(Error::QueueShutDown)));
+    assert_eq!(queue.task_done(), Err(Error::TaskDoneTooManyTimes));
+}
+
+#[test]
+fn immediate_shutdown_keeps_join_waiting_for_items_taken() {
+    let queue = Queue::new(0);
+    queue.put_nowait(1).unwrap();
+    queue.put_nowait(2).unwrap();
+    assert_eq!(queue.get_nowait(), Ok(1));
+    queue.shutdown(true);
+    let mut join = queue.join();
+    pending(&mut join);
+    queue.task_done().unwrap();
+    ready(&mut join);
+}
+
+#[test]
+fn cancel_at_wake_up_passes_the_item_on_10000_times() {
+    let queue = Queue::new(0);
+    for round in 0..10_000u32 {
+        let mut first = queue.get();
+        let mut second = queue.get();
+        pending(&mut first);
+        pending(&mut second);
+        queue.put_nowait(round).unwrap(); // handed to `first`
+        drop(first); // granted, dropped before it ran
+        assert_eq!(ready(&mut second), Ok(round), "round {round}");
+        queue.task_done().unwrap();
+    }
+    assert!(queue.empty());
+    ready(&mut queue.join());
+}
+
+#[test]
+fn an_item_given_back_goes_to_the_front() {
+    let queue = Queue::new(1);
+    let mut getter = queue.get();
+    pending(&mut getter);
+    queue.put_nowait("first").unwrap(); // handed to the getter
+    queue.put_nowait("second").unwrap(); // stored
+    drop(getter); // gives "first" back, ahead of "second", past maxsize
+    assert_eq!(queue.qsize(), 2);
+    assert!(queue.full());
+    assert_eq!(queue.get_nowait(), Ok("first"));
+    assert_eq!(queue.get_nowait(), Ok("second"));
+}
+
+#[test]
+fn cancelled_getter_tasks_lose_no_items() {
+    tulip_executor::run(async {
+        let queue = Queue::new(0);
+        for round in 0..1_000 {
+            let a = tulip_executor::spawn({
+                let queue = queue.clone();
+                async move { queue.get().await.unwrap() }
+            });
+            let b = tulip_executor::spawn({
+                let queue = queue.clone();
+                async move { queue.get().await.unwrap() }
+            });
+            tulip_executor::yield_now().await;
+            queue.put_nowait(round).unwrap();
+            a.cancel(); // granted and cancelled in the same pass
+            assert_eq!(b.await.unwrap(), round);
+            assert!(a.await.is_err());
+            assert!(queue.empty());
+        }
+    })
+    .unwrap();
+}
