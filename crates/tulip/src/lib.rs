@@ -6,8 +6,9 @@
 //!
 //! This facade re-exports every layer: the loop, futures and tasks of
 //! [`tulip-executor`](tulip_executor) at the crate root, the OS boundary of
-//! [`tulip-reactor`](tulip_reactor) as [`reactor`], and the names most code
-//! needs in [`prelude`].
+//! [`tulip-reactor`](tulip_reactor) as [`reactor`], the locks and queues of
+//! [`tulip-sync`](tulip_sync) as [`sync`], and the names most code needs in
+//! [`prelude`].
 //!
 //! ```
 //! use std::time::Duration;
@@ -51,6 +52,7 @@
 //! | `asyncio.tasks` | [`Task`], [`spawn`], [`sleep`], [`current_task`], [`all_tasks`], [`to_thread`] |
 //! | `asyncio.runners` | [`run`], [`Runner`] |
 //! | `asyncio.exceptions` | [`Error`] |
+//! | `asyncio.locks`, `asyncio.queues` | [`sync`] |
 //! | `selectors` | [`reactor`] |
 
 pub use tulip_executor::*;
@@ -59,6 +61,13 @@ pub use tulip_executor::*;
 /// cross-thread notifier (re-export of `tulip-reactor`).
 pub mod reactor {
     pub use tulip_reactor::*;
+}
+
+/// asyncio's synchronization primitives and queues (re-export of
+/// `tulip-sync`): `Lock`, `Event`, `Condition`, `Semaphore`,
+/// `BoundedSemaphore`, `Barrier`, `Queue`, `PriorityQueue`, `LifoQueue`.
+pub mod sync {
+    pub use tulip_sync::*;
 }
 
 /// The names most tulip code uses: `use tulip::prelude::*;`.
