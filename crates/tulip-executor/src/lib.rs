@@ -16,6 +16,12 @@
 //!   allocation per wake-up); [`LoopFuture`] is asyncio's settable future.
 //! - [`run`] is `asyncio.run`; [`sleep`], [`yield_now`], [`to_thread`] and
 //!   [`spawn`] are the free functions of asyncio's `tasks` module.
+//! - The task toolkit of asyncio's `tasks`, `timeouts` and `taskgroups`
+//!   modules: [`gather`] (and [`try_gather`]), [`wait`], [`wait_for`],
+//!   [`timeout`] / [`timeout_at`], [`as_completed`], [`shield`],
+//!   [`task_group`], [`ensure_future`] and [`run_coroutine_threadsafe`].
+//!   Cancellation is Rust's drop: dropping a combinator's future cancels
+//!   what it owns (its children), except [`shield`]'s.
 //! - A loop built with a paused clock ([`EventLoopBuilder::paused_clock`])
 //!   runs timer-heavy code in virtual time.
 //!
@@ -52,8 +58,17 @@
 //! | `asyncio.run` / `Runner` | [`run`] / [`Runner`] |
 //! | `asyncio.get_running_loop` / `get_event_loop` / `set_event_loop` | [`get_running_loop`] / [`get_event_loop`] / [`set_event_loop`] |
 //! | `asyncio.sleep` | [`sleep`], [`sleep_until`], [`yield_now`] |
+//! | `asyncio.gather(*aws)` / `return_exceptions=True` | [`gather`] (a `Vec` or a tuple) / [`Gather::return_exceptions`]; [`try_gather`] for `Result` outputs |
+//! | `asyncio.wait(aws, timeout, return_when)` / `FIRST_COMPLETED`, `FIRST_EXCEPTION`, `ALL_COMPLETED` | [`wait`] / [`ReturnWhen`] |
+//! | `asyncio.wait_for` | [`wait_for`], [`wait_for_task`] |
+//! | `asyncio.timeout` / `timeout_at` / `Timeout` (`when`, `reschedule`, `expired`) | [`timeout`] / [`timeout_at`] / [`Timeout`] ([`Timeout::run`] is `async with`) |
+//! | `asyncio.as_completed` | [`as_completed`] (a `Stream`, and [`AsCompleted::next`]) |
+//! | `asyncio.shield` | [`shield`] |
+//! | `asyncio.TaskGroup` / `ExceptionGroup` | [`task_group`], [`TaskGroup`] / [`TaskGroupError`] |
+//! | `asyncio.ensure_future` / `run_coroutine_threadsafe` | [`ensure_future`] / [`run_coroutine_threadsafe`] ([`ConcurrentFuture`]) |
 //! | `CancelledError`, `InvalidStateError`, `TimeoutError` | [`Error::Cancelled`], [`Error::InvalidState`], [`Error::Timeout`] |
 
+mod as_completed;
 mod base_events;
 mod clock;
 mod debug;
@@ -63,13 +78,21 @@ mod exception_handler;
 mod executor;
 mod futures;
 mod futures_util;
+mod gather;
 mod handle;
 mod remote;
 mod runners;
+mod shield;
 mod sleep;
 mod task;
+mod task_set;
+mod taskgroups;
+mod threadsafe;
+mod timeouts;
 mod timers;
+mod wait;
 
+pub use as_completed::{AsCompleted, Next, as_completed};
 pub use base_events::{Loop, POLL_INTERVAL, get_running_loop};
 pub use debug::{DEBUG_ENV, DEFAULT_SLOW_CALLBACK_DURATION};
 pub use error::{Error, PanicError, Result};
@@ -80,9 +103,19 @@ pub use event_loop::{
 pub use exception_handler::{ExceptionContext, ExceptionHandler};
 pub use executor::{Executor, ExecutorFuture, Job, ThreadPool, to_thread};
 pub use futures::{LoopFuture, WaitDone};
+pub use gather::{
+    Gather, GatherInput, GatherOutcomes, TryGather, TryGatherInput, TryOutput, gather, try_gather,
+};
 pub use handle::{Handle, TimerHandle};
 pub use remote::RemoteLoop;
 pub use runners::{Runner, run};
+pub use shield::{Shield, shield};
 pub use sleep::{Sleep, YieldNow, sleep, sleep_until, yield_now};
 pub use task::{CallbackId, Task, TaskOptions, TaskRef, all_tasks, current_task, spawn};
+pub use taskgroups::{TaskGroup, TaskGroupError, TaskGroupScope, task_group};
+pub use threadsafe::{ConcurrentFuture, ensure_future, run_coroutine_threadsafe};
+pub use timeouts::{
+    Timeout, TimeoutScope, WaitForTask, timeout, timeout_at, wait_for, wait_for_task,
+};
 pub use tulip_reactor::{BackendKind, IoSource};
+pub use wait::{AsTaskRef, ReturnWhen, Wait, wait};

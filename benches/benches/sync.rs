@@ -1,0 +1,338 @@
+//! Synchronization rows (issue 3): uncontended lock/unlock, two tasks
+//! ping-ponging items through a bounded queue of one slot, an event
+//! set/wait hand-off, and uncontended semaphore acquire/release.
+//!
+//! Peers: tokio's `sync` module on its current-thread runtime, and
+//! async-lock / async-channel on smol's `LocalExecutor`. Every runtime does
+//! the same work; each row's peers are the nearest equivalents:
+//! - `lock_uncontended`: `tulip::sync::Lock`, `tokio::sync::Mutex<()>`,
+//!   `async_lock::Mutex<()>`;
+//! - `queue_ping_pong`: `tulip::sync::Queue` with `maxsize = 1`, a tokio
+//!   `mpsc::channel(1)`, an `async_channel::bounded(1)`;
+//! - `event_set_wait`: a waiter task waits, the other side sets (and clears)
+//!   the event, N times: `tulip::sync::Event`, `tokio::sync::Notify` (tokio
+//!   has no Event; `Notify` is its nearest primitive). async-lock has no
+//!   event, so the row has no smol peer;
+//! - `semaphore_uncontended`: `tulip::sync::Semaphore`,
+//!   `tokio::sync::Semaphore`, `async_lock::Semaphore`.
+
+use std::rc::Rc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use tulip_benches::{group, tokio_current_thread, tulip_loop, wall_time};
+
+/// Lock/unlock pairs per iteration.
+const LOCKS: u64 = 1_000_000;
+/// Items through the queue per iteration.
+const ITEMS: u64 = 1_000_000;
+/// Event hand-offs per iteration.
+const EVENTS: u64 = 100_000;
+/// Acquire/release pairs per iteration.
+const PERMITS: u64 = 1_000_000;
+
+fn check(got: u64, want: u64) {
+    assert_eq!(got, want, "the workload did not do all its work");
+}
+
+fn lock_uncontended(c: &mut Criterion) {
+    let mut g = group(c, "lock_uncontended", LOCKS);
+
+    let el = tulip_loop();
+    g.bench_function("tulip", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let n = el
+                    .run_until_complete(async {
+                        let lock = tulip::sync::Lock::new();
+                        let mut n = 0;
+                        for _ in 0..LOCKS {
+                            let guard = lock.acquire().await;
+                            n += 1;
+                            drop(guard);
+                        }
+                        n
+                    })
+                    .unwrap_or(0);
+                check(n, LOCKS);
+            })
+        });
+    });
+    drop(el);
+
+    let rt = tokio_current_thread();
+    g.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let n = rt.block_on(async {
+                    let lock = tokio::sync::Mutex::new(());
+                    let mut n = 0;
+                    for _ in 0..LOCKS {
+                        let guard = lock.lock().await;
+                        n += 1;
+                        drop(guard);
+                    }
+                    n
+                });
+                check(n, LOCKS);
+            })
+        });
+    });
+    drop(rt);
+
+    let ex = async_executor::LocalExecutor::new();
+    g.bench_function("smol", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let n = futures_lite::future::block_on(ex.run(async {
+                    let lock = async_lock::Mutex::new(());
+                    let mut n = 0;
+                    for _ in 0..LOCKS {
+                        let guard = lock.lock().await;
+                        n += 1;
+                        drop(guard);
+                    }
+                    n
+                }));
+                check(n, LOCKS);
+            })
+        });
+    });
+    g.finish();
+}
+
+fn queue_ping_pong(c: &mut Criterion) {
+    let mut g = group(c, "queue_ping_pong", ITEMS);
+
+    let el = tulip_loop();
+    g.bench_function("tulip", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let sum = el
+                    .run_until_complete(async {
+                        let q: tulip::sync::Queue<u64> = tulip::sync::Queue::new(1);
+                        let producer = {
+                            let q = q.clone();
+                            tulip::spawn(async move {
+                                for i in 0..ITEMS {
+                                    if q.put(i).await.is_err() {
+                                        break;
+                                    }
+                                }
+                            })
+                        };
+                        let mut sum = 0;
+                        for _ in 0..ITEMS {
+                            sum += q.get().await.unwrap_or(0);
+                        }
+                        let _ = producer.await;
+                        sum
+                    })
+                    .unwrap_or(0);
+                check(sum, ITEMS * (ITEMS - 1) / 2);
+            })
+        });
+    });
+    drop(el);
+
+    let rt = tokio_current_thread();
+    let local = tokio::task::LocalSet::new();
+    g.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let sum = local.block_on(&rt, async {
+                    let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(1);
+                    let producer = tokio::task::spawn_local(async move {
+                        for i in 0..ITEMS {
+                            if tx.send(i).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    let mut sum = 0;
+                    for _ in 0..ITEMS {
+                        sum += rx.recv().await.unwrap_or(0);
+                    }
+                    let _ = producer.await;
+                    sum
+                });
+                check(sum, ITEMS * (ITEMS - 1) / 2);
+            })
+        });
+    });
+    drop((local, rt));
+
+    let ex = async_executor::LocalExecutor::new();
+    g.bench_function("smol", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let sum = futures_lite::future::block_on(ex.run(async {
+                    let (tx, rx) = async_channel::bounded::<u64>(1);
+                    let producer = ex.spawn(async move {
+                        for i in 0..ITEMS {
+                            if tx.send(i).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    let mut sum = 0;
+                    for _ in 0..ITEMS {
+                        sum += rx.recv().await.unwrap_or(0);
+                    }
+                    producer.await;
+                    sum
+                }));
+                check(sum, ITEMS * (ITEMS - 1) / 2);
+            })
+        });
+    });
+    g.finish();
+}
+
+fn event_set_wait(c: &mut Criterion) {
+    let mut g = group(c, "event_set_wait", EVENTS);
+
+    let el = tulip_loop();
+    g.bench_function("tulip", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let n = el
+                    .run_until_complete(async {
+                        // Two events: `go` wakes the waiter, `done` answers.
+                        let go = tulip::sync::Event::new();
+                        let done = tulip::sync::Event::new();
+                        let waiter = {
+                            let (go, done) = (go.clone(), done.clone());
+                            tulip::spawn(async move {
+                                let mut n = 0;
+                                for _ in 0..EVENTS {
+                                    go.wait().await;
+                                    go.clear();
+                                    n += 1;
+                                    done.set();
+                                }
+                                n
+                            })
+                        };
+                        for _ in 0..EVENTS {
+                            go.set();
+                            done.wait().await;
+                            done.clear();
+                        }
+                        waiter.await.unwrap_or(0)
+                    })
+                    .unwrap_or(0);
+                check(n, EVENTS);
+            })
+        });
+    });
+    drop(el);
+
+    let rt = tokio_current_thread();
+    let local = tokio::task::LocalSet::new();
+    g.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let n = local.block_on(&rt, async {
+                    let go = Rc::new(tokio::sync::Notify::new());
+                    let done = Rc::new(tokio::sync::Notify::new());
+                    let waiter = {
+                        let (go, done) = (go.clone(), done.clone());
+                        tokio::task::spawn_local(async move {
+                            let mut n = 0;
+                            for _ in 0..EVENTS {
+                                go.notified().await;
+                                n += 1;
+                                done.notify_one();
+                            }
+                            n
+                        })
+                    };
+                    for _ in 0..EVENTS {
+                        go.notify_one();
+                        done.notified().await;
+                    }
+                    waiter.await.unwrap_or(0)
+                });
+                check(n, EVENTS);
+            })
+        });
+    });
+    drop((local, rt));
+    g.finish();
+}
+
+fn semaphore_uncontended(c: &mut Criterion) {
+    let mut g = group(c, "semaphore_uncontended", PERMITS);
+
+    let el = tulip_loop();
+    g.bench_function("tulip", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let n = el
+                    .run_until_complete(async {
+                        let sem = tulip::sync::Semaphore::new(4);
+                        let mut n = 0;
+                        for _ in 0..PERMITS {
+                            let permit = sem.acquire().await;
+                            n += 1;
+                            drop(permit);
+                        }
+                        n
+                    })
+                    .unwrap_or(0);
+                check(n, PERMITS);
+            })
+        });
+    });
+    drop(el);
+
+    let rt = tokio_current_thread();
+    g.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let n = rt.block_on(async {
+                    let sem = tokio::sync::Semaphore::new(4);
+                    let mut n = 0;
+                    for _ in 0..PERMITS {
+                        if let Ok(permit) = sem.acquire().await {
+                            n += 1;
+                            drop(permit);
+                        }
+                    }
+                    n
+                });
+                check(n, PERMITS);
+            })
+        });
+    });
+    drop(rt);
+
+    let ex = async_executor::LocalExecutor::new();
+    g.bench_function("smol", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let n = futures_lite::future::block_on(ex.run(async {
+                    let sem = async_lock::Semaphore::new(4);
+                    let mut n = 0;
+                    for _ in 0..PERMITS {
+                        let permit = sem.acquire().await;
+                        n += 1;
+                        drop(permit);
+                    }
+                    n
+                }));
+                check(n, PERMITS);
+            })
+        });
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    lock_uncontended,
+    queue_ping_pong,
+    event_set_wait,
+    semaphore_uncontended
+);
+criterion_main!(benches);

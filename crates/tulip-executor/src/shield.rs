@@ -1,0 +1,67 @@
+//! `shield`: protect work from the cancellation of whoever awaits it
+//! (asyncio's `asyncio.shield`).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use crate::error::Error;
+use crate::task::{Task, spawn};
+
+/// Runs `fut` as a task of its own and awaits it; dropping the returned
+/// future (which is what cancelling the awaiting task does) does not cancel
+/// that task: it runs to completion, detached. Awaited to the end, it
+/// yields the task's outcome (`Err(Error::Cancelled)` if the inner task
+/// itself was cancelled).
+///
+/// ```
+/// use std::{cell::Cell, rc::Rc, time::Duration};
+/// use tulip_executor::{shield, sleep, spawn};
+/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// let finished = Rc::new(Cell::new(false));
+/// let f = finished.clone();
+/// event_loop.run_until_complete(async move {
+///     let outer = spawn(async move {
+///         shield(async move { sleep(Duration::from_secs(1)).await; f.set(true) }).await
+///     });
+///     sleep(Duration::from_millis(10)).await;
+///     outer.cancel();
+///     assert!(outer.await.unwrap_err().is_cancelled());
+///     sleep(Duration::from_secs(2)).await;
+/// })?;
+/// assert!(finished.get());
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+///
+/// # Cancel safety
+///
+/// Cancel-safe by purpose: dropping the future detaches the inner task,
+/// which completes; only its result is lost.
+#[track_caller]
+pub fn shield<F>(fut: F) -> Shield<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    Shield { task: spawn(fut) }
+}
+
+/// The future of [`shield`].
+#[must_use = "futures do nothing unless awaited"]
+pub struct Shield<T> {
+    task: Task<T>,
+}
+
+impl<T> Shield<T> {
+    /// The inner task (to inspect it, or to cancel it explicitly).
+    pub fn task(&self) -> &Task<T> {
+        &self.task
+    }
+}
+
+impl<T> Future for Shield<T> {
+    type Output = Result<T, Error>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.task).poll(cx)
+    }
+}

@@ -1,0 +1,389 @@
+//! `TaskGroup`: structured concurrency (asyncio 3.11's `asyncio.TaskGroup`).
+//!
+//! [`task_group`] runs a body that receives a [`TaskGroup`] handle; the body
+//! creates children with [`TaskGroup::create_task`] (or
+//! [`TaskGroup::try_create_task`] for children yielding `Result`). Leaving
+//! the group waits for every child. The first failure — a child that
+//! panics, or a `try_create_task` child that returns `Err` — aborts the
+//! group: every other child is cancelled and the body is dropped (asyncio
+//! cancels the parent task; here the body alone ends, the task does not).
+//! All failures are then reported together as a [`TaskGroupError`]
+//! (asyncio's `ExceptionGroup`), except that a panic in a child is resumed
+//! (`resume_unwind`) in the awaiting task when the group exits, as asyncio
+//! re-raises `BaseException`s. A child cancelled from outside is not a
+//! failure. Dropping the group's future (the parent task cancelled)
+//! cancels every child, so no task outlives the group.
+//!
+//! The handle is a `Clone`; a clone kept after the group exited is harmless:
+//! [`create_task`](TaskGroup::create_task) then returns
+//! [`Error::InvalidState`], as it does while the group is shutting down.
+//!
+//! A failing child's own [`Task`] handle reports [`Error::Cancelled`]: its
+//! failure is the group's to report.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use crate::error::{Error, PanicError};
+use crate::task::{Task, TaskRef, current_task, spawn};
+
+/// The errors of a failed [`TaskGroup`] (asyncio's `ExceptionGroup`), in the
+/// order they happened.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct TaskGroupError {
+    /// Every child failure.
+    pub errors: Vec<Error>,
+}
+
+impl fmt::Display for TaskGroupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unhandled errors in a TaskGroup ({} sub-error",
+            self.errors.len()
+        )?;
+        if self.errors.len() != 1 {
+            f.write_str("s")?;
+        }
+        f.write_str(")")?;
+        for e in &self.errors {
+            write!(f, "; {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TaskGroupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.errors.first().map(|e| e as _)
+    }
+}
+
+#[derive(Default)]
+struct GroupState {
+    children: RefCell<HashMap<u64, TaskRef>>,
+    next_key: Cell<u64>,
+    live: Cell<usize>,
+    errors: RefCell<Vec<Error>>,
+    aborting: Cell<bool>,
+    exiting: Cell<bool>,
+    finished: Cell<bool>,
+    parent: RefCell<Option<Waker>>,
+}
+
+impl GroupState {
+    fn wake_parent(&self) {
+        if let Some(w) = self.parent.borrow().as_ref() {
+            w.wake_by_ref();
+        }
+    }
+
+    fn fail(&self, error: Error) {
+        self.errors.borrow_mut().push(error);
+        self.abort();
+    }
+
+    fn abort(&self) {
+        if !self.aborting.replace(true) {
+            self.cancel_children();
+        }
+        self.wake_parent();
+    }
+
+    fn cancel_children(&self) {
+        let children: Vec<TaskRef> = self.children.borrow().values().cloned().collect();
+        for c in children {
+            c.cancel();
+        }
+    }
+}
+
+/// The handle a [`task_group`] body creates children with.
+#[derive(Clone)]
+pub struct TaskGroup {
+    state: Rc<GroupState>,
+}
+
+/// Runs `body` with a new [`TaskGroup`] and waits for all its children
+/// (asyncio's `async with asyncio.TaskGroup() as tg:`): `Ok(body's value)`,
+/// or a [`TaskGroupError`] with every failure.
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip_executor::{sleep, task_group};
+/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// let r = event_loop.run_until_complete(task_group(|tg| async move {
+///     let a = tg.create_task(async { sleep(Duration::from_secs(1)).await; 1 })?;
+///     let b = tg.create_task(async { 2 })?;
+///     Ok::<_, tulip_executor::Error>((a, b))
+/// }))?;
+/// let (a, b) = r.unwrap()?; // the group is done: both children finished
+/// assert!(a.done() && b.done());
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+///
+/// # Cancel safety
+///
+/// Dropping the returned future (the parent task cancelled) drops the body
+/// and cancels every child; they end at their next poll.
+pub fn task_group<B, Fut>(body: B) -> TaskGroupScope<Fut>
+where
+    B: FnOnce(TaskGroup) -> Fut,
+    Fut: Future,
+{
+    let state = Rc::new(GroupState::default());
+    let fut = body(TaskGroup {
+        state: state.clone(),
+    });
+    TaskGroupScope {
+        state,
+        body: Some(Box::pin(fut)),
+        output: None,
+    }
+}
+
+impl TaskGroup {
+    fn check_open(&self) -> Result<(), Error> {
+        let s = &self.state;
+        if s.finished.get() {
+            return Err(Error::InvalidState("TaskGroup is finished"));
+        }
+        if s.aborting.get() {
+            return Err(Error::InvalidState("TaskGroup is shutting down"));
+        }
+        Ok(())
+    }
+
+    /// Spawns `fut` as a child of the group. If it panics, the group aborts
+    /// (see [`task_group`]). [`Error::InvalidState`] if the group is
+    /// shutting down or finished.
+    ///
+    /// ```
+    /// use tulip_executor::task_group;
+    /// tulip_executor::run(task_group(|tg| async move {
+    ///     let t = tg.create_task(async { 1 }).unwrap();
+    ///     assert_eq!(t.await.unwrap(), 1);
+    /// }))?
+    /// .unwrap();
+    /// # Ok::<(), tulip_executor::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn create_task<F>(&self, fut: F) -> Result<Task<F::Output>, Error>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.spawn_child(fut, |_| None)
+    }
+
+    /// Spawns `fut`, a child yielding `Result<T, E>`, whose `Err(e)` counts
+    /// as a failure of the group (converted with `Error::from`; use
+    /// [`Error::exception`] to convert any error type beforehand). The task
+    /// itself yields `Ok(Err(e))` as well.
+    ///
+    /// ```
+    /// use tulip_executor::{Error, task_group};
+    /// let r = tulip_executor::run(task_group(|tg| async move {
+    ///     tg.try_create_task(async { Err::<(), _>(Error::Timeout) }).unwrap();
+    /// }))?;
+    /// assert!(r.unwrap_err().errors[0].is_timeout());
+    /// # Ok::<(), tulip_executor::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn try_create_task<F, T, E>(&self, fut: F) -> Result<Task<Result<T, Error>>, Error>
+    where
+        F: Future<Output = Result<T, E>> + 'static,
+        T: 'static,
+        E: Into<Error>,
+    {
+        self.spawn_child(
+            async move { fut.await.map_err(Into::into) },
+            |r: &Result<T, Error>| r.as_ref().err().cloned(),
+        )
+    }
+
+    #[track_caller]
+    fn spawn_child<F>(
+        &self,
+        fut: F,
+        failure: fn(&F::Output) -> Option<Error>,
+    ) -> Result<Task<F::Output>, Error>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.check_open()?;
+        let s = &self.state;
+        let key = s.next_key.get();
+        s.next_key.set(key + 1);
+        s.live.set(s.live.get() + 1);
+        let task = spawn(Child {
+            fut: Some(Box::pin(fut)),
+            failure,
+            state: s.clone(),
+            key,
+        });
+        if task.done() {
+            // Could not start (no running loop): not a child.
+            return Ok(task);
+        }
+        s.children.borrow_mut().insert(key, task.task_ref());
+        Ok(task)
+    }
+
+    /// Whether the group is aborting (a child failed) — new children are
+    /// refused then.
+    ///
+    /// ```
+    /// tulip_executor::run(tulip_executor::task_group(|tg| async move {
+    ///     assert!(!tg.is_shutting_down());
+    /// }))?
+    /// .unwrap();
+    /// # Ok::<(), tulip_executor::Error>(())
+    /// ```
+    pub fn is_shutting_down(&self) -> bool {
+        self.state.aborting.get()
+    }
+}
+
+impl fmt::Debug for TaskGroup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TaskGroup")
+            .field("children", &self.state.live.get())
+            .field("aborting", &self.state.aborting.get())
+            .finish()
+    }
+}
+
+/// A child's future: the user's, plus the group bookkeeping. Its drop
+/// (completed, cancelled or torn down with the loop) unregisters it.
+struct Child<F: Future> {
+    fut: Option<Pin<Box<F>>>,
+    failure: fn(&F::Output) -> Option<Error>,
+    state: Rc<GroupState>,
+    key: u64,
+}
+
+impl<F: Future> Future for Child<F> {
+    type Output = F::Output;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = &mut *self;
+        let Some(fut) = this.fut.as_mut() else {
+            return Poll::Pending;
+        };
+        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+            Ok(Poll::Ready(v)) => {
+                if let Some(e) = (this.failure)(&v) {
+                    this.state.fail(e);
+                }
+                Poll::Ready(v)
+            }
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(payload) => {
+                this.fut = None;
+                this.state.fail(Error::Panicked(PanicError::new(payload)));
+                // The group reports the panic; this task ends cancelled
+                // (abort cancelled it, and cancel it for sure).
+                if let Some(me) = current_task() {
+                    me.cancel();
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+impl<F: Future> Drop for Child<F> {
+    fn drop(&mut self) {
+        self.fut = None;
+        let s = &self.state;
+        s.children.borrow_mut().remove(&self.key);
+        s.live.set(s.live.get() - 1);
+        if s.live.get() == 0 {
+            s.wake_parent();
+        }
+    }
+}
+
+/// The future of [`task_group`].
+#[must_use = "futures do nothing unless awaited; dropping it cancels the group's children"]
+pub struct TaskGroupScope<Fut: Future> {
+    state: Rc<GroupState>,
+    body: Option<Pin<Box<Fut>>>,
+    output: Option<Fut::Output>,
+}
+
+impl<Fut: Future> Unpin for TaskGroupScope<Fut> {}
+
+impl<Fut: Future> Future for TaskGroupScope<Fut> {
+    type Output = Result<Fut::Output, TaskGroupError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = &mut *self;
+        let s = this.state.clone();
+        if s.finished.get() {
+            return Poll::Pending;
+        }
+        {
+            let mut p = s.parent.borrow_mut();
+            match p.as_ref() {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => *p = Some(cx.waker().clone()),
+            }
+        }
+        if let Some(body) = this.body.as_mut() {
+            if s.aborting.get() {
+                // asyncio cancels the parent task; here only the body ends.
+                this.body = None;
+            } else if let Poll::Ready(v) = body.as_mut().poll(cx) {
+                this.output = Some(v);
+                this.body = None;
+            } else if s.aborting.get() {
+                this.body = None;
+            }
+            if this.body.is_none() {
+                s.exiting.set(true);
+            }
+        }
+        if this.body.is_some() || s.live.get() > 0 {
+            return Poll::Pending;
+        }
+        s.finished.set(true);
+        s.parent.borrow_mut().take();
+        let errors = std::mem::take(&mut *s.errors.borrow_mut());
+        for e in &errors {
+            if let Error::Panicked(p) = e {
+                if let Some(payload) = p.take_payload() {
+                    std::panic::resume_unwind(payload);
+                }
+            }
+        }
+        match (errors.is_empty(), this.output.take()) {
+            (true, Some(v)) => Poll::Ready(Ok(v)),
+            (true, None) => Poll::Ready(Err(TaskGroupError {
+                errors: vec![Error::Cancelled],
+            })),
+            (false, _) => Poll::Ready(Err(TaskGroupError { errors })),
+        }
+    }
+}
+
+impl<Fut: Future> Drop for TaskGroupScope<Fut> {
+    fn drop(&mut self) {
+        self.body = None;
+        let s = &self.state;
+        if !s.finished.get() {
+            s.aborting.set(true);
+            s.finished.set(true);
+            s.cancel_children();
+        }
+        s.parent.borrow_mut().take();
+    }
+}

@@ -1,0 +1,262 @@
+//! Timeouts: `wait_for` (the inner is cancelled and its cancellation has
+//! completed before `Timeout`; an outer cancellation wins over an inner
+//! result of the same pass), the `Timeout` scope (`when`, `reschedule`,
+//! `expired`), nested scopes, and a foreign cancellation. Virtual clock.
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use common::drop_flag;
+use tulip_executor::{
+    Error, EventLoop, TaskRef, Timeout, all_tasks, get_running_loop, sleep, spawn, timeout,
+    timeout_at, wait_for, wait_for_task, yield_now,
+};
+
+fn vloop() -> EventLoop {
+    EventLoop::builder().paused_clock(true).build().unwrap()
+}
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+#[test]
+fn wait_for_drops_the_inner_before_returning_timeout() {
+    let el = vloop();
+    let lp = el.handle();
+    let (guard, dropped) = drop_flag();
+    el.run_until_complete(async move {
+        let t0 = lp.time();
+        let r = wait_for(
+            async move {
+                let _g = guard;
+                sleep(secs(60)).await;
+            },
+            secs(2),
+        )
+        .await;
+        assert!(r.unwrap_err().is_timeout());
+        assert!(
+            dropped.get(),
+            "the inner's cleanup ran before Timeout was returned"
+        );
+        assert_eq!(lp.time() - t0, secs(2));
+        assert_eq!(wait_for(async { 5 }, secs(1)).await.unwrap(), 5);
+    })
+    .unwrap();
+}
+
+#[test]
+fn wait_for_task_cancels_the_task_and_its_cancellation_completes_first() {
+    let el = vloop();
+    let (guard, dropped) = drop_flag();
+    el.run_until_complete(async move {
+        let task = spawn(async move {
+            let _g = guard;
+            sleep(secs(60)).await;
+        });
+        let r = task.task_ref();
+        let out = wait_for_task(task, secs(1)).await;
+        assert!(out.unwrap_err().is_timeout());
+        assert!(r.done() && r.cancelled(), "the task is done, cancelled");
+        assert!(dropped.get());
+        let quick = spawn(async { 7 });
+        assert_eq!(wait_for_task(quick, secs(1)).await.unwrap(), 7);
+    })
+    .unwrap();
+}
+
+#[test]
+fn outer_cancellation_wins_over_an_inner_result_of_the_same_pass() {
+    let el = vloop();
+    el.run_until_complete(async move {
+        let outer_ref: Rc<RefCell<Option<TaskRef>>> = Rc::new(RefCell::new(None));
+        let o = outer_ref.clone();
+        // The inner completes with a value and, in the same step, the
+        // outer is cancelled.
+        let inner = spawn(async move {
+            sleep(secs(1)).await;
+            o.borrow().as_ref().unwrap().cancel();
+            5
+        });
+        let inner_ref = inner.task_ref();
+        let outer = spawn(wait_for_task(inner, secs(10)));
+        *outer_ref.borrow_mut() = Some(outer.task_ref());
+        assert!(outer.await.unwrap_err().is_cancelled(), "never swallowed");
+        assert!(inner_ref.done() && !inner_ref.cancelled());
+
+        // The same with a plain future inside wait_for.
+        let outer_ref: Rc<RefCell<Option<TaskRef>>> = Rc::new(RefCell::new(None));
+        let o = outer_ref.clone();
+        let outer = spawn(wait_for(
+            async move {
+                sleep(secs(1)).await;
+                o.borrow().as_ref().unwrap().cancel();
+                5
+            },
+            secs(10),
+        ));
+        *outer_ref.borrow_mut() = Some(outer.task_ref());
+        assert!(outer.await.unwrap_err().is_cancelled());
+    })
+    .unwrap();
+}
+
+#[test]
+fn dropping_wait_for_task_cancels_the_inner() {
+    let el = vloop();
+    el.run_until_complete(async move {
+        let inner = spawn(sleep(secs(60)));
+        let r = inner.task_ref();
+        let outer = spawn(wait_for_task(inner, secs(10)));
+        sleep(secs(1)).await;
+        outer.cancel();
+        assert!(outer.await.unwrap_err().is_cancelled());
+        yield_now().await;
+        assert!(r.done() && r.cancelled());
+        assert_eq!(all_tasks().len(), 1);
+    })
+    .unwrap();
+}
+
+#[test]
+fn when_reschedule_expired() {
+    let el = vloop();
+    let lp = el.handle();
+    el.run_until_complete(async move {
+        let t0 = lp.time();
+        let t = timeout(secs(1));
+        assert_eq!(t.when(), Some(t0 + secs(1)));
+        assert!(!t.expired());
+        let t2 = t.clone();
+        let r = t
+            .run(async move {
+                // Extend from inside the body.
+                t2.reschedule(Some(get_running_loop().unwrap().time() + secs(10)))
+                    .unwrap();
+                sleep(secs(5)).await;
+                // Shorten to a deadline already past: expires at once.
+                t2.reschedule(Some(t0)).unwrap();
+                sleep(secs(5)).await;
+                "unreachable"
+            })
+            .await;
+        assert!(r.unwrap_err().is_timeout());
+        assert!(t.expired());
+        assert_eq!(lp.time() - t0, secs(5));
+        assert!(matches!(t.reschedule(None), Err(Error::InvalidState(_))));
+        assert!(matches!(t.run(async {}).await, Err(Error::InvalidState(_))));
+
+        // No deadline, then one set from another task.
+        let t = Timeout::new(None);
+        assert_eq!(t.when(), None);
+        let t3 = t.clone();
+        let l2 = lp.clone();
+        let _setter = spawn(async move {
+            sleep(secs(2)).await;
+            t3.reschedule(Some(l2.time() + secs(1))).unwrap();
+        });
+        let t1 = lp.time();
+        assert!(t.run(sleep(secs(3600))).await.unwrap_err().is_timeout());
+        assert_eq!(lp.time() - t1, secs(3));
+
+        // A deadline removed: the body completes.
+        let t = timeout_at(lp.time() + secs(1));
+        let t4 = t.clone();
+        let r = t
+            .run(async move {
+                t4.reschedule(None).unwrap();
+                sleep(secs(2)).await;
+                1
+            })
+            .await;
+        assert_eq!(r.unwrap(), 1);
+        assert!(!t.expired());
+        assert!(matches!(t.reschedule(None), Err(Error::InvalidState(_))));
+    })
+    .unwrap();
+}
+
+#[test]
+fn inner_expiry_ends_only_the_inner_scope() {
+    let el = vloop();
+    el.run_until_complete(async move {
+        let outer = timeout(secs(10));
+        let inner = timeout(secs(1));
+        let i2 = inner.clone();
+        let r = outer
+            .run(async move {
+                let r = i2.run(sleep(secs(5))).await;
+                assert!(r.unwrap_err().is_timeout());
+                sleep(secs(1)).await;
+                "outer body went on"
+            })
+            .await;
+        assert_eq!(r.unwrap(), "outer body went on");
+        assert!(inner.expired());
+        assert!(!outer.expired());
+    })
+    .unwrap();
+}
+
+#[test]
+fn outer_expiry_while_the_inner_runs_is_the_outers() {
+    let el = vloop();
+    let (guard, dropped) = drop_flag();
+    el.run_until_complete(async move {
+        let outer = timeout(secs(1));
+        let inner = timeout(secs(10));
+        let i2 = inner.clone();
+        let r = outer
+            .run(async move {
+                let _g = guard;
+                let _ = i2.run(sleep(secs(5))).await;
+                "unreachable"
+            })
+            .await;
+        assert!(r.unwrap_err().is_timeout());
+        assert!(outer.expired());
+        assert!(!inner.expired());
+        assert!(dropped.get());
+    })
+    .unwrap();
+}
+
+#[test]
+fn foreign_cancellation_wins_over_nested_timeouts() {
+    let el = vloop();
+    let (guard, dropped) = drop_flag();
+    el.run_until_complete(async move {
+        let outer = timeout(secs(2));
+        let inner = timeout(secs(1));
+        let (o2, i2) = (outer.clone(), inner.clone());
+        let task = spawn(async move {
+            o2.run(async move {
+                let _g = guard;
+                i2.run(sleep(secs(5))).await
+            })
+            .await
+        });
+        sleep(Duration::from_millis(500)).await;
+        task.cancel();
+        let r = task.await;
+        assert!(r.unwrap_err().is_cancelled(), "not turned into a timeout");
+        assert!(!outer.expired() && !inner.expired());
+        assert!(dropped.get());
+        // Cancelling in the very pass the inner deadline fires: still a
+        // cancellation.
+        let inner = timeout(secs(1));
+        let i3 = inner.clone();
+        let task = spawn(async move { i3.run(sleep(secs(5))).await });
+        let tr = task.task_ref();
+        let lp = get_running_loop().unwrap();
+        let _h = lp.call_later(secs(1), move || {
+            tr.cancel();
+        });
+        assert!(task.await.unwrap_err().is_cancelled());
+    })
+    .unwrap();
+}
