@@ -14,7 +14,12 @@
 //!   has no Event; `Notify` is its nearest primitive). async-lock has no
 //!   event, so the row has no smol peer;
 //! - `semaphore_uncontended`: `tulip::sync::Semaphore`,
-//!   `tokio::sync::Semaphore`, `async_lock::Semaphore`.
+//!   `tokio::sync::Semaphore`, `async_lock::Semaphore`;
+//! - `gather`: `tulip::gather` over a `Vec` of 100,000 trivial futures (it
+//!   spawns each as a task and collects the outputs in order); tokio and
+//!   smol have no gather, so their rows spawn the same tasks (`spawn_local`
+//!   in a `LocalSet`, `LocalExecutor::spawn`) and await the handles in
+//!   order into a `Vec`, which is what gather does.
 
 use std::rc::Rc;
 
@@ -29,6 +34,8 @@ const ITEMS: u64 = 1_000_000;
 const EVENTS: u64 = 100_000;
 /// Acquire/release pairs per iteration.
 const PERMITS: u64 = 1_000_000;
+/// Futures gathered per iteration.
+const GATHERED: u64 = 100_000;
 
 fn check(got: u64, want: u64) {
     assert_eq!(got, want, "the workload did not do all its work");
@@ -328,8 +335,72 @@ fn semaphore_uncontended(c: &mut Criterion) {
     g.finish();
 }
 
+fn gather(c: &mut Criterion) {
+    let mut g = group(c, "gather", GATHERED);
+    let want = GATHERED * (GATHERED - 1) / 2;
+
+    let el = tulip_loop();
+    g.bench_function("tulip", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let sum = el
+                    .run_until_complete(async {
+                        let futs: Vec<_> = (0..GATHERED).map(|i| async move { i }).collect();
+                        tulip::gather(futs)
+                            .await
+                            .map_or(0, |v| v.into_iter().sum::<u64>())
+                    })
+                    .unwrap_or(0);
+                check(sum, want);
+            })
+        });
+    });
+    drop(el);
+
+    let rt = tokio_current_thread();
+    let local = tokio::task::LocalSet::new();
+    g.bench_function("tokio", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let sum = local.block_on(&rt, async {
+                    let handles: Vec<_> = (0..GATHERED)
+                        .map(|i| tokio::task::spawn_local(async move { i }))
+                        .collect();
+                    let mut out = Vec::with_capacity(handles.len());
+                    for h in handles {
+                        out.push(h.await.unwrap_or(0));
+                    }
+                    out.into_iter().sum::<u64>()
+                });
+                check(sum, want);
+            })
+        });
+    });
+    drop((local, rt));
+
+    let ex = async_executor::LocalExecutor::new();
+    g.bench_function("smol", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || {
+                let sum = futures_lite::future::block_on(ex.run(async {
+                    let handles: Vec<_> =
+                        (0..GATHERED).map(|i| ex.spawn(async move { i })).collect();
+                    let mut out = Vec::with_capacity(handles.len());
+                    for h in handles {
+                        out.push(h.await);
+                    }
+                    out.into_iter().sum::<u64>()
+                }));
+                check(sum, want);
+            })
+        });
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
+    gather,
     lock_uncontended,
     queue_ping_pong,
     event_set_wait,
