@@ -23,6 +23,11 @@
 //! | `EventLoopBuilder`, `TaskOptions`, `CallbackId`, `BackendKind` | yes | yes | plain values |
 //! | `LoopFactory` | yes | yes | a `fn` pointer |
 //! | `IoSource` | yes | no | `Cell`s; only ever handed out as `Rc<IoSource>` (`!Send`) |
+//! | `Gather`, `GatherOutcomes`, `TryGather`, `AsCompleted`, `Next`, `Shield`, `Wait` | no | no | hold `Task`s of the loop |
+//! | `TaskGroup`, `TaskGroupScope` | no | no | `Rc` group state |
+//! | `Timeout`, `TimeoutScope`, `WaitForTask` | no | no | `Rc` scope state / a `Task` |
+//! | `ConcurrentFuture<T>` | yes | yes | `Arc<Mutex<..>>` slot, for other threads |
+//! | `TaskGroupError`, `ReturnWhen` | yes | yes | errors and plain values |
 //!
 //! `!Send` is proven with the ambiguous-impl technique of the
 //! `static_assertions` crate: `<T as AmbiguousIfSend<_>>::some_item` resolves
@@ -32,11 +37,14 @@
 
 use std::rc::Rc;
 
+use std::future::Ready;
+
 use tulip_executor::{
-    BackendKind, CallbackId, Error, EventLoop, EventLoopBuilder, ExceptionContext,
-    ExceptionHandler, Executor, ExecutorFuture, Handle, IoSource, Job, Loop, LoopFactory,
-    LoopFuture, PanicError, RemoteLoop, Runner, Sleep, Task, TaskOptions, TaskRef, ThreadPool,
-    TimerHandle, WaitDone, YieldNow,
+    AsCompleted, BackendKind, CallbackId, ConcurrentFuture, Error, EventLoop, EventLoopBuilder,
+    ExceptionContext, ExceptionHandler, Executor, ExecutorFuture, Gather, GatherOutcomes, Handle,
+    IoSource, Job, Loop, LoopFactory, LoopFuture, PanicError, RemoteLoop, ReturnWhen, Runner,
+    Shield, Sleep, Task, TaskGroup, TaskGroupError, TaskOptions, TaskRef, ThreadPool, Timeout,
+    TimeoutScope, TimerHandle, Wait, WaitDone, WaitForTask, YieldNow,
 };
 
 fn is_send<T: ?Sized + Send>() {}
@@ -90,6 +98,15 @@ fn loop_side_types_are_neither_send_nor_sync() {
         Sleep,
         ExecutorFuture<u32>,
         Rc<IoSource>,
+        Gather<Vec<Ready<u32>>>,
+        GatherOutcomes<Vec<Ready<u32>>>,
+        AsCompleted<u32>,
+        Shield<u32>,
+        Wait<Task<u32>>,
+        TaskGroup,
+        Timeout,
+        TimeoutScope<Ready<u32>>,
+        WaitForTask<u32>,
     );
     not_sync!(
         EventLoop,
@@ -107,6 +124,10 @@ fn loop_side_types_are_neither_send_nor_sync() {
         ExecutorFuture<u32>,
         IoSource,
         Job,
+        AsCompleted<u32>,
+        TaskGroup,
+        Timeout,
+        WaitForTask<u32>,
     );
 }
 
@@ -142,6 +163,13 @@ fn thread_side_types_are_send_and_sync() {
     is_send::<LoopFactory>();
     is_sync::<LoopFactory>();
     is_send::<IoSource>();
+
+    is_send::<ConcurrentFuture<u32>>();
+    is_sync::<ConcurrentFuture<u32>>();
+    is_send::<TaskGroupError>();
+    is_sync::<TaskGroupError>();
+    is_send::<ReturnWhen>();
+    is_sync::<ReturnWhen>();
 }
 
 #[test]
