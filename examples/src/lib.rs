@@ -14,6 +14,9 @@
 //! | `watch_fd` | Watch a file descriptor for read events (`add_reader`) |
 //! | `hello_world_coroutine` | Hello World coroutine |
 //! | `display_date_coroutine` | Coroutine displaying the current date |
+//! | `queue_workers` | Workers sharing a queue: `Queue`, `join`, cancelling the workers |
+//! | `taskgroup` | Task groups (`asyncio.TaskGroup`) |
+//! | `timeout` | Timeouts: `asyncio.timeout()`, `Timeout.reschedule()`, `wait_for()` |
 //!
 //! `tests/examples_output.rs` runs every binary and checks its output.
 //!
@@ -32,8 +35,9 @@ use chrono::{DateTime, Local, Timelike};
 use tulip::{Error, EventLoop};
 
 /// The environment variable of fast mode: set to `1`, the examples that wait
-/// (`display_date`, `display_date_coroutine`) run their loop on the virtual
-/// clock, so they finish instantly while printing the same lines.
+/// (`display_date`, `display_date_coroutine`, `queue_workers`, `taskgroup`,
+/// `timeout`) run their loop on the virtual clock, so they finish instantly
+/// while printing the same lines.
 pub const FAST_ENV: &str = "TULIP_EXAMPLE_FAST";
 
 /// Whether fast mode was asked for ([`FAST_ENV`] set to anything but empty

@@ -1,8 +1,8 @@
 //! Runs every ported asyncio example binary and checks that it prints what
 //! the asyncio documentation's version prints.
 //!
-//! The examples that wait (`display_date`, `display_date_coroutine`) run in
-//! fast mode (`TULIP_EXAMPLE_FAST=1`: the virtual clock), so they finish at
+//! The examples that wait (`display_date`, `display_date_coroutine`,
+//! `queue_workers`, `taskgroup`, `timeout`) run in fast mode (`TULIP_EXAMPLE_FAST=1`: the virtual clock), so they finish at
 //! once; there their dates are exactly one virtual second apart, which also
 //! checks that the timers ran on the virtual clock. The `*_real_time` tests
 //! run them on the real clock (about 4 s each) and are ignored by default:
@@ -160,6 +160,67 @@ fn display_date_coroutine() {
     check_one_virtual_second_apart(&check_dates(&out));
 }
 
+/// What `queue_workers` prints: its sleep times come from a fixed
+/// pseudo-random sequence, and on the virtual clock the time measured around
+/// `join` is exact.
+const QUEUE_WORKERS_OUTPUT: &str = "\
+worker-1 has slept for 0.27 seconds
+worker-2 has slept for 0.53 seconds
+worker-0 has slept for 0.83 seconds
+worker-1 has slept for 0.68 seconds
+worker-2 has slept for 0.51 seconds
+worker-0 has slept for 0.53 seconds
+worker-2 has slept for 0.45 seconds
+worker-1 has slept for 0.87 seconds
+worker-0 has slept for 0.66 seconds
+worker-1 has slept for 0.54 seconds
+worker-2 has slept for 0.87 seconds
+worker-1 has slept for 0.09 seconds
+worker-0 has slept for 0.48 seconds
+worker-2 has slept for 0.60 seconds
+worker-0 has slept for 0.72 seconds
+worker-1 has slept for 0.81 seconds
+worker-1 has slept for 0.18 seconds
+worker-0 has slept for 0.52 seconds
+worker-2 has slept for 0.97 seconds
+worker-1 has slept for 0.84 seconds
+====
+3 workers slept in parallel for 4.28 seconds
+total expected sleep time: 11.96 seconds
+";
+
+#[test]
+fn queue_workers() {
+    let out = stdout_of(env!("CARGO_BIN_EXE_queue_workers"), true);
+    assert_eq!(out, QUEUE_WORKERS_OUTPUT);
+}
+
+const TASKGROUP_OUTPUT: &str = "\
+started at 00:00:00
+hello
+world
+finished at 00:00:02
+Both tasks have completed now: hello, world
+";
+
+#[test]
+fn taskgroup() {
+    let out = stdout_of(env!("CARGO_BIN_EXE_taskgroup"), true);
+    assert_eq!(out, TASKGROUP_OUTPUT);
+}
+
+#[test]
+fn timeout() {
+    let out = stdout_of(env!("CARGO_BIN_EXE_timeout"), true);
+    assert_eq!(
+        out,
+        "The long operation timed out, but we've handled it.\n\
+         This statement will run regardless.\n\
+         Looks like we haven't finished on time.\n\
+         timeout!\n"
+    );
+}
+
 #[test]
 #[ignore = "takes 4 s on the real clock; run with --ignored"]
 fn display_date_real_time() {
@@ -172,4 +233,34 @@ fn display_date_real_time() {
 fn display_date_coroutine_real_time() {
     let out = stdout_of(env!("CARGO_BIN_EXE_display_date_coroutine"), false);
     check_about_one_second_apart(&check_dates(&out));
+}
+
+#[test]
+#[ignore = "takes 2 s on the real clock; run with --ignored"]
+fn taskgroup_real_time() {
+    let out = stdout_of(env!("CARGO_BIN_EXE_taskgroup"), false);
+    assert_eq!(out, TASKGROUP_OUTPUT);
+}
+
+#[test]
+#[ignore = "takes 4.3 s on the real clock; run with --ignored"]
+fn queue_workers_real_time() {
+    // On the real clock the measured time around `join` is only about the
+    // sum of the longest worker's sleeps; the rest of the output is exact.
+    let out = stdout_of(env!("CARGO_BIN_EXE_queue_workers"), false);
+    let expected: Vec<&str> = QUEUE_WORKERS_OUTPUT.lines().collect();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), expected.len(), "got:\n{out}");
+    for (i, (got, want)) in lines.iter().zip(&expected).enumerate() {
+        if want.starts_with("3 workers slept in parallel for ") {
+            let secs: f64 = got
+                .strip_prefix("3 workers slept in parallel for ")
+                .and_then(|r| r.strip_suffix(" seconds"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("line {i}: {got:?}"));
+            assert!((4.28..4.8).contains(&secs), "line {i}: {got:?}");
+        } else {
+            assert_eq!(got, want, "line {i}");
+        }
+    }
 }
