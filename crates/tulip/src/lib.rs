@@ -49,7 +49,9 @@
 //! |---|---|
 //! | `asyncio.base_events`, `events` | [`EventLoop`], [`Loop`], [`RemoteLoop`], [`Handle`], [`TimerHandle`] |
 //! | `asyncio.futures` | [`LoopFuture`] |
-//! | `asyncio.tasks` | [`Task`], [`spawn`], [`sleep`], [`current_task`], [`all_tasks`], [`to_thread`] |
+//! | `asyncio.tasks` | [`Task`], [`spawn`], [`sleep`], [`gather`], [`wait`], [`wait_for`], [`as_completed`], [`shield`], [`current_task`], [`all_tasks`], [`to_thread`], [`run_coroutine_threadsafe`] |
+//! | `asyncio.timeouts` | [`timeout`], [`timeout_at`], [`Timeout`] |
+//! | `asyncio.taskgroups` | [`task_group`], [`TaskGroup`], [`TaskGroupError`] |
 //! | `asyncio.runners` | [`run`], [`Runner`] |
 //! | `asyncio.exceptions` | [`Error`] |
 //! | `asyncio.locks`, `asyncio.queues` | [`sync`] |
