@@ -21,9 +21,11 @@
 //!   in a `LocalSet`, `LocalExecutor::spawn`) and await the handles in
 //!   order into a `Vec`, which is what gather does.
 
+use std::future::Future;
 use std::rc::Rc;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use tulip_benches::{group, tokio_current_thread, tulip_loop, wall_time};
 
 /// Lock/unlock pairs per iteration.
@@ -37,300 +39,234 @@ const PERMITS: u64 = 1_000_000;
 /// Futures gathered per iteration.
 const GATHERED: u64 = 100_000;
 
+/// One table row.
+type Group<'a> = BenchmarkGroup<'a, WallTime>;
+
 fn check(got: u64, want: u64) {
     assert_eq!(got, want, "the workload did not do all its work");
 }
 
-fn lock_uncontended(c: &mut Criterion) {
-    let mut g = group(c, "lock_uncontended", LOCKS);
-
-    let el = tulip_loop();
+/// Registers `tulip` in `g`: each iteration runs the future `make` builds
+/// on `el` and checks its result.
+fn on_tulip<F: Future<Output = u64> + 'static>(
+    g: &mut Group<'_>,
+    el: &tulip::EventLoop,
+    want: u64,
+    make: impl Fn() -> F,
+) {
     g.bench_function("tulip", |b| {
         b.iter_custom(|iters| {
             wall_time(iters, || {
-                let n = el
-                    .run_until_complete(async {
-                        let lock = tulip::sync::Lock::new();
-                        let mut n = 0;
-                        for _ in 0..LOCKS {
-                            let guard = lock.acquire().await;
-                            n += 1;
-                            drop(guard);
-                        }
-                        n
-                    })
-                    .unwrap_or(0);
-                check(n, LOCKS);
+                check(el.run_until_complete(make()).unwrap_or(0), want)
             })
         });
     });
-    drop(el);
+}
 
+/// Registers `tokio`: the future runs on a current-thread runtime inside a
+/// `LocalSet` (so that it may `spawn_local`).
+fn on_tokio<F: Future<Output = u64>>(g: &mut Group<'_>, want: u64, make: impl Fn() -> F) {
     let rt = tokio_current_thread();
+    let local = tokio::task::LocalSet::new();
     g.bench_function("tokio", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let n = rt.block_on(async {
-                    let lock = tokio::sync::Mutex::new(());
-                    let mut n = 0;
-                    for _ in 0..LOCKS {
-                        let guard = lock.lock().await;
-                        n += 1;
-                        drop(guard);
-                    }
-                    n
-                });
-                check(n, LOCKS);
-            })
-        });
+        b.iter_custom(|iters| wall_time(iters, || check(local.block_on(&rt, make()), want)));
     });
-    drop(rt);
+}
 
-    let ex = async_executor::LocalExecutor::new();
+/// Registers `smol`: the future runs on a `LocalExecutor`, which it also
+/// receives (to spawn on).
+fn on_smol<F: Future<Output = u64>>(
+    g: &mut Group<'_>,
+    want: u64,
+    make: impl Fn(Rc<async_executor::LocalExecutor<'static>>) -> F,
+) {
+    let ex = Rc::new(async_executor::LocalExecutor::new());
     g.bench_function("smol", |b| {
         b.iter_custom(|iters| {
             wall_time(iters, || {
-                let n = futures_lite::future::block_on(ex.run(async {
-                    let lock = async_lock::Mutex::new(());
-                    let mut n = 0;
-                    for _ in 0..LOCKS {
-                        let guard = lock.lock().await;
-                        n += 1;
-                        drop(guard);
-                    }
-                    n
-                }));
-                check(n, LOCKS);
+                check(
+                    futures_lite::future::block_on(ex.run(make(ex.clone()))),
+                    want,
+                )
             })
         });
+    });
+}
+
+fn lock_uncontended(c: &mut Criterion) {
+    let mut g = group(c, "lock_uncontended", LOCKS);
+    on_tulip(&mut g, &tulip_loop(), LOCKS, || async {
+        let lock = tulip::sync::Lock::new();
+        let mut n = 0;
+        for _ in 0..LOCKS {
+            let guard = lock.acquire().await;
+            n += 1;
+            drop(guard);
+        }
+        n
+    });
+    on_tokio(&mut g, LOCKS, || async {
+        let lock = tokio::sync::Mutex::new(());
+        let mut n = 0;
+        for _ in 0..LOCKS {
+            let guard = lock.lock().await;
+            n += 1;
+            drop(guard);
+        }
+        n
+    });
+    on_smol(&mut g, LOCKS, |_| async {
+        let lock = async_lock::Mutex::new(());
+        let mut n = 0;
+        for _ in 0..LOCKS {
+            let guard = lock.lock().await;
+            n += 1;
+            drop(guard);
+        }
+        n
     });
     g.finish();
 }
 
 fn queue_ping_pong(c: &mut Criterion) {
     let mut g = group(c, "queue_ping_pong", ITEMS);
-
-    let el = tulip_loop();
-    g.bench_function("tulip", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let sum = el
-                    .run_until_complete(async {
-                        let q: tulip::sync::Queue<u64> = tulip::sync::Queue::new(1);
-                        let producer = {
-                            let q = q.clone();
-                            tulip::spawn(async move {
-                                for i in 0..ITEMS {
-                                    if q.put(i).await.is_err() {
-                                        break;
-                                    }
-                                }
-                            })
-                        };
-                        let mut sum = 0;
-                        for _ in 0..ITEMS {
-                            sum += q.get().await.unwrap_or(0);
-                        }
-                        let _ = producer.await;
-                        sum
-                    })
-                    .unwrap_or(0);
-                check(sum, ITEMS * (ITEMS - 1) / 2);
-            })
-        });
-    });
-    drop(el);
-
-    let rt = tokio_current_thread();
-    let local = tokio::task::LocalSet::new();
-    g.bench_function("tokio", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let sum = local.block_on(&rt, async {
-                    let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(1);
-                    let producer = tokio::task::spawn_local(async move {
-                        for i in 0..ITEMS {
-                            if tx.send(i).await.is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    let mut sum = 0;
-                    for _ in 0..ITEMS {
-                        sum += rx.recv().await.unwrap_or(0);
+    let want = ITEMS * (ITEMS - 1) / 2;
+    on_tulip(&mut g, &tulip_loop(), want, || async {
+        let q: tulip::sync::Queue<u64> = tulip::sync::Queue::new(1);
+        let producer = {
+            let q = q.clone();
+            tulip::spawn(async move {
+                for i in 0..ITEMS {
+                    if q.put(i).await.is_err() {
+                        break;
                     }
-                    let _ = producer.await;
-                    sum
-                });
-                check(sum, ITEMS * (ITEMS - 1) / 2);
+                }
             })
-        });
+        };
+        let mut sum = 0;
+        for _ in 0..ITEMS {
+            sum += q.get().await.unwrap_or(0);
+        }
+        let _ = producer.await;
+        sum
     });
-    drop((local, rt));
-
-    let ex = async_executor::LocalExecutor::new();
-    g.bench_function("smol", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let sum = futures_lite::future::block_on(ex.run(async {
-                    let (tx, rx) = async_channel::bounded::<u64>(1);
-                    let producer = ex.spawn(async move {
-                        for i in 0..ITEMS {
-                            if tx.send(i).await.is_err() {
-                                break;
-                            }
-                        }
-                    });
-                    let mut sum = 0;
-                    for _ in 0..ITEMS {
-                        sum += rx.recv().await.unwrap_or(0);
-                    }
-                    producer.await;
-                    sum
-                }));
-                check(sum, ITEMS * (ITEMS - 1) / 2);
-            })
+    on_tokio(&mut g, want, || async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<u64>(1);
+        let producer = tokio::task::spawn_local(async move {
+            for i in 0..ITEMS {
+                if tx.send(i).await.is_err() {
+                    break;
+                }
+            }
         });
+        let mut sum = 0;
+        for _ in 0..ITEMS {
+            sum += rx.recv().await.unwrap_or(0);
+        }
+        let _ = producer.await;
+        sum
+    });
+    on_smol(&mut g, want, |ex| async move {
+        let (tx, rx) = async_channel::bounded::<u64>(1);
+        let producer = ex.spawn(async move {
+            for i in 0..ITEMS {
+                if tx.send(i).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let mut sum = 0;
+        for _ in 0..ITEMS {
+            sum += rx.recv().await.unwrap_or(0);
+        }
+        producer.await;
+        sum
     });
     g.finish();
 }
 
 fn event_set_wait(c: &mut Criterion) {
     let mut g = group(c, "event_set_wait", EVENTS);
-
-    let el = tulip_loop();
-    g.bench_function("tulip", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let n = el
-                    .run_until_complete(async {
-                        // Two events: `go` wakes the waiter, `done` answers.
-                        let go = tulip::sync::Event::new();
-                        let done = tulip::sync::Event::new();
-                        let waiter = {
-                            let (go, done) = (go.clone(), done.clone());
-                            tulip::spawn(async move {
-                                let mut n = 0;
-                                for _ in 0..EVENTS {
-                                    go.wait().await;
-                                    go.clear();
-                                    n += 1;
-                                    done.set();
-                                }
-                                n
-                            })
-                        };
-                        for _ in 0..EVENTS {
-                            go.set();
-                            done.wait().await;
-                            done.clear();
-                        }
-                        waiter.await.unwrap_or(0)
-                    })
-                    .unwrap_or(0);
-                check(n, EVENTS);
+    on_tulip(&mut g, &tulip_loop(), EVENTS, || async {
+        // Two events: `go` wakes the waiter, `done` answers.
+        let go = tulip::sync::Event::new();
+        let done = tulip::sync::Event::new();
+        let waiter = {
+            let (go, done) = (go.clone(), done.clone());
+            tulip::spawn(async move {
+                let mut n = 0;
+                for _ in 0..EVENTS {
+                    go.wait().await;
+                    go.clear();
+                    n += 1;
+                    done.set();
+                }
+                n
             })
-        });
+        };
+        for _ in 0..EVENTS {
+            go.set();
+            done.wait().await;
+            done.clear();
+        }
+        waiter.await.unwrap_or(0)
     });
-    drop(el);
-
-    let rt = tokio_current_thread();
-    let local = tokio::task::LocalSet::new();
-    g.bench_function("tokio", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let n = local.block_on(&rt, async {
-                    let go = Rc::new(tokio::sync::Notify::new());
-                    let done = Rc::new(tokio::sync::Notify::new());
-                    let waiter = {
-                        let (go, done) = (go.clone(), done.clone());
-                        tokio::task::spawn_local(async move {
-                            let mut n = 0;
-                            for _ in 0..EVENTS {
-                                go.notified().await;
-                                n += 1;
-                                done.notify_one();
-                            }
-                            n
-                        })
-                    };
-                    for _ in 0..EVENTS {
-                        go.notify_one();
-                        done.notified().await;
-                    }
-                    waiter.await.unwrap_or(0)
-                });
-                check(n, EVENTS);
+    on_tokio(&mut g, EVENTS, || async {
+        let go = Rc::new(tokio::sync::Notify::new());
+        let done = Rc::new(tokio::sync::Notify::new());
+        let waiter = {
+            let (go, done) = (go.clone(), done.clone());
+            tokio::task::spawn_local(async move {
+                let mut n = 0;
+                for _ in 0..EVENTS {
+                    go.notified().await;
+                    n += 1;
+                    done.notify_one();
+                }
+                n
             })
-        });
+        };
+        for _ in 0..EVENTS {
+            go.notify_one();
+            done.notified().await;
+        }
+        waiter.await.unwrap_or(0)
     });
-    drop((local, rt));
     g.finish();
 }
 
 fn semaphore_uncontended(c: &mut Criterion) {
     let mut g = group(c, "semaphore_uncontended", PERMITS);
-
-    let el = tulip_loop();
-    g.bench_function("tulip", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let n = el
-                    .run_until_complete(async {
-                        let sem = tulip::sync::Semaphore::new(4);
-                        let mut n = 0;
-                        for _ in 0..PERMITS {
-                            let permit = sem.acquire().await;
-                            n += 1;
-                            drop(permit);
-                        }
-                        n
-                    })
-                    .unwrap_or(0);
-                check(n, PERMITS);
-            })
-        });
+    on_tulip(&mut g, &tulip_loop(), PERMITS, || async {
+        let sem = tulip::sync::Semaphore::new(4);
+        let mut n = 0;
+        for _ in 0..PERMITS {
+            let permit = sem.acquire().await;
+            n += 1;
+            drop(permit);
+        }
+        n
     });
-    drop(el);
-
-    let rt = tokio_current_thread();
-    g.bench_function("tokio", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let n = rt.block_on(async {
-                    let sem = tokio::sync::Semaphore::new(4);
-                    let mut n = 0;
-                    for _ in 0..PERMITS {
-                        if let Ok(permit) = sem.acquire().await {
-                            n += 1;
-                            drop(permit);
-                        }
-                    }
-                    n
-                });
-                check(n, PERMITS);
-            })
-        });
+    on_tokio(&mut g, PERMITS, || async {
+        let sem = tokio::sync::Semaphore::new(4);
+        let mut n = 0;
+        for _ in 0..PERMITS {
+            if let Ok(permit) = sem.acquire().await {
+                n += 1;
+                drop(permit);
+            }
+        }
+        n
     });
-    drop(rt);
-
-    let ex = async_executor::LocalExecutor::new();
-    g.bench_function("smol", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let n = futures_lite::future::block_on(ex.run(async {
-                    let sem = async_lock::Semaphore::new(4);
-                    let mut n = 0;
-                    for _ in 0..PERMITS {
-                        let permit = sem.acquire().await;
-                        n += 1;
-                        drop(permit);
-                    }
-                    n
-                }));
-                check(n, PERMITS);
-            })
-        });
+    on_smol(&mut g, PERMITS, |_| async {
+        let sem = async_lock::Semaphore::new(4);
+        let mut n = 0;
+        for _ in 0..PERMITS {
+            let permit = sem.acquire().await;
+            n += 1;
+            drop(permit);
+        }
+        n
     });
     g.finish();
 }
@@ -338,62 +274,29 @@ fn semaphore_uncontended(c: &mut Criterion) {
 fn gather(c: &mut Criterion) {
     let mut g = group(c, "gather", GATHERED);
     let want = GATHERED * (GATHERED - 1) / 2;
-
-    let el = tulip_loop();
-    g.bench_function("tulip", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let sum = el
-                    .run_until_complete(async {
-                        let futs: Vec<_> = (0..GATHERED).map(|i| async move { i }).collect();
-                        tulip::gather(futs)
-                            .await
-                            .map_or(0, |v| v.into_iter().sum::<u64>())
-                    })
-                    .unwrap_or(0);
-                check(sum, want);
-            })
-        });
+    on_tulip(&mut g, &tulip_loop(), want, || async {
+        let futs: Vec<_> = (0..GATHERED).map(|i| async move { i }).collect();
+        tulip::gather(futs)
+            .await
+            .map_or(0, |v| v.into_iter().sum::<u64>())
     });
-    drop(el);
-
-    let rt = tokio_current_thread();
-    let local = tokio::task::LocalSet::new();
-    g.bench_function("tokio", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let sum = local.block_on(&rt, async {
-                    let handles: Vec<_> = (0..GATHERED)
-                        .map(|i| tokio::task::spawn_local(async move { i }))
-                        .collect();
-                    let mut out = Vec::with_capacity(handles.len());
-                    for h in handles {
-                        out.push(h.await.unwrap_or(0));
-                    }
-                    out.into_iter().sum::<u64>()
-                });
-                check(sum, want);
-            })
-        });
+    on_tokio(&mut g, want, || async {
+        let handles: Vec<_> = (0..GATHERED)
+            .map(|i| tokio::task::spawn_local(async move { i }))
+            .collect();
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            out.push(h.await.unwrap_or(0));
+        }
+        out.into_iter().sum::<u64>()
     });
-    drop((local, rt));
-
-    let ex = async_executor::LocalExecutor::new();
-    g.bench_function("smol", |b| {
-        b.iter_custom(|iters| {
-            wall_time(iters, || {
-                let sum = futures_lite::future::block_on(ex.run(async {
-                    let handles: Vec<_> =
-                        (0..GATHERED).map(|i| ex.spawn(async move { i })).collect();
-                    let mut out = Vec::with_capacity(handles.len());
-                    for h in handles {
-                        out.push(h.await);
-                    }
-                    out.into_iter().sum::<u64>()
-                }));
-                check(sum, want);
-            })
-        });
+    on_smol(&mut g, want, |ex| async move {
+        let handles: Vec<_> = (0..GATHERED).map(|i| ex.spawn(async move { i })).collect();
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            out.push(h.await);
+        }
+        out.into_iter().sum::<u64>()
     });
     g.finish();
 }
