@@ -545,7 +545,7 @@ impl Loop {
         {
             runnable.run();
         } else {
-            inner.ready.borrow_mut().push_back(Ready::Task(runnable));
+            inner.ready.borrow_mut().push(Ready::Task(runnable));
         }
         Task {
             header: NonNull::from(task.metadata()),
