@@ -187,7 +187,7 @@ impl<T, S: QueueStorage<T>> QueueState<T, S> {
 
     /// Accepts a new item: to the first getter, else into storage.
     fn accept(&mut self, item: T, after: &mut After<T>) {
-        self.unfinished += 1;
+        self.unfinished = self.unfinished.saturating_add(1);
         self.deliver(item, after);
     }
 
@@ -208,7 +208,7 @@ impl<T, S: QueueStorage<T>> QueueState<T, S> {
                 items.push(item);
                 Ok(())
             }) {
-                self.unfinished += 1;
+                self.unfinished = self.unfinished.saturating_add(1);
                 after.wakers.push(w);
             }
         }
@@ -590,7 +590,13 @@ impl<T, S: QueueStorage<T>> Future for QueueGet<T, S> {
                     None => return Poll::Pending,
                     Some(granted) => {
                         this.key = None;
-                        granted.ok_or(Error::QueueShutDown)
+                        match granted {
+                            Some(item) => Ok(item),
+                            // Told "shut down", but an item may have come
+                            // back since (a getter that was handed it was
+                            // dropped): get drains before it raises.
+                            None => s.take(&mut after).ok_or(Error::QueueShutDown),
+                        }
                     }
                 }
             } else {

@@ -103,7 +103,9 @@ impl Permits {
             }
             let waker = s.waiters.notify_one(|()| ());
             if waker.is_none() {
-                s.value += 1;
+                // `Semaphore::new(usize::MAX)` is "unlimited": saturate
+                // rather than overflow.
+                s.value = s.value.saturating_add(1);
             }
             waker
         };

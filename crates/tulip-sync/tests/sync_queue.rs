@@ -261,3 +261,22 @@ fn cancelled_getter_tasks_lose_no_items() {
     })
     .unwrap();
 }
+
+/// A getter told "shut down" still drains an item that came back into the
+/// queue after the shutdown (a getter that had been handed it was dropped
+/// before it ran): asyncio's getter re-checks `empty()` before it raises.
+#[test]
+fn a_getter_woken_by_shutdown_still_drains_an_item_given_back() {
+    let q: Queue<i32> = Queue::new(0);
+    let mut g1 = Box::pin(q.get());
+    let mut g2 = Box::pin(q.get());
+    pending(&mut g1);
+    pending(&mut g2);
+    q.put_nowait(1).unwrap(); // handed to g1
+    q.shutdown(false); // g2 is told the queue shut down
+    drop(g1); // the item goes back into the queue
+    assert_eq!(q.qsize(), 1);
+    assert_eq!(ready(&mut g2), Ok(1));
+    assert_eq!(q.qsize(), 0);
+    assert_eq!(ready(&mut Box::pin(q.get())), Err(Error::QueueShutDown));
+}

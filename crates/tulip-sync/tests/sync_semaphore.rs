@@ -121,3 +121,15 @@ fn cancel_at_wake_up_passes_the_permit_on_10000_times() {
         assert!(!sem.locked());
     }
 }
+
+/// `Semaphore::new(usize::MAX)` is the "unlimited" idiom: releasing more
+/// saturates instead of overflowing (no panic, no wrap to zero).
+#[test]
+fn an_unlimited_semaphore_saturates_on_release() {
+    let s = Semaphore::new(usize::MAX);
+    s.release();
+    assert_eq!(s.value(), usize::MAX);
+    assert!(!s.locked());
+    let permit = s.try_acquire();
+    assert!(permit.is_some());
+}
