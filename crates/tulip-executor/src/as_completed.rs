@@ -12,7 +12,11 @@
 //! one `Err(Error::Timeout)` item and then ends the stream. The tasks that
 //! did not complete keep running until the [`AsCompleted`] is dropped,
 //! which cancels them (a stream nobody reads any more has no reader for
-//! their results).
+//! their results): their futures are dropped inside that drop, and the
+//! tasks finish as cancelled when the loop next reaches them.
+//!
+//! Tasks that complete in the same loop pass are yielded in the order they
+//! completed.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,8 +25,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::sleep::{Sleep, sleep};
-use crate::task::spawn;
-use crate::task_set::TaskSet;
+use crate::task_set::{TaskSet, spawn_child};
 
 /// Runs `futures` concurrently and yields their outcomes in completion
 /// order; with `timeout`, an `Err(Error::Timeout)` item ends the stream
@@ -60,7 +63,12 @@ where
     F::Output: 'static,
 {
     AsCompleted {
-        set: TaskSet::new(futures.into_iter().map(spawn).collect()),
+        set: TaskSet::new(
+            futures
+                .into_iter()
+                .map(|f| spawn_child(Box::pin(f)))
+                .collect(),
+        ),
         timeout: timeout.map(sleep),
         ended: false,
     }

@@ -13,9 +13,15 @@
 //! Each future is spawned as a task on the running loop when `gather` is
 //! called, in input order, as asyncio wraps coroutines with
 //! `ensure_future`. When the gather fails fast, the other children **keep
-//! running** (detached), as in asyncio. Dropping the gather future before it
-//! completes (which is what cancelling the task awaiting it does) cancels
-//! every child still running, as cancelling asyncio's gather does.
+//! running** (detached), as in asyncio, and their outcomes count as
+//! retrieved: a later panic in one of them is not reported as "Task
+//! exception was never retrieved" (asyncio's gather marks them so too).
+//! Dropping the gather future before it completes (which is what cancelling
+//! the task awaiting it, or a timeout around it, does) cancels every child
+//! still running, as cancelling asyncio's gather does: each child's future
+//! is dropped (its destructors run) before that drop returns, and its task
+//! finishes as cancelled when the loop next reaches it (in that pass or
+//! the next; until then it is still listed by [`all_tasks`](crate::all_tasks)).
 
 use std::any::Any;
 use std::future::Future;
@@ -23,8 +29,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::error::Error;
-use crate::task::{Task, spawn};
-use crate::task_set::TaskSet;
+use crate::task_set::{TaskSet, spawn_child};
 
 /// What [`gather`] accepts: a `Vec` of futures, or a tuple of futures of
 /// different types (arity 1 to 8).
@@ -35,8 +40,9 @@ pub trait GatherInput {
     type Output;
     /// Every outcome as a `Result`, for [`Gather::return_exceptions`].
     type Outcomes;
-    /// Spawns one task per future, in input order.
-    fn spawn_all(self) -> Vec<Task<Self::Item>>;
+    /// The futures, boxed, in input order (the gather spawns one task per
+    /// future, keeping each future where it can drop it at once).
+    fn into_futures(self) -> Vec<Pin<Box<dyn Future<Output = Self::Item>>>>;
     /// Puts the values back in shape.
     fn assemble(items: Vec<Self::Item>) -> Self::Output;
     /// Puts the outcomes back in shape.
@@ -51,9 +57,10 @@ where
     type Item = F::Output;
     type Output = Vec<F::Output>;
     type Outcomes = Vec<Result<F::Output, Error>>;
-    #[track_caller]
-    fn spawn_all(self) -> Vec<Task<F::Output>> {
-        self.into_iter().map(spawn).collect()
+    fn into_futures(self) -> Vec<Pin<Box<dyn Future<Output = F::Output>>>> {
+        self.into_iter()
+            .map(|f| Box::pin(f) as Pin<Box<dyn Future<Output = F::Output>>>)
+            .collect()
     }
     fn assemble(items: Vec<F::Output>) -> Vec<F::Output> {
         items
@@ -72,8 +79,9 @@ pub trait TryGatherInput {
     type Error: From<Error> + 'static;
     /// The values on success: a `Vec` or a tuple, in input order.
     type Output;
-    /// Spawns one task per future, in input order.
-    fn spawn_all(self) -> Vec<Task<Result<Self::Value, Self::Error>>>;
+    /// The futures, boxed, in input order (as [`GatherInput::into_futures`]).
+    #[allow(clippy::type_complexity)]
+    fn into_futures(self) -> Vec<Pin<Box<dyn Future<Output = Result<Self::Value, Self::Error>>>>>;
     /// Puts the values back in shape.
     fn assemble(items: Vec<Self::Value>) -> Self::Output;
 }
@@ -87,9 +95,10 @@ where
     type Value = T;
     type Error = E;
     type Output = Vec<T>;
-    #[track_caller]
-    fn spawn_all(self) -> Vec<Task<Result<T, E>>> {
-        self.into_iter().map(spawn).collect()
+    fn into_futures(self) -> Vec<Pin<Box<dyn Future<Output = Result<T, E>>>>> {
+        self.into_iter()
+            .map(|f| Box::pin(f) as Pin<Box<dyn Future<Output = Result<T, E>>>>)
+            .collect()
     }
     fn assemble(items: Vec<T>) -> Vec<T> {
         items
@@ -113,10 +122,10 @@ macro_rules! tuple_gather {
             type Item = Box<dyn Any>;
             type Output = ($($F::Output,)+);
             type Outcomes = ($(Result<$F::Output, Error>,)+);
-            #[track_caller]
-            fn spawn_all(self) -> Vec<Task<Box<dyn Any>>> {
+            fn into_futures(self) -> Vec<Pin<Box<dyn Future<Output = Box<dyn Any>>>>> {
                 let ($($F,)+) = self;
-                vec![$(spawn(async move { Box::new($F.await) as Box<dyn Any> })),+]
+                vec![$(Box::pin(async move { Box::new($F.await) as Box<dyn Any> })
+                    as Pin<Box<dyn Future<Output = Box<dyn Any>>>>),+]
             }
             fn assemble(items: Vec<Box<dyn Any>>) -> Self::Output {
                 let mut it = items.into_iter();
@@ -163,12 +172,15 @@ macro_rules! tuple_try_gather {
             type Value = Box<dyn Any>;
             type Error = <$A::Output as TryOutput>::Err;
             type Output = (<$A::Output as TryOutput>::Ok, $(<$F::Output as TryOutput>::Ok,)*);
-            #[track_caller]
-            fn spawn_all(self) -> Vec<Task<Result<Box<dyn Any>, Self::Error>>> {
+            #[allow(clippy::type_complexity)]
+            fn into_futures(
+                self,
+            ) -> Vec<Pin<Box<dyn Future<Output = Result<Box<dyn Any>, Self::Error>>>>> {
                 let ($A, $($F,)*) = self;
                 vec![
-                    spawn(async move { $A.await.into_result().map(|v| Box::new(v) as Box<dyn Any>) }),
-                    $(spawn(async move { $F.await.into_result().map(|v| Box::new(v) as Box<dyn Any>) }),)*
+                    Box::pin(async move { $A.await.into_result().map(|v| Box::new(v) as Box<dyn Any>) })
+                        as Pin<Box<dyn Future<Output = Result<Box<dyn Any>, Self::Error>>>>,
+                    $(Box::pin(async move { $F.await.into_result().map(|v| Box::new(v) as Box<dyn Any>) }),)*
                 ]
             }
             fn assemble(items: Vec<Box<dyn Any>>) -> Self::Output {
@@ -228,8 +240,10 @@ tuple_gather!(A, B, C, D, E, F, G, H);
 /// # Cancel safety
 ///
 /// Dropping the returned future before it completes cancels every child
-/// still running; their results are lost. After it failed fast, the
-/// remaining children are detached and run on.
+/// still running; their results are lost. Their futures are dropped inside
+/// that drop (their tasks finish when the loop next reaches them). After
+/// it failed fast, the remaining children are detached and run on (a later
+/// panic of theirs is not reported as never retrieved).
 #[track_caller]
 pub fn gather<G: GatherInput>(input: G) -> Gather<G> {
     let mut g = Gather {
@@ -284,7 +298,7 @@ impl<G: GatherInput> Gather<G> {
 
     fn start(&mut self) {
         if let Some(input) = self.input.take() {
-            let tasks = input.spawn_all();
+            let tasks: Vec<_> = input.into_futures().into_iter().map(spawn_child).collect();
             self.results = (0..tasks.len()).map(|_| None).collect();
             self.set = TaskSet::new(tasks);
         }
@@ -395,7 +409,7 @@ impl<G: TryGatherInput> Unpin for TryGather<G> {}
 impl<G: TryGatherInput> TryGather<G> {
     fn start(&mut self) {
         if let Some(input) = self.input.take() {
-            let tasks = input.spawn_all();
+            let tasks: Vec<_> = input.into_futures().into_iter().map(spawn_child).collect();
             self.values = (0..tasks.len()).map(|_| None).collect();
             self.set = TaskSet::new(tasks);
         }

@@ -36,7 +36,10 @@ use crate::task::{Task, spawn};
 /// # Cancel safety
 ///
 /// Cancel-safe by purpose: dropping the future detaches the inner task,
-/// which completes; only its result is lost.
+/// which completes; only its result is lost. Its outcome then counts as
+/// retrieved, so a later panic in it is not reported as "Task exception was
+/// never retrieved" (asyncio's shield marks the inner's exception retrieved
+/// when the outer is cancelled).
 #[track_caller]
 pub fn shield<F>(fut: F) -> Shield<F::Output>
 where
@@ -63,5 +66,13 @@ impl<T> Future for Shield<T> {
     type Output = Result<T, Error>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         Pin::new(&mut self.task).poll(cx)
+    }
+}
+
+impl<T> Drop for Shield<T> {
+    fn drop(&mut self) {
+        // The outer is gone (cancelled): the inner task runs on detached,
+        // with nobody to take its outcome. (Harmless if it was taken.)
+        self.task.mark_retrieved();
     }
 }

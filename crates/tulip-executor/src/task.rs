@@ -301,6 +301,21 @@ pin_project! {
         #[pin]
         fut: Option<F>,
     }
+    impl<F> PinnedDrop for TaskFuture<F> {
+        // async-task drops the future without polling it when the task was
+        // closed (`Task::abort`) or its runnable is dropped unrun (a closing
+        // loop): finish it as cancelled, so that it leaves the registry and
+        // its done callbacks run.
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            // SAFETY: as in `poll`: the header outlives the future.
+            let header: &TaskHeader = unsafe { this.header.as_ref() };
+            if header.state.get() & DONE == 0 {
+                drop_future(header, this.fut);
+                let _ = finish::<()>(header, Err(Error::Cancelled));
+            }
+        }
+    }
 }
 
 impl<F: Future> Future for TaskFuture<F> {
@@ -397,7 +412,7 @@ fn finish<T>(header: &TaskHeader, outcome: Result<T, Error>) -> Result<T, Error>
                 let task = task.clone();
                 let _ = lp.call_soon(move || cb(&task));
             }
-            if state & PANICKED != 0 && state & DETACHED != 0 {
+            if state & PANICKED != 0 && state & DETACHED != 0 && state & RETRIEVED == 0 {
                 report_never_retrieved(&lp, &task);
             }
             if state & DETACHED == 0 {
@@ -808,6 +823,34 @@ impl<T> Task<T> {
     /// Lets the task run on without this handle (what dropping it does).
     pub fn detach(self) {
         drop(self);
+    }
+
+    /// Marks the outcome as retrieved without taking it: a panic that ends
+    /// the task later is not reported as "never retrieved" (for combinators
+    /// that stop caring about a child, as asyncio's `gather` does).
+    pub(crate) fn mark_retrieved(&self) {
+        let h = self.h();
+        h.state.set(h.state.get() | RETRIEVED);
+    }
+
+    /// Cancels the task and drops this handle *without* detaching, so that
+    /// the task's outcome is neither kept nor reported. async-task marks the
+    /// task closed and schedules it: its future is dropped when the loop
+    /// reaches it (a combinator that needs the future gone *now* keeps the
+    /// future in a slot it can empty itself, as `TaskSet` does).
+    pub(crate) fn abort(mut self) {
+        let h = self.h();
+        if h.state.get() & DONE == 0 {
+            h.cancel_requests
+                .set(h.cancel_requests.get().saturating_add(1));
+            h.must_cancel.set(true);
+        }
+        h.state.set(h.state.get() | RETRIEVED);
+        let kept = h.self_waker.take();
+        // Dropping async-task's handle (rather than detaching it) cancels
+        // the task; `TaskFuture`'s drop finishes it as cancelled.
+        drop(self.task.take());
+        drop(kept);
     }
 }
 

@@ -1,16 +1,98 @@
 //! The engine behind `gather` and `as_completed`: a set of tasks, each
 //! polled with a waker of its own, so that a wake-up re-polls only the
 //! task that completed (no quadratic cost over many children).
+//!
+//! Children woken in the same pass are reported in the order they were
+//! woken (a FIFO), so `as_completed` yields them in completion order and a
+//! fail-fast `gather` returns the first failure of the pass.
 
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::future::Future;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::task::Task;
+use crate::error::{Error, PanicError};
+use crate::exception_handler::ExceptionContext;
+use crate::task::{Task, spawn};
 
-/// Indices woken since the last poll, and the waker of whoever polls the set.
+/// A child's future, in a slot shared by its task and by whoever owns the
+/// child (a [`TaskSet`], a task group), so that the owner can drop the
+/// future at once. Cancelling or aborting the task cannot: async-task drops
+/// the future of a closed task only when the loop runs it once more.
+pub(crate) type FutureSlot<F> = RefCell<Option<Pin<Box<F>>>>;
+
+/// A child's future as [`TaskSet`] keeps it.
+pub(crate) type BoxedChild<T> = Pin<Box<dyn Future<Output = T>>>;
+
+/// Drops the future in `slot` now; a no-op if it is gone or being polled
+/// right now (the owner was dropped from inside that very child: its task
+/// is cancelled and drops it when this poll returns). A panicking
+/// destructor is reported to the running loop's exception handler.
+pub(crate) fn drop_slot<F: ?Sized>(slot: &FutureSlot<F>, task: Option<crate::TaskRef>) {
+    // Taken out first: the destructors run without the slot borrowed.
+    let Some(fut) = slot.try_borrow_mut().ok().and_then(|mut s| s.take()) else {
+        return;
+    };
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(fut))) {
+        let ctx = ExceptionContext::new("panic while dropping a task's future")
+            .with_error(Error::Panicked(PanicError::new(payload)));
+        let ctx = match task {
+            Some(t) => ctx.with_task(t),
+            None => ctx,
+        };
+        if let Ok(lp) = crate::get_running_loop() {
+            lp.call_exception_handler(&ctx);
+        }
+    }
+}
+
+/// The task future of a [`TaskSet`] child: polls the future in its slot.
+struct Slotted<T> {
+    slot: Rc<FutureSlot<dyn Future<Output = T>>>,
+}
+
+impl<T> Future for Slotted<T> {
+    type Output = T;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        let mut slot = self.slot.borrow_mut();
+        // Emptied by the set's drop, which also aborted the task: not
+        // polled again.
+        let Some(fut) = slot.as_mut() else {
+            return Poll::Pending;
+        };
+        let out = fut.as_mut().poll(cx);
+        if out.is_ready() {
+            let done = slot.take();
+            drop(slot);
+            drop(done);
+        }
+        out
+    }
+}
+
+/// Spawns `fut` as a child of a [`TaskSet`].
+#[track_caller]
+pub(crate) fn spawn_child<T: 'static>(fut: BoxedChild<T>) -> Child<T> {
+    let slot: Rc<FutureSlot<dyn Future<Output = T>>> = Rc::new(RefCell::new(Some(fut)));
+    let task = spawn(Slotted { slot: slot.clone() });
+    Child { task, slot }
+}
+
+/// A child of a [`TaskSet`]: its task and the slot of its future.
+pub(crate) struct Child<T> {
+    task: Task<T>,
+    slot: Rc<FutureSlot<dyn Future<Output = T>>>,
+}
+
+/// Indices woken since the last poll (oldest first), and the waker of
+/// whoever polls the set.
 struct Shared {
-    woken: Mutex<Vec<usize>>,
+    woken: Mutex<VecDeque<usize>>,
     parent: Mutex<Option<Waker>>,
 }
 
@@ -26,7 +108,7 @@ impl Wake for ChildWaker {
     }
     fn wake_by_ref(self: &Arc<Self>) {
         if !self.queued.swap(true, Ordering::AcqRel) {
-            lock(&self.shared.woken).push(self.index);
+            lock(&self.shared.woken).push_back(self.index);
             if let Some(w) = lock(&self.shared.parent).as_ref() {
                 w.wake_by_ref();
             }
@@ -39,10 +121,14 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// Tasks polled each with its own waker; yields `(index, outcome)` in
-/// completion order. Dropping the set cancels the tasks still pending,
-/// unless [`detach`](TaskSet::detach) was called.
+/// completion order. Dropping the set drops the futures of the children
+/// still pending right there (their destructors have run when the drop
+/// returns) and aborts their tasks ([`Task::abort`]), which finish as
+/// cancelled when the loop next reaches them; unless
+/// [`detach`](TaskSet::detach) was called: then they run on, their
+/// outcomes marked retrieved (a later panic is not reported).
 pub(crate) struct TaskSet<T> {
-    tasks: Vec<Option<Task<T>>>,
+    tasks: Vec<Option<Child<T>>>,
     wakers: Vec<Arc<ChildWaker>>,
     shared: Arc<Shared>,
     pending: usize,
@@ -50,11 +136,11 @@ pub(crate) struct TaskSet<T> {
 }
 
 impl<T> TaskSet<T> {
-    pub(crate) fn new(tasks: Vec<Task<T>>) -> TaskSet<T> {
+    pub(crate) fn new(tasks: Vec<Child<T>>) -> TaskSet<T> {
         let n = tasks.len();
         let shared = Arc::new(Shared {
-            // Every task is polled once at first.
-            woken: Mutex::new((0..n).rev().collect()),
+            // Every task is polled once at first, in input order.
+            woken: Mutex::new((0..n).collect()),
             parent: Mutex::new(None),
         });
         let wakers = (0..n)
@@ -80,16 +166,11 @@ impl<T> TaskSet<T> {
         self.pending
     }
 
-    /// Lets the pending tasks run on when the set is dropped.
+    /// Lets the pending tasks run on when the set is dropped (asyncio's
+    /// gather after its first failure): nobody will read their outcomes,
+    /// so they are marked retrieved.
     pub(crate) fn detach(&mut self) {
         self.detached = true;
-    }
-
-    /// Cancels every task still pending.
-    pub(crate) fn cancel_all(&self) {
-        for t in self.tasks.iter().flatten() {
-            t.cancel();
-        }
     }
 
     /// The next task to complete, `None` when all were reported.
@@ -108,17 +189,17 @@ impl<T> TaskSet<T> {
             }
         }
         loop {
-            let Some(index) = lock(&self.shared.woken).pop() else {
+            let Some(index) = lock(&self.shared.woken).pop_front() else {
                 return Poll::Pending;
             };
             let child = &self.wakers[index];
             child.queued.store(false, Ordering::Release);
-            let Some(task) = self.tasks[index].as_mut() else {
+            let Some(c) = self.tasks[index].as_mut() else {
                 continue;
             };
             let waker = Waker::from(child.clone());
             let mut ccx = Context::from_waker(&waker);
-            if let Poll::Ready(out) = std::pin::Pin::new(task).poll(&mut ccx) {
+            if let Poll::Ready(out) = Pin::new(&mut c.task).poll(&mut ccx) {
                 self.tasks[index] = None;
                 self.pending -= 1;
                 return Poll::Ready(Some((index, out)));
@@ -129,8 +210,18 @@ impl<T> TaskSet<T> {
 
 impl<T> Drop for TaskSet<T> {
     fn drop(&mut self) {
-        if !self.detached {
-            self.cancel_all();
+        // Taken out first: a child's destructors run inside this loop (in
+        // `drop_slot`), and must not find the set half torn down.
+        let tasks = std::mem::take(&mut self.tasks);
+        for Child { task, slot } in tasks.into_iter().flatten() {
+            if self.detached {
+                task.mark_retrieved();
+                task.detach();
+            } else {
+                let tref = task.task_ref();
+                task.abort();
+                drop_slot(&slot, Some(tref));
+            }
         }
     }
 }

@@ -11,15 +11,28 @@
 //! (asyncio's `ExceptionGroup`), except that a panic in a child is resumed
 //! (`resume_unwind`) in the awaiting task when the group exits, as asyncio
 //! re-raises `BaseException`s. A child cancelled from outside is not a
-//! failure. Dropping the group's future (the parent task cancelled)
-//! cancels every child, so no task outlives the group.
+//! failure. Dropping the group's future (the parent task cancelled, or a
+//! timeout around the group expiring) cancels every child, so no task
+//! outlives the group.
+//!
+//! That drop drops each child's future right away, inside the drop, so
+//! its destructors have run when the drop returns (whether the child was
+//! suspended or already woken and queued), and cancels its task. The task
+//! itself, now empty, is queued and finishes as cancelled when the loop
+//! reaches it, in this pass or the next; until then it is still listed by
+//! [`all_tasks`](crate::all_tasks). The one exception is a child whose
+//! poll is on the stack at that moment (the group was dropped from inside
+//! that very child): its future is dropped when that poll returns.
 //!
 //! The handle is a `Clone`; a clone kept after the group exited is harmless:
 //! [`create_task`](TaskGroup::create_task) then returns
 //! [`Error::InvalidState`], as it does while the group is shutting down.
 //!
-//! A failing child's own [`Task`] handle reports [`Error::Cancelled`]: its
-//! failure is the group's to report.
+//! A [`try_create_task`](TaskGroup::try_create_task) child that returns
+//! `Err(e)` keeps its outcome: its own [`Task`] handle yields `Ok(Err(e))`
+//! while the group reports `e`. A child that panics ends
+//! [`Error::Cancelled`] on its own handle: the panic is the group's to
+//! resume.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -32,6 +45,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, PanicError};
 use crate::task::{Task, TaskRef, current_task, spawn};
+use crate::task_set::{FutureSlot, drop_slot};
 
 /// The errors of a failed [`TaskGroup`] (asyncio's `ExceptionGroup`), in the
 /// order they happened.
@@ -66,9 +80,32 @@ impl std::error::Error for TaskGroupError {
     }
 }
 
+/// A child's future, in a slot shared by its task and the group, so that
+/// the group can drop it without waiting for the task to be polled.
+type Slot<F> = FutureSlot<F>;
+
+/// The group's type-erased view of a child's [`Slot`].
+trait ChildFuture {
+    /// Drops the future now (see [`drop_slot`]).
+    fn drop_now(&self, task: &TaskRef);
+}
+
+impl<F: Future> ChildFuture for Slot<F> {
+    fn drop_now(&self, task: &TaskRef) {
+        drop_slot(self, Some(task.clone()));
+    }
+}
+
+/// What the group keeps of a live child.
+#[derive(Clone)]
+struct ChildEntry {
+    task: TaskRef,
+    fut: Rc<dyn ChildFuture>,
+}
+
 #[derive(Default)]
 struct GroupState {
-    children: RefCell<HashMap<u64, TaskRef>>,
+    children: RefCell<HashMap<u64, ChildEntry>>,
     next_key: Cell<u64>,
     live: Cell<usize>,
     errors: RefCell<Vec<Error>>,
@@ -97,10 +134,28 @@ impl GroupState {
         self.wake_parent();
     }
 
+    /// Cancels every child: each ends at its next poll.
     fn cancel_children(&self) {
-        let children: Vec<TaskRef> = self.children.borrow().values().cloned().collect();
+        let children: Vec<TaskRef> = self
+            .children
+            .borrow()
+            .values()
+            .map(|c| c.task.clone())
+            .collect();
         for c in children {
             c.cancel();
+        }
+    }
+
+    /// Cancels every child and drops its future now (the group's drop).
+    fn drop_children(&self) {
+        let children: Vec<ChildEntry> =
+            self.children.borrow_mut().drain().map(|(_, c)| c).collect();
+        for c in &children {
+            c.task.cancel();
+        }
+        for c in children {
+            c.fut.drop_now(&c.task);
         }
     }
 }
@@ -131,8 +186,11 @@ pub struct TaskGroup {
 ///
 /// # Cancel safety
 ///
-/// Dropping the returned future (the parent task cancelled) drops the body
-/// and cancels every child; they end at their next poll.
+/// Dropping the returned future (the parent task cancelled, or a timeout
+/// around it expiring) drops the body and every child's future at once
+/// (but for a child whose poll is on the stack: it is dropped when that
+/// poll returns), and cancels the children's tasks, which finish when the
+/// loop next reaches them.
 pub fn task_group<B, Fut>(body: B) -> TaskGroupScope<Fut>
 where
     B: FnOnce(TaskGroup) -> Fut,
@@ -186,7 +244,8 @@ impl TaskGroup {
     /// Spawns `fut`, a child yielding `Result<T, E>`, whose `Err(e)` counts
     /// as a failure of the group (converted with `Error::from`; use
     /// [`Error::exception`] to convert any error type beforehand). The task
-    /// itself yields `Ok(Err(e))` as well.
+    /// itself yields `Ok(Err(e))` as well (the group cancels the other
+    /// children, not the failing one).
     ///
     /// ```
     /// use tulip_executor::{Error, task_group};
@@ -224,8 +283,9 @@ impl TaskGroup {
         let key = s.next_key.get();
         s.next_key.set(key + 1);
         s.live.set(s.live.get() + 1);
+        let slot: Rc<Slot<F>> = Rc::new(RefCell::new(Some(Box::pin(fut))));
         let task = spawn(Child {
-            fut: Some(Box::pin(fut)),
+            fut: slot.clone(),
             failure,
             state: s.clone(),
             key,
@@ -234,7 +294,13 @@ impl TaskGroup {
             // Could not start (no running loop): not a child.
             return Ok(task);
         }
-        s.children.borrow_mut().insert(key, task.task_ref());
+        s.children.borrow_mut().insert(
+            key,
+            ChildEntry {
+                task: task.task_ref(),
+                fut: slot,
+            },
+        );
         Ok(task)
     }
 
@@ -262,10 +328,11 @@ impl fmt::Debug for TaskGroup {
     }
 }
 
-/// A child's future: the user's, plus the group bookkeeping. Its drop
-/// (completed, cancelled or torn down with the loop) unregisters it.
+/// A child's future: the user's (in a slot the group can empty), plus the
+/// group bookkeeping. Its drop (completed, cancelled or torn down with the
+/// loop) unregisters it.
 struct Child<F: Future> {
-    fut: Option<Pin<Box<F>>>,
+    fut: Rc<Slot<F>>,
     failure: fn(&F::Output) -> Option<Error>,
     state: Rc<GroupState>,
     key: u64,
@@ -275,19 +342,31 @@ impl<F: Future> Future for Child<F> {
     type Output = F::Output;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = &mut *self;
-        let Some(fut) = this.fut.as_mut() else {
-            return Poll::Pending;
+        let polled = {
+            let mut slot = this.fut.borrow_mut();
+            // Emptied by the group's drop, which also cancelled the task:
+            // this poll is not reached.
+            let Some(fut) = slot.as_mut() else {
+                return Poll::Pending;
+            };
+            catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)))
         };
-        match catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx))) {
+        match polled {
             Ok(Poll::Ready(v)) => {
+                let gone = this.fut.borrow_mut().take();
+                drop(gone);
                 if let Some(e) = (this.failure)(&v) {
+                    // No longer a child, so that the group's abort does
+                    // not cancel this task: its handle keeps `Ok(Err(e))`.
+                    this.state.children.borrow_mut().remove(&this.key);
                     this.state.fail(e);
                 }
                 Poll::Ready(v)
             }
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => {
-                this.fut = None;
+                let gone = this.fut.borrow_mut().take();
+                drop(gone);
                 this.state.fail(Error::Panicked(PanicError::new(payload)));
                 // The group reports the panic; this task ends cancelled
                 // (abort cancelled it, and cancel it for sure).
@@ -302,7 +381,8 @@ impl<F: Future> Future for Child<F> {
 
 impl<F: Future> Drop for Child<F> {
     fn drop(&mut self) {
-        self.fut = None;
+        let gone = self.fut.borrow_mut().take();
+        drop(gone);
         let s = &self.state;
         s.children.borrow_mut().remove(&self.key);
         s.live.set(s.live.get() - 1);
@@ -382,7 +462,7 @@ impl<Fut: Future> Drop for TaskGroupScope<Fut> {
         if !s.finished.get() {
             s.aborting.set(true);
             s.finished.set(true);
-            s.cancel_children();
+            s.drop_children();
         }
         s.parent.borrow_mut().take();
     }

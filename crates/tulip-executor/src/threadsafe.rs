@@ -55,17 +55,31 @@ impl<T> Shared<T> {
         self.slot.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sets the outcome once; later calls are ignored.
+    /// Sets the outcome once; later calls are ignored. If a cancellation
+    /// was requested (checked under the same lock as the outcome is set),
+    /// the outcome is [`Error::Cancelled`] whatever the future produced:
+    /// a [`cancel`](ConcurrentFuture::cancel) that returned true is kept
+    /// even if it arrived while the future was making its last step.
     fn complete(&self, outcome: Result<T, Error>) {
         let mut s = self.lock();
         if s.done {
+            drop(s);
+            drop(outcome);
             return;
         }
+        let discarded = if s.cancel_requested && !matches!(outcome, Err(Error::Cancelled)) {
+            s.result = Some(Err(Error::Cancelled));
+            Some(outcome)
+        } else {
+            s.result = Some(outcome);
+            None
+        };
         s.done = true;
-        s.result = Some(outcome);
         s.task_waker = None;
         let w = s.awaiter.take();
         drop(s);
+        // The value (or panic) nobody will get is dropped outside the lock.
+        drop(discarded);
         self.cond.notify_all();
         if let Some(w) = w {
             w.wake();
@@ -211,7 +225,8 @@ impl<F: Future> Drop for Runner<F> {
 }
 
 impl<T> ConcurrentFuture<T> {
-    /// Blocks until the outcome is there (at most `timeout`, `None`: no
+    /// Blocks until the outcome is there (at most `timeout`; `None`, or a
+    /// timeout too long to be represented such as `Duration::MAX`: no
     /// limit) and takes it: the value, [`Error::Cancelled`],
     /// [`Error::Panicked`], [`Error::LoopClosed`]; [`Error::Timeout`] if it
     /// is not done in time (the future keeps running);
@@ -229,7 +244,8 @@ impl<T> ConcurrentFuture<T> {
     /// # Ok::<(), tulip_executor::Error>(())
     /// ```
     pub fn result(&self, timeout: Option<Duration>) -> Result<T, Error> {
-        let deadline = timeout.map(|t| Instant::now() + t);
+        // A timeout too long to be an instant (`Duration::MAX`) is no limit.
+        let deadline = timeout.and_then(|t| Instant::now().checked_add(t));
         let mut s = self.shared.lock();
         while !s.done {
             match deadline {
@@ -259,7 +275,9 @@ impl<T> ConcurrentFuture<T> {
 
     /// Asks the loop to cancel the future (asyncio's `cancel()`); returns
     /// false if it is already done. The outcome becomes
-    /// [`Error::Cancelled`] once the loop has dropped the future.
+    /// [`Error::Cancelled`] once the loop has dropped the future; if the
+    /// request arrives while the future is making its last step, the value
+    /// it produces is dropped and the outcome is still `Cancelled`.
     ///
     /// ```
     /// let event_loop = tulip_executor::EventLoop::new()?;

@@ -29,7 +29,28 @@
 //!   scope can mistake it for its own expiry or swallow it.
 //!
 //! The task's `cancelling()` count is therefore never touched by timeouts.
-
+//!
+//! # Spawned children of the body
+//!
+//! Dropping the body drops what it owns. A [`gather`](crate::gather),
+//! [`as_completed`](crate::as_completed) or [`task_group`](crate::task_group)
+//! in the body owns child *tasks*, and its drop ends them. When
+//! [`Err(Error::Timeout)`](Error::Timeout) is returned:
+//!
+//! - every child's future has been dropped, its destructors run, whether
+//!   the child was suspended (on a timer, I/O, a lock...) or already woken
+//!   and queued for this pass; none is polled again;
+//! - the child *tasks*, now empty, are still listed by
+//!   [`all_tasks`](crate::all_tasks), not [`done`](Task::done) yet: each
+//!   is queued, and finishes as cancelled when the loop reaches it, in
+//!   this pass or the next. (async-task frees a task's future only from
+//!   the loop; the toolkit keeps each child's future in a slot of its own
+//!   so that it can drop it sooner.)
+//!
+//! The one exception is a child whose poll is on the stack at that moment,
+//! which happens only if the timed-out body was driven from inside that
+//! very child: its future is dropped when that poll returns.
+//!
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::future::Future;
@@ -276,10 +297,15 @@ pin_project_lite::pin_project! {
     impl<F> PinnedDrop for TimeoutScope<F> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if *this.entered && this.state.phase.get() == Phase::Entered {
-                this.state.phase.set(Phase::Exited);
+            // Only the scope that entered owns the shared state: a second
+            // `run` (refused, or never polled) must not take the running
+            // scope's waker, or a later `reschedule` would wake nobody.
+            if *this.entered {
+                if this.state.phase.get() == Phase::Entered {
+                    this.state.phase.set(Phase::Exited);
+                }
+                this.state.waker.borrow_mut().take();
             }
-            this.state.waker.borrow_mut().take();
         }
     }
 }

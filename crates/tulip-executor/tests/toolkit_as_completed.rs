@@ -96,3 +96,55 @@ fn failures_are_items() {
     })
     .unwrap();
 }
+
+#[test]
+fn children_completing_in_one_pass_come_in_completion_order() {
+    // The four timers fire in one pass, in order, so the children complete
+    // in input order before the stream is polled again.
+    let el = vloop();
+    el.run_until_complete(async {
+        let mut it = as_completed(
+            (0..4u32).map(|i| async move {
+                sleep(Duration::from_secs(1)).await;
+                i
+            }),
+            None,
+        );
+        let mut order = Vec::new();
+        while let Some(r) = it.next().await {
+            order.push(r.unwrap());
+        }
+        assert_eq!(order, [0, 1, 2, 3]);
+    })
+    .unwrap();
+}
+
+#[test]
+fn dropping_the_stream_drops_the_unreported_futures_at_once() {
+    let el = vloop();
+    el.run_until_complete(async {
+        let dropped = std::rc::Rc::new(std::cell::Cell::new(0));
+        struct Guard(std::rc::Rc<std::cell::Cell<u32>>);
+        impl Drop for Guard {
+            fn drop(&mut self) {
+                self.0.set(self.0.get() + 1);
+            }
+        }
+        let mut it = as_completed(
+            (1..=3u64).map(|s| {
+                let g = Guard(dropped.clone());
+                async move {
+                    let _g = g;
+                    sleep(Duration::from_secs(s * 100)).await;
+                }
+            }),
+            Some(Duration::from_secs(1)),
+        );
+        assert!(it.next().await.unwrap().unwrap_err().is_timeout());
+        drop(it);
+        assert_eq!(dropped.get(), 3, "every child's future was dropped");
+        yield_now().await;
+        assert_eq!(all_tasks().len(), 1);
+    })
+    .unwrap();
+}

@@ -225,3 +225,87 @@ fn many_children() {
         .unwrap();
     assert!(out.iter().copied().eq(0..10_000));
 }
+
+#[test]
+fn fail_fast_returns_the_first_failure_of_a_pass() {
+    // Four children fail in one pass (their timers fire together, in order).
+    let el = vloop();
+    el.run_until_complete(async {
+        const NAMES: [&str; 4] = ["0", "1", "2", "3"];
+        let r = try_gather(
+            NAMES
+                .into_iter()
+                .map(|n| async move {
+                    sleep(secs(1)).await;
+                    Err::<(), _>(Error::InvalidState(n))
+                })
+                .collect::<Vec<_>>(),
+        )
+        .await;
+        assert!(matches!(r, Err(Error::InvalidState("0"))), "{r:?}");
+        let r = gather(
+            NAMES
+                .into_iter()
+                .map(|n| async move {
+                    sleep(secs(1)).await;
+                    if true {
+                        std::panic::panic_any(n);
+                    }
+                })
+                .collect::<Vec<_>>(),
+        )
+        .await;
+        match r {
+            Err(Error::Panicked(p)) => assert_eq!(p.message(), "0"),
+            other => panic!("unexpected {other:?}"),
+        }
+    })
+    .unwrap();
+}
+
+#[test]
+fn children_detached_by_fail_fast_do_not_report_a_later_panic() {
+    let el = vloop();
+    let seen = common::capture_exceptions(&el.handle());
+    el.run_until_complete(async {
+        let r = gather(vec![
+            Box::pin(async {
+                sleep(secs(5)).await;
+                if true {
+                    panic!("later");
+                }
+            }) as std::pin::Pin<Box<dyn Future<Output = ()>>>,
+            Box::pin(async {
+                sleep(secs(1)).await;
+                if true {
+                    panic!("first");
+                }
+            }),
+        ])
+        .await;
+        assert!(r.unwrap_err().is_panic());
+        let r: Result<((), ()), Error> = try_gather((
+            async {
+                sleep(secs(5)).await;
+                if true {
+                    panic!("later too");
+                }
+                Ok(())
+            },
+            async {
+                sleep(secs(1)).await;
+                Err(Error::Timeout)
+            },
+        ))
+        .await;
+        assert!(r.unwrap_err().is_timeout());
+        sleep(secs(10)).await;
+        assert_eq!(all_tasks().len(), 1, "the detached children are done");
+    })
+    .unwrap();
+    assert!(
+        seen.borrow().is_empty(),
+        "a gather marks its detached children retrieved: {:?}",
+        seen.borrow().iter().map(|c| &c.message).collect::<Vec<_>>()
+    );
+}

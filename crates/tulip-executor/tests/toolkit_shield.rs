@@ -2,6 +2,8 @@
 //! and runs to completion; cancelling the inner itself is seen by the
 //! awaiter. Virtual clock.
 
+mod common;
+
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
@@ -48,4 +50,26 @@ fn value_and_inner_cancellation() {
         assert!(s.await.unwrap_err().is_cancelled());
     })
     .unwrap();
+}
+
+#[test]
+fn a_panic_of_the_inner_after_the_outer_was_cancelled_is_not_reported() {
+    // asyncio's shield marks the inner's exception retrieved once the
+    // outer is cancelled.
+    let el = EventLoop::builder().paused_clock(true).build().unwrap();
+    let seen = common::capture_exceptions(&el.handle());
+    el.run_until_complete(async {
+        let outer = spawn(shield(async {
+            sleep(Duration::from_secs(5)).await;
+            if true {
+                panic!("inner fails after the outer is gone");
+            }
+        }));
+        sleep(Duration::from_secs(1)).await;
+        outer.cancel();
+        assert!(outer.await.unwrap_err().is_cancelled());
+        sleep(Duration::from_secs(10)).await;
+    })
+    .unwrap();
+    assert!(seen.borrow().is_empty());
 }

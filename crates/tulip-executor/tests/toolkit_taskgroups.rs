@@ -222,3 +222,38 @@ fn a_child_cancelled_from_outside_is_not_a_failure() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_failing_try_create_task_child_keeps_its_own_outcome() {
+    let el = vloop();
+    el.run_until_complete(async {
+        type Handles = (
+            tulip_executor::Task<Result<(), Error>>,
+            tulip_executor::Task<()>,
+        );
+        let handles: Rc<RefCell<Option<Handles>>> = Rc::new(RefCell::new(None));
+        let h = handles.clone();
+        let r = task_group(|tg| async move {
+            let failing = tg
+                .try_create_task(async {
+                    sleep(secs(1)).await;
+                    Err::<(), _>(Error::Timeout)
+                })
+                .unwrap();
+            let sibling = tg.create_task(sleep(secs(100))).unwrap();
+            *h.borrow_mut() = Some((failing, sibling));
+            sleep(secs(100)).await;
+        })
+        .await;
+        let errors = r.unwrap_err().errors;
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].is_timeout());
+        let (failing, sibling) = handles.borrow_mut().take().unwrap();
+        assert!(
+            matches!(failing.await, Ok(Err(Error::Timeout))),
+            "the failing child's handle yields Ok(Err(e)), as documented"
+        );
+        assert!(sibling.await.unwrap_err().is_cancelled());
+    })
+    .unwrap();
+}

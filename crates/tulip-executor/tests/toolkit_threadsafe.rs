@@ -1,12 +1,16 @@
 //! `run_coroutine_threadsafe` from another thread (blocking `result`,
-//! `cancel`, awaiting the handle, a closed loop) and `ensure_future`.
+//! `cancel`, a `cancel` arriving during the last poll, an unrepresentable
+//! `result` timeout, awaiting the handle, a closed loop) and
+//! `ensure_future`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use tulip_executor::{Error, EventLoop, ensure_future, run_coroutine_threadsafe, sleep};
+use tulip_executor::{
+    Error, EventLoop, RemoteLoop, ensure_future, run_coroutine_threadsafe, sleep,
+};
 
 #[test]
 fn result_from_another_thread() {
@@ -99,4 +103,59 @@ fn ensure_future_spawns_on_the_running_loop() {
         .run_until_complete(async { ensure_future(async { 3 }).await })
         .unwrap();
     assert_eq!(r.unwrap(), 3);
+}
+
+/// Stops the loop when dropped, even by a panicking worker (so that a
+/// failure cannot leave `run_forever` waiting).
+struct StopOnDrop(RemoteLoop);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.stop();
+    }
+}
+
+#[test]
+fn a_cancel_during_the_last_poll_wins_over_the_value() {
+    // The future's one poll lets the other thread call cancel() (which
+    // returns true), then returns Ready: the outcome must be Cancelled.
+    let el = EventLoop::new().unwrap();
+    let remote = el.handle().remote();
+    let worker = std::thread::spawn(move || {
+        let remote = StopOnDrop(remote);
+        let (polling_tx, polling_rx) = mpsc::channel::<()>();
+        let (cancelled_tx, cancelled_rx) = mpsc::channel::<bool>();
+        let fut = run_coroutine_threadsafe(&remote.0, move || {
+            std::future::poll_fn(move |_| {
+                polling_tx.send(()).unwrap();
+                assert!(cancelled_rx.recv().unwrap());
+                std::task::Poll::Ready(String::from("value"))
+            })
+        });
+        polling_rx.recv().unwrap();
+        let accepted = fut.cancel();
+        cancelled_tx.send(accepted).unwrap();
+        let r = fut.result(Some(Duration::from_secs(30)));
+        (accepted, r)
+    });
+    el.run_forever().unwrap();
+    let (accepted, r) = worker.join().unwrap();
+    assert!(accepted, "cancel() arrived before the outcome was set");
+    assert!(r.unwrap_err().is_cancelled());
+}
+
+#[test]
+fn result_with_an_unrepresentable_timeout_waits_without_limit() {
+    let el = EventLoop::new().unwrap();
+    let remote = el.handle().remote();
+    let worker = std::thread::spawn(move || {
+        let remote = StopOnDrop(remote);
+        let fut = run_coroutine_threadsafe(&remote.0, || async {
+            sleep(Duration::from_millis(1)).await;
+            7
+        });
+        fut.result(Some(Duration::MAX))
+    });
+    el.run_forever().unwrap();
+    assert_eq!(worker.join().unwrap().unwrap(), 7);
 }

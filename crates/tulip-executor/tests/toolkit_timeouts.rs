@@ -1,18 +1,21 @@
 //! Timeouts: `wait_for` (the inner is cancelled and its cancellation has
 //! completed before `Timeout`; an outer cancellation wins over an inner
 //! result of the same pass), the `Timeout` scope (`when`, `reschedule`,
-//! `expired`), nested scopes, and a foreign cancellation. Virtual clock.
+//! `expired`), nested scopes, a foreign cancellation, a refused second
+//! `run` leaving the running scope's wake-up alone, and a timeout around a
+//! task group or a gather dropping the children's futures before it
+//! returns. Virtual clock.
 
 mod common;
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
 use common::drop_flag;
 use tulip_executor::{
-    Error, EventLoop, TaskRef, Timeout, all_tasks, get_running_loop, sleep, spawn, timeout,
-    timeout_at, wait_for, wait_for_task, yield_now,
+    Error, EventLoop, TaskRef, Timeout, all_tasks, gather, get_running_loop, sleep, spawn,
+    task_group, timeout, timeout_at, wait_for, wait_for_task, yield_now,
 };
 
 fn vloop() -> EventLoop {
@@ -257,6 +260,92 @@ fn foreign_cancellation_wins_over_nested_timeouts() {
             tr.cancel();
         });
         assert!(task.await.unwrap_err().is_cancelled());
+    })
+    .unwrap();
+}
+
+/// A child that holds `guard` and, after sleeping `secs`, sets `ran`.
+async fn child(guard: common::DropFlag, secs_: u64, ran: Rc<Cell<bool>>) {
+    let _g = guard;
+    sleep(secs(secs_)).await;
+    ran.set(true);
+}
+
+#[test]
+fn a_timeout_around_a_task_group_drops_the_children_before_returning() {
+    // Child 0 is suspended when the deadline passes; child 1's timer fires
+    // in the same pass as the deadline, after it: it is queued, not run yet.
+    let el = vloop();
+    let (g0, dropped0) = drop_flag();
+    let (g1, dropped1) = drop_flag();
+    let ran = Rc::new(Cell::new(false));
+    let r1 = ran.clone();
+    el.run_until_complete(async move {
+        let t0 = get_running_loop().unwrap().time();
+        let r = timeout(secs(1))
+            .run(task_group(|tg| async move {
+                tg.create_task(child(g0, 100, Rc::new(Default::default())))
+                    .unwrap()
+                    .detach();
+                tg.create_task(child(g1, 1, r1)).unwrap().detach();
+                sleep(secs(100)).await;
+            }))
+            .await;
+        assert!(r.unwrap_err().is_timeout());
+        assert_eq!(get_running_loop().unwrap().time() - t0, secs(1));
+        assert!(dropped0.get(), "the suspended child's future was dropped");
+        assert!(dropped1.get(), "the queued child's future was dropped");
+        // The emptied tasks finish as cancelled when the loop reaches them.
+        yield_now().await;
+        assert_eq!(all_tasks().len(), 1, "no child task left");
+        assert!(!ran.get(), "the queued child never ran again");
+    })
+    .unwrap();
+}
+
+#[test]
+fn wait_for_a_gather_drops_the_children_before_returning() {
+    let el = vloop();
+    let (g0, dropped0) = drop_flag();
+    let (g1, dropped1) = drop_flag();
+    let ran = Rc::new(Cell::new(false));
+    let r1 = ran.clone();
+    el.run_until_complete(async move {
+        let r = wait_for(
+            gather((
+                child(g0, 100, Rc::new(Default::default())),
+                child(g1, 1, r1),
+            )),
+            secs(1),
+        )
+        .await;
+        assert!(r.unwrap_err().is_timeout());
+        assert!(dropped0.get(), "the suspended child's future was dropped");
+        assert!(dropped1.get(), "the queued child's future was dropped");
+        yield_now().await;
+        assert_eq!(all_tasks().len(), 1, "no child task left");
+        assert!(!ran.get(), "the queued child never ran again");
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_refused_second_run_does_not_steal_the_running_scopes_wake_up() {
+    let el = vloop();
+    el.run_until_complete(async {
+        let lp = get_running_loop().unwrap();
+        let t0 = lp.time();
+        let t = Timeout::new(None);
+        let t1 = t.clone();
+        let first = spawn(async move { t1.run(sleep(secs(100))).await });
+        yield_now().await; // the first scope is entered and suspended
+        let t2 = t.clone();
+        let second = t2.run(async {}).await;
+        assert!(matches!(second, Err(Error::InvalidState(_))));
+        t2.reschedule(Some(lp.time() + secs(1))).unwrap();
+        assert!(first.await.unwrap().unwrap_err().is_timeout());
+        assert_eq!(lp.time() - t0, secs(1), "expired at the new deadline");
+        assert!(t.expired());
     })
     .unwrap();
 }
