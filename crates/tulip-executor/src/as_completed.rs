@@ -63,12 +63,7 @@ where
     F::Output: 'static,
 {
     AsCompleted {
-        set: TaskSet::new(
-            futures
-                .into_iter()
-                .map(|f| spawn_child(Box::pin(f)))
-                .collect(),
-        ),
+        set: TaskSet::new(futures.into_iter().map(spawn_child).collect()),
         timeout: timeout.map(sleep),
         ended: false,
     }

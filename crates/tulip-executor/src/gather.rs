@@ -29,7 +29,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::error::Error;
-use crate::task_set::{TaskSet, spawn_child};
+use crate::task_set::{Child, TaskSet, spawn_child};
 
 /// What [`gather`] accepts: a `Vec` of futures, or a tuple of futures of
 /// different types (arity 1 to 8).
@@ -40,9 +40,11 @@ pub trait GatherInput {
     type Output;
     /// Every outcome as a `Result`, for [`Gather::return_exceptions`].
     type Outcomes;
-    /// The futures, boxed, in input order (the gather spawns one task per
-    /// future, keeping each future where it can drop it at once).
-    fn into_futures(self) -> Vec<Pin<Box<dyn Future<Output = Self::Item>>>>;
+    /// Spawns one child task per future, in input order, each future kept
+    /// where the gather can drop it at once. (Implemented for `Vec`s and
+    /// tuples only: `Child` cannot be built outside tulip.)
+    #[doc(hidden)]
+    fn spawn_children(self) -> Vec<Child<Self::Item>>;
     /// Puts the values back in shape.
     fn assemble(items: Vec<Self::Item>) -> Self::Output;
     /// Puts the outcomes back in shape.
@@ -57,10 +59,8 @@ where
     type Item = F::Output;
     type Output = Vec<F::Output>;
     type Outcomes = Vec<Result<F::Output, Error>>;
-    fn into_futures(self) -> Vec<Pin<Box<dyn Future<Output = F::Output>>>> {
-        self.into_iter()
-            .map(|f| Box::pin(f) as Pin<Box<dyn Future<Output = F::Output>>>)
-            .collect()
+    fn spawn_children(self) -> Vec<Child<F::Output>> {
+        self.into_iter().map(spawn_child).collect()
     }
     fn assemble(items: Vec<F::Output>) -> Vec<F::Output> {
         items
@@ -79,9 +79,11 @@ pub trait TryGatherInput {
     type Error: From<Error> + 'static;
     /// The values on success: a `Vec` or a tuple, in input order.
     type Output;
-    /// The futures, boxed, in input order (as [`GatherInput::into_futures`]).
+    /// Spawns one child task per future, in input order (as
+    /// `GatherInput::spawn_children`).
+    #[doc(hidden)]
     #[allow(clippy::type_complexity)]
-    fn into_futures(self) -> Vec<Pin<Box<dyn Future<Output = Result<Self::Value, Self::Error>>>>>;
+    fn spawn_children(self) -> Vec<Child<Result<Self::Value, Self::Error>>>;
     /// Puts the values back in shape.
     fn assemble(items: Vec<Self::Value>) -> Self::Output;
 }
@@ -95,10 +97,8 @@ where
     type Value = T;
     type Error = E;
     type Output = Vec<T>;
-    fn into_futures(self) -> Vec<Pin<Box<dyn Future<Output = Result<T, E>>>>> {
-        self.into_iter()
-            .map(|f| Box::pin(f) as Pin<Box<dyn Future<Output = Result<T, E>>>>)
-            .collect()
+    fn spawn_children(self) -> Vec<Child<Result<T, E>>> {
+        self.into_iter().map(spawn_child).collect()
     }
     fn assemble(items: Vec<T>) -> Vec<T> {
         items
@@ -122,10 +122,9 @@ macro_rules! tuple_gather {
             type Item = Box<dyn Any>;
             type Output = ($($F::Output,)+);
             type Outcomes = ($(Result<$F::Output, Error>,)+);
-            fn into_futures(self) -> Vec<Pin<Box<dyn Future<Output = Box<dyn Any>>>>> {
+            fn spawn_children(self) -> Vec<Child<Box<dyn Any>>> {
                 let ($($F,)+) = self;
-                vec![$(Box::pin(async move { Box::new($F.await) as Box<dyn Any> })
-                    as Pin<Box<dyn Future<Output = Box<dyn Any>>>>),+]
+                vec![$(spawn_child(async move { Box::new($F.await) as Box<dyn Any> })),+]
             }
             fn assemble(items: Vec<Box<dyn Any>>) -> Self::Output {
                 let mut it = items.into_iter();
@@ -173,14 +172,11 @@ macro_rules! tuple_try_gather {
             type Error = <$A::Output as TryOutput>::Err;
             type Output = (<$A::Output as TryOutput>::Ok, $(<$F::Output as TryOutput>::Ok,)*);
             #[allow(clippy::type_complexity)]
-            fn into_futures(
-                self,
-            ) -> Vec<Pin<Box<dyn Future<Output = Result<Box<dyn Any>, Self::Error>>>>> {
+            fn spawn_children(self) -> Vec<Child<Result<Box<dyn Any>, Self::Error>>> {
                 let ($A, $($F,)*) = self;
                 vec![
-                    Box::pin(async move { $A.await.into_result().map(|v| Box::new(v) as Box<dyn Any>) })
-                        as Pin<Box<dyn Future<Output = Result<Box<dyn Any>, Self::Error>>>>,
-                    $(Box::pin(async move { $F.await.into_result().map(|v| Box::new(v) as Box<dyn Any>) }),)*
+                    spawn_child(async move { $A.await.into_result().map(|v| Box::new(v) as Box<dyn Any>) }),
+                    $(spawn_child(async move { $F.await.into_result().map(|v| Box::new(v) as Box<dyn Any>) }),)*
                 ]
             }
             fn assemble(items: Vec<Box<dyn Any>>) -> Self::Output {
@@ -298,7 +294,7 @@ impl<G: GatherInput> Gather<G> {
 
     fn start(&mut self) {
         if let Some(input) = self.input.take() {
-            let tasks: Vec<_> = input.into_futures().into_iter().map(spawn_child).collect();
+            let tasks: Vec<_> = input.spawn_children();
             self.results = (0..tasks.len()).map(|_| None).collect();
             self.set = TaskSet::new(tasks);
         }
@@ -409,7 +405,7 @@ impl<G: TryGatherInput> Unpin for TryGather<G> {}
 impl<G: TryGatherInput> TryGather<G> {
     fn start(&mut self) {
         if let Some(input) = self.input.take() {
-            let tasks: Vec<_> = input.into_futures().into_iter().map(spawn_child).collect();
+            let tasks: Vec<_> = input.spawn_children();
             self.values = (0..tasks.len()).map(|_| None).collect();
             self.set = TaskSet::new(tasks);
         }

@@ -26,9 +26,6 @@ use crate::task::{Task, spawn};
 /// the future of a closed task only when the loop runs it once more.
 pub(crate) type FutureSlot<F> = RefCell<Option<Pin<Box<F>>>>;
 
-/// A child's future as [`TaskSet`] keeps it.
-pub(crate) type BoxedChild<T> = Pin<Box<dyn Future<Output = T>>>;
-
 /// Drops the future in `slot` now; a no-op if it is gone or being polled
 /// right now (the owner was dropped from inside that very child: its task
 /// is cancelled and drops it when this poll returns). A panicking
@@ -51,42 +48,99 @@ pub(crate) fn drop_slot<F: ?Sized>(slot: &FutureSlot<F>, task: Option<crate::Tas
     }
 }
 
+/// A child's future in a cell of its own, shared by its task and by the
+/// [`TaskSet`] that owns it, so that the set can drop the future at once
+/// (aborting the task cannot: async-task drops a closed task's future only
+/// when the loop runs it once more). One allocation per child: the cell
+/// holds the future itself, not a box of it.
+pub(crate) trait ChildSlot<T> {
+    /// Polls the future; `Pending` once the slot was emptied (the task is
+    /// aborted and will not be polled again). A finished future is dropped.
+    fn poll_child(&self, cx: &mut Context<'_>) -> Poll<T>;
+    /// Drops the future now, in place; false if it is being polled right
+    /// now (the set is dropped from inside that very child).
+    fn empty(&self) -> bool;
+}
+
+struct SlotCell<F> {
+    fut: RefCell<Option<F>>,
+}
+
+impl<F: Future> ChildSlot<F::Output> for SlotCell<F> {
+    fn poll_child(&self, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let Ok(mut guard) = self.fut.try_borrow_mut() else {
+            return Poll::Pending;
+        };
+        // SAFETY: the future lives in this cell, inside an `Rc` allocation
+        // that never moves its contents, and it leaves the cell only by
+        // being dropped in place (`set(None)` here and in `empty`), never by
+        // being moved out: it stays pinned from its first poll to its drop.
+        let mut pinned = unsafe { Pin::new_unchecked(&mut *guard) };
+        let Some(fut) = pinned.as_mut().as_pin_mut() else {
+            return Poll::Pending;
+        };
+        let out = fut.poll(cx);
+        if out.is_ready() {
+            pinned.set(None);
+        }
+        out
+    }
+
+    fn empty(&self) -> bool {
+        let Ok(mut guard) = self.fut.try_borrow_mut() else {
+            return false;
+        };
+        // SAFETY: as in `poll_child`: dropped in place, never moved.
+        unsafe { Pin::new_unchecked(&mut *guard) }.set(None);
+        true
+    }
+}
+
 /// The task future of a [`TaskSet`] child: polls the future in its slot.
 struct Slotted<T> {
-    slot: Rc<FutureSlot<dyn Future<Output = T>>>,
+    slot: Rc<dyn ChildSlot<T>>,
 }
 
 impl<T> Future for Slotted<T> {
     type Output = T;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let mut slot = self.slot.borrow_mut();
-        // Emptied by the set's drop, which also aborted the task: not
-        // polled again.
-        let Some(fut) = slot.as_mut() else {
-            return Poll::Pending;
-        };
-        let out = fut.as_mut().poll(cx);
-        if out.is_ready() {
-            let done = slot.take();
-            drop(slot);
-            drop(done);
-        }
-        out
+        self.slot.poll_child(cx)
     }
 }
 
 /// Spawns `fut` as a child of a [`TaskSet`].
 #[track_caller]
-pub(crate) fn spawn_child<T: 'static>(fut: BoxedChild<T>) -> Child<T> {
-    let slot: Rc<FutureSlot<dyn Future<Output = T>>> = Rc::new(RefCell::new(Some(fut)));
+pub(crate) fn spawn_child<F>(fut: F) -> Child<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let slot: Rc<dyn ChildSlot<F::Output>> = Rc::new(SlotCell {
+        fut: RefCell::new(Some(fut)),
+    });
     let task = spawn(Slotted { slot: slot.clone() });
     Child { task, slot }
 }
 
-/// A child of a [`TaskSet`]: its task and the slot of its future.
-pub(crate) struct Child<T> {
+/// A child of a [`TaskSet`]: its task and the slot of its future. Public
+/// only to appear in the (sealed) gather input traits; it cannot be named
+/// or built outside the crate.
+pub struct Child<T> {
     task: Task<T>,
-    slot: Rc<FutureSlot<dyn Future<Output = T>>>,
+    slot: Rc<dyn ChildSlot<T>>,
+}
+
+/// Empties a child's slot, reporting a panicking destructor to the running
+/// loop's exception handler.
+fn empty_slot<T>(slot: &dyn ChildSlot<T>, task: crate::TaskRef) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| slot.empty())) {
+        let ctx = ExceptionContext::new("panic while dropping a task's future")
+            .with_error(Error::Panicked(PanicError::new(payload)))
+            .with_task(task);
+        if let Ok(lp) = crate::get_running_loop() {
+            lp.call_exception_handler(&ctx);
+        }
+    }
 }
 
 /// Indices woken since the last poll (oldest first), and the waker of
@@ -220,7 +274,7 @@ impl<T> Drop for TaskSet<T> {
             } else {
                 let tref = task.task_ref();
                 task.abort();
-                drop_slot(&slot, Some(tref));
+                empty_slot(&*slot, tref);
             }
         }
     }
