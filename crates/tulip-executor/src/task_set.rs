@@ -20,45 +20,22 @@ use crate::error::{Error, PanicError};
 use crate::exception_handler::ExceptionContext;
 use crate::task::{Task, spawn};
 
-/// A child's future, in a slot shared by its task and by whoever owns the
-/// child (a [`TaskSet`], a task group), so that the owner can drop the
-/// future at once. Cancelling or aborting the task cannot: async-task drops
-/// the future of a closed task only when the loop runs it once more.
-pub(crate) type FutureSlot<F> = RefCell<Option<Pin<Box<F>>>>;
-
-/// Drops the future in `slot` now; a no-op if it is gone or being polled
-/// right now (the owner was dropped from inside that very child: its task
-/// is cancelled and drops it when this poll returns). A panicking
-/// destructor is reported to the running loop's exception handler.
-pub(crate) fn drop_slot<F: ?Sized>(slot: &FutureSlot<F>, task: Option<crate::TaskRef>) {
-    // Taken out first: the destructors run without the slot borrowed.
-    let Some(fut) = slot.try_borrow_mut().ok().and_then(|mut s| s.take()) else {
-        return;
-    };
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(move || drop(fut))) {
-        let ctx = ExceptionContext::new("panic while dropping a task's future")
-            .with_error(Error::Panicked(PanicError::new(payload)));
-        let ctx = match task {
-            Some(t) => ctx.with_task(t),
-            None => ctx,
-        };
-        if let Ok(lp) = crate::get_running_loop() {
-            lp.call_exception_handler(&ctx);
-        }
-    }
-}
-
 /// A child's future in a cell of its own, shared by its task and by the
 /// [`TaskSet`] that owns it, so that the set can drop the future at once
 /// (aborting the task cannot: async-task drops a closed task's future only
 /// when the loop runs it once more). One allocation per child: the cell
 /// holds the future itself, not a box of it.
-pub(crate) trait ChildSlot<T> {
+pub(crate) trait ChildSlot<T>: EmptySlot {
     /// Polls the future; `Pending` once the slot was emptied (the task is
     /// aborted and will not be polled again). A finished future is dropped.
     fn poll_child(&self, cx: &mut Context<'_>) -> Poll<T>;
+}
+
+/// The output-free side of a [`ChildSlot`], for owners of children of
+/// different types (a task group).
+pub(crate) trait EmptySlot {
     /// Drops the future now, in place; false if it is being polled right
-    /// now (the set is dropped from inside that very child).
+    /// now (the owner is dropped from inside that very child).
     fn empty(&self) -> bool;
 }
 
@@ -85,7 +62,9 @@ impl<F: Future> ChildSlot<F::Output> for SlotCell<F> {
         }
         out
     }
+}
 
+impl<F: Future> EmptySlot for SlotCell<F> {
     fn empty(&self) -> bool {
         let Ok(mut guard) = self.fut.try_borrow_mut() else {
             return false;
@@ -108,6 +87,16 @@ impl<T> Future for Slotted<T> {
     }
 }
 
+/// Puts `fut` in a new slot.
+pub(crate) fn new_slot<F>(fut: F) -> Rc<dyn ChildSlot<F::Output>>
+where
+    F: Future + 'static,
+{
+    Rc::new(SlotCell {
+        fut: RefCell::new(Some(fut)),
+    })
+}
+
 /// Spawns `fut` as a child of a [`TaskSet`].
 #[track_caller]
 pub(crate) fn spawn_child<F>(fut: F) -> Child<F::Output>
@@ -115,9 +104,7 @@ where
     F: Future + 'static,
     F::Output: 'static,
 {
-    let slot: Rc<dyn ChildSlot<F::Output>> = Rc::new(SlotCell {
-        fut: RefCell::new(Some(fut)),
-    });
+    let slot = new_slot(fut);
     let task = spawn(Slotted { slot: slot.clone() });
     Child { task, slot }
 }
@@ -132,7 +119,7 @@ pub struct Child<T> {
 
 /// Empties a child's slot, reporting a panicking destructor to the running
 /// loop's exception handler.
-fn empty_slot<T>(slot: &dyn ChildSlot<T>, task: crate::TaskRef) {
+pub(crate) fn empty_slot(slot: &dyn EmptySlot, task: crate::TaskRef) {
     if let Err(payload) = catch_unwind(AssertUnwindSafe(|| slot.empty())) {
         let ctx = ExceptionContext::new("panic while dropping a task's future")
             .with_error(Error::Panicked(PanicError::new(payload)))
@@ -265,7 +252,7 @@ impl<T> TaskSet<T> {
 impl<T> Drop for TaskSet<T> {
     fn drop(&mut self) {
         // Taken out first: a child's destructors run inside this loop (in
-        // `drop_slot`), and must not find the set half torn down.
+        // `empty_slot`), and must not find the set half torn down.
         let tasks = std::mem::take(&mut self.tasks);
         for Child { task, slot } in tasks.into_iter().flatten() {
             if self.detached {
@@ -274,7 +261,7 @@ impl<T> Drop for TaskSet<T> {
             } else {
                 let tref = task.task_ref();
                 task.abort();
-                empty_slot(&*slot, tref);
+                empty_slot(&*slot as &dyn EmptySlot, tref);
             }
         }
     }

@@ -45,7 +45,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, PanicError};
 use crate::task::{Task, TaskRef, current_task, spawn};
-use crate::task_set::{FutureSlot, drop_slot};
+use crate::task_set::{ChildSlot, EmptySlot, empty_slot, new_slot};
 
 /// The errors of a failed [`TaskGroup`] (asyncio's `ExceptionGroup`), in the
 /// order they happened.
@@ -80,27 +80,11 @@ impl std::error::Error for TaskGroupError {
     }
 }
 
-/// A child's future, in a slot shared by its task and the group, so that
-/// the group can drop it without waiting for the task to be polled.
-type Slot<F> = FutureSlot<F>;
-
-/// The group's type-erased view of a child's [`Slot`].
-trait ChildFuture {
-    /// Drops the future now (see [`drop_slot`]).
-    fn drop_now(&self, task: &TaskRef);
-}
-
-impl<F: Future> ChildFuture for Slot<F> {
-    fn drop_now(&self, task: &TaskRef) {
-        drop_slot(self, Some(task.clone()));
-    }
-}
-
 /// What the group keeps of a live child.
 #[derive(Clone)]
 struct ChildEntry {
     task: TaskRef,
-    fut: Rc<dyn ChildFuture>,
+    fut: Rc<dyn EmptySlot>,
 }
 
 #[derive(Default)]
@@ -155,7 +139,7 @@ impl GroupState {
             c.task.cancel();
         }
         for c in children {
-            c.fut.drop_now(&c.task);
+            empty_slot(&*c.fut, c.task.clone());
         }
     }
 }
@@ -283,7 +267,7 @@ impl TaskGroup {
         let key = s.next_key.get();
         s.next_key.set(key + 1);
         s.live.set(s.live.get() + 1);
-        let slot: Rc<Slot<F>> = Rc::new(RefCell::new(Some(Box::pin(fut))));
+        let slot = new_slot(fut);
         let task = spawn(Child {
             fut: slot.clone(),
             failure,
@@ -298,7 +282,7 @@ impl TaskGroup {
             key,
             ChildEntry {
                 task: task.task_ref(),
-                fut: slot,
+                fut: slot as Rc<dyn EmptySlot>,
             },
         );
         Ok(task)
@@ -331,30 +315,22 @@ impl fmt::Debug for TaskGroup {
 /// A child's future: the user's (in a slot the group can empty), plus the
 /// group bookkeeping. Its drop (completed, cancelled or torn down with the
 /// loop) unregisters it.
-struct Child<F: Future> {
-    fut: Rc<Slot<F>>,
-    failure: fn(&F::Output) -> Option<Error>,
+struct Child<T> {
+    fut: Rc<dyn ChildSlot<T>>,
+    failure: fn(&T) -> Option<Error>,
     state: Rc<GroupState>,
     key: u64,
 }
 
-impl<F: Future> Future for Child<F> {
-    type Output = F::Output;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+impl<T> Future for Child<T> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
         let this = &mut *self;
-        let polled = {
-            let mut slot = this.fut.borrow_mut();
-            // Emptied by the group's drop, which also cancelled the task:
-            // this poll is not reached.
-            let Some(fut) = slot.as_mut() else {
-                return Poll::Pending;
-            };
-            catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(cx)))
-        };
+        // An emptied slot (the group's drop, which also cancelled the task)
+        // stays pending: this poll is not reached again.
+        let polled = catch_unwind(AssertUnwindSafe(|| this.fut.poll_child(cx)));
         match polled {
             Ok(Poll::Ready(v)) => {
-                let gone = this.fut.borrow_mut().take();
-                drop(gone);
                 if let Some(e) = (this.failure)(&v) {
                     // No longer a child, so that the group's abort does
                     // not cancel this task: its handle keeps `Ok(Err(e))`.
@@ -365,8 +341,7 @@ impl<F: Future> Future for Child<F> {
             }
             Ok(Poll::Pending) => Poll::Pending,
             Err(payload) => {
-                let gone = this.fut.borrow_mut().take();
-                drop(gone);
+                this.fut.empty();
                 this.state.fail(Error::Panicked(PanicError::new(payload)));
                 // The group reports the panic; this task ends cancelled
                 // (abort cancelled it, and cancel it for sure).
@@ -379,10 +354,9 @@ impl<F: Future> Future for Child<F> {
     }
 }
 
-impl<F: Future> Drop for Child<F> {
+impl<T> Drop for Child<T> {
     fn drop(&mut self) {
-        let gone = self.fut.borrow_mut().take();
-        drop(gone);
+        self.fut.empty();
         let s = &self.state;
         s.children.borrow_mut().remove(&self.key);
         s.live.set(s.live.get() - 1);
