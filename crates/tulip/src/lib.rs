@@ -55,6 +55,7 @@
 //! | `asyncio.runners` | [`run`], [`Runner`] |
 //! | `asyncio.exceptions` | [`Error`] |
 //! | `asyncio.locks`, `asyncio.queues` | [`sync`] |
+//! | `asyncio.protocols`, `transports`, `selector_events`, `unix_events` (networking) | [`transport`] |
 //! | `selectors` | [`reactor`] |
 
 pub use tulip_executor::*;
@@ -72,11 +73,23 @@ pub mod sync {
     pub use tulip_sync::*;
 }
 
+/// asyncio's transports and protocols, servers, socket operations and DNS
+/// (re-export of `tulip-transport`). The loop methods
+/// (`lp.create_connection`, `lp.create_server`, ...) come from
+/// [`LoopNetExt`](transport::LoopNetExt), which is in the [`prelude`].
+pub mod transport {
+    pub use tulip_transport::*;
+}
+
 /// The names most tulip code uses: `use tulip::prelude::*;`.
 pub mod prelude {
     pub use tulip_executor::{
         Error, EventLoop, Handle, Loop, LoopFuture, RemoteLoop, Task, TaskOptions, TaskRef,
         TimerHandle, current_task, get_running_loop, run, sleep, sleep_until, spawn, to_thread,
         yield_now,
+    };
+    pub use tulip_transport::{
+        BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramTransport,
+        LoopNetExt, Protocol, Transport,
     };
 }

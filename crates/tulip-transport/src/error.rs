@@ -1,0 +1,170 @@
+//! The transport layer's error type.
+//!
+//! I/O errors stay [`std::io::Error`] (shared behind an `Arc` so that one
+//! error can be reported to a protocol and to every waiter), loop errors stay
+//! [`tulip_executor::Error`], and asyncio's networking exceptions get named
+//! variants.
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+/// The result type of the transport layer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error of the transport layer. Cheap to clone.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system error (the OS error code is kept).
+    Io(Arc<io::Error>),
+    /// An error of the loop: cancelled, closed, timed out, a panic.
+    Loop(tulip_executor::Error),
+    /// `create_connection` with `all_errors`: every attempt's error, in the
+    /// order the attempts were made (asyncio's `ExceptionGroup`).
+    AllAttemptsFailed(Vec<Error>),
+    /// `sendfile` without fallback on a transport or file where the
+    /// zero-copy system call cannot be used (asyncio's
+    /// `SendfileNotAvailableError`).
+    SendfileNotAvailable(String),
+    /// `write()` after `write_eof()` (asyncio's RuntimeError).
+    WriteAfterEof,
+    /// The transport cannot do this (writing to a read pipe, say).
+    Unsupported(&'static str),
+    /// An argument is invalid (asyncio's ValueError or TypeError).
+    InvalidInput(String),
+    /// The operation needs an open transport or server, and it is closed.
+    Closed,
+}
+
+impl Error {
+    /// Wraps an I/O error.
+    pub fn io(err: io::Error) -> Error {
+        Error::Io(Arc::new(err))
+    }
+
+    /// The I/O error inside, if this is one.
+    pub fn as_io(&self) -> Option<&io::Error> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Loop(tulip_executor::Error::Io(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The kind of the I/O error inside, if this is one.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        self.as_io().map(io::Error::kind)
+    }
+
+    /// Whether this is a cancellation.
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self, Error::Loop(e) if e.is_cancelled())
+    }
+
+    /// Whether this is a timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Loop(e) if e.is_timeout())
+            || self.io_kind() == Some(io::ErrorKind::TimedOut)
+    }
+
+    /// A fresh `io::Error` carrying the same OS error code (or kind and
+    /// message), for APIs that need an owned `io::Error`.
+    pub fn to_io_error(&self) -> io::Error {
+        match self.as_io() {
+            Some(e) => match e.raw_os_error() {
+                Some(code) => io::Error::from_raw_os_error(code),
+                None => io::Error::new(e.kind(), e.to_string()),
+            },
+            None => io::Error::other(self.to_string()),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Loop(e) => write!(f, "{e}"),
+            Error::AllAttemptsFailed(errs) => {
+                write!(f, "multiple exceptions: ")?;
+                for (i, e) in errs.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{e}")?;
+                }
+                Ok(())
+            }
+            Error::SendfileNotAvailable(why) => write!(f, "sendfile is not available: {why}"),
+            Error::WriteAfterEof => f.write_str("cannot call write() after write_eof()"),
+            Error::Unsupported(what) => write!(f, "not supported: {what}"),
+            Error::InvalidInput(what) => write!(f, "invalid argument: {what}"),
+            Error::Closed => f.write_str("the transport or server is closed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(&**e),
+            Error::Loop(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::io(e)
+    }
+}
+
+impl From<rustix::io::Errno> for Error {
+    fn from(e: rustix::io::Errno) -> Error {
+        Error::io(e.into())
+    }
+}
+
+impl From<tulip_executor::Error> for Error {
+    fn from(e: tulip_executor::Error) -> Error {
+        match e {
+            tulip_executor::Error::Io(io) => Error::Io(io),
+            other => Error::Loop(other),
+        }
+    }
+}
+
+impl From<Error> for tulip_executor::Error {
+    fn from(e: Error) -> tulip_executor::Error {
+        match e {
+            Error::Io(io) => tulip_executor::Error::Io(io),
+            Error::Loop(l) => l,
+            other => tulip_executor::Error::exception(other),
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Io(io) => Arc::try_unwrap(io).unwrap_or_else(|shared| {
+                let fresh = Error::Io(shared);
+                fresh.to_io_error()
+            }),
+            other => {
+                let kind = match &other {
+                    Error::Loop(l) if l.is_timeout() => io::ErrorKind::TimedOut,
+                    Error::InvalidInput(_) => io::ErrorKind::InvalidInput,
+                    Error::Unsupported(_) | Error::SendfileNotAvailable(_) => {
+                        io::ErrorKind::Unsupported
+                    }
+                    Error::Closed | Error::WriteAfterEof => io::ErrorKind::BrokenPipe,
+                    _ => io::ErrorKind::Other,
+                };
+                io::Error::new(kind, other)
+            }
+        }
+    }
+}

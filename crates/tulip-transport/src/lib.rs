@@ -1,0 +1,49 @@
+//! # tulip-transport
+//!
+//! asyncio's low-level networking for tulip: protocols and transports
+//! (TCP, Unix sockets, UDP, pipes), servers, the loop's socket operations
+//! and DNS.
+//!
+//! ## asyncio correspondence
+//!
+//! | asyncio | tulip-transport |
+//! |---|---|
+//! | `BaseProtocol`, `Protocol`, `BufferedProtocol`, `DatagramProtocol` | [`BaseProtocol`], [`Protocol`], [`BufferedProtocol`], [`DatagramProtocol`] |
+//! | `Transport` (`ReadTransport` + `WriteTransport`) | [`Transport`] (implemented by [`TransportImpl`]) |
+//! | `get_extra_info` | [`Transport::get_extra_info`], [`ExtraInfo`] |
+//! | `SendfileNotAvailableError`, `OSError` | [`Error`] |
+
+#![forbid(unsafe_code)]
+
+mod address;
+mod connection;
+mod connection_options;
+mod datagram;
+mod dns;
+mod error;
+mod happy_eyeballs;
+mod loop_ext;
+mod pipes;
+mod protocols;
+mod readbuf;
+mod selector_events;
+mod sendfile;
+mod server;
+mod sock;
+mod sock_ops;
+mod transports;
+mod unix_events;
+
+pub use address::{SockAddr, UnixAddr};
+pub use connection_options::ConnectOptions;
+pub use datagram::{DatagramOptions, DatagramTransport};
+pub use dns::{AddrInfo, AddrInfoOptions, NameInfoFlags};
+pub use error::{Error, Result};
+pub use loop_ext::{Connection, LoopNetExt};
+pub use protocols::{
+    BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramProtocolFactory, Protocol,
+    ProtocolFactory, ProtocolRef,
+};
+pub use server::{Hosts, Server, ServerOptions};
+pub use transports::{DEFAULT_HIGH_WATER, ExtraInfo, FlowControl, Transport, TransportImpl};
+pub use unix_events::{UnixConnectOptions, UnixServerOptions};

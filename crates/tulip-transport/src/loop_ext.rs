@@ -1,0 +1,332 @@
+//! The loop's networking methods (asyncio's `loop.create_connection`,
+//! `loop.create_server`, `loop.sock_recv`, ...), as an extension trait on
+//! [`Loop`] so that `lp.create_connection(...)` reads as in asyncio. It is
+//! in `tulip::prelude`.
+
+use std::cell::RefCell;
+use std::fs::File;
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::Path;
+use std::rc::Rc;
+
+use tulip_executor::Loop;
+
+use crate::address::SockAddr;
+use crate::connection::{self, ConnectOptions};
+use crate::datagram::{self, DatagramOptions, DatagramTransport};
+use crate::dns::{self, AddrInfo, AddrInfoOptions, NameInfoFlags};
+use crate::error::Result;
+use crate::protocols::{DatagramProtocolFactory, ProtocolFactory};
+use crate::server::{self, Hosts, Server, ServerOptions};
+use crate::sock_ops;
+use crate::transports::Transport;
+use crate::unix_events::{self, UnixConnectOptions, UnixServerOptions};
+use crate::{pipes, sendfile};
+
+/// A connection's transport and its protocol.
+pub type Connection<P> = (Transport, Rc<RefCell<P>>);
+
+/// asyncio's networking methods of the event loop. Every method is
+/// `async` and runs on the loop it is called on (the loop must be running
+/// to make progress, as with every tulip future).
+// The futures are !Send by design (one loop per thread), so the lint about
+// unnameable Send bounds of async trait methods does not apply.
+#[allow(async_fn_in_trait)]
+pub trait LoopNetExt {
+    /// Opens a streaming connection to `host:port` (asyncio's
+    /// `create_connection`): resolves `host` without blocking the loop,
+    /// tries every address (Happy Eyeballs when
+    /// [`ConnectOptions::happy_eyeballs_delay`] is set), and returns the
+    /// transport and the protocol `factory` made once `connection_made` has
+    /// run. With [`ConnectOptions::sock`], `host` must be empty and `port`
+    /// 0.
+    async fn create_connection<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        host: &str,
+        port: u16,
+        options: ConnectOptions,
+    ) -> Result<Connection<F::Protocol>>;
+
+    /// Listens on `port` of `hosts` (asyncio's `create_server`).
+    async fn create_server<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        hosts: impl Into<Hosts>,
+        port: u16,
+        options: ServerOptions,
+    ) -> Result<Server>;
+
+    /// Connects to a Unix-domain stream socket (asyncio's
+    /// `create_unix_connection`). `path` may be `None` with
+    /// [`UnixConnectOptions::sock`].
+    async fn create_unix_connection<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        path: Option<&Path>,
+        options: UnixConnectOptions,
+    ) -> Result<Connection<F::Protocol>>;
+
+    /// Listens on a Unix-domain stream socket (asyncio's
+    /// `create_unix_server`); a path starting with a NUL byte names the
+    /// abstract namespace.
+    async fn create_unix_server<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        path: Option<&Path>,
+        options: UnixServerOptions,
+    ) -> Result<Server>;
+
+    /// Opens a datagram endpoint (asyncio's `create_datagram_endpoint`).
+    async fn create_datagram_endpoint<F: DatagramProtocolFactory>(
+        &self,
+        factory: F,
+        options: DatagramOptions,
+    ) -> Result<(DatagramTransport, Rc<RefCell<F::Protocol>>)>;
+
+    /// Wraps an already accepted (or otherwise connected) stream socket in
+    /// a transport (asyncio's `connect_accepted_socket`).
+    async fn connect_accepted_socket<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        sock: OwnedFd,
+    ) -> Result<Connection<F::Protocol>>;
+
+    /// Reads a pipe (or any readable stream descriptor) through a protocol
+    /// (asyncio's `connect_read_pipe`).
+    async fn connect_read_pipe<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        pipe: OwnedFd,
+    ) -> Result<Connection<F::Protocol>>;
+
+    /// Writes a pipe through a transport (asyncio's `connect_write_pipe`).
+    async fn connect_write_pipe<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        pipe: OwnedFd,
+    ) -> Result<Connection<F::Protocol>>;
+
+    /// Receives up to `nbytes` bytes from a non-blocking socket.
+    async fn sock_recv(&self, sock: impl AsFd, nbytes: usize) -> Result<Vec<u8>>;
+
+    /// Receives into `buf`; returns the number of bytes received.
+    async fn sock_recv_into(&self, sock: impl AsFd, buf: &mut [u8]) -> Result<usize>;
+
+    /// Receives one datagram of up to `bufsize` bytes and its sender.
+    async fn sock_recvfrom(
+        &self,
+        sock: impl AsFd,
+        bufsize: usize,
+    ) -> Result<(Vec<u8>, Option<SockAddr>)>;
+
+    /// Receives one datagram into `buf`: its length and sender.
+    async fn sock_recvfrom_into(
+        &self,
+        sock: impl AsFd,
+        buf: &mut [u8],
+    ) -> Result<(usize, Option<SockAddr>)>;
+
+    /// Sends all of `data`.
+    async fn sock_sendall(&self, sock: impl AsFd, data: &[u8]) -> Result<()>;
+
+    /// Sends one datagram to `addr`; returns the bytes sent.
+    async fn sock_sendto(&self, sock: impl AsFd, data: &[u8], addr: &SockAddr) -> Result<usize>;
+
+    /// Connects a non-blocking socket to `addr`.
+    async fn sock_connect(&self, sock: impl AsFd, addr: &SockAddr) -> Result<()>;
+
+    /// Accepts a connection: the new (non-blocking) socket and its peer.
+    async fn sock_accept(&self, sock: impl AsFd) -> Result<(OwnedFd, Option<SockAddr>)>;
+
+    /// Sends `count` bytes of `file` from `offset` (all the rest when
+    /// `None`) with the zero-copy `sendfile` system call, or with reads and
+    /// sends when `fallback` is on and zero-copy is impossible. Returns the
+    /// bytes sent.
+    async fn sock_sendfile(
+        &self,
+        sock: impl AsFd,
+        file: &File,
+        offset: u64,
+        count: Option<u64>,
+        fallback: bool,
+    ) -> Result<u64>;
+
+    /// Sends a file over a transport (asyncio's `loop.sendfile`): waits for
+    /// the transport's buffer to drain, then as
+    /// [`sock_sendfile`](LoopNetExt::sock_sendfile).
+    async fn sendfile(
+        &self,
+        transport: &Transport,
+        file: &File,
+        offset: u64,
+        count: Option<u64>,
+        fallback: bool,
+    ) -> Result<u64>;
+
+    /// Resolves `host` and `port` (asyncio's `getaddrinfo`) on a worker
+    /// thread.
+    async fn getaddrinfo(
+        &self,
+        host: Option<&str>,
+        port: Option<&str>,
+        options: AddrInfoOptions,
+    ) -> Result<Vec<AddrInfo>>;
+
+    /// Looks up the host and service names of `addr` (asyncio's
+    /// `getnameinfo`) on a worker thread.
+    async fn getnameinfo(&self, addr: SocketAddr, flags: NameInfoFlags)
+    -> Result<(String, String)>;
+}
+
+impl LoopNetExt for Loop {
+    async fn create_connection<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        host: &str,
+        port: u16,
+        options: ConnectOptions,
+    ) -> Result<Connection<F::Protocol>> {
+        connection::create_connection(self, factory, host, port, options).await
+    }
+
+    async fn create_server<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        hosts: impl Into<Hosts>,
+        port: u16,
+        options: ServerOptions,
+    ) -> Result<Server> {
+        server::create_server(self, factory, hosts.into(), port, options).await
+    }
+
+    async fn create_unix_connection<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        path: Option<&Path>,
+        options: UnixConnectOptions,
+    ) -> Result<Connection<F::Protocol>> {
+        unix_events::create_unix_connection(self, factory, path, options).await
+    }
+
+    async fn create_unix_server<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        path: Option<&Path>,
+        options: UnixServerOptions,
+    ) -> Result<Server> {
+        unix_events::create_unix_server(self, factory, path, options).await
+    }
+
+    async fn create_datagram_endpoint<F: DatagramProtocolFactory>(
+        &self,
+        factory: F,
+        options: DatagramOptions,
+    ) -> Result<(DatagramTransport, Rc<RefCell<F::Protocol>>)> {
+        datagram::create_datagram_endpoint(self, factory, options).await
+    }
+
+    async fn connect_accepted_socket<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        sock: OwnedFd,
+    ) -> Result<Connection<F::Protocol>> {
+        connection::connect_accepted_socket(self, factory, sock).await
+    }
+
+    async fn connect_read_pipe<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        pipe: OwnedFd,
+    ) -> Result<Connection<F::Protocol>> {
+        pipes::connect_read_pipe(self, factory, pipe).await
+    }
+
+    async fn connect_write_pipe<F: ProtocolFactory>(
+        &self,
+        factory: F,
+        pipe: OwnedFd,
+    ) -> Result<Connection<F::Protocol>> {
+        pipes::connect_write_pipe(self, factory, pipe).await
+    }
+
+    async fn sock_recv(&self, sock: impl AsFd, nbytes: usize) -> Result<Vec<u8>> {
+        sock_ops::sock_recv(self, sock.as_fd(), nbytes).await
+    }
+
+    async fn sock_recv_into(&self, sock: impl AsFd, buf: &mut [u8]) -> Result<usize> {
+        sock_ops::sock_recv_into(self, sock.as_fd(), buf).await
+    }
+
+    async fn sock_recvfrom(
+        &self,
+        sock: impl AsFd,
+        bufsize: usize,
+    ) -> Result<(Vec<u8>, Option<SockAddr>)> {
+        sock_ops::sock_recvfrom(self, sock.as_fd(), bufsize).await
+    }
+
+    async fn sock_recvfrom_into(
+        &self,
+        sock: impl AsFd,
+        buf: &mut [u8],
+    ) -> Result<(usize, Option<SockAddr>)> {
+        sock_ops::sock_recvfrom_into(self, sock.as_fd(), buf).await
+    }
+
+    async fn sock_sendall(&self, sock: impl AsFd, data: &[u8]) -> Result<()> {
+        sock_ops::sock_sendall(self, sock.as_fd(), data).await
+    }
+
+    async fn sock_sendto(&self, sock: impl AsFd, data: &[u8], addr: &SockAddr) -> Result<usize> {
+        sock_ops::sock_sendto(self, sock.as_fd(), data, addr).await
+    }
+
+    async fn sock_connect(&self, sock: impl AsFd, addr: &SockAddr) -> Result<()> {
+        sock_ops::sock_connect(self, sock.as_fd(), addr).await
+    }
+
+    async fn sock_accept(&self, sock: impl AsFd) -> Result<(OwnedFd, Option<SockAddr>)> {
+        sock_ops::sock_accept(self, sock.as_fd()).await
+    }
+
+    async fn sock_sendfile(
+        &self,
+        sock: impl AsFd,
+        file: &File,
+        offset: u64,
+        count: Option<u64>,
+        fallback: bool,
+    ) -> Result<u64> {
+        sendfile::sock_sendfile(self, sock.as_fd(), file, offset, count, fallback).await
+    }
+
+    async fn sendfile(
+        &self,
+        transport: &Transport,
+        file: &File,
+        offset: u64,
+        count: Option<u64>,
+        fallback: bool,
+    ) -> Result<u64> {
+        sendfile::sendfile(self, transport, file, offset, count, fallback).await
+    }
+
+    async fn getaddrinfo(
+        &self,
+        host: Option<&str>,
+        port: Option<&str>,
+        options: AddrInfoOptions,
+    ) -> Result<Vec<AddrInfo>> {
+        dns::getaddrinfo(self, host, port, options).await
+    }
+
+    async fn getnameinfo(
+        &self,
+        addr: SocketAddr,
+        flags: NameInfoFlags,
+    ) -> Result<(String, String)> {
+        dns::getnameinfo(self, addr, flags).await
+    }
+}

@@ -1,0 +1,247 @@
+//! Protocols: the callbacks a transport calls (asyncio's `protocols`
+//! module).
+//!
+//! Every method has an empty default, as in asyncio, except the two a
+//! [`BufferedProtocol`] cannot do without. A transport holds its protocol
+//! as `Rc<RefCell<P>>` and never calls into it while it is already inside
+//! one of its callbacks: a notification raised meanwhile (a `pause_writing`
+//! caused by a `write()` made inside `data_received`, say) is delivered, in
+//! order, right after the running callback returns.
+//!
+//! The state machine every transport keeps:
+//!
+//! ```text
+//! connection_made  data_received*  eof_received?  connection_lost
+//! ```
+//!
+//! `connection_made` once; `connection_lost` exactly once, and nothing after
+//! it. `pause_writing` and `resume_writing` alternate, starting with a pause.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use crate::address::SockAddr;
+use crate::datagram::DatagramTransport;
+use crate::error::Error;
+use crate::transports::Transport;
+
+/// What every protocol can be told (asyncio's `BaseProtocol`). The
+/// `connection_made` of each kind of protocol lives in its own trait, as it
+/// receives that kind's transport.
+pub trait BaseProtocol: 'static {
+    /// The connection is gone: `None` for a regular close or EOF, the error
+    /// otherwise. Called exactly once, and last.
+    fn connection_lost(&mut self, exc: Option<Error>) {
+        let _ = exc;
+    }
+
+    /// The transport's write buffer went over its high-water mark.
+    fn pause_writing(&mut self) {}
+
+    /// The transport's write buffer drained to its low-water mark (or
+    /// below) after a [`pause_writing`](BaseProtocol::pause_writing).
+    fn resume_writing(&mut self) {}
+}
+
+/// A streaming protocol: TCP, Unix sockets, pipes (asyncio's `Protocol`).
+///
+/// ```
+/// use tulip_transport::{BaseProtocol, Protocol, Transport};
+///
+/// /// Echoes everything back.
+/// #[derive(Default)]
+/// struct Echo {
+///     transport: Option<Transport>,
+/// }
+///
+/// impl BaseProtocol for Echo {}
+///
+/// impl Protocol for Echo {
+///     fn connection_made(&mut self, transport: Transport) {
+///         self.transport = Some(transport);
+///     }
+///     fn data_received(&mut self, data: &[u8]) {
+///         if let Some(t) = &self.transport {
+///             let _ = t.write(data);
+///         }
+///     }
+/// }
+/// ```
+pub trait Protocol: BaseProtocol {
+    /// The connection is made; `transport` is this connection's transport
+    /// (a cheap, clonable handle).
+    fn connection_made(&mut self, transport: Transport) {
+        let _ = transport;
+    }
+
+    /// Some bytes arrived. The slice is only valid during the call.
+    fn data_received(&mut self, data: &[u8]) {
+        let _ = data;
+    }
+
+    /// The peer sent EOF. Return `true` to keep the transport open for
+    /// writing (a half-closed connection); `false` (the default) closes it.
+    fn eof_received(&mut self) -> bool {
+        false
+    }
+}
+
+/// A streaming protocol that lends the transport its own buffer, so bytes
+/// land there straight from the socket (asyncio's `BufferedProtocol`).
+pub trait BufferedProtocol: BaseProtocol {
+    /// The connection is made, as [`Protocol::connection_made`].
+    fn connection_made(&mut self, transport: Transport) {
+        let _ = transport;
+    }
+
+    /// The buffer to read into next; `sizehint` is the size the transport
+    /// would like (a hint only). Must not be empty: an empty buffer is a
+    /// fatal error of the connection, as in asyncio.
+    fn get_buffer(&mut self, sizehint: usize) -> &mut [u8];
+
+    /// `nbytes` bytes were written at the start of the last buffer.
+    fn buffer_updated(&mut self, nbytes: usize);
+
+    /// The peer sent EOF; as [`Protocol::eof_received`].
+    fn eof_received(&mut self) -> bool {
+        false
+    }
+}
+
+/// A datagram protocol: UDP and Unix datagram sockets (asyncio's
+/// `DatagramProtocol`).
+pub trait DatagramProtocol: BaseProtocol {
+    /// The endpoint is ready.
+    fn connection_made(&mut self, transport: DatagramTransport) {
+        let _ = transport;
+    }
+
+    /// A datagram arrived from `addr` (`None` when the socket is connected
+    /// and the kernel gives no address).
+    fn datagram_received(&mut self, data: &[u8], addr: Option<SockAddr>) {
+        let _ = (data, addr);
+    }
+
+    /// A send or receive failed, e.g. an ICMP "port unreachable" reported
+    /// for an earlier datagram. The endpoint stays open.
+    fn error_received(&mut self, exc: Error) {
+        let _ = exc;
+    }
+}
+
+/// A stream transport's protocol: either kind, shared.
+#[derive(Clone)]
+pub enum ProtocolRef {
+    /// A [`Protocol`]: the transport reads into the loop's shared buffer.
+    Plain(Rc<RefCell<dyn Protocol>>),
+    /// A [`BufferedProtocol`]: the transport reads into the protocol's
+    /// buffer.
+    Buffered(Rc<RefCell<dyn BufferedProtocol>>),
+}
+
+impl ProtocolRef {
+    /// Wraps a [`Protocol`].
+    pub fn plain<P: Protocol>(protocol: Rc<RefCell<P>>) -> ProtocolRef {
+        ProtocolRef::Plain(protocol)
+    }
+
+    /// Wraps a [`BufferedProtocol`].
+    pub fn buffered<P: BufferedProtocol>(protocol: Rc<RefCell<P>>) -> ProtocolRef {
+        ProtocolRef::Buffered(protocol)
+    }
+
+    /// Whether both refer to the same protocol object.
+    pub fn ptr_eq(&self, other: &ProtocolRef) -> bool {
+        match (self, other) {
+            (ProtocolRef::Plain(a), ProtocolRef::Plain(b)) => {
+                std::ptr::addr_eq(Rc::as_ptr(a), Rc::as_ptr(b))
+            }
+            (ProtocolRef::Buffered(a), ProtocolRef::Buffered(b)) => {
+                std::ptr::addr_eq(Rc::as_ptr(a), Rc::as_ptr(b))
+            }
+            _ => false,
+        }
+    }
+
+    /// Runs `f` on the protocol's [`BaseProtocol`] side, unless the
+    /// protocol is borrowed (inside one of its callbacks): then returns
+    /// `None` and runs nothing.
+    pub(crate) fn try_base<R>(&self, f: impl FnOnce(&mut dyn BaseProtocol) -> R) -> Option<R> {
+        match self {
+            ProtocolRef::Plain(p) => p.try_borrow_mut().ok().map(|mut p| f(&mut *p)),
+            ProtocolRef::Buffered(p) => p.try_borrow_mut().ok().map(|mut p| f(&mut *p)),
+        }
+    }
+
+    /// Whether the protocol can be called now.
+    pub(crate) fn is_free(&self) -> bool {
+        match self {
+            ProtocolRef::Plain(p) => p.try_borrow_mut().is_ok(),
+            ProtocolRef::Buffered(p) => p.try_borrow_mut().is_ok(),
+        }
+    }
+}
+
+/// Makes the protocol of each new connection (asyncio's
+/// `protocol_factory`). Implemented by every `FnMut() -> P` where `P` is a
+/// [`Protocol`]; wrap the closure in [`Buffered`] for a
+/// [`BufferedProtocol`].
+pub trait ProtocolFactory: 'static {
+    /// The protocol type made.
+    type Protocol: 'static;
+
+    /// Makes one protocol: the typed handle for the caller and the shared
+    /// handle for the transport (the same object).
+    fn build(&mut self) -> (Rc<RefCell<Self::Protocol>>, ProtocolRef);
+}
+
+impl<F, P> ProtocolFactory for F
+where
+    F: FnMut() -> P + 'static,
+    P: Protocol,
+{
+    type Protocol = P;
+
+    fn build(&mut self) -> (Rc<RefCell<P>>, ProtocolRef) {
+        let p = Rc::new(RefCell::new(self()));
+        (p.clone(), ProtocolRef::Plain(p))
+    }
+}
+
+/// Marks a factory of [`BufferedProtocol`]s:
+/// `lp.create_connection(Buffered(|| MyProto::new()), ...)`.
+pub struct Buffered<F>(pub F);
+
+impl<F, P> ProtocolFactory for Buffered<F>
+where
+    F: FnMut() -> P + 'static,
+    P: BufferedProtocol,
+{
+    type Protocol = P;
+
+    fn build(&mut self) -> (Rc<RefCell<P>>, ProtocolRef) {
+        let p = Rc::new(RefCell::new((self.0)()));
+        (p.clone(), ProtocolRef::Buffered(p))
+    }
+}
+
+/// Makes the protocol of a datagram endpoint.
+pub trait DatagramProtocolFactory: 'static {
+    /// The protocol type made.
+    type Protocol: DatagramProtocol;
+
+    /// Makes the protocol.
+    fn build(&mut self) -> Rc<RefCell<Self::Protocol>>;
+}
+
+impl<F, P> DatagramProtocolFactory for F
+where
+    F: FnMut() -> P + 'static,
+    P: DatagramProtocol,
+{
+    type Protocol = P;
+
+    fn build(&mut self) -> Rc<RefCell<P>> {
+        Rc::new(RefCell::new(self()))
+    }
+}

@@ -1,0 +1,157 @@
+//! Small socket helpers on rustix shared by the transports and the loop
+//! operations: non-blocking setup, addresses, sends that never raise
+//! SIGPIPE, and waiting for a descriptor's readiness from async code.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::io::{self, IoSlice};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll, Waker};
+
+use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
+use tulip_executor::Loop;
+
+use crate::address::SockAddr;
+use crate::error::Result;
+
+/// Puts `fd` in non-blocking mode.
+pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
+    rustix::io::ioctl_fionbio(fd, true)?;
+    Ok(())
+}
+
+/// A new non-blocking, close-on-exec socket.
+pub(crate) fn new_socket(family: AddressFamily, kind: SocketType) -> io::Result<OwnedFd> {
+    Ok(rustix::net::socket_with(
+        family,
+        kind,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?)
+}
+
+/// The family of an address, for [`new_socket`].
+pub(crate) fn family_of(addr: &SockAddr) -> AddressFamily {
+    match addr {
+        SockAddr::Inet(a) if a.is_ipv4() => AddressFamily::INET,
+        SockAddr::Inet(_) => AddressFamily::INET6,
+        SockAddr::Unix(_) => AddressFamily::UNIX,
+    }
+}
+
+/// The peer's address, if the socket is connected.
+pub(crate) fn peer_addr(fd: BorrowedFd<'_>) -> Option<SockAddr> {
+    rustix::net::getpeername(fd)
+        .ok()
+        .flatten()
+        .and_then(SockAddr::from_any)
+}
+
+/// The socket's own address.
+pub(crate) fn local_addr(fd: BorrowedFd<'_>) -> Option<SockAddr> {
+    rustix::net::getsockname(fd)
+        .ok()
+        .and_then(SockAddr::from_any)
+}
+
+/// Whether `fd` is a TCP socket (an IPv4 or IPv6 stream socket).
+pub(crate) fn is_tcp(fd: BorrowedFd<'_>) -> bool {
+    matches!(local_addr(fd), Some(SockAddr::Inet(_)))
+        && rustix::net::sockopt::socket_type(fd).ok() == Some(SocketType::STREAM)
+}
+
+/// Sends on a socket without ever raising SIGPIPE.
+pub(crate) fn send(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
+    Ok(rustix::net::send(fd, data, SendFlags::NOSIGNAL)?)
+}
+
+/// Vectored send on a socket without ever raising SIGPIPE.
+pub(crate) fn sendv(fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let mut control = rustix::net::SendAncillaryBuffer::default();
+    Ok(rustix::net::sendmsg(
+        fd,
+        bufs,
+        &mut control,
+        SendFlags::NOSIGNAL,
+    )?)
+}
+
+/// Whether an I/O error only means "not now".
+pub(crate) fn would_block(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}
+
+/// Waits until `fd` is readable (`reader`) or writable, with a one-shot
+/// level-triggered watch removed when the future is dropped.
+pub(crate) fn wait_fd<'a>(lp: &Loop, fd: BorrowedFd<'a>, reader: bool) -> WaitFd<'a> {
+    WaitFd {
+        lp: lp.clone(),
+        fd,
+        reader,
+        state: Rc::new(WaitState::default()),
+        registered: false,
+    }
+}
+
+#[derive(Default)]
+struct WaitState {
+    ready: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+/// The future of [`wait_fd`].
+#[must_use = "futures do nothing unless awaited"]
+pub(crate) struct WaitFd<'a> {
+    lp: Loop,
+    fd: BorrowedFd<'a>,
+    reader: bool,
+    state: Rc<WaitState>,
+    registered: bool,
+}
+
+impl Future for WaitFd<'_> {
+    type Output = Result<()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let this = &mut *self;
+        if this.state.ready.get() {
+            return Poll::Ready(Ok(()));
+        }
+        *this.state.waker.borrow_mut() = Some(cx.waker().clone());
+        if !this.registered {
+            let state = this.state.clone();
+            let cb = move || {
+                state.ready.set(true);
+                if let Some(w) = state.waker.borrow_mut().take() {
+                    w.wake();
+                }
+            };
+            let added = if this.reader {
+                this.lp.add_reader(this.fd.as_fd(), cb)
+            } else {
+                this.lp.add_writer(this.fd.as_fd(), cb)
+            };
+            added?;
+            this.registered = true;
+        }
+        Poll::Pending
+    }
+}
+
+impl Drop for WaitFd<'_> {
+    fn drop(&mut self) {
+        if self.registered {
+            let fd = self.fd.as_raw_fd();
+            if self.reader {
+                self.lp.remove_reader(fd);
+            } else {
+                self.lp.remove_writer(fd);
+            }
+        }
+    }
+}
