@@ -1,0 +1,72 @@
+//! Pipe transports: connect_read_pipe and connect_write_pipe over real
+//! pipes.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{Recorder, fd_count, wait_until};
+use tulip_executor::{get_running_loop, run, sleep};
+use tulip_transport::{Error, LoopNetExt};
+
+#[test]
+fn data_flows_from_a_write_pipe_to_a_read_pipe_then_eof() {
+    let before = fd_count();
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let (rt, rp) = lp.connect_read_pipe(Recorder::default, r).await.unwrap();
+        let (wt, wp) = lp.connect_write_pipe(Recorder::default, w).await.unwrap();
+        assert!(rt.is_reading());
+        assert!(!wt.is_reading());
+        assert!(rt.get_extra_info("pipe").is_some());
+        assert!(matches!(rt.write(b"x"), Err(Error::Unsupported(_))));
+        assert!(!rt.can_write_eof());
+        let big = vec![5u8; 1 << 20];
+        wt.write(b"hello ").unwrap();
+        wt.write(&big).unwrap();
+        wt.write_eof().unwrap();
+        assert!(wait_until(|| rp.borrow().lost()).await);
+        assert!(wait_until(|| wp.borrow().lost()).await);
+        assert_eq!(rp.borrow().data.len(), 6 + big.len());
+        assert_eq!(&rp.borrow().data[..6], b"hello ");
+        assert_eq!(rp.borrow().events, ["made", "data", "eof", "lost"]);
+        assert_eq!(wp.borrow().events, ["made", "pause", "resume", "lost"]);
+    })
+    .unwrap();
+    assert_eq!(fd_count(), before);
+}
+
+#[test]
+fn a_write_pipe_learns_when_its_reader_closes() {
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let (wt, wp) = lp.connect_write_pipe(Recorder::default, w).await.unwrap();
+        drop(r);
+        assert!(wait_until(|| wp.borrow().lost()).await);
+        assert!(wt.is_closing());
+        // Writing afterwards is ignored, never a SIGPIPE death.
+        wt.write(b"nobody listens").unwrap();
+        sleep(Duration::from_millis(10)).await;
+    })
+    .unwrap();
+}
+
+#[test]
+fn pausing_a_read_pipe_holds_data_back() {
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let (r, w) = rustix::pipe::pipe().unwrap();
+        let (rt, rp) = lp.connect_read_pipe(Recorder::default, r).await.unwrap();
+        rt.pause_reading();
+        rustix::io::write(&w, b"later").unwrap();
+        sleep(Duration::from_millis(30)).await;
+        assert!(rp.borrow().data.is_empty());
+        rt.resume_reading();
+        assert!(wait_until(|| rp.borrow().data == b"later").await);
+        rt.close();
+        assert!(wait_until(|| rp.borrow().lost()).await);
+    })
+    .unwrap();
+}
