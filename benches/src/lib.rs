@@ -30,6 +30,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+pub mod netbench;
 pub mod work;
 
 use criterion::measurement::WallTime;

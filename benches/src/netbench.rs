@@ -1,0 +1,634 @@
+//! The contract of the network bench servers, shared by every server binary
+//! of this package and by `cargo xtask bench net`:
+//!
+//! - `--addr HOST:PORT` (default [`DEFAULT_ADDR`]), parsed by
+//!   [`server_addr`];
+//! - the first line on stdout, flushed, is `listening on HOST:PORT` with
+//!   the real port ([`announce`]);
+//! - echo servers echo every byte, stop reading while a write is pending
+//!   (flow control), and shut down their write side once the client's EOF
+//!   arrives and everything is echoed ([`echo::echo`]);
+//! - HTTP servers answer every well-formed request `200 OK` with the body
+//!   `Hello, World!` and a malformed one `400` followed by a close, parsing
+//!   requests with the same function ([`http::respond_all`]);
+//! - servers run until SIGINT or SIGTERM. None installs a handler: the
+//!   default action (the process ends) is the contract, so a server has no
+//!   shutdown path to get wrong.
+//!
+//! Servers set `TCP_NODELAY` on every accepted connection, as asyncio's
+//! transports do.
+
+use std::future::Future;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The address a server binds when `--addr` is not given: loopback, any
+/// free port.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:0";
+
+/// Parses the server arguments (`--addr HOST:PORT`, `--help`) of the
+/// program named `program`; prints the usage and exits on `--help` (status
+/// 0) or on a bad argument (status 2).
+pub fn server_addr(program: &str) -> SocketAddr {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match parse_server_args(&args) {
+        Ok(Some(addr)) => addr,
+        Ok(None) => {
+            println!("usage: {program} [--addr HOST:PORT]   (default {DEFAULT_ADDR})");
+            std::process::exit(0);
+        }
+        Err(message) => {
+            eprintln!("{program}: {message}\nusage: {program} [--addr HOST:PORT]");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The address in `args` (`--addr A` or `--addr=A`), [`DEFAULT_ADDR`] if
+/// none; `Ok(None)` for `--help`.
+pub fn parse_server_args(args: &[String]) -> Result<Option<SocketAddr>, String> {
+    let mut addr = DEFAULT_ADDR.to_string();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--addr" => addr = args.next().ok_or("--addr needs HOST:PORT")?.clone(),
+            other => match other.strip_prefix("--addr=") {
+                Some(value) => addr = value.to_string(),
+                None => return Err(format!("unknown argument: {other}")),
+            },
+        }
+    }
+    addr.parse()
+        .map(Some)
+        .map_err(|e| format!("bad --addr {addr:?}: {e}"))
+}
+
+/// Prints `listening on HOST:PORT` as the first line on stdout and flushes
+/// it: the line `cargo xtask bench` waits for.
+pub fn announce(addr: SocketAddr) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "listening on {addr}")?;
+    out.flush()
+}
+
+/// How long an accept loop waits after a failed accept (out of
+/// descriptors, say) before trying again, so that connections can close.
+pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+
+/// The whole life of a tokio bench server named `program`: parses
+/// `--addr`, binds it on a current-thread runtime, announces the address,
+/// then accepts forever, setting `TCP_NODELAY` and spawning `serve` on each
+/// connection. Errors of a connection other than the peer going away are
+/// printed on stderr.
+pub fn serve_tokio<F, Fut>(program: &'static str, serve: F) -> io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: Future<Output = io::Result<()>> + Send + 'static,
+{
+    let addr = server_addr(program);
+    crate::tokio_current_thread().block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        announce(listener.local_addr()?)?;
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    eprintln!("{program}: accept: {e}");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            };
+            stream.set_nodelay(true)?;
+            let connection = serve(stream);
+            tokio::spawn(async move {
+                if let Err(e) = connection.await {
+                    if !echo::is_disconnect(&e) {
+                        eprintln!("{program}: {e}");
+                    }
+                }
+            });
+        }
+    })
+}
+
+/// The echo loop of the transport-style servers (`echo_tokio`,
+/// `echo_smol`), written once over [`NonBlocking`](echo::NonBlocking).
+///
+/// It works as an asyncio transport with a protocol that writes back what
+/// it receives: data is read into one read buffer per thread (so an idle
+/// connection holds no buffer), written back at once, and only the part the
+/// socket did not take is copied into the connection's own buffer, while
+/// reading stays paused until that buffer is written.
+pub mod echo {
+    use std::cell::RefCell;
+    use std::io::{self, ErrorKind, Read, Write};
+    use std::net::TcpStream;
+    use std::os::fd::AsFd;
+    use std::task::{Context, Poll, ready};
+
+    /// The size of the per-thread read buffer (asyncio reads up to 256 KiB
+    /// at a time; 64 KiB is plenty for the bench messages).
+    pub const READ_SIZE: usize = 64 * 1024;
+
+    thread_local! {
+        static READ_BUF: RefCell<Box<[u8]>> = RefCell::new(vec![0; READ_SIZE].into_boxed_slice());
+    }
+
+    /// A non-blocking TCP stream of some runtime: readiness polling plus
+    /// read and write calls that fail with `WouldBlock` instead of waiting.
+    pub trait NonBlocking: AsFd {
+        /// Ready once the stream may be readable.
+        fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+        /// Ready once the stream may be writable.
+        fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+        /// One non-blocking read.
+        fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;
+        /// One non-blocking write.
+        fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+    }
+
+    impl NonBlocking for tokio::net::TcpStream {
+        fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            tokio::net::TcpStream::poll_read_ready(self, cx)
+        }
+        fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            tokio::net::TcpStream::poll_write_ready(self, cx)
+        }
+        fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+            tokio::net::TcpStream::try_read(self, buf)
+        }
+        fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+            tokio::net::TcpStream::try_write(self, buf)
+        }
+    }
+
+    impl NonBlocking for smol::Async<TcpStream> {
+        fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.poll_readable(cx)
+        }
+        fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+            self.poll_writable(cx)
+        }
+        fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+            self.get_ref().read(buf)
+        }
+        fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+            self.get_ref().write(buf)
+        }
+    }
+
+    /// Echoes everything `stream` receives until the peer's EOF, then shuts
+    /// down the write side (the caller drops, so closes, the stream).
+    pub async fn echo<S: NonBlocking>(stream: S) -> io::Result<()> {
+        let mut pending = Vec::new();
+        loop {
+            let n =
+                std::future::poll_fn(|cx| poll_read_and_echo(&stream, &mut pending, cx)).await?;
+            if n == 0 {
+                break;
+            }
+            // Flow control: no read until the socket has taken everything.
+            let mut written = 0;
+            while written < pending.len() {
+                written +=
+                    std::future::poll_fn(|cx| poll_write(&stream, &pending[written..], cx)).await?;
+            }
+            // Give the memory back: an idle connection holds no buffer.
+            pending = Vec::new();
+        }
+        rustix::net::shutdown(&stream, rustix::net::Shutdown::Write)?;
+        Ok(())
+    }
+
+    /// Reads once into the thread's buffer and writes what came back at
+    /// once; what the socket did not take goes to `pending`. Ready with the
+    /// number of bytes read (0 at EOF).
+    fn poll_read_and_echo<S: NonBlocking>(
+        stream: &S,
+        pending: &mut Vec<u8>,
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            let result: io::Result<usize> = READ_BUF.with_borrow_mut(|buf| {
+                let n = stream.try_read(buf)?;
+                let written = write_now(stream, &buf[..n])?;
+                pending.extend_from_slice(&buf[written..n]);
+                Ok(n)
+            });
+            match result {
+                Err(e) if e.kind() == ErrorKind::WouldBlock => ready!(stream.poll_read_ready(cx))?,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    /// Writes what the socket takes now, without waiting (0 if it would block).
+    fn write_now<S: NonBlocking>(stream: &S, data: &[u8]) -> io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            match stream.try_write(data) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => return Ok(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(0),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Ready with the number of bytes of `data` (non-empty) written.
+    fn poll_write<S: NonBlocking>(
+        stream: &S,
+        data: &[u8],
+        cx: &mut Context<'_>,
+    ) -> Poll<io::Result<usize>> {
+        loop {
+            match write_now(stream, data) {
+                Ok(0) => ready!(stream.poll_write_ready(cx))?,
+                other => return Poll::Ready(other),
+            }
+        }
+    }
+
+    /// Whether an error of a connection is the peer going away (not worth
+    /// reporting from a bench server).
+    pub fn is_disconnect(error: &io::Error) -> bool {
+        matches!(
+            error.kind(),
+            ErrorKind::ConnectionReset | ErrorKind::BrokenPipe | ErrorKind::ConnectionAborted
+        )
+    }
+}
+
+/// The HTTP/1.1 side of the `http_hello` servers: a hand-written request
+/// parser (a pure function of the bytes received so far) and the fixed
+/// responses, so that every HTTP server parses and answers identically.
+///
+/// What is accepted: a request line `METHOD SP TARGET SP HTTP/1.x CRLF`,
+/// header lines `name: value CRLF`, an empty line, and a body of
+/// `Content-Length` bytes (which is skipped). HTTP/1.1 requests need a
+/// `Host` header. Lines end in CRLF. What is refused as malformed: anything
+/// else, including obsolete line folding, whitespace before a header's
+/// colon, a `Transfer-Encoding` (no chunked bodies here), conflicting
+/// `Content-Length`s, a head longer than [`MAX_HEAD`](http::MAX_HEAD) or a
+/// body longer than [`MAX_BODY`](http::MAX_BODY).
+///
+/// Connections are kept alive by default on HTTP/1.1 and closed by default
+/// on HTTP/1.0; `Connection: close` and `Connection: keep-alive` override.
+pub mod http {
+    /// The longest request head (request line and headers) accepted.
+    pub const MAX_HEAD: usize = 8 * 1024;
+    /// The longest request body accepted.
+    pub const MAX_BODY: usize = 1024 * 1024;
+
+    /// The answer to a request that keeps the connection open.
+    pub const OK_KEEP_ALIVE: &[u8] =
+        b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nHello, World!";
+    /// The answer to an HTTP/1.0 request that asked to keep the connection.
+    pub const OK_KEEP_ALIVE_HTTP10: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\nConnection: keep-alive\r\n\r\nHello, World!";
+    /// The answer to a request after which the connection closes.
+    pub const OK_CLOSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\nHello, World!";
+    /// The answer to a malformed request; the connection closes after it.
+    pub const BAD_REQUEST: &[u8] =
+        b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+
+    /// What the bytes received so far hold.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Parse {
+        /// A whole request (head and body) at the start of the buffer.
+        Complete(Request),
+        /// The start of a request that is well-formed so far: read more.
+        Partial,
+        /// Not a request this server accepts: answer 400 and close.
+        Malformed,
+    }
+
+    /// A request parsed whole.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Request {
+        /// Its length in bytes, head and body.
+        pub len: usize,
+        /// Whether the connection stays open after the response.
+        pub keep_alive: bool,
+        /// Whether the request was HTTP/1.0.
+        pub http10: bool,
+    }
+
+    /// The response to `request`.
+    pub fn response(request: &Request) -> &'static [u8] {
+        match (request.keep_alive, request.http10) {
+            (false, _) => OK_CLOSE,
+            (true, false) => OK_KEEP_ALIVE,
+            (true, true) => OK_KEEP_ALIVE_HTTP10,
+        }
+    }
+
+    /// What [`respond_all`] did with a buffer.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub struct Progress {
+        /// How many bytes at the start of the buffer were requests answered
+        /// (drop them; the rest is the start of the next request).
+        pub consumed: usize,
+        /// Whether the connection must close once the responses are written.
+        pub close: bool,
+    }
+
+    /// Answers every whole request at the start of `buf` (pipelined
+    /// requests included), appending the responses to `out`. Stops at a
+    /// partial request, after a request that closes the connection, or at a
+    /// malformed one (whose answer is [`BAD_REQUEST`], and which closes).
+    pub fn respond_all(buf: &[u8], out: &mut Vec<u8>) -> Progress {
+        let mut consumed = 0;
+        loop {
+            match parse_request(&buf[consumed..]) {
+                Parse::Complete(request) => {
+                    out.extend_from_slice(response(&request));
+                    consumed += request.len;
+                    if !request.keep_alive {
+                        return Progress {
+                            consumed,
+                            close: true,
+                        };
+                    }
+                }
+                Parse::Partial => {
+                    return Progress {
+                        consumed,
+                        close: false,
+                    };
+                }
+                Parse::Malformed => {
+                    out.extend_from_slice(BAD_REQUEST);
+                    return Progress {
+                        consumed: buf.len(),
+                        close: true,
+                    };
+                }
+            }
+        }
+    }
+
+    /// Parses the request at the start of `buf`. Every complete line is
+    /// checked as soon as it has arrived, so garbage is refused at once
+    /// rather than after [`MAX_HEAD`] bytes.
+    pub fn parse_request(buf: &[u8]) -> Parse {
+        let mut head = Head::default();
+        let mut pos = 0;
+        let mut first = true;
+        loop {
+            let rest = &buf[pos..];
+            let Some(nl) = rest.iter().position(|&b| b == b'\n') else {
+                return partial(buf.len(), rest);
+            };
+            if nl == 0 || rest[nl - 1] != b'\r' || pos + nl + 1 > MAX_HEAD {
+                return Parse::Malformed; // a bare LF, or a head too long
+            }
+            let line = &rest[..nl - 1];
+            pos += nl + 1;
+            let ok = if first {
+                first = false;
+                head.request_line(line)
+            } else if line.is_empty() {
+                return head.finish(pos, buf.len());
+            } else {
+                head.header(line)
+            };
+            if !ok {
+                return Parse::Malformed;
+            }
+        }
+    }
+
+    /// Partial if the unfinished line `rest` could still become a valid
+    /// line and the head may still grow.
+    fn partial(received: usize, rest: &[u8]) -> Parse {
+        let plausible = rest
+            .iter()
+            .enumerate()
+            .all(|(i, &b)| is_field_byte(b) || (b == b'\r' && i + 1 == rest.len()));
+        if plausible && received < MAX_HEAD {
+            Parse::Partial
+        } else {
+            Parse::Malformed
+        }
+    }
+
+    /// What the head's lines said so far.
+    #[derive(Debug, Default)]
+    struct Head {
+        http10: bool,
+        host: bool,
+        close: bool,
+        keep_alive: bool,
+        content_length: Option<usize>,
+    }
+
+    impl Head {
+        /// `METHOD SP TARGET SP HTTP/1.x`.
+        fn request_line(&mut self, line: &[u8]) -> bool {
+            let mut parts = line.split(|&b| b == b' ');
+            let (Some(method), Some(target), Some(version), None) =
+                (parts.next(), parts.next(), parts.next(), parts.next())
+            else {
+                return false;
+            };
+            self.http10 = match version {
+                b"HTTP/1.1" => false,
+                b"HTTP/1.0" => true,
+                _ => return false,
+            };
+            is_token(method) && !target.is_empty() && target.iter().all(|&b| b > b' ' && b < 0x7f)
+        }
+
+        /// `name: value`, with optional whitespace around the value.
+        fn header(&mut self, line: &[u8]) -> bool {
+            let Some(colon) = line.iter().position(|&b| b == b':') else {
+                return false;
+            };
+            let (name, value) = (&line[..colon], trim(&line[colon + 1..]));
+            if !is_token(name) || !value.iter().all(|&b| is_field_byte(b)) {
+                return false;
+            }
+            if name.eq_ignore_ascii_case(b"host") {
+                self.host = true;
+            } else if name.eq_ignore_ascii_case(b"connection") {
+                for option in value.split(|&b| b == b',').map(trim) {
+                    self.close |= option.eq_ignore_ascii_case(b"close");
+                    self.keep_alive |= option.eq_ignore_ascii_case(b"keep-alive");
+                }
+            } else if name.eq_ignore_ascii_case(b"content-length") {
+                let Some(length) = parse_length(value) else {
+                    return false;
+                };
+                if self.content_length.is_some_and(|known| known != length) {
+                    return false;
+                }
+                self.content_length = Some(length);
+            } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
+                return false;
+            }
+            true
+        }
+
+        /// The head ended after `head_len` bytes; `received` are in.
+        fn finish(&self, head_len: usize, received: usize) -> Parse {
+            if !self.http10 && !self.host {
+                return Parse::Malformed;
+            }
+            let len = head_len + self.content_length.unwrap_or(0);
+            if received < len {
+                return Parse::Partial;
+            }
+            Parse::Complete(Request {
+                len,
+                keep_alive: if self.http10 {
+                    self.keep_alive && !self.close
+                } else {
+                    !self.close
+                },
+                http10: self.http10,
+            })
+        }
+    }
+
+    /// A `Content-Length` value: digits only, at most [`MAX_BODY`].
+    fn parse_length(value: &[u8]) -> Option<usize> {
+        if value.is_empty() || value.len() > 8 || !value.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let length = value
+            .iter()
+            .fold(0usize, |n, &d| n * 10 + usize::from(d - b'0'));
+        (length <= MAX_BODY).then_some(length)
+    }
+
+    /// RFC 9110's `token`: the characters of methods and header names.
+    fn is_token(s: &[u8]) -> bool {
+        !s.is_empty()
+            && s.iter()
+                .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    }
+
+    /// A byte that may appear in a request line or header line.
+    fn is_field_byte(b: u8) -> bool {
+        b == b'\t' || (b >= b' ' && b != 0x7f)
+    }
+
+    /// `s` without leading and trailing spaces and tabs.
+    fn trim(s: &[u8]) -> &[u8] {
+        let is_space = |b: &u8| *b == b' ' || *b == b'\t';
+        let start = s.iter().position(|b| !is_space(b)).unwrap_or(s.len());
+        let end = s
+            .iter()
+            .rposition(|b| !is_space(b))
+            .map_or(start, |i| i + 1);
+        &s[start..end]
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        fn complete(len: usize, keep_alive: bool) -> Parse {
+            Parse::Complete(Request {
+                len,
+                keep_alive,
+                http10: false,
+            })
+        }
+
+        const WRK: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n";
+
+        #[test]
+        fn a_plain_request_keeps_the_connection() {
+            assert_eq!(parse_request(WRK), complete(WRK.len(), true));
+        }
+
+        #[test]
+        fn every_prefix_is_partial() {
+            for end in 0..WRK.len() {
+                assert_eq!(parse_request(&WRK[..end]), Parse::Partial, "{end}");
+            }
+        }
+
+        #[test]
+        fn connection_close_and_http10() {
+            let close = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: Keep-Alive, close\r\n\r\n";
+            assert_eq!(parse_request(close), complete(close.len(), false));
+            let old = b"GET / HTTP/1.0\r\n\r\n";
+            let Parse::Complete(r) = parse_request(old) else {
+                panic!("HTTP/1.0 without Host is fine")
+            };
+            assert!(r.http10 && !r.keep_alive);
+            assert_eq!(response(&r), OK_CLOSE);
+            let old_ka = b"GET / HTTP/1.0\r\nconnection:keep-alive\r\n\r\n";
+            let Parse::Complete(r) = parse_request(old_ka) else {
+                panic!("keep-alive")
+            };
+            assert!(r.keep_alive);
+            assert_eq!(response(&r), OK_KEEP_ALIVE_HTTP10);
+        }
+
+        #[test]
+        fn bodies_are_part_of_the_request() {
+            let post = b"POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello";
+            assert_eq!(parse_request(post), complete(post.len(), true));
+            assert_eq!(parse_request(&post[..post.len() - 1]), Parse::Partial);
+        }
+
+        #[test]
+        fn malformed_requests() {
+            let bad: &[&[u8]] = &[
+                b"GARBAGE\r\n",
+                b"GET /\r\n",
+                b"GET / HTTP/2.0\r\n",
+                b"GET  / HTTP/1.1\r\n",
+                b"GET / HTTP/1.1\n",
+                b"GET / HTTP/1.1\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost : x\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n",
+                b"\x16\x03\x01\x02\x00",
+            ];
+            for request in bad {
+                assert_eq!(
+                    parse_request(request),
+                    Parse::Malformed,
+                    "{:?}",
+                    String::from_utf8_lossy(request)
+                );
+            }
+            let mut long = b"GET / HTTP/1.1\r\nHost: x\r\nX: ".to_vec();
+            long.resize(MAX_HEAD, b'a');
+            assert_eq!(parse_request(&long), Parse::Malformed);
+        }
+
+        #[test]
+        fn pipelined_requests_are_answered_in_order() {
+            let mut buf = [WRK, WRK, &WRK[..10]].concat();
+            let mut out = Vec::new();
+            let progress = respond_all(&buf, &mut out);
+            assert_eq!(
+                progress,
+                Progress {
+                    consumed: 2 * WRK.len(),
+                    close: false
+                }
+            );
+            assert_eq!(out, [OK_KEEP_ALIVE, OK_KEEP_ALIVE].concat());
+            buf.extend_from_slice(b"\r\nbroken");
+            out.clear();
+            let progress = respond_all(&buf[2 * WRK.len()..], &mut out);
+            assert!(progress.close);
+            assert_eq!(out, BAD_REQUEST);
+        }
+    }
+}
