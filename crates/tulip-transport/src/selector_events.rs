@@ -110,6 +110,8 @@ pub(crate) struct SocketTransport {
     closing: Cell<bool>,
     eof: Cell<bool>,
     paused: Cell<bool>,
+    /// The peer's EOF was seen (reading never resumes after it).
+    read_eof: Cell<bool>,
     conn_lost: Cell<u32>,
     connected: Cell<bool>,
     lost: Cell<bool>,
@@ -155,6 +157,7 @@ impl SocketTransport {
             closing: Cell::new(false),
             eof: Cell::new(false),
             paused: Cell::new(kind == Kind::WritePipe),
+            read_eof: Cell::new(false),
             conn_lost: Cell::new(0),
             connected: Cell::new(false),
             lost: Cell::new(false),
@@ -233,7 +236,8 @@ impl SocketTransport {
     }
 
     fn add_reader(self: &Rc<Self>) {
-        if self.reader_on.get() || self.paused.get() || self.closing.get() {
+        if self.reader_on.get() || self.paused.get() || self.closing.get() || self.read_eof.get()
+        {
             return;
         }
         let Some(fd) = self.fd() else { return };
@@ -333,6 +337,7 @@ impl SocketTransport {
             Read::Data(Ok(())) => {}
             Read::Data(Err(payload)) => self.protocol_panicked("data_received", payload),
             Read::Eof(Ok(keep_open)) => {
+                self.read_eof.set(true);
                 if keep_open && self.kind == Kind::Socket {
                     self.remove_reader();
                 } else {

@@ -43,6 +43,11 @@ fn eof_received_true_keeps_the_write_side_open() {
         peer.shutdown(Shutdown::Write).unwrap();
         assert!(wait_until(|| p.borrow().count("eof") == 1).await);
         assert!(!t.is_closing());
+        // Reading never resumes after the peer's EOF.
+        t.pause_reading();
+        t.resume_reading();
+        sleep(Duration::from_millis(20)).await;
+        assert_eq!(p.borrow().count("eof"), 1);
         t.write(b"answer").unwrap();
         t.close();
         assert!(wait_until(|| p.borrow().lost()).await);
