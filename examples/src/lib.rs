@@ -17,8 +17,16 @@
 //! | `queue_workers` | Workers sharing a queue: `Queue`, `join`, cancelling the workers |
 //! | `taskgroup` | Task groups (`asyncio.TaskGroup`) |
 //! | `timeout` | Timeouts: `asyncio.timeout()`, `Timeout.reschedule()`, `wait_for()` |
+//! | `tcp_echo_server_protocol` | TCP Echo Server (`create_server`, `serve_forever`) |
+//! | `tcp_echo_client_protocol` | TCP Echo Client (`create_connection`) |
+//! | `udp_echo_server_protocol` | UDP Echo Server (`create_datagram_endpoint`, `local_addr`) |
+//! | `udp_echo_client_protocol` | UDP Echo Client (`create_datagram_endpoint`, `remote_addr`) |
+//! | `existing_socket_protocol` | Connecting Existing Sockets (`create_connection` with `sock`) |
 //!
-//! `tests/examples_output.rs` runs every binary and checks its output.
+//! `tests/examples_output.rs` runs every binary and checks its output;
+//! `tests/examples_network.rs` runs the networking ones against each other
+//! and against plain `std::net` peers over loopback, on free ports passed
+//! through [`PORT_ENV`].
 //!
 //! This library holds the little the examples share and Python has built in:
 //! [`datetime_now`], which prints as `datetime.datetime.now()` does, and the
@@ -44,6 +52,26 @@ pub const FAST_ENV: &str = "TULIP_EXAMPLE_FAST";
 /// or `0`).
 pub fn fast_mode() -> bool {
     std::env::var(FAST_ENV).is_ok_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The environment variable naming the port of the networking examples
+/// (`tcp_echo_server_protocol`, `tcp_echo_client_protocol`,
+/// `udp_echo_server_protocol`, `udp_echo_client_protocol`): unset or empty,
+/// they use the asyncio documentation's ports (8888 for TCP, 9999 for
+/// UDP); the tests set it to a free port. See [`example_port`].
+pub const PORT_ENV: &str = "TULIP_EXAMPLE_PORT";
+
+/// The port a networking example uses: [`PORT_ENV`]'s value, or `default`
+/// when it is unset or empty. A value that is not a port number is an
+/// [`io::ErrorKind::InvalidInput`](std::io::ErrorKind::InvalidInput) error.
+pub fn example_port(default: u16) -> Result<u16, Error> {
+    match std::env::var(PORT_ENV) {
+        Ok(v) if !v.is_empty() => v.parse().map_err(|_| {
+            let why = format!("{PORT_ENV}={v:?} is not a port number");
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why).into()
+        }),
+        _ => Ok(default),
+    }
 }
 
 /// A loop on the virtual clock: time stands still while callbacks run and
@@ -116,6 +144,44 @@ impl fmt::Display for PyDateTime {
     }
 }
 
+/// A string that displays as Python's `repr()` of a `str` (what `{!r}` and
+/// `%r` print): in single quotes, or in double quotes when it holds a single
+/// quote and no double quote; backslashes, the quote, `\n`, `\r`, `\t` and
+/// other control and non-space whitespace characters escaped as Python
+/// escapes them. Unlike Python, the invisible format characters (such as
+/// U+200B) are kept as they are.
+#[derive(Clone, Copy, Debug)]
+pub struct PyRepr<'a>(pub &'a str);
+
+impl fmt::Display for PyRepr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        let s = self.0;
+        let quote = if s.contains('\'') && !s.contains('"') {
+            '"'
+        } else {
+            '\''
+        };
+        f.write_char(quote)?;
+        for c in s.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '\n' => f.write_str("\\n")?,
+                '\r' => f.write_str("\\r")?,
+                '\t' => f.write_str("\\t")?,
+                c if c == quote => write!(f, "\\{c}")?,
+                c if c.is_control() || (c.is_whitespace() && c != ' ') => match u32::from(c) {
+                    n @ ..=0xff => write!(f, "\\x{n:02x}")?,
+                    n @ ..=0xffff => write!(f, "\\u{n:04x}")?,
+                    n => write!(f, "\\U{n:08x}")?,
+                },
+                c => f.write_char(c)?,
+            }
+        }
+        f.write_char(quote)
+    }
+}
+
 /// The README's code, compiled and run as a doc test so that it stays true.
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
@@ -123,7 +189,7 @@ pub struct ReadmeDoctests;
 
 #[cfg(test)]
 mod tests {
-    use super::PyDateTime;
+    use super::{PyDateTime, PyRepr};
     use chrono::{Local, TimeZone};
 
     #[test]
@@ -135,5 +201,21 @@ mod tests {
             "2014-02-03 04:05:06.007008"
         );
         assert_eq!(PyDateTime(base).to_string(), "2014-02-03 04:05:06");
+    }
+
+    #[test]
+    fn displays_as_python_repr_of_str() {
+        let repr = |s: &str| PyRepr(s).to_string();
+        assert_eq!(repr("Hello World!"), "'Hello World!'");
+        assert_eq!(repr(""), "''");
+        assert_eq!(repr("it's"), "\"it's\"");
+        assert_eq!(repr("it's \"so\""), "'it\\'s \"so\"'");
+        assert_eq!(repr("a\\b\n\r\t"), "'a\\\\b\\n\\r\\t'");
+        assert_eq!(
+            repr("\0\x1b\x7f\u{85}\u{a0}"),
+            "'\\x00\\x1b\\x7f\\x85\\xa0'"
+        );
+        assert_eq!(repr("\u{2028}\u{3000}"), "'\\u2028\\u3000'");
+        assert_eq!(repr("é✓ 日本"), "'é✓ 日本'");
     }
 }
