@@ -11,6 +11,7 @@
 
 use crate::cmd::{cargo, target_dir};
 use crate::json::{self, Value};
+use crate::netbench;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -54,8 +55,16 @@ impl Options {
     }
 }
 
-/// Runs the benches (unless `--no-run`) and prints the table.
+/// Runs the benches (unless `--no-run`) and prints the table; then, without
+/// a FILTER, the network benches. FILTER `net` or `net/SUB` runs only the
+/// network benches (see `netbench`).
 pub fn run(options: &Options) -> Result<(), String> {
+    if let Some(sub) = netbench::selected(options.filter.as_deref()) {
+        if options.no_run || !options.criterion_args.is_empty() {
+            return Err("the network benches take neither --no-run nor criterion arguments".into());
+        }
+        return netbench::run(sub);
+    }
     let since = if options.no_run {
         UNIX_EPOCH
     } else {
@@ -91,6 +100,9 @@ pub fn run(options: &Options) -> Result<(), String> {
         });
     }
     println!("\n{}", table(&results));
+    if options.filter.is_none() && !options.no_run {
+        netbench::run(None)?;
+    }
     Ok(())
 }
 
@@ -201,7 +213,7 @@ fn measurement(
 }
 
 /// `1234`, `56.7`, `8.90`: about three significant digits.
-fn fmt_ns(ns: f64) -> String {
+pub(crate) fn fmt_ns(ns: f64) -> String {
     if ns >= 100.0 {
         format!("{ns:.0}")
     } else if ns >= 10.0 {

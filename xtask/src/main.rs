@@ -4,7 +4,8 @@
 //!   tests on the `polling` backend, docs, examples and bench builds).
 //! - `cargo xtask bench [--no-run] [FILTER] [-- CRITERION_ARGS...]`: runs the
 //!   criterion benches of `tulip-benches` and prints one table of ns/op and
-//!   tulip/peer ratios.
+//!   tulip/peer ratios, then the network benches; `bench net[/FILTER]` runs
+//!   only the network benches (servers against a load generator and wrk).
 //! - `cargo xtask tidy`: the source rules a lint cannot check (also run by
 //!   `cargo test` as a unit test of this crate).
 //!
@@ -14,6 +15,7 @@ mod bench;
 mod ci;
 mod cmd;
 mod json;
+mod netbench;
 mod tidy;
 
 use std::process::ExitCode;
@@ -28,7 +30,10 @@ commands:
   bench [--no-run] [FILTER] [-- ARGS...]
                             run the criterion benches of tulip-benches (FILTER and ARGS go
                             to criterion) and print one table of ns/op and tulip/peer ratios;
-                            --no-run only prints the table from the existing results
+                            --no-run only prints the table from the existing results;
+                            without FILTER, the network benches follow
+  bench net[/FILTER]        only the network benches: echo and HTTP servers of tulip, tokio
+                            and smol against loadgen and wrk (TULIP_NETBENCH_SECS=3)
   tidy                      check the source rules (module docs, file length, sys/ layout,
                             no placeholder macros, SAFETY comments)
   help                      print this text";

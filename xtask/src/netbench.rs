@@ -1,0 +1,991 @@
+//! `cargo xtask bench net[/FILTER]` (and the network part of a plain
+//! `cargo xtask bench`): runs the network bench servers of `tulip-benches`
+//! against one load generator and prints a table of throughput, server CPU
+//! time per operation, tulip/tokio ratios, syscalls per operation, and the
+//! memory of idle connections.
+//!
+//! The servers are the rows of [`SERVERS`]; a server whose binary was not
+//! built is skipped with a note. Every server follows one contract (see
+//! `tulip_benches::netbench`): `--addr HOST:PORT`, a first stdout line
+//! `listening on HOST:PORT`, running until SIGTERM.
+//!
+//! What runs, interleaving the servers (every server of a workload and
+//! pinning, then the next):
+//! - echo servers: `loadgen` with 1 connection x 64 B and 50 connections x
+//!   1 KiB, ping-pong; HTTP servers: `wrk -t1 -c50`;
+//! - each on two pinnings (`taskset`): `split`, the server on core 0 and the
+//!   client on core 1; `same`, both on core 0;
+//! - the server's CPU time is utime + stime of `/proc/PID/stat` read before
+//!   and after the client runs, divided by every round trip (warm-up
+//!   included) or request;
+//! - syscalls per operation: a separate short run per server and workload
+//!   under `strace -c -f` (when strace is present), split pinning;
+//! - memory: the server's `VmRSS` before and after a `loadgen --idle` opens
+//!   5,000 connections (each served one byte), per connection.
+//!
+//! `TULIP_NETBENCH_SECS` sets the measured seconds of each run (default 3;
+//! plus 1 s of warm-up for loadgen). FILTER keeps the runs whose label
+//! contains it: labels are `echo_1x64B/split echo_tokio`,
+//! `syscalls/http_50conns http_hello_tokio`, `memory echo_smol`.
+//!
+//! Linux only: it reads `/proc` and pins with `taskset`.
+
+use crate::bench::fmt_ns;
+use crate::cmd::{cargo, fmt_duration, target_dir};
+use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+/// What a server serves, and so which client drives it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Echoes bytes: driven by `loadgen`.
+    Echo,
+    /// Answers HTTP/1.1 requests: driven by `wrk`.
+    Http,
+}
+
+/// One server binary: a row of every table.
+#[derive(Debug)]
+struct Server {
+    /// The binary's name in `tulip-benches`.
+    bin: &'static str,
+    /// `tulip`, `tokio` or `smol`.
+    runtime: &'static str,
+    kind: Kind,
+    /// Servers of one family are the same program on different runtimes:
+    /// tulip's is compared with tokio's of its family.
+    family: &'static str,
+}
+
+/// The servers, in table order. Adding a server is one line.
+const SERVERS: &[Server] = &[
+    server("echo_protocol", "tulip", Kind::Echo, "protocol"),
+    server("echo_tokio", "tokio", Kind::Echo, "protocol"),
+    server("echo_smol", "smol", Kind::Echo, "protocol"),
+    server("echo_streams", "tulip", Kind::Echo, "streams"),
+    server("echo_streams_tokio", "tokio", Kind::Echo, "streams"),
+    server("http_hello", "tulip", Kind::Http, "http"),
+    server("http_hello_tokio", "tokio", Kind::Http, "http"),
+];
+
+/// A row of [`SERVERS`].
+const fn server(
+    bin: &'static str,
+    runtime: &'static str,
+    kind: Kind,
+    family: &'static str,
+) -> Server {
+    Server {
+        bin,
+        runtime,
+        kind,
+        family,
+    }
+}
+
+/// One load: the client, its connections and message size.
+#[derive(Debug)]
+struct Workload {
+    name: &'static str,
+    kind: Kind,
+    conns: usize,
+    /// Message size for loadgen (unused by wrk).
+    size: usize,
+}
+
+/// The loads, in table order.
+const WORKLOADS: &[Workload] = &[
+    workload("echo_1x64B", Kind::Echo, 1, 64),
+    workload("echo_50x1KiB", Kind::Echo, 50, 1024),
+    workload("http_50conns", Kind::Http, 50, 0),
+];
+
+/// A row of [`WORKLOADS`].
+const fn workload(name: &'static str, kind: Kind, conns: usize, size: usize) -> Workload {
+    Workload {
+        name,
+        kind,
+        conns,
+        size,
+    }
+}
+
+/// Where the server and the client run: their cores (`None`: not pinned).
+#[derive(Debug, Clone, Copy)]
+struct Pinning(&'static str, Option<(usize, usize)>);
+
+/// The split pinning: server on core 0, client on core 1.
+const SPLIT: Pinning = Pinning("split", Some((0, 1)));
+/// Server and client on core 0.
+const SAME: Pinning = Pinning("same", Some((0, 0)));
+
+/// Warm-up seconds of each loadgen run (wrk has none).
+const WARMUP_SECS: f64 = 1.0;
+/// Measured seconds of each strace'd run.
+const STRACE_SECS: f64 = 1.0;
+/// Idle connections of the memory rows.
+const IDLE_CONNS: usize = 5000;
+/// The memory goal per idle connection, in bytes.
+const MEMORY_GOAL: f64 = 4096.0;
+/// How long a server may take to print its `listening on` line.
+const STARTUP: Duration = Duration::from_secs(10);
+
+/// Whether `filter` (the FILTER of `cargo xtask bench`) selects the network
+/// benches: `net` (all of them) or `net/SUB` (the runs whose label contains
+/// SUB, returned).
+pub fn selected(filter: Option<&str>) -> Option<Option<&str>> {
+    match filter? {
+        "net" => Some(None),
+        other => other.strip_prefix("net/").map(Some),
+    }
+}
+
+/// Builds the servers and the load generator, runs everything `filter`
+/// selects, and prints the tables.
+pub fn run(filter: Option<&str>) -> Result<(), String> {
+    let args = ["build", "--release", "-p", "tulip-benches", "--bins"];
+    println!("==> cargo {}", args.join(" "));
+    let status = cargo(&args)
+        .status()
+        .map_err(|e| format!("could not start cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building the bench binaries failed ({status})"));
+    }
+    let env = Env::probe()?;
+    let started = Instant::now();
+    let servers: Vec<&Server> = SERVERS
+        .iter()
+        .filter(|s| {
+            let built = env.bins.join(s.bin).is_file();
+            if !built {
+                println!("note: {} is not built yet: skipped", s.bin);
+            }
+            built
+        })
+        .collect();
+    let wanted = |label: &str| filter.is_none_or(|f| label.contains(f));
+
+    let mut results = Results::default();
+    for workload in WORKLOADS {
+        if workload.kind == Kind::Http && !env.wrk {
+            println!("note: wrk is not installed: {} skipped", workload.name);
+            continue;
+        }
+        let serving: Vec<&Server> = servers
+            .iter()
+            .copied()
+            .filter(|s| s.kind == workload.kind)
+            .collect();
+        for &pinning in &env.pinnings {
+            for &server in &serving {
+                let label = format!("{}/{} {}", workload.name, pinning.0, server.bin);
+                if wanted(&label) {
+                    let outcome = throughput(&env, server, workload, pinning);
+                    report(&label, &outcome);
+                    results.runs.push(((workload, pinning.0, server), outcome));
+                }
+            }
+        }
+        for &server in serving.iter().filter(|_| env.strace) {
+            let label = format!("syscalls/{} {}", workload.name, server.bin);
+            if wanted(&label) {
+                let outcome = syscalls(&env, server, workload);
+                report(&label, &outcome);
+                results
+                    .syscalls
+                    .push(((workload.name, server.bin), outcome));
+            }
+        }
+    }
+    for &server in servers.iter().filter(|s| s.kind == Kind::Echo) {
+        let label = format!("memory {}", server.bin);
+        if wanted(&label) {
+            let outcome = memory(&env, server);
+            report(&label, &outcome);
+            results.memory.push((server, outcome));
+        }
+    }
+    if results.is_empty() {
+        return Err(format!(
+            "no network run matches the filter {:?}",
+            filter.unwrap_or("")
+        ));
+    }
+    println!("\n{}", results.tables(&env));
+    println!("network benches: {}", fmt_duration(started.elapsed()));
+    let failed = results.failures();
+    if failed > 0 {
+        return Err(format!("{failed} network run(s) failed (see above)"));
+    }
+    Ok(())
+}
+
+/// Prints the progress line of one run.
+fn report<T: std::fmt::Display>(label: &str, outcome: &Result<T, String>) {
+    match outcome {
+        Ok(result) => println!("  {label}: {result}"),
+        Err(message) => println!("  {label}: FAILED: {message}"),
+    }
+}
+
+/// The machine: tools present, cores, limits, where the binaries are.
+#[derive(Debug)]
+struct Env {
+    bins: PathBuf,
+    secs: f64,
+    wrk: bool,
+    strace: bool,
+    pinnings: Vec<Pinning>,
+    /// `prlimit --nofile=...` for the memory runs, if the limit is too low.
+    nofile: Vec<OsString>,
+    clock_ticks: f64,
+}
+
+impl Env {
+    fn probe() -> Result<Env, String> {
+        let bins = target_dir().join("release");
+        if !bins.join("loadgen").is_file() {
+            return Err(format!("no loadgen in {}", bins.display()));
+        }
+        let secs = match std::env::var("TULIP_NETBENCH_SECS") {
+            Ok(text) => text
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 1.0)
+                .ok_or_else(|| format!("TULIP_NETBENCH_SECS={text:?}: want seconds >= 1"))?,
+            Err(_) => 3.0,
+        };
+        let taskset = have("taskset");
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let pinnings = match (taskset, cores >= 2) {
+            (true, true) => vec![SPLIT, SAME],
+            (true, false) => vec![SAME],
+            (false, _) => vec![Pinning("unpinned", None)],
+        };
+        let clock_ticks = Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8_lossy(&out.stdout).trim().parse().ok())
+            .unwrap_or(100.0);
+        let env = Env {
+            bins,
+            secs,
+            wrk: have("wrk"),
+            strace: have("strace"),
+            pinnings,
+            nofile: nofile_prefix(IDLE_CONNS as u64 + 100)?,
+            clock_ticks,
+        };
+        let yes = |b: bool| if b { "yes" } else { "no (apt-get install it)" };
+        println!(
+            "net benches: {} s per run, {cores} cores, taskset {}, wrk {}, strace {}",
+            env.secs,
+            yes(taskset),
+            yes(env.wrk),
+            yes(env.strace)
+        );
+        Ok(env)
+    }
+
+    /// The command that runs `program` with `args` on `core`, behind
+    /// `prefix` (strace, prlimit); every wrapper execs, so the child's pid is
+    /// the program's (or the tracer's).
+    fn command(&self, prefix: &[OsString], core: Option<usize>, program: &Path) -> Command {
+        let mut argv: Vec<OsString> = prefix.to_vec();
+        if let Some(core) = core {
+            argv.extend(["taskset".into(), "-c".into(), core.to_string().into()]);
+        }
+        argv.push(program.into());
+        let mut command = Command::new(&argv[0]);
+        command.args(&argv[1..]);
+        command
+    }
+}
+
+/// Whether `tool` is on PATH.
+fn have(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+}
+
+/// A `prlimit` prefix raising the descriptor limit of a child to `need`,
+/// or nothing when this process's soft limit already allows it.
+fn nofile_prefix(need: u64) -> Result<Vec<OsString>, String> {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    let (soft, hard) = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))
+        .and_then(|line| {
+            let mut numbers = line
+                .split_whitespace()
+                .skip(3)
+                .map(|n| n.parse::<u64>().ok());
+            Some((
+                numbers.next()??,
+                numbers.next().flatten().unwrap_or(u64::MAX),
+            ))
+        })
+        .unwrap_or((0, 0));
+    if soft >= need {
+        return Ok(Vec::new());
+    }
+    if !have("prlimit") {
+        println!("note: open-file limit {soft} < {need} and no prlimit: the memory rows may fail");
+        return Ok(Vec::new());
+    }
+    Ok(vec![
+        "prlimit".into(),
+        format!("--nofile={need}:{}", hard.max(need)).into(),
+        "--".into(),
+    ])
+}
+
+/// A child process with its stdout read line by line on a thread; stopped
+/// (SIGTERM, then SIGKILL) when dropped, so no path leaves it running.
+struct Proc {
+    child: Child,
+    lines: Receiver<String>,
+    stdin: Option<ChildStdin>,
+    /// The process to signal when it is not the child itself (the server
+    /// under strace).
+    target: Option<u32>,
+}
+
+impl Proc {
+    fn spawn(mut command: Command, stdin: bool) -> Result<Proc, String> {
+        let shown = format!("{command:?}");
+        command
+            .stdin(if stdin { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .map_err(|e| format!("cannot start {shown}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout pipe")?;
+        let (send, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stdin = child.stdin.take();
+        Ok(Proc {
+            child,
+            lines,
+            stdin,
+            target: None,
+        })
+    }
+
+    /// The pid to measure and signal.
+    fn pid(&self) -> u32 {
+        self.target.unwrap_or(self.child.id())
+    }
+
+    /// Waits for a stdout line starting with `prefix`; returns the rest.
+    fn expect(&mut self, prefix: &str, timeout: Duration) -> Result<String, String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(rest) = line.strip_prefix(prefix) {
+                        return Ok(rest.trim().to_string());
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!("no `{prefix}` line within {timeout:?}"));
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = self.wait(Duration::from_secs(1));
+                    return Err(format!("exited before printing `{prefix}` ({status:?})"));
+                }
+            }
+        }
+    }
+
+    /// Waits up to `timeout` for the child to exit.
+    fn wait(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                Ok(None) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// Runs to the end (at most `timeout`): the exit status and stdout.
+    fn finish(mut self, timeout: Duration) -> Result<(ExitStatus, Vec<String>), String> {
+        let status = self
+            .wait(timeout)
+            .ok_or_else(|| format!("still running after {timeout:?}: killed"))?;
+        let mut lines = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            lines.push(line);
+        }
+        Ok((status, lines))
+    }
+
+    /// SIGTERM, a grace period, then SIGKILL; reaps the child.
+    fn stop(&mut self) {
+        self.stdin = None;
+        if self.child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        let own = self.child.id();
+        let target = self.target.filter(|&pid| parent_of(pid) == Some(own));
+        signal("TERM", target.unwrap_or(own));
+        if self.wait(Duration::from_secs(3)).is_some() {
+            return;
+        }
+        if let Some(pid) = target.filter(|&pid| parent_of(pid) == Some(own)) {
+            signal("KILL", pid);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Sends SIGname to `pid` with kill(1).
+fn signal(name: &str, pid: u32) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// The fields of `/proc/PID/stat` after the command name (which may hold
+/// spaces and parentheses): index 0 is the state, 1 the parent pid, 11 and
+/// 12 utime and stime.
+fn stat_fields(stat: &str) -> Vec<&str> {
+    stat.rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect())
+}
+
+/// The parent of a live process.
+fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_fields(&stat).get(1)?.parse().ok()
+}
+
+/// The only child of `parent` (the program strace started), if one runs.
+fn child_of(parent: u32) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .find(|&pid| parent_of(pid) == Some(parent))
+}
+
+/// The CPU time (user + system, all threads) a process has used, in seconds.
+fn cpu_secs(env: &Env, pid: u32) -> Result<f64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+    let fields = stat_fields(&stat);
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+    match (tick(11), tick(12)) {
+        (Some(user), Some(system)) => Ok((user + system) as f64 / env.clock_ticks),
+        _ => Err(format!("cannot read utime and stime in /proc/{pid}/stat")),
+    }
+}
+
+/// The resident memory of a process, in KiB (`VmRSS`).
+fn rss_kib(pid: u32) -> Result<u64, String> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .map_err(|e| format!("/proc/{pid}/status: {e}"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
+}
+
+/// A running server and the address it announced.
+struct Running {
+    proc: Proc,
+    addr: String,
+}
+
+/// Starts `server` on `core` behind `prefix` and waits for its address.
+fn start(
+    env: &Env,
+    server: &Server,
+    prefix: &[OsString],
+    core: Option<usize>,
+) -> Result<Running, String> {
+    let mut command = env.command(prefix, core, &env.bins.join(server.bin));
+    command.args(["--addr", "127.0.0.1:0"]);
+    let mut proc = Proc::spawn(command, false)?;
+    let addr = proc
+        .expect("listening on ", STARTUP)
+        .map_err(|e| format!("{}: {e}", server.bin))?;
+    Ok(Running { proc, addr })
+}
+
+/// What a client reported.
+#[derive(Debug, Clone, PartialEq)]
+struct Load {
+    /// Operations (round trips or requests) per second, measured part.
+    rps: f64,
+    /// Every operation of the run (warm-up included).
+    ops: u64,
+    p99_us: Option<f64>,
+}
+
+/// Runs the client of `workload` against `addr` for `secs` (plus `warmup`)
+/// on `core`.
+fn load(
+    env: &Env,
+    workload: &Workload,
+    addr: &str,
+    secs: f64,
+    warmup: f64,
+    core: Option<usize>,
+) -> Result<Load, String> {
+    let limit = Duration::from_secs_f64(secs + warmup + 60.0);
+    let (mut command, parse): (Command, Parser) = match workload.kind {
+        Kind::Echo => {
+            let mut command = env.command(&[], core, &env.bins.join("loadgen"));
+            command.arg(format!("--addr={addr}"));
+            command.arg(format!("--conns={}", workload.conns));
+            command.arg(format!("--size={}", workload.size));
+            command.args([format!("--secs={secs}"), format!("--warmup={warmup}")]);
+            (command, parse_loadgen)
+        }
+        Kind::Http => {
+            let mut command = env.command(&[], core, Path::new("wrk"));
+            command.args(["-t1", &format!("-c{}", workload.conns), "--latency"]);
+            command.args([format!("-d{}s", secs.ceil()), format!("http://{addr}/")]);
+            (command, parse_wrk)
+        }
+    };
+    command.stderr(Stdio::inherit());
+    let (status, lines) = Proc::spawn(command, false)?.finish(limit)?;
+    let result = parse(&lines);
+    if !status.success() {
+        return Err(format!("client failed ({status}): {}", lines.join(" | ")));
+    }
+    result
+}
+
+/// Reads a client's stdout.
+type Parser = fn(&[String]) -> Result<Load, String>;
+
+/// Parses loadgen's `rps=... p99_us=... all_round_trips=... errors=...`.
+fn parse_loadgen(lines: &[String]) -> Result<Load, String> {
+    let line = lines
+        .iter()
+        .find(|l| l.starts_with("rps="))
+        .ok_or("loadgen printed no rps= line")?;
+    let field = |key: &str| {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(key)?.strip_prefix('='))
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or_else(|| format!("no {key}= in {line:?}"))
+    };
+    if field("errors")? > 0.0 {
+        return Err(format!("loadgen saw errors: {line}"));
+    }
+    Ok(Load {
+        rps: field("rps")?,
+        ops: field("all_round_trips")? as u64,
+        p99_us: Some(field("p99_us")?),
+    })
+}
+
+/// Parses wrk's report: `Requests/sec:`, `N requests in`, the 99%
+/// latency; socket errors and non-2xx answers are failures.
+fn parse_wrk(lines: &[String]) -> Result<Load, String> {
+    let (mut rps, mut ops, mut p99_us) = (None, None, None);
+    for line in lines.iter().map(|l| l.trim()) {
+        if let Some(rest) = line.strip_prefix("Requests/sec:") {
+            rps = rest.trim().parse().ok();
+        } else if let Some((count, _)) = line.split_once(" requests in ") {
+            ops = count.trim().parse().ok();
+        } else if let Some(rest) = line.strip_prefix("99%") {
+            p99_us = parse_wrk_time(rest.trim());
+        } else if line.starts_with("Socket errors:") || line.starts_with("Non-2xx") {
+            return Err(format!("wrk: {line}"));
+        }
+    }
+    match (rps, ops) {
+        (Some(rps), Some(ops)) if ops > 0 => Ok(Load { rps, ops, p99_us }),
+        _ => Err(format!("wrk reported no requests: {}", lines.join(" | "))),
+    }
+}
+
+/// `512.00us`, `1.23ms`, `2.00s` in microseconds.
+fn parse_wrk_time(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let value: f64 = text[..split].parse().ok()?;
+    let scale = match &text[split..] {
+        "us" => 1.0,
+        "ms" => 1e3,
+        "s" => 1e6,
+        "m" => 60e6,
+        _ => return None,
+    };
+    Some(value * scale)
+}
+
+/// One throughput run.
+#[derive(Debug, Clone, PartialEq)]
+struct Throughput {
+    load: Load,
+    /// The server's CPU seconds over the client's whole run.
+    cpu_secs: f64,
+}
+
+impl Throughput {
+    fn cpu_us_per_op(&self) -> f64 {
+        self.cpu_secs * 1e6 / self.load.ops.max(1) as f64
+    }
+}
+
+impl std::fmt::Display for Throughput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0}/s, {} µs server CPU per op",
+            self.load.rps,
+            fmt_ns(self.cpu_us_per_op())
+        )
+    }
+}
+
+/// Runs `workload` against `server` pinned as `pinning` says.
+fn throughput(
+    env: &Env,
+    server: &Server,
+    workload: &Workload,
+    pinning: Pinning,
+) -> Result<Throughput, String> {
+    let (server_core, client_core) = pinning.1.unzip();
+    let mut running = start(env, server, &[], server_core)?;
+    let pid = running.proc.pid();
+    let before = cpu_secs(env, pid)?;
+    let warmup = if workload.kind == Kind::Echo {
+        WARMUP_SECS
+    } else {
+        0.0
+    };
+    let load = load(env, workload, &running.addr, env.secs, warmup, client_core)?;
+    let after = cpu_secs(env, pid)?;
+    running.proc.stop();
+    Ok(Throughput {
+        load,
+        cpu_secs: after - before,
+    })
+}
+
+/// The syscalls of one strace'd run.
+#[derive(Debug, Clone, PartialEq)]
+struct Syscalls {
+    ops: u64,
+    total: u64,
+    /// Every syscall with its count, most frequent first.
+    calls: Vec<(String, u64)>,
+}
+
+impl Syscalls {
+    fn per_op(&self, calls: u64) -> f64 {
+        calls as f64 / self.ops.max(1) as f64
+    }
+}
+
+impl std::fmt::Display for Syscalls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.2} per op", self.per_op(self.total))?;
+        for (i, (name, calls)) in self.calls.iter().take(4).enumerate() {
+            let sep = if i == 0 { " (" } else { ", " };
+            write!(f, "{sep}{name} {:.2}", self.per_op(*calls))?;
+        }
+        if !self.calls.is_empty() {
+            write!(f, ")")?;
+        }
+        Ok(())
+    }
+}
+
+/// A short run of `workload` against `server` under `strace -c -f`.
+fn syscalls(env: &Env, server: &Server, workload: &Workload) -> Result<Syscalls, String> {
+    let dir = target_dir().join("netbench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let file = dir.join(format!("strace-{}-{}.txt", workload.name, server.bin));
+    let _ = std::fs::remove_file(&file);
+    let prefix: Vec<OsString> = vec![
+        "strace".into(),
+        "-f".into(),
+        "-c".into(),
+        "-o".into(),
+        file.clone().into(),
+        "--".into(),
+    ];
+    let (server_core, client_core) = SPLIT.1.unzip();
+    let mut running = start(env, server, &prefix, server_core)?;
+    running.proc.target =
+        Some(child_of(running.proc.child.id()).ok_or("strace started no server")?);
+    let load = load(env, workload, &running.addr, STRACE_SECS, 0.0, client_core)?;
+    running.proc.stop();
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let (total, calls) =
+        parse_strace(&text).ok_or_else(|| format!("no summary in {}", file.display()))?;
+    Ok(Syscalls {
+        ops: load.ops,
+        total,
+        calls,
+    })
+}
+
+/// Reads the table `strace -c` writes: the total calls and each syscall's
+/// calls, most first.
+fn parse_strace(text: &str) -> Option<(u64, Vec<(String, u64)>)> {
+    let mut calls = Vec::new();
+    let mut total = None;
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 5 || fields[0].parse::<f64>().is_err() {
+            continue;
+        }
+        let (Some(name), Ok(count)) = (fields.last(), fields[3].parse::<u64>()) else {
+            continue;
+        };
+        if *name == "total" {
+            total = Some(count);
+        } else {
+            calls.push((name.to_string(), count));
+        }
+    }
+    calls.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Some((total?, calls))
+}
+
+/// The memory row of one server.
+#[derive(Debug, Clone, PartialEq)]
+struct Memory {
+    before_kib: u64,
+    after_kib: u64,
+}
+
+impl Memory {
+    fn bytes_per_conn(&self) -> f64 {
+        (self.after_kib as f64 - self.before_kib as f64) * 1024.0 / IDLE_CONNS as f64
+    }
+}
+
+impl std::fmt::Display for Memory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} -> {} KiB: {:.0} B per idle connection",
+            self.before_kib,
+            self.after_kib,
+            self.bytes_per_conn()
+        )
+    }
+}
+
+/// The server's RSS before and after `loadgen --idle` opens its connections.
+fn memory(env: &Env, server: &Server) -> Result<Memory, String> {
+    let (server_core, client_core) = SPLIT.1.unzip();
+    let mut running = start(env, server, &env.nofile, server_core)?;
+    let pid = running.proc.pid();
+    let before_kib = rss_kib(pid)?;
+    let mut command = env.command(&env.nofile, client_core, &env.bins.join("loadgen"));
+    command.args([
+        format!("--addr={}", running.addr),
+        format!("--idle={IDLE_CONNS}"),
+        "--hold=300".into(),
+    ]);
+    command.stderr(Stdio::inherit());
+    let mut idle = Proc::spawn(command, true)?;
+    idle.expect("connected=", Duration::from_secs(120))?;
+    std::thread::sleep(Duration::from_millis(200));
+    let after_kib = rss_kib(pid)?;
+    idle.stdin = None; // loadgen lets go of its connections
+    idle.wait(Duration::from_secs(10));
+    running.proc.stop();
+    Ok(Memory {
+        before_kib,
+        after_kib,
+    })
+}
+
+/// What a run measured, or why it failed.
+type Outcome<T> = Result<T, String>;
+
+/// A throughput run: workload, pinning, server.
+type RunKey<'a> = (&'a Workload, &'static str, &'a Server);
+
+/// A strace'd run: workload and server binary.
+type SyscallKey = (&'static str, &'static str);
+
+/// Everything measured, keyed by what ran.
+#[derive(Default)]
+struct Results<'a> {
+    runs: Vec<(RunKey<'a>, Outcome<Throughput>)>,
+    syscalls: Vec<(SyscallKey, Outcome<Syscalls>)>,
+    memory: Vec<(&'a Server, Outcome<Memory>)>,
+}
+
+impl Results<'_> {
+    fn is_empty(&self) -> bool {
+        self.runs.is_empty() && self.syscalls.is_empty() && self.memory.is_empty()
+    }
+
+    fn failures(&self) -> usize {
+        self.runs.iter().filter(|(_, r)| r.is_err()).count()
+            + self.syscalls.iter().filter(|(_, r)| r.is_err()).count()
+            + self.memory.iter().filter(|(_, r)| r.is_err()).count()
+    }
+
+    /// The markdown tables and their notes.
+    fn tables(&self, env: &Env) -> String {
+        let mut out = String::new();
+        if !self.runs.is_empty() || !self.syscalls.is_empty() {
+            out.push_str(&self.throughput_table(env));
+        }
+        if !self.memory.is_empty() {
+            out.push('\n');
+            out.push_str(&self.memory_table());
+        }
+        out
+    }
+
+    fn throughput_table(&self, env: &Env) -> String {
+        let mut out = String::from(
+            "| benchmark | server | ops/s | tulip/tokio ops/s | server CPU µs/op | tulip/tokio CPU | p99 µs | syscalls/op |\n\
+             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        );
+        let syscalls = |workload: &str, bin: &str| {
+            self.syscalls
+                .iter()
+                .find(|(key, _)| *key == (workload, bin))
+                .map_or("–".to_string(), |(_, r)| match r {
+                    Ok(s) => format!("{:.2}", s.per_op(s.total)),
+                    Err(_) => "failed".into(),
+                })
+        };
+        for ((workload, pinning, server), outcome) in &self.runs {
+            let name = format!("{}/{pinning}", workload.name);
+            let peer = (server.runtime == "tulip")
+                .then(|| {
+                    self.runs.iter().find(|((w, p, s), _)| {
+                        w.name == workload.name
+                            && p == pinning
+                            && s.family == server.family
+                            && s.runtime == "tokio"
+                    })
+                })
+                .flatten()
+                .and_then(|(_, r)| r.as_ref().ok());
+            let cells = match outcome {
+                Ok(t) => {
+                    let ratio = |f: fn(&Throughput) -> f64| {
+                        peer.map_or("–".into(), |p| format!("{:.2}", f(t) / f(p)))
+                    };
+                    format!(
+                        "{:.0} | {} | {} | {} | {}",
+                        t.load.rps,
+                        ratio(|t| t.load.rps),
+                        fmt_ns(t.cpu_us_per_op()),
+                        ratio(Throughput::cpu_us_per_op),
+                        t.load.p99_us.map_or("–".into(), fmt_ns),
+                    )
+                }
+                Err(_) => "failed | – | – | – | –".into(),
+            };
+            out.push_str(&format!(
+                "| {name} | {} | {cells} | {} |\n",
+                server.bin,
+                syscalls(workload.name, server.bin)
+            ));
+        }
+        for ((workload, bin), _) in &self.syscalls {
+            if !self
+                .runs
+                .iter()
+                .any(|((w, _, s), _)| w.name == *workload && s.bin == *bin)
+            {
+                out.push_str(&format!(
+                    "| {workload} | {bin} | – | – | – | – | – | {} |\n",
+                    syscalls(workload, bin)
+                ));
+            }
+        }
+        let (warmup, secs) = (WARMUP_SECS, env.secs);
+        out.push_str(&format!(
+            "\nops = round trips (echo: loadgen, {secs} s after {warmup} s warm-up) or requests (http: wrk -t1, {secs} s); \
+             split = server on core 0, client on core 1; same = both on core 0.\n\
+             server CPU = utime + stime from /proc/PID/stat ({} ms ticks) over every op of the run, warm-up included.\n\
+             tulip/tokio: ops/s > 1.00 means tulip serves more; CPU < 1.00 means tulip spends less per op.\n",
+            1000.0 / env.clock_ticks
+        ));
+        if !self.syscalls.is_empty() {
+            out.push_str(&format!(
+                "syscalls/op: strace -c -f of the server over a separate {STRACE_SECS} s split run (startup and connection setup included):\n"
+            ));
+            for ((workload, bin), outcome) in &self.syscalls {
+                match outcome {
+                    Ok(s) => out.push_str(&format!("  {workload} {bin}: {s}\n")),
+                    Err(e) => out.push_str(&format!("  {workload} {bin}: failed: {e}\n")),
+                }
+            }
+        }
+        out
+    }
+
+    fn memory_table(&self) -> String {
+        let mut out = format!(
+            "| memory | server | RSS before KiB | RSS with {IDLE_CONNS} idle KiB | bytes/idle conn | goal < {MEMORY_GOAL:.0} B |\n\
+             | --- | --- | ---: | ---: | ---: | :---: |\n"
+        );
+        for (server, outcome) in &self.memory {
+            let cells = match outcome {
+                Ok(m) => {
+                    let met = if m.bytes_per_conn() < MEMORY_GOAL {
+                        "yes"
+                    } else {
+                        "no"
+                    };
+                    format!(
+                        "{} | {} | {:.0} | {met}",
+                        m.before_kib,
+                        m.after_kib,
+                        m.bytes_per_conn()
+                    )
+                }
+                Err(_) => "failed | – | – | –".into(),
+            };
+            out.push_str(&format!(
+                "| idle_{IDLE_CONNS} | {} | {cells} |\n",
+                server.bin
+            ));
+        }
+        out.push_str(
+            "\nbytes/idle conn = (VmRSS after - VmRSS before) / connections; each connection \
+             was served one byte before the measurement.\n",
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests;

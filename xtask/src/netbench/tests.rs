@@ -1,0 +1,178 @@
+//! Tests of the network benches' parsing of loadgen, wrk, strace and
+//! `/proc` output, the filter, and the tables (no process is started).
+
+use super::*;
+
+fn lines(text: &str) -> Vec<String> {
+    text.lines().map(String::from).collect()
+}
+
+#[test]
+fn the_filter_selects_the_network_benches() {
+    assert_eq!(selected(None), None);
+    assert_eq!(selected(Some("timers")), None);
+    assert_eq!(selected(Some("network")), None);
+    assert_eq!(selected(Some("net")), Some(None));
+    assert_eq!(selected(Some("net/http")), Some(Some("http")));
+}
+
+#[test]
+fn every_server_has_a_known_kind_and_a_tokio_peer_for_tulip() {
+    for s in SERVERS.iter().filter(|s| s.runtime == "tulip") {
+        let peer = SERVERS
+            .iter()
+            .find(|p| p.family == s.family && p.runtime == "tokio");
+        assert!(peer.is_some_and(|p| p.kind == s.kind), "{}", s.bin);
+    }
+}
+
+#[test]
+fn loadgen_lines() {
+    let out = lines(
+        "rps=41234.5 p50_us=23 p99_us=41 all_round_trips=164938 errors=0 conns=1 size=64 secs=3",
+    );
+    assert_eq!(
+        parse_loadgen(&out),
+        Ok(Load {
+            rps: 41234.5,
+            ops: 164_938,
+            p99_us: Some(41.0)
+        })
+    );
+    assert!(parse_loadgen(&lines("rps=1 p99_us=1 all_round_trips=1 errors=2")).is_err());
+    assert!(parse_loadgen(&lines("nothing")).is_err());
+}
+
+const WRK: &str = "Running 3s test @ http://127.0.0.1:41335/
+  1 threads and 50 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+Latency   256.93us   87.02us   2.28ms   82.69%
+Req/Sec   126.70k    16.60k  146.62k    50.00%
+  Latency Distribution
+ 50%  246.00us
+ 75%  290.00us
+ 90%  340.00us
+ 99%    1.02ms
+  377880 requests in 3.00s, 28.11MB read
+Requests/sec: 125790.62
+Transfer/sec:      9.36MB";
+
+#[test]
+fn wrk_reports() {
+    let load = parse_wrk(&lines(WRK)).expect("a valid report");
+    assert_eq!((load.rps, load.ops), (125_790.62, 377_880));
+    assert!((load.p99_us.expect("99%") - 1020.0).abs() < 1e-6);
+    let broken = format!("{WRK}\n  Socket errors: connect 0, read 3, write 0, timeout 0");
+    assert!(parse_wrk(&lines(&broken)).is_err());
+    assert_eq!(parse_wrk_time("512.00us"), Some(512.0));
+    assert_eq!(parse_wrk_time("2.00s"), Some(2e6));
+}
+
+#[test]
+fn strace_summaries() {
+    let text = "\
+% time     seconds  usecs/call     calls    errors syscall
+------ ----------- ----------- --------- --------- ----------------
+ 40.00    0.400000          10     40000           write
+ 35.00    0.350000           8     40001     20000 recvfrom
+ 25.00    0.250000          12     20000           epoll_wait
+  0.00    0.000000           0         1           execve
+------ ----------- ----------- --------- --------- ----------------
+100.00    1.000000          10    100002     20000 total
+";
+    let (total, calls) = parse_strace(text).expect("a summary");
+    assert_eq!(total, 100_002);
+    assert_eq!(calls[0], ("recvfrom".to_string(), 40_001));
+    assert_eq!(calls.len(), 4);
+    let s = Syscalls {
+        ops: 20_000,
+        total,
+        calls,
+    };
+    assert_eq!(
+        s.to_string(),
+        "5.00 per op (recvfrom 2.00, write 2.00, epoll_wait 1.00, execve 0.00)"
+    );
+    assert_eq!(parse_strace("strace: exec failed"), None);
+}
+
+#[test]
+fn proc_stat_fields_survive_odd_names() {
+    let stat = "1234 (a (b) c) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 75 0 0 20 0 1 0";
+    let fields = stat_fields(stat);
+    assert_eq!((fields[0], fields[1]), ("S", "1"));
+    assert_eq!((fields[11], fields[12]), ("250", "75"));
+}
+
+#[test]
+fn the_table_compares_tulip_with_tokio_of_its_family() {
+    let env = Env {
+        bins: PathBuf::new(),
+        secs: 3.0,
+        wrk: true,
+        strace: true,
+        pinnings: vec![SPLIT],
+        nofile: Vec::new(),
+        clock_ticks: 100.0,
+    };
+    let run = |rps: f64, ops: u64, cpu_secs: f64| {
+        Ok(Throughput {
+            load: Load {
+                rps,
+                ops,
+                p99_us: Some(50.0),
+            },
+            cpu_secs,
+        })
+    };
+    let by_bin = |bin: &str| SERVERS.iter().find(|s| s.bin == bin).expect("a server");
+    let w = &WORKLOADS[0];
+    let results = Results {
+        runs: vec![
+            (
+                (w, "split", by_bin("echo_protocol")),
+                run(20_000.0, 80_000, 0.4),
+            ),
+            (
+                (w, "split", by_bin("echo_tokio")),
+                run(10_000.0, 40_000, 0.4),
+            ),
+            ((w, "split", by_bin("echo_smol")), Err("boom".into())),
+        ],
+        syscalls: vec![(
+            (w.name, "echo_tokio"),
+            Ok(Syscalls {
+                ops: 10,
+                total: 30,
+                calls: Vec::new(),
+            }),
+        )],
+        memory: vec![(
+            by_bin("echo_tokio"),
+            Ok(Memory {
+                before_kib: 2000,
+                after_kib: 6000,
+            }),
+        )],
+    };
+    let table = results.tables(&env);
+    assert!(
+        table.contains(
+            "| echo_1x64B/split | echo_protocol | 20000 | 2.00 | 5.00 | 0.50 | 50.0 | – |"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains("| echo_1x64B/split | echo_tokio | 10000 | – | 10.0 | – | 50.0 | 3.00 |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| echo_1x64B/split | echo_smol | failed |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| idle_5000 | echo_tokio | 2000 | 6000 | 819 | yes |"),
+        "{table}"
+    );
+    assert_eq!(results.failures(), 1);
+}
