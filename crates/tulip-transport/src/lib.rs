@@ -11,10 +11,13 @@
 //! | `BaseProtocol`, `Protocol`, `BufferedProtocol`, `DatagramProtocol` | [`BaseProtocol`], [`Protocol`], [`BufferedProtocol`], [`DatagramProtocol`] |
 //! | `Transport` (`ReadTransport` + `WriteTransport`) | [`Transport`] (implemented by [`TransportImpl`]) |
 //! | `get_extra_info` | [`Transport::get_extra_info`], [`ExtraInfo`] |
+//! | `loop.create_server`, `Server`, `Server.sockets` | [`LoopNetExt::create_server`], [`Server`], [`ServerSocket`] |
+//! | `loop.create_unix_connection` / `create_unix_server` | [`LoopNetExt::create_unix_connection`] / [`LoopNetExt::create_unix_server`] |
 //! | `SendfileNotAvailableError`, `OSError` | [`Error`] |
 
 #![forbid(unsafe_code)]
 
+mod accept;
 mod address;
 mod connection;
 mod connection_options;
@@ -29,6 +32,7 @@ mod readbuf;
 mod selector_events;
 mod sendfile;
 mod server;
+mod server_options;
 mod sock;
 mod sock_ops;
 mod transports;
@@ -44,6 +48,6 @@ pub use protocols::{
     BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramProtocolFactory, Protocol,
     ProtocolFactory, ProtocolRef,
 };
-pub use server::{Hosts, Server, ServerOptions};
+pub use server::{Hosts, Server, ServerOptions, ServerSocket};
 pub use transports::{DEFAULT_HIGH_WATER, ExtraInfo, FlowControl, Transport, TransportImpl};
 pub use unix_events::{UnixConnectOptions, UnixServerOptions};

@@ -1,44 +1,261 @@
-//! SCAFFOLD: replaced by the Unix socket work.
+//! Unix-domain stream sockets: asyncio's `create_unix_connection` and
+//! `create_unix_server`.
+//!
+//! A path starting with a NUL byte names Linux's abstract namespace (no
+//! file), as in asyncio; see [`UnixAddr::from_asyncio`].
 
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
+use std::time::Duration;
 
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketType, sockopt};
 use tulip_executor::Loop;
 
+use crate::address::{SockAddr, UnixAddr};
+use crate::connection::{check_stream_socket, start_transport};
 use crate::error::{Error, Result};
 use crate::loop_ext::Connection;
 use crate::protocols::ProtocolFactory;
-use crate::server::Server;
+use crate::selector_events::Kind;
+use crate::server::{Listener, Server};
+use crate::sock;
 
-/// SCAFFOLD.
+/// The longest pause between two connection attempts to a Unix server
+/// whose backlog is full.
+const MAX_CONNECT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Options of
+/// [`LoopNetExt::create_unix_connection`](crate::LoopNetExt::create_unix_connection).
+///
+/// ```
+/// use std::os::unix::net::UnixStream;
+/// use tulip_transport::UnixConnectOptions;
+///
+/// let (a, _b) = UnixStream::pair()?;
+/// let options = UnixConnectOptions::new().sock(a.into());
+/// assert!(options.sock.is_some());
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
-pub struct UnixConnectOptions {}
-
-/// SCAFFOLD.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct UnixServerOptions {}
-
-/// SCAFFOLD.
-pub(crate) async fn create_unix_connection<F: ProtocolFactory>(
-    lp: &Loop,
-    factory: F,
-    path: Option<&Path>,
-    options: UnixConnectOptions,
-) -> Result<Connection<F::Protocol>> {
-    let _ = (lp, path, options);
-    drop(factory);
-    Err(Error::Unsupported("scaffold"))
+pub struct UnixConnectOptions {
+    /// An already connected Unix stream socket to use instead of
+    /// connecting (the path must then be `None`).
+    pub sock: Option<OwnedFd>,
 }
 
-/// SCAFFOLD.
+impl UnixConnectOptions {
+    /// The default options.
+    pub fn new() -> UnixConnectOptions {
+        UnixConnectOptions::default()
+    }
+
+    /// Sets [`sock`](UnixConnectOptions::sock).
+    pub fn sock(mut self, sock: OwnedFd) -> UnixConnectOptions {
+        self.sock = Some(sock);
+        self
+    }
+}
+
+/// Options of
+/// [`LoopNetExt::create_unix_server`](crate::LoopNetExt::create_unix_server).
+/// `None` fields take asyncio's defaults.
+///
+/// ```
+/// use tulip_transport::UnixServerOptions;
+///
+/// let options = UnixServerOptions::new().backlog(16).cleanup_socket(false);
+/// assert_eq!(options.cleanup_socket, Some(false));
+/// ```
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct UnixServerOptions {
+    /// An already bound Unix stream socket to serve on instead of binding
+    /// one (the path must then be `None`).
+    pub sock: Option<OwnedFd>,
+    /// The `listen()` backlog, and the most connections accepted per
+    /// readiness. Default 100.
+    pub backlog: Option<u32>,
+    /// Start accepting connections at once. Default true.
+    pub start_serving: Option<bool>,
+    /// Remove the socket file when the server closes, if it is still the
+    /// file the server bound (same device and inode). Default true
+    /// (asyncio 3.13's `cleanup_socket`).
+    pub cleanup_socket: Option<bool>,
+}
+
+impl UnixServerOptions {
+    /// The default options.
+    pub fn new() -> UnixServerOptions {
+        UnixServerOptions::default()
+    }
+
+    /// Sets [`sock`](UnixServerOptions::sock).
+    pub fn sock(mut self, sock: OwnedFd) -> UnixServerOptions {
+        self.sock = Some(sock);
+        self
+    }
+
+    /// Sets [`backlog`](UnixServerOptions::backlog).
+    pub fn backlog(mut self, backlog: u32) -> UnixServerOptions {
+        self.backlog = Some(backlog);
+        self
+    }
+
+    /// Sets [`start_serving`](UnixServerOptions::start_serving).
+    pub fn start_serving(mut self, start: bool) -> UnixServerOptions {
+        self.start_serving = Some(start);
+        self
+    }
+
+    /// Sets [`cleanup_socket`](UnixServerOptions::cleanup_socket).
+    pub fn cleanup_socket(mut self, cleanup: bool) -> UnixServerOptions {
+        self.cleanup_socket = Some(cleanup);
+        self
+    }
+}
+
+/// `create_unix_connection`.
+pub(crate) async fn create_unix_connection<F: ProtocolFactory>(
+    lp: &Loop,
+    mut factory: F,
+    path: Option<&Path>,
+    mut options: UnixConnectOptions,
+) -> Result<Connection<F::Protocol>> {
+    let sock = match (options.sock.take(), path) {
+        (Some(_), Some(_)) => return Err(both_path_and_sock()),
+        (None, None) => {
+            return Err(Error::InvalidInput(String::from(
+                "no path and sock were specified",
+            )));
+        }
+        (Some(sock), None) => {
+            check_unix_stream(&sock)?;
+            sock
+        }
+        (None, Some(path)) => connect(lp, &UnixAddr::from_asyncio(path)).await?,
+    };
+    Ok(start_transport(lp, sock, Kind::Socket, &mut factory)
+        .await?
+        .1)
+}
+
+/// A new socket connected to `addr`, without blocking the loop.
+async fn connect(lp: &Loop, addr: &UnixAddr) -> Result<OwnedFd> {
+    let addr = addr.to_rustix()?;
+    let fd = sock::new_socket(AddressFamily::UNIX, SocketType::STREAM)?;
+    let mut backoff = Duration::from_millis(1);
+    loop {
+        match rustix::net::connect(&fd, &addr) {
+            Ok(()) => return Ok(fd),
+            Err(Errno::INTR) => {}
+            Err(Errno::INPROGRESS) => {
+                sock::wait_fd(lp, fd.as_fd(), false).await?;
+                sockopt::socket_error(&fd)?.map_err(Error::from)?;
+                return Ok(fd);
+            }
+            // The server's backlog is full. Readiness says nothing about
+            // that on a Unix socket, so try again after a pause, as a
+            // blocking connect would wait.
+            Err(Errno::AGAIN) => {
+                tulip_executor::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_CONNECT_BACKOFF);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// `create_unix_server`.
 pub(crate) async fn create_unix_server<F: ProtocolFactory>(
     lp: &Loop,
     factory: F,
     path: Option<&Path>,
-    options: UnixServerOptions,
+    mut options: UnixServerOptions,
 ) -> Result<Server> {
-    let _ = (lp, path, options);
-    drop(factory);
-    Err(Error::Unsupported("scaffold"))
+    let cleanup = options.cleanup_socket.unwrap_or(true);
+    let listener = match (options.sock.take(), path) {
+        (Some(_), Some(_)) => return Err(both_path_and_sock()),
+        (None, None) => {
+            return Err(Error::InvalidInput(String::from(
+                "path was not specified, and no sock specified",
+            )));
+        }
+        (Some(sock), None) => {
+            check_unix_stream(&sock)?;
+            sock::set_nonblocking(sock.as_fd())?;
+            let bound = match sock::local_addr(sock.as_fd()) {
+                Some(SockAddr::Unix(UnixAddr::Path(p))) => Some(p),
+                _ => None,
+            };
+            let listener = Listener::new(sock);
+            match bound {
+                Some(p) if cleanup => listener.remove_file_on_close(p),
+                _ => listener,
+            }
+        }
+        (None, Some(path)) => {
+            let addr = UnixAddr::from_asyncio(path);
+            let raw = addr.to_rustix()?;
+            if let UnixAddr::Path(p) = &addr {
+                remove_stale_socket(p);
+            }
+            let fd = sock::new_socket(AddressFamily::UNIX, SocketType::STREAM)?;
+            rustix::net::bind(&fd, &raw)?;
+            let listener = Listener::new(fd);
+            match addr {
+                UnixAddr::Path(p) if cleanup => listener.remove_file_on_close(p),
+                _ => listener,
+            }
+        }
+    };
+    Server::launch(
+        lp,
+        vec![listener],
+        factory,
+        options.backlog,
+        options.start_serving,
+    )
+    .await
+}
+
+/// Removes a socket file left at `path` (by a server that did not clean
+/// up), as asyncio does before binding; anything else is left for `bind`
+/// to refuse.
+fn remove_stale_socket(path: &Path) {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if let Err(e) = std::fs::remove_file(path) {
+                log::error!(
+                    "unable to check or remove stale UNIX socket {}: {e}",
+                    path.display()
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => log::error!(
+            "unable to check or remove stale UNIX socket {}: {e}",
+            path.display()
+        ),
+    }
+}
+
+fn both_path_and_sock() -> Error {
+    Error::InvalidInput(String::from(
+        "path and sock can not be specified at the same time",
+    ))
+}
+
+/// Checks that `sock` is a Unix-domain stream socket.
+fn check_unix_stream(sock: &OwnedFd) -> Result<()> {
+    check_stream_socket(sock)?;
+    match sockopt::socket_domain(sock)? {
+        AddressFamily::UNIX => Ok(()),
+        other => Err(Error::InvalidInput(format!(
+            "a Unix-domain socket was expected, got {other:?}"
+        ))),
+    }
 }

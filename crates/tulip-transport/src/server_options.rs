@@ -1,0 +1,203 @@
+//! Options of `create_server` (asyncio's keyword arguments), and the hosts
+//! a server listens on.
+
+use std::net::IpAddr;
+use std::os::fd::OwnedFd;
+
+/// The backlog of a server when none is given (asyncio's default).
+pub(crate) const DEFAULT_BACKLOG: u32 = 100;
+
+/// Where [`LoopNetExt::create_server`](crate::LoopNetExt::create_server)
+/// listens: asyncio's `host` argument, which may be `None`, one host or a
+/// sequence of hosts.
+///
+/// Every host is resolved (numeric addresses at once, names without
+/// blocking the loop) and the server gets one socket per distinct address.
+///
+/// ```
+/// use tulip_transport::Hosts;
+///
+/// assert_eq!(Hosts::from(None), Hosts::All);
+/// assert_eq!(Hosts::from(""), Hosts::All);
+/// assert_eq!(Hosts::from("127.0.0.1"), Hosts::One("127.0.0.1".into()));
+/// assert_eq!(
+///     Hosts::from(["127.0.0.1", "::1"]),
+///     Hosts::Many(vec!["127.0.0.1".into(), "::1".into()]),
+/// );
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Hosts {
+    /// Every interface (asyncio's `None` or `""`): an IPv4 socket on
+    /// `0.0.0.0` and, where the system has IPv6, an IPv6 socket on `::`
+    /// with `IPV6_V6ONLY` set, as asyncio does.
+    #[default]
+    All,
+    /// One host: a numeric address or a name (a name may give several
+    /// addresses, `localhost` usually gives `127.0.0.1` and `::1`).
+    One(String),
+    /// Several hosts; the server listens on every address of each.
+    Many(Vec<String>),
+}
+
+impl Hosts {
+    /// The host names, `None` standing for every interface.
+    pub(crate) fn names(&self) -> Vec<Option<&str>> {
+        match self {
+            Hosts::All => vec![None],
+            Hosts::One(h) => vec![non_empty(h)],
+            Hosts::Many(hs) => hs.iter().map(|h| non_empty(h)).collect(),
+        }
+    }
+}
+
+fn non_empty(h: &str) -> Option<&str> {
+    if h.is_empty() { None } else { Some(h) }
+}
+
+impl From<&str> for Hosts {
+    fn from(host: &str) -> Hosts {
+        if host.is_empty() {
+            Hosts::All
+        } else {
+            Hosts::One(host.to_owned())
+        }
+    }
+}
+
+impl From<String> for Hosts {
+    fn from(host: String) -> Hosts {
+        Hosts::from(host.as_str())
+    }
+}
+
+impl From<&String> for Hosts {
+    fn from(host: &String) -> Hosts {
+        Hosts::from(host.as_str())
+    }
+}
+
+impl From<Option<&str>> for Hosts {
+    fn from(host: Option<&str>) -> Hosts {
+        host.map_or(Hosts::All, Hosts::from)
+    }
+}
+
+impl From<IpAddr> for Hosts {
+    fn from(ip: IpAddr) -> Hosts {
+        Hosts::One(ip.to_string())
+    }
+}
+
+impl From<Vec<String>> for Hosts {
+    fn from(hosts: Vec<String>) -> Hosts {
+        Hosts::Many(hosts)
+    }
+}
+
+impl From<Vec<&str>> for Hosts {
+    fn from(hosts: Vec<&str>) -> Hosts {
+        Hosts::from(hosts.as_slice())
+    }
+}
+
+impl From<&[&str]> for Hosts {
+    fn from(hosts: &[&str]) -> Hosts {
+        Hosts::Many(hosts.iter().map(|h| (*h).to_owned()).collect())
+    }
+}
+
+impl From<&[String]> for Hosts {
+    fn from(hosts: &[String]) -> Hosts {
+        Hosts::Many(hosts.to_vec())
+    }
+}
+
+impl<const N: usize> From<[&str; N]> for Hosts {
+    fn from(hosts: [&str; N]) -> Hosts {
+        Hosts::from(&hosts[..])
+    }
+}
+
+impl From<Vec<IpAddr>> for Hosts {
+    fn from(ips: Vec<IpAddr>) -> Hosts {
+        Hosts::Many(ips.iter().map(IpAddr::to_string).collect())
+    }
+}
+
+/// Options of [`LoopNetExt::create_server`](crate::LoopNetExt::create_server)
+/// (asyncio's keyword arguments). `None` fields take asyncio's defaults.
+///
+/// ```
+/// use tulip_transport::ServerOptions;
+///
+/// let options = ServerOptions::new().backlog(1024).reuse_port(true);
+/// assert_eq!(options.backlog, Some(1024));
+/// ```
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct ServerOptions {
+    /// An already bound stream socket to serve on instead of binding one
+    /// (the hosts must then be [`Hosts::All`] and the port 0). It is put in
+    /// listening mode when serving starts, as in asyncio.
+    pub sock: Option<OwnedFd>,
+    /// The `listen()` backlog, and the most connections accepted per
+    /// readiness of a listening socket. Default 100.
+    pub backlog: Option<u32>,
+    /// Set `SO_REUSEADDR`, so that a port in `TIME_WAIT` can be bound
+    /// again. Default true (asyncio's default on Unix).
+    pub reuse_address: Option<bool>,
+    /// Set `SO_REUSEPORT`, so that several sockets (of this process or
+    /// others) can listen on the same port, the kernel balancing
+    /// connections between them.
+    pub reuse_port: bool,
+    /// Set `SO_KEEPALIVE` on the listening sockets; accepted connections
+    /// inherit it.
+    pub keep_alive: bool,
+    /// Start accepting connections at once. Default true; with false, call
+    /// [`Server::start_serving`](crate::Server::start_serving) or
+    /// [`Server::serve_forever`](crate::Server::serve_forever) later.
+    pub start_serving: Option<bool>,
+}
+
+impl ServerOptions {
+    /// The default options.
+    pub fn new() -> ServerOptions {
+        ServerOptions::default()
+    }
+
+    /// Sets [`sock`](ServerOptions::sock).
+    pub fn sock(mut self, sock: OwnedFd) -> ServerOptions {
+        self.sock = Some(sock);
+        self
+    }
+
+    /// Sets [`backlog`](ServerOptions::backlog).
+    pub fn backlog(mut self, backlog: u32) -> ServerOptions {
+        self.backlog = Some(backlog);
+        self
+    }
+
+    /// Sets [`reuse_address`](ServerOptions::reuse_address).
+    pub fn reuse_address(mut self, reuse: bool) -> ServerOptions {
+        self.reuse_address = Some(reuse);
+        self
+    }
+
+    /// Sets [`reuse_port`](ServerOptions::reuse_port).
+    pub fn reuse_port(mut self, reuse: bool) -> ServerOptions {
+        self.reuse_port = reuse;
+        self
+    }
+
+    /// Sets [`keep_alive`](ServerOptions::keep_alive).
+    pub fn keep_alive(mut self, keep_alive: bool) -> ServerOptions {
+        self.keep_alive = keep_alive;
+        self
+    }
+
+    /// Sets [`start_serving`](ServerOptions::start_serving).
+    pub fn start_serving(mut self, start: bool) -> ServerOptions {
+        self.start_serving = Some(start);
+        self
+    }
+}
