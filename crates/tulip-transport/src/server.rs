@@ -159,6 +159,13 @@ impl ServerSocket {
 /// })??;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// A server belongs to its loop's thread:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<tulip_transport::Server>();
+/// ```
 #[derive(Clone)]
 pub struct Server {
     inner: Rc<ServerInner>,

@@ -462,3 +462,42 @@ fn a_dropped_serving_server_keeps_serving_until_closed() {
         assert_eq!(echo_client(addr, b"alive").await.unwrap(), b"alive");
     });
 }
+
+#[test]
+fn reuse_port_lets_two_servers_share_a_port() {
+    run(|lp| async move {
+        let stats = Counts::default();
+        let first = lp
+            .create_server(
+                stats.factory(),
+                "127.0.0.1",
+                0,
+                ServerOptions::new().reuse_port(true).keep_alive(true),
+            )
+            .await
+            .unwrap();
+        let port = addr_of(&first, 0).port();
+        let second = lp
+            .create_server(
+                stats.factory(),
+                "127.0.0.1",
+                port,
+                ServerOptions::new().reuse_port(true),
+            )
+            .await
+            .unwrap();
+        assert_eq!(addr_of(&second, 0).port(), port);
+        let addr = addr_of(&first, 0);
+        assert_eq!(echo_client(addr, b"shared").await.unwrap(), b"shared");
+        // Without reuse_port the port is taken.
+        let err = lp
+            .create_server(stats.factory(), "127.0.0.1", port, ServerOptions::new())
+            .await
+            .unwrap_err();
+        assert_eq!(err.io_kind(), Some(io::ErrorKind::AddrInUse), "{err}");
+        first.close();
+        second.close();
+        first.wait_closed().await;
+        second.wait_closed().await;
+    });
+}
