@@ -1,0 +1,69 @@
+//! tulip's echo server for the network benches, written with the Protocol
+//! API as an asyncio user would: `data_received` writes the data back;
+//! reading pauses while the transport's write buffer is over its mark
+//! (`pause_writing` → `pause_reading`); at the client's EOF the transport
+//! closes, which flushes everything first.
+//!
+//! ```text
+//! echo_protocol [--addr HOST:PORT]     # prints `listening on HOST:PORT`
+//! ```
+
+use tulip::prelude::*;
+use tulip::transport::{Error, ServerOptions};
+use tulip_benches::netbench::{announce, server_addr};
+
+/// Echoes every byte back.
+#[derive(Default)]
+struct Echo {
+    transport: Option<Transport>,
+}
+
+impl BaseProtocol for Echo {
+    fn connection_lost(&mut self, _exc: Option<Error>) {
+        self.transport = None;
+    }
+
+    fn pause_writing(&mut self) {
+        if let Some(t) = &self.transport {
+            t.pause_reading();
+        }
+    }
+
+    fn resume_writing(&mut self) {
+        if let Some(t) = &self.transport {
+            t.resume_reading();
+        }
+    }
+}
+
+impl Protocol for Echo {
+    fn connection_made(&mut self, transport: Transport) {
+        self.transport = Some(transport);
+    }
+
+    fn data_received(&mut self, data: &[u8]) {
+        if let Some(t) = &self.transport {
+            // A write to a lost connection is ignored; nothing else fails.
+            let _ = t.write(data);
+        }
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let addr = server_addr("echo_protocol");
+    tulip::run(async move {
+        let lp = get_running_loop()?;
+        let server = lp
+            .create_server(
+                Echo::default,
+                addr.ip().to_string().as_str(),
+                addr.port(),
+                ServerOptions::new(),
+            )
+            .await?;
+        let bound = server.sockets()[0].inet_addr().ok_or("the server has no IP address")?;
+        announce(bound)?;
+        server.serve_forever().await?;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })?
+}
