@@ -75,7 +75,7 @@ const STEPS: &[Step] = &[
     },
     Step {
         env: &[("TULIP_BACKEND", "polling")],
-        args: &["test", "-p", "tulip-executor"],
+        args: &["test", "-p", "tulip-executor", "-p", "tulip-transport"],
         slow: true,
     },
     Step {
@@ -161,7 +161,7 @@ mod tests {
         assert_eq!(shown[0], "cargo fmt --all --check");
         assert_eq!(
             shown[3],
-            "TULIP_BACKEND=polling cargo test -p tulip-executor"
+            "TULIP_BACKEND=polling cargo test -p tulip-executor -p tulip-transport"
         );
         assert_eq!(
             shown[4],
