@@ -56,6 +56,7 @@
 //! | `asyncio.exceptions` | [`Error`] |
 //! | `asyncio.locks`, `asyncio.queues` | [`sync`] |
 //! | `asyncio.protocols`, `transports`, `selector_events`, `unix_events` (networking) | [`transport`] |
+//! | `asyncio.streams` | [`streams`] |
 //! | `selectors` | [`reactor`] |
 
 pub use tulip_executor::*;
@@ -81,6 +82,13 @@ pub mod transport {
     pub use tulip_transport::*;
 }
 
+/// asyncio's streams: `StreamReader`, `StreamWriter`, `open_connection`,
+/// `start_server` and their Unix-socket twins (re-export of
+/// `tulip-streams`).
+pub mod streams {
+    pub use tulip_streams::*;
+}
+
 /// The names most tulip code uses: `use tulip::prelude::*;`.
 pub mod prelude {
     pub use tulip_executor::{
@@ -92,4 +100,5 @@ pub mod prelude {
         BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramTransport,
         LoopNetExt, Protocol, Transport,
     };
+    pub use tulip_streams::{StreamReader, StreamWriter, open_connection, start_server};
 }

@@ -1,0 +1,262 @@
+//! Opening streams: asyncio's `open_connection`, `start_server`,
+//! `open_unix_connection` and `start_unix_server`, on the loop's
+//! `create_connection` / `create_server` / Unix counterparts with a
+//! [`StreamReaderProtocol`] per connection.
+
+use std::fmt;
+use std::future::Future;
+use std::path::Path;
+use std::rc::Rc;
+
+use tulip_executor::{ExceptionContext, get_running_loop};
+use tulip_transport::{
+    ConnectOptions, Hosts, LoopNetExt, Server, ServerOptions, Transport, UnixConnectOptions,
+    UnixServerOptions,
+};
+
+use crate::error::Result;
+use crate::protocol::{OnConnected, StreamProtocolFactory, StreamReaderProtocol};
+use crate::reader::{DEFAULT_LIMIT, StreamReader, check_limit};
+use crate::writer::StreamWriter;
+
+/// The options of a streams function: the reader's `limit` plus every
+/// option of the transport call underneath (`O` is [`ConnectOptions`],
+/// [`ServerOptions`], [`UnixConnectOptions`] or [`UnixServerOptions`]).
+///
+/// Pass the transport options alone when the default limit will do; they
+/// convert:
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tulip_streams::{ConnectOptions, StreamOptions, open_connection};
+///
+/// # async fn demo() -> Result<(), tulip_streams::Error> {
+/// let (reader, writer) = open_connection(
+///     "localhost",
+///     8888,
+///     ConnectOptions::new().happy_eyeballs_delay(Duration::from_millis(250)),
+/// )
+/// .await?;
+/// let (reader, writer) =
+///     open_connection("localhost", 8888, StreamOptions::default().limit(1024)).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct StreamOptions<O> {
+    /// The reader's limit (`None`: 64 KiB): the longest line `readline`
+    /// returns, and half what the reader buffers before pausing the
+    /// transport.
+    pub limit: Option<usize>,
+    /// The options of the transport call.
+    pub transport: O,
+}
+
+impl<O> StreamOptions<O> {
+    /// The default limit with `transport` options.
+    pub fn new(transport: O) -> StreamOptions<O> {
+        StreamOptions {
+            limit: None,
+            transport,
+        }
+    }
+
+    /// Sets [`limit`](StreamOptions::limit).
+    pub fn limit(mut self, limit: usize) -> StreamOptions<O> {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Sets [`transport`](StreamOptions::transport).
+    pub fn transport(mut self, transport: O) -> StreamOptions<O> {
+        self.transport = transport;
+        self
+    }
+
+    fn checked_limit(&self) -> Result<usize> {
+        check_limit(self.limit.unwrap_or(DEFAULT_LIMIT))
+    }
+}
+
+impl<O> From<O> for StreamOptions<O> {
+    fn from(transport: O) -> StreamOptions<O> {
+        StreamOptions::new(transport)
+    }
+}
+
+/// What a `client_connected` handler of [`start_server`] may return: `()`,
+/// or a `Result` whose error is reported to the loop's exception handler
+/// ("Unhandled exception in client_connected_cb") before the connection
+/// is closed, as asyncio does with an exception.
+pub trait ClientResult {
+    /// `Err` with the error's text for a failure.
+    fn into_client_result(self) -> std::result::Result<(), String>;
+}
+
+impl ClientResult for () {
+    fn into_client_result(self) -> std::result::Result<(), String> {
+        Ok(())
+    }
+}
+
+impl<E: fmt::Display> ClientResult for std::result::Result<(), E> {
+    fn into_client_result(self) -> std::result::Result<(), String> {
+        self.map_err(|e| e.to_string())
+    }
+}
+
+/// Opens a connection to `host:port` and returns its reader and writer
+/// (asyncio's `open_connection`): `create_connection` with every one of
+/// its options (`sock` for an already connected socket, `local_addr`,
+/// Happy Eyeballs, ...) and a reader with `options.limit`.
+///
+/// ```no_run
+/// use tulip_streams::{ConnectOptions, open_connection};
+///
+/// # async fn demo() -> Result<(), tulip_streams::Error> {
+/// let (mut reader, writer) = open_connection("127.0.0.1", 8888, ConnectOptions::new()).await?;
+/// writer.write(b"Hello World!")?;
+/// let data = reader.read(100).await?;
+/// writer.close();
+/// writer.wait_closed().await?;
+/// # Ok(()) }
+/// ```
+///
+/// Errors: as `create_connection` (resolution, refused, timed out);
+/// [`Error::InvalidInput`](crate::Error::InvalidInput) for a zero limit;
+/// no running loop.
+pub async fn open_connection(
+    host: &str,
+    port: u16,
+    options: impl Into<StreamOptions<ConnectOptions>>,
+) -> Result<(StreamReader, StreamWriter)> {
+    let options = options.into();
+    let factory = StreamReaderProtocol::factory(options.checked_limit()?)?;
+    let lp = get_running_loop()?;
+    let (_, protocol) = lp
+        .create_connection(factory, host, port, options.transport)
+        .await?;
+    StreamReaderProtocol::into_streams(protocol)
+}
+
+/// Opens a Unix-domain stream connection to `path` (asyncio's
+/// `open_unix_connection`); `path` may be `None` with
+/// [`UnixConnectOptions::sock`].
+///
+/// Errors: as `create_unix_connection`; a zero limit.
+pub async fn open_unix_connection(
+    path: Option<&Path>,
+    options: impl Into<StreamOptions<UnixConnectOptions>>,
+) -> Result<(StreamReader, StreamWriter)> {
+    let options = options.into();
+    let factory = StreamReaderProtocol::factory(options.checked_limit()?)?;
+    let lp = get_running_loop()?;
+    let (_, protocol) = lp
+        .create_unix_connection(factory, path, options.transport)
+        .await?;
+    StreamReaderProtocol::into_streams(protocol)
+}
+
+/// Starts a server on `port` of `hosts` (asyncio's `start_server`): for
+/// each client, `client_connected(reader, writer)` runs as its own task.
+/// When it returns, the connection is closed once its reader and writer
+/// are dropped (keep a writer clone to go on writing, as a chat server
+/// does); when it returns an error, the error goes to the loop's
+/// exception handler and the connection is closed.
+///
+/// ```no_run
+/// use tulip_streams::{ServerOptions, StreamReader, StreamWriter, start_server};
+///
+/// async fn handle_echo(mut reader: StreamReader, writer: StreamWriter) -> Result<(), tulip_streams::Error> {
+///     let data = reader.read(100).await?;
+///     writer.write(&data)?;
+///     writer.drain().await?;
+///     writer.close();
+///     writer.wait_closed().await
+/// }
+///
+/// # async fn demo() -> Result<(), tulip_streams::Error> {
+/// let server = start_server(handle_echo, "127.0.0.1", 8888, ServerOptions::default()).await?;
+/// server.serve_forever().await?;
+/// # Ok(()) }
+/// ```
+///
+/// Errors: as `create_server` (address in use, ...); a zero limit; no
+/// running loop.
+pub async fn start_server<H, Fut>(
+    client_connected: H,
+    hosts: impl Into<Hosts>,
+    port: u16,
+    options: impl Into<StreamOptions<ServerOptions>>,
+) -> Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    let options = options.into();
+    let factory = server_factory(client_connected, options.checked_limit()?);
+    let lp = get_running_loop()?;
+    Ok(lp
+        .create_server(factory, hosts, port, options.transport)
+        .await?)
+}
+
+/// Starts a Unix-domain stream server on `path` (asyncio's
+/// `start_unix_server`); `path` may be `None` with
+/// [`UnixServerOptions::sock`]. As [`start_server`] otherwise.
+pub async fn start_unix_server<H, Fut>(
+    client_connected: H,
+    path: Option<&Path>,
+    options: impl Into<StreamOptions<UnixServerOptions>>,
+) -> Result<Server>
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    let options = options.into();
+    let factory = server_factory(client_connected, options.checked_limit()?);
+    let lp = get_running_loop()?;
+    Ok(lp
+        .create_unix_server(factory, path, options.transport)
+        .await?)
+}
+
+/// The protocol factory of a streams server: each connection's streams
+/// go to a new task running `client_connected`.
+fn server_factory<H, Fut>(client_connected: H, limit: usize) -> StreamProtocolFactory
+where
+    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
+    Fut: Future + 'static,
+    Fut::Output: ClientResult,
+{
+    let handler = Rc::new(client_connected);
+    let on_connected: OnConnected = Rc::new(move |reader, writer| {
+        let handler = handler.clone();
+        let transport = writer.transport().clone();
+        // The task runs later (create_task never polls inline): the
+        // handler's own code never runs inside `connection_made`.
+        tulip_executor::spawn(async move {
+            let outcome = handler(reader, writer).await.into_client_result();
+            if let Err(message) = outcome {
+                report_failure(&transport, message);
+            }
+        })
+        .detach();
+    });
+    StreamProtocolFactory::with_callback(limit, on_connected)
+}
+
+/// A handler failed: tell the exception handler, close the connection.
+fn report_failure(transport: &Transport, message: String) {
+    if let Ok(lp) = get_running_loop() {
+        let mut context = ExceptionContext::new("Unhandled exception in client_connected_cb")
+            .with_extra("exception", message);
+        if let Some(peer) = transport.peer_addr() {
+            context = context.with_extra("peername", format!("{peer:?}"));
+        }
+        lp.call_exception_handler(&context);
+    }
+    transport.close();
+}

@@ -1,0 +1,106 @@
+//! # tulip-streams
+//!
+//! asyncio's high-level networking for tulip ("Streams"): a
+//! [`StreamReader`] and a [`StreamWriter`] per connection, made by
+//! [`open_connection`] and [`start_server`] (and their Unix-socket
+//! twins), on top of tulip-transport's transports and protocols.
+//!
+//! ```no_run
+//! use tulip_streams::{ConnectOptions, open_connection};
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     tulip_executor::run(async {
+//!         let (mut reader, writer) =
+//!             open_connection("127.0.0.1", 8888, ConnectOptions::new()).await?;
+//!         writer.write(b"Hello World!\n")?;
+//!         writer.drain().await?;
+//!         let line = reader.readline().await?;
+//!         println!("Received: {}", String::from_utf8_lossy(&line));
+//!         writer.close();
+//!         writer.wait_closed().await
+//!     })??;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! - **No extra copy.** Each connection's protocol is a
+//!   [`BufferedProtocol`](tulip_transport::BufferedProtocol): the socket is
+//!   read straight into the spare room of the reader's buffer, where
+//!   `readline`, `readuntil` and `readexactly` find the bytes.
+//!   `readexactly(n)` sizes the buffer for `n` bytes (up to 4 MiB at once)
+//!   and hands that very buffer over when it is exactly the frame.
+//! - **Bounded memory.** The reader pauses its transport when its buffer
+//!   passes twice its limit (64 KiB by default) and resumes it once reads
+//!   bring it down to the limit, as asyncio does, so a peer that sends
+//!   faster than the application reads is held back by TCP. A buffer
+//!   exists only while it holds data: it is taken (from a small
+//!   per-thread pool) when data arrives and given back once read, so an
+//!   idle connection owns none.
+//! - **Cancel safety.** Every read consumes bytes only in the poll that
+//!   completes it: a read dropped while waiting (a timeout, a `select`)
+//!   loses nothing, and the next read returns the same bytes in order.
+//!   Each method's `# Cancel safety` section says so.
+//! - **The Rust ecosystem.** [`StreamReader`] implements
+//!   `futures_io::AsyncRead` and `AsyncBufRead` (lending its buffer, no
+//!   copy) and is a `Stream` of lines; [`StreamWriter`] implements
+//!   `futures_io::AsyncWrite` (`poll_close` writes EOF and waits until
+//!   everything is sent). See the `io_traits` notes on [`StreamWriter`].
+//!
+//! ## Differences from asyncio
+//!
+//! - Reads take `&mut self`, so two concurrent reads of one reader do not
+//!   compile (asyncio raises `RuntimeError` at run time). A
+//!   [`StreamFeeder`] feeds a reader while a read waits.
+//! - `read(-1)` is [`StreamReader::read_to_eof`]; asyncio's `ValueError`
+//!   for a too-long line in `readline` is [`Error::LimitOverrun`] (the line
+//!   is discarded, as asyncio does).
+//! - A read that has started returns the bytes it needs when they are
+//!   there even if an exception was set meanwhile (asyncio does the same
+//!   when the data arrived first), and a read that would wait on a reader
+//!   with an exception returns it instead of waiting forever.
+//! - The connection is closed when its reader and every writer clone are
+//!   dropped (asyncio closes it when the writer is garbage collected).
+//! - `client_connected` of [`start_server`] is always async; it may return
+//!   `()` or a `Result` (see [`ClientResult`]).
+//!
+//! ## asyncio correspondence
+//!
+//! | asyncio | tulip-streams |
+//! |---|---|
+//! | `asyncio.open_connection(host, port, limit=, **kwds)` | [`open_connection`]`(host, port, options)` with [`StreamOptions`]`<`[`ConnectOptions`]`>` |
+//! | `asyncio.start_server(cb, host, port, limit=, **kwds)` | [`start_server`]`(cb, hosts, port, options)` → [`Server`] |
+//! | `asyncio.open_unix_connection` / `start_unix_server` | [`open_unix_connection`] / [`start_unix_server`] |
+//! | `StreamReader(limit=)` | [`StreamReader::new`], [`StreamReader::with_limit`] |
+//! | `read(n)` / `read()` / `read(-1)` | [`StreamReader::read`] / [`StreamReader::read_to_eof`] |
+//! | `readline()` / `readuntil(sep)` / `readuntil((sep1, sep2))` | [`StreamReader::readline`] / [`StreamReader::readuntil`] (see [`Separators`]) |
+//! | `readexactly(n)` | [`StreamReader::readexactly`] |
+//! | `at_eof()`, `feed_data`, `feed_eof`, `exception()`, `set_exception` | the same names on [`StreamReader`] (and [`StreamFeeder`]) |
+//! | `async for line in reader` | `impl Stream for StreamReader` |
+//! | `StreamWriter.write` / `writelines` / `drain` | [`StreamWriter::write`] / [`StreamWriter::writelines`] / [`StreamWriter::drain`] |
+//! | `close` / `is_closing` / `wait_closed` | [`StreamWriter::close`] / [`StreamWriter::is_closing`] / [`StreamWriter::wait_closed`] |
+//! | `write_eof` / `can_write_eof` / `get_extra_info` / `transport` | the same names on [`StreamWriter`] |
+//! | `StreamReaderProtocol` | [`StreamReaderProtocol`] (a `BufferedProtocol`), [`StreamProtocolFactory`] |
+//! | `IncompleteReadError` (`partial`, `expected`) | [`IncompleteReadError`], [`Error::IncompleteRead`] |
+//! | `LimitOverrunError` (`consumed`) | [`LimitOverrunError`], [`Error::LimitOverrun`] |
+
+#![forbid(unsafe_code)]
+
+mod buffer;
+mod connect;
+mod error;
+mod io_traits;
+mod protocol;
+mod reader;
+mod writer;
+
+pub use connect::{
+    ClientResult, StreamOptions, open_connection, open_unix_connection, start_server,
+    start_unix_server,
+};
+pub use error::{Error, IncompleteReadError, LimitOverrunError, Result};
+pub use protocol::{StreamProtocolFactory, StreamReaderProtocol};
+pub use reader::{DEFAULT_LIMIT, Separators, StreamFeeder, StreamReader};
+pub use tulip_transport::{
+    ConnectOptions, Hosts, Server, ServerOptions, UnixConnectOptions, UnixServerOptions,
+};
+pub use writer::StreamWriter;

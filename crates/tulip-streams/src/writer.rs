@@ -1,0 +1,322 @@
+//! [`StreamWriter`]: asyncio's `StreamWriter`, the writing half of a
+//! stream: a transport plus `drain` (flow control) and `wait_closed`.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use tulip_transport::{ExtraInfo, Transport};
+
+use crate::error::{Error, Result};
+use crate::protocol::{Owner, StreamReaderProtocol};
+
+/// Where an `AsyncWrite::poll_close` is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum CloseState {
+    /// Not closing.
+    #[default]
+    Open,
+    /// EOF written; waiting for the transport's buffer to empty, with
+    /// the water marks to restore (`low`, `high`).
+    Flushing(usize, usize),
+    /// The transport is closing (it cannot write EOF); waiting for
+    /// `connection_lost`.
+    Closing,
+    /// Done.
+    Closed,
+}
+
+/// The writing half of a stream (asyncio's `StreamWriter`).
+///
+/// A cheap handle: clones write to the same connection (asyncio code
+/// shares one writer between tasks, e.g. to broadcast). The connection is
+/// closed (after sending what is buffered) once the reader and every
+/// writer are dropped, if [`close`](StreamWriter::close) was not called
+/// before.
+///
+/// `write` never blocks: the transport sends what the socket takes and
+/// buffers the rest; [`drain`](StreamWriter::drain) waits while that
+/// buffer is over its high-water mark. It also implements
+/// `futures_io::AsyncWrite`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), tulip_streams::Error> {
+/// let (mut reader, writer) =
+///     tulip_streams::open_connection("127.0.0.1", 8888, tulip_streams::ConnectOptions::new()).await?;
+/// writer.write(b"Hello World!\n")?;
+/// writer.drain().await?;
+/// let line = reader.readline().await?;
+/// writer.close();
+/// writer.wait_closed().await?;
+/// # Ok(()) }
+/// ```
+pub struct StreamWriter {
+    transport: Transport,
+    pub(crate) shared: Rc<RefCell<StreamReaderProtocol>>,
+    owner: Rc<Owner>,
+    pub(crate) close_state: CloseState,
+}
+
+impl StreamWriter {
+    pub(crate) fn from_parts(
+        transport: Transport,
+        shared: Rc<RefCell<StreamReaderProtocol>>,
+        owner: Rc<Owner>,
+    ) -> StreamWriter {
+        StreamWriter {
+            transport,
+            shared,
+            owner,
+            close_state: CloseState::Open,
+        }
+    }
+
+    /// The transport (asyncio's `transport` attribute).
+    pub fn transport(&self) -> &Transport {
+        &self.transport
+    }
+
+    /// Sends `data` (asyncio's `write`): at once as far as the socket
+    /// takes it, the rest is buffered. Call [`drain`](StreamWriter::drain)
+    /// after writing to wait while the buffer is too full.
+    ///
+    /// Errors: writing after [`write_eof`](StreamWriter::write_eof). A
+    /// write to a lost connection is dropped (as asyncio does); `drain`
+    /// reports the loss.
+    pub fn write(&self, data: &[u8]) -> Result<()> {
+        Ok(self.transport.write(data)?)
+    }
+
+    /// Sends several buffers, with one vectored system call where possible
+    /// (asyncio's `writelines`).
+    ///
+    /// Errors: as [`write`](StreamWriter::write).
+    pub fn writelines<B: AsRef<[u8]>>(&self, data: &[B]) -> Result<()> {
+        let bufs: Vec<&[u8]> = data.iter().map(AsRef::as_ref).collect();
+        Ok(self.transport.writelines(&bufs)?)
+    }
+
+    /// Closes the write side once the buffer is sent, keeping the read
+    /// side open (asyncio's `write_eof`; a TCP half-close).
+    pub fn write_eof(&self) -> Result<()> {
+        Ok(self.transport.write_eof()?)
+    }
+
+    /// Whether [`write_eof`](StreamWriter::write_eof) is possible.
+    pub fn can_write_eof(&self) -> bool {
+        self.transport.can_write_eof()
+    }
+
+    /// Closes the stream (asyncio's `close`): the buffer is sent, then the
+    /// connection closed. Await [`wait_closed`](StreamWriter::wait_closed)
+    /// to know when it is.
+    pub fn close(&self) {
+        self.transport.close();
+    }
+
+    /// Whether the stream is closing or closed.
+    pub fn is_closing(&self) -> bool {
+        self.transport.is_closing()
+    }
+
+    /// Waits until the connection is closed (asyncio's `wait_closed`).
+    ///
+    /// Errors: the error the connection was lost with, if any.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
+    pub async fn wait_closed(&self) -> Result<()> {
+        poll_fn(|cx| {
+            let mut p = self.shared.borrow_mut();
+            let w = &mut p.writer;
+            if w.lost {
+                Poll::Ready(w.error.clone().map_or(Ok(()), Err))
+            } else {
+                w.register(cx);
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
+    /// asyncio's `get_extra_info(name)`: `"peername"`, `"sockname"`,
+    /// `"socket"`, ...; `None` when unknown.
+    pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
+        self.transport.get_extra_info(name)
+    }
+
+    /// Waits until it is fine to write again (asyncio's `drain`): at once
+    /// unless the transport's write buffer is over its high-water mark,
+    /// else until it drains to the low-water mark.
+    ///
+    /// ```no_run
+    /// # async fn demo(writer: tulip_streams::StreamWriter, chunks: Vec<Vec<u8>>) -> Result<(), tulip_streams::Error> {
+    /// for chunk in chunks {
+    ///     writer.write(&chunk)?;
+    ///     writer.drain().await?; // memory stays bounded whatever the peer reads
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Errors: once the connection is lost, its error (the reader's
+    /// exception), or `ConnectionReset` ("Connection lost") when it was
+    /// closed; a drain waiting when the loss happens returns at once with
+    /// it (or `Ok` if the connection was closed after sending everything).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits; the bytes written are in the transport.
+    pub async fn drain(&self) -> Result<()> {
+        let exc = self.shared.borrow().reader.exception.clone();
+        if let Some(e) = exc {
+            return Err(e);
+        }
+        if self.transport.is_closing() {
+            // Let a pending connection_lost run first, so that a
+            // write-drain loop on a dying connection sees its error.
+            tulip_executor::yield_now().await;
+        }
+        let mut waiting = false;
+        poll_fn(|cx| self.poll_drain(cx, &mut waiting)).await
+    }
+
+    fn poll_drain(&self, cx: &mut Context<'_>, waiting: &mut bool) -> Poll<Result<()>> {
+        let mut p = self.shared.borrow_mut();
+        let w = &mut p.writer;
+        if w.lost {
+            return Poll::Ready(match (&w.error, *waiting) {
+                (Some(e), _) => Err(e.clone()),
+                (None, true) => Ok(()),
+                (None, false) => Err(Error::connection_lost()),
+            });
+        }
+        if !w.paused {
+            return Poll::Ready(Ok(()));
+        }
+        *waiting = true;
+        w.register(cx);
+        Poll::Pending
+    }
+
+    /// `AsyncWrite`: ready to take bytes (not paused), or the error that
+    /// forbids it.
+    pub(crate) fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut p = self.shared.borrow_mut();
+        if let Some(e) = &p.reader.exception {
+            return Poll::Ready(Err(e.clone()));
+        }
+        let w = &mut p.writer;
+        if w.lost {
+            return Poll::Ready(Err(w.error.clone().unwrap_or_else(Error::connection_lost)));
+        }
+        if self.transport.is_closing() {
+            return Poll::Ready(Err(Error::Transport(tulip_transport::Error::Closed)));
+        }
+        if w.paused {
+            w.register(cx);
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// `AsyncWrite::poll_flush`: as `drain`, but a cleanly closed
+    /// connection is not an error (everything was sent).
+    pub(crate) fn poll_flush_inner(&self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let mut p = self.shared.borrow_mut();
+        let w = &mut p.writer;
+        if w.lost {
+            return Poll::Ready(w.error.clone().map_or(Ok(()), Err));
+        }
+        if w.paused {
+            w.register(cx);
+            return Poll::Pending;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// `AsyncWrite::poll_close`: writes EOF (or closes, when the
+    /// transport cannot) and waits until everything buffered is sent.
+    pub(crate) fn poll_close_inner(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        loop {
+            match self.close_state {
+                CloseState::Closed => return Poll::Ready(Ok(())),
+                CloseState::Open => {
+                    if self.shared.borrow().writer.lost {
+                        return self.finish_close();
+                    }
+                    if self.transport.can_write_eof() {
+                        self.transport.write_eof()?;
+                        let (low, high) = self.transport.get_write_buffer_limits();
+                        // With both marks at 0 the protocol is paused while
+                        // anything is buffered and resumed once it is all
+                        // sent: that resume is the signal awaited below.
+                        self.transport.set_write_buffer_limits(Some(0), Some(0))?;
+                        self.close_state = CloseState::Flushing(low, high);
+                    } else {
+                        self.transport.close();
+                        self.close_state = CloseState::Closing;
+                    }
+                }
+                CloseState::Flushing(low, high) => {
+                    let mut p = self.shared.borrow_mut();
+                    if p.writer.lost {
+                        drop(p);
+                        return self.finish_close();
+                    }
+                    if self.transport.get_write_buffer_size() == 0 {
+                        drop(p);
+                        self.close_state = CloseState::Closed;
+                        self.transport
+                            .set_write_buffer_limits(Some(high), Some(low))?;
+                        return Poll::Ready(Ok(()));
+                    }
+                    p.writer.register(cx);
+                    return Poll::Pending;
+                }
+                CloseState::Closing => {
+                    let mut p = self.shared.borrow_mut();
+                    if p.writer.lost {
+                        drop(p);
+                        return self.finish_close();
+                    }
+                    p.writer.register(cx);
+                    return Poll::Pending;
+                }
+            }
+        }
+    }
+
+    fn finish_close(&mut self) -> Poll<Result<()>> {
+        self.close_state = CloseState::Closed;
+        Poll::Ready(
+            self.shared
+                .borrow()
+                .writer
+                .error
+                .clone()
+                .map_or(Ok(()), Err),
+        )
+    }
+}
+
+impl Clone for StreamWriter {
+    fn clone(&self) -> StreamWriter {
+        StreamWriter {
+            transport: self.transport.clone(),
+            shared: self.shared.clone(),
+            owner: self.owner.clone(),
+            close_state: CloseState::Open,
+        }
+    }
+}
+
+impl fmt::Debug for StreamWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StreamWriter")
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
