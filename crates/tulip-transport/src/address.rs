@@ -20,6 +20,28 @@ pub enum SockAddr {
     Unix(UnixAddr),
 }
 
+/// An address family (asyncio's `socket.AF_INET`, `AF_INET6`, `AF_UNIX`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AddressFamily {
+    /// IPv4 (`AF_INET`).
+    Inet,
+    /// IPv6 (`AF_INET6`).
+    Inet6,
+    /// Unix-domain sockets (`AF_UNIX`).
+    Unix,
+}
+
+impl AddressFamily {
+    pub(crate) fn to_rustix(self) -> rustix::net::AddressFamily {
+        match self {
+            AddressFamily::Inet => rustix::net::AddressFamily::INET,
+            AddressFamily::Inet6 => rustix::net::AddressFamily::INET6,
+            AddressFamily::Unix => rustix::net::AddressFamily::UNIX,
+        }
+    }
+}
+
 /// A Unix-domain socket address.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum UnixAddr {
@@ -38,6 +60,15 @@ impl SockAddr {
         match self {
             SockAddr::Inet(a) => Some(*a),
             SockAddr::Unix(_) => None,
+        }
+    }
+
+    /// The address's family.
+    pub fn family(&self) -> AddressFamily {
+        match self {
+            SockAddr::Inet(a) if a.is_ipv4() => AddressFamily::Inet,
+            SockAddr::Inet(_) => AddressFamily::Inet6,
+            SockAddr::Unix(_) => AddressFamily::Unix,
         }
     }
 

@@ -1,29 +1,855 @@
-//! SCAFFOLD: replaced by the datagram work.
+//! Datagram endpoints: UDP and Unix datagram sockets (asyncio's
+//! `create_datagram_endpoint` and `_SelectorDatagramTransport`).
+//!
+//! Read path: while the endpoint is open, a level-triggered reader watch
+//! calls `recvfrom` into the thread's shared read buffer and hands each
+//! datagram to the protocol's `datagram_received`, up to
+//! [`MAX_DATAGRAMS_PER_READY`] datagrams per readiness so that a flooded
+//! socket cannot starve the other callbacks. A receive error (an ICMP "port
+//! unreachable" reported as `ECONNREFUSED`, say) goes to `error_received`
+//! and the endpoint stays open. A datagram longer than the read buffer
+//! (256 KiB, possible only on Unix sockets) is truncated to it.
+//!
+//! Write path: [`DatagramTransport::sendto`] sends at once when nothing is
+//! buffered; a datagram the socket cannot take now is buffered whole, and a
+//! writer watch sends the buffer in order as the socket drains. A send
+//! error goes to `error_received` (the datagram is dropped). Sends use
+//! `MSG_NOSIGNAL`.
+//!
+//! ICMP errors: Linux reports them only on *connected* sockets (an endpoint
+//! with [`remote_addr`](DatagramOptions::remote_addr)), as a pending
+//! `ECONNREFUSED` on the next receive or send. An unconnected endpoint
+//! would need `IP_RECVERR`/`IPV6_RECVERR` and the error queue, which rustix
+//! does not expose and asyncio does not use either: it sees no ICMP errors.
 
-use std::cell::RefCell;
-use std::rc::Rc;
+use std::cell::{Cell, Ref, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::rc::{Rc, Weak};
 
-use tulip_executor::Loop;
+use rustix::net::{RecvFlags, SendFlags, SocketAddrAny};
+use tulip_executor::{Error as LoopError, ExceptionContext, Loop, LoopFuture, PanicError};
 
+use crate::address::{SockAddr, UnixAddr};
 use crate::error::{Error, Result};
-use crate::protocols::DatagramProtocolFactory;
+use crate::protocols::{DatagramProtocol, DatagramProtocolFactory};
+use crate::readbuf::with_read_buffer;
+use crate::sock;
+use crate::transports::{ExtraInfo, FlowControl, Notice, Notices};
 
-/// SCAFFOLD.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct DatagramOptions {}
+pub use crate::datagram_options::DatagramOptions;
 
-/// SCAFFOLD.
+/// At most this many datagrams are received per readiness of the socket.
+pub(crate) const MAX_DATAGRAMS_PER_READY: usize = 16;
+
+/// What each buffered datagram adds to the write-buffer size besides its
+/// payload (asyncio counts a UDP header's 8 bytes, so that empty datagrams
+/// count too).
+const DATAGRAM_OVERHEAD: usize = 8;
+
+/// After this many sends on a lost endpoint, one warning is logged
+/// (asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`).
+const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
+
+/// A datagram endpoint's protocol, shared with its owner.
+type SharedProtocol = Rc<RefCell<dyn DatagramProtocol>>;
+
+/// A datagram waiting to be sent, and where: `None` on a connected socket.
+struct Queued {
+    data: Vec<u8>,
+    dest: Option<SocketAddrAny>,
+}
+
+/// The transport of a datagram endpoint (asyncio's `DatagramTransport`):
+/// a cheap, clonable handle; clones refer to the same endpoint.
+///
+/// The protocol is called as on a stream transport: `connection_made` once
+/// (from a loop callback), then `datagram_received` and `error_received`
+/// any number of times, `connection_lost` exactly once and nothing after
+/// it. A protocol callback that panics is reported to the loop's exception
+/// handler and closes the endpoint (`connection_lost` gets the panic).
+///
+/// ```no_run
+/// use std::net::SocketAddr;
+/// use tulip_transport::{
+///     BaseProtocol, DatagramOptions, DatagramProtocol, DatagramTransport, LoopNetExt, SockAddr,
+/// };
+///
+/// /// Sends every datagram back where it came from.
+/// #[derive(Default)]
+/// struct Echo {
+///     transport: Option<DatagramTransport>,
+/// }
+///
+/// impl BaseProtocol for Echo {}
+///
+/// impl DatagramProtocol for Echo {
+///     fn connection_made(&mut self, transport: DatagramTransport) {
+///         self.transport = Some(transport);
+///     }
+///     fn datagram_received(&mut self, data: &[u8], addr: Option<SockAddr>) {
+///         if let (Some(t), Some(addr)) = (&self.transport, addr) {
+///             let _ = t.sendto(data, Some(&addr));
+///         }
+///     }
+/// }
+///
+/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let lp = event_loop.handle();
+/// event_loop.run_until_complete(async move {
+///     let addr: SocketAddr = "127.0.0.1:9999".parse().unwrap();
+///     let (transport, _protocol) = lp
+///         .create_datagram_endpoint(Echo::default, DatagramOptions::new().local_addr(addr))
+///         .await?;
+///     tulip_executor::sleep(std::time::Duration::from_secs(60)).await;
+///     transport.close();
+///     Ok::<(), tulip_transport::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
-pub struct DatagramTransport {}
+pub struct DatagramTransport {
+    inner: Rc<Endpoint>,
+}
 
-/// SCAFFOLD.
+impl DatagramTransport {
+    /// Sends `data` as one datagram to `addr` (asyncio's `sendto`): at once
+    /// when nothing is buffered, else after the datagrams buffered before
+    /// it. Never blocks. A send the kernel refuses (`ECONNREFUSED`,
+    /// `EMSGSIZE`, an address of the wrong family...) is reported to the
+    /// protocol's `error_received`, not here. Sending on a closed endpoint
+    /// is ignored (a warning is logged after a few).
+    ///
+    /// On an endpoint with a remote address, `addr` must be `None` or that
+    /// address; on one without, it must be given.
+    ///
+    /// Errors: [`Error::InvalidInput`] for a missing or not allowed
+    /// address, or an unnamed Unix address.
+    pub fn sendto(&self, data: &[u8], addr: Option<&SockAddr>) -> Result<()> {
+        self.inner.sendto(data, addr)
+    }
+
+    /// Closes the endpoint: stops receiving at once, sends what is
+    /// buffered, then calls the protocol's `connection_lost(None)`.
+    /// Idempotent.
+    pub fn close(&self) {
+        self.inner.close();
+    }
+
+    /// Closes at once, dropping buffered datagrams; the protocol's
+    /// `connection_lost(None)` follows.
+    pub fn abort(&self) {
+        self.inner.force_close(None);
+    }
+
+    /// Whether the endpoint is closing or closed.
+    pub fn is_closing(&self) -> bool {
+        self.inner.closing.get()
+    }
+
+    /// asyncio's `get_extra_info(name)`: `"peername"` (a connected
+    /// endpoint's peer), `"sockname"`, `"socket"` (the descriptor, while
+    /// open); `None` when unknown or absent. The typed accessors
+    /// ([`peer_addr`](DatagramTransport::peer_addr),
+    /// [`local_addr`](DatagramTransport::local_addr),
+    /// [`fd`](DatagramTransport::fd)) say the same.
+    pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
+        match name {
+            "peername" => self.peer_addr().map(ExtraInfo::Addr),
+            "sockname" => self.local_addr().map(ExtraInfo::Addr),
+            "socket" => self.fd().map(ExtraInfo::Fd),
+            _ => None,
+        }
+    }
+
+    /// The peer of a connected endpoint (`peername`).
+    pub fn peer_addr(&self) -> Option<SockAddr> {
+        self.inner.peer.clone()
+    }
+
+    /// The endpoint's own address (`sockname`): read from the socket while
+    /// it is open (so an unbound socket shows the port the kernel gave it
+    /// on its first send), the last known one afterwards.
+    pub fn local_addr(&self) -> Option<SockAddr> {
+        if let Some(fd) = self.inner.fd() {
+            if let Some(addr) = sock::local_addr(fd.as_fd()) {
+                *self.inner.local.borrow_mut() = Some(addr);
+            }
+        }
+        self.inner.local.borrow().clone()
+    }
+
+    /// The default destination of [`sendto`](DatagramTransport::sendto):
+    /// the remote address the endpoint was opened with (or the peer of a
+    /// connected socket given as `sock`).
+    pub fn remote_addr(&self) -> Option<SockAddr> {
+        self.inner.address.clone()
+    }
+
+    /// The socket's descriptor, while open.
+    pub fn fd(&self) -> Option<RawFd> {
+        self.inner.fd().map(|_| self.inner.raw)
+    }
+
+    /// Bytes buffered for sending: each datagram's payload plus 8 bytes,
+    /// as asyncio counts.
+    pub fn get_write_buffer_size(&self) -> usize {
+        self.inner.buffer_size.get()
+    }
+
+    /// The `(low, high)` water marks, in asyncio's order.
+    pub fn get_write_buffer_limits(&self) -> (usize, usize) {
+        self.inner.flow.limits()
+    }
+
+    /// Sets the write-buffer water marks, as
+    /// [`Transport::set_write_buffer_limits`](crate::Transport::set_write_buffer_limits):
+    /// `pause_writing` when the buffer grows strictly over `high`,
+    /// `resume_writing` when it drains to `low` or below.
+    ///
+    /// Errors: [`Error::InvalidInput`] unless `high >= low`.
+    pub fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
+        self.inner.flow.set_limits(high, low)?;
+        self.inner.maybe_pause_protocol();
+        Ok(())
+    }
+
+    /// The current protocol (`None` once the endpoint is lost).
+    pub fn get_protocol(&self) -> Option<Rc<RefCell<dyn DatagramProtocol>>> {
+        self.inner.protocol()
+    }
+
+    /// Replaces the protocol; later callbacks go to the new one (which is
+    /// not sent `connection_made`). Ignored once the endpoint is lost.
+    pub fn set_protocol(&self, protocol: Rc<RefCell<dyn DatagramProtocol>>) {
+        if !self.inner.lost.get() {
+            // The old protocol is dropped after the cell is released: its
+            // Drop may use this transport.
+            let old = self.inner.protocol.replace(Some(protocol));
+            drop(old);
+        }
+    }
+
+    /// Whether both handles refer to the same endpoint.
+    pub fn ptr_eq(&self, other: &DatagramTransport) -> bool {
+        Rc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl fmt::Debug for DatagramTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatagramTransport")
+            .field("fd", &self.fd())
+            .field("peer", &self.inner.peer)
+            .field("closing", &self.is_closing())
+            .finish()
+    }
+}
+
+/// The state of one endpoint, shared by its handles, its loop callbacks
+/// and (through the handle it holds) its protocol.
+struct Endpoint {
+    lp: Loop,
+    this: Weak<Endpoint>,
+    fd: RefCell<Option<OwnedFd>>,
+    raw: RawFd,
+    protocol: RefCell<Option<SharedProtocol>>,
+    /// Flow-control notices waiting for a busy protocol.
+    notices: Notices,
+    /// Errors for `error_received` waiting for a busy protocol.
+    errors: RefCell<VecDeque<Error>>,
+    flow: FlowControl,
+    buffer: RefCell<VecDeque<Queued>>,
+    buffer_size: Cell<usize>,
+    /// The default destination (asyncio's `_address`).
+    address: Option<SockAddr>,
+    /// Where an unconnected socket sends `address`'s datagrams.
+    address_any: Option<SocketAddrAny>,
+    peer: Option<SockAddr>,
+    local: RefCell<Option<SockAddr>>,
+    closing: Cell<bool>,
+    conn_lost: Cell<u32>,
+    made: Cell<bool>,
+    lost: Cell<bool>,
+    reader_on: Cell<bool>,
+    writer_on: Cell<bool>,
+}
+
+impl Endpoint {
+    fn new(
+        lp: &Loop,
+        fd: OwnedFd,
+        remote: Option<SockAddr>,
+        protocol: SharedProtocol,
+    ) -> Result<Rc<Endpoint>> {
+        let peer = sock::peer_addr(fd.as_fd());
+        let local = sock::local_addr(fd.as_fd());
+        let address = remote.or_else(|| peer.clone());
+        let address_any = match (&peer, &address) {
+            (None, Some(a)) => Some(a.to_any()?),
+            _ => None,
+        };
+        let raw = fd.as_raw_fd();
+        Ok(Rc::new_cyclic(|this| Endpoint {
+            lp: lp.clone(),
+            this: this.clone(),
+            fd: RefCell::new(Some(fd)),
+            raw,
+            protocol: RefCell::new(Some(protocol)),
+            notices: Notices::default(),
+            errors: RefCell::new(VecDeque::new()),
+            flow: FlowControl::default(),
+            buffer: RefCell::new(VecDeque::new()),
+            buffer_size: Cell::new(0),
+            address,
+            address_any,
+            peer,
+            local: RefCell::new(local),
+            closing: Cell::new(false),
+            conn_lost: Cell::new(0),
+            made: Cell::new(false),
+            lost: Cell::new(false),
+            reader_on: Cell::new(false),
+            writer_on: Cell::new(false),
+        }))
+    }
+
+    fn rc(&self) -> Option<Rc<Endpoint>> {
+        self.this.upgrade()
+    }
+
+    fn handle(self: &Rc<Self>) -> DatagramTransport {
+        DatagramTransport {
+            inner: self.clone(),
+        }
+    }
+
+    fn protocol(&self) -> Option<SharedProtocol> {
+        self.protocol.borrow().clone()
+    }
+
+    /// A shared borrow of the descriptor, while it is open. Never held
+    /// across a protocol callback, so [`release`](Endpoint::release) can
+    /// always take it.
+    fn fd(&self) -> Option<Ref<'_, OwnedFd>> {
+        Ref::filter_map(self.fd.borrow(), Option::as_ref).ok()
+    }
+
+    /// Schedules `connection_made` and then the start of reading (both
+    /// through `call_soon`, as asyncio). The future completes once
+    /// `connection_made` has run, or holds its panic.
+    fn start(self: &Rc<Self>) -> Result<LoopFuture<()>> {
+        let waiter = self.lp.create_future::<()>();
+        let t = self.clone();
+        let w = waiter.clone();
+        self.lp.call_soon(move || t.make_connection(&w))?;
+        Ok(waiter)
+    }
+
+    fn make_connection(self: &Rc<Self>, waiter: &LoopFuture<()>) {
+        if self.conn_lost.get() > 0 || self.lost.get() {
+            let _ = waiter.set_exception(LoopError::from(Error::Closed));
+            return;
+        }
+        let Some(proto) = self.protocol() else {
+            return;
+        };
+        let handle = self.handle();
+        let made = catch_unwind(AssertUnwindSafe(|| {
+            proto.borrow_mut().connection_made(handle)
+        }));
+        match made {
+            Ok(()) => {
+                self.made.set(true);
+                self.deliver_pending();
+                self.add_reader();
+                let _ = waiter.set_result(());
+            }
+            Err(payload) => {
+                let err = LoopError::Panicked(PanicError::new(payload));
+                self.report("Exception in connection_made", err.clone());
+                self.force_close(Some(Error::Loop(err.clone())));
+                let _ = waiter.set_exception(err);
+            }
+        }
+    }
+
+    fn add_reader(self: &Rc<Self>) {
+        if !self.closing.get() {
+            self.watch(true);
+        }
+    }
+
+    fn add_writer(self: &Rc<Self>) {
+        self.watch(false);
+    }
+
+    /// Adds the reader (or writer) watch, unless it is on.
+    fn watch(self: &Rc<Self>, reader: bool) {
+        let on = if reader {
+            &self.reader_on
+        } else {
+            &self.writer_on
+        };
+        if on.get() {
+            return;
+        }
+        let Some(fd) = self.fd() else { return };
+        let t = self.clone();
+        let added = if reader {
+            self.lp.add_reader(&*fd, move || t.read_ready())
+        } else {
+            self.lp.add_writer(&*fd, move || t.write_ready())
+        };
+        drop(fd);
+        match added {
+            Ok(_) => on.set(true),
+            Err(e) => self.fatal_error(Error::from(e), "Fatal error watching a datagram socket"),
+        }
+    }
+
+    fn remove_reader(&self) {
+        if self.reader_on.replace(false) {
+            self.lp.remove_reader(self.raw);
+        }
+    }
+
+    fn remove_writer(&self) {
+        if self.writer_on.replace(false) {
+            self.lp.remove_writer(self.raw);
+        }
+    }
+
+    /// The socket is readable: receive up to [`MAX_DATAGRAMS_PER_READY`]
+    /// datagrams.
+    fn read_ready(self: &Rc<Self>) {
+        for _ in 0..MAX_DATAGRAMS_PER_READY {
+            if self.closing.get() || self.lost.get() {
+                break;
+            }
+            if self.has_pending() && self.deliver_pending() {
+                // The protocol is busy: the level-triggered watch brings
+                // us back.
+                break;
+            }
+            let Some(proto) = self.protocol() else { break };
+            let Ok(mut p) = proto.try_borrow_mut() else {
+                break;
+            };
+            let outcome = with_read_buffer(|buf| {
+                let received = {
+                    let Some(fd) = self.fd() else {
+                        return Received::Closed;
+                    };
+                    rustix::net::recvfrom(&*fd, &mut *buf, RecvFlags::empty())
+                };
+                match received {
+                    Ok((n, _, from)) => {
+                        let from = from
+                            .and_then(SockAddr::from_any)
+                            .filter(|a| !matches!(a, SockAddr::Unix(UnixAddr::Unnamed)));
+                        let data = &buf[..n];
+                        Received::Delivered(catch_unwind(AssertUnwindSafe(|| {
+                            p.datagram_received(data, from)
+                        })))
+                    }
+                    Err(e) => Received::Failed(io::Error::from(e)),
+                }
+            });
+            drop(p);
+            match outcome {
+                Received::Delivered(Ok(())) => {}
+                Received::Delivered(Err(payload)) => {
+                    self.protocol_panicked("datagram_received", payload);
+                    break;
+                }
+                Received::Failed(e) if sock::would_block(&e) => break,
+                Received::Failed(e) => {
+                    self.push_error(Error::io(e));
+                    break;
+                }
+                Received::Closed => break,
+            }
+        }
+        if self.has_pending() {
+            self.deliver_pending();
+        }
+    }
+
+    fn sendto(&self, data: &[u8], addr: Option<&SockAddr>) -> Result<()> {
+        let dest = self.destination(addr)?;
+        if self.conn_lost.get() > 0 {
+            let n = self.conn_lost.get() + 1;
+            self.conn_lost.set(n);
+            if n == LOG_THRESHOLD_FOR_CONNLOST_WRITES {
+                log::warn!("socket.sendto() raised exception: sending on a closed endpoint");
+            }
+            return Ok(());
+        }
+        let Some(this) = self.rc() else { return Ok(()) };
+        if self.buffer.borrow().is_empty() {
+            match self.send_one(data, dest.as_ref()) {
+                Ok(()) => return Ok(()),
+                Err(e) if sock::would_block(&e) => {
+                    this.add_writer();
+                    if self.conn_lost.get() > 0 {
+                        return Ok(());
+                    }
+                }
+                Err(e) => {
+                    this.push_error(Error::io(e));
+                    return Ok(());
+                }
+            }
+        }
+        self.buffer.borrow_mut().push_back(Queued {
+            data: data.to_vec(),
+            dest,
+        });
+        self.buffer_size
+            .set(self.buffer_size.get() + data.len() + DATAGRAM_OVERHEAD);
+        this.maybe_pause_protocol();
+        Ok(())
+    }
+
+    /// Where a datagram for `addr` goes: `None` on a connected socket.
+    fn destination(&self, addr: Option<&SockAddr>) -> Result<Option<SocketAddrAny>> {
+        match (&self.address, addr) {
+            (Some(default), Some(a)) if a != default => Err(Error::InvalidInput(format!(
+                "invalid address: must be None or {default}"
+            ))),
+            (Some(_), _) => Ok(self.address_any.clone()),
+            (None, Some(a)) => Ok(Some(a.to_any()?)),
+            (None, None) => Err(Error::InvalidInput(String::from(
+                "a destination address is needed: the endpoint has no remote address",
+            ))),
+        }
+    }
+
+    /// One send; `Ok` only when the whole datagram went.
+    fn send_one(&self, data: &[u8], dest: Option<&SocketAddrAny>) -> io::Result<()> {
+        let Some(fd) = self.fd() else {
+            return Err(io::ErrorKind::NotConnected.into());
+        };
+        match dest {
+            None => sock::send(fd.as_fd(), data)?,
+            Some(to) => rustix::net::sendto(&*fd, data, SendFlags::NOSIGNAL, to)?,
+        };
+        Ok(())
+    }
+
+    /// The socket is writable: send the buffer in order.
+    fn write_ready(self: &Rc<Self>) {
+        if self.lost.get() {
+            return;
+        }
+        loop {
+            let Some(q) = self.buffer.borrow_mut().pop_front() else {
+                break;
+            };
+            let size = q.data.len() + DATAGRAM_OVERHEAD;
+            match self.send_one(&q.data, q.dest.as_ref()) {
+                Ok(()) => self.buffer_size.set(self.buffer_size.get() - size),
+                Err(e) if sock::would_block(&e) => {
+                    self.buffer.borrow_mut().push_front(q);
+                    break;
+                }
+                Err(e) => {
+                    self.buffer_size.set(self.buffer_size.get() - size);
+                    self.push_error(Error::io(e));
+                    if self.conn_lost.get() > 0 {
+                        // error_received aborted, or closed with nothing
+                        // left to send: connection_lost is on its way.
+                        self.remove_writer();
+                        return;
+                    }
+                }
+            }
+        }
+        self.maybe_resume_protocol();
+        if self.buffer.borrow().is_empty() {
+            self.remove_writer();
+            if self.closing_flushes() {
+                self.conn_lost.set(self.conn_lost.get() + 1);
+                self.call_connection_lost(None);
+            }
+        }
+    }
+
+    /// Whether `close()` is waiting for the buffer to drain.
+    fn closing_flushes(&self) -> bool {
+        self.closing.get() && self.conn_lost.get() == 0
+    }
+
+    fn maybe_pause_protocol(self: &Rc<Self>) {
+        if self.flow.should_pause(self.buffer_size.get()) {
+            self.notify(Notice::PauseWriting);
+        }
+    }
+
+    fn maybe_resume_protocol(self: &Rc<Self>) {
+        if self.flow.should_resume(self.buffer_size.get()) {
+            self.notify(Notice::ResumeWriting);
+        }
+    }
+
+    fn notify(self: &Rc<Self>, notice: Notice) {
+        if !self.made.get() || self.lost.get() {
+            return;
+        }
+        let Some(proto) = self.protocol() else { return };
+        let waiting = catch_unwind(AssertUnwindSafe(|| self.notices.push(notice, &proto)));
+        self.after_delivery(waiting, "pause_writing/resume_writing");
+    }
+
+    /// Reports `err` to `error_received`: now if the protocol is free,
+    /// else as soon as it is.
+    fn push_error(self: &Rc<Self>, err: Error) {
+        // Nothing after an abort; while close() flushes, errors still come.
+        if !self.made.get() || self.lost.get() || self.conn_lost.get() > 0 {
+            return;
+        }
+        self.errors.borrow_mut().push_back(err);
+        self.deliver_pending();
+    }
+
+    fn has_pending(&self) -> bool {
+        !self.notices.is_empty() || !self.errors.borrow().is_empty()
+    }
+
+    /// Delivers waiting notices, then waiting errors, while the protocol is
+    /// free. Returns true when some still wait (a retry is scheduled).
+    fn deliver_pending(self: &Rc<Self>) -> bool {
+        if self.lost.get() {
+            return false;
+        }
+        let Some(proto) = self.protocol() else {
+            return false;
+        };
+        if !self.notices.is_empty() {
+            let waiting = catch_unwind(AssertUnwindSafe(|| self.notices.flush(&proto)));
+            if self.after_delivery(waiting, "pause_writing/resume_writing") {
+                return true;
+            }
+        }
+        loop {
+            if self.lost.get() {
+                return false;
+            }
+            let Ok(mut p) = proto.try_borrow_mut() else {
+                let waiting = !self.errors.borrow().is_empty();
+                if waiting {
+                    self.schedule_delivery();
+                }
+                return waiting;
+            };
+            let Some(err) = self.errors.borrow_mut().pop_front() else {
+                return false;
+            };
+            let res = catch_unwind(AssertUnwindSafe(|| p.error_received(err)));
+            drop(p);
+            if let Err(payload) = res {
+                self.protocol_panicked("error_received", payload);
+                return false;
+            }
+        }
+    }
+
+    /// After a delivery of notices: reports a panic (and closes), or
+    /// schedules a retry when some wait. Returns whether some wait.
+    fn after_delivery(self: &Rc<Self>, outcome: std::thread::Result<bool>, what: &str) -> bool {
+        match outcome {
+            Ok(true) => {
+                self.schedule_delivery();
+                true
+            }
+            Ok(false) => false,
+            Err(payload) => {
+                self.protocol_panicked(what, payload);
+                false
+            }
+        }
+    }
+
+    fn schedule_delivery(self: &Rc<Self>) {
+        if !self.notices.mark_scheduled() {
+            return;
+        }
+        let t = self.clone();
+        let scheduled = self.lp.call_soon(move || {
+            t.notices.unmark_scheduled();
+            t.deliver_pending();
+        });
+        if scheduled.is_err() {
+            self.notices.unmark_scheduled();
+        }
+    }
+
+    fn protocol_panicked(self: &Rc<Self>, what: &str, payload: Box<dyn std::any::Any + Send>) {
+        let err = LoopError::Panicked(PanicError::new(payload));
+        self.report(
+            &format!("Fatal error: protocol.{what}() call failed"),
+            err.clone(),
+        );
+        self.force_close(Some(Error::Loop(err)));
+    }
+
+    fn report(&self, message: &str, err: LoopError) {
+        self.lp
+            .call_exception_handler(&ExceptionContext::new(message).with_error(err));
+    }
+
+    fn fatal_error(self: &Rc<Self>, err: Error, message: &str) {
+        self.report(message, LoopError::from(err.clone()));
+        self.force_close(Some(err));
+    }
+
+    fn close(&self) {
+        if self.closing.get() {
+            return;
+        }
+        let Some(this) = self.rc() else { return };
+        self.closing.set(true);
+        self.remove_reader();
+        if self.buffer.borrow().is_empty() {
+            self.conn_lost.set(self.conn_lost.get() + 1);
+            this.schedule_connection_lost(None);
+        }
+    }
+
+    /// Closes at once, dropping the buffer; `connection_lost(exc)` follows.
+    fn force_close(&self, exc: Option<Error>) {
+        if self.conn_lost.get() > 0 {
+            return;
+        }
+        let Some(this) = self.rc() else { return };
+        self.buffer.borrow_mut().clear();
+        self.buffer_size.set(0);
+        self.remove_writer();
+        self.errors.borrow_mut().clear();
+        self.closing.set(true);
+        self.remove_reader();
+        self.conn_lost.set(1);
+        this.schedule_connection_lost(exc);
+    }
+
+    fn schedule_connection_lost(self: &Rc<Self>, exc: Option<Error>) {
+        let t = self.clone();
+        if self
+            .lp
+            .call_soon(move || t.call_connection_lost(exc))
+            .is_err()
+        {
+            // The loop is closed: nothing will run again; release now.
+            self.release();
+        }
+    }
+
+    fn call_connection_lost(self: &Rc<Self>, exc: Option<Error>) {
+        if self.lost.get() {
+            return;
+        }
+        let proto = self.protocol();
+        if let Some(p) = &proto {
+            if self.made.get() && p.try_borrow_mut().is_err() {
+                // The protocol is inside one of its callbacks: try again on
+                // the next pass.
+                self.schedule_connection_lost(exc);
+                return;
+            }
+        }
+        self.lost.set(true);
+        self.notices.clear();
+        self.errors.borrow_mut().clear();
+        if self.made.get() {
+            if let Some(p) = &proto {
+                let res = catch_unwind(AssertUnwindSafe(|| {
+                    p.borrow_mut().connection_lost(exc);
+                }));
+                if let Err(payload) = res {
+                    self.report(
+                        "Exception in connection_lost",
+                        LoopError::Panicked(PanicError::new(payload)),
+                    );
+                }
+            }
+        }
+        self.release();
+    }
+
+    /// Stops watching and closes the descriptor; drops the protocol (which
+    /// usually holds this endpoint's handle: the cycle ends here).
+    fn release(&self) {
+        self.lost.set(true);
+        self.remove_reader();
+        self.remove_writer();
+        self.buffer.borrow_mut().clear();
+        self.buffer_size.set(0);
+        if let Some(fd) = self.fd() {
+            if let Some(addr) = sock::local_addr(fd.as_fd()) {
+                *self.local.borrow_mut() = Some(addr);
+            }
+        }
+        let fd = self.fd.try_borrow_mut().ok().and_then(|mut fd| fd.take());
+        drop(fd);
+        // Dropped after the cell is released: the protocol's Drop may use
+        // this transport.
+        let protocol = self.protocol.take();
+        drop(protocol);
+    }
+}
+
+/// What one receive produced.
+enum Received {
+    Delivered(std::thread::Result<()>),
+    Failed(io::Error),
+    Closed,
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        if self.fd.get_mut().is_some() && !self.lp.is_closed() {
+            log::debug!("unclosed datagram transport (fd {}) dropped", self.raw);
+        }
+    }
+}
+
+/// `create_datagram_endpoint`: opens the socket, makes the protocol, and
+/// waits for `connection_made` to have run. If this future is dropped
+/// first, or `connection_made` panics, the endpoint is closed: nothing
+/// leaks.
 pub(crate) async fn create_datagram_endpoint<F: DatagramProtocolFactory>(
     lp: &Loop,
-    factory: F,
+    mut factory: F,
     options: DatagramOptions,
 ) -> Result<(DatagramTransport, Rc<RefCell<F::Protocol>>)> {
-    let _ = (lp, options);
-    drop(factory);
-    Err(Error::Unsupported("scaffold"))
+    let opened = crate::datagram_options::open_socket(options)?;
+    let protocol = factory.build();
+    let shared: SharedProtocol = protocol.clone();
+    let endpoint = Endpoint::new(lp, opened.fd, opened.remote, shared)?;
+    let waiter = endpoint.start()?;
+    let guard = AbortOnDrop(Some(endpoint));
+    waiter.await.map_err(Error::from)?;
+    let endpoint = guard.disarm();
+    Ok((endpoint.handle(), protocol))
+}
+
+/// Aborts an endpoint unless disarmed (a cancelled setup).
+struct AbortOnDrop(Option<Rc<Endpoint>>);
+
+impl AbortOnDrop {
+    fn disarm(mut self) -> Rc<Endpoint> {
+        self.0.take().expect("armed until disarmed")
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        if let Some(e) = self.0.take() {
+            e.force_close(Some(Error::Loop(LoopError::Cancelled)));
+        }
+    }
 }

@@ -22,6 +22,7 @@ mod address;
 mod connection;
 mod connection_options;
 mod datagram;
+mod datagram_options;
 mod dns;
 mod error;
 mod happy_eyeballs;
@@ -38,7 +39,7 @@ mod sock_ops;
 mod transports;
 mod unix_events;
 
-pub use address::{SockAddr, UnixAddr};
+pub use address::{AddressFamily, SockAddr, UnixAddr};
 pub use connection_options::ConnectOptions;
 pub use datagram::{DatagramOptions, DatagramTransport};
 pub use dns::{AddrInfo, AddrInfoOptions, NameInfoFlags};

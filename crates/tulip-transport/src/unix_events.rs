@@ -224,7 +224,7 @@ pub(crate) async fn create_unix_server<F: ProtocolFactory>(
 /// Removes a socket file left at `path` (by a server that did not clean
 /// up), as asyncio does before binding; anything else is left for `bind`
 /// to refuse.
-fn remove_stale_socket(path: &Path) {
+pub(crate) fn remove_stale_socket(path: &Path) {
     match std::fs::metadata(path) {
         Ok(meta) if meta.file_type().is_socket() => {
             if let Err(e) = std::fs::remove_file(path) {
