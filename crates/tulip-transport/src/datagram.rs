@@ -110,6 +110,13 @@ struct Queued {
 /// })??;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
+///
+/// An endpoint belongs to its loop's thread:
+///
+/// ```compile_fail
+/// fn assert_send<T: Send>() {}
+/// assert_send::<tulip_transport::DatagramTransport>();
+/// ```
 #[derive(Clone)]
 pub struct DatagramTransport {
     inner: Rc<Endpoint>,

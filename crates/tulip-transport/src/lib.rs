@@ -13,6 +13,8 @@
 //! | `get_extra_info` | [`Transport::get_extra_info`], [`ExtraInfo`] |
 //! | `loop.create_server`, `Server`, `Server.sockets` | [`LoopNetExt::create_server`], [`Server`], [`ServerSocket`] |
 //! | `loop.create_unix_connection` / `create_unix_server` | [`LoopNetExt::create_unix_connection`] / [`LoopNetExt::create_unix_server`] |
+//! | `loop.create_datagram_endpoint`, `DatagramTransport` (`sendto`, `abort`) | [`LoopNetExt::create_datagram_endpoint`], [`DatagramOptions`], [`DatagramTransport`] |
+//! | `socket.AF_INET`, `AF_INET6`, `AF_UNIX` | [`AddressFamily`] |
 //! | `SendfileNotAvailableError`, `OSError` | [`Error`] |
 
 #![forbid(unsafe_code)]
