@@ -693,9 +693,38 @@ impl SocketTransport {
         fut
     }
 
-    /// Marks a `sendfile` as running (writes are refused meanwhile).
+    /// Marks a `sendfile` as running (writes are refused meanwhile). When
+    /// it ends after the connection was lost, the descriptor it borrowed
+    /// (which [`release`](SocketTransport::release) could not close) is
+    /// closed now.
     pub(crate) fn set_sendfile_active(&self, active: bool) {
         self.sendfile_active.set(active);
+        if !active && self.lost.get() {
+            if let Ok(mut fd) = self.fd.try_borrow_mut() {
+                drop(fd.take());
+            }
+        }
+    }
+
+    /// Whether a `sendfile` is running.
+    pub(crate) fn is_sendfile_active(&self) -> bool {
+        self.sendfile_active.get()
+    }
+
+    /// Completes when the buffer next drains or, with the error, when the
+    /// connection is lost. While a `sendfile` runs nothing is written, so
+    /// only a loss completes it: the sendfile stops waiting on it (and
+    /// cancels it when done; cancelled waiters are dropped here).
+    pub(crate) fn wait_drained_or_lost(&self) -> LoopFuture<()> {
+        let fut = self.lp.create_future();
+        if self.lost.get() {
+            let _ = fut.set_exception(LoopError::from(Error::Closed));
+        } else {
+            let mut waiters = self.empty_waiters.borrow_mut();
+            waiters.retain(|w| !w.done());
+            waiters.push(fut.clone());
+        }
+        fut
     }
 
     /// The socket, while open.

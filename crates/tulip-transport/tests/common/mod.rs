@@ -103,3 +103,34 @@ pub async fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
 pub fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
+
+/// The descriptor count once it is back to `before` or lower, or after a
+/// second: a worker thread of an earlier test may close a descriptor of
+/// its own a moment late (making `before` too high); a leak stays.
+pub fn settled_fd_count(before: usize) -> usize {
+    for _ in 0..100 {
+        if fd_count() <= before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    fd_count()
+}
+
+/// Runs the future `f` makes on a fresh loop, failing the test after a
+/// generous 60 s, then closes the loop.
+pub fn run_on_loop<F, Fut>(f: F)
+where
+    F: FnOnce(tulip_executor::Loop) -> Fut,
+    Fut: Future<Output = ()> + 'static,
+{
+    let ev = tulip_executor::EventLoop::new().unwrap();
+    let fut = f(ev.handle());
+    ev.run_until_complete(async move {
+        tulip_executor::wait_for(fut, Duration::from_secs(60))
+            .await
+            .expect("the test timed out")
+    })
+    .unwrap();
+    ev.close().unwrap();
+}
