@@ -254,7 +254,7 @@ fn report_failure(transport: &Transport, message: String) {
         let mut context = ExceptionContext::new("Unhandled exception in client_connected_cb")
             .with_extra("exception", message);
         if let Some(peer) = transport.peer_addr() {
-            context = context.with_extra("peername", format!("{peer:?}"));
+            context = context.with_extra("peername", peer.to_string());
         }
         lp.call_exception_handler(&context);
     }
