@@ -604,10 +604,15 @@ impl Endpoint {
     }
 
     fn notify(self: &Rc<Self>, notice: Notice) {
-        if !self.made.get() || self.lost.get() {
+        if self.lost.get() {
             return;
         }
         let Some(proto) = self.protocol() else { return };
+        if !self.made.get() && proto.try_borrow_mut().is_ok() {
+            // Not inside connection_made (which queues its notices for
+            // right after it returns): connection_made failed.
+            return;
+        }
         let waiting = catch_unwind(AssertUnwindSafe(|| self.notices.push(notice, &proto)));
         self.after_delivery(waiting, "pause_writing/resume_writing");
     }
@@ -616,7 +621,8 @@ impl Endpoint {
     /// else as soon as it is.
     fn push_error(self: &Rc<Self>, err: Error) {
         // Nothing after an abort; while close() flushes, errors still come.
-        if !self.made.get() || self.lost.get() || self.conn_lost.get() > 0 {
+        // An error raised inside connection_made waits for it to return.
+        if self.lost.get() || self.conn_lost.get() > 0 {
             return;
         }
         self.errors.borrow_mut().push_back(err);
@@ -630,7 +636,7 @@ impl Endpoint {
     /// Delivers waiting notices, then waiting errors, while the protocol is
     /// free. Returns true when some still wait (a retry is scheduled).
     fn deliver_pending(self: &Rc<Self>) -> bool {
-        if self.lost.get() {
+        if self.lost.get() || !self.made.get() {
             return false;
         }
         let Some(proto) = self.protocol() else {

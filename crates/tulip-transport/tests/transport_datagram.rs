@@ -74,6 +74,8 @@ struct Rec {
     bad_dest: Option<SockAddr>,
     /// In `datagram_received`, send this many 1 KiB datagrams.
     burst: usize,
+    /// In `connection_made`, send this many 1 KiB datagrams.
+    burst_on_made: usize,
 }
 
 impl Rec {
@@ -103,6 +105,12 @@ impl BaseProtocol for Rec {
 impl DatagramProtocol for Rec {
     fn connection_made(&mut self, transport: DatagramTransport) {
         self.events.push("made".into());
+        for i in 0..self.burst_on_made {
+            transport.sendto(&numbered(i), None).unwrap();
+        }
+        if self.burst_on_made > 0 {
+            self.events.push("burst-done".into());
+        }
         self.transport = Some(transport);
     }
     fn datagram_received(&mut self, data: &[u8], addr: Option<SockAddr>) {
@@ -442,6 +450,34 @@ fn flow_control_and_reentrancy_on_a_full_unix_socket() {
         vec!["made", "dgram", "burst-done", "pause", "resume", "lost"]
     );
     assert_eq!(got, (0..sent).collect::<Vec<_>>(), "all sent, in order");
+}
+
+#[test]
+fn pause_raised_inside_connection_made_follows_it() {
+    let _g = serial();
+    let dir = tempfile::tempdir().unwrap();
+    let rpath = dir.path().join("receiver.sock");
+    let receiver = UnixDatagram::bind(&rpath).unwrap();
+    let events = run(move |lp| async move {
+        let (t, p) = lp
+            .create_datagram_endpoint(
+                || Rec {
+                    burst_on_made: 300,
+                    ..Rec::default()
+                },
+                DatagramOptions::new().remote_addr(unix(&rpath)),
+            )
+            .await
+            .unwrap();
+        // Delivered before the endpoint was returned.
+        assert_eq!(p.borrow().events, vec!["made", "burst-done", "pause"]);
+        assert!(t.get_write_buffer_size() > 0);
+        t.abort();
+        assert!(wait_until(|| p.borrow().lost()).await);
+        drop(receiver);
+        p.borrow().events.clone()
+    });
+    assert_eq!(events, vec!["made", "burst-done", "pause", "lost"]);
 }
 
 /// An endpoint connected to a Unix receiver that does not read, with
