@@ -108,13 +108,26 @@ pub trait LoopNetExt {
         pipe: OwnedFd,
     ) -> Result<Connection<F::Protocol>>;
 
-    /// Receives up to `nbytes` bytes from a non-blocking socket.
+    /// Receives up to `nbytes` bytes from a non-blocking socket (empty at
+    /// EOF). A blocking socket is [`Error::InvalidInput`](crate::Error::InvalidInput).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: nothing is consumed unless the call completes.
     async fn sock_recv(&self, sock: impl AsFd, nbytes: usize) -> Result<Vec<u8>>;
 
     /// Receives into `buf`; returns the number of bytes received.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`sock_recv`](LoopNetExt::sock_recv).
     async fn sock_recv_into(&self, sock: impl AsFd, buf: &mut [u8]) -> Result<usize>;
 
     /// Receives one datagram of up to `bufsize` bytes and its sender.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a datagram is received whole or stays queued.
     async fn sock_recvfrom(
         &self,
         sock: impl AsFd,
@@ -122,6 +135,10 @@ pub trait LoopNetExt {
     ) -> Result<(Vec<u8>, Option<SockAddr>)>;
 
     /// Receives one datagram into `buf`: its length and sender.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe, as [`sock_recvfrom`](LoopNetExt::sock_recvfrom).
     async fn sock_recvfrom_into(
         &self,
         sock: impl AsFd,
@@ -129,21 +146,46 @@ pub trait LoopNetExt {
     ) -> Result<(usize, Option<SockAddr>)>;
 
     /// Sends all of `data`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel-safe for the byte stream: cancelled midway, the peer may
+    /// already have received a prefix of `data`, and nothing says how
+    /// much (as in asyncio).
     async fn sock_sendall(&self, sock: impl AsFd, data: &[u8]) -> Result<()>;
 
     /// Sends one datagram to `addr`; returns the bytes sent.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: the datagram is sent whole or not at all.
     async fn sock_sendto(&self, sock: impl AsFd, data: &[u8], addr: &SockAddr) -> Result<usize>;
 
     /// Connects a non-blocking socket to `addr`.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelled, the socket may be left connecting; it is the caller's to
+    /// close or reuse.
     async fn sock_connect(&self, sock: impl AsFd, addr: &SockAddr) -> Result<()>;
 
     /// Accepts a connection: the new (non-blocking) socket and its peer.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel-safe: a pending connection stays queued for the next call.
     async fn sock_accept(&self, sock: impl AsFd) -> Result<(OwnedFd, Option<SockAddr>)>;
 
     /// Sends `count` bytes of `file` from `offset` (all the rest when
     /// `None`) with the zero-copy `sendfile` system call, or with reads and
     /// sends when `fallback` is on and zero-copy is impossible. Returns the
-    /// bytes sent.
+    /// bytes sent. The file's position is left at `offset` plus the bytes
+    /// sent, as asyncio does.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelled, part of the file may have been sent; the file's position
+    /// says how much.
     async fn sock_sendfile(
         &self,
         sock: impl AsFd,
@@ -155,7 +197,14 @@ pub trait LoopNetExt {
 
     /// Sends a file over a transport (asyncio's `loop.sendfile`): waits for
     /// the transport's buffer to drain, then as
-    /// [`sock_sendfile`](LoopNetExt::sock_sendfile).
+    /// [`sock_sendfile`](LoopNetExt::sock_sendfile). Over a transport
+    /// that cannot use the zero-copy call, `fallback` writes the file
+    /// through the transport with flow control.
+    ///
+    /// # Cancel safety
+    ///
+    /// As [`sock_sendfile`](LoopNetExt::sock_sendfile); the transport gets
+    /// its state back (writes allowed, reading resumed, protocol restored).
     async fn sendfile(
         &self,
         transport: &Transport,

@@ -236,8 +236,7 @@ impl SocketTransport {
     }
 
     fn add_reader(self: &Rc<Self>) {
-        if self.reader_on.get() || self.paused.get() || self.closing.get() || self.read_eof.get()
-        {
+        if self.reader_on.get() || self.paused.get() || self.closing.get() || self.read_eof.get() {
             return;
         }
         let Some(fd) = self.fd() else { return };

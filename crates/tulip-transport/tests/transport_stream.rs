@@ -15,8 +15,8 @@ use std::time::Duration;
 use common::{Recorder, tcp_fds, tcp_pair, wait_until};
 use tulip_executor::{get_running_loop, run, sleep};
 use tulip_transport::{
-    BaseProtocol, Buffered, BufferedProtocol, Error, ExtraInfo, LoopNetExt, Protocol,
-    ProtocolRef, SockAddr, Transport,
+    BaseProtocol, Buffered, BufferedProtocol, Error, ExtraInfo, LoopNetExt, Protocol, ProtocolRef,
+    SockAddr, Transport,
 };
 
 async fn accept(fd: OwnedFd, proto: Recorder) -> (Transport, Rc<RefCell<Recorder>>) {
@@ -170,7 +170,8 @@ fn flow_control_marks_at_exact_boundaries() {
         t.set_write_buffer_limits(Some(1000), None).unwrap();
         assert_eq!(t.get_write_buffer_limits(), (250, 1000));
         // Room for everything while filling, then exact marks.
-        t.set_write_buffer_limits(Some(usize::MAX / 2), None).unwrap();
+        t.set_write_buffer_limits(Some(usize::MAX / 2), None)
+            .unwrap();
         fill(&t);
         let size = t.get_write_buffer_size();
         t.set_write_buffer_limits(Some(size + 10), Some(0)).unwrap();
@@ -186,7 +187,8 @@ fn flow_control_marks_at_exact_boundaries() {
             let mut peer = peer;
             let mut buf = vec![0u8; 1 << 16];
             let mut total = 0usize;
-            peer.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+            peer.set_read_timeout(Some(Duration::from_millis(500)))
+                .unwrap();
             while let Ok(n) = peer.read(&mut buf) {
                 if n == 0 {
                     break;
@@ -364,7 +366,11 @@ fn extra_info_and_set_protocol() {
         // Swap the protocol: later data goes to the new one.
         let second = Rc::new(RefCell::new(Recorder::default()));
         ta.set_protocol(ProtocolRef::plain(second.clone()));
-        assert!(ta.get_protocol().unwrap().ptr_eq(&ProtocolRef::plain(second.clone())));
+        assert!(
+            ta.get_protocol()
+                .unwrap()
+                .ptr_eq(&ProtocolRef::plain(second.clone()))
+        );
         tb.write(b"to the second").unwrap();
         assert!(wait_until(|| second.borrow().data == b"to the second").await);
         assert!(pa.borrow().data.is_empty());

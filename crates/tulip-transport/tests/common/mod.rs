@@ -39,8 +39,11 @@ impl Recorder {
 
 impl BaseProtocol for Recorder {
     fn connection_lost(&mut self, exc: Option<Error>) {
-        self.events
-            .push(String::from(if exc.is_some() { "lost:err" } else { "lost" }));
+        self.events.push(String::from(if exc.is_some() {
+            "lost:err"
+        } else {
+            "lost"
+        }));
         self.lost_error = exc;
         self.transport = None;
     }
