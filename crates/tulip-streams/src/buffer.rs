@@ -182,6 +182,18 @@ impl ReadBuffer {
         }
     }
 
+    /// Makes `vec` the buffer, the held bytes copied to its front: a
+    /// caller's buffer that the next reads fill in place. `vec` must be
+    /// at least as long as what is held.
+    pub(crate) fn adopt(&mut self, mut vec: Vec<u8>) {
+        let n = self.len();
+        debug_assert!(vec.len() >= n);
+        vec[..n].copy_from_slice(self.data());
+        self.release();
+        self.buf = vec;
+        self.end = n;
+    }
+
     /// Drops the first `n` bytes (all when `n` is larger); the buffer is
     /// released once drained.
     pub(crate) fn consume(&mut self, n: usize) {

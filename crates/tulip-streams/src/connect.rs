@@ -16,7 +16,8 @@ use tulip_transport::{
 
 use crate::error::Result;
 use crate::protocol::{OnConnected, StreamProtocolFactory, StreamReaderProtocol};
-use crate::reader::{DEFAULT_LIMIT, StreamReader, check_limit};
+use crate::reader::StreamReader;
+use crate::reader_core::{DEFAULT_LIMIT, check_limit};
 use crate::writer::StreamWriter;
 
 /// The options of a streams function: the reader's `limit` plus every

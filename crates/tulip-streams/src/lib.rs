@@ -91,6 +91,8 @@ mod error;
 mod io_traits;
 mod protocol;
 mod reader;
+mod reader_core;
+mod separators;
 mod writer;
 
 pub use connect::{
@@ -99,7 +101,9 @@ pub use connect::{
 };
 pub use error::{Error, IncompleteReadError, LimitOverrunError, Result};
 pub use protocol::{StreamProtocolFactory, StreamReaderProtocol};
-pub use reader::{DEFAULT_LIMIT, Separators, StreamFeeder, StreamReader};
+pub use reader::{StreamFeeder, StreamReader};
+pub use reader_core::DEFAULT_LIMIT;
+pub use separators::Separators;
 pub use tulip_transport::{
     ConnectOptions, Hosts, Server, ServerOptions, UnixConnectOptions, UnixServerOptions,
 };

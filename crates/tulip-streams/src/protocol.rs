@@ -17,7 +17,8 @@ use std::task::{Context, Waker};
 use tulip_transport::{BaseProtocol, BufferedProtocol, ProtocolFactory, ProtocolRef, Transport};
 
 use crate::error::{Error, Result};
-use crate::reader::{DEFAULT_LIMIT, ReaderCore, StreamReader, check_limit};
+use crate::reader::StreamReader;
+use crate::reader_core::{DEFAULT_LIMIT, ReaderCore, check_limit};
 use crate::writer::StreamWriter;
 
 /// What the server does with each new connection's streams.

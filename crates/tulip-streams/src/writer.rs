@@ -52,6 +52,13 @@ pub(crate) enum CloseState {
 /// writer.wait_closed().await?;
 /// # Ok(()) }
 /// ```
+///
+/// A writer stays on its loop's thread (it is `!Send`):
+///
+/// ```compile_fail
+/// fn is_send<T: Send>() {}
+/// is_send::<tulip_streams::StreamWriter>();
+/// ```
 pub struct StreamWriter {
     transport: Transport,
     pub(crate) shared: Rc<RefCell<StreamReaderProtocol>>,

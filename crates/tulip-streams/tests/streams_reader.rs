@@ -420,3 +420,53 @@ fn lines_stream_after_other_reads_sees_the_right_bytes() {
         assert_eq!(r.next().await.unwrap().unwrap(), b"xyz\n");
     });
 }
+
+#[test]
+fn readexactly_into_reuses_the_callers_vector() {
+    run(async {
+        let mut r = StreamReader::new();
+        let frame: Vec<u8> = (0..=255u8).cycle().take(100_000).collect();
+        let mut buf = Vec::with_capacity(100_000);
+        let ptr = buf.as_ptr();
+        r.feed_data(&frame[..10]);
+        let chunks: Vec<&[u8]> = frame[10..].chunks(7000).collect();
+        feed_later(&r, &chunks, false);
+        r.readexactly_into(100_000, &mut buf).await.unwrap();
+        assert!(buf == frame);
+        assert_eq!(
+            buf.as_ptr(),
+            ptr,
+            "the bytes landed in the caller's allocation"
+        );
+        assert_eq!(r.bytes_buffered(), 0);
+        // Small reads copy from what is buffered.
+        r.feed_data(b"abcdef");
+        r.readexactly_into(4, &mut buf).await.unwrap();
+        assert_eq!(buf, b"abcd");
+        r.readexactly_into(0, &mut buf).await.unwrap();
+        assert_eq!(buf, b"");
+        r.feed_eof();
+        let err = r.readexactly_into(5, &mut buf).await.unwrap_err();
+        let inc = err.as_incomplete_read().unwrap();
+        assert_eq!(
+            (inc.partial.as_slice(), inc.expected),
+            (&b"ef"[..], Some(5))
+        );
+    });
+}
+
+#[test]
+fn a_cancelled_readexactly_into_loses_nothing() {
+    run(async {
+        let mut r = StreamReader::new();
+        let frame: Vec<u8> = (0..50_000u32).map(|i| (i % 251) as u8).collect();
+        r.feed_data(&frame[..20_000]);
+        let mut buf = vec![0u8; 50_000];
+        assert!(times_out(r.readexactly_into(50_000, &mut buf)).await);
+        assert_eq!(r.bytes_buffered(), 20_000);
+        r.feed_data(&frame[20_000..]);
+        r.feed_data(b"next");
+        assert!(r.readexactly(50_000).await.unwrap() == frame);
+        assert_eq!(r.read(10).await.unwrap(), b"next");
+    });
+}

@@ -298,7 +298,7 @@ fn a_cancelled_readexactly_over_a_socket_loses_nothing() {
 }
 
 #[test]
-fn large_frames_with_readexactly() {
+fn large_frames_with_readexactly_and_readexactly_into() {
     run(async {
         let (peer, mut reader, _writer) = streams_pair().await;
         const FRAME: usize = 1_000_000;
@@ -312,13 +312,20 @@ fn large_frames_with_readexactly() {
             }
             peer
         });
-        for f in &expected {
+        let mut reused = Vec::new();
+        for (i, f) in expected.iter().enumerate() {
             let len = reader.readexactly(4).await.unwrap();
             let len = u32::from_be_bytes(len.try_into().unwrap()) as usize;
             assert_eq!(len, FRAME);
-            let frame = reader.readexactly(len).await.unwrap();
-            assert!(frame == *f);
+            if i % 2 == 0 {
+                let frame = reader.readexactly(len).await.unwrap();
+                assert!(frame == *f);
+            } else {
+                reader.readexactly_into(len, &mut reused).await.unwrap();
+                assert!(reused == *f);
+            }
         }
+        assert_eq!(reader.buffer_capacity(), 0);
         drop(sender.join().unwrap());
     });
 }
