@@ -4,7 +4,32 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
+use crate::address::AddressFamily;
+
 /// Options of [`LoopNetExt::create_connection`](crate::LoopNetExt::create_connection).
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip_transport::{BaseProtocol, ConnectOptions, LoopNetExt, Protocol};
+///
+/// struct Quiet;
+/// impl BaseProtocol for Quiet {}
+/// impl Protocol for Quiet {}
+///
+/// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+/// let port = listener.local_addr()?.port();
+/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let lp = event_loop.handle();
+/// let options = ConnectOptions::new()
+///     .happy_eyeballs_delay(Duration::from_millis(250))
+///     .all_errors(true);
+/// let (transport, _protocol) = event_loop.run_until_complete(async move {
+///     lp.create_connection(|| Quiet, "localhost", port, options).await
+/// })??;
+/// assert_eq!(transport.peer_addr().and_then(|a| a.as_inet()), Some(listener.local_addr()?));
+/// transport.close();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct ConnectOptions {
@@ -25,6 +50,14 @@ pub struct ConnectOptions {
     /// ([`Error::AllAttemptsFailed`](crate::Error::AllAttemptsFailed))
     /// instead of a single one.
     pub all_errors: bool,
+    /// Only connect to addresses of this family (asyncio's `family`;
+    /// `None`: any).
+    pub family: Option<AddressFamily>,
+    /// The protocol given to `getaddrinfo` (asyncio's `proto`; 0: any).
+    pub proto: i32,
+    /// `AI_*` flags given to `getaddrinfo` (asyncio's `flags`; see
+    /// [`AddrInfoOptions`](crate::AddrInfoOptions)).
+    pub flags: i32,
 }
 
 impl ConnectOptions {
@@ -60,6 +93,24 @@ impl ConnectOptions {
     /// Sets [`all_errors`](ConnectOptions::all_errors).
     pub fn all_errors(mut self, all_errors: bool) -> ConnectOptions {
         self.all_errors = all_errors;
+        self
+    }
+
+    /// Sets [`family`](ConnectOptions::family).
+    pub fn family(mut self, family: AddressFamily) -> ConnectOptions {
+        self.family = Some(family);
+        self
+    }
+
+    /// Sets [`proto`](ConnectOptions::proto).
+    pub fn proto(mut self, proto: i32) -> ConnectOptions {
+        self.proto = proto;
+        self
+    }
+
+    /// Sets [`flags`](ConnectOptions::flags).
+    pub fn flags(mut self, flags: i32) -> ConnectOptions {
+        self.flags = flags;
         self
     }
 }

@@ -44,7 +44,7 @@ mod unix_events;
 pub use address::{AddressFamily, SockAddr, UnixAddr};
 pub use connection_options::ConnectOptions;
 pub use datagram::{DatagramOptions, DatagramTransport};
-pub use dns::{AddrInfo, AddrInfoOptions, NameInfoFlags};
+pub use dns::{AddrInfo, AddrInfoOptions, GaiError, NameInfoFlags, SockType};
 pub use error::{Error, Result};
 pub use loop_ext::{Connection, LoopNetExt};
 pub use protocols::{

@@ -155,3 +155,28 @@ impl Drop for WaitFd<'_> {
         }
     }
 }
+
+/// Connects the non-blocking socket `fd` to `addr` without blocking the
+/// loop: `connect`, then (on `EINPROGRESS`, `EINTR` or `EAGAIN`, as asyncio's
+/// `sock_connect`) wait until it is writable and read `SO_ERROR`. Dropping
+/// the future stops watching `fd`; closing it is the owner's business.
+pub(crate) async fn connect(
+    lp: &Loop,
+    fd: BorrowedFd<'_>,
+    addr: &impl rustix::net::addr::SocketAddrArg,
+) -> Result<()> {
+    use rustix::io::Errno;
+    match rustix::net::connect(fd, addr) {
+        Ok(()) => return Ok(()),
+        Err(Errno::INPROGRESS | Errno::INTR | Errno::AGAIN) => {}
+        Err(e) => return Err(e.into()),
+    }
+    loop {
+        wait_fd(lp, fd, false).await?;
+        match rustix::net::sockopt::socket_error(fd)? {
+            Ok(()) => return Ok(()),
+            Err(Errno::INPROGRESS | Errno::INTR | Errno::AGAIN) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
