@@ -15,6 +15,10 @@
 //! | `loop.create_unix_connection` / `create_unix_server` | [`LoopNetExt::create_unix_connection`] / [`LoopNetExt::create_unix_server`] |
 //! | `loop.create_datagram_endpoint`, `DatagramTransport` (`sendto`, `abort`) | [`LoopNetExt::create_datagram_endpoint`], [`DatagramOptions`], [`DatagramTransport`] |
 //! | `socket.AF_INET`, `AF_INET6`, `AF_UNIX` | [`AddressFamily`] |
+//! | `loop.create_connection` (`happy_eyeballs_delay`, `interleave`, `all_errors`, `local_addr`, `family`, `proto`, `flags`) | [`LoopNetExt::create_connection`], [`ConnectOptions`] |
+//! | `loop.getaddrinfo` (`family`, `type`, `proto`, `flags`), `socket.SOCK_STREAM`, `AI_*` | [`LoopNetExt::getaddrinfo`], [`AddrInfoOptions`], [`AddrInfo`], [`SockType`] |
+//! | `loop.getnameinfo`, `NI_*` | [`LoopNetExt::getnameinfo`], [`NameInfoFlags`] |
+//! | `socket.gaierror` | [`GaiError`] (inside [`Error::Io`]) |
 //! | `SendfileNotAvailableError`, `OSError` | [`Error`] |
 
 #![forbid(unsafe_code)]
