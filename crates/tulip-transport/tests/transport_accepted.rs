@@ -137,8 +137,7 @@ fn close_flushes_large_buffer_and_marks_are_exact() {
                     }
                     sleep(Duration::from_millis(10)).await;
                 }
-                let events = p.borrow().events.clone();
-                events
+                p.borrow().events.clone()
             }
         })
         .unwrap();
