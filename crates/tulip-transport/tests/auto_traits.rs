@@ -1,0 +1,101 @@
+//! The `Send` / `Sync` status of every public type of `tulip-transport`,
+//! checked at compile time (design §8). Everything tied to a loop is
+//! `!Send`; addresses, errors, options and DNS results cross threads.
+//!
+//! | type | Send | Sync | why |
+//! |---|---|---|---|
+//! | `Transport`, `DatagramTransport`, `Server`, `ProtocolRef` | no | no | `Rc` of loop-side state |
+//! | `FlowControl` | yes | no | `Cell`s; lives inside a transport |
+//! | `Error`, `GaiError` | yes | yes | `Arc`ed I/O errors, plain values |
+//! | `SockAddr`, `UnixAddr`, `AddressFamily`, `SockType`, `ExtraInfo` | yes | yes | plain values |
+//! | `AddrInfo`, `AddrInfoOptions`, `NameInfoFlags` | yes | yes | plain values |
+//! | `ConnectOptions`, `ServerOptions`, `DatagramOptions`, `UnixConnectOptions`, `UnixServerOptions` | yes | yes | plain values and `OwnedFd`s |
+//! | `Hosts`, `ServerSocket` | yes | yes | plain values |
+//! | `Buffered<F>` | as `F` | as `F` | a wrapper |
+//!
+//! `!Send` is proven with the ambiguous-impl technique of the
+//! `static_assertions` crate, as in `tulip-executor`'s table; the
+//! `compile_fail` doctests on `Server` and `DatagramTransport` prove it
+//! from the outside.
+
+use tulip_transport::{
+    AddrInfo, AddrInfoOptions, AddressFamily, Buffered, ConnectOptions, DatagramOptions,
+    DatagramTransport, Error, ExtraInfo, FlowControl, GaiError, Hosts, NameInfoFlags, ProtocolRef,
+    Server, ServerOptions, ServerSocket, SockAddr, SockType, Transport, UnixAddr,
+    UnixConnectOptions, UnixServerOptions,
+};
+
+fn is_send<T: ?Sized + Send>() {}
+fn is_sync<T: ?Sized + Sync>() {}
+
+trait AmbiguousIfSend<A> {
+    fn some_item() {}
+}
+impl<T: ?Sized> AmbiguousIfSend<()> for T {}
+#[allow(dead_code)]
+struct InvalidSend;
+impl<T: ?Sized + Send> AmbiguousIfSend<InvalidSend> for T {}
+
+trait AmbiguousIfSync<A> {
+    fn some_item() {}
+}
+impl<T: ?Sized> AmbiguousIfSync<()> for T {}
+#[allow(dead_code)]
+struct InvalidSync;
+impl<T: ?Sized + Sync> AmbiguousIfSync<InvalidSync> for T {}
+
+macro_rules! not_send {
+    ($($t:ty),* $(,)?) => {$(
+        let _ = <$t as AmbiguousIfSend<_>>::some_item;
+    )*};
+}
+
+macro_rules! not_sync {
+    ($($t:ty),* $(,)?) => {$(
+        let _ = <$t as AmbiguousIfSync<_>>::some_item;
+    )*};
+}
+
+macro_rules! send_sync {
+    ($($t:ty),* $(,)?) => {$(
+        is_send::<$t>();
+        is_sync::<$t>();
+    )*};
+}
+
+#[test]
+fn loop_side_types_are_neither_send_nor_sync() {
+    not_send!(Transport, DatagramTransport, Server, ProtocolRef);
+    not_sync!(
+        Transport,
+        DatagramTransport,
+        Server,
+        ProtocolRef,
+        FlowControl
+    );
+    is_send::<FlowControl>();
+}
+
+#[test]
+fn values_cross_threads() {
+    send_sync!(
+        Error,
+        GaiError,
+        SockAddr,
+        UnixAddr,
+        AddressFamily,
+        SockType,
+        ExtraInfo,
+        AddrInfo,
+        AddrInfoOptions,
+        NameInfoFlags,
+        ConnectOptions,
+        ServerOptions,
+        DatagramOptions,
+        UnixConnectOptions,
+        UnixServerOptions,
+        Hosts,
+        ServerSocket,
+        Buffered<fn() -> u8>,
+    );
+}
