@@ -73,6 +73,33 @@ pub fn announce(addr: SocketAddr) -> io::Result<()> {
     out.flush()
 }
 
+/// The whole life of a tulip bench server named `program` with the
+/// Protocol API: parses `--addr`, creates the server with `factory` on
+/// `tulip::run`, announces the address, then serves forever.
+pub fn serve_tulip<F>(program: &'static str, factory: F) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: tulip::transport::ProtocolFactory,
+{
+    use tulip::transport::LoopNetExt;
+    let addr = server_addr(program);
+    tulip::run(async move {
+        let lp = tulip::get_running_loop()?;
+        let host = addr.ip().to_string();
+        let options = tulip::transport::ServerOptions::new();
+        let server = lp
+            .create_server(factory, host.as_str(), addr.port(), options)
+            .await?;
+        let bound = server
+            .sockets()
+            .first()
+            .and_then(|s| s.inet_addr())
+            .ok_or("the server has no IP address")?;
+        announce(bound)?;
+        server.serve_forever().await?;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    })?
+}
+
 /// How long an accept loop waits after a failed accept (out of
 /// descriptors, say) before trying again, so that connections can close.
 pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);

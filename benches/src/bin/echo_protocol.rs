@@ -9,8 +9,8 @@
 //! ```
 
 use tulip::prelude::*;
-use tulip::transport::{Error, ServerOptions};
-use tulip_benches::netbench::{announce, server_addr};
+use tulip::transport::Error;
+use tulip_benches::netbench::serve_tulip;
 
 /// Echoes every byte back.
 #[derive(Default)]
@@ -50,20 +50,5 @@ impl Protocol for Echo {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = server_addr("echo_protocol");
-    tulip::run(async move {
-        let lp = get_running_loop()?;
-        let server = lp
-            .create_server(
-                Echo::default,
-                addr.ip().to_string().as_str(),
-                addr.port(),
-                ServerOptions::new(),
-            )
-            .await?;
-        let bound = server.sockets()[0].inet_addr().ok_or("the server has no IP address")?;
-        announce(bound)?;
-        server.serve_forever().await?;
-        Ok::<(), Box<dyn std::error::Error>>(())
-    })?
+    serve_tulip("echo_protocol", Echo::default)
 }

@@ -9,9 +9,9 @@
 //! ```
 
 use tulip::prelude::*;
-use tulip::transport::{Error, ServerOptions};
+use tulip::transport::Error;
 use tulip_benches::netbench::http::respond_all;
-use tulip_benches::netbench::{announce, server_addr};
+use tulip_benches::netbench::serve_tulip;
 
 /// One HTTP connection.
 #[derive(Default)]
@@ -60,20 +60,5 @@ impl Protocol for Http {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = server_addr("http_hello");
-    tulip::run(async move {
-        let lp = get_running_loop()?;
-        let server = lp
-            .create_server(
-                Http::default,
-                addr.ip().to_string().as_str(),
-                addr.port(),
-                ServerOptions::new(),
-            )
-            .await?;
-        let bound = server.sockets()[0].inet_addr().ok_or("the server has no IP address")?;
-        announce(bound)?;
-        server.serve_forever().await?;
-        Ok::<(), Box<dyn std::error::Error>>(())
-    })?
+    serve_tulip("http_hello", Http::default)
 }
