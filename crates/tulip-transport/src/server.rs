@@ -16,17 +16,18 @@ use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use rustix::net::{AddressFamily, SocketType, sockopt};
+use rustix::net::{SocketType, sockopt};
 use tulip_executor::{Error as LoopError, ExceptionContext, Loop, LoopFuture, TimerHandle};
 
 use crate::address::SockAddr;
 use crate::connection::check_stream_socket;
+use crate::dns::{self, AddrInfoOptions, SockType};
 use crate::error::{Error, Result};
 use crate::protocols::{ProtocolFactory, ProtocolRef};
 use crate::selector_events::SocketTransport;
@@ -520,11 +521,14 @@ async fn bind_all(
     let mut addrs: Vec<(SocketAddr, bool)> = Vec::new();
     for host in hosts.names() {
         let found = match host {
-            None => vec![
+            None => [
                 SocketAddr::from((Ipv4Addr::UNSPECIFIED, port)),
                 SocketAddr::from((Ipv6Addr::UNSPECIFIED, port)),
-            ],
-            Some(h) => resolve(lp, h, port).await?,
+            ]
+            .into_iter()
+            .filter(|a| options.family.is_none_or(|f| f == dns::family_of(a)))
+            .collect(),
+            Some(h) => resolve(lp, h, port, options).await?,
         };
         for addr in found {
             if !addrs.iter().any(|(a, _)| *a == addr) {
@@ -557,12 +561,7 @@ fn no_ipv6(e: &io::Error) -> bool {
 
 /// A socket bound to `addr` with the server's options.
 fn bind_one(addr: SocketAddr, options: &ServerOptions) -> io::Result<OwnedFd> {
-    let family = if addr.is_ipv4() {
-        AddressFamily::INET
-    } else {
-        AddressFamily::INET6
-    };
-    let fd = sock::new_socket(family, SocketType::STREAM)?;
+    let fd = sock::new_socket(dns::family_of(&addr).to_rustix(), SocketType::STREAM)?;
     if options.reuse_address.unwrap_or(true) {
         sockopt::set_socket_reuseaddr(&fd, true)?;
     }
@@ -580,22 +579,31 @@ fn bind_one(addr: SocketAddr, options: &ServerOptions) -> io::Result<OwnedFd> {
     Ok(fd)
 }
 
-/// The addresses of `host` (numeric, or a name looked up off the loop).
-async fn resolve(lp: &Loop, host: &str, port: u16) -> Result<Vec<SocketAddr>> {
+/// The addresses of `host`: a numeric address at once, a name through
+/// `getaddrinfo` on the executor (asyncio's `_create_server_getaddrinfo`).
+async fn resolve(
+    lp: &Loop,
+    host: &str,
+    port: u16,
+    options: &ServerOptions,
+) -> Result<Vec<SocketAddr>> {
     let bare = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
     if let Ok(ip) = bare.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
+        let addr = SocketAddr::new(ip, port);
+        if options.family.is_none_or(|f| f == dns::family_of(&addr)) {
+            return Ok(vec![addr]);
+        }
     }
-    let name = bare.to_owned();
-    let found = lp
-        .run_in_executor(None, move || {
-            (name.as_str(), port)
-                .to_socket_addrs()
-                .map(Iterator::collect::<Vec<_>>)
-        })
-        .await??;
-    Ok(found)
+    let mut hints = AddrInfoOptions::new()
+        .socktype(SockType::Stream)
+        .flags(options.flags.unwrap_or(AddrInfoOptions::AI_PASSIVE));
+    if let Some(family) = options.family {
+        hints = hints.family(family);
+    }
+    let port = port.to_string();
+    let infos = dns::getaddrinfo(lp, Some(bare), Some(&port), hints).await?;
+    Ok(infos.into_iter().map(|info| info.address).collect())
 }

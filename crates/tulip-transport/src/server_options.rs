@@ -4,6 +4,8 @@
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
 
+use crate::address::AddressFamily;
+
 /// The backlog of a server when none is given (asyncio's default).
 pub(crate) const DEFAULT_BACKLOG: u32 = 100;
 
@@ -157,6 +159,14 @@ pub struct ServerOptions {
     /// [`Server::start_serving`](crate::Server::start_serving) or
     /// [`Server::serve_forever`](crate::Server::serve_forever) later.
     pub start_serving: Option<bool>,
+    /// Only listen on addresses of this family (asyncio's `family`;
+    /// `None`: any). With [`Hosts::All`], `Inet` listens on `0.0.0.0`
+    /// only and `Inet6` on `::` only.
+    pub family: Option<AddressFamily>,
+    /// `AI_*` flags given to `getaddrinfo` for host names (asyncio's
+    /// `flags`; see [`AddrInfoOptions`](crate::AddrInfoOptions)). Default
+    /// `AI_PASSIVE`.
+    pub flags: Option<i32>,
 }
 
 impl ServerOptions {
@@ -198,6 +208,18 @@ impl ServerOptions {
     /// Sets [`start_serving`](ServerOptions::start_serving).
     pub fn start_serving(mut self, start: bool) -> ServerOptions {
         self.start_serving = Some(start);
+        self
+    }
+
+    /// Sets [`family`](ServerOptions::family).
+    pub fn family(mut self, family: AddressFamily) -> ServerOptions {
+        self.family = Some(family);
+        self
+    }
+
+    /// Sets [`flags`](ServerOptions::flags).
+    pub fn flags(mut self, flags: i32) -> ServerOptions {
+        self.flags = Some(flags);
         self
     }
 }

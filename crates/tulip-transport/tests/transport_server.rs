@@ -16,7 +16,7 @@ use std::time::Duration;
 use common::wait_until;
 use server_support::{Counts, Echo, run};
 use tulip_executor::{ExceptionContext, Loop, sleep, spawn, to_thread, wait_for};
-use tulip_transport::{Error, Hosts, LoopNetExt, Server, ServerOptions};
+use tulip_transport::{AddressFamily, Error, Hosts, LoopNetExt, Server, ServerOptions};
 
 /// Connects, sends `msg`, half-closes and reads everything back (on a
 /// worker thread).
@@ -499,5 +499,59 @@ fn reuse_port_lets_two_servers_share_a_port() {
         second.close();
         first.wait_closed().await;
         second.wait_closed().await;
+    });
+}
+
+#[test]
+fn family_limits_the_addresses() {
+    run(|lp| async move {
+        let stats = Counts::default();
+        let v4 = lp
+            .create_server(
+                stats.factory(),
+                None,
+                0,
+                ServerOptions::new().family(AddressFamily::Inet),
+            )
+            .await
+            .unwrap();
+        let addrs: Vec<SocketAddr> = v4
+            .sockets()
+            .iter()
+            .map(|s| s.inet_addr().unwrap())
+            .collect();
+        assert_eq!(addrs.len(), 1);
+        assert!(addrs[0].is_ipv4());
+        v4.close();
+        if has_ipv6() {
+            let v6 = lp
+                .create_server(
+                    stats.factory(),
+                    Hosts::All,
+                    0,
+                    ServerOptions::new().family(AddressFamily::Inet6),
+                )
+                .await
+                .unwrap();
+            let addrs: Vec<SocketAddr> = v6
+                .sockets()
+                .iter()
+                .map(|s| s.inet_addr().unwrap())
+                .collect();
+            assert_eq!(addrs.len(), 1);
+            assert!(addrs[0].is_ipv6());
+            v6.close();
+        }
+        // A numeric host of another family goes to getaddrinfo, which
+        // refuses it (EAI_ADDRFAMILY or EAI_NONAME).
+        let refused = lp
+            .create_server(
+                stats.factory(),
+                "127.0.0.1",
+                0,
+                ServerOptions::new().family(AddressFamily::Inet6),
+            )
+            .await;
+        assert!(refused.is_err());
     });
 }
