@@ -22,8 +22,9 @@ use rustix::io::Errno;
 use rustix::net::SocketFlags;
 use tulip_executor::{Error as LoopError, PanicError};
 
+use crate::address::SockAddr;
 use crate::error::Error;
-use crate::selector_events::{Kind, SocketTransport};
+use crate::selector_events::SocketTransport;
 use crate::server::ServerInner;
 
 /// How long accepting pauses after a shortage of resources (asyncio's
@@ -32,7 +33,8 @@ pub(crate) const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// What one `accept` gave.
 enum Accepted {
-    Conn(OwnedFd),
+    /// A new connection and its peer's address.
+    Conn(OwnedFd, Option<SockAddr>),
     /// Nothing (more) to accept now.
     Empty,
     /// A connection failed before it was accepted: go on with the next.
@@ -50,7 +52,7 @@ impl ServerInner {
     pub(crate) fn accept_ready(self: &Rc<Self>, idx: usize) {
         for _ in 0..self.backlog.max(1) {
             match self.accept_one(idx) {
-                Accepted::Conn(fd) => self.start_connection(fd),
+                Accepted::Conn(fd, peer) => self.start_connection(fd, peer),
                 Accepted::Skip => {}
                 Accepted::Empty => break,
                 Accepted::Closed => return,
@@ -85,8 +87,8 @@ impl ServerInner {
         let Some(l) = listeners.as_ref().and_then(|ls| ls.get(idx)) else {
             return Accepted::Closed;
         };
-        match rustix::net::accept_with(&l.fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
-            Ok(fd) => Accepted::Conn(fd),
+        match rustix::net::acceptfrom_with(&l.fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
+            Ok((fd, peer)) => Accepted::Conn(fd, peer.and_then(SockAddr::from_any)),
             Err(Errno::AGAIN) => Accepted::Empty,
             // Linux passes pending network errors of the new connection
             // on to accept(); they concern that connection only.
@@ -113,7 +115,7 @@ impl ServerInner {
     /// Wraps an accepted socket in a transport; `connection_made` runs on
     /// the next loop pass. A failing protocol factory is reported and the
     /// socket closed; the server goes on.
-    fn start_connection(self: &Rc<Self>, fd: OwnedFd) {
+    fn start_connection(self: &Rc<Self>, fd: OwnedFd, peer: Option<SockAddr>) {
         let made = match self.factory.try_borrow_mut() {
             Ok(mut factory) => catch_unwind(AssertUnwindSafe(&mut *factory)),
             // The factory is running (it drove the loop from inside
@@ -142,17 +144,7 @@ impl ServerInner {
             // The factory closed the server: this connection goes too.
             return;
         }
-        let transport = match SocketTransport::new(&self.lp, fd, Kind::Socket, protocol) {
-            Ok(t) => t,
-            Err(e) => {
-                self.report(
-                    "Error on transport creation for incoming connection",
-                    e,
-                    None,
-                );
-                return;
-            }
-        };
+        let transport = SocketTransport::new_accepted(&self.lp, fd, protocol, peer);
         if let Err(e) = transport.start() {
             // The loop is closed: nothing will run any more.
             transport.force_close(Some(e));

@@ -135,16 +135,43 @@ impl SocketTransport {
     ) -> Result<Rc<SocketTransport>> {
         sock::set_nonblocking(fd.as_fd())?;
         let (peer, local) = if kind == Kind::Socket {
-            if sock::is_tcp(fd.as_fd()) {
-                // Latency over batching, as asyncio: TCP_NODELAY on.
-                let _ = rustix::net::sockopt::set_tcp_nodelay(&fd, true);
+            let local = sock::local_addr(fd.as_fd());
+            let stream = rustix::net::sockopt::socket_type(&fd).ok()
+                == Some(rustix::net::SocketType::STREAM);
+            if stream {
+                set_nodelay(&fd, local.as_ref());
             }
-            (sock::peer_addr(fd.as_fd()), sock::local_addr(fd.as_fd()))
+            (sock::peer_addr(fd.as_fd()), local)
         } else {
             (None, None)
         };
+        Ok(Self::build(lp, fd, kind, protocol, peer, local))
+    }
+
+    /// Wraps a socket just accepted (non-blocking already) from a stream
+    /// listener, whose peer address `accept` gave: fewer system calls than
+    /// [`new`](SocketTransport::new), which must find all of that out.
+    pub(crate) fn new_accepted(
+        lp: &Loop,
+        fd: OwnedFd,
+        protocol: ProtocolRef,
+        peer: Option<SockAddr>,
+    ) -> Rc<SocketTransport> {
+        let local = sock::local_addr(fd.as_fd());
+        set_nodelay(&fd, local.as_ref());
+        Self::build(lp, fd, Kind::Socket, protocol, peer, local)
+    }
+
+    fn build(
+        lp: &Loop,
+        fd: OwnedFd,
+        kind: Kind,
+        protocol: ProtocolRef,
+        peer: Option<SockAddr>,
+        local: Option<SockAddr>,
+    ) -> Rc<SocketTransport> {
         let raw = fd.as_raw_fd();
-        Ok(Rc::new_cyclic(|this| SocketTransport {
+        Rc::new_cyclic(|this| SocketTransport {
             lp: lp.clone(),
             kind,
             this: this.clone(),
@@ -168,7 +195,7 @@ impl SocketTransport {
             local,
             empty_waiters: RefCell::new(Vec::new()),
             on_lost: RefCell::new(None),
-        }))
+        })
     }
 
     /// The user-facing handle.
@@ -734,6 +761,13 @@ impl SocketTransport {
     /// Whether this is a socket transport.
     pub(crate) fn kind(&self) -> Kind {
         self.kind
+    }
+}
+
+/// Latency over batching, as asyncio: TCP_NODELAY on every TCP stream.
+fn set_nodelay(fd: &OwnedFd, local: Option<&SockAddr>) {
+    if matches!(local, Some(SockAddr::Inet(_))) {
+        let _ = rustix::net::sockopt::set_tcp_nodelay(fd, true);
     }
 }
 

@@ -56,12 +56,6 @@ pub(crate) fn local_addr(fd: BorrowedFd<'_>) -> Option<SockAddr> {
         .and_then(SockAddr::from_any)
 }
 
-/// Whether `fd` is a TCP socket (an IPv4 or IPv6 stream socket).
-pub(crate) fn is_tcp(fd: BorrowedFd<'_>) -> bool {
-    matches!(local_addr(fd), Some(SockAddr::Inet(_)))
-        && rustix::net::sockopt::socket_type(fd).ok() == Some(SocketType::STREAM)
-}
-
 /// Sends on a socket without ever raising SIGPIPE.
 pub(crate) fn send(fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
     Ok(rustix::net::send(fd, data, SendFlags::NOSIGNAL)?)
