@@ -18,6 +18,19 @@ use crate::protocol::{Owner, StreamReaderProtocol};
 use crate::reader_core::{DEFAULT_LIMIT, ReaderCore, check_limit};
 use crate::separators::Separators;
 
+/// Clears the reader's hold when a `readexactly` / `read_to_eof` future
+/// goes away, completed or cancelled: a dropped `readexactly(n)` must not
+/// keep the buffer sized, or the transport unpaused, for its `n` bytes.
+struct HoldGuard(Rc<RefCell<StreamReaderProtocol>>);
+
+impl Drop for HoldGuard {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.0.try_borrow_mut() {
+            p.reader.release_hold();
+        }
+    }
+}
+
 /// Where the lines [`Stream`] is.
 #[derive(Default)]
 struct LinesState {
@@ -188,6 +201,7 @@ impl StreamReader {
     #[doc(alias = "read_to_end")]
     pub async fn read_to_eof(&mut self) -> Result<Vec<u8>> {
         self.merge_lent();
+        let _hold = HoldGuard(self.shared.clone());
         let mut started = false;
         poll_fn(|cx| self.poll_with(cx, |core, cx| core.poll_read_to_eof(cx, &mut started))).await
     }
@@ -275,6 +289,7 @@ impl StreamReader {
     #[doc(alias = "read_exact")]
     pub async fn readexactly(&mut self, n: usize) -> Result<Vec<u8>> {
         self.merge_lent();
+        let _hold = HoldGuard(self.shared.clone());
         let mut started = false;
         poll_fn(|cx| self.poll_with(cx, |core, cx| core.poll_readexactly(cx, n, &mut started)))
             .await
@@ -311,6 +326,7 @@ impl StreamReader {
     #[doc(alias = "read_exact")]
     pub async fn readexactly_into(&mut self, n: usize, buf: &mut Vec<u8>) -> Result<()> {
         self.merge_lent();
+        let _hold = HoldGuard(self.shared.clone());
         let mut started = false;
         poll_fn(|cx| {
             self.poll_with(cx, |core, cx| {

@@ -167,6 +167,12 @@ impl ReaderCore {
         }
     }
 
+    /// A read that set a [`Hold`] is gone (completed or dropped): back to
+    /// the default sizing and flow control.
+    pub(crate) fn release_hold(&mut self) {
+        self.hold = Hold::Any;
+    }
+
     /// Consumes `n` lent bytes (`AsyncBufRead::consume`).
     pub(crate) fn consumed_lent(&mut self, n: usize) {
         self.lent -= n.min(self.lent);

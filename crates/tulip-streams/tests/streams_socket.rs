@@ -391,3 +391,36 @@ fn a_reset_sets_the_readers_exception() {
         assert!(writer.wait_closed().await.is_err());
     });
 }
+
+#[test]
+fn a_cancelled_large_readexactly_does_not_keep_the_reader_unbounded() {
+    run(async {
+        let (peer, mut reader, _writer) = streams_pair().await;
+        const TOTAL: usize = 32 * 1024 * 1024;
+        let sender = thread::spawn(move || {
+            let mut peer = peer;
+            // The reader may close first (the test is over): ignore errors.
+            let _ = peer.write_all(&vec![3u8; TOTAL]);
+        });
+        assert!(wait_until(|| reader.bytes_buffered() > 0).await);
+        // readexactly(n) keeps reading until its n bytes are there...
+        assert!(
+            wait_for(reader.readexactly(TOTAL + 1), Duration::from_millis(2))
+                .await
+                .is_err()
+        );
+        // ...but once it is cancelled, the reader pauses over twice its
+        // limit again.
+        sleep(Duration::from_millis(300)).await;
+        let held = reader.bytes_buffered();
+        sleep(Duration::from_millis(100)).await;
+        assert_eq!(reader.bytes_buffered(), held, "paused");
+        assert!(held < TOTAL, "held {held}");
+        assert!(!sender.is_finished());
+        drop(reader);
+        drop(_writer);
+        // The loop must run for the close to happen: wait without blocking.
+        assert!(wait_until(|| sender.is_finished()).await);
+        sender.join().unwrap();
+    });
+}
