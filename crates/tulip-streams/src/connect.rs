@@ -4,7 +4,6 @@
 //! [`StreamReaderProtocol`] per connection.
 
 use std::fmt;
-use std::future::Future;
 use std::path::Path;
 use std::rc::Rc;
 
@@ -160,6 +159,8 @@ pub async fn open_unix_connection(
 
 /// Starts a server on `port` of `hosts` (asyncio's `start_server`): for
 /// each client, `client_connected(reader, writer)` runs as its own task.
+/// It is an async closure (`async |reader, writer| ...`, which may
+/// capture state), an `async fn`, or a closure returning a future.
 /// When it returns, the connection is closed once its reader and writer
 /// are dropped (keep a writer clone to go on writing, as a chat server
 /// does); when it returns an error, the error goes to the loop's
@@ -184,16 +185,15 @@ pub async fn open_unix_connection(
 ///
 /// Errors: as `create_server` (address in use, ...); a zero limit; no
 /// running loop.
-pub async fn start_server<H, Fut>(
+pub async fn start_server<H, R>(
     client_connected: H,
     hosts: impl Into<Hosts>,
     port: u16,
     options: impl Into<StreamOptions<ServerOptions>>,
 ) -> Result<Server>
 where
-    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
-    Fut: Future + 'static,
-    Fut::Output: ClientResult,
+    H: AsyncFn(StreamReader, StreamWriter) -> R + 'static,
+    R: ClientResult,
 {
     let options = options.into();
     let factory = server_factory(client_connected, options.checked_limit()?);
@@ -206,15 +206,14 @@ where
 /// Starts a Unix-domain stream server on `path` (asyncio's
 /// `start_unix_server`); `path` may be `None` with
 /// [`UnixServerOptions::sock`]. As [`start_server`] otherwise.
-pub async fn start_unix_server<H, Fut>(
+pub async fn start_unix_server<H, R>(
     client_connected: H,
     path: Option<&Path>,
     options: impl Into<StreamOptions<UnixServerOptions>>,
 ) -> Result<Server>
 where
-    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
-    Fut: Future + 'static,
-    Fut::Output: ClientResult,
+    H: AsyncFn(StreamReader, StreamWriter) -> R + 'static,
+    R: ClientResult,
 {
     let options = options.into();
     let factory = server_factory(client_connected, options.checked_limit()?);
@@ -226,11 +225,10 @@ where
 
 /// The protocol factory of a streams server: each connection's streams
 /// go to a new task running `client_connected`.
-fn server_factory<H, Fut>(client_connected: H, limit: usize) -> StreamProtocolFactory
+fn server_factory<H, R>(client_connected: H, limit: usize) -> StreamProtocolFactory
 where
-    H: Fn(StreamReader, StreamWriter) -> Fut + 'static,
-    Fut: Future + 'static,
-    Fut::Output: ClientResult,
+    H: AsyncFn(StreamReader, StreamWriter) -> R + 'static,
+    R: ClientResult,
 {
     let handler = Rc::new(client_connected);
     let on_connected: OnConnected = Rc::new(move |reader, writer| {
@@ -239,7 +237,7 @@ where
         // The task runs later (create_task never polls inline): the
         // handler's own code never runs inside `connection_made`.
         tulip_executor::spawn(async move {
-            let outcome = handler(reader, writer).await.into_client_result();
+            let outcome = (*handler)(reader, writer).await.into_client_result();
             if let Err(message) = outcome {
                 report_failure(&transport, message);
             }

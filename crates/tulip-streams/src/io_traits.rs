@@ -1,24 +1,6 @@
 //! The Rust ecosystem's I/O traits on streams: `futures_io::AsyncRead`
 //! and `AsyncBufRead` on [`StreamReader`], `AsyncWrite` on
-//! [`StreamWriter`], so that codecs, `futures::io::copy`, compression and
-//! TLS crates work on them.
-//!
-//! - `poll_read` copies what is buffered (waiting only when nothing is);
-//!   `poll_fill_buf` lends the buffer itself (no copy): the bytes stay
-//!   lent until consumed, and the asyncio-style methods put any
-//!   unconsumed ones back in front.
-//! - `poll_write` waits while the transport's write buffer is over its
-//!   high-water mark (asyncio's `drain`), then hands the bytes to the
-//!   transport, which sends them in the background as a socket would.
-//! - `poll_flush` is `drain`: the bytes are the transport's to send.
-//! - `poll_close` flushes and closes: it writes EOF (a half-close, as
-//!   tokio's `shutdown` and async-io's `close` do on a socket, so the
-//!   peer's answer can still be read) and completes once every buffered
-//!   byte is sent; a transport that cannot write EOF is closed instead and
-//!   the call completes with the connection's end.
-//!
-//! Errors become `io::Error`s: an incomplete read is `UnexpectedEof`, a
-//! limit overrun `InvalidData`, the connection's error keeps its kind.
+//! [`StreamWriter`] (their semantics are in the crate documentation).
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;

@@ -41,10 +41,52 @@
 //!   loses nothing, and the next read returns the same bytes in order.
 //!   Each method's `# Cancel safety` section says so.
 //! - **The Rust ecosystem.** [`StreamReader`] implements
-//!   `futures_io::AsyncRead` and `AsyncBufRead` (lending its buffer, no
-//!   copy) and is a `Stream` of lines; [`StreamWriter`] implements
-//!   `futures_io::AsyncWrite` (`poll_close` writes EOF and waits until
-//!   everything is sent). See the `io_traits` notes on [`StreamWriter`].
+//!   `futures_io::AsyncRead` and `AsyncBufRead` and is a `Stream` of
+//!   lines; [`StreamWriter`] implements `futures_io::AsyncWrite`. See
+//!   below.
+//!
+//! ## The futures-io traits
+//!
+//! - `poll_read` copies what is buffered (it waits only when nothing
+//!   is); `poll_fill_buf` lends the buffer itself, no copy. Bytes lent and
+//!   not consumed are put back in front of the buffer by the next
+//!   asyncio-style read, so both styles mix on one reader.
+//! - `poll_write` waits while the transport's write buffer is over its
+//!   high-water mark (as [`drain`](StreamWriter::drain)), then hands the
+//!   bytes to the transport, which sends them in the background as a
+//!   socket would; `poll_flush` is `drain`.
+//! - `poll_close` flushes and closes: it writes EOF (a half-close, as
+//!   tokio's `shutdown` and async-io's `close` do on a socket, so the
+//!   peer's answer can still be read) and completes once every buffered
+//!   byte is sent. A transport that cannot write EOF is closed instead,
+//!   and the call completes when the connection is.
+//! - Errors become `io::Error`s: an incomplete read is `UnexpectedEof`, a
+//!   limit overrun `InvalidData`, the connection's error keeps its kind.
+//! - asyncio's `read`, `write` and `close` are inherent methods, so they
+//!   win over the extension traits' methods of the same name: call those
+//!   with the trait's path, e.g. `AsyncWriteExt::close(&mut writer)` or
+//!   `AsyncReadExt::read(&mut reader, &mut buf)` (`write_all`,
+//!   `read_exact`, `read_line`, `flush`, `futures::io::copy` have no
+//!   namesake).
+//!
+//! ```no_run
+//! use futures_util::io::{AsyncWriteExt, copy};
+//! use tulip_streams::{ServerOptions, StreamReader, StreamWriter, start_server};
+//!
+//! # async fn demo() -> Result<(), tulip_streams::Error> {
+//! // An echo server made of ecosystem parts.
+//! let server = start_server(
+//!     |mut reader: StreamReader, mut writer: StreamWriter| async move {
+//!         copy(&mut reader, &mut writer).await?;
+//!         AsyncWriteExt::close(&mut writer).await
+//!     },
+//!     "127.0.0.1",
+//!     8888,
+//!     ServerOptions::new(),
+//! )
+//! .await?;
+//! # Ok(()) }
+//! ```
 //!
 //! ## Differences from asyncio
 //!
@@ -62,6 +104,10 @@
 //!   dropped (asyncio closes it when the writer is garbage collected).
 //! - `client_connected` of [`start_server`] is always async; it may return
 //!   `()` or a `Result` (see [`ClientResult`]).
+//! - Additions: [`StreamReader::readexactly_into`] reads a frame into the
+//!   caller's reused vector (the socket fills it directly: no copy, no
+//!   allocation per frame); [`StreamReader::bytes_buffered`] and
+//!   [`StreamReader::buffer_capacity`] show the buffer.
 //!
 //! ## asyncio correspondence
 //!

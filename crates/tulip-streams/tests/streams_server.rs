@@ -369,6 +369,33 @@ fn connection_refused_is_an_io_error() {
 }
 
 #[test]
+fn an_async_closure_as_client_connected() {
+    run(async {
+        let greeting = String::from("hi ");
+        let server = start_server(
+            async move |mut reader: StreamReader, writer: StreamWriter| {
+                let name = reader.readline().await?;
+                writer.write(greeting.as_bytes())?;
+                writer.write(&name)?;
+                writer.drain().await
+            },
+            "127.0.0.1",
+            0,
+            ServerOptions::new(),
+        )
+        .await
+        .unwrap();
+        let port = addr_of(&server).port();
+        let (mut reader, writer) = open_connection("127.0.0.1", port, ConnectOptions::new())
+            .await
+            .unwrap();
+        writer.write(b"tulip\n").unwrap();
+        assert_eq!(reader.read_to_eof().await.unwrap(), b"hi tulip\n");
+        server.close();
+    });
+}
+
+#[test]
 fn unix_echo_client_and_server() {
     run(async {
         let dir = tempfile::tempdir().unwrap();
