@@ -75,7 +75,15 @@ const STEPS: &[Step] = &[
     },
     Step {
         env: &[("TULIP_BACKEND", "polling")],
-        args: &["test", "-p", "tulip-executor", "-p", "tulip-transport"],
+        args: &[
+            "test",
+            "-p",
+            "tulip-executor",
+            "-p",
+            "tulip-transport",
+            "-p",
+            "tulip-streams",
+        ],
         slow: true,
     },
     Step {
@@ -161,7 +169,7 @@ mod tests {
         assert_eq!(shown[0], "cargo fmt --all --check");
         assert_eq!(
             shown[3],
-            "TULIP_BACKEND=polling cargo test -p tulip-executor -p tulip-transport"
+            "TULIP_BACKEND=polling cargo test -p tulip-executor -p tulip-transport -p tulip-streams"
         );
         assert_eq!(
             shown[4],
