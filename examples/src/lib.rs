@@ -22,11 +22,16 @@
 //! | `udp_echo_server_protocol` | UDP Echo Server (`create_datagram_endpoint`, `local_addr`) |
 //! | `udp_echo_client_protocol` | UDP Echo Client (`create_datagram_endpoint`, `remote_addr`) |
 //! | `existing_socket_protocol` | Connecting Existing Sockets (`create_connection` with `sock`) |
+//! | `tcp_echo_server_streams` | TCP echo server using streams (`start_server`) |
+//! | `tcp_echo_client_streams` | TCP echo client using streams (`open_connection`) |
+//! | `get_http_headers` | Get HTTP headers (`readline`; takes a URL) |
+//! | `open_socket_streams` | Register an open socket to wait for data using streams (`open_connection` with `sock`) |
+//! | `chat_server_streams` | A chat server (not in asyncio's docs): `start_server` with many clients |
 //!
 //! `tests/examples_output.rs` runs every binary and checks its output;
-//! `tests/examples_network.rs` runs the networking ones against each other
-//! and against plain `std::net` peers over loopback, on free ports passed
-//! through [`PORT_ENV`].
+//! `tests/examples_network.rs` and `tests/examples_streams.rs` run the
+//! networking ones against each other and against plain `std::net` peers
+//! over loopback, on free ports passed through [`PORT_ENV`].
 //!
 //! This library holds the little the examples share and Python has built in:
 //! [`datetime_now`], which prints as `datetime.datetime.now()` does, and the
@@ -40,6 +45,7 @@ use std::fmt;
 use std::time::Instant;
 
 use chrono::{DateTime, Local, Timelike};
+use tulip::transport::{ExtraInfo, Server};
 use tulip::{Error, EventLoop};
 
 /// The environment variable of fast mode: set to `1`, the examples that wait
@@ -56,9 +62,11 @@ pub fn fast_mode() -> bool {
 
 /// The environment variable naming the port of the networking examples
 /// (`tcp_echo_server_protocol`, `tcp_echo_client_protocol`,
-/// `udp_echo_server_protocol`, `udp_echo_client_protocol`): unset or empty,
-/// they use the asyncio documentation's ports (8888 for TCP, 9999 for
-/// UDP); the tests set it to a free port. See [`example_port`].
+/// `udp_echo_server_protocol`, `udp_echo_client_protocol`,
+/// `tcp_echo_server_streams`, `tcp_echo_client_streams`,
+/// `chat_server_streams`): unset or empty, they use the asyncio
+/// documentation's ports (8888 for TCP, 9999 for UDP); the tests set it to
+/// a free port. See [`example_port`].
 pub const PORT_ENV: &str = "TULIP_EXAMPLE_PORT";
 
 /// The port a networking example uses: [`PORT_ENV`]'s value, or `default`
@@ -72,6 +80,29 @@ pub fn example_port(default: u16) -> Result<u16, Error> {
         }),
         _ => Ok(default),
     }
+}
+
+/// Python's `str()` of an address that `get_extra_info('peername')` (or
+/// `'sockname'`) returned, as the examples print it: the address as Rust
+/// displays it (`127.0.0.1:54321`, where Python shows the tuple
+/// `('127.0.0.1', 54321)`), or `None` when there is none.
+pub fn show_addr(info: Option<ExtraInfo>) -> String {
+    match info.as_ref().and_then(ExtraInfo::as_addr) {
+        Some(addr) => addr.to_string(),
+        None => String::from("None"),
+    }
+}
+
+/// The addresses of a server's listening sockets joined by `, `: Python's
+/// `', '.join(str(sock.getsockname()) for sock in server.sockets)`, with
+/// the addresses as [`show_addr`] prints them.
+pub fn server_addresses(server: &Server) -> String {
+    let addrs: Vec<String> = server
+        .sockets()
+        .iter()
+        .filter_map(|sock| sock.local_addr().map(ToString::to_string))
+        .collect();
+    addrs.join(", ")
 }
 
 /// A loop on the virtual clock: time stands still while callbacks run and
