@@ -80,7 +80,8 @@ impl WriterState {
 /// # async fn demo(sock: std::os::fd::OwnedFd) -> Result<(), tulip_streams::Error> {
 /// let lp = tulip_executor::get_running_loop()?;
 /// let factory = StreamReaderProtocol::factory(64 * 1024)?;
-/// let (_transport, protocol) = lp.connect_accepted_socket(factory, sock).await?;
+/// let options = tulip_transport::AcceptedSocketOptions::new();
+/// let (_transport, protocol) = lp.connect_accepted_socket(factory, sock, options).await?;
 /// let (mut reader, writer) = StreamReaderProtocol::into_streams(protocol)?;
 /// writer.write(b"hello\n")?;
 /// let line = reader.readline().await?;

@@ -38,7 +38,10 @@ fn protocol_factory_on_connect_accepted_socket() {
         let (mut peer, ours) = tcp_pair();
         let lp = tulip_executor::get_running_loop().unwrap();
         let factory = StreamReaderProtocol::factory(16).unwrap();
-        let (transport, protocol) = lp.connect_accepted_socket(factory, ours).await.unwrap();
+        let (transport, protocol) = lp
+            .connect_accepted_socket(factory, ours, tulip_transport::AcceptedSocketOptions::new())
+            .await
+            .unwrap();
         let (mut reader, writer) = StreamReaderProtocol::into_streams(protocol.clone()).unwrap();
         assert!(matches!(
             StreamReaderProtocol::into_streams(protocol.clone()),

@@ -12,7 +12,8 @@ use crate::loop_ext::Connection;
 use crate::protocols::ProtocolFactory;
 use crate::selector_events::{Kind, SocketTransport};
 
-pub use crate::connection_options::ConnectOptions;
+pub use crate::connection_options::{AcceptedSocketOptions, ConnectOptions};
+use crate::tls_transport::{TlsStart, start_connection};
 
 /// Makes the protocol, wraps `fd` in a transport, and waits for
 /// `connection_made` to have run. If this future is dropped first, or
@@ -56,11 +57,15 @@ pub(crate) async fn connect_accepted_socket<F: ProtocolFactory>(
     lp: &Loop,
     mut factory: F,
     sock: OwnedFd,
+    options: AcceptedSocketOptions,
 ) -> Result<Connection<F::Protocol>> {
+    let tls = TlsStart::server(
+        options.tls,
+        options.ssl_handshake_timeout,
+        options.ssl_shutdown_timeout,
+    )?;
     check_stream_socket(&sock)?;
-    Ok(start_transport(lp, sock, Kind::Socket, &mut factory)
-        .await?
-        .1)
+    start_connection(lp, sock, Kind::Socket, &mut factory, tls).await
 }
 
 /// Checks that `sock` is a stream socket (asyncio's "A Stream Socket was
@@ -83,6 +88,13 @@ pub(crate) async fn create_connection<F: ProtocolFactory>(
     port: u16,
     mut options: ConnectOptions,
 ) -> Result<Connection<F::Protocol>> {
+    let tls = TlsStart::client(
+        options.tls.take(),
+        options.server_hostname.take(),
+        host,
+        options.ssl_handshake_timeout,
+        options.ssl_shutdown_timeout,
+    )?;
     if let Some(sock) = options.sock.take() {
         if !host.is_empty() || port != 0 {
             return Err(Error::InvalidInput(String::from(
@@ -90,12 +102,8 @@ pub(crate) async fn create_connection<F: ProtocolFactory>(
             )));
         }
         check_stream_socket(&sock)?;
-        return Ok(start_transport(lp, sock, Kind::Socket, &mut factory)
-            .await?
-            .1);
+        return start_connection(lp, sock, Kind::Socket, &mut factory, tls).await;
     }
     let sock = crate::happy_eyeballs::connect(lp, host, port, &options).await?;
-    Ok(start_transport(lp, sock, Kind::Socket, &mut factory)
-        .await?
-        .1)
+    start_connection(lp, sock, Kind::Socket, &mut factory, tls).await
 }

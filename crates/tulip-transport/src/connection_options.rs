@@ -1,10 +1,12 @@
-//! Options of `create_connection` (asyncio's keyword arguments).
+//! Options of `create_connection` and `connect_accepted_socket`
+//! (asyncio's keyword arguments).
 
 use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use crate::address::AddressFamily;
+use crate::tls_options::{TlsClientConfig, TlsServerConfig};
 
 /// Options of [`LoopNetExt::create_connection`](crate::LoopNetExt::create_connection).
 ///
@@ -58,6 +60,23 @@ pub struct ConnectOptions {
     /// `AI_*` flags given to `getaddrinfo` (asyncio's `flags`; see
     /// [`AddrInfoOptions`](crate::AddrInfoOptions)).
     pub flags: i32,
+    /// Speak TLS with this configuration (asyncio's `ssl`): the returned
+    /// transport is the TLS layer, and the call returns once the
+    /// handshake is done. The server's certificate is verified for
+    /// [`server_hostname`](ConnectOptions::server_hostname).
+    pub tls: Option<TlsClientConfig>,
+    /// The name the server's certificate must be valid for, also sent as
+    /// SNI (asyncio's `server_hostname`). Default: the host connected to;
+    /// required with [`sock`](ConnectOptions::sock). An empty name is
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput): it never turns
+    /// verification off.
+    pub server_hostname: Option<String>,
+    /// How long the TLS handshake may take before the connection is
+    /// aborted (default 60 s; TLS only).
+    pub ssl_handshake_timeout: Option<Duration>,
+    /// How long closing waits for the peer's close_notify before the
+    /// connection is aborted (default 30 s; TLS only).
+    pub ssl_shutdown_timeout: Option<Duration>,
 }
 
 impl ConnectOptions {
@@ -111,6 +130,79 @@ impl ConnectOptions {
     /// Sets [`flags`](ConnectOptions::flags).
     pub fn flags(mut self, flags: i32) -> ConnectOptions {
         self.flags = flags;
+        self
+    }
+
+    /// Sets [`tls`](ConnectOptions::tls).
+    pub fn tls(mut self, config: TlsClientConfig) -> ConnectOptions {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Sets [`server_hostname`](ConnectOptions::server_hostname).
+    pub fn server_hostname(mut self, name: impl Into<String>) -> ConnectOptions {
+        self.server_hostname = Some(name.into());
+        self
+    }
+
+    /// Sets [`ssl_handshake_timeout`](ConnectOptions::ssl_handshake_timeout).
+    pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> ConnectOptions {
+        self.ssl_handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`ssl_shutdown_timeout`](ConnectOptions::ssl_shutdown_timeout).
+    pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> ConnectOptions {
+        self.ssl_shutdown_timeout = Some(timeout);
+        self
+    }
+}
+
+/// Options of
+/// [`LoopNetExt::connect_accepted_socket`](crate::LoopNetExt::connect_accepted_socket)
+/// (asyncio's keyword arguments).
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip_transport::AcceptedSocketOptions;
+///
+/// let options = AcceptedSocketOptions::new().ssl_handshake_timeout(Duration::from_secs(5));
+/// assert!(options.tls.is_none());
+/// ```
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct AcceptedSocketOptions {
+    /// Speak TLS as the server, with this configuration (asyncio's
+    /// `ssl`, with which the accepted socket is the server side).
+    pub tls: Option<TlsServerConfig>,
+    /// How long the TLS handshake may take (default 60 s; TLS only).
+    pub ssl_handshake_timeout: Option<Duration>,
+    /// How long closing waits for the peer's close_notify (default 30 s;
+    /// TLS only).
+    pub ssl_shutdown_timeout: Option<Duration>,
+}
+
+impl AcceptedSocketOptions {
+    /// The default options: no TLS.
+    pub fn new() -> AcceptedSocketOptions {
+        AcceptedSocketOptions::default()
+    }
+
+    /// Sets [`tls`](AcceptedSocketOptions::tls).
+    pub fn tls(mut self, config: TlsServerConfig) -> AcceptedSocketOptions {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Sets [`ssl_handshake_timeout`](AcceptedSocketOptions::ssl_handshake_timeout).
+    pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> AcceptedSocketOptions {
+        self.ssl_handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`ssl_shutdown_timeout`](AcceptedSocketOptions::ssl_shutdown_timeout).
+    pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> AcceptedSocketOptions {
+        self.ssl_shutdown_timeout = Some(timeout);
         self
     }
 }

@@ -35,6 +35,9 @@ pub enum Error {
     InvalidInput(String),
     /// The operation needs an open transport or server, and it is closed.
     Closed,
+    /// A TLS failure: a certificate rejected, a protocol error, a
+    /// truncated stream, a TLS timeout (asyncio's `ssl.SSLError`).
+    Tls(crate::tls_options::TlsError),
 }
 
 impl Error {
@@ -57,6 +60,14 @@ impl Error {
         self.as_io().map(io::Error::kind)
     }
 
+    /// The TLS error inside, if this is one.
+    pub fn as_tls(&self) -> Option<&crate::tls_options::TlsError> {
+        match self {
+            Error::Tls(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// Whether this is a cancellation.
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Error::Loop(e) if e.is_cancelled())
@@ -66,6 +77,7 @@ impl Error {
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Loop(e) if e.is_timeout())
             || self.io_kind() == Some(io::ErrorKind::TimedOut)
+            || matches!(self, Error::Tls(e) if e.is_timeout())
     }
 
     /// A fresh `io::Error` carrying the same OS error code (or kind and
@@ -101,6 +113,7 @@ impl fmt::Display for Error {
             Error::Unsupported(what) => write!(f, "not supported: {what}"),
             Error::InvalidInput(what) => write!(f, "invalid argument: {what}"),
             Error::Closed => f.write_str("the transport or server is closed"),
+            Error::Tls(e) => write!(f, "TLS error: {e}"),
         }
     }
 }
@@ -110,6 +123,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io(e) => Some(&**e),
             Error::Loop(e) => Some(e),
+            Error::Tls(e) => Some(e),
             _ => None,
         }
     }
@@ -161,6 +175,7 @@ impl From<Error> for io::Error {
                         io::ErrorKind::Unsupported
                     }
                     Error::Closed | Error::WriteAfterEof => io::ErrorKind::BrokenPipe,
+                    Error::Tls(e) => e.io_kind(),
                     _ => io::ErrorKind::Other,
                 };
                 io::Error::new(kind, other)

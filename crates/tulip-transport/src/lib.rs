@@ -20,6 +20,10 @@
 //! | `loop.getnameinfo`, `NI_*` | [`LoopNetExt::getnameinfo`], [`NameInfoFlags`] |
 //! | `socket.gaierror` | [`GaiError`] (inside [`Error::Io`]) |
 //! | `SendfileNotAvailableError`, `OSError` | [`Error`] |
+//! | `ssl=` (an `SSLContext`), `server_hostname`, `ssl_handshake_timeout`, `ssl_shutdown_timeout` | [`TlsClientConfig`], [`TlsServerConfig`], the `tls` and `ssl_*` fields of the option structs |
+//! | `loop.start_tls` | [`LoopNetExt::start_tls`], [`TlsConfig`], [`StartTlsOptions`] |
+//! | `ssl.SSLError`, `ssl.SSLCertVerificationError` | [`Error::Tls`], [`TlsError`] |
+//! | `get_extra_info('ssl_object')`, `'peercert'`, `'cipher'` | [`Transport::tls_info`], [`TlsInfo`], the SSL keys of `get_extra_info` |
 
 #![forbid(unsafe_code)]
 
@@ -42,11 +46,14 @@ mod server;
 mod server_options;
 mod sock;
 mod sock_ops;
+mod sslproto;
+mod tls_options;
+mod tls_transport;
 mod transports;
 mod unix_events;
 
 pub use address::{AddressFamily, SockAddr, UnixAddr};
-pub use connection_options::ConnectOptions;
+pub use connection_options::{AcceptedSocketOptions, ConnectOptions};
 pub use datagram::{DatagramOptions, DatagramTransport};
 pub use dns::{AddrInfo, AddrInfoOptions, GaiError, NameInfoFlags, SockType};
 pub use error::{Error, Result};
@@ -56,5 +63,10 @@ pub use protocols::{
     ProtocolFactory, ProtocolRef,
 };
 pub use server::{Hosts, Server, ServerOptions, ServerSocket};
+pub use tls_options::{
+    SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT, StartTlsOptions, TlsClientConfig, TlsConfig,
+    TlsError, TlsServerConfig,
+};
+pub use tls_transport::TlsInfo;
 pub use transports::{DEFAULT_HIGH_WATER, ExtraInfo, FlowControl, Transport, TransportImpl};
 pub use unix_events::{UnixConnectOptions, UnixServerOptions};

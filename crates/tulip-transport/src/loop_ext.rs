@@ -13,13 +13,15 @@ use std::rc::Rc;
 use tulip_executor::Loop;
 
 use crate::address::SockAddr;
-use crate::connection::{self, ConnectOptions};
+use crate::connection::{self, AcceptedSocketOptions, ConnectOptions};
 use crate::datagram::{self, DatagramOptions, DatagramTransport};
 use crate::dns::{self, AddrInfo, AddrInfoOptions, NameInfoFlags};
 use crate::error::Result;
+use crate::protocols::ProtocolRef;
 use crate::protocols::{DatagramProtocolFactory, ProtocolFactory};
 use crate::server::{self, Hosts, Server, ServerOptions};
 use crate::sock_ops;
+use crate::tls_options::{StartTlsOptions, TlsConfig};
 use crate::transports::Transport;
 use crate::unix_events::{self, UnixConnectOptions, UnixServerOptions};
 use crate::{pipes, sendfile};
@@ -86,12 +88,41 @@ pub trait LoopNetExt {
     ) -> Result<(DatagramTransport, Rc<RefCell<F::Protocol>>)>;
 
     /// Wraps an already accepted (or otherwise connected) stream socket in
-    /// a transport (asyncio's `connect_accepted_socket`).
+    /// a transport (asyncio's `connect_accepted_socket`); with
+    /// [`AcceptedSocketOptions::tls`], as the TLS server side, returning
+    /// once the handshake is done.
     async fn connect_accepted_socket<F: ProtocolFactory>(
         &self,
         factory: F,
         sock: OwnedFd,
+        options: AcceptedSocketOptions,
     ) -> Result<Connection<F::Protocol>>;
+
+    /// Upgrades an open connection to TLS (asyncio's `start_tls`, for
+    /// STARTTLS): `transport` now carries the TLS records, and the
+    /// returned transport, over it, is the one `protocol` (whose
+    /// callbacks the TLS layer calls from now on) writes through. The
+    /// side is the configuration's: a [`TlsConfig::Client`] verifies the
+    /// server for [`StartTlsOptions::server_hostname`] (required), a
+    /// [`TlsConfig::Server`] presents its certificate. Returns once the
+    /// handshake is done; `protocol` gets no second `connection_made`.
+    ///
+    /// Errors: [`Error::InvalidInput`](crate::Error::InvalidInput) for a
+    /// missing or empty client server name; [`Error::Closed`](crate::Error::Closed)
+    /// on a closing transport; the handshake's failure
+    /// ([`Error::Tls`](crate::Error::Tls), a reset); the transport is
+    /// closed then.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelled during the handshake, the connection is aborted.
+    async fn start_tls(
+        &self,
+        transport: &Transport,
+        protocol: ProtocolRef,
+        tls: impl Into<TlsConfig>,
+        options: StartTlsOptions,
+    ) -> Result<Transport>;
 
     /// Reads a pipe (or any readable stream descriptor) through a protocol
     /// (asyncio's `connect_read_pipe`).
@@ -280,8 +311,19 @@ impl LoopNetExt for Loop {
         &self,
         factory: F,
         sock: OwnedFd,
+        options: AcceptedSocketOptions,
     ) -> Result<Connection<F::Protocol>> {
-        connection::connect_accepted_socket(self, factory, sock).await
+        connection::connect_accepted_socket(self, factory, sock, options).await
+    }
+
+    async fn start_tls(
+        &self,
+        transport: &Transport,
+        protocol: ProtocolRef,
+        tls: impl Into<TlsConfig>,
+        options: StartTlsOptions,
+    ) -> Result<Transport> {
+        crate::tls_transport::start_tls(self, transport, protocol, tls.into(), options).await
     }
 
     async fn connect_read_pipe<F: ProtocolFactory>(

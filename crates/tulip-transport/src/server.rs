@@ -488,6 +488,11 @@ pub(crate) async fn create_server<F: ProtocolFactory>(
     port: u16,
     mut options: ServerOptions,
 ) -> Result<Server> {
+    let tls = crate::tls_transport::TlsStart::server(
+        options.tls.take(),
+        options.ssl_handshake_timeout,
+        options.ssl_shutdown_timeout,
+    )?;
     let listeners = match options.sock.take() {
         Some(sock) => {
             if hosts != Hosts::All || port != 0 {
@@ -501,14 +506,28 @@ pub(crate) async fn create_server<F: ProtocolFactory>(
         }
         None => bind_all(lp, &hosts, port, &options).await?,
     };
-    Server::launch(
-        lp,
-        listeners,
-        factory,
-        options.backlog,
-        options.start_serving,
-    )
-    .await
+    match tls {
+        None => {
+            Server::launch(
+                lp,
+                listeners,
+                factory,
+                options.backlog,
+                options.start_serving,
+            )
+            .await
+        }
+        Some(tls) => {
+            Server::launch(
+                lp,
+                listeners,
+                tls.server_factory(lp, factory),
+                options.backlog,
+                options.start_serving,
+            )
+            .await
+        }
+    }
 }
 
 /// Resolves `hosts` and binds one socket per distinct address.

@@ -3,8 +3,10 @@
 
 use std::net::IpAddr;
 use std::os::fd::OwnedFd;
+use std::time::Duration;
 
 use crate::address::AddressFamily;
+use crate::tls_options::TlsServerConfig;
 
 /// The backlog of a server when none is given (asyncio's default).
 pub(crate) const DEFAULT_BACKLOG: u32 = 100;
@@ -167,6 +169,16 @@ pub struct ServerOptions {
     /// `flags`; see [`AddrInfoOptions`](crate::AddrInfoOptions)). Default
     /// `AI_PASSIVE`.
     pub flags: Option<i32>,
+    /// Speak TLS on every connection with this configuration (asyncio's
+    /// `ssl`): each connection's protocol gets `connection_made` once its
+    /// handshake is done; a failed handshake only closes that connection.
+    pub tls: Option<TlsServerConfig>,
+    /// How long a connection's TLS handshake may take before it is
+    /// aborted (default 60 s; TLS only).
+    pub ssl_handshake_timeout: Option<Duration>,
+    /// How long closing waits for the peer's close_notify (default 30 s;
+    /// TLS only).
+    pub ssl_shutdown_timeout: Option<Duration>,
 }
 
 impl ServerOptions {
@@ -220,6 +232,24 @@ impl ServerOptions {
     /// Sets [`flags`](ServerOptions::flags).
     pub fn flags(mut self, flags: i32) -> ServerOptions {
         self.flags = Some(flags);
+        self
+    }
+
+    /// Sets [`tls`](ServerOptions::tls).
+    pub fn tls(mut self, config: TlsServerConfig) -> ServerOptions {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Sets [`ssl_handshake_timeout`](ServerOptions::ssl_handshake_timeout).
+    pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> ServerOptions {
+        self.ssl_handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`ssl_shutdown_timeout`](ServerOptions::ssl_shutdown_timeout).
+    pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> ServerOptions {
+        self.ssl_shutdown_timeout = Some(timeout);
         self
     }
 }

@@ -96,6 +96,10 @@ pub trait TransportImpl: 'static {
     fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()>;
     /// The concrete transport, for operations that need it (`sendfile`).
     fn as_any(&self) -> &dyn Any;
+    /// See [`Transport::tls_info`]. The default: not TLS.
+    fn tls_info(&self) -> Option<crate::tls_transport::TlsInfo> {
+        None
+    }
 }
 
 /// A stream transport: asyncio's `Transport` (`ReadTransport` +
@@ -166,6 +170,13 @@ impl Transport {
         self.get_extra_info("socket")
             .or_else(|| self.get_extra_info("pipe"))
             .and_then(|e| e.as_fd())
+    }
+
+    /// What the TLS session negotiated (version, cipher suite, ALPN, SNI
+    /// name, the peer's certificates); `None` for a transport without
+    /// TLS. Stands for asyncio's `get_extra_info('ssl_object')`.
+    pub fn tls_info(&self) -> Option<crate::tls_transport::TlsInfo> {
+        self.inner.tls_info()
     }
 
     /// Replaces the protocol; later callbacks go to the new one.

@@ -14,13 +14,15 @@ use rustix::net::{AddressFamily, SocketType, sockopt};
 use tulip_executor::Loop;
 
 use crate::address::{SockAddr, UnixAddr};
-use crate::connection::{check_stream_socket, start_transport};
+use crate::connection::check_stream_socket;
 use crate::error::{Error, Result};
 use crate::loop_ext::Connection;
 use crate::protocols::ProtocolFactory;
 use crate::selector_events::Kind;
 use crate::server::{Listener, Server};
 use crate::sock;
+use crate::tls_options::{TlsClientConfig, TlsServerConfig};
+use crate::tls_transport::{TlsStart, start_connection};
 
 /// The longest pause between two connection attempts to a Unix server
 /// whose backlog is full.
@@ -44,6 +46,18 @@ pub struct UnixConnectOptions {
     /// An already connected Unix stream socket to use instead of
     /// connecting (the path must then be `None`).
     pub sock: Option<OwnedFd>,
+    /// Speak TLS with this configuration (asyncio's `ssl`); needs
+    /// [`server_hostname`](UnixConnectOptions::server_hostname).
+    pub tls: Option<TlsClientConfig>,
+    /// The name the server's certificate must be valid for, also sent as
+    /// SNI. Required with `tls` (a path is no host name); an empty name
+    /// is an error, never a way to skip verification.
+    pub server_hostname: Option<String>,
+    /// How long the TLS handshake may take (default 60 s; TLS only).
+    pub ssl_handshake_timeout: Option<Duration>,
+    /// How long closing waits for the peer's close_notify (default 30 s;
+    /// TLS only).
+    pub ssl_shutdown_timeout: Option<Duration>,
 }
 
 impl UnixConnectOptions {
@@ -55,6 +69,30 @@ impl UnixConnectOptions {
     /// Sets [`sock`](UnixConnectOptions::sock).
     pub fn sock(mut self, sock: OwnedFd) -> UnixConnectOptions {
         self.sock = Some(sock);
+        self
+    }
+
+    /// Sets [`tls`](UnixConnectOptions::tls).
+    pub fn tls(mut self, config: TlsClientConfig) -> UnixConnectOptions {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Sets [`server_hostname`](UnixConnectOptions::server_hostname).
+    pub fn server_hostname(mut self, name: impl Into<String>) -> UnixConnectOptions {
+        self.server_hostname = Some(name.into());
+        self
+    }
+
+    /// Sets [`ssl_handshake_timeout`](UnixConnectOptions::ssl_handshake_timeout).
+    pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> UnixConnectOptions {
+        self.ssl_handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`ssl_shutdown_timeout`](UnixConnectOptions::ssl_shutdown_timeout).
+    pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> UnixConnectOptions {
+        self.ssl_shutdown_timeout = Some(timeout);
         self
     }
 }
@@ -84,6 +122,16 @@ pub struct UnixServerOptions {
     /// file the server bound (same device and inode). Default true
     /// (asyncio 3.13's `cleanup_socket`).
     pub cleanup_socket: Option<bool>,
+    /// Speak TLS on every connection with this configuration (asyncio's
+    /// `ssl`): each connection's protocol gets `connection_made` once its
+    /// handshake is done; a failed handshake only closes that connection.
+    pub tls: Option<TlsServerConfig>,
+    /// How long a connection's TLS handshake may take before it is
+    /// aborted (default 60 s; TLS only).
+    pub ssl_handshake_timeout: Option<Duration>,
+    /// How long closing waits for the peer's close_notify (default 30 s;
+    /// TLS only).
+    pub ssl_shutdown_timeout: Option<Duration>,
 }
 
 impl UnixServerOptions {
@@ -115,6 +163,24 @@ impl UnixServerOptions {
         self.cleanup_socket = Some(cleanup);
         self
     }
+
+    /// Sets [`tls`](UnixServerOptions::tls).
+    pub fn tls(mut self, config: TlsServerConfig) -> UnixServerOptions {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Sets [`ssl_handshake_timeout`](UnixServerOptions::ssl_handshake_timeout).
+    pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> UnixServerOptions {
+        self.ssl_handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`ssl_shutdown_timeout`](UnixServerOptions::ssl_shutdown_timeout).
+    pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> UnixServerOptions {
+        self.ssl_shutdown_timeout = Some(timeout);
+        self
+    }
 }
 
 /// `create_unix_connection`.
@@ -124,6 +190,13 @@ pub(crate) async fn create_unix_connection<F: ProtocolFactory>(
     path: Option<&Path>,
     mut options: UnixConnectOptions,
 ) -> Result<Connection<F::Protocol>> {
+    let tls = TlsStart::client(
+        options.tls.take(),
+        options.server_hostname.take(),
+        "",
+        options.ssl_handshake_timeout,
+        options.ssl_shutdown_timeout,
+    )?;
     let sock = match (options.sock.take(), path) {
         (Some(_), Some(_)) => return Err(both_path_and_sock()),
         (None, None) => {
@@ -137,9 +210,7 @@ pub(crate) async fn create_unix_connection<F: ProtocolFactory>(
         }
         (None, Some(path)) => connect(lp, &UnixAddr::from_asyncio(path)).await?,
     };
-    Ok(start_transport(lp, sock, Kind::Socket, &mut factory)
-        .await?
-        .1)
+    start_connection(lp, sock, Kind::Socket, &mut factory, tls).await
 }
 
 /// A new socket connected to `addr`, without blocking the loop.
@@ -175,6 +246,11 @@ pub(crate) async fn create_unix_server<F: ProtocolFactory>(
     path: Option<&Path>,
     mut options: UnixServerOptions,
 ) -> Result<Server> {
+    let tls = TlsStart::server(
+        options.tls.take(),
+        options.ssl_handshake_timeout,
+        options.ssl_shutdown_timeout,
+    )?;
     let cleanup = options.cleanup_socket.unwrap_or(true);
     let listener = match (options.sock.take(), path) {
         (Some(_), Some(_)) => return Err(both_path_and_sock()),
@@ -211,14 +287,28 @@ pub(crate) async fn create_unix_server<F: ProtocolFactory>(
             }
         }
     };
-    Server::launch(
-        lp,
-        vec![listener],
-        factory,
-        options.backlog,
-        options.start_serving,
-    )
-    .await
+    match tls {
+        None => {
+            Server::launch(
+                lp,
+                vec![listener],
+                factory,
+                options.backlog,
+                options.start_serving,
+            )
+            .await
+        }
+        Some(tls) => {
+            Server::launch(
+                lp,
+                vec![listener],
+                tls.server_factory(lp, factory),
+                options.backlog,
+                options.start_serving,
+            )
+            .await
+        }
+    }
 }
 
 /// Removes a socket file left at `path` (by a server that did not clean

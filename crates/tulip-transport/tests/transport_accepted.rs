@@ -71,6 +71,7 @@ fn echo_and_state_machine() {
                             ..Log::default()
                         },
                         server,
+                        tulip_transport::AcceptedSocketOptions::new(),
                     )
                     .await
                     .unwrap();
@@ -121,7 +122,11 @@ fn close_flushes_large_buffer_and_marks_are_exact() {
             let lp = lp.clone();
             async move {
                 let (t, p) = lp
-                    .connect_accepted_socket(Log::default, server)
+                    .connect_accepted_socket(
+                        Log::default,
+                        server,
+                        tulip_transport::AcceptedSocketOptions::new(),
+                    )
                     .await
                     .unwrap();
                 let chunk = vec![7u8; 1 << 20];

@@ -246,9 +246,13 @@ fn the_fallback_reads_a_nonblocking_pipe_on_the_loop() {
 }
 
 async fn accepted(lp: &Loop, fd: OwnedFd) -> (Transport, Rc<RefCell<Recorder>>) {
-    lp.connect_accepted_socket(Recorder::default, fd)
-        .await
-        .unwrap()
+    lp.connect_accepted_socket(
+        Recorder::default,
+        fd,
+        tulip_transport::AcceptedSocketOptions::new(),
+    )
+    .await
+    .unwrap()
 }
 
 #[test]
@@ -422,6 +426,7 @@ fn the_fallback_restores_a_buffered_protocol() {
             .connect_accepted_socket(
                 tulip_transport::Buffered(Collect::default),
                 OwnedFd::from(s),
+                tulip_transport::AcceptedSocketOptions::new(),
             )
             .await
             .unwrap();

@@ -22,9 +22,13 @@ use tulip_transport::{
 async fn accept(fd: OwnedFd, proto: Recorder) -> (Transport, Rc<RefCell<Recorder>>) {
     let lp = get_running_loop().unwrap();
     let mut slot = Some(proto);
-    lp.connect_accepted_socket(move || slot.take().unwrap(), fd)
-        .await
-        .unwrap()
+    lp.connect_accepted_socket(
+        move || slot.take().unwrap(),
+        fd,
+        tulip_transport::AcceptedSocketOptions::new(),
+    )
+    .await
+    .unwrap()
 }
 
 #[test]
@@ -263,7 +267,11 @@ fn notifications_raised_inside_a_callback_come_after_it() {
     run(async move {
         let lp = get_running_loop().unwrap();
         let (t, p) = lp
-            .connect_accepted_socket(Flooder::default, fd)
+            .connect_accepted_socket(
+                Flooder::default,
+                fd,
+                tulip_transport::AcceptedSocketOptions::new(),
+            )
             .await
             .unwrap();
         peer.write_all(b"go").unwrap();
@@ -336,6 +344,7 @@ fn buffered_protocol_reads_into_its_own_buffer() {
                     eof: false,
                 }),
                 fd,
+                tulip_transport::AcceptedSocketOptions::new(),
             )
             .await
             .unwrap();
@@ -402,7 +411,14 @@ fn a_panicking_protocol_is_reported_and_its_transport_closed() {
         lp.set_exception_handler(Some(Rc::new(move |_lp, ctx| {
             r.borrow_mut().push(ctx.message.clone())
         })));
-        let (t, _p) = lp.connect_accepted_socket(|| Panicky, fd).await.unwrap();
+        let (t, _p) = lp
+            .connect_accepted_socket(
+                || Panicky,
+                fd,
+                tulip_transport::AcceptedSocketOptions::new(),
+            )
+            .await
+            .unwrap();
         peer.write_all(b"boom").unwrap();
         assert!(wait_until(|| t.is_closing()).await);
         let mut rest = Vec::new();

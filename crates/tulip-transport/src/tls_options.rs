@@ -1,0 +1,558 @@
+//! TLS configuration: what asyncio's `ssl=` argument (an
+//! `ssl.SSLContext`) says, as tulip types over rustls' configurations, and
+//! the TLS error type.
+//!
+//! - [`TlsClientConfig`]: verifies the server's certificate and host name,
+//!   against the system's trust store by default (asyncio's
+//!   `ssl.create_default_context()`). Verification is only turned off by
+//!   [`TlsClientConfig::dangerous_no_certificate_verification`]; an empty
+//!   `server_hostname` is an error, never a way to skip the check.
+//! - [`TlsServerConfig`]: a certificate chain and its private key
+//!   (asyncio's `load_cert_chain`).
+//! - [`TlsConfig`]: either, for [`LoopNetExt::start_tls`](crate::LoopNetExt::start_tls);
+//!   asyncio's `server_side` is which of the two it is.
+//!
+//! The cryptography is rustls' `ring` provider, chosen explicitly (never
+//! the process-wide default), so a program that also links rustls with
+//! another provider behaves the same.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use crate::error::{Error, Result};
+
+/// asyncio's default `ssl_handshake_timeout`: 60 seconds.
+pub const SSL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// asyncio's default `ssl_shutdown_timeout`: 30 seconds.
+pub const SSL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The crypto provider every tulip configuration is built with.
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
+}
+
+/// The system's trust store, read once per process.
+fn system_roots() -> Arc<RootCertStore> {
+    static ROOTS: OnceLock<Arc<RootCertStore>> = OnceLock::new();
+    ROOTS
+        .get_or_init(|| {
+            let found = rustls_native_certs::load_native_certs();
+            for e in &found.errors {
+                log::debug!("reading the system's trust store: {e}");
+            }
+            let mut roots = RootCertStore::empty();
+            let (added, ignored) = roots.add_parsable_certificates(found.certs);
+            if ignored > 0 {
+                log::debug!("{ignored} certificates of the system's trust store were ignored");
+            }
+            if added == 0 {
+                log::warn!(
+                    "no certificate found in the system's trust store: \
+                     every server certificate will be rejected"
+                );
+            }
+            Arc::new(roots)
+        })
+        .clone()
+}
+
+/// A client's TLS configuration (asyncio's client `SSLContext`).
+///
+/// [`new`](TlsClientConfig::new) verifies the server against the system's
+/// trust store and checks that its certificate is valid for the host
+/// name (`server_hostname`, by default the host connected to), as
+/// asyncio's `ssl.create_default_context()` does.
+///
+/// ```no_run
+/// use tulip_transport::{ConnectOptions, TlsClientConfig};
+///
+/// let tls = TlsClientConfig::new()?.alpn_protocols(&[b"h2", b"http/1.1"]);
+/// let options = ConnectOptions::new().tls(tls);
+/// # Ok::<(), tulip_transport::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TlsClientConfig {
+    config: Arc<rustls::ClientConfig>,
+}
+
+impl TlsClientConfig {
+    /// Verifies servers against the system's trust store (read once per
+    /// process, with `rustls-native-certs`), with TLS 1.2 and 1.3.
+    ///
+    /// Errors: [`Error::Tls`] if rustls refuses the configuration.
+    pub fn new() -> Result<TlsClientConfig> {
+        TlsClientConfig::with_roots(system_roots())
+    }
+
+    /// Verifies servers against `roots` only.
+    ///
+    /// Errors: [`Error::Tls`] if rustls refuses the configuration.
+    pub fn with_roots(roots: impl Into<Arc<RootCertStore>>) -> Result<TlsClientConfig> {
+        let config = rustls::ClientConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(tls_error)?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        Ok(TlsClientConfig::from_rustls(Arc::new(config)))
+    }
+
+    /// Verifies servers against the CA certificates of a PEM text
+    /// (asyncio's `cadata`).
+    ///
+    /// Errors: [`Error::InvalidInput`] if the text holds no certificate
+    /// or a malformed one.
+    pub fn with_ca_pem(pem: &[u8]) -> Result<TlsClientConfig> {
+        let certs = CertificateDer::pem_slice_iter(pem)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::InvalidInput(format!("bad PEM certificate: {e}")))?;
+        TlsClientConfig::with_ca_certificates(certs)
+    }
+
+    /// Verifies servers against the CA certificates of a PEM file
+    /// (asyncio's `cafile`).
+    ///
+    /// Errors: as [`with_ca_pem`](TlsClientConfig::with_ca_pem), and the
+    /// file's I/O error.
+    pub fn with_ca_file(path: impl AsRef<Path>) -> Result<TlsClientConfig> {
+        TlsClientConfig::with_ca_pem(&std::fs::read(path)?)
+    }
+
+    /// Verifies servers against these DER-encoded CA certificates.
+    ///
+    /// Errors: [`Error::InvalidInput`] if there is none or one does not
+    /// parse.
+    pub fn with_ca_certificates(certs: Vec<CertificateDer<'static>>) -> Result<TlsClientConfig> {
+        if certs.is_empty() {
+            return Err(Error::InvalidInput(String::from(
+                "no CA certificate was given",
+            )));
+        }
+        let mut roots = RootCertStore::empty();
+        for cert in certs {
+            roots
+                .add(cert)
+                .map_err(|e| Error::InvalidInput(format!("bad CA certificate: {e}")))?;
+        }
+        TlsClientConfig::with_roots(roots)
+    }
+
+    /// **Dangerous**: accepts any server certificate, for any name. The
+    /// connection is encrypted but not authenticated: anyone in the path
+    /// can read and change it. For tests against a throwaway server only
+    /// (asyncio's `check_hostname = False` with `verify_mode =
+    /// CERT_NONE`). This is the only way tulip skips verification.
+    pub fn dangerous_no_certificate_verification() -> TlsClientConfig {
+        let provider = provider();
+        let verifier = Arc::new(NoVerification(provider.clone()));
+        let config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .expect("the ring provider supports the default protocol versions")
+            .dangerous()
+            .with_custom_certificate_verifier(verifier)
+            .with_no_client_auth();
+        TlsClientConfig::from_rustls(Arc::new(config))
+    }
+
+    /// Wraps a rustls configuration made by hand (client certificates,
+    /// another verifier, session resumption settings, ...).
+    pub fn from_rustls(config: Arc<rustls::ClientConfig>) -> TlsClientConfig {
+        TlsClientConfig { config }
+    }
+
+    /// Offers these ALPN protocols, in order of preference (asyncio's
+    /// `set_alpn_protocols`).
+    pub fn alpn_protocols(mut self, protocols: &[&[u8]]) -> TlsClientConfig {
+        Arc::make_mut(&mut self.config).alpn_protocols =
+            protocols.iter().map(|p| p.to_vec()).collect();
+        self
+    }
+
+    /// The rustls configuration.
+    pub fn rustls_config(&self) -> &Arc<rustls::ClientConfig> {
+        &self.config
+    }
+}
+
+impl fmt::Debug for TlsClientConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsClientConfig")
+            .field("alpn_protocols", &self.config.alpn_protocols)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A server's TLS configuration (asyncio's server `SSLContext` with
+/// `load_cert_chain`).
+///
+/// ```no_run
+/// use tulip_transport::{ServerOptions, TlsServerConfig};
+///
+/// let tls = TlsServerConfig::from_pem_files("cert.pem", "key.pem")?;
+/// let options = ServerOptions::new().tls(tls);
+/// # Ok::<(), tulip_transport::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct TlsServerConfig {
+    config: Arc<rustls::ServerConfig>,
+}
+
+impl TlsServerConfig {
+    /// A server presenting `cert_chain` (its own certificate first) with
+    /// its private `key`, for TLS 1.2 and 1.3, asking no client
+    /// certificate.
+    ///
+    /// Errors: [`Error::Tls`] if the key does not fit the certificate or
+    /// is of an unsupported kind.
+    pub fn from_der(
+        cert_chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Result<TlsServerConfig> {
+        if cert_chain.is_empty() {
+            return Err(Error::InvalidInput(String::from(
+                "the certificate chain is empty",
+            )));
+        }
+        let config = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(tls_error)?
+            .with_no_client_auth()
+            .with_single_cert(cert_chain, key)
+            .map_err(tls_error)?;
+        Ok(TlsServerConfig::from_rustls(Arc::new(config)))
+    }
+
+    /// As [`from_der`](TlsServerConfig::from_der), from PEM texts: the
+    /// certificates, then a private key (PKCS#8, PKCS#1 or SEC1).
+    ///
+    /// Errors: [`Error::InvalidInput`] for a malformed text, no
+    /// certificate or no key; as `from_der`.
+    pub fn from_pem(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<TlsServerConfig> {
+        let chain = CertificateDer::pem_slice_iter(cert_chain_pem)
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| Error::InvalidInput(format!("bad PEM certificate: {e}")))?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem)
+            .map_err(|e| Error::InvalidInput(format!("bad PEM private key: {e}")))?;
+        TlsServerConfig::from_der(chain, key)
+    }
+
+    /// As [`from_pem`](TlsServerConfig::from_pem), from files (asyncio's
+    /// `load_cert_chain(certfile, keyfile)`).
+    ///
+    /// Errors: as `from_pem`, and the files' I/O errors.
+    pub fn from_pem_files(
+        cert_chain: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> Result<TlsServerConfig> {
+        TlsServerConfig::from_pem(&std::fs::read(cert_chain)?, &std::fs::read(key)?)
+    }
+
+    /// Wraps a rustls configuration made by hand (client certificate
+    /// verification, SNI-based certificate selection, ...).
+    pub fn from_rustls(config: Arc<rustls::ServerConfig>) -> TlsServerConfig {
+        TlsServerConfig { config }
+    }
+
+    /// Accepts these ALPN protocols, in order of preference (asyncio's
+    /// `set_alpn_protocols`). A client offering none of them is refused.
+    pub fn alpn_protocols(mut self, protocols: &[&[u8]]) -> TlsServerConfig {
+        Arc::make_mut(&mut self.config).alpn_protocols =
+            protocols.iter().map(|p| p.to_vec()).collect();
+        self
+    }
+
+    /// The rustls configuration.
+    pub fn rustls_config(&self) -> &Arc<rustls::ServerConfig> {
+        &self.config
+    }
+}
+
+impl fmt::Debug for TlsServerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsServerConfig")
+            .field("alpn_protocols", &self.config.alpn_protocols)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A client or a server configuration, for
+/// [`LoopNetExt::start_tls`](crate::LoopNetExt::start_tls): asyncio's
+/// `sslcontext` with its `server_side` flag, which is which variant this
+/// is.
+#[derive(Clone, Debug)]
+pub enum TlsConfig {
+    /// The client side: verifies the peer.
+    Client(TlsClientConfig),
+    /// The server side: presents a certificate.
+    Server(TlsServerConfig),
+}
+
+impl From<TlsClientConfig> for TlsConfig {
+    fn from(config: TlsClientConfig) -> TlsConfig {
+        TlsConfig::Client(config)
+    }
+}
+
+impl From<TlsServerConfig> for TlsConfig {
+    fn from(config: TlsServerConfig) -> TlsConfig {
+        TlsConfig::Server(config)
+    }
+}
+
+/// Options of [`LoopNetExt::start_tls`](crate::LoopNetExt::start_tls)
+/// (asyncio's keyword arguments; `server_side` is the kind of
+/// [`TlsConfig`]).
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip_transport::StartTlsOptions;
+///
+/// let options = StartTlsOptions::new()
+///     .server_hostname("example.com")
+///     .ssl_handshake_timeout(Duration::from_secs(10));
+/// assert_eq!(options.server_hostname.as_deref(), Some("example.com"));
+/// ```
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct StartTlsOptions {
+    /// The name to verify the server's certificate against and to send as
+    /// SNI. Required on the client side (there is no host to default to);
+    /// meaningless, and refused, on the server side.
+    pub server_hostname: Option<String>,
+    /// How long the handshake may take (default 60 s).
+    pub ssl_handshake_timeout: Option<Duration>,
+    /// How long the close_notify exchange may take (default 30 s).
+    pub ssl_shutdown_timeout: Option<Duration>,
+}
+
+impl StartTlsOptions {
+    /// The default options.
+    pub fn new() -> StartTlsOptions {
+        StartTlsOptions::default()
+    }
+
+    /// Sets [`server_hostname`](StartTlsOptions::server_hostname).
+    pub fn server_hostname(mut self, name: impl Into<String>) -> StartTlsOptions {
+        self.server_hostname = Some(name.into());
+        self
+    }
+
+    /// Sets [`ssl_handshake_timeout`](StartTlsOptions::ssl_handshake_timeout).
+    pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> StartTlsOptions {
+        self.ssl_handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`ssl_shutdown_timeout`](StartTlsOptions::ssl_shutdown_timeout).
+    pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> StartTlsOptions {
+        self.ssl_shutdown_timeout = Some(timeout);
+        self
+    }
+}
+
+/// A TLS failure (inside [`Error::Tls`]).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// rustls refused the peer or its data: a certificate that does not
+    /// verify ([`certificate_error`](TlsError::certificate_error)), an
+    /// alert from the peer, a malformed or undecryptable record, no
+    /// common protocol version, cipher suite or ALPN protocol (asyncio's
+    /// `ssl.SSLError` and `ssl.SSLCertVerificationError`).
+    Rustls(rustls::Error),
+    /// The peer closed the TCP connection without a TLS close_notify
+    /// alert: the data received may be cut short (a truncation attack, or
+    /// a careless peer). Never reported as a clean EOF.
+    Truncated,
+    /// The handshake did not finish within `ssl_handshake_timeout`.
+    HandshakeTimeout(Duration),
+    /// The peer did not answer the close_notify within
+    /// `ssl_shutdown_timeout`.
+    ShutdownTimeout(Duration),
+}
+
+impl TlsError {
+    /// The rustls error, if this is one.
+    pub fn rustls_error(&self) -> Option<&rustls::Error> {
+        match self {
+            TlsError::Rustls(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Why this side rejected the peer's certificate (unknown issuer,
+    /// not valid for the name, expired, ...), if it did.
+    pub fn certificate_error(&self) -> Option<&rustls::CertificateError> {
+        match self {
+            TlsError::Rustls(rustls::Error::InvalidCertificate(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether a certificate was rejected: by this side
+    /// ([`certificate_error`](TlsError::certificate_error)), or by the
+    /// peer, which said so with a certificate alert.
+    pub fn is_certificate_error(&self) -> bool {
+        use rustls::AlertDescription as A;
+        match self {
+            TlsError::Rustls(rustls::Error::InvalidCertificate(_)) => true,
+            TlsError::Rustls(rustls::Error::AlertReceived(alert)) => matches!(
+                alert,
+                A::BadCertificate
+                    | A::UnsupportedCertificate
+                    | A::CertificateRevoked
+                    | A::CertificateExpired
+                    | A::CertificateUnknown
+                    | A::UnknownCA
+                    | A::CertificateRequired
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether a TLS timeout ran out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            TlsError::HandshakeTimeout(_) | TlsError::ShutdownTimeout(_)
+        )
+    }
+
+    /// The `io::ErrorKind` this error becomes as an `io::Error`.
+    pub fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            TlsError::Rustls(_) => io::ErrorKind::InvalidData,
+            TlsError::Truncated => io::ErrorKind::UnexpectedEof,
+            TlsError::HandshakeTimeout(_) | TlsError::ShutdownTimeout(_) => io::ErrorKind::TimedOut,
+        }
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::Rustls(e) => write!(f, "{e}"),
+            TlsError::Truncated => {
+                f.write_str("the peer closed the connection without a TLS close_notify")
+            }
+            TlsError::HandshakeTimeout(t) => write!(
+                f,
+                "the TLS handshake is taking longer than {t:?}: aborting the connection"
+            ),
+            TlsError::ShutdownTimeout(t) => write!(f, "the TLS shutdown timed out after {t:?}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TlsError::Rustls(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<TlsError> for Error {
+    fn from(e: TlsError) -> Error {
+        Error::Tls(e)
+    }
+}
+
+/// A rustls error as a transport error.
+pub(crate) fn tls_error(e: rustls::Error) -> Error {
+    Error::Tls(TlsError::Rustls(e))
+}
+
+/// Checks a TLS timeout (asyncio: a positive number).
+pub(crate) fn check_timeout(what: &str, timeout: Option<Duration>) -> Result<()> {
+    if timeout == Some(Duration::ZERO) {
+        return Err(Error::InvalidInput(format!(
+            "{what} should be a positive duration"
+        )));
+    }
+    Ok(())
+}
+
+/// The rustls name of `host` (a DNS name or an IP address, IPv6 possibly
+/// in brackets).
+///
+/// Errors: [`Error::InvalidInput`] for an empty or malformed name: an
+/// empty name never turns verification off.
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    if bare.is_empty() {
+        return Err(Error::InvalidInput(String::from(
+            "server_hostname is empty: an empty name never disables certificate \
+             verification; use TlsClientConfig::dangerous_no_certificate_verification \
+             to connect without verifying",
+        )));
+    }
+    ServerName::try_from(bare.to_owned())
+        .map_err(|e| Error::InvalidInput(format!("invalid server_hostname {host:?}: {e}")))
+}
+
+/// Accepts every certificate (checking only that the handshake
+/// signatures are made with the certificate's key).
+#[derive(Debug)]
+struct NoVerification(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for NoVerification {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> std::result::Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -1,0 +1,216 @@
+//! Helpers shared by the TLS tests: certificates made with rcgen (a CA, a
+//! server certificate signed by it for `localhost`, `127.0.0.1` and
+//! `::1`), their files for external peers, a recording protocol, and a
+//! runner with a generous timeout.
+
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::future::Future;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use tulip_transport::{BaseProtocol, Error, Protocol, TlsClientConfig, TlsServerConfig, Transport};
+
+/// A CA and a server certificate it signed.
+pub struct Pki {
+    pub ca_pem: String,
+    pub ca_der: Vec<u8>,
+    pub cert_pem: String,
+    pub cert_der: Vec<u8>,
+    pub key_pem: String,
+    /// The files of the above, for openssl and Python.
+    pub dir: tempfile::TempDir,
+}
+
+impl Pki {
+    /// A fresh CA named `ca_name` and a server certificate for
+    /// `localhost`, `127.0.0.1` and `::1`.
+    pub fn new(ca_name: &str) -> Pki {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, ca_name);
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ])
+        .unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki {
+            ca_pem: ca.pem(),
+            ca_der: ca.der().to_vec(),
+            cert_pem: cert.pem(),
+            cert_der: cert.der().to_vec(),
+            key_pem: key.serialize_pem(),
+            dir,
+        };
+        std::fs::write(pki.ca_file(), &pki.ca_pem).unwrap();
+        std::fs::write(pki.cert_file(), &pki.cert_pem).unwrap();
+        std::fs::write(pki.key_file(), &pki.key_pem).unwrap();
+        pki
+    }
+
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    pub fn cert_file(&self) -> PathBuf {
+        self.dir.path().join("cert.pem")
+    }
+
+    pub fn key_file(&self) -> PathBuf {
+        self.dir.path().join("key.pem")
+    }
+
+    pub fn server(&self) -> TlsServerConfig {
+        TlsServerConfig::from_pem(self.cert_pem.as_bytes(), self.key_pem.as_bytes()).unwrap()
+    }
+
+    pub fn client(&self) -> TlsClientConfig {
+        TlsClientConfig::with_ca_pem(self.ca_pem.as_bytes()).unwrap()
+    }
+}
+
+/// Runs `fut` on a new loop, failing the test after 60 s.
+pub fn run<F, T>(fut: F) -> T
+where
+    F: Future<Output = T> + 'static,
+    T: 'static,
+{
+    let event_loop = tulip_executor::EventLoop::new().unwrap();
+    event_loop
+        .run_until_complete(async move {
+            tulip_executor::wait_for(fut, Duration::from_secs(60))
+                .await
+                .expect("the test timed out")
+        })
+        .unwrap()
+}
+
+/// Waits (up to 20 s) until `cond` holds.
+pub async fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
+    for _ in 0..4000 {
+        if cond() {
+            return true;
+        }
+        tulip_executor::sleep(Duration::from_millis(5)).await;
+    }
+    cond()
+}
+
+/// Records every callback; echoes when asked.
+#[derive(Default, Debug)]
+pub struct Rec {
+    pub events: Vec<String>,
+    pub data: Vec<u8>,
+    pub transport: Option<Transport>,
+    pub echo: bool,
+    pub pause_on_connect: bool,
+    pub lost_error: Option<Error>,
+}
+
+impl Rec {
+    pub fn echo() -> Rec {
+        Rec {
+            echo: true,
+            ..Rec::default()
+        }
+    }
+
+    pub fn lost(&self) -> bool {
+        self.events.iter().any(|e| e.starts_with("lost"))
+    }
+
+    pub fn has(&self, what: &str) -> bool {
+        self.events.iter().any(|e| e == what)
+    }
+}
+
+impl BaseProtocol for Rec {
+    fn connection_lost(&mut self, exc: Option<Error>) {
+        self.events.push(String::from(if exc.is_some() {
+            "lost:err"
+        } else {
+            "lost"
+        }));
+        self.lost_error = exc;
+        self.transport = None;
+    }
+    fn pause_writing(&mut self) {
+        self.events.push("pause".into());
+    }
+    fn resume_writing(&mut self) {
+        self.events.push("resume".into());
+    }
+}
+
+impl Protocol for Rec {
+    fn connection_made(&mut self, transport: Transport) {
+        self.events.push("made".into());
+        if self.pause_on_connect {
+            transport.pause_reading();
+        }
+        self.transport = Some(transport);
+    }
+    fn data_received(&mut self, data: &[u8]) {
+        self.data.extend_from_slice(data);
+        if self.echo {
+            if let Some(t) = &self.transport {
+                t.write(data).unwrap();
+            }
+        }
+    }
+    fn eof_received(&mut self) -> bool {
+        self.events.push("eof".into());
+        false
+    }
+}
+
+/// A shared slot a server factory puts each protocol in.
+pub type Slot = Rc<RefCell<Vec<Rc<RefCell<Rec>>>>>;
+
+/// Counts this process's open descriptors.
+pub fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// A server factory that keeps every protocol it makes in `made`.
+pub struct Collect {
+    pub made: Slot,
+    pub make: Box<dyn FnMut() -> Rec>,
+}
+
+impl Collect {
+    pub fn new(make: impl FnMut() -> Rec + 'static) -> (Collect, Slot) {
+        let made: Slot = Rc::default();
+        (
+            Collect {
+                made: made.clone(),
+                make: Box::new(make),
+            },
+            made,
+        )
+    }
+}
+
+impl tulip_transport::ProtocolFactory for Collect {
+    type Protocol = Rec;
+
+    fn build(&mut self) -> (Rc<RefCell<Rec>>, tulip_transport::ProtocolRef) {
+        let p = Rc::new(RefCell::new((self.make)()));
+        self.made.borrow_mut().push(p.clone());
+        (p.clone(), tulip_transport::ProtocolRef::plain(p))
+    }
+}
