@@ -41,6 +41,14 @@ pub enum Error {
     /// An error set on a future with
     /// [`LoopFuture::set_exception`](crate::LoopFuture::set_exception).
     Exception(Arc<dyn std::error::Error + Send + Sync>),
+    /// Not a signal a handler can be set for (asyncio's `ValueError` from
+    /// `add_signal_handler`): out of range, unknown to the system, or
+    /// `SIGKILL`, `SIGSTOP`, `SIGSEGV`, `SIGBUS`, `SIGFPE`, `SIGILL`.
+    InvalidSignal(i32),
+    /// Ctrl-C (`SIGINT`) interrupted [`run`](crate::run) or
+    /// [`Runner::run`](crate::Runner::run), which cancelled the main future:
+    /// asyncio's `KeyboardInterrupt`.
+    Interrupted,
 }
 
 impl Error {
@@ -92,6 +100,13 @@ impl fmt::Display for Error {
             Error::Panicked(p) => write!(f, "panicked: {}", p.message()),
             Error::Io(e) => write!(f, "{e}"),
             Error::Exception(e) => write!(f, "{e}"),
+            Error::InvalidSignal(signum) => {
+                write!(
+                    f,
+                    "signal {signum} cannot be handled: not a signal, or one that cannot be caught"
+                )
+            }
+            Error::Interrupted => f.write_str("interrupted by Ctrl-C (SIGINT)"),
         }
     }
 }

@@ -56,6 +56,7 @@
 //! | `loop.set_exception_handler` / `call_exception_handler` | [`Loop::set_exception_handler`] / [`Loop::call_exception_handler`] |
 //! | `loop.set_debug` / `slow_callback_duration` | [`Loop::set_debug`] / [`Loop::set_slow_callback_duration`] |
 //! | `asyncio.run` / `Runner` | [`run`] / [`Runner`] |
+//! | `loop.add_signal_handler` / `remove_signal_handler`, `signal.SIGINT`, ... | [`Loop::add_signal_handler`] / [`Loop::remove_signal_handler`], [`signal::SIGINT`], ... |
 //! | `asyncio.get_running_loop` / `get_event_loop` / `set_event_loop` | [`get_running_loop`] / [`get_event_loop`] / [`set_event_loop`] |
 //! | `asyncio.sleep` | [`sleep`], [`sleep_until`], [`yield_now`] |
 //! | `asyncio.gather(*aws)` / `return_exceptions=True` | [`gather`] (a `Vec` or a tuple) / [`Gather::return_exceptions`]; [`try_gather`] for `Result` outputs |
@@ -67,6 +68,7 @@
 //! | `asyncio.TaskGroup` / `ExceptionGroup` | [`task_group`], [`TaskGroup`] / [`TaskGroupError`] |
 //! | `asyncio.ensure_future` / `run_coroutine_threadsafe` | [`ensure_future`] / [`run_coroutine_threadsafe`] ([`ConcurrentFuture`]) |
 //! | `CancelledError`, `InvalidStateError`, `TimeoutError` | [`Error::Cancelled`], [`Error::InvalidState`], [`Error::Timeout`] |
+//! | `KeyboardInterrupt` out of `asyncio.run`, `ValueError` of `add_signal_handler` | [`Error::Interrupted`], [`Error::InvalidSignal`] |
 
 mod as_completed;
 mod base_events;
@@ -84,12 +86,15 @@ mod remote;
 mod runners;
 mod shield;
 mod sleep;
+mod sys;
 mod task;
 mod task_set;
 mod taskgroups;
 mod threadsafe;
 mod timeouts;
 mod timers;
+#[cfg(unix)]
+mod unix_events;
 mod wait;
 
 pub use as_completed::{AsCompleted, Next, as_completed};
@@ -118,4 +123,6 @@ pub use timeouts::{
     Timeout, TimeoutScope, WaitForTask, timeout, timeout_at, wait_for, wait_for_task,
 };
 pub use tulip_reactor::{BackendKind, IoSource};
+#[cfg(unix)]
+pub use unix_events::signal;
 pub use wait::{AsTaskRef, ReturnWhen, Wait, wait};

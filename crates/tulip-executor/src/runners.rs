@@ -1,9 +1,10 @@
 //! `run` and [`Runner`]: asyncio's `asyncio.run` and `asyncio.Runner`. A new
 //! loop runs the main future; on the way out, tasks still pending are
 //! cancelled and allowed to finish, the default executor is shut down, and
-//! the loop is closed.
+//! the loop is closed. On the main thread, Ctrl-C cancels the main future
+//! and a second Ctrl-C ends the process, as in asyncio.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
@@ -12,6 +13,9 @@ use crate::base_events::Loop;
 use crate::error::Error;
 use crate::event_loop::{EventLoop, new_event_loop, set_event_loop};
 use crate::exception_handler::ExceptionContext;
+#[cfg(unix)]
+use crate::handle::Handle;
+use crate::task::TaskRef;
 
 /// How long closing a runner waits for the default executor's threads
 /// (asyncio's `shutdown_default_executor` timeout).
@@ -23,6 +27,10 @@ const EXECUTOR_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(300);
 /// down; the loop is closed. A panic in `main` is resumed here.
 /// [`Error::LoopRunning`] if a loop already runs on this thread (nothing is
 /// created or changed then).
+///
+/// Ctrl-C is handled as asyncio does, see [`Runner::run`]: the first
+/// `SIGINT` cancels `main` and the run returns [`Error::Interrupted`]; a
+/// second one ends the process.
 ///
 /// ```
 /// let out = tulip_executor::run(async {
@@ -90,6 +98,18 @@ impl Runner {
     }
 
     /// Runs `main` to completion on the runner's loop and returns its output.
+    ///
+    /// Ctrl-C, as asyncio's `Runner`: on the main thread of the process,
+    /// when this loop has no `SIGINT` handler and the signal has its default
+    /// disposition (no handler anywhere in the process, not ignored), a
+    /// `SIGINT` handler is set while `main` runs. The first Ctrl-C cancels
+    /// `main` (its future is dropped, so its destructors run) and the run
+    /// returns [`Error::Interrupted`] (asyncio's `KeyboardInterrupt`); if
+    /// `main` had completed already, its output is returned. The default
+    /// disposition comes back as that first `SIGINT` arrives, so a second
+    /// one ends the process, even while the loop is stuck in a callback.
+    /// The handler is removed when the run ends, unless `main` replaced it
+    /// with its own ([`Loop::add_signal_handler`]), which then stays.
     #[track_caller]
     pub fn run<F>(&self, main: F) -> Result<F::Output, Error>
     where
@@ -97,7 +117,16 @@ impl Runner {
         F::Output: 'static,
     {
         let event_loop = self.event_loop.as_ref().ok_or(Error::LoopClosed)?;
-        event_loop.run_until_complete(main)
+        let main_task = Rc::new(MainTask::default());
+        #[cfg(unix)]
+        let ctrl_c = CtrlC::install(&event_loop.handle(), &main_task);
+        let out = event_loop.run_until_complete(MainTask::track(main_task.clone(), main));
+        #[cfg(unix)]
+        drop(ctrl_c);
+        match out {
+            Err(Error::Cancelled) if main_task.interrupted.get() => Err(Error::Interrupted),
+            out => out,
+        }
     }
 
     /// Cancels what is still pending, shuts the default executor down and
@@ -134,6 +163,79 @@ impl std::fmt::Debug for Runner {
         f.debug_struct("Runner")
             .field("loop", &self.event_loop)
             .finish()
+    }
+}
+
+/// A runner's main task, as its Ctrl-C handler sees it.
+#[derive(Default)]
+struct MainTask {
+    task: RefCell<Option<TaskRef>>,
+    /// Whether Ctrl-C cancelled it.
+    interrupted: Cell<bool>,
+}
+
+impl MainTask {
+    /// `main`, telling `this` which task runs it.
+    async fn track<F: Future>(this: Rc<MainTask>, main: F) -> F::Output {
+        let task = crate::task::current_task();
+        if let (true, Some(task)) = (this.interrupted.get(), &task) {
+            task.cancel();
+        }
+        *this.task.borrow_mut() = task;
+        main.await
+    }
+
+    /// Ctrl-C: cancel the main task (it is known once it ran; if it did
+    /// not run yet, it cancels itself when it does).
+    fn interrupt(&self) {
+        self.interrupted.set(true);
+        if let Some(task) = &*self.task.borrow() {
+            task.cancel();
+        }
+    }
+}
+
+/// The `SIGINT` handler a runner sets while its main future runs, removed
+/// on drop unless it was replaced.
+#[cfg(unix)]
+struct CtrlC {
+    lp: Loop,
+    handle: Handle,
+}
+
+#[cfg(unix)]
+impl CtrlC {
+    fn install(lp: &Loop, main: &Rc<MainTask>) -> Option<CtrlC> {
+        use crate::unix_events::{Delivery, is_default};
+        const SIGINT: i32 = crate::signal::SIGINT;
+        if std::thread::current().name() != Some("main")
+            || lp.has_signal_handler(SIGINT)
+            || !is_default(SIGINT)
+        {
+            return None;
+        }
+        let main = main.clone();
+        // `Delivery::First`: the default comes back as the signal arrives.
+        let handle = lp
+            .set_signal_handler(SIGINT, Delivery::First, move || {
+                main.interrupt();
+                if let Ok(lp) = crate::get_running_loop() {
+                    lp.remove_signal_handler(SIGINT);
+                }
+            })
+            .ok()?;
+        Some(CtrlC {
+            lp: lp.clone(),
+            handle,
+        })
+    }
+}
+
+#[cfg(unix)]
+impl Drop for CtrlC {
+    fn drop(&mut self) {
+        self.lp
+            .remove_signal_handler_of(crate::signal::SIGINT, &self.handle);
     }
 }
 

@@ -1,0 +1,6 @@
+//! The executor's operating-system boundary: what needs `unsafe` calls into
+//! the C library. Every OS-specific `cfg` of the crate belongs under this
+//! module.
+
+#[cfg(unix)]
+pub(crate) mod signals;
