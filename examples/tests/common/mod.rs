@@ -77,6 +77,11 @@ impl Running {
         }
     }
 
+    /// The program's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The next line of its output. Panics (with its standard error) if
     /// the program ends first, or prints nothing within [`DEADLINE`].
     pub fn next_line(&mut self) -> String {
