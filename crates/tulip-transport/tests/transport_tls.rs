@@ -10,32 +10,14 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use rustls::CertificateError;
-use tls_support::{Collect, Pki, Rec, Slot, run, wait_until};
+use tls_support::{Pki, Rec, Slot, connected, run, tls_connect, tls_server, wait_until};
 use tulip_transport::{
     ConnectOptions, Error, ExtraInfo, LoopNetExt, Server, ServerOptions, TlsClientConfig, TlsError,
     TlsServerConfig,
 };
 
-/// A TLS echo server on 127.0.0.1: the server, its port, its protocols.
 async fn echo_server(tls: TlsServerConfig, options: ServerOptions) -> (Server, u16, Slot) {
-    let lp = tulip_executor::get_running_loop().unwrap();
-    let (factory, made) = Collect::new(Rec::echo);
-    let server = lp
-        .create_server(factory, "127.0.0.1", 0, options.tls(tls))
-        .await
-        .unwrap();
-    let port = server.sockets()[0].inet_addr().unwrap().port();
-    (server, port, made)
-}
-
-async fn connect(
-    host: &str,
-    port: u16,
-    options: ConnectOptions,
-) -> tulip_transport::Result<tulip_transport::Connection<Rec>> {
-    let lp = tulip_executor::get_running_loop().unwrap();
-    lp.create_connection(Rec::default, host, port, options)
-        .await
+    tls_server(options.tls(tls), Rec::echo).await
 }
 
 fn is_name_error(e: &TlsError) -> bool {
@@ -50,7 +32,7 @@ fn handshake_with_the_right_ca_and_name_succeeds() {
     let pki = Pki::new("tulip test CA");
     run(async move {
         let (server, port, made) = echo_server(pki.server(), ServerOptions::new()).await;
-        let (t, p) = connect("localhost", port, ConnectOptions::new().tls(pki.client()))
+        let (t, p) = tls_connect("localhost", port, ConnectOptions::new().tls(pki.client()))
             .await
             .unwrap();
         assert_eq!(p.borrow().events, ["made"]);
@@ -94,8 +76,7 @@ fn handshake_with_the_right_ca_and_name_succeeds() {
         assert!(!t.can_write_eof());
         assert!(matches!(t.write_eof(), Err(Error::Unsupported(_))));
 
-        let server_side = made.borrow()[0].clone();
-        let st = server_side.borrow().transport.clone().unwrap();
+        let (server_side, st) = connected(&made, 0).await;
         let sinfo = st.tls_info().unwrap();
         assert!(sinfo.server_side);
         assert_eq!(sinfo.server_name.as_deref(), Some("localhost"));
@@ -122,7 +103,7 @@ fn an_ip_address_is_verified_against_the_ip_names_of_the_certificate() {
     let pki = Pki::new("tulip test CA");
     run(async move {
         let (server, port, _made) = echo_server(pki.server(), ServerOptions::new()).await;
-        let (t, _p) = connect("127.0.0.1", port, ConnectOptions::new().tls(pki.client()))
+        let (t, _p) = tls_connect("127.0.0.1", port, ConnectOptions::new().tls(pki.client()))
             .await
             .unwrap();
         assert_eq!(
@@ -139,7 +120,7 @@ fn a_wrong_name_fails_with_a_certificate_error_and_the_server_goes_on() {
     let pki = Pki::new("tulip test CA");
     run(async move {
         let (server, port, made) = echo_server(pki.server(), ServerOptions::new()).await;
-        let err = connect(
+        let err = tls_connect(
             "127.0.0.1",
             port,
             ConnectOptions::new()
@@ -160,7 +141,7 @@ fn a_wrong_name_fails_with_a_certificate_error_and_the_server_goes_on() {
         tulip_executor::sleep(Duration::from_millis(50)).await;
         assert!(made.borrow()[0].borrow().events.is_empty());
         // The server goes on serving.
-        let (t, _p) = connect("localhost", port, ConnectOptions::new().tls(pki.client()))
+        let (t, _p) = tls_connect("localhost", port, ConnectOptions::new().tls(pki.client()))
             .await
             .unwrap();
         t.close();
@@ -176,7 +157,7 @@ fn an_unknown_ca_fails_with_a_certificate_error() {
     run(async move {
         let (server, port, _made) = echo_server(pki.server(), ServerOptions::new()).await;
         for client in [other.client(), TlsClientConfig::new().unwrap()] {
-            let err = connect("localhost", port, ConnectOptions::new().tls(client))
+            let err = tls_connect("localhost", port, ConnectOptions::new().tls(client))
                 .await
                 .unwrap_err();
             let tls = err.as_tls().expect("a TLS error");
@@ -199,12 +180,12 @@ fn verification_is_off_only_with_the_dangerous_configuration() {
         let options = ConnectOptions::new()
             .tls(TlsClientConfig::dangerous_no_certificate_verification())
             .server_hostname("not.the.name.example");
-        let (t, p) = connect("127.0.0.1", port, options).await.unwrap();
+        let (t, p) = tls_connect("127.0.0.1", port, options).await.unwrap();
         t.write(b"ping").unwrap();
         assert!(wait_until(|| p.borrow().data == b"ping").await);
         t.close();
         // An empty server_hostname is an error, never "no verification".
-        let err = connect(
+        let err = tls_connect(
             "127.0.0.1",
             port,
             ConnectOptions::new().tls(pki.client()).server_hostname(""),
@@ -236,13 +217,13 @@ fn tls_options_are_checked_before_connecting() {
         for options in cases {
             // Port 9 (discard) on loopback: nothing listens; the options
             // are refused before any connection attempt.
-            let err = connect("127.0.0.1", 9, options).await.unwrap_err();
+            let err = tls_connect("127.0.0.1", 9, options).await.unwrap_err();
             assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
         }
         // An existing socket and tls without a name: no host to verify.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let sock = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-        let err = connect(
+        let err = tls_connect(
             "",
             0,
             ConnectOptions::new().sock(sock.into()).tls(pki.client()),
@@ -284,7 +265,7 @@ fn alpn_is_negotiated_and_a_mismatch_is_refused() {
         let tls = pki.server().alpn_protocols(&[b"h2", b"http/1.1"]);
         let (server, port, made) = echo_server(tls, ServerOptions::new()).await;
         let client = pki.client().alpn_protocols(&[b"http/1.1", b"spdy/3"]);
-        let (t, _p) = connect("localhost", port, ConnectOptions::new().tls(client))
+        let (t, _p) = tls_connect("localhost", port, ConnectOptions::new().tls(client))
             .await
             .unwrap();
         assert_eq!(
@@ -295,14 +276,7 @@ fn alpn_is_negotiated_and_a_mismatch_is_refused() {
             t.get_extra_info("alpn_protocol"),
             Some(ExtraInfo::Bytes(b"http/1.1".to_vec()))
         );
-        assert!(
-            wait_until(|| made
-                .borrow()
-                .first()
-                .is_some_and(|p| p.borrow().has("made")))
-            .await
-        );
-        let st = made.borrow()[0].borrow().transport.clone().unwrap();
+        let (_sp, st) = connected(&made, 0).await;
         assert_eq!(
             st.tls_info().unwrap().alpn_protocol.as_deref(),
             Some(&b"http/1.1"[..])
@@ -310,7 +284,7 @@ fn alpn_is_negotiated_and_a_mismatch_is_refused() {
         t.close();
 
         let client = pki.client().alpn_protocols(&[b"spdy/3"]);
-        let err = connect("localhost", port, ConnectOptions::new().tls(client))
+        let err = tls_connect("localhost", port, ConnectOptions::new().tls(client))
             .await
             .unwrap_err();
         assert_eq!(
@@ -336,7 +310,7 @@ fn twenty_five_clients_send_one_megabyte_each_way() {
         for i in 0..CLIENTS {
             let client = pki.client();
             tasks.push(tulip_executor::spawn(async move {
-                let (t, p) = connect("localhost", port, ConnectOptions::new().tls(client))
+                let (t, p) = tls_connect("localhost", port, ConnectOptions::new().tls(client))
                     .await
                     .unwrap();
                 let payload: Vec<u8> = (0..SIZE).map(|j| (j * 31 + i) as u8).collect();
@@ -383,7 +357,7 @@ fn a_peer_closing_during_the_handshake_fails_the_handshake_only() {
         });
         raw.await.unwrap();
         assert!(wait_until(|| made.borrow().len() == 2).await);
-        let (t, p) = connect("localhost", port, ConnectOptions::new().tls(pki.client()))
+        let (t, p) = tls_connect("localhost", port, ConnectOptions::new().tls(pki.client()))
             .await
             .unwrap();
         t.write(b"still serving").unwrap();
@@ -400,7 +374,7 @@ fn a_peer_closing_during_the_handshake_fails_the_handshake_only() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let closer = std::thread::spawn(move || drop(listener.accept().unwrap()));
-        let err = connect("localhost", port, ConnectOptions::new().tls(pki.client()))
+        let err = tls_connect("localhost", port, ConnectOptions::new().tls(pki.client()))
             .await
             .unwrap_err();
         closer.join().unwrap();
@@ -424,7 +398,7 @@ fn a_cancelled_handshake_closes_the_connection() {
         s.read_to_end(&mut all).map(|_| all.len())
     });
     run(async move {
-        let attempt = connect("localhost", port, ConnectOptions::new().tls(pki.client()));
+        let attempt = tls_connect("localhost", port, ConnectOptions::new().tls(pki.client()));
         let res = tulip_executor::wait_for(attempt, Duration::from_millis(300)).await;
         assert!(res.is_err(), "the handshake cannot finish");
     });
@@ -437,30 +411,12 @@ fn a_cancelled_handshake_closes_the_connection() {
 fn data_after_close_is_neither_delivered_nor_sent() {
     let pki = Pki::new("tulip test CA");
     run(async move {
-        let lp = tulip_executor::get_running_loop().unwrap();
-        let (factory, made) = Collect::new(Rec::default);
-        let server = lp
-            .create_server(
-                factory,
-                "127.0.0.1",
-                0,
-                ServerOptions::new().tls(pki.server()),
-            )
+        let (server, port, made) =
+            tls_server(ServerOptions::new().tls(pki.server()), Rec::default).await;
+        let (t, p) = tls_connect("localhost", port, ConnectOptions::new().tls(pki.client()))
             .await
             .unwrap();
-        let port = server.sockets()[0].inet_addr().unwrap().port();
-        let (t, p) = connect("localhost", port, ConnectOptions::new().tls(pki.client()))
-            .await
-            .unwrap();
-        assert!(
-            wait_until(|| made
-                .borrow()
-                .first()
-                .is_some_and(|p| p.borrow().has("made")))
-            .await
-        );
-        let sp = made.borrow()[0].clone();
-        let st = sp.borrow().transport.clone().unwrap();
+        let (sp, st) = connected(&made, 0).await;
         t.write(b"before").unwrap();
         t.close();
         t.write(b"after").unwrap();

@@ -214,3 +214,55 @@ impl tulip_transport::ProtocolFactory for Collect {
         (p.clone(), tulip_transport::ProtocolRef::plain(p))
     }
 }
+
+/// A server on 127.0.0.1 (with `options`, which give it TLS) whose protocols `make` makes: the server,
+/// its port, its protocols.
+pub async fn tls_server(
+    options: tulip_transport::ServerOptions,
+    make: impl FnMut() -> Rec + 'static,
+) -> (tulip_transport::Server, u16, Slot) {
+    use tulip_transport::LoopNetExt;
+    let lp = tulip_executor::get_running_loop().unwrap();
+    let (factory, made) = Collect::new(make);
+    let server = lp
+        .create_server(factory, "127.0.0.1", 0, options)
+        .await
+        .unwrap();
+    let port = server.sockets()[0].inet_addr().unwrap().port();
+    (server, port, made)
+}
+
+/// A client connection with a recording protocol.
+pub async fn tls_connect(
+    host: &str,
+    port: u16,
+    options: tulip_transport::ConnectOptions,
+) -> tulip_transport::Result<tulip_transport::Connection<Rec>> {
+    use tulip_transport::LoopNetExt;
+    let lp = tulip_executor::get_running_loop().unwrap();
+    lp.create_connection(Rec::default, host, port, options)
+        .await
+}
+
+/// The protocol `made[i]` once it is connected, and its transport.
+pub async fn connected(made: &Slot, i: usize) -> (Rc<RefCell<Rec>>, Transport) {
+    assert!(wait_until(|| made.borrow().get(i).is_some_and(|p| p.borrow().has("made"))).await);
+    let p = made.borrow()[i].clone();
+    let t = p.borrow().transport.clone().unwrap();
+    (p, t)
+}
+
+/// A TCP peer on a new port that reads everything (a client hello) and
+/// never answers: its port, and the thread that returns how many bytes
+/// it read once the other side closed.
+pub fn silent_peer() -> (u16, std::thread::JoinHandle<std::io::Result<usize>>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peer = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept()?;
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).map(|_| all.len())
+    });
+    (port, peer)
+}
