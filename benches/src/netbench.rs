@@ -81,14 +81,42 @@ where
     F: tulip::transport::ProtocolFactory,
 {
     use tulip::transport::LoopNetExt;
+    run_tulip_server(program, async move |host: String, port: u16| {
+        let lp = tulip::get_running_loop()?;
+        let options = tulip::transport::ServerOptions::new();
+        Ok(lp
+            .create_server(factory, host.as_str(), port, options)
+            .await?)
+    })
+}
+
+/// The whole life of a tulip bench server named `program` with the
+/// streams API: as [`serve_tulip`], with `start_server` running
+/// `client_connected` as a task per connection.
+pub fn serve_tulip_streams<H, R>(
+    program: &'static str,
+    client_connected: H,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    H: AsyncFn(tulip::streams::StreamReader, tulip::streams::StreamWriter) -> R + 'static,
+    R: tulip::streams::ClientResult,
+{
+    run_tulip_server(program, async move |host: String, port: u16| {
+        let options = tulip::streams::ServerOptions::new();
+        Ok(tulip::streams::start_server(client_connected, host, port, options).await?)
+    })
+}
+
+/// Parses `--addr`, creates a server with `create` (given the host and
+/// port) on `tulip::run`, announces its address, then serves forever.
+fn run_tulip_server<C>(program: &'static str, create: C) -> Result<(), Box<dyn std::error::Error>>
+where
+    C: AsyncFnOnce(String, u16) -> Result<tulip::transport::Server, Box<dyn std::error::Error>>
+        + 'static,
+{
     let addr = server_addr(program);
     tulip::run(async move {
-        let lp = tulip::get_running_loop()?;
-        let host = addr.ip().to_string();
-        let options = tulip::transport::ServerOptions::new();
-        let server = lp
-            .create_server(factory, host.as_str(), addr.port(), options)
-            .await?;
+        let server = create(addr.ip().to_string(), addr.port()).await?;
         let bound = server
             .sockets()
             .first()
