@@ -6,16 +6,26 @@
 //! these tests share), the servers run as child processes on a free port
 //! passed in `TULIP_EXAMPLE_PORT`, are reached by the client examples and
 //! by plain `std::net` sockets, and are killed and reaped at the end.
-//! `get_http_headers` runs against a small HTTP server of this file (std
-//! sockets on a thread, on 127.0.0.1), which also records the request it
-//! got; `open_socket_streams` runs on its own (a socket pair).
+//! `get_http_headers` runs against small HTTP servers of this file on
+//! 127.0.0.1, which also record the request they got: std sockets on a
+//! thread for `http`, tulip's `start_server` with TLS on a loop of its own
+//! thread for `https` (with a certificate authority made by the test);
+//! `open_socket_streams` runs on its own (a socket pair).
 
 mod common;
 
+use std::cell::RefCell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::rc::Rc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use tulip::RemoteLoop;
+use tulip::streams::{Server, ServerOptions, StreamReader, StreamWriter};
+use tulip::transport::TlsServerConfig;
 
 use common::{DEADLINE, Running, client_addr_in, free_port, loopback, start_server, tcp_exchange};
 
@@ -180,13 +190,162 @@ fn get_http_headers_failures() {
         assert!(stderr.contains(why), "{args:?}: {stderr}");
     };
     fails(&[], "usage: get_http_headers URL");
-    fails(&["https://127.0.0.1/"], "TLS");
     fails(&["http://127.0.0.1:http/"], "Port could not be cast");
     fails(&["/just/a/path"], "no host name");
     let port = free_port(false).to_string();
     fails(
         &[&format!("http://127.0.0.1:{port}/")],
         "Connection refused",
+    );
+}
+
+/// A certificate authority and a certificate it signed for `localhost`
+/// and 127.0.0.1, the authority's PEM file in a temporary directory.
+struct Pki {
+    server: TlsServerConfig,
+    ca_file: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+fn pki() -> Pki {
+    let ca_key = KeyPair::generate().expect("a CA key");
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA parameters");
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "tulip examples test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("the CA");
+    let key = KeyPair::generate().expect("a server key");
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+    let params = CertificateParams::new(names).expect("server parameters");
+    let cert = params
+        .signed_by(&key, &ca, &ca_key)
+        .expect("the server certificate");
+    let server = TlsServerConfig::from_pem(cert.pem().as_bytes(), key.serialize_pem().as_bytes())
+        .expect("the server's TLS configuration");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).expect("write the CA file");
+    Pki {
+        server,
+        ca_file,
+        dir,
+    }
+}
+
+thread_local! {
+    /// The HTTPS server of this thread, for [`HttpsServer::stop`].
+    static HTTPS_SERVER: RefCell<Option<Server>> = const { RefCell::new(None) };
+}
+
+/// An HTTPS server on 127.0.0.1: tulip's `start_server` with TLS on a
+/// loop of its own thread, answering every request with a fixed response
+/// and recording it.
+struct HttpsServer {
+    port: u16,
+    remote: RemoteLoop,
+    thread: JoinHandle<Vec<String>>,
+}
+
+impl HttpsServer {
+    fn start(tls: TlsServerConfig, response: &'static [u8]) -> HttpsServer {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = thread::spawn(move || {
+            let served = tulip::run(async move {
+                let requests: Rc<RefCell<Vec<String>>> = Rc::default();
+                let seen = requests.clone();
+                let handler = async move |mut reader: StreamReader, writer: StreamWriter| {
+                    let mut request = Vec::new();
+                    loop {
+                        let line = reader.readline().await?;
+                        request.extend_from_slice(&line);
+                        if line.is_empty() || line == b"\r\n" {
+                            break;
+                        }
+                    }
+                    seen.borrow_mut()
+                        .push(String::from_utf8_lossy(&request).into_owned());
+                    writer.write(response)?;
+                    writer.close();
+                    writer.wait_closed().await
+                };
+                let options = ServerOptions::new().tls(tls);
+                let server = tulip::streams::start_server(handler, "127.0.0.1", 0, options)
+                    .await
+                    .expect("the HTTPS server");
+                let port = server.sockets()[0]
+                    .inet_addr()
+                    .expect("an IP address")
+                    .port();
+                let lp = tulip::get_running_loop().expect("a running loop");
+                tx.send((port, lp.remote())).expect("the test waits");
+                HTTPS_SERVER.set(Some(server.clone()));
+                server.serve_forever().await.expect("serve_forever");
+                requests.take()
+            });
+            served.expect("the HTTPS server's loop")
+        });
+        let (port, remote) = rx.recv_timeout(DEADLINE).expect("the HTTPS server starts");
+        HttpsServer {
+            port,
+            remote,
+            thread,
+        }
+    }
+
+    /// Closes the server; returns the requests it got.
+    fn stop(self) -> Vec<String> {
+        self.remote
+            .call_soon_threadsafe(|| {
+                if let Some(server) = HTTPS_SERVER.take() {
+                    server.close();
+                }
+            })
+            .expect("the server's loop runs");
+        self.thread.join().expect("the HTTPS server thread")
+    }
+}
+
+#[test]
+fn get_http_headers_over_https() {
+    // ssl=True: the server's certificate is checked for the URL's host
+    // name against the trusted authorities, here the test's own CA named
+    // by SSL_CERT_FILE (as Python's default context would).
+    let pki = pki();
+    let server = HttpsServer::start(
+        pki.server.clone(),
+        b"HTTP/1.1 200 OK\r\nServer: tulip over TLS\r\n\r\n",
+    );
+    let url = format!("https://localhost:{}/secure/page", server.port);
+    let ca_file = pki.ca_file.as_os_str();
+    let out =
+        Running::spawn_with(HTTP_HEADERS, None, &[&url], &[("SSL_CERT_FILE", ca_file)]).success();
+    assert_eq!(
+        out,
+        [
+            "HTTP header> HTTP/1.1 200 OK",
+            "HTTP header> Server: tulip over TLS",
+        ]
+    );
+
+    // Without the CA, the certificate is refused and nothing is sent.
+    let empty = pki.dir.path().join("empty.pem");
+    std::fs::write(&empty, "").expect("write an empty CA file");
+    let (status, out, stderr) = Running::spawn_with(
+        HTTP_HEADERS,
+        None,
+        &[&url],
+        &[("SSL_CERT_FILE", empty.as_os_str())],
+    )
+    .wait();
+    assert!(!status.success(), "an unknown CA was trusted: {out:?}");
+    assert!(out.is_empty(), "{out:?}");
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+
+    let requests = server.stop();
+    assert_eq!(
+        requests,
+        ["HEAD /secure/page HTTP/1.0\r\nHost: localhost\r\n\r\n"]
     );
 }
 

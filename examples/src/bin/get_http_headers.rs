@@ -14,6 +14,8 @@
 //! ...
 //! ```
 //!
+//! or with HTTPS, `... get_http_headers https://example.com/path/page.html`.
+//!
 //! The Python original:
 //!
 //! ```python
@@ -58,8 +60,10 @@
 //! - A port in the URL is used (`http://127.0.0.1:8080/`); the Python
 //!   version always connects to port 80 (or 443). The `Host` header is the
 //!   host name alone in both, as the original sends it.
-//! - `https` URLs are refused with an error: tulip has no TLS yet (the
-//!   original opens the connection with `ssl=True`).
+//! - `ssl=True` is [`ConnectOptions::tls`] with
+//!   [`TlsClientConfig::new`]: the server's certificate is checked against
+//!   the system's trust store (or the PEM file `SSL_CERT_FILE` names, as
+//!   with Python's default context) for the URL's host name.
 //! - The URL is split as `urllib.parse.urlsplit` does it for these
 //!   examples (scheme, `user@`, host name lowercased, `[IPv6]`, port,
 //!   path without the query and fragment) by a small function of this
@@ -74,6 +78,7 @@
 
 use tulip::prelude::*;
 use tulip::streams::ConnectOptions;
+use tulip::transport::TlsClientConfig;
 
 /// The parts of a URL this example uses (what Python's
 /// `urllib.parse.urlsplit` returns for them).
@@ -158,14 +163,13 @@ async fn print_http_headers(url: String) -> Result<(), Error> {
     let hostname = url
         .hostname
         .ok_or_else(|| invalid(String::from("the URL has no host name")))?;
-    if url.scheme == "https" {
-        // The original: open_connection(url.hostname, 443, ssl=True).
-        return Err(invalid(String::from(
-            "https needs TLS, which tulip does not have yet",
-        )));
-    }
-    let port = url.port.unwrap_or(80);
-    let (mut reader, writer) = open_connection(&hostname, port, ConnectOptions::new()).await?;
+    let (mut reader, writer) = if url.scheme == "https" {
+        // ssl=True: the system's trust store, the host name verified.
+        let tls = ConnectOptions::new().tls(TlsClientConfig::new()?);
+        open_connection(&hostname, url.port.unwrap_or(443), tls).await?
+    } else {
+        open_connection(&hostname, url.port.unwrap_or(80), ConnectOptions::new()).await?
+    };
 
     let path = if url.path.is_empty() { "/" } else { &url.path };
     let query = format!("HEAD {path} HTTP/1.0\r\nHost: {hostname}\r\n\r\n");

@@ -41,8 +41,19 @@ impl Running {
 
     /// [`spawn`](Running::spawn) with command-line arguments.
     pub fn spawn_args(path: &'static str, port: Option<u16>, args: &[&str]) -> Running {
+        Running::spawn_with(path, port, args, &[])
+    }
+
+    /// [`spawn_args`](Running::spawn_args) with environment variables
+    /// set as well.
+    pub fn spawn_with(
+        path: &'static str,
+        port: Option<u16>,
+        args: &[&str],
+        envs: &[(&str, &std::ffi::OsStr)],
+    ) -> Running {
         let mut cmd = Command::new(path);
-        cmd.args(args);
+        cmd.args(args).envs(envs.iter().copied());
         match port {
             Some(port) => cmd.env(PORT_ENV, port.to_string()),
             None => cmd.env_remove(PORT_ENV),
