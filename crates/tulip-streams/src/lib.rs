@@ -125,6 +125,8 @@
 //! | `StreamWriter.write` / `writelines` / `drain` | [`StreamWriter::write`] / [`StreamWriter::writelines`] / [`StreamWriter::drain`] |
 //! | `close` / `is_closing` / `wait_closed` | [`StreamWriter::close`] / [`StreamWriter::is_closing`] / [`StreamWriter::wait_closed`] |
 //! | `write_eof` / `can_write_eof` / `get_extra_info` / `transport` | the same names on [`StreamWriter`] |
+//! | `ssl=`, `server_hostname=`, `ssl_handshake_timeout=`, `ssl_shutdown_timeout=` | the `tls`, `server_hostname` and `ssl_*` fields of the transport options ([`TlsClientConfig`], [`TlsServerConfig`]) |
+//! | `StreamWriter.start_tls(sslcontext, server_hostname=)` | [`StreamWriter::start_tls`] with [`StartTlsOptions`] |
 //! | `StreamReaderProtocol` | [`StreamReaderProtocol`] (a `BufferedProtocol`), [`StreamProtocolFactory`] |
 //! | `IncompleteReadError` (`partial`, `expected`) | [`IncompleteReadError`], [`Error::IncompleteRead`] |
 //! | `LimitOverrunError` (`consumed`) | [`LimitOverrunError`], [`Error::LimitOverrun`] |
@@ -151,6 +153,7 @@ pub use reader::{StreamFeeder, StreamReader};
 pub use reader_core::DEFAULT_LIMIT;
 pub use separators::Separators;
 pub use tulip_transport::{
-    ConnectOptions, Hosts, Server, ServerOptions, UnixConnectOptions, UnixServerOptions,
+    ConnectOptions, Hosts, Server, ServerOptions, StartTlsOptions, TlsClientConfig, TlsConfig,
+    TlsServerConfig, UnixConnectOptions, UnixServerOptions,
 };
 pub use writer::StreamWriter;

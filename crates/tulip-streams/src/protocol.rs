@@ -28,12 +28,19 @@ pub(crate) type OnConnected = Rc<dyn Fn(StreamReader, StreamWriter)>;
 /// are dropped (asyncio closes it when the writer is collected). `close`
 /// sends what is buffered first.
 pub(crate) struct Owner {
-    transport: Transport,
+    transport: RefCell<Transport>,
+}
+
+impl Owner {
+    /// The transport to close is now `transport` (after `start_tls`).
+    pub(crate) fn replace_transport(&self, transport: Transport) {
+        *self.transport.borrow_mut() = transport;
+    }
 }
 
 impl Drop for Owner {
     fn drop(&mut self) {
-        self.transport.close();
+        self.transport.get_mut().close();
     }
 }
 
@@ -159,6 +166,13 @@ impl StreamReaderProtocol {
     pub fn is_connection_lost(&self) -> bool {
         self.writer.lost
     }
+
+    /// Reads and writes go through `transport` from now on (asyncio's
+    /// `_replace_transport`, after `start_tls`).
+    pub(crate) fn replace_transport(&mut self, transport: Transport) {
+        self.reader.transport = Some(transport.clone());
+        self.transport = Some(transport);
+    }
 }
 
 /// The reader and writer over one connection, sharing one [`Owner`].
@@ -167,7 +181,7 @@ fn make_streams(
     transport: Transport,
 ) -> (StreamReader, StreamWriter) {
     let owner = Rc::new(Owner {
-        transport: transport.clone(),
+        transport: RefCell::new(transport.clone()),
     });
     let reader = StreamReader::from_shared(shared.clone(), Some(owner.clone()));
     let writer = StreamWriter::from_parts(transport, shared, owner);

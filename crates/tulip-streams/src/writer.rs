@@ -7,7 +7,7 @@ use std::future::poll_fn;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
-use tulip_transport::{ExtraInfo, Transport};
+use tulip_transport::{ExtraInfo, LoopNetExt, ProtocolRef, StartTlsOptions, TlsConfig, Transport};
 
 use crate::error::{Error, Result};
 use crate::protocol::{Owner, StreamReaderProtocol};
@@ -153,6 +153,54 @@ impl StreamWriter {
     /// `"socket"`, ...; `None` when unknown.
     pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         self.transport.get_extra_info(name)
+    }
+
+    /// Upgrades the connection to TLS (asyncio's `start_tls`, for
+    /// STARTTLS): waits for the buffer to drain, runs the handshake, and
+    /// from then on this writer and the reader go through TLS. The side
+    /// is the configuration's ([`TlsConfig::Client`] needs
+    /// [`StartTlsOptions::server_hostname`]).
+    ///
+    /// ```no_run
+    /// use tulip_streams::{ConnectOptions, StartTlsOptions, TlsClientConfig, open_connection};
+    ///
+    /// # async fn demo() -> Result<(), tulip_streams::Error> {
+    /// let (mut reader, mut writer) = open_connection("mail.example", 25, ConnectOptions::new()).await?;
+    /// writer.write(b"STARTTLS\r\n")?;
+    /// let _go_ahead = reader.readline().await?;
+    /// let options = StartTlsOptions::new().server_hostname("mail.example");
+    /// writer.start_tls(TlsClientConfig::new()?, options).await?;
+    /// writer.write(b"EHLO me\r\n")?; // encrypted
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// Clones of this writer made before the call still hold the plain
+    /// transport: write through this one (or clones made after).
+    ///
+    /// Errors: as `drain`; as the loop's `start_tls` (an invalid option, a
+    /// certificate error, a handshake timeout), after which the
+    /// connection is closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancelled during the handshake, the connection is aborted.
+    pub async fn start_tls(
+        &mut self,
+        tls: impl Into<TlsConfig>,
+        options: StartTlsOptions,
+    ) -> Result<()> {
+        self.drain().await?;
+        let lp = tulip_executor::get_running_loop()?;
+        let protocol = ProtocolRef::buffered(self.shared.clone());
+        let tls_transport = lp
+            .start_tls(&self.transport, protocol, tls, options)
+            .await?;
+        self.shared
+            .borrow_mut()
+            .replace_transport(tls_transport.clone());
+        self.owner.replace_transport(tls_transport.clone());
+        self.transport = tls_transport;
+        Ok(())
     }
 
     /// Waits until it is fine to write again (asyncio's `drain`): at once

@@ -34,7 +34,7 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, BufRead, IoSlice, Read, Write};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -225,9 +225,14 @@ impl Write for SocketSink<'_> {
     }
 
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        let slices: Vec<&[u8]> = bufs.iter().map(|b| &**b).collect();
-        self.0.writelines(&slices).map_err(io::Error::from)?;
-        Ok(slices.iter().map(|b| b.len()).sum())
+        // rustls hands over at most 64 records at once.
+        let mut slices: [&[u8]; 64] = [&[]; 64];
+        let n = bufs.len().min(slices.len());
+        for (slot, b) in slices.iter_mut().zip(bufs) {
+            *slot = b;
+        }
+        self.0.writelines(&slices[..n]).map_err(io::Error::from)?;
+        Ok(slices[..n].iter().map(|b| b.len()).sum())
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -524,11 +529,21 @@ impl SslProtocol {
         &self,
         p: &Rc<RefCell<dyn crate::protocols::BufferedProtocol>>,
     ) -> BufferedRead {
+        // Ask for a buffer only when there is plaintext to put in it (a
+        // stream's buffer is taken from a pool for each read).
+        let available = match self.conn.try_borrow_mut() {
+            Ok(mut conn) => match conn.reader().fill_buf() {
+                Ok([]) => return BufferedRead::Eof,
+                Ok(chunk) => chunk.len(),
+                Err(_) => return BufferedRead::Drained,
+            },
+            Err(_) => return BufferedRead::Busy,
+        };
         let Ok(mut p) = p.try_borrow_mut() else {
             return BufferedRead::Busy;
         };
         let got = catch_unwind(AssertUnwindSafe(|| {
-            let buf = p.get_buffer(SCRATCH_SIZE);
+            let buf = p.get_buffer(available);
             if buf.is_empty() {
                 return BufferedRead::EmptyBuffer;
             }
