@@ -1,0 +1,163 @@
+//! The subprocess layer's error type: spawn failures stay
+//! [`std::io::Error`] (a missing program is `ErrorKind::NotFound`), the
+//! transport and streams layers' errors are wrapped, and asyncio's
+//! `ProcessLookupError` is [`Error::ProcessLookup`].
+
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
+/// The result type of the subprocess layer.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error of the subprocess layer. Cheap to clone.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system error: the program could not be started
+    /// (`NotFound`, `PermissionDenied`, ...), a pipe could not be made, a
+    /// signal could not be sent. The OS error code is kept.
+    Io(Arc<io::Error>),
+    /// An error of the transport layer (a pipe transport's).
+    Transport(tulip_transport::Error),
+    /// An error of the streams layer (a read or write of a pipe stream).
+    Stream(tulip_streams::Error),
+    /// An error of the loop: cancelled, closed, timed out.
+    Loop(tulip_executor::Error),
+    /// The process has exited and was reaped, so it cannot be signalled
+    /// any more (asyncio's `ProcessLookupError`). Its process id may
+    /// already belong to another process: nothing was sent.
+    ProcessLookup,
+    /// An argument is invalid (asyncio's `ValueError`): `STDOUT` for
+    /// stdin or stdout, an unknown signal number, a zero stream limit,
+    /// `communicate` input without a stdin pipe.
+    InvalidInput(String),
+}
+
+impl Error {
+    /// Wraps an I/O error.
+    pub fn io(err: io::Error) -> Error {
+        Error::Io(Arc::new(err))
+    }
+
+    /// The I/O error inside, if there is one (at any layer).
+    pub fn as_io(&self) -> Option<&io::Error> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Transport(e) => e.as_io(),
+            Error::Stream(e) => e.as_io(),
+            Error::Loop(tulip_executor::Error::Io(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The kind of the I/O error inside, if there is one.
+    pub fn io_kind(&self) -> Option<io::ErrorKind> {
+        self.as_io().map(io::Error::kind)
+    }
+
+    /// Whether this is a cancellation.
+    pub fn is_cancelled(&self) -> bool {
+        match self {
+            Error::Loop(e) => e.is_cancelled(),
+            Error::Transport(e) => e.is_cancelled(),
+            Error::Stream(e) => e.is_cancelled(),
+            _ => false,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "{e}"),
+            Error::Transport(e) => write!(f, "{e}"),
+            Error::Stream(e) => write!(f, "{e}"),
+            Error::Loop(e) => write!(f, "{e}"),
+            Error::ProcessLookup => f.write_str("the process has exited: no such process"),
+            Error::InvalidInput(what) => write!(f, "invalid argument: {what}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(&**e),
+            Error::Transport(e) => Some(e),
+            Error::Stream(e) => Some(e),
+            Error::Loop(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Error {
+        Error::io(e)
+    }
+}
+
+impl From<rustix::io::Errno> for Error {
+    fn from(e: rustix::io::Errno) -> Error {
+        Error::io(e.into())
+    }
+}
+
+impl From<tulip_transport::Error> for Error {
+    fn from(e: tulip_transport::Error) -> Error {
+        match e {
+            tulip_transport::Error::Io(io) => Error::Io(io),
+            tulip_transport::Error::Loop(l) => Error::from(l),
+            other => Error::Transport(other),
+        }
+    }
+}
+
+impl From<tulip_streams::Error> for Error {
+    fn from(e: tulip_streams::Error) -> Error {
+        match e {
+            tulip_streams::Error::Transport(t) => Error::from(t),
+            other => Error::Stream(other),
+        }
+    }
+}
+
+impl From<tulip_executor::Error> for Error {
+    fn from(e: tulip_executor::Error) -> Error {
+        match e {
+            tulip_executor::Error::Io(io) => Error::Io(io),
+            other => Error::Loop(other),
+        }
+    }
+}
+
+impl From<Error> for tulip_executor::Error {
+    fn from(e: Error) -> tulip_executor::Error {
+        match e {
+            Error::Io(io) => tulip_executor::Error::Io(io),
+            Error::Loop(l) => l,
+            other => tulip_executor::Error::exception(other),
+        }
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        match e {
+            Error::Io(io) => {
+                Arc::try_unwrap(io).unwrap_or_else(|shared| match shared.raw_os_error() {
+                    Some(code) => io::Error::from_raw_os_error(code),
+                    None => io::Error::new(shared.kind(), shared.to_string()),
+                })
+            }
+            Error::Transport(t) => t.into(),
+            Error::Stream(s) => s.into(),
+            Error::ProcessLookup => {
+                io::Error::from_raw_os_error(rustix::io::Errno::SRCH.raw_os_error())
+            }
+            Error::InvalidInput(what) => io::Error::new(io::ErrorKind::InvalidInput, what),
+            Error::Loop(l) => io::Error::other(l),
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The loop's subprocess methods (asyncio's `loop.subprocess_exec` and
+//! `loop.subprocess_shell`), as an extension trait on [`Loop`] so that
+//! `lp.subprocess_exec(...)` reads as in asyncio. It is in
+//! `tulip::prelude`.
+
+use std::cell::RefCell;
+use std::ffi::OsStr;
+use std::process::Command;
+use std::rc::Rc;
+
+use tulip_executor::Loop;
+
+use crate::base_subprocess::{self, SubprocessTransport};
+use crate::error::Result;
+use crate::options::SubprocessOptions;
+use crate::protocol::SubprocessProtocolFactory;
+use crate::spawn::{self, Defaults};
+
+/// A subprocess's transport and its protocol.
+pub type SubprocessConnection<P> = (SubprocessTransport, Rc<RefCell<P>>);
+
+/// asyncio's subprocess methods of the event loop.
+///
+/// Each starts the child at once (through `std::process::Command`),
+/// connects its pipes, calls the protocol's `connection_made`, and
+/// returns the transport and the protocol. The standard streams default
+/// to pipes, as asyncio's loop methods (see [`SubprocessOptions`]).
+///
+/// Cancelled before it returns, the child is killed (and reaped) and its
+/// pipes closed; the protocol hears nothing.
+// The futures are !Send by design (one loop per thread), so the lint about
+// unnameable Send bounds of async trait methods does not apply.
+#[allow(async_fn_in_trait)]
+pub trait LoopProcessExt {
+    /// Runs `program` with `args` (asyncio's `subprocess_exec`). `program`
+    /// is looked up in `PATH` unless it contains a `/`.
+    ///
+    /// Errors: [`Error::Io`](crate::Error::Io) when the program cannot be
+    /// started (`NotFound` for a missing one) or a pipe cannot be made;
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput) for
+    /// `Stdio::Stdout` on stdin or stdout; a closed loop.
+    async fn subprocess_exec<F, I, S>(
+        &self,
+        factory: F,
+        program: impl AsRef<OsStr>,
+        args: I,
+        options: SubprocessOptions,
+    ) -> Result<SubprocessConnection<F::Protocol>>
+    where
+        F: SubprocessProtocolFactory,
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>;
+
+    /// Runs `cmd` with the shell, `/bin/sh -c cmd` (asyncio's
+    /// `subprocess_shell`). Quote what goes into `cmd` yourself.
+    async fn subprocess_shell<F>(
+        &self,
+        factory: F,
+        cmd: impl AsRef<OsStr>,
+        options: SubprocessOptions,
+    ) -> Result<SubprocessConnection<F::Protocol>>
+    where
+        F: SubprocessProtocolFactory;
+
+    /// Runs a `Command` built by hand, for what the options do not cover
+    /// (`uid`, `gid`, `arg0`, a `pre_exec` hook). Its standard streams
+    /// stay as set on it (`Stdio::piped()` ones become pipe transports)
+    /// unless the options set them.
+    async fn subprocess_command<F>(
+        &self,
+        factory: F,
+        command: Command,
+        options: SubprocessOptions,
+    ) -> Result<SubprocessConnection<F::Protocol>>
+    where
+        F: SubprocessProtocolFactory;
+}
+
+impl LoopProcessExt for Loop {
+    async fn subprocess_exec<F, I, S>(
+        &self,
+        factory: F,
+        program: impl AsRef<OsStr>,
+        args: I,
+        options: SubprocessOptions,
+    ) -> Result<SubprocessConnection<F::Protocol>>
+    where
+        F: SubprocessProtocolFactory,
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let cmd = spawn::exec_command(program, args);
+        start(self, factory, cmd, options, Defaults::Pipe).await
+    }
+
+    async fn subprocess_shell<F>(
+        &self,
+        factory: F,
+        cmd: impl AsRef<OsStr>,
+        options: SubprocessOptions,
+    ) -> Result<SubprocessConnection<F::Protocol>>
+    where
+        F: SubprocessProtocolFactory,
+    {
+        let cmd = spawn::shell_command(cmd);
+        start(self, factory, cmd, options, Defaults::Pipe).await
+    }
+
+    async fn subprocess_command<F>(
+        &self,
+        factory: F,
+        command: Command,
+        options: SubprocessOptions,
+    ) -> Result<SubprocessConnection<F::Protocol>>
+    where
+        F: SubprocessProtocolFactory,
+    {
+        start(self, factory, command, options, Defaults::Command).await
+    }
+}
+
+async fn start<F: SubprocessProtocolFactory>(
+    lp: &Loop,
+    mut factory: F,
+    cmd: Command,
+    options: SubprocessOptions,
+    defaults: Defaults,
+) -> Result<SubprocessConnection<F::Protocol>> {
+    let protocol = factory.build();
+    let transport = base_subprocess::start(lp, protocol.clone(), cmd, options, defaults).await?;
+    Ok((transport, protocol))
+}

@@ -1,0 +1,188 @@
+//! What a subprocess is started with (asyncio's keyword arguments of
+//! `subprocess_exec` and `create_subprocess_exec`, which are
+//! `subprocess.Popen`'s): where its standard streams go ([`Stdio`]), its
+//! working directory, its environment, its process group, and for the
+//! high-level API the streams' limit.
+//!
+//! Everything else `std::process::Command` offers (`uid`, `gid`, `arg0`,
+//! or a `pre_exec` hook that calls `setsid` for a new session) is reached by
+//! building the `Command` yourself and passing it whole to
+//! [`LoopProcessExt::subprocess_command`](crate::LoopProcessExt::subprocess_command)
+//! or [`create_subprocess_command`](crate::create_subprocess_command).
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+
+/// Where one of the child's standard streams goes (asyncio's `PIPE`,
+/// `DEVNULL`, `STDOUT`, `None` and a file descriptor).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Stdio {
+    /// A new pipe to the parent (asyncio's `subprocess.PIPE`): a pipe
+    /// transport for the low-level API, a stream for [`Process`](crate::Process).
+    Pipe,
+    /// `/dev/null` (asyncio's `subprocess.DEVNULL`).
+    DevNull,
+    /// The parent's own stream (asyncio's `None`).
+    Inherit,
+    /// For stderr only: wherever stdout goes (asyncio's
+    /// `subprocess.STDOUT`). With stdout a [`Pipe`](Stdio::Pipe), both
+    /// streams arrive on that one pipe, as fd 1.
+    Stdout,
+    /// An open descriptor (a file, a socket, a pipe end), moved into the
+    /// child.
+    Fd(OwnedFd),
+}
+
+impl From<OwnedFd> for Stdio {
+    fn from(fd: OwnedFd) -> Stdio {
+        Stdio::Fd(fd)
+    }
+}
+
+impl From<std::fs::File> for Stdio {
+    fn from(file: std::fs::File) -> Stdio {
+        Stdio::Fd(file.into())
+    }
+}
+
+/// The options of a subprocess (asyncio's keyword arguments).
+///
+/// The standard streams left at `None` take the default of the function
+/// called: [`Stdio::Pipe`] for the low-level `subprocess_exec` and
+/// `subprocess_shell` (as asyncio's loop methods), [`Stdio::Inherit`] for
+/// `create_subprocess_exec` and `create_subprocess_shell` (as asyncio's
+/// functions), and whatever the `Command` was set up with for the
+/// `*_command` variants.
+///
+/// ```
+/// use tulip_process::{Stdio, SubprocessOptions};
+///
+/// let options = SubprocessOptions::new()
+///     .stdout(Stdio::Pipe)
+///     .stderr(Stdio::Stdout)
+///     .cwd("/tmp")
+///     .env("LANG", "C")
+///     .process_group(0);
+/// assert!(matches!(options.stderr, Some(Stdio::Stdout)));
+/// ```
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct SubprocessOptions {
+    /// The child's standard input.
+    pub stdin: Option<Stdio>,
+    /// The child's standard output.
+    pub stdout: Option<Stdio>,
+    /// The child's standard error ([`Stdio::Stdout`] is allowed here).
+    pub stderr: Option<Stdio>,
+    /// The child's working directory (asyncio's `cwd`); `None`: the
+    /// parent's.
+    pub cwd: Option<PathBuf>,
+    /// Start the child with an empty environment, before
+    /// [`env`](SubprocessOptions::env) is applied (asyncio's `env=`
+    /// mapping replaces the whole environment: `env_clear` plus the
+    /// variables).
+    pub env_clear: bool,
+    /// Variables to set (`Some`) or remove (`None`) in the child's
+    /// environment, in order.
+    pub env: Vec<(OsString, Option<OsString>)>,
+    /// Put the child in process group `pgid`, `0` for a new group whose
+    /// id is the child's pid (`setpgid`; `Command::process_group`). A
+    /// new group lets a signal sent to the group (`kill(-pgid, sig)`)
+    /// reach the child's own children too. asyncio's
+    /// `start_new_session` (`setsid`) has no safe counterpart in std: set
+    /// it on a [`Command`](std::process::Command) with `pre_exec`.
+    pub process_group: Option<i32>,
+    /// The high-level API's stream limit (asyncio's `limit`, 64 KiB by
+    /// default): the longest line `readline` returns, and half what a
+    /// stdout or stderr reader buffers before the pipe is paused.
+    pub limit: Option<usize>,
+    /// Kill the child (SIGKILL) when its [`Process`](crate::Process) is
+    /// dropped while it still runs (as tokio's `kill_on_drop`). Off by
+    /// default, as in asyncio: a dropped process runs on, and is still
+    /// reaped when it exits.
+    pub kill_on_drop: bool,
+}
+
+impl SubprocessOptions {
+    /// Options with every default.
+    pub fn new() -> SubprocessOptions {
+        SubprocessOptions::default()
+    }
+
+    /// Sets [`stdin`](SubprocessOptions::stdin).
+    pub fn stdin(mut self, stdin: Stdio) -> SubprocessOptions {
+        self.stdin = Some(stdin);
+        self
+    }
+
+    /// Sets [`stdout`](SubprocessOptions::stdout).
+    pub fn stdout(mut self, stdout: Stdio) -> SubprocessOptions {
+        self.stdout = Some(stdout);
+        self
+    }
+
+    /// Sets [`stderr`](SubprocessOptions::stderr).
+    pub fn stderr(mut self, stderr: Stdio) -> SubprocessOptions {
+        self.stderr = Some(stderr);
+        self
+    }
+
+    /// Sets [`cwd`](SubprocessOptions::cwd).
+    pub fn cwd(mut self, dir: impl AsRef<Path>) -> SubprocessOptions {
+        self.cwd = Some(dir.as_ref().to_path_buf());
+        self
+    }
+
+    /// Sets one variable of the child's environment.
+    pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> SubprocessOptions {
+        self.env
+            .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
+        self
+    }
+
+    /// Sets several variables of the child's environment.
+    pub fn envs<I, K, V>(mut self, vars: I) -> SubprocessOptions
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<OsStr>,
+        V: AsRef<OsStr>,
+    {
+        for (k, v) in vars {
+            self = self.env(k, v);
+        }
+        self
+    }
+
+    /// Removes one variable from the child's environment.
+    pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> SubprocessOptions {
+        self.env.push((key.as_ref().to_owned(), None));
+        self
+    }
+
+    /// Sets [`env_clear`](SubprocessOptions::env_clear): the child starts
+    /// with only the variables set by [`env`](SubprocessOptions::env).
+    pub fn env_clear(mut self) -> SubprocessOptions {
+        self.env_clear = true;
+        self
+    }
+
+    /// Sets [`process_group`](SubprocessOptions::process_group).
+    pub fn process_group(mut self, pgid: i32) -> SubprocessOptions {
+        self.process_group = Some(pgid);
+        self
+    }
+
+    /// Sets [`limit`](SubprocessOptions::limit).
+    pub fn limit(mut self, limit: usize) -> SubprocessOptions {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Sets [`kill_on_drop`](SubprocessOptions::kill_on_drop).
+    pub fn kill_on_drop(mut self, kill: bool) -> SubprocessOptions {
+        self.kill_on_drop = kill;
+        self
+    }
+}

@@ -1,0 +1,101 @@
+//! [`SubprocessProtocol`]: the callbacks a [`SubprocessTransport`] calls
+//! (asyncio's `SubprocessProtocol`), and the factory that makes one per
+//! subprocess.
+//!
+//! The order of the calls, as asyncio's:
+//!
+//! ```text
+//! connection_made
+//!   (pipe_data_received(fd, ..)* pipe_connection_lost(fd, ..))   per pipe, interleaved
+//!   process_exited                                              once, whenever the child exits
+//! connection_lost                                               once, last: after the exit and every pipe's loss
+//! ```
+//!
+//! `process_exited` may come before or after the pipes are lost: a child
+//! can exit while a grandchild still holds its stdout open, or close its
+//! stdout long before it exits.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use tulip_transport::{BaseProtocol, Error};
+
+use crate::base_subprocess::SubprocessTransport;
+
+/// The protocol of a subprocess (asyncio's `SubprocessProtocol`). Every
+/// method has an empty default.
+///
+/// `pause_writing` and `resume_writing` (from [`BaseProtocol`]) follow
+/// the flow control of the child's stdin pipe, as in asyncio; the
+/// `connection_lost` of [`BaseProtocol`] comes once, last, with `None`.
+///
+/// ```
+/// use tulip_process::{SubprocessProtocol, SubprocessTransport};
+/// use tulip_transport::BaseProtocol;
+///
+/// /// Collects what the child writes on stdout.
+/// #[derive(Default)]
+/// struct Collect {
+///     output: Vec<u8>,
+///     exited: bool,
+/// }
+///
+/// impl BaseProtocol for Collect {}
+///
+/// impl SubprocessProtocol for Collect {
+///     fn pipe_data_received(&mut self, fd: i32, data: &[u8]) {
+///         if fd == 1 {
+///             self.output.extend_from_slice(data);
+///         }
+///     }
+///     fn process_exited(&mut self) {
+///         self.exited = true;
+///     }
+/// }
+/// ```
+pub trait SubprocessProtocol: BaseProtocol {
+    /// The subprocess runs and its pipes are connected; `transport` is a
+    /// cheap, clonable handle on it.
+    fn connection_made(&mut self, transport: SubprocessTransport) {
+        let _ = transport;
+    }
+
+    /// The child wrote `data` on its stdout (`fd` 1) or stderr (`fd` 2).
+    /// The slice is only valid during the call.
+    fn pipe_data_received(&mut self, fd: i32, data: &[u8]) {
+        let _ = (fd, data);
+    }
+
+    /// The pipe of the child's `fd` (0, 1 or 2) is closed: `None` for EOF
+    /// or a regular close, the error otherwise.
+    fn pipe_connection_lost(&mut self, fd: i32, exc: Option<Error>) {
+        let _ = (fd, exc);
+    }
+
+    /// The child exited (and was reaped): its return code is in
+    /// [`SubprocessTransport::get_returncode`].
+    fn process_exited(&mut self) {}
+}
+
+/// Makes the protocol of a subprocess (asyncio's `protocol_factory`).
+/// Implemented by every `FnMut() -> P` where `P` is a
+/// [`SubprocessProtocol`].
+pub trait SubprocessProtocolFactory: 'static {
+    /// The protocol type made.
+    type Protocol: SubprocessProtocol;
+
+    /// Makes the protocol.
+    fn build(&mut self) -> Rc<RefCell<Self::Protocol>>;
+}
+
+impl<F, P> SubprocessProtocolFactory for F
+where
+    F: FnMut() -> P + 'static,
+    P: SubprocessProtocol,
+{
+    type Protocol = P;
+
+    fn build(&mut self) -> Rc<RefCell<P>> {
+        Rc::new(RefCell::new(self()))
+    }
+}

@@ -1,0 +1,298 @@
+//! The high-level subprocess API (asyncio's `asyncio.subprocess`):
+//! [`create_subprocess_exec`], [`create_subprocess_shell`] and
+//! [`create_subprocess_command`] start a child and return a [`Process`],
+//! whose pipes are streams.
+
+use std::ffi::OsStr;
+use std::fmt;
+use std::io;
+use std::process::Command;
+
+use tulip_executor::get_running_loop;
+use tulip_streams::{StreamReader, StreamWriter};
+
+use crate::base_subprocess::{self, SubprocessTransport};
+use crate::error::{Error, Result};
+use crate::join::join3;
+use crate::options::SubprocessOptions;
+use crate::spawn::{self, Defaults};
+use crate::stream_protocol::SubprocessStreamProtocol;
+
+/// `communicate` writes its input in pieces of this size, waiting for
+/// the pipe to drain between them, so the transport never holds a copy
+/// of a large input.
+const FEED_CHUNK: usize = 256 * 1024;
+
+/// A child process started by [`create_subprocess_exec`] or
+/// [`create_subprocess_shell`] (asyncio's `asyncio.subprocess.Process`).
+///
+/// Its piped standard streams are [`stdin`](Process::stdin) (a
+/// [`StreamWriter`]), [`stdout`](Process::stdout) and
+/// [`stderr`](Process::stderr) ([`StreamReader`]s): public fields, so
+/// that a stream can be taken and moved elsewhere. Dropping a stream
+/// closes its pipe.
+///
+/// The child is reaped when it exits, whether or not the `Process` is
+/// still around; dropping the `Process` does not kill it unless
+/// [`SubprocessOptions::kill_on_drop`] was set.
+///
+/// ```no_run
+/// use tulip_process::{Stdio, SubprocessOptions, create_subprocess_exec};
+///
+/// # async fn demo() -> Result<(), tulip_process::Error> {
+/// let mut proc = create_subprocess_exec(
+///     "ls",
+///     ["-l"],
+///     SubprocessOptions::new().stdout(Stdio::Pipe),
+/// )
+/// .await?;
+/// let (stdout, _) = proc.communicate(None).await?;
+/// println!("{}", String::from_utf8_lossy(&stdout.unwrap_or_default()));
+/// assert_eq!(proc.returncode(), Some(0));
+/// # Ok(()) }
+/// ```
+pub struct Process {
+    /// The child's stdin, if it is a pipe (asyncio's `Process.stdin`).
+    pub stdin: Option<StreamWriter>,
+    /// The child's stdout, if it is a pipe (asyncio's `Process.stdout`).
+    pub stdout: Option<StreamReader>,
+    /// The child's stderr, if it is a pipe (asyncio's `Process.stderr`).
+    pub stderr: Option<StreamReader>,
+    transport: SubprocessTransport,
+    kill_on_drop: bool,
+}
+
+impl Process {
+    /// The child's process id (asyncio's `pid`).
+    pub fn pid(&self) -> u32 {
+        self.transport.get_pid()
+    }
+
+    /// The return code once the child has exited (asyncio's
+    /// `returncode`): its exit status, or minus the signal that killed it
+    /// (`-15` for SIGTERM); `None` while it runs.
+    pub fn returncode(&self) -> Option<i32> {
+        self.transport.get_returncode()
+    }
+
+    /// The transport underneath.
+    pub fn transport(&self) -> &SubprocessTransport {
+        &self.transport
+    }
+
+    /// Waits for the child to exit and returns its return code (asyncio's
+    /// `wait`). It does not wait for the pipes: a grandchild holding the
+    /// child's stdout open does not delay it.
+    ///
+    /// As in asyncio, a child writing more to a stdout or stderr pipe than
+    /// the reader buffers (twice the limit) blocks until the pipe is
+    /// read: read the streams, or use
+    /// [`communicate`](Process::communicate).
+    ///
+    /// # Cancel safety
+    ///
+    /// Cancel safe: it only waits.
+    pub async fn wait(&self) -> i32 {
+        self.transport.wait().await
+    }
+
+    /// Writes `input` to stdin and closes it, reads stdout and stderr to
+    /// the end, all at once, then waits for the child to exit (asyncio's
+    /// `communicate`). Returns what stdout and stderr gave, `None` for a
+    /// stream that is not a pipe. The three go on together, so no size of
+    /// input or output can deadlock; a child that exits (or closes its
+    /// stdin) before taking all of `input` is no error (BrokenPipe and
+    /// ConnectionReset are ignored, as asyncio does).
+    ///
+    /// The stdin stream is closed and taken ([`stdin`](Process::stdin) is
+    /// `None` afterwards); the stdout and stderr readers stay, at EOF.
+    ///
+    /// Errors: [`Error::InvalidInput`] for `input` without a stdin pipe
+    /// (asyncio ignores the input then); an error of a pipe.
+    ///
+    /// # Cancel safety
+    ///
+    /// Not cancel safe: cancelled midway, part of `input` may have been
+    /// written and the output read so far is lost (as in asyncio).
+    pub async fn communicate(
+        &mut self,
+        input: Option<&[u8]>,
+    ) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>)> {
+        if input.is_some() && self.stdin.is_none() {
+            return Err(Error::InvalidInput(String::from(
+                "communicate(input) needs stdin=Stdio::Pipe",
+            )));
+        }
+        let stdin = self.stdin.take();
+        let (stdout, stderr) = (&mut self.stdout, &mut self.stderr);
+        let (fed, out, err) = join3(
+            async move {
+                match stdin {
+                    Some(writer) => feed_stdin(writer, input).await,
+                    None => Ok(()),
+                }
+            },
+            async move {
+                match stdout {
+                    Some(reader) => reader.read_to_eof().await.map(Some),
+                    None => Ok(None),
+                }
+            },
+            async move {
+                match stderr {
+                    Some(reader) => reader.read_to_eof().await.map(Some),
+                    None => Ok(None),
+                }
+            },
+        )
+        .await;
+        fed?;
+        let (out, err) = (out?, err?);
+        self.wait().await;
+        Ok((out, err))
+    }
+
+    /// Sends signal `signum` to the child (asyncio's `send_signal`).
+    ///
+    /// Errors: [`Error::ProcessLookup`] once it has exited (nothing is
+    /// sent); [`Error::InvalidInput`] for an unknown signal.
+    pub fn send_signal(&self, signum: i32) -> Result<()> {
+        self.transport.send_signal(signum)
+    }
+
+    /// Sends SIGTERM (asyncio's `terminate`).
+    pub fn terminate(&self) -> Result<()> {
+        self.transport.terminate()
+    }
+
+    /// Sends SIGKILL (asyncio's `kill`).
+    pub fn kill(&self) -> Result<()> {
+        self.transport.kill()
+    }
+}
+
+/// Whether a write error only says the child is not reading any more.
+fn is_broken_pipe(e: &tulip_streams::Error) -> bool {
+    matches!(
+        e.io_kind(),
+        Some(io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset)
+    )
+}
+
+/// asyncio's `_feed_stdin`: write, drain, close; a child that stopped
+/// reading is no error.
+async fn feed_stdin(writer: StreamWriter, input: Option<&[u8]>) -> Result<()> {
+    if let Some(data) = input {
+        for chunk in data.chunks(FEED_CHUNK) {
+            writer.write(chunk)?;
+            match writer.drain().await {
+                Ok(()) => {}
+                Err(e) if is_broken_pipe(&e) => break,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    writer.close();
+    Ok(())
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        if self.kill_on_drop && self.returncode().is_none() {
+            let _ = self.transport.kill();
+        }
+    }
+}
+
+impl fmt::Debug for Process {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Process")
+            .field("pid", &self.pid())
+            .field("returncode", &self.returncode())
+            .field("stdin", &self.stdin.is_some())
+            .field("stdout", &self.stdout.is_some())
+            .field("stderr", &self.stderr.is_some())
+            .finish()
+    }
+}
+
+/// Starts `program` with `args` and returns its [`Process`] (asyncio's
+/// `create_subprocess_exec`). The standard streams are inherited unless
+/// the options make them pipes, as in asyncio.
+///
+/// ```no_run
+/// use tulip_process::{Stdio, SubprocessOptions, create_subprocess_exec};
+///
+/// # async fn demo() -> Result<(), tulip_process::Error> {
+/// let mut proc =
+///     create_subprocess_exec("date", ["+%Y"], SubprocessOptions::new().stdout(Stdio::Pipe)).await?;
+/// let line = proc.stdout.as_mut().unwrap().readline().await?;
+/// proc.wait().await;
+/// # Ok(()) }
+/// ```
+///
+/// Errors: as [`LoopProcessExt::subprocess_exec`](crate::LoopProcessExt::subprocess_exec);
+/// a zero limit; no running loop.
+pub async fn create_subprocess_exec<I, S>(
+    program: impl AsRef<OsStr>,
+    args: I,
+    options: SubprocessOptions,
+) -> Result<Process>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    create(
+        spawn::exec_command(program, args),
+        options,
+        Defaults::Inherit,
+    )
+    .await
+}
+
+/// Runs `cmd` with the shell (`/bin/sh -c cmd`) and returns its
+/// [`Process`] (asyncio's `create_subprocess_shell`). Quote what goes
+/// into `cmd` yourself.
+pub async fn create_subprocess_shell(
+    cmd: impl AsRef<OsStr>,
+    options: SubprocessOptions,
+) -> Result<Process> {
+    create(spawn::shell_command(cmd), options, Defaults::Inherit).await
+}
+
+/// Starts a `Command` built by hand (for `uid`, `gid`, `arg0`, a
+/// `pre_exec` hook, ...) and returns its [`Process`]. Its standard streams
+/// stay as set on it (`Stdio::piped()` ones become streams) unless the
+/// options set them.
+pub async fn create_subprocess_command(
+    command: Command,
+    options: SubprocessOptions,
+) -> Result<Process> {
+    create(command, options, Defaults::Command).await
+}
+
+async fn create(cmd: Command, options: SubprocessOptions, defaults: Defaults) -> Result<Process> {
+    let limit = options.limit.unwrap_or(tulip_streams::DEFAULT_LIMIT);
+    if limit == 0 {
+        return Err(Error::InvalidInput(String::from("Limit cannot be <= 0")));
+    }
+    let kill_on_drop = options.kill_on_drop;
+    let lp = get_running_loop()?;
+    let protocol = SubprocessStreamProtocol::new(limit);
+    let transport = base_subprocess::start(&lp, protocol.clone(), cmd, options, defaults).await?;
+    let streams = protocol.borrow_mut().take_streams();
+    let (stdin, stdout, stderr) = match streams {
+        Ok(s) => s,
+        Err(e) => {
+            transport.close();
+            return Err(e);
+        }
+    };
+    Ok(Process {
+        stdin,
+        stdout,
+        stderr,
+        transport,
+        kill_on_drop,
+    })
+}
