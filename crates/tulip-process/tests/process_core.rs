@@ -8,13 +8,12 @@
 mod common;
 
 use std::cell::RefCell;
-use std::future::Future;
-use std::pin::pin;
 use std::rc::Rc;
-use std::task::Poll;
 use std::time::Duration;
 
-use common::{children_with_cmdline, is_our_child, is_our_zombie, run, wait_until};
+use common::{
+    Quiet, children_with_cmdline, is_our_child, is_our_zombie, poll_once_and_drop, run, wait_until,
+};
 use tulip_executor::{get_running_loop, wait_for};
 use tulip_process::{
     ChildWatcherKind, Error, LoopProcessExt, Process, Stdio, SubprocessOptions, SubprocessProtocol,
@@ -335,12 +334,6 @@ fn dropped_processes_are_reaped() {
     });
 }
 
-/// A protocol that does nothing.
-#[derive(Debug)]
-struct Quiet;
-impl BaseProtocol for Quiet {}
-impl SubprocessProtocol for Quiet {}
-
 #[test]
 fn signalling_after_the_exit_sends_nothing() {
     run(async {
@@ -411,16 +404,6 @@ fn a_cancelled_wait_leaves_the_child_to_kill_and_reap() {
         drop(proc);
         assert!(wait_until(|| !is_our_child(pid)).await, "pid {pid} left");
     });
-}
-
-/// Polls `fut` once and drops it.
-async fn poll_once_and_drop<F: Future>(fut: F) {
-    let mut fut = pin!(fut);
-    std::future::poll_fn(|cx| {
-        assert!(fut.as_mut().poll(cx).is_pending());
-        Poll::Ready(())
-    })
-    .await;
 }
 
 #[test]

@@ -6,10 +6,14 @@
 #![allow(dead_code)]
 
 use std::future::Future;
+use std::pin::pin;
 use std::process::Command;
+use std::task::Poll;
 use std::time::Duration;
 
 use tulip_executor::{EventLoop, sleep, wait_for};
+use tulip_process::SubprocessProtocol;
+use tulip_transport::BaseProtocol;
 
 /// Runs `body` on a fresh loop, failing after 60 s (generous: the tests
 /// never assert speed).
@@ -35,6 +39,23 @@ pub async fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// Polls `fut` once (it must be pending) and drops it: a cancellation
+/// right after the start.
+pub async fn poll_once_and_drop<F: Future>(fut: F) {
+    let mut fut = pin!(fut);
+    std::future::poll_fn(|cx| {
+        assert!(fut.as_mut().poll(cx).is_pending());
+        Poll::Ready(())
+    })
+    .await;
+}
+
+/// A subprocess protocol that does nothing.
+#[derive(Debug)]
+pub struct Quiet;
+impl BaseProtocol for Quiet {}
+impl SubprocessProtocol for Quiet {}
 
 /// `(state, ppid, pgrp)` of process `pid` from `/proc/<pid>/stat`, if it
 /// exists.

@@ -1,0 +1,98 @@
+//! No descriptor leaks: failed spawns (a missing program), cancelled
+//! spawns, cancelled waits and complete runs all leave `/proc/self/fd` as
+//! it was. This binary counts the descriptors of the whole process, so its
+//! tests hold one lock and never run at the same time; the driver test
+//! runs it again under the SIGCHLD child watcher.
+
+mod common;
+
+use std::sync::Mutex;
+use std::time::Duration;
+
+use common::{Quiet, children_with_cmdline, open_fds, poll_once_and_drop, run, wait_until};
+use tulip_executor::{get_running_loop, wait_for};
+use tulip_process::{
+    LoopProcessExt, Stdio, SubprocessOptions, create_subprocess_exec, create_subprocess_shell,
+};
+
+/// Serializes the tests of this binary.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+#[test]
+fn sigchld_watcher_passes_these_tests() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    common::rerun_under_sigchld("sigchld_watcher_passes_these_tests");
+}
+
+fn all_pipes() -> SubprocessOptions {
+    SubprocessOptions::new()
+        .stdin(Stdio::Pipe)
+        .stdout(Stdio::Pipe)
+        .stderr(Stdio::Pipe)
+}
+
+#[test]
+fn no_descriptor_leaks() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let before = open_fds();
+
+        // 1,000 spawns of a missing program, every stream a pipe.
+        for i in 0..1000 {
+            let err = if i % 2 == 0 {
+                create_subprocess_exec("/nonexistent/tulip-test", ["x"], all_pipes())
+                    .await
+                    .unwrap_err()
+            } else {
+                lp.subprocess_exec(
+                    || Quiet,
+                    "no-such-program-tulip",
+                    [""; 0],
+                    all_pipes().stderr(Stdio::Stdout),
+                )
+                .await
+                .unwrap_err()
+            };
+            assert_eq!(err.io_kind(), Some(std::io::ErrorKind::NotFound));
+        }
+        assert_eq!(open_fds(), before, "missing-program spawns leaked");
+
+        // Spawns cancelled after the start: children killed and reaped,
+        // pipes closed.
+        let marker = "28.765";
+        for _ in 0..50 {
+            poll_once_and_drop(create_subprocess_exec("sleep", [marker], all_pipes())).await;
+            poll_once_and_drop(lp.subprocess_exec(|| Quiet, "sleep", [marker], all_pipes())).await;
+        }
+        assert!(wait_until(|| children_with_cmdline(&format!("sleep {marker}")).is_empty()).await);
+        assert!(
+            wait_until(|| open_fds() == before).await,
+            "cancelled spawns leaked"
+        );
+
+        // Cancelled waits, then kill; and complete runs.
+        for _ in 0..20 {
+            let proc = create_subprocess_exec("sleep", ["30"], all_pipes())
+                .await
+                .unwrap();
+            assert!(
+                wait_for(proc.wait(), Duration::from_millis(1))
+                    .await
+                    .is_err()
+            );
+            proc.kill().unwrap();
+            assert_eq!(proc.wait().await, -9);
+            drop(proc);
+            let mut proc = create_subprocess_shell("cat; echo done >&2", all_pipes())
+                .await
+                .unwrap();
+            let (out, err) = proc.communicate(Some(b"data")).await.unwrap();
+            assert_eq!(
+                (out.unwrap(), err.unwrap()),
+                (b"data".to_vec(), b"done\n".to_vec())
+            );
+        }
+        assert!(wait_until(|| open_fds() == before).await, "runs leaked");
+    });
+}
