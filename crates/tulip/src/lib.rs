@@ -57,6 +57,7 @@
 //! | `asyncio.locks`, `asyncio.queues` | [`sync`] |
 //! | `asyncio.protocols`, `transports`, `selector_events`, `unix_events` (networking) | [`transport`] |
 //! | `asyncio.streams` | [`streams`] |
+//! | `asyncio.subprocess`, `base_subprocess`, `unix_events` (child watchers) | [`process`] |
 //! | `selectors` | [`reactor`] |
 
 pub use tulip_executor::*;
@@ -89,6 +90,15 @@ pub mod streams {
     pub use tulip_streams::*;
 }
 
+/// asyncio's subprocesses: `SubprocessTransport` and `SubprocessProtocol`
+/// (the loop methods `lp.subprocess_exec` and `lp.subprocess_shell` come
+/// from [`LoopProcessExt`](process::LoopProcessExt), in the [`prelude`]),
+/// `create_subprocess_exec`, `create_subprocess_shell` and `Process`
+/// (re-export of `tulip-process`).
+pub mod process {
+    pub use tulip_process::*;
+}
+
 /// The names most tulip code uses: `use tulip::prelude::*;`.
 pub mod prelude {
     pub use tulip_executor::{
@@ -101,4 +111,8 @@ pub mod prelude {
         LoopNetExt, Protocol, Transport,
     };
     pub use tulip_streams::{StreamReader, StreamWriter, open_connection, start_server};
+    pub use tulip_process::{
+        LoopProcessExt, SubprocessProtocol, SubprocessTransport, create_subprocess_exec,
+        create_subprocess_shell,
+    };
 }
