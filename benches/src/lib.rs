@@ -31,6 +31,7 @@ use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 pub mod netbench;
+pub mod tls;
 pub mod work;
 
 use criterion::measurement::WallTime;

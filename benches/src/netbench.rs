@@ -114,7 +114,16 @@ where
     C: AsyncFnOnce(String, u16) -> Result<tulip::transport::Server, Box<dyn std::error::Error>>
         + 'static,
 {
-    let addr = server_addr(program);
+    run_tulip_server_at(server_addr(program), create)
+}
+
+/// As `run_tulip_server`, at `addr` (parsed by the caller: the TLS servers
+/// take more arguments).
+pub fn run_tulip_server_at<C>(addr: SocketAddr, create: C) -> Result<(), Box<dyn std::error::Error>>
+where
+    C: AsyncFnOnce(String, u16) -> Result<tulip::transport::Server, Box<dyn std::error::Error>>
+        + 'static,
+{
     tulip::run(async move {
         let server = create(addr.ip().to_string(), addr.port()).await?;
         let bound = server
@@ -142,7 +151,16 @@ where
     F: Fn(tokio::net::TcpStream) -> Fut,
     Fut: Future<Output = io::Result<()>> + Send + 'static,
 {
-    let addr = server_addr(program);
+    serve_tokio_at(program, server_addr(program), serve)
+}
+
+/// As [`serve_tokio`], at `addr` (parsed by the caller: the TLS servers
+/// take more arguments).
+pub fn serve_tokio_at<F, Fut>(program: &'static str, addr: SocketAddr, serve: F) -> io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: Future<Output = io::Result<()>> + Send + 'static,
+{
     crate::tokio_current_thread().block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         announce(listener.local_addr()?)?;

@@ -46,6 +46,8 @@ enum Kind {
     Echo,
     /// Answers HTTP/1.1 requests: driven by `wrk`.
     Http,
+    /// Echoes bytes over TLS (`--cert`/`--key`): driven by `loadgen --tls`.
+    TlsEcho,
 }
 
 /// One server binary: a row of every table.
@@ -70,6 +72,8 @@ const SERVERS: &[Server] = &[
     server("echo_streams_tokio", "tokio", Kind::Echo, "streams"),
     server("http_hello", "tulip", Kind::Http, "http"),
     server("http_hello_tokio", "tokio", Kind::Http, "http"),
+    server("echo_tls", "tulip", Kind::TlsEcho, "tls"),
+    server("echo_tls_tokio", "tokio", Kind::TlsEcho, "tls"),
 ];
 
 /// A row of [`SERVERS`].
@@ -102,6 +106,8 @@ const WORKLOADS: &[Workload] = &[
     workload("echo_1x64B", Kind::Echo, 1, 64),
     workload("echo_50x1KiB", Kind::Echo, 50, 1024),
     workload("http_50conns", Kind::Http, 50, 0),
+    workload("tls_echo_1x64B", Kind::TlsEcho, 1, 64),
+    workload("tls_echo_50x1KiB", Kind::TlsEcho, 50, 1024),
 ];
 
 /// A row of [`WORKLOADS`].
@@ -532,6 +538,7 @@ fn start(
 ) -> Result<Running, String> {
     let mut command = env.command(prefix, core, &env.bins.join(server.bin));
     command.args(["--addr", "127.0.0.1:0"]);
+    command.args(tls::server_args(&env.bins, server.kind == Kind::TlsEcho)?);
     let mut proc = Proc::spawn(command, false)?;
     let addr = proc
         .expect("listening on ", STARTUP)
@@ -561,8 +568,9 @@ fn load(
 ) -> Result<Load, String> {
     let limit = Duration::from_secs_f64(secs + warmup + 60.0);
     let (mut command, parse): (Command, Parser) = match workload.kind {
-        Kind::Echo => {
+        Kind::Echo | Kind::TlsEcho => {
             let mut command = env.command(&[], core, &env.bins.join("loadgen"));
+            command.args(tls::client_args(&env.bins, workload.kind == Kind::TlsEcho)?);
             command.arg(format!("--addr={addr}"));
             command.arg(format!("--conns={}", workload.conns));
             command.arg(format!("--size={}", workload.size));
@@ -681,7 +689,7 @@ fn throughput(
     let mut running = start(env, server, &[], server_core)?;
     let pid = running.proc.pid();
     let before = cpu_secs(env, pid)?;
-    let warmup = if workload.kind == Kind::Echo {
+    let warmup = if workload.kind != Kind::Http {
         WARMUP_SECS
     } else {
         0.0
@@ -989,3 +997,4 @@ impl Results<'_> {
 
 #[cfg(test)]
 mod tests;
+mod tls;

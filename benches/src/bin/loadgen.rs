@@ -3,8 +3,15 @@
 //!
 //! ```text
 //! loadgen --addr HOST:PORT --conns N --size BYTES --secs T [--warmup S]
+//!         [--tls CA.pem [--server-name NAME]]
 //! loadgen --addr HOST:PORT --idle N [--hold SECS]
 //! ```
+//!
+//! `--tls` speaks TLS (tokio-rustls, the `ring` provider) to the server,
+//! verifying its certificate against the CA file for NAME (default
+//! `localhost`); every connection's handshake is done before the run
+//! starts, and its end is a close_notify (then the server's) instead of a
+//! TCP EOF.
 //!
 //! Ping-pong: the N connections are opened first; then each sends a
 //! BYTES-byte message, waits for the whole echo, checks it byte for byte
@@ -37,12 +44,13 @@ use std::rc::Rc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tulip_benches::tokio_current_thread;
 
 /// The usage text.
 const USAGE: &str = "usage: loadgen --addr HOST:PORT --conns N --size BYTES --secs T [--warmup S]
+               [--tls CA.pem [--server-name NAME]]
        loadgen --addr HOST:PORT --idle N [--hold SECS]";
 
 /// How long a connection waits for the server to close after its EOF, and
@@ -62,6 +70,9 @@ struct Options {
     warmup: Duration,
     idle: Option<usize>,
     hold: Option<Duration>,
+    /// The CA file of `--tls`.
+    tls: Option<String>,
+    server_name: String,
 }
 
 fn main() -> ExitCode {
@@ -95,6 +106,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
     let mut addr = None;
     let (mut conns, mut size, mut secs) = (None, None, None);
     let (mut warmup, mut idle, mut hold) = (Duration::ZERO, None, None);
+    let (mut tls, mut server_name) = (None, None);
     let mut args = args.iter();
     while let Some(arg) = args.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -125,6 +137,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
             "--warmup" => warmup = seconds()?,
             "--idle" => idle = Some(count()?),
             "--hold" => hold = Some(seconds()?),
+            "--tls" => tls = Some(value),
+            "--server-name" => server_name = Some(value),
             other => return Err(format!("unknown argument: {other}")),
         }
     }
@@ -135,6 +149,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         }
     } else if hold.is_some() {
         return Err("--hold goes with --idle".into());
+    }
+    if (idle.is_some() && tls.is_some()) || (tls.is_none() && server_name.is_some()) {
+        return Err("--tls goes with ping-pong, --server-name with --tls".into());
     }
     let (conns, size, secs) = match (idle, conns, size, secs) {
         (Some(_), ..) => (0, 0, Duration::ZERO),
@@ -150,6 +167,8 @@ fn parse(args: &[String]) -> Result<Options, String> {
         warmup,
         idle,
         hold,
+        tls,
+        server_name: server_name.unwrap_or_else(|| "localhost".into()),
     })
 }
 
@@ -237,6 +256,7 @@ impl Run {
 fn ping_pong(options: &Options) -> Result<(), String> {
     let runtime = tokio_current_thread();
     let local = tokio::task::LocalSet::new();
+    let connector = options.tls.as_deref().map(tls_connector).transpose()?;
     let run = local.block_on(&runtime, async {
         let mut streams = Vec::with_capacity(options.conns);
         for i in 0..options.conns {
@@ -246,7 +266,14 @@ fn ping_pong(options: &Options) -> Result<(), String> {
             stream
                 .set_nodelay(true)
                 .map_err(|e| format!("TCP_NODELAY: {e}"))?;
-            streams.push(stream);
+            streams.push(match &connector {
+                None => Conn::Plain(stream),
+                Some(connector) => Conn::Tls(Box::new(
+                    tls_handshake(connector, &options.server_name, stream)
+                        .await
+                        .map_err(|e| format!("connection {i}: TLS handshake: {e}"))?,
+                )),
+            });
         }
         let start = Instant::now();
         let run = Rc::new(RefCell::new(Run {
@@ -266,7 +293,11 @@ fn ping_pong(options: &Options) -> Result<(), String> {
             .map(|(c, stream)| {
                 let run = Rc::clone(&run);
                 tokio::task::spawn_local(async move {
-                    if let Err(message) = connection(c, stream, size, &run).await {
+                    let outcome = match stream {
+                        Conn::Plain(s) => connection(c, s, size, &run).await,
+                        Conn::Tls(s) => connection(c, *s, size, &run).await,
+                    };
+                    if let Err(message) = outcome {
                         run.borrow_mut().error(format!("connection {c}: {message}"));
                     }
                 })
@@ -306,11 +337,39 @@ fn ping_pong(options: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// One connection's ping-pong until the run ends, then EOF and the wait
-/// for the server's close.
-async fn connection(
+/// A ping-pong connection: plain TCP, or TLS over it.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+}
+
+/// The TLS client of `--tls`: trusts the certificates of `ca_file`.
+fn tls_connector(ca_file: &str) -> Result<tokio_rustls::TlsConnector, String> {
+    let pem = std::fs::read(ca_file).map_err(|e| format!("--tls {ca_file}: {e}"))?;
+    let config = tulip_benches::tls::rustls_client_config(&pem)
+        .map_err(|e| format!("--tls {ca_file}: {e}"))?;
+    Ok(tokio_rustls::TlsConnector::from(config))
+}
+
+/// Runs the TLS handshake over `stream`, verifying the server for `name`.
+async fn tls_handshake(
+    connector: &tokio_rustls::TlsConnector,
+    name: &str,
+    stream: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>, String> {
+    let name = rustls::pki_types::ServerName::try_from(name.to_owned())
+        .map_err(|e| format!("--server-name {name:?}: {e}"))?;
+    connector
+        .connect(name, stream)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// One connection's ping-pong until the run ends, then EOF (over TLS: a
+/// close_notify) and the wait for the server's close.
+async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
     c: usize,
-    mut stream: TcpStream,
+    mut stream: S,
     size: usize,
     run: &RefCell<Run>,
 ) -> Result<(), String> {
@@ -415,6 +474,14 @@ mod tests {
             (o.secs, o.warmup),
             (Duration::from_secs(3), Duration::from_secs(1))
         );
+        let o = parse(&args(
+            "--addr 127.0.0.1:80 --conns 1 --size 64 --secs 1 --tls ca.pem --server-name h",
+        ))
+        .expect("valid");
+        assert_eq!(
+            (o.tls.as_deref(), o.server_name.as_str()),
+            (Some("ca.pem"), "h")
+        );
         let o = parse(&args("--addr [::1]:80 --idle 5000 --hold 0.5")).expect("valid");
         assert_eq!(
             (o.idle, o.hold),
@@ -427,6 +494,8 @@ mod tests {
             "--addr 127.0.0.1:80 --idle 5 --conns 1",
             "--addr 127.0.0.1:80 --conns 1 --size 1 --secs 1 --hold 2",
             "--addr 127.0.0.1:80 --idle 5 --hold -1",
+            "--addr 127.0.0.1:80 --idle 5 --tls ca.pem",
+            "--addr 127.0.0.1:80 --conns 1 --size 1 --secs 1 --server-name x",
             "--addr nowhere --idle 5",
         ] {
             assert!(parse(&args(bad)).is_err(), "{bad}");
