@@ -40,6 +40,8 @@
 //! ([`EventLoopBuilder::paused_clock`](tulip::EventLoopBuilder::paused_clock)),
 //! print the same lines and finish at once.
 
+pub mod tls;
+
 use std::cell::Cell;
 use std::fmt;
 use std::time::Instant;
