@@ -90,7 +90,9 @@ pub struct TlsClientConfig {
 
 impl TlsClientConfig {
     /// Verifies servers against the system's trust store (read once per
-    /// process, with `rustls-native-certs`), with TLS 1.2 and 1.3.
+    /// process, with `rustls-native-certs`; the `SSL_CERT_FILE` and
+    /// `SSL_CERT_DIR` environment variables name other certificates, as
+    /// for OpenSSL and Python), with TLS 1.2 and 1.3.
     ///
     /// Errors: [`Error::Tls`] if rustls refuses the configuration.
     pub fn new() -> Result<TlsClientConfig> {
