@@ -11,6 +11,7 @@
 //! | `AddrInfo`, `AddrInfoOptions`, `NameInfoFlags` | yes | yes | plain values |
 //! | `ConnectOptions`, `ServerOptions`, `DatagramOptions`, `UnixConnectOptions`, `UnixServerOptions` | yes | yes | plain values and `OwnedFd`s |
 //! | `Hosts`, `ServerSocket` | yes | yes | plain values |
+//! | `AcceptedSocketOptions`, `StartTlsOptions`, `TlsClientConfig`, `TlsServerConfig`, `TlsConfig`, `TlsError`, `TlsInfo` | yes | yes | plain values and `Arc`ed rustls configurations |
 //! | `Buffered<F>` | as `F` | as `F` | a wrapper |
 //!
 //! `!Send` is proven with the ambiguous-impl technique of the
@@ -18,6 +19,10 @@
 //! `compile_fail` doctests on `Server` and `DatagramTransport` prove it
 //! from the outside.
 
+use tulip_transport::{
+    AcceptedSocketOptions, StartTlsOptions, TlsClientConfig, TlsConfig, TlsError, TlsInfo,
+    TlsServerConfig,
+};
 use tulip_transport::{
     AddrInfo, AddrInfoOptions, AddressFamily, Buffered, ConnectOptions, DatagramOptions,
     DatagramTransport, Error, ExtraInfo, FlowControl, GaiError, Hosts, NameInfoFlags, ProtocolRef,
@@ -97,5 +102,12 @@ fn values_cross_threads() {
         Hosts,
         ServerSocket,
         Buffered<fn() -> u8>,
+        AcceptedSocketOptions,
+        StartTlsOptions,
+        TlsClientConfig,
+        TlsServerConfig,
+        TlsConfig,
+        TlsError,
+        TlsInfo,
     );
 }
