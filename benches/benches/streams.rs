@@ -7,18 +7,22 @@
 //! (the sender thread runs on the other core). The payload and its reading
 //! are the same for both runtimes, and each result is checked.
 //!
-//! - `readline`: 100 MB of 100-byte lines (1,000,000 lines per iteration;
-//!   ns per line). tulip: `reader.readline()` until EOF, a `Vec<u8>` per
-//!   line (asyncio's bytes); tokio: `BufReader::new(stream).lines()` and
-//!   `next_line()` until `None`, a `String` per line (the newline
-//!   stripped, the UTF-8 checked), with tokio's default 8 KiB buffer.
-//! - `readexactly`: 100 frames of 1 MiB (100 MiB per iteration; ns per
-//!   frame). tulip: `reader.readexactly(1 MiB)`, a new vector per frame as
-//!   asyncio returns new bytes; tokio: `read_exact` on the `TcpStream` into
-//!   a new `vec![0; 1 MiB]` per frame.
-//! - `readexactly_into`: the same frames read into one reused buffer:
-//!   tulip's `readexactly_into` (the vector becomes the buffer the socket
-//!   fills), tokio's `read_exact` into a reused `Vec`.
+//! The rows are named `streams_*`, so that `cargo xtask bench streams`
+//! runs them alone.
+//!
+//! - `streams_readline`: 100 MB of 100-byte lines (1,000,000 lines per
+//!   iteration; ns per line). tulip: `reader.readline()` until EOF, a
+//!   `Vec<u8>` per line (asyncio's bytes); tokio:
+//!   `BufReader::new(stream).lines()` and `next_line()` until `None`, a
+//!   `String` per line (the newline stripped, the UTF-8 checked), with
+//!   tokio's default 8 KiB buffer.
+//! - `streams_readexactly`: 100 frames of 1 MiB (100 MiB per iteration; ns
+//!   per frame). tulip: `reader.readexactly(1 MiB)`, a new vector per frame
+//!   as asyncio returns new bytes; tokio: `read_exact` on the `TcpStream`
+//!   into a new `vec![0; 1 MiB]` per frame.
+//! - `streams_readexactly_into`: the same frames read into one reused
+//!   buffer: tulip's `readexactly_into` (the vector becomes the buffer the
+//!   socket fills), tokio's `read_exact` into a reused `Vec`.
 //!
 //! The connection setup (a thread spawn, a connect, an accept: tens of
 //! microseconds) is inside the timed region, the same way for both,
@@ -123,7 +127,7 @@ where
 fn readline(c: &mut Criterion) {
     let block = line_block();
     let copies = LINES as usize / LINES_PER_BLOCK;
-    let mut g = group(c, "readline", LINES);
+    let mut g = group(c, "streams_readline", LINES);
 
     let el = tulip_loop();
     g.bench_function("tulip", |b| {
@@ -168,7 +172,7 @@ fn readexactly(c: &mut Criterion) {
     let block = frame_block();
     let copies = FRAMES as usize;
 
-    let mut g = group(c, "readexactly", FRAMES);
+    let mut g = group(c, "streams_readexactly", FRAMES);
     let el = tulip_loop();
     g.bench_function("tulip", |b| {
         b.iter_custom(|iters| {
@@ -202,7 +206,7 @@ fn readexactly(c: &mut Criterion) {
     });
     g.finish();
 
-    let mut g = group(c, "readexactly_into", FRAMES);
+    let mut g = group(c, "streams_readexactly_into", FRAMES);
     g.bench_function("tulip", |b| {
         b.iter_custom(|iters| {
             wall_time(iters, || {
