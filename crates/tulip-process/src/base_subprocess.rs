@@ -21,6 +21,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::future::poll_fn;
+use std::os::fd::OwnedFd;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::process::Command;
 use std::rc::{Rc, Weak};
@@ -28,6 +29,7 @@ use std::task::{Context, Poll, Waker};
 
 use rustix::process::Signal;
 use tulip_executor::{Error as LoopError, ExceptionContext, Loop, PanicError};
+use tulip_streams::{StreamReader, StreamReaderProtocol, StreamWriter};
 use tulip_transport::{
     BaseProtocol, Error as TransportError, ExtraInfo, LoopNetExt, Protocol, Transport,
 };
@@ -52,6 +54,9 @@ enum Pipe {
     Open(Transport),
     /// Closed (`pipe_connection_lost` was queued).
     Lost,
+    /// Connected, with a stream's protocol of its own (the high-level
+    /// API): the subprocess protocol hears nothing of it.
+    Stream(Transport),
 }
 
 /// A call to the protocol, waiting for its turn.
@@ -290,6 +295,15 @@ impl Inner {
         }
     }
 
+    fn pipe_streamed(&self, fd: i32, transport: Transport) {
+        if let Some(slot) = slot(fd) {
+            if self.closed.get() {
+                transport.close();
+            }
+            self.pipes.borrow_mut()[slot] = Pipe::Stream(transport);
+        }
+    }
+
     fn pipe_lost(&self, fd: i32, exc: Option<TransportError>) {
         if let Some(slot) = slot(fd) {
             self.pipes.borrow_mut()[slot] = Pipe::Lost;
@@ -321,7 +335,7 @@ impl Inner {
             .pipes
             .borrow()
             .iter()
-            .all(|p| matches!(p, Pipe::Absent | Pipe::Lost));
+            .all(|p| matches!(p, Pipe::Absent | Pipe::Lost | Pipe::Stream(_)));
         if done {
             self.finished.set(true);
             self.emit(Event::Lost);
@@ -349,7 +363,7 @@ impl Inner {
             .borrow()
             .iter()
             .filter_map(|p| match p {
-                Pipe::Open(t) => Some(t.clone()),
+                Pipe::Open(t) | Pipe::Stream(t) => Some(t.clone()),
                 _ => None,
             })
             .collect();
@@ -434,8 +448,79 @@ impl Drop for AbandonOnDrop {
     }
 }
 
-/// Starts `cmd` with `options` and connects its pipes; `protocol` hears
-/// about it from `connection_made` on, which has run when this returns.
+/// How the pipes of a child are connected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PipeMode {
+    /// Each pipe's protocol forwards to the subprocess protocol
+    /// (`pipe_data_received`, `pipe_connection_lost`, the stdin pipe's
+    /// `pause_writing`): the low-level API.
+    Forward,
+    /// Each pipe's protocol is a [`StreamReaderProtocol`] with this limit,
+    /// whose stream is handed back: reads land in the reader's buffer
+    /// with no copy, and the streams keep their own flow control. The
+    /// subprocess protocol hears only `connection_made`, `process_exited`
+    /// and `connection_lost` (the high-level API).
+    Streams(usize),
+}
+
+/// The streams on a child's pipes (in [`PipeMode::Streams`]).
+#[derive(Default)]
+pub(crate) struct PipeStreams {
+    pub(crate) stdin: Option<StreamWriter>,
+    pub(crate) stdout: Option<StreamReader>,
+    pub(crate) stderr: Option<StreamReader>,
+}
+
+/// Connects the pipe of the child's `fd`; in [`PipeMode::Streams`], puts
+/// the pipe's stream into `streams`.
+async fn connect_pipe(
+    lp: &Loop,
+    inner: &Rc<Inner>,
+    fd: i32,
+    pipe: Option<OwnedFd>,
+    mode: PipeMode,
+) -> Result<PipeStreams> {
+    let mut streams = PipeStreams::default();
+    let Some(pipe) = pipe else {
+        return Ok(streams);
+    };
+    match mode {
+        PipeMode::Forward => {
+            let inner = inner.clone();
+            let factory = move || PipeProto {
+                inner: inner.clone(),
+                fd,
+            };
+            if fd == 0 {
+                lp.connect_write_pipe(factory, pipe).await?;
+            } else {
+                lp.connect_read_pipe(factory, pipe).await?;
+            }
+        }
+        PipeMode::Streams(limit) => {
+            let factory = StreamReaderProtocol::factory(limit)?;
+            let (transport, proto) = if fd == 0 {
+                lp.connect_write_pipe(factory, pipe).await?
+            } else {
+                lp.connect_read_pipe(factory, pipe).await?
+            };
+            inner.pipe_streamed(fd, transport);
+            // Each stream alone keeps its pipe open: dropping it closes
+            // the pipe.
+            let (reader, writer) = StreamReaderProtocol::into_streams(proto)?;
+            match fd {
+                0 => streams.stdin = Some(writer),
+                1 => streams.stdout = Some(reader),
+                _ => streams.stderr = Some(reader),
+            }
+        }
+    }
+    Ok(streams)
+}
+
+/// Starts `cmd` with `options` and connects its pipes as `mode` says;
+/// `protocol` hears about it from `connection_made` on, which has run
+/// when this returns.
 ///
 /// Cancelled (dropped) before that, the child is killed and reaped and
 /// every pipe closed; the protocol hears nothing.
@@ -445,9 +530,13 @@ pub(crate) async fn start(
     cmd: Command,
     options: SubprocessOptions,
     defaults: Defaults,
-) -> Result<SubprocessTransport> {
+    mode: PipeMode,
+) -> Result<(SubprocessTransport, PipeStreams)> {
     if lp.is_closed() {
         return Err(Error::Loop(LoopError::LoopClosed));
+    }
+    if let PipeMode::Streams(0) = mode {
+        return Err(Error::InvalidInput(String::from("Limit cannot be <= 0")));
     }
     let spawned = spawn::spawn(cmd, options, defaults)?;
     let [stdin, stdout, stderr] = spawned.pipes;
@@ -467,38 +556,20 @@ pub(crate) async fn start(
     *inner.child.borrow_mut() = Some(child);
     let guard = AbandonOnDrop(Some(inner.clone()));
 
-    let factory = |fd: i32| {
-        let inner = inner.clone();
-        move || PipeProto {
-            inner: inner.clone(),
-            fd,
-        }
-    };
     let (a, b, c) = join3(
-        async {
-            match stdin {
-                Some(fd) => lp.connect_write_pipe(factory(0), fd).await.map(drop),
-                None => Ok(()),
-            }
-        },
-        async {
-            match stdout {
-                Some(fd) => lp.connect_read_pipe(factory(1), fd).await.map(drop),
-                None => Ok(()),
-            }
-        },
-        async {
-            match stderr {
-                Some(fd) => lp.connect_read_pipe(factory(2), fd).await.map(drop),
-                None => Ok(()),
-            }
-        },
+        connect_pipe(lp, &inner, 0, stdin, mode),
+        connect_pipe(lp, &inner, 1, stdout, mode),
+        connect_pipe(lp, &inner, 2, stderr, mode),
     )
     .await;
-    a.and(b).and(c)?;
+    let streams = PipeStreams {
+        stdin: a?.stdin,
+        stdout: b?.stdout,
+        stderr: c?.stderr,
+    };
     guard.disarm();
     inner.set_connected();
-    Ok(SubprocessTransport { inner })
+    Ok((SubprocessTransport { inner }, streams))
 }
 
 /// A running subprocess and its pipes (asyncio's `SubprocessTransport`).
@@ -560,6 +631,7 @@ impl SubprocessTransport {
         let slot = slot(fd)?;
         match &self.inner.pipes.borrow()[slot] {
             Pipe::Open(t) => Some(t.clone()),
+            Pipe::Stream(t) if !t.is_closing() => Some(t.clone()),
             _ => None,
         }
     }

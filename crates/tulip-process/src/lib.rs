@@ -90,7 +90,6 @@ mod loop_ext;
 mod options;
 mod protocol;
 mod spawn;
-mod stream_protocol;
 mod subprocess;
 mod sys;
 

@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use tulip_executor::Loop;
 
-use crate::base_subprocess::{self, SubprocessTransport};
+use crate::base_subprocess::{self, PipeMode, SubprocessTransport};
 use crate::error::Result;
 use crate::options::SubprocessOptions;
 use crate::protocol::SubprocessProtocolFactory;
@@ -127,6 +127,14 @@ async fn start<F: SubprocessProtocolFactory>(
     defaults: Defaults,
 ) -> Result<SubprocessConnection<F::Protocol>> {
     let protocol = factory.build();
-    let transport = base_subprocess::start(lp, protocol.clone(), cmd, options, defaults).await?;
+    let (transport, _) = base_subprocess::start(
+        lp,
+        protocol.clone(),
+        cmd,
+        options,
+        defaults,
+        PipeMode::Forward,
+    )
+    .await?;
     Ok((transport, protocol))
 }

@@ -3,20 +3,26 @@
 //! [`create_subprocess_command`] start a child and return a [`Process`],
 //! whose pipes are streams.
 
+use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::fmt;
+use std::future::poll_fn;
 use std::io;
+use std::pin::Pin;
 use std::process::Command;
+use std::rc::Rc;
+use std::task::Poll;
 
+use futures_io::AsyncBufRead;
 use tulip_executor::get_running_loop;
 use tulip_streams::{StreamReader, StreamWriter};
 
-use crate::base_subprocess::{self, SubprocessTransport};
+use crate::base_subprocess::{self, PipeMode, SubprocessTransport};
 use crate::error::{Error, Result};
 use crate::join::join3;
 use crate::options::SubprocessOptions;
+use crate::protocol::SubprocessProtocol;
 use crate::spawn::{self, Defaults};
-use crate::stream_protocol::SubprocessStreamProtocol;
 
 /// `communicate` writes its input in pieces of this size, waiting for
 /// the pipe to drain between them, so the transport never holds a copy
@@ -134,13 +140,13 @@ impl Process {
             },
             async move {
                 match stdout {
-                    Some(reader) => reader.read_to_eof().await.map(Some),
+                    Some(reader) => read_all(reader).await.map(Some),
                     None => Ok(None),
                 }
             },
             async move {
                 match stderr {
-                    Some(reader) => reader.read_to_eof().await.map(Some),
+                    Some(reader) => read_all(reader).await.map(Some),
                     None => Ok(None),
                 }
             },
@@ -169,6 +175,30 @@ impl Process {
     pub fn kill(&self) -> Result<()> {
         self.transport.kill()
     }
+}
+
+/// Reads `reader` to EOF into a vector of its own, chunk by chunk from
+/// the reader's buffer (`AsyncBufRead`): the reader's buffer stays small
+/// (it is the size of what the pipe gives at once) and the vector grows by
+/// reallocation, with no zero-filling of memory the next read overwrites.
+async fn read_all(reader: &mut StreamReader) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    poll_fn(|cx| {
+        loop {
+            let mut r = Pin::new(&mut *reader);
+            match r.as_mut().poll_fill_buf(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(Error::from(e))),
+                Poll::Ready(Ok([])) => return Poll::Ready(Ok(std::mem::take(&mut out))),
+                Poll::Ready(Ok(buf)) => {
+                    out.extend_from_slice(buf);
+                    let n = buf.len();
+                    r.consume(n);
+                }
+            }
+        }
+    })
+    .await
 }
 
 /// Whether a write error only says the child is not reading any more.
@@ -271,27 +301,32 @@ pub async fn create_subprocess_command(
     create(command, options, Defaults::Command).await
 }
 
+/// The protocol under a [`Process`]: the streams have protocols of their
+/// own, so it has nothing to do.
+struct Streams;
+
+impl tulip_transport::BaseProtocol for Streams {}
+
+impl SubprocessProtocol for Streams {}
+
 async fn create(cmd: Command, options: SubprocessOptions, defaults: Defaults) -> Result<Process> {
     let limit = options.limit.unwrap_or(tulip_streams::DEFAULT_LIMIT);
-    if limit == 0 {
-        return Err(Error::InvalidInput(String::from("Limit cannot be <= 0")));
-    }
     let kill_on_drop = options.kill_on_drop;
     let lp = get_running_loop()?;
-    let protocol = SubprocessStreamProtocol::new(limit);
-    let transport = base_subprocess::start(&lp, protocol.clone(), cmd, options, defaults).await?;
-    let streams = protocol.borrow_mut().take_streams();
-    let (stdin, stdout, stderr) = match streams {
-        Ok(s) => s,
-        Err(e) => {
-            transport.close();
-            return Err(e);
-        }
-    };
+    let protocol = Rc::new(RefCell::new(Streams));
+    let (transport, streams) = base_subprocess::start(
+        &lp,
+        protocol,
+        cmd,
+        options,
+        defaults,
+        PipeMode::Streams(limit),
+    )
+    .await?;
     Ok(Process {
-        stdin,
-        stdout,
-        stderr,
+        stdin: streams.stdin,
+        stdout: streams.stdout,
+        stderr: streams.stderr,
         transport,
         kill_on_drop,
     })
