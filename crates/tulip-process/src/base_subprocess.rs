@@ -205,13 +205,17 @@ impl Inner {
             };
             let last = matches!(event, Event::Lost);
             let (what, res) = match event {
-                Event::Made => {
-                    let handle = self.handle();
-                    (
-                        "connection_made",
-                        catch_unwind(AssertUnwindSafe(|| p.connection_made(handle))),
-                    )
-                }
+                Event::Made => match self.this.upgrade() {
+                    Some(inner) => {
+                        let handle = SubprocessTransport { inner };
+                        (
+                            "connection_made",
+                            catch_unwind(AssertUnwindSafe(|| p.connection_made(handle))),
+                        )
+                    }
+                    // Unreachable: deliveries run on a live transport.
+                    None => ("connection_made", Ok(())),
+                },
                 Event::Data(fd, data) => (
                     "pipe_data_received",
                     catch_unwind(AssertUnwindSafe(|| p.pipe_data_received(fd, &data))),
@@ -266,15 +270,6 @@ impl Inner {
         });
         if scheduled.is_err() {
             self.flush_scheduled.set(false);
-        }
-    }
-
-    fn handle(&self) -> SubprocessTransport {
-        SubprocessTransport {
-            inner: self
-                .this
-                .upgrade()
-                .expect("a transport's state outlives its deliveries"),
         }
     }
 
@@ -380,6 +375,23 @@ impl Inner {
         }
     }
 
+    /// The loop went away before the child exited: deliver nothing more,
+    /// let go of the protocol and the pipe transports.
+    fn loop_gone(&self) {
+        self.abandoned.set(true);
+        self.queue.borrow_mut().clear();
+        drop(self.protocol.borrow_mut().take());
+        let pipes = std::mem::replace(
+            &mut *self.pipes.borrow_mut(),
+            [Pipe::Lost, Pipe::Lost, Pipe::Lost],
+        );
+        for pipe in pipes {
+            if let Pipe::Open(t) | Pipe::Stream(t) = pipe {
+                t.abort();
+            }
+        }
+    }
+
     /// The start was cancelled or failed: kill the child (the watcher
     /// still reaps it), close what is open, tell the protocol nothing.
     fn abandon(&self) {
@@ -428,6 +440,21 @@ impl Protocol for PipeProto {
 
     fn eof_received(&mut self) -> bool {
         false
+    }
+}
+
+/// Held by the exit callback: dropped without having run, the loop went
+/// away with the child still running (it is reaped in the background),
+/// so nothing will ever be delivered: the state is let go, which ends the
+/// cycles through the protocol and the pipe transports (and closes the
+/// pipes).
+struct LoopGoneGuard(Option<Rc<Inner>>);
+
+impl Drop for LoopGoneGuard {
+    fn drop(&mut self) {
+        if let Some(inner) = self.0.take() {
+            inner.loop_gone();
+        }
     }
 }
 
@@ -549,8 +576,12 @@ pub(crate) async fn start(
         present,
     );
     let on_exit = {
-        let inner = inner.clone();
-        Box::new(move |code| inner.process_exited(code))
+        let mut guard = LoopGoneGuard(Some(inner.clone()));
+        Box::new(move |code| {
+            if let Some(inner) = guard.0.take() {
+                inner.process_exited(code);
+            }
+        })
     };
     let child = child_watcher::watch(lp, spawned.child, on_exit)?;
     *inner.child.borrow_mut() = Some(child);

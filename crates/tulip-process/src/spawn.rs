@@ -167,7 +167,13 @@ pub(crate) fn spawn(
         cmd.stderr(t.into_std());
     }
 
-    let description = format!("{cmd:?}");
+    // The program and its arguments (std's `Debug` would add the
+    // environment changes, which may hold secrets).
+    let description = std::iter::once(cmd.get_program())
+        .chain(cmd.get_args())
+        .map(|a| format!("{a:?}"))
+        .collect::<Vec<_>>()
+        .join(" ");
     let spawned = cmd.spawn();
     // The child's ends of the pipes live in `cmd`: close them now.
     drop(cmd);

@@ -96,3 +96,37 @@ fn no_descriptor_leaks() {
         assert!(wait_until(|| open_fds() == before).await, "runs leaked");
     });
 }
+
+#[test]
+fn closing_the_loop_with_children_running_leaks_nothing() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let before = open_fds();
+    let event_loop = tulip_executor::EventLoop::new().unwrap();
+    let pids = event_loop
+        .run_until_complete(async {
+            let lp = get_running_loop().unwrap();
+            let proc = create_subprocess_exec("sleep", ["30"], all_pipes())
+                .await
+                .unwrap();
+            let (transport, _) = lp
+                .subprocess_exec(|| Quiet, "sleep", ["30"], all_pipes())
+                .await
+                .unwrap();
+            // Both are dropped while their children run.
+            vec![proc.pid(), transport.get_pid()]
+        })
+        .unwrap();
+    event_loop.close().unwrap();
+    drop(event_loop);
+    assert_eq!(open_fds(), before, "pipes or pidfds left open");
+    // The children are reaped in the background once they exit.
+    for &pid in &pids {
+        let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();
+        rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while pids.iter().any(|&p| common::is_our_child(p)) {
+        assert!(std::time::Instant::now() < deadline, "{pids:?} not reaped");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
