@@ -24,10 +24,11 @@ use crate::options::SubprocessOptions;
 use crate::protocol::SubprocessProtocol;
 use crate::spawn::{self, Defaults};
 
-/// `communicate` writes its input in pieces of this size, waiting for
-/// the pipe to drain between them, so the transport never holds a copy
-/// of a large input.
-const FEED_CHUNK: usize = 256 * 1024;
+/// `communicate` writes its input in pieces of this size (a pipe's
+/// capacity), each once the previous one is all in the pipe: most go
+/// straight from `input` into the pipe, and the transport never buffers
+/// (copies) more than one piece.
+const FEED_CHUNK: usize = 64 * 1024;
 
 /// A child process started by [`create_subprocess_exec`] or
 /// [`create_subprocess_shell`] (asyncio's `asyncio.subprocess.Process`).
@@ -213,6 +214,11 @@ fn is_broken_pipe(e: &tulip_streams::Error) -> bool {
 /// reading is no error.
 async fn feed_stdin(writer: StreamWriter, input: Option<&[u8]>) -> Result<()> {
     if let Some(data) = input {
+        // Water marks at 0: `drain` waits until the transport's buffer is
+        // empty. (The writer is closed below: nothing else writes to it.)
+        writer
+            .transport()
+            .set_write_buffer_limits(Some(0), Some(0))?;
         for chunk in data.chunks(FEED_CHUNK) {
             writer.write(chunk)?;
             match writer.drain().await {
