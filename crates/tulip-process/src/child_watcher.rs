@@ -22,6 +22,13 @@
 //!
 //! A child still running when its loop is closed is handed to a
 //! background thread that waits for it, so it never stays a zombie.
+//!
+//! The SIGCHLD watcher relies on the handler signal-hook installs for
+//! SIGCHLD (which chains to any handler installed before it). Code that
+//! later replaces the process's SIGCHLD disposition without chaining (a
+//! raw `sigaction`, or a loop's `add_signal_handler` for SIGCHLD while it
+//! is set) leaves that watcher deaf until the disposition is restored;
+//! the pidfd watcher does not depend on signals at all.
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::OwnedFd;
