@@ -213,6 +213,11 @@ impl Child {
         *self.pidfd.borrow_mut() = Some(fd);
     }
 
+    /// Whether the pidfd watcher watches this child.
+    pub(crate) fn has_pidfd(&self) -> bool {
+        self.pidfd.borrow().is_some()
+    }
+
     /// Closes the pidfd (once the child is reaped and the loop no longer
     /// watches it).
     pub(crate) fn close_pidfd(&self) {

@@ -18,13 +18,16 @@ pub(super) fn supported() -> bool {
     *SUPPORTED.get_or_init(|| pidfd_open(rustix::process::getpid(), PidfdFlags::empty()).is_ok())
 }
 
-/// Reaps the child and runs its exit callback if the loop drops the
-/// reader callback first (the loop was closed): see [`Child::abandon`].
+/// Hands the child to the background reaper if the loop drops the reader
+/// callback while the child is still watched (the loop was closed): see
+/// [`Child::abandon`]. (A callback dropped because it could not be
+/// registered leaves the child alone: it has no pidfd then, and the
+/// SIGCHLD watcher takes it.)
 struct WatchGuard(Rc<Child>);
 
 impl Drop for WatchGuard {
     fn drop(&mut self) {
-        if self.0.returncode().is_none() {
+        if self.0.returncode().is_none() && self.0.has_pidfd() {
             self.0.abandon();
         }
     }
