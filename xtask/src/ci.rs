@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(shown[0], "cargo fmt --all --check");
         assert_eq!(
             shown[3],
-            "TULIP_BACKEND=polling cargo test -p tulip-executor -p tulip-transport -p tulip-streams"
+            "TULIP_BACKEND=polling cargo test -p tulip-executor -p tulip-transport -p tulip-streams -p tulip-process"
         );
         assert_eq!(
             shown[4],
