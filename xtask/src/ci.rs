@@ -83,6 +83,8 @@ const STEPS: &[Step] = &[
             "tulip-transport",
             "-p",
             "tulip-streams",
+            "-p",
+            "tulip-process",
         ],
         slow: true,
     },
