@@ -106,13 +106,13 @@ pub mod prelude {
         TimerHandle, current_task, get_running_loop, run, sleep, sleep_until, spawn, to_thread,
         yield_now,
     };
-    pub use tulip_transport::{
-        BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramTransport,
-        LoopNetExt, Protocol, Transport,
-    };
-    pub use tulip_streams::{StreamReader, StreamWriter, open_connection, start_server};
     pub use tulip_process::{
         LoopProcessExt, SubprocessProtocol, SubprocessTransport, create_subprocess_exec,
         create_subprocess_shell,
+    };
+    pub use tulip_streams::{StreamReader, StreamWriter, open_connection, start_server};
+    pub use tulip_transport::{
+        BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramTransport, LoopNetExt,
+        Protocol, Transport,
     };
 }
