@@ -10,10 +10,12 @@
 //!   with `waitpid(pid, WNOHANG)`. Signals go through `pidfd_send_signal`,
 //!   so they reach that very process or nobody.
 //! - **SIGCHLD** (everywhere else, when `pidfd_open` fails, or with
-//!   `TULIP_CHILD_WATCHER=sigchld`): a SIGCHLD handler (signal-hook's
-//!   self-pipe) wakes the loop, which then tries `waitpid(pid, WNOHANG)`
-//!   on each of its live children. Never `waitpid(-1)`: children started
-//!   by other code are left alone.
+//!   `TULIP_CHILD_WATCHER=sigchld`): the loop's own SIGCHLD handler
+//!   ([`Loop::add_signal_handler`]) runs on the loop, which then tries
+//!   `waitpid(pid, WNOHANG)` on each of its live children, and once more
+//!   right after the handler is installed (a child may have exited
+//!   before). Never `waitpid(-1)`: children started by other code are
+//!   left alone.
 //!
 //! In both, only the loop's thread reaps, so a child is never signalled
 //! after its process id was given back to the system: a signal to a child
@@ -23,12 +25,16 @@
 //! A child still running when its loop is closed is handed to a
 //! background thread that waits for it, so it never stays a zombie.
 //!
-//! The SIGCHLD watcher relies on the handler signal-hook installs for
-//! SIGCHLD (which chains to any handler installed before it). Code that
-//! later replaces the process's SIGCHLD disposition without chaining (a
-//! raw `sigaction`, or a loop's `add_signal_handler` for SIGCHLD while it
-//! is set) leaves that watcher deaf until the disposition is restored;
-//! the pidfd watcher does not depend on signals at all.
+//! As asyncio's old `SafeChildWatcher`, the SIGCHLD watcher owns its
+//! loop's SIGCHLD handler while it has children: it installs the handler
+//! when the loop starts a child and removes it once the last one is
+//! reaped (SIGCHLD's disposition from before comes back). A loop's own
+//! `add_signal_handler(SIGCHLD, ..)` (or `remove_signal_handler`) while
+//! the watcher is in use replaces its handler: the children it watches
+//! are then not seen to exit until that loop starts another child, which
+//! installs the watcher's handler again (replacing the user's) and looks
+//! at every child once. A raw `sigaction` for SIGCHLD likewise leaves it
+//! deaf. The pidfd watcher does not depend on signals at all.
 
 use std::cell::{Cell, RefCell};
 use std::os::fd::OwnedFd;

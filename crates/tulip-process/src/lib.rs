@@ -78,7 +78,7 @@
 //! | `subprocess.PIPE`, `DEVNULL`, `STDOUT`, `None`, a file descriptor | [`Stdio::Pipe`], [`Stdio::DevNull`], [`Stdio::Stdout`], [`Stdio::Inherit`], [`Stdio::Fd`] |
 //! | `cwd=`, `env=`, `process_group=`, `limit=` | [`SubprocessOptions`] |
 //! | `ProcessLookupError` | [`Error::ProcessLookup`] |
-//! | `PidfdChildWatcher`, `ThreadedChildWatcher` / `SafeChildWatcher` | [`ChildWatcherKind::Pidfd`], [`ChildWatcherKind::Sigchld`] |
+//! | `PidfdChildWatcher`, `ThreadedChildWatcher` / `SafeChildWatcher` | [`ChildWatcherKind::Pidfd`], [`ChildWatcherKind::Sigchld`] (as `SafeChildWatcher`, it owns the loop's SIGCHLD handler while it has children: a loop's own SIGCHLD handler replaces it meanwhile) |
 
 #![forbid(unsafe_code)]
 

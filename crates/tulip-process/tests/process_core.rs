@@ -496,3 +496,41 @@ fn processes_can_be_kept_in_a_vector_and_waited_in_any_order() {
         assert_eq!(codes, [7, 0, 5]);
     });
 }
+
+#[test]
+fn the_sigchld_watcher_owns_the_loops_sigchld_handler_only_while_it_has_children() {
+    use std::cell::Cell;
+    use tulip_executor::signal::SIGCHLD;
+    run(async move {
+        let lp = get_running_loop().unwrap();
+        let first = create_subprocess_exec("true", [""; 0], SubprocessOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(first.wait().await, 0);
+        // Its last child reaped, the watcher left no SIGCHLD handler.
+        assert!(!lp.remove_signal_handler(SIGCHLD));
+
+        // A handler of the loop's own, set while a child runs, replaces
+        // the watcher's; the next child takes SIGCHLD back, and both
+        // children are reported.
+        let sleeper = create_subprocess_exec("sleep", ["0.3"], SubprocessOptions::new())
+            .await
+            .unwrap();
+        let heard = Rc::new(Cell::new(0u32));
+        let h = heard.clone();
+        lp.add_signal_handler(SIGCHLD, move || h.set(h.get() + 1))
+            .unwrap();
+        let other = create_subprocess_exec("true", [""; 0], SubprocessOptions::new())
+            .await
+            .unwrap();
+        assert_eq!(other.wait().await, 0);
+        assert_eq!(sleeper.wait().await, 0);
+        let users_handler_left = lp.remove_signal_handler(SIGCHLD);
+        match child_watcher_kind() {
+            // Replaced by the watcher's, which went with the last child.
+            ChildWatcherKind::Sigchld => assert!(!users_handler_left),
+            // The pidfd watcher leaves SIGCHLD alone.
+            _ => assert!(users_handler_left),
+        }
+    });
+}
