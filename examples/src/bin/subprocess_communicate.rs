@@ -2,7 +2,7 @@
 //! from the asyncio documentation (subprocesses page, the opening example
 //! and its "run several commands simultaneously" variant).
 //!
-//! [`create_subprocess_shell`](tulip::process::create_subprocess_shell)
+//! [`create_subprocess_shell`]
 //! runs `ls /zzz` with stdout and stderr on pipes;
 //! [`communicate`](tulip::process::Process::communicate) reads both to the
 //! end and waits for the exit. The output (the message and the code are

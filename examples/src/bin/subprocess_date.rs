@@ -2,9 +2,9 @@
 //! `create_subprocess_exec`, from the asyncio documentation (subprocesses
 //! page, "Examples").
 //!
-//! [`create_subprocess_exec`](tulip::process::create_subprocess_exec)
+//! [`create_subprocess_exec`]
 //! starts a child with its stdout on a pipe, which the [`Process`] holds
-//! as a [`StreamReader`](tulip::streams::StreamReader): one `readline`
+//! as a [`StreamReader`]: one `readline`
 //! gives the date, then `wait` waits for the exit. The output is one line:
 //!
 //! ```text
