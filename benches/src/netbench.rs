@@ -11,9 +11,10 @@
 //! - HTTP servers answer every well-formed request `200 OK` with the body
 //!   `Hello, World!` and a malformed one `400` followed by a close, parsing
 //!   requests with the same function ([`http::respond_all`]);
-//! - servers run until SIGINT or SIGTERM. None installs a handler: the
-//!   default action (the process ends) is the contract, so a server has no
-//!   shutdown path to get wrong.
+//! - servers run until SIGINT or SIGTERM. The tulip servers shut down
+//!   cleanly through `Loop::add_signal_handler` (stop accepting, end the
+//!   connections, exit 0); the peers keep the default action (the process
+//!   ends).
 //!
 //! Servers set `TCP_NODELAY` on every accepted connection, as asyncio's
 //! transports do.
@@ -132,6 +133,16 @@ where
             .and_then(|s| s.inet_addr())
             .ok_or("the server has no IP address")?;
         announce(bound)?;
+        // A clean shutdown on SIGINT/SIGTERM: stop accepting, end the
+        // connections, and let serve_forever return.
+        let lp = tulip::get_running_loop()?;
+        for signum in [tulip::signal::SIGINT, tulip::signal::SIGTERM] {
+            let server = server.clone();
+            lp.add_signal_handler(signum, move || {
+                server.close();
+                server.abort_clients();
+            })?;
+        }
         server.serve_forever().await?;
         Ok::<(), Box<dyn std::error::Error>>(())
     })?
