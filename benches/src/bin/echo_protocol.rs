@@ -8,46 +8,8 @@
 //! echo_protocol [--addr HOST:PORT]     # prints `listening on HOST:PORT`
 //! ```
 
-use tulip::prelude::*;
-use tulip::transport::Error;
+use tulip_benches::echo_protocol::Echo;
 use tulip_benches::netbench::serve_tulip;
-
-/// Echoes every byte back.
-#[derive(Default)]
-struct Echo {
-    transport: Option<Transport>,
-}
-
-impl BaseProtocol for Echo {
-    fn connection_lost(&mut self, _exc: Option<Error>) {
-        self.transport = None;
-    }
-
-    fn pause_writing(&mut self) {
-        if let Some(t) = &self.transport {
-            t.pause_reading();
-        }
-    }
-
-    fn resume_writing(&mut self) {
-        if let Some(t) = &self.transport {
-            t.resume_reading();
-        }
-    }
-}
-
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: Transport) {
-        self.transport = Some(transport);
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        if let Some(t) = &self.transport {
-            // A write to a lost connection is ignored; nothing else fails.
-            let _ = t.write(data);
-        }
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     serve_tulip("echo_protocol", Echo::default)

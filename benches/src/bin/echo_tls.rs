@@ -6,46 +6,10 @@
 //! echo_tls [--addr HOST:PORT] [--cert CERT.pem --key KEY.pem]   # prints `listening on HOST:PORT`
 //! ```
 
-use tulip::prelude::*;
-use tulip::transport::{Error, ServerOptions, TlsServerConfig};
+use tulip::transport::{LoopNetExt, ServerOptions, TlsServerConfig};
+use tulip_benches::echo_protocol::Echo;
 use tulip_benches::netbench::run_tulip_server_at;
 use tulip_benches::tls::server_args;
-
-/// Echoes every byte back; reading pauses while writing is.
-#[derive(Default)]
-struct Echo {
-    transport: Option<Transport>,
-}
-
-impl BaseProtocol for Echo {
-    fn connection_lost(&mut self, _exc: Option<Error>) {
-        self.transport = None;
-    }
-
-    fn pause_writing(&mut self) {
-        if let Some(t) = &self.transport {
-            t.pause_reading();
-        }
-    }
-
-    fn resume_writing(&mut self) {
-        if let Some(t) = &self.transport {
-            t.resume_reading();
-        }
-    }
-}
-
-impl Protocol for Echo {
-    fn connection_made(&mut self, transport: Transport) {
-        self.transport = Some(transport);
-    }
-
-    fn data_received(&mut self, data: &[u8]) {
-        if let Some(t) = &self.transport {
-            let _ = t.write(data);
-        }
-    }
-}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = server_args("echo_tls");

@@ -145,12 +145,8 @@ impl From<Error> for tulip_executor::Error {
 impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         match e {
-            Error::Io(io) => {
-                Arc::try_unwrap(io).unwrap_or_else(|shared| match shared.raw_os_error() {
-                    Some(code) => io::Error::from_raw_os_error(code),
-                    None => io::Error::new(shared.kind(), shared.to_string()),
-                })
-            }
+            // The transport layer's conversion keeps the OS error code.
+            Error::Io(io) => tulip_transport::Error::Io(io).into(),
             Error::Transport(t) => t.into(),
             Error::Stream(s) => s.into(),
             Error::ProcessLookup => {

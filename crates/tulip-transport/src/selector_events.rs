@@ -504,9 +504,12 @@ impl SocketTransport {
             let res = if bufs.len() == 1 {
                 self.send(fd.as_fd(), bufs[0])
             } else {
-                let slices: Vec<IoSlice<'_>> =
-                    bufs.iter().take(MAX_IOV).map(|b| IoSlice::new(b)).collect();
-                self.sendv(fd.as_fd(), &slices)
+                let mut slices: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
+                let n = bufs.len().min(MAX_IOV);
+                for (slot, b) in slices.iter_mut().zip(bufs) {
+                    *slot = IoSlice::new(b);
+                }
+                self.sendv(fd.as_fd(), &slices[..n])
             };
             drop(fd);
             match res {
