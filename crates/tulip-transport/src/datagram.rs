@@ -31,7 +31,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 
 use rustix::net::{RecvFlags, SendFlags, SocketAddrAny};
-use tulip_executor::{Error as LoopError, ExceptionContext, Loop, LoopFuture, PanicError};
+use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError};
 
 use crate::address::{SockAddr, UnixAddr};
 use crate::error::{Error, Result};
@@ -702,17 +702,13 @@ impl Endpoint {
     }
 
     fn protocol_panicked(self: &Rc<Self>, what: &str, payload: Box<dyn std::any::Any + Send>) {
-        let err = LoopError::Panicked(PanicError::new(payload));
-        self.report(
-            &format!("Fatal error: protocol.{what}() call failed"),
-            err.clone(),
-        );
-        self.force_close(Some(Error::Loop(err)));
+        self.force_close(Some(crate::transports::protocol_panic(
+            &self.lp, what, payload,
+        )));
     }
 
     fn report(&self, message: &str, err: LoopError) {
-        self.lp
-            .call_exception_handler(&ExceptionContext::new(message).with_error(err));
+        crate::transports::report(&self.lp, message, err);
     }
 
     fn fatal_error(self: &Rc<Self>, err: Error, message: &str) {

@@ -20,7 +20,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 
-use tulip_executor::{Error as LoopError, ExceptionContext, Loop, LoopFuture, PanicError};
+use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError};
 
 use crate::address::SockAddr;
 use crate::error::{Error, Result};
@@ -405,17 +405,13 @@ impl SocketTransport {
     }
 
     fn protocol_panicked(self: &Rc<Self>, what: &str, payload: Box<dyn Any + Send>) {
-        let err = LoopError::Panicked(PanicError::new(payload));
-        self.report(
-            &format!("Fatal error: protocol.{what}() call failed"),
-            err.clone(),
-        );
-        self.force_close(Some(Error::Loop(err)));
+        self.force_close(Some(crate::transports::protocol_panic(
+            &self.lp, what, payload,
+        )));
     }
 
     fn report(&self, message: &str, err: LoopError) {
-        self.lp
-            .call_exception_handler(&ExceptionContext::new(message).with_error(err));
+        crate::transports::report(&self.lp, message, err);
     }
 
     fn fatal_error(self: &Rc<Self>, err: Error, message: &str) {

@@ -39,9 +39,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use tulip_executor::{
-    Error as LoopError, ExceptionContext, Loop, LoopFuture, PanicError, TimerHandle,
-};
+use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError, TimerHandle};
 
 use crate::error::{Error, Result};
 use crate::protocols::{BaseProtocol, Protocol, ProtocolRef};
@@ -882,8 +880,7 @@ impl SslProtocol {
     }
 
     fn report(&self, message: &str, err: LoopError) {
-        self.lp
-            .call_exception_handler(&ExceptionContext::new(message).with_error(err));
+        crate::transports::report(&self.lp, message, err);
     }
 
     /// The socket transport is gone: the application learns it, with the

@@ -428,3 +428,26 @@ impl Notices {
         self.scheduled.set(false);
     }
 }
+
+/// Reports `err` through the loop's exception handler with `message`: how
+/// every transport reports what it cannot hand to its protocol.
+pub(crate) fn report(lp: &tulip_executor::Loop, message: &str, err: tulip_executor::Error) {
+    lp.call_exception_handler(&tulip_executor::ExceptionContext::new(message).with_error(err));
+}
+
+/// Reports a panic raised by the protocol callback `what` (asyncio's
+/// "Fatal error: protocol.X() call failed") and returns the error the
+/// connection is then closed with.
+pub(crate) fn protocol_panic(
+    lp: &tulip_executor::Loop,
+    what: &str,
+    payload: Box<dyn Any + Send>,
+) -> Error {
+    let err = tulip_executor::Error::Panicked(tulip_executor::PanicError::new(payload));
+    report(
+        lp,
+        &format!("Fatal error: protocol.{what}() call failed"),
+        err.clone(),
+    );
+    Error::Loop(err)
+}
