@@ -12,9 +12,11 @@
 //! - [`TlsConfig`]: either, for [`LoopNetExt::start_tls`](crate::LoopNetExt::start_tls);
 //!   asyncio's `server_side` is which of the two it is.
 //!
-//! The cryptography is rustls' `ring` provider, chosen explicitly (never
-//! the process-wide default), so a program that also links rustls with
-//! another provider behaves the same.
+//! The cryptography is the provider the application installed as rustls'
+//! process default ([`rustls::crypto::CryptoProvider::install_default`]),
+//! as rustls asks of libraries; when none is installed, rustls' `ring`
+//! provider, chosen explicitly, so a program that merely links rustls with
+//! another provider behaves the same and no cmake/aws-lc build is needed.
 
 use std::fmt;
 use std::io;
@@ -36,12 +38,25 @@ pub const SSL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 /// asyncio's default `ssl_shutdown_timeout`: 30 seconds.
 pub const SSL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The crypto provider every tulip configuration is built with.
+/// The crypto provider every tulip configuration is built with: the
+/// application's process default if it installed one (how it opts into a
+/// post-quantum key exchange, which needs aws-lc-rs), else `ring`'s.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
-        .clone()
+    if let Some(installed) = CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    static RING: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    RING.get_or_init(|| {
+        // rustls 0.23.48 deprecates this constructor because ring has no
+        // post-quantum key exchange; there is no ring provider that has
+        // one, and the alternative (aws-lc-rs) needs a cmake/C build. An
+        // application wanting post-quantum installs aws-lc-rs as the
+        // process default, taken above.
+        #[allow(deprecated)]
+        let ring = rustls::crypto::ring::default_provider();
+        Arc::new(ring)
+    })
+    .clone()
 }
 
 /// The system's trust store, read once per process.
