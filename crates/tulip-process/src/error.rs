@@ -56,6 +56,25 @@ impl Error {
         self.as_io().map(io::Error::kind)
     }
 
+    /// The TLS error inside, if there is one (at any layer), as
+    /// [`tulip_transport::Error::as_tls`].
+    ///
+    /// ```
+    /// use tulip_process::Error;
+    ///
+    /// fn is_tls(e: &Error) -> bool {
+    ///     e.as_tls().is_some()
+    /// }
+    /// # assert!(!is_tls(&Error::ProcessLookup));
+    /// ```
+    pub fn as_tls(&self) -> Option<&tulip_transport::TlsError> {
+        match self {
+            Error::Transport(e) => e.as_tls(),
+            Error::Stream(e) => e.as_tls(),
+            _ => None,
+        }
+    }
+
     /// Whether this is a cancellation.
     pub fn is_cancelled(&self) -> bool {
         match self {

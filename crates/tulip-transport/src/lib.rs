@@ -52,6 +52,26 @@ mod tls_transport;
 mod transports;
 mod unix_events;
 
+/// The rustls crate tulip's TLS is built on, re-exported so that a program
+/// matches [`TlsError`]'s rustls errors (and builds rustls configurations)
+/// without depending on the same rustls version itself.
+///
+/// ```
+/// use tulip_transport::TlsError;
+/// use tulip_transport::rustls::CertificateError;
+///
+/// /// Whether a connection failed because the server's certificate was not
+/// /// issued by a trusted CA.
+/// fn untrusted(e: &TlsError) -> bool {
+///     matches!(e.certificate_error(), Some(CertificateError::UnknownIssuer))
+/// }
+/// # let e = TlsError::Rustls(tulip_transport::rustls::Error::InvalidCertificate(
+/// #     CertificateError::UnknownIssuer,
+/// # ));
+/// # assert!(untrusted(&e));
+/// ```
+pub use rustls;
+
 pub use address::{AddressFamily, SockAddr, UnixAddr};
 pub use connection_options::{AcceptedSocketOptions, ConnectOptions};
 pub use datagram::{DatagramOptions, DatagramTransport};
