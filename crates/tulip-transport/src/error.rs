@@ -183,3 +183,41 @@ impl From<Error> for io::Error {
         }
     }
 }
+
+/// A failed bind or connect with what was attempted (asyncio puts the
+/// address in the message); the OS error is its `source`, and the
+/// `io::Error` wrapping it has the OS error's kind.
+#[derive(Debug)]
+pub(crate) struct AttemptError {
+    what: String,
+    source: io::Error,
+}
+
+impl AttemptError {
+    /// `source`, as the error of attempting `what`.
+    pub(crate) fn wrap(what: String, source: io::Error) -> Error {
+        let kind = source.kind();
+        Error::io(io::Error::new(kind, AttemptError { what, source }))
+    }
+}
+
+impl fmt::Display for AttemptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.source)
+    }
+}
+
+impl std::error::Error for AttemptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// A failed `bind` naming the address (asyncio's "error while attempting
+/// to bind on address ...").
+pub(crate) fn bind_error(addr: &dyn fmt::Display, source: io::Error) -> Error {
+    AttemptError::wrap(
+        format!("error while attempting to bind on address {addr}"),
+        source,
+    )
+}

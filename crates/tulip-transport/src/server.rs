@@ -28,7 +28,7 @@ use tulip_executor::{Error as LoopError, ExceptionContext, Loop, LoopFuture, Tim
 use crate::address::SockAddr;
 use crate::connection::check_stream_socket;
 use crate::dns::{self, AddrInfoOptions, SockType};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, bind_error};
 use crate::protocols::{ProtocolFactory, ProtocolRef};
 use crate::selector_events::SocketTransport;
 use crate::sock;
@@ -566,7 +566,7 @@ async fn bind_all(
             Err(e) if wildcard && addr.is_ipv6() && no_ipv6(&e) => {
                 log::debug!("not listening on {addr}: {e}");
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(bind_error(&addr, e)),
         }
     }
     Ok(listeners)
