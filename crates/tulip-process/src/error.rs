@@ -75,6 +75,25 @@ impl Error {
         }
     }
 
+    /// The error of a fallible protocol factory
+    /// ([`Fallible`](tulip_transport::Fallible)), if this is one: the
+    /// subprocess was not spawned.
+    ///
+    /// ```
+    /// use tulip_process::Error;
+    ///
+    /// fn refused_by_the_factory(e: &Error) -> bool {
+    ///     e.as_protocol_factory().is_some()
+    /// }
+    /// # assert!(!refused_by_the_factory(&Error::ProcessLookup));
+    /// ```
+    pub fn as_protocol_factory(&self) -> Option<&tulip_transport::FactoryError> {
+        match self {
+            Error::Transport(e) => e.as_protocol_factory(),
+            _ => None,
+        }
+    }
+
     /// Whether this is a cancellation.
     pub fn is_cancelled(&self) -> bool {
         match self {

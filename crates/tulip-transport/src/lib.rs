@@ -20,6 +20,7 @@
 //! | `loop.getnameinfo`, `NI_*` | [`LoopNetExt::getnameinfo`], [`NameInfoFlags`] |
 //! | `socket.gaierror` | [`GaiError`] (inside [`Error::Io`]) |
 //! | `SendfileNotAvailableError`, `OSError` | [`Error`] |
+//! | a `protocol_factory` that raises | a [`Fallible`] factory; its error is [`Error::ProtocolFactory`] ([`FactoryError`]) |
 //! | `ssl=` (an `SSLContext`), `server_hostname`, `ssl_handshake_timeout`, `ssl_shutdown_timeout` | [`TlsClientConfig`], [`TlsServerConfig`], the `tls` and `ssl_*` fields of the option structs |
 //! | `loop.start_tls` | [`LoopNetExt::start_tls`], [`TlsConfig`], [`StartTlsOptions`] |
 //! | `ssl.SSLError`, `ssl.SSLCertVerificationError` | [`Error::Tls`], [`TlsError`] |
@@ -76,11 +77,11 @@ pub use address::{AddressFamily, SockAddr, UnixAddr};
 pub use connection_options::{AcceptedSocketOptions, ConnectOptions};
 pub use datagram::{DatagramOptions, DatagramTransport};
 pub use dns::{AddrInfo, AddrInfoOptions, GaiError, NameInfoFlags, SockType};
-pub use error::{Error, Result};
+pub use error::{Error, FactoryError, Result};
 pub use loop_ext::{Connection, LoopNetExt};
 pub use protocols::{
-    BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramProtocolFactory, Protocol,
-    ProtocolFactory, ProtocolRef,
+    BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramProtocolFactory, Fallible,
+    Protocol, ProtocolFactory, ProtocolRef,
 };
 pub use server::{Hosts, Server, ServerOptions, ServerSocket};
 pub use tls_options::{

@@ -37,8 +37,8 @@ use crate::transports::TransportImpl;
 use crate::server_options::DEFAULT_BACKLOG;
 pub use crate::server_options::{Hosts, ServerOptions};
 
-/// Makes the protocol of each accepted connection.
-pub(crate) type Factory = Box<dyn FnMut() -> ProtocolRef>;
+/// Makes the protocol of each accepted connection (or fails to).
+pub(crate) type Factory = Box<dyn FnMut() -> Result<ProtocolRef>>;
 
 /// One listening socket of a server.
 pub(crate) struct Listener {
@@ -204,7 +204,7 @@ impl Server {
         backlog: Option<u32>,
         start_serving: Option<bool>,
     ) -> Result<Server> {
-        let factory: Factory = Box::new(move || factory.build().1);
+        let factory: Factory = Box::new(move || factory.build().map(|(_, shared)| shared));
         let server = Server {
             inner: Rc::new(ServerInner {
                 lp: lp.clone(),
