@@ -123,7 +123,7 @@ pub mod prelude {
     };
     pub use tulip_streams::{StreamReader, StreamWriter, open_connection, start_server};
     pub use tulip_transport::{
-        BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramTransport, LoopNetExt,
-        Protocol, Transport,
+        BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramTransport, Fallible,
+        LoopNetExt, Protocol, Transport,
     };
 }
