@@ -140,9 +140,14 @@ pub fn parse_tls_server_args(args: &[String]) -> Result<Option<ServerArgs>, Stri
     }))
 }
 
-/// The ring provider every configuration here uses (tulip's too).
+/// The provider every configuration here uses: tulip's own (ring, unless
+/// the process installed a default), read off a tulip configuration, so
+/// the peers compared run the same cryptography.
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    tulip::transport::TlsClientConfig::dangerous_no_certificate_verification()
+        .rustls_config()
+        .crypto_provider()
+        .clone()
 }
 
 /// A rustls server configuration (for tokio-rustls) presenting the chain

@@ -56,6 +56,44 @@ impl Error {
         self.as_io().map(io::Error::kind)
     }
 
+    /// The TLS error inside, if there is one (at any layer), as
+    /// [`tulip_transport::Error::as_tls`].
+    ///
+    /// ```
+    /// use tulip_process::Error;
+    ///
+    /// fn is_tls(e: &Error) -> bool {
+    ///     e.as_tls().is_some()
+    /// }
+    /// # assert!(!is_tls(&Error::ProcessLookup));
+    /// ```
+    pub fn as_tls(&self) -> Option<&tulip_transport::TlsError> {
+        match self {
+            Error::Transport(e) => e.as_tls(),
+            Error::Stream(e) => e.as_tls(),
+            _ => None,
+        }
+    }
+
+    /// The error of a fallible protocol factory
+    /// ([`Fallible`](tulip_transport::Fallible)), if this is one: the
+    /// subprocess was not spawned.
+    ///
+    /// ```
+    /// use tulip_process::Error;
+    ///
+    /// fn refused_by_the_factory(e: &Error) -> bool {
+    ///     e.as_protocol_factory().is_some()
+    /// }
+    /// # assert!(!refused_by_the_factory(&Error::ProcessLookup));
+    /// ```
+    pub fn as_protocol_factory(&self) -> Option<&tulip_transport::FactoryError> {
+        match self {
+            Error::Transport(e) => e.as_protocol_factory(),
+            _ => None,
+        }
+    }
+
     /// Whether this is a cancellation.
     pub fn is_cancelled(&self) -> bool {
         match self {

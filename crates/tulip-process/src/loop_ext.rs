@@ -38,7 +38,10 @@ pub trait LoopProcessExt {
     /// Errors: [`Error::Io`](crate::Error::Io) when the program cannot be
     /// started (`NotFound` for a missing one) or a pipe cannot be made;
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for
-    /// `Stdio::Stdout` on stdin or stdout; a closed loop.
+    /// `Stdio::Stdout` on stdin or stdout; a closed loop; a
+    /// [`Fallible`](tulip_transport::Fallible) factory's error (see
+    /// [`Error::as_protocol_factory`](crate::Error::as_protocol_factory)),
+    /// returned before anything is spawned.
     async fn subprocess_exec<F, I, S>(
         &self,
         factory: F,
@@ -126,7 +129,7 @@ async fn start<F: SubprocessProtocolFactory>(
     options: SubprocessOptions,
     defaults: Defaults,
 ) -> Result<SubprocessConnection<F::Protocol>> {
-    let protocol = factory.build();
+    let protocol = factory.build()?;
     let (transport, _) = base_subprocess::start(
         lp,
         protocol.clone(),

@@ -18,7 +18,9 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use tulip_transport::{BaseProtocol, Error};
+use tulip_transport::{BaseProtocol, Error, Fallible};
+
+use crate::error::Result;
 
 use crate::base_subprocess::SubprocessTransport;
 
@@ -79,13 +81,19 @@ pub trait SubprocessProtocol: BaseProtocol {
 
 /// Makes the protocol of a subprocess (asyncio's `protocol_factory`).
 /// Implemented by every `FnMut() -> P` where `P` is a
-/// [`SubprocessProtocol`].
+/// [`SubprocessProtocol`], and by a [`Fallible`] closure returning
+/// `Result<P, E>`.
 pub trait SubprocessProtocolFactory: 'static {
     /// The protocol type made.
     type Protocol: SubprocessProtocol;
 
-    /// Makes the protocol.
-    fn build(&mut self) -> Rc<RefCell<Self::Protocol>>;
+    /// Makes the protocol. It is called before the child is spawned: a
+    /// factory that fails leaves no process behind.
+    ///
+    /// Errors: the factory's own failure, as
+    /// [`Error::Transport`](crate::Error::Transport)`(`[`ProtocolFactory`](tulip_transport::Error::ProtocolFactory)`)`
+    /// (see [`Error::as_protocol_factory`](crate::Error::as_protocol_factory)).
+    fn build(&mut self) -> Result<Rc<RefCell<Self::Protocol>>>;
 }
 
 impl<F, P> SubprocessProtocolFactory for F
@@ -95,7 +103,20 @@ where
 {
     type Protocol = P;
 
-    fn build(&mut self) -> Rc<RefCell<P>> {
-        Rc::new(RefCell::new(self()))
+    fn build(&mut self) -> Result<Rc<RefCell<P>>> {
+        Ok(Rc::new(RefCell::new(self())))
+    }
+}
+
+impl<F, P, E> SubprocessProtocolFactory for Fallible<F>
+where
+    F: FnMut() -> std::result::Result<P, E> + 'static,
+    P: SubprocessProtocol,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Protocol = P;
+
+    fn build(&mut self) -> Result<Rc<RefCell<P>>> {
+        Ok(Rc::new(RefCell::new(self.make()?)))
     }
 }

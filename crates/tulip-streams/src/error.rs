@@ -124,6 +124,27 @@ impl Error {
         self.as_io().map(io::Error::kind)
     }
 
+    /// The TLS error inside, if this is one (a certificate rejected, a
+    /// truncated TLS stream, a TLS timeout), as
+    /// [`tulip_transport::Error::as_tls`].
+    ///
+    /// ```
+    /// use tulip_streams::Error;
+    /// use tulip_transport::rustls::CertificateError;
+    ///
+    /// fn expired(e: &Error) -> bool {
+    ///     e.as_tls().and_then(|tls| tls.certificate_error())
+    ///         == Some(&CertificateError::Expired)
+    /// }
+    /// # assert!(!expired(&Error::InvalidInput(String::from("limit"))));
+    /// ```
+    pub fn as_tls(&self) -> Option<&tulip_transport::TlsError> {
+        match self {
+            Error::Transport(e) => e.as_tls(),
+            _ => None,
+        }
+    }
+
     /// The [`IncompleteReadError`], if this is one.
     pub fn as_incomplete_read(&self) -> Option<&IncompleteReadError> {
         match self {

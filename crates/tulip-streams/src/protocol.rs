@@ -298,8 +298,10 @@ impl fmt::Debug for StreamProtocolFactory {
 impl ProtocolFactory for StreamProtocolFactory {
     type Protocol = StreamReaderProtocol;
 
-    fn build(&mut self) -> (Rc<RefCell<StreamReaderProtocol>>, ProtocolRef) {
+    fn build(
+        &mut self,
+    ) -> tulip_transport::Result<(Rc<RefCell<StreamReaderProtocol>>, ProtocolRef)> {
         let p = StreamReaderProtocol::build(self.limit, self.on_connected.clone());
-        (p.clone(), ProtocolRef::buffered(p))
+        Ok((p.clone(), ProtocolRef::buffered(p)))
     }
 }

@@ -113,7 +113,8 @@ impl ServerInner {
     }
 
     /// Wraps an accepted socket in a transport; `connection_made` runs on
-    /// the next loop pass. A failing protocol factory is reported and the
+    /// the next loop pass. A failing protocol factory (a panic, or a
+    /// [`Fallible`](crate::Fallible) one's error) is reported and the
     /// socket closed; the server goes on.
     fn start_connection(self: &Rc<Self>, fd: OwnedFd, peer: Option<SockAddr>) {
         let made = match self.factory.try_borrow_mut() {
@@ -129,12 +130,16 @@ impl ServerInner {
                 return;
             }
         };
+        // A panic, or a fallible factory's error; `fd` closes on return.
+        let made = made.unwrap_or_else(|payload| {
+            Err(Error::Loop(LoopError::Panicked(PanicError::new(payload))))
+        });
         let protocol = match made {
             Ok(p) => p,
-            Err(payload) => {
+            Err(e) => {
                 self.report(
                     "Error on transport creation for incoming connection",
-                    Error::Loop(LoopError::Panicked(PanicError::new(payload))),
+                    e,
                     None,
                 );
                 return;

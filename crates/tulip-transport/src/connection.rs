@@ -16,16 +16,16 @@ pub use crate::connection_options::{AcceptedSocketOptions, ConnectOptions};
 use crate::tls_transport::{TlsStart, start_connection};
 
 /// Makes the protocol, wraps `fd` in a transport, and waits for
-/// `connection_made` to have run. If this future is dropped first, or
-/// `connection_made` fails, the transport is aborted (the descriptor is
-/// closed): nothing leaks.
+/// `connection_made` to have run. If the factory fails, `fd` is closed;
+/// if this future is dropped first, or `connection_made` fails, the
+/// transport is aborted (the descriptor is closed): nothing leaks.
 pub(crate) async fn start_transport<F: ProtocolFactory>(
     lp: &Loop,
     fd: OwnedFd,
     kind: Kind,
     factory: &mut F,
 ) -> Result<(Rc<SocketTransport>, Connection<F::Protocol>)> {
-    let (protocol, shared) = factory.build();
+    let (protocol, shared) = factory.build()?;
     let transport = SocketTransport::new(lp, fd, kind, shared)?;
     let waiter = transport.start()?;
     let guard = AbortOnDrop(Some(transport.clone()));

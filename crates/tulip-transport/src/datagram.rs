@@ -827,16 +827,16 @@ impl Drop for Endpoint {
 }
 
 /// `create_datagram_endpoint`: opens the socket, makes the protocol, and
-/// waits for `connection_made` to have run. If this future is dropped
-/// first, or `connection_made` panics, the endpoint is closed: nothing
-/// leaks.
+/// waits for `connection_made` to have run. If the factory fails, or this
+/// future is dropped first, or `connection_made` panics, the endpoint is
+/// closed: nothing leaks.
 pub(crate) async fn create_datagram_endpoint<F: DatagramProtocolFactory>(
     lp: &Loop,
     mut factory: F,
     options: DatagramOptions,
 ) -> Result<(DatagramTransport, Rc<RefCell<F::Protocol>>)> {
     let opened = crate::datagram_options::open_socket(options)?;
-    let protocol = factory.build();
+    let protocol = factory.build()?;
     let shared: SharedProtocol = protocol.clone();
     let endpoint = Endpoint::new(lp, opened.fd, opened.remote, shared)?;
     let waiter = endpoint.start()?;

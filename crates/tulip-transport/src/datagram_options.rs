@@ -7,7 +7,7 @@ use std::os::fd::{AsFd, OwnedFd};
 use rustix::net::SocketType;
 
 use crate::address::{AddressFamily, SockAddr, UnixAddr};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, bind_error};
 use crate::sock;
 
 /// Options of
@@ -150,11 +150,11 @@ pub(crate) fn open_socket(options: DatagramOptions) -> Result<OpenedSocket> {
     if allow_broadcast {
         rustix::net::sockopt::set_socket_broadcast(&fd, true)?;
     }
-    if let Some(local) = &local {
-        if let Some(SockAddr::Unix(UnixAddr::Path(path))) = &local_addr {
+    if let (Some(local), Some(named)) = (&local, &local_addr) {
+        if let SockAddr::Unix(UnixAddr::Path(path)) = named {
             crate::unix_events::remove_stale_socket(path);
         }
-        rustix::net::bind(&fd, local)?;
+        rustix::net::bind(&fd, local).map_err(|e| bind_error(named, e.into()))?;
     }
     if let Some(remote) = &remote {
         if !allow_broadcast {

@@ -38,6 +38,64 @@ pub enum Error {
     /// A TLS failure: a certificate rejected, a protocol error, a
     /// truncated stream, a TLS timeout (asyncio's `ssl.SSLError`).
     Tls(crate::tls_options::TlsError),
+    /// A fallible protocol factory ([`Fallible`](crate::Fallible))
+    /// returned an error: the connection, endpoint or pipe was not made
+    /// and its descriptor is closed (asyncio: the exception the
+    /// `protocol_factory` raised).
+    ProtocolFactory(FactoryError),
+}
+
+/// The error a fallible protocol factory returned (inside
+/// [`Error::ProtocolFactory`]); the factory's own error is its
+/// [`source`](std::error::Error::source) and can be downcast back.
+///
+/// ```
+/// use tulip_transport::{Error, FactoryError};
+///
+/// #[derive(Debug)]
+/// struct TooManyClients;
+/// impl std::fmt::Display for TooManyClients {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         f.write_str("too many clients")
+///     }
+/// }
+/// impl std::error::Error for TooManyClients {}
+///
+/// let err = Error::ProtocolFactory(FactoryError::new(TooManyClients));
+/// assert_eq!(err.to_string(), "the protocol factory failed: too many clients");
+/// let factory_error = err.as_protocol_factory().unwrap();
+/// assert!(factory_error.downcast_ref::<TooManyClients>().is_some());
+/// ```
+#[derive(Clone, Debug)]
+pub struct FactoryError(Arc<dyn std::error::Error + Send + Sync>);
+
+impl FactoryError {
+    /// Wraps the factory's error (any error type, or a message).
+    pub fn new(err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> FactoryError {
+        FactoryError(Arc::from(err.into()))
+    }
+
+    /// The factory's own error.
+    pub fn get_ref(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        &*self.0
+    }
+
+    /// The factory's own error, if it is a `T`.
+    pub fn downcast_ref<T: std::error::Error + 'static>(&self) -> Option<&T> {
+        self.0.downcast_ref::<T>()
+    }
+}
+
+impl fmt::Display for FactoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the protocol factory failed: {}", self.0)
+    }
+}
+
+impl std::error::Error for FactoryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
 }
 
 impl Error {
@@ -64,6 +122,14 @@ impl Error {
     pub fn as_tls(&self) -> Option<&crate::tls_options::TlsError> {
         match self {
             Error::Tls(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The error of a fallible protocol factory, if this is one.
+    pub fn as_protocol_factory(&self) -> Option<&FactoryError> {
+        match self {
+            Error::ProtocolFactory(e) => Some(e),
             _ => None,
         }
     }
@@ -114,6 +180,7 @@ impl fmt::Display for Error {
             Error::InvalidInput(what) => write!(f, "invalid argument: {what}"),
             Error::Closed => f.write_str("the transport or server is closed"),
             Error::Tls(e) => write!(f, "TLS error: {e}"),
+            Error::ProtocolFactory(e) => write!(f, "{e}"),
         }
     }
 }
@@ -124,6 +191,7 @@ impl std::error::Error for Error {
             Error::Io(e) => Some(&**e),
             Error::Loop(e) => Some(e),
             Error::Tls(e) => Some(e),
+            Error::ProtocolFactory(e) => Some(e),
             _ => None,
         }
     }
@@ -182,4 +250,42 @@ impl From<Error> for io::Error {
             }
         }
     }
+}
+
+/// A failed bind or connect with what was attempted (asyncio puts the
+/// address in the message); the OS error is its `source`, and the
+/// `io::Error` wrapping it has the OS error's kind.
+#[derive(Debug)]
+pub(crate) struct AttemptError {
+    what: String,
+    source: io::Error,
+}
+
+impl AttemptError {
+    /// `source`, as the error of attempting `what`.
+    pub(crate) fn wrap(what: String, source: io::Error) -> Error {
+        let kind = source.kind();
+        Error::io(io::Error::new(kind, AttemptError { what, source }))
+    }
+}
+
+impl fmt::Display for AttemptError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.source)
+    }
+}
+
+impl std::error::Error for AttemptError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+/// A failed `bind` naming the address (asyncio's "error while attempting
+/// to bind on address ...").
+pub(crate) fn bind_error(addr: &dyn fmt::Display, source: io::Error) -> Error {
+    AttemptError::wrap(
+        format!("error while attempting to bind on address {addr}"),
+        source,
+    )
 }

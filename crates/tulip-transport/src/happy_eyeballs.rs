@@ -12,7 +12,6 @@
 //! are dropped.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -27,7 +26,7 @@ use tulip_executor::{Loop, Sleep, sleep};
 use crate::address::AddressFamily;
 use crate::connection::ConnectOptions;
 use crate::dns::{self, AddrInfoOptions, SockType, family_of};
-use crate::error::{Error, Result};
+use crate::error::{AttemptError, Error, Result, bind_error};
 use crate::sock;
 
 /// Resolves `host` and connects to `port` on one of its addresses, as
@@ -217,12 +216,7 @@ async fn connect_one(lp: &Loop, addr: SocketAddr, local: Option<SocketAddr>) -> 
             )
             .into());
         }
-        rustix::net::bind(&fd, &laddr).map_err(|e| {
-            AttemptError::wrap(
-                format!("error while attempting to bind on address {laddr}"),
-                e.into(),
-            )
-        })?;
+        rustix::net::bind(&fd, &laddr).map_err(|e| bind_error(&laddr, e.into()))?;
     }
     sock::connect(lp, fd.as_fd(), &addr)
         .await
@@ -247,34 +241,6 @@ fn clone_io(e: &io::Error) -> io::Error {
     match e.raw_os_error() {
         Some(code) => io::Error::from_raw_os_error(code),
         None => io::Error::new(e.kind(), e.to_string()),
-    }
-}
-
-/// A failed bind or connect with what was attempted (asyncio puts the
-/// address in the message); the OS error is its `source`, and the
-/// `io::Error` wrapping it has the OS error's kind.
-#[derive(Debug)]
-struct AttemptError {
-    what: String,
-    source: io::Error,
-}
-
-impl AttemptError {
-    fn wrap(what: String, source: io::Error) -> Error {
-        let kind = source.kind();
-        Error::io(io::Error::new(kind, AttemptError { what, source }))
-    }
-}
-
-impl fmt::Display for AttemptError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.what, self.source)
-    }
-}
-
-impl std::error::Error for AttemptError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
     }
 }
 

@@ -20,6 +20,7 @@
 //! | `loop.getnameinfo`, `NI_*` | [`LoopNetExt::getnameinfo`], [`NameInfoFlags`] |
 //! | `socket.gaierror` | [`GaiError`] (inside [`Error::Io`]) |
 //! | `SendfileNotAvailableError`, `OSError` | [`Error`] |
+//! | a `protocol_factory` that raises | a [`Fallible`] factory; its error is [`Error::ProtocolFactory`] ([`FactoryError`]) |
 //! | `ssl=` (an `SSLContext`), `server_hostname`, `ssl_handshake_timeout`, `ssl_shutdown_timeout` | [`TlsClientConfig`], [`TlsServerConfig`], the `tls` and `ssl_*` fields of the option structs |
 //! | `loop.start_tls` | [`LoopNetExt::start_tls`], [`TlsConfig`], [`StartTlsOptions`] |
 //! | `ssl.SSLError`, `ssl.SSLCertVerificationError` | [`Error::Tls`], [`TlsError`] |
@@ -52,15 +53,35 @@ mod tls_transport;
 mod transports;
 mod unix_events;
 
+/// The rustls crate tulip's TLS is built on, re-exported so that a program
+/// matches [`TlsError`]'s rustls errors (and builds rustls configurations)
+/// without depending on the same rustls version itself.
+///
+/// ```
+/// use tulip_transport::TlsError;
+/// use tulip_transport::rustls::CertificateError;
+///
+/// /// Whether a connection failed because the server's certificate was not
+/// /// issued by a trusted CA.
+/// fn untrusted(e: &TlsError) -> bool {
+///     matches!(e.certificate_error(), Some(CertificateError::UnknownIssuer))
+/// }
+/// # let e = TlsError::Rustls(tulip_transport::rustls::Error::InvalidCertificate(
+/// #     CertificateError::UnknownIssuer,
+/// # ));
+/// # assert!(untrusted(&e));
+/// ```
+pub use rustls;
+
 pub use address::{AddressFamily, SockAddr, UnixAddr};
 pub use connection_options::{AcceptedSocketOptions, ConnectOptions};
 pub use datagram::{DatagramOptions, DatagramTransport};
 pub use dns::{AddrInfo, AddrInfoOptions, GaiError, NameInfoFlags, SockType};
-pub use error::{Error, Result};
+pub use error::{Error, FactoryError, Result};
 pub use loop_ext::{Connection, LoopNetExt};
 pub use protocols::{
-    BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramProtocolFactory, Protocol,
-    ProtocolFactory, ProtocolRef,
+    BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramProtocolFactory, Fallible,
+    Protocol, ProtocolFactory, ProtocolRef,
 };
 pub use server::{Hosts, Server, ServerOptions, ServerSocket};
 pub use tls_options::{

@@ -42,7 +42,9 @@ pub trait LoopNetExt {
     /// [`ConnectOptions::happy_eyeballs_delay`] is set), and returns the
     /// transport and the protocol `factory` made once `connection_made` has
     /// run. With [`ConnectOptions::sock`], `host` must be empty and `port`
-    /// 0.
+    /// 0. A [`Fallible`](crate::Fallible) factory's error is returned as
+    /// [`Error::ProtocolFactory`](crate::Error::ProtocolFactory), the
+    /// socket closed.
     async fn create_connection<F: ProtocolFactory>(
         &self,
         factory: F,
@@ -51,7 +53,11 @@ pub trait LoopNetExt {
         options: ConnectOptions,
     ) -> Result<Connection<F::Protocol>>;
 
-    /// Listens on `port` of `hosts` (asyncio's `create_server`).
+    /// Listens on `port` of `hosts` (asyncio's `create_server`). A bind
+    /// error names the address. A factory that fails for an accepted
+    /// connection (a panic, a [`Fallible`](crate::Fallible) one's error)
+    /// is reported to the loop's exception handler and that connection
+    /// closed; the server goes on.
     async fn create_server<F: ProtocolFactory>(
         &self,
         factory: F,

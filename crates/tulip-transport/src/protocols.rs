@@ -22,7 +22,7 @@ use std::rc::Rc;
 
 use crate::address::SockAddr;
 use crate::datagram::DatagramTransport;
-use crate::error::Error;
+use crate::error::{Error, FactoryError, Result};
 use crate::transports::Transport;
 
 /// What every protocol can be told (asyncio's `BaseProtocol`). The
@@ -185,14 +185,18 @@ impl ProtocolRef {
 /// Makes the protocol of each new connection (asyncio's
 /// `protocol_factory`). Implemented by every `FnMut() -> P` where `P` is a
 /// [`Protocol`]; wrap the closure in [`Buffered`] for a
-/// [`BufferedProtocol`].
+/// [`BufferedProtocol`], in [`Fallible`] for one that can fail.
 pub trait ProtocolFactory: 'static {
     /// The protocol type made.
     type Protocol: 'static;
 
     /// Makes one protocol: the typed handle for the caller and the shared
     /// handle for the transport (the same object).
-    fn build(&mut self) -> (Rc<RefCell<Self::Protocol>>, ProtocolRef);
+    ///
+    /// Errors: the factory's own failure, as
+    /// [`Error::ProtocolFactory`]; the connection is then not made and
+    /// its descriptor closed.
+    fn build(&mut self) -> Result<(Rc<RefCell<Self::Protocol>>, ProtocolRef)>;
 }
 
 impl<F, P> ProtocolFactory for F
@@ -202,14 +206,15 @@ where
 {
     type Protocol = P;
 
-    fn build(&mut self) -> (Rc<RefCell<P>>, ProtocolRef) {
+    fn build(&mut self) -> Result<(Rc<RefCell<P>>, ProtocolRef)> {
         let p = Rc::new(RefCell::new(self()));
-        (p.clone(), ProtocolRef::Plain(p))
+        Ok((p.clone(), ProtocolRef::Plain(p)))
     }
 }
 
 /// Marks a factory of [`BufferedProtocol`]s:
-/// `lp.create_connection(Buffered(|| MyProto::new()), ...)`.
+/// `lp.create_connection(Buffered(|| MyProto::new()), ...)`; a fallible
+/// one is `Buffered(Fallible(...))`.
 pub struct Buffered<F>(pub F);
 
 impl<F, P> ProtocolFactory for Buffered<F>
@@ -219,19 +224,106 @@ where
 {
     type Protocol = P;
 
-    fn build(&mut self) -> (Rc<RefCell<P>>, ProtocolRef) {
+    fn build(&mut self) -> Result<(Rc<RefCell<P>>, ProtocolRef)> {
         let p = Rc::new(RefCell::new((self.0)()));
-        (p.clone(), ProtocolRef::Buffered(p))
+        Ok((p.clone(), ProtocolRef::Buffered(p)))
     }
 }
 
-/// Makes the protocol of a datagram endpoint.
+/// Marks a factory that can fail: a closure returning `Result<P, E>`
+/// (asyncio's `protocol_factory` raising). Its error comes back as
+/// [`Error::ProtocolFactory`] from `create_connection`,
+/// `create_datagram_endpoint`, the pipe and subprocess methods, with the
+/// socket, pipe or child never made or closed; a server's factory
+/// failing for an accepted connection is reported to the loop's
+/// exception handler and that connection closed, and the server goes on.
+/// Any error type converts (`String` and `&str` too).
+///
+/// ```no_run
+/// use tulip_executor::EventLoop;
+/// use tulip_transport::{BaseProtocol, ConnectOptions, Fallible, LoopNetExt, Protocol};
+///
+/// struct Client;
+/// impl BaseProtocol for Client {}
+/// impl Protocol for Client {}
+///
+/// let event_loop = EventLoop::new()?;
+/// let lp = event_loop.handle();
+/// event_loop.run_until_complete(async move {
+///     let quota_left = false;
+///     let factory = Fallible(move || {
+///         if quota_left { Ok(Client) } else { Err("no connection quota left") }
+///     });
+///     let err = lp
+///         .create_connection(factory, "127.0.0.1", 8888, ConnectOptions::new())
+///         .await
+///         .err()
+///         .unwrap();
+///     assert!(err.as_protocol_factory().is_some());
+///     assert_eq!(err.to_string(), "the protocol factory failed: no connection quota left");
+/// })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Fallible<F>(pub F);
+
+impl<F> Fallible<F> {
+    /// Calls the closure, turning its error into [`Error::ProtocolFactory`]
+    /// (what every factory trait's `build` does with it).
+    ///
+    /// ```
+    /// use tulip_transport::Fallible;
+    ///
+    /// let mut factory = Fallible(|| Err::<(), _>("out of slots"));
+    /// let err = factory.make().unwrap_err();
+    /// assert_eq!(err.to_string(), "the protocol factory failed: out of slots");
+    /// ```
+    pub fn make<P, E>(&mut self) -> Result<P>
+    where
+        F: FnMut() -> std::result::Result<P, E>,
+        E: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        (self.0)().map_err(|e| Error::ProtocolFactory(FactoryError::new(e)))
+    }
+}
+
+impl<F, P, E> ProtocolFactory for Fallible<F>
+where
+    F: FnMut() -> std::result::Result<P, E> + 'static,
+    P: Protocol,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Protocol = P;
+
+    fn build(&mut self) -> Result<(Rc<RefCell<P>>, ProtocolRef)> {
+        let p = Rc::new(RefCell::new(self.make()?));
+        Ok((p.clone(), ProtocolRef::Plain(p)))
+    }
+}
+
+impl<F, P, E> ProtocolFactory for Buffered<Fallible<F>>
+where
+    F: FnMut() -> std::result::Result<P, E> + 'static,
+    P: BufferedProtocol,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Protocol = P;
+
+    fn build(&mut self) -> Result<(Rc<RefCell<P>>, ProtocolRef)> {
+        let p = Rc::new(RefCell::new(self.0.make()?));
+        Ok((p.clone(), ProtocolRef::Buffered(p)))
+    }
+}
+
+/// Makes the protocol of a datagram endpoint: every `FnMut() -> P` where
+/// `P` is a [`DatagramProtocol`], or a [`Fallible`] one.
 pub trait DatagramProtocolFactory: 'static {
     /// The protocol type made.
     type Protocol: DatagramProtocol;
 
     /// Makes the protocol.
-    fn build(&mut self) -> Rc<RefCell<Self::Protocol>>;
+    ///
+    /// Errors: the factory's own failure, as [`Error::ProtocolFactory`].
+    fn build(&mut self) -> Result<Rc<RefCell<Self::Protocol>>>;
 }
 
 impl<F, P> DatagramProtocolFactory for F
@@ -241,7 +333,20 @@ where
 {
     type Protocol = P;
 
-    fn build(&mut self) -> Rc<RefCell<P>> {
-        Rc::new(RefCell::new(self()))
+    fn build(&mut self) -> Result<Rc<RefCell<P>>> {
+        Ok(Rc::new(RefCell::new(self())))
+    }
+}
+
+impl<F, P, E> DatagramProtocolFactory for Fallible<F>
+where
+    F: FnMut() -> std::result::Result<P, E> + 'static,
+    P: DatagramProtocol,
+    E: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Protocol = P;
+
+    fn build(&mut self) -> Result<Rc<RefCell<P>>> {
+        Ok(Rc::new(RefCell::new(self.make()?)))
     }
 }

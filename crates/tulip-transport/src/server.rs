@@ -28,7 +28,7 @@ use tulip_executor::{Error as LoopError, ExceptionContext, Loop, LoopFuture, Tim
 use crate::address::SockAddr;
 use crate::connection::check_stream_socket;
 use crate::dns::{self, AddrInfoOptions, SockType};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, bind_error};
 use crate::protocols::{ProtocolFactory, ProtocolRef};
 use crate::selector_events::SocketTransport;
 use crate::sock;
@@ -37,8 +37,8 @@ use crate::transports::TransportImpl;
 use crate::server_options::DEFAULT_BACKLOG;
 pub use crate::server_options::{Hosts, ServerOptions};
 
-/// Makes the protocol of each accepted connection.
-pub(crate) type Factory = Box<dyn FnMut() -> ProtocolRef>;
+/// Makes the protocol of each accepted connection (or fails to).
+pub(crate) type Factory = Box<dyn FnMut() -> Result<ProtocolRef>>;
 
 /// One listening socket of a server.
 pub(crate) struct Listener {
@@ -204,7 +204,7 @@ impl Server {
         backlog: Option<u32>,
         start_serving: Option<bool>,
     ) -> Result<Server> {
-        let factory: Factory = Box::new(move || factory.build().1);
+        let factory: Factory = Box::new(move || factory.build().map(|(_, shared)| shared));
         let server = Server {
             inner: Rc::new(ServerInner {
                 lp: lp.clone(),
@@ -566,7 +566,7 @@ async fn bind_all(
             Err(e) if wildcard && addr.is_ipv6() && no_ipv6(&e) => {
                 log::debug!("not listening on {addr}: {e}");
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => return Err(bind_error(&addr, e)),
         }
     }
     Ok(listeners)

@@ -12,9 +12,11 @@
 //! - [`TlsConfig`]: either, for [`LoopNetExt::start_tls`](crate::LoopNetExt::start_tls);
 //!   asyncio's `server_side` is which of the two it is.
 //!
-//! The cryptography is rustls' `ring` provider, chosen explicitly (never
-//! the process-wide default), so a program that also links rustls with
-//! another provider behaves the same.
+//! The cryptography is the provider the application installed as rustls'
+//! process default ([`rustls::crypto::CryptoProvider::install_default`]),
+//! as rustls asks of libraries; when none is installed, rustls' `ring`
+//! provider, chosen explicitly, so a program that merely links rustls with
+//! another provider behaves the same and no cmake/aws-lc build is needed.
 
 use std::fmt;
 use std::io;
@@ -28,7 +30,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-use crate::error::{Error, Result};
+use crate::error::{AttemptError, Error, Result};
 
 /// asyncio's default `ssl_handshake_timeout`: 60 seconds.
 pub const SSL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -36,12 +38,46 @@ pub const SSL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
 /// asyncio's default `ssl_shutdown_timeout`: 30 seconds.
 pub const SSL_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The crypto provider every tulip configuration is built with.
+/// The crypto provider every tulip configuration is built with: the
+/// application's process default if it installed one (how it opts into a
+/// post-quantum key exchange, which needs aws-lc-rs), else `ring`'s.
 pub(crate) fn provider() -> Arc<CryptoProvider> {
-    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
-    PROVIDER
-        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
-        .clone()
+    if let Some(installed) = CryptoProvider::get_default() {
+        return installed.clone();
+    }
+    static RING: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    RING.get_or_init(|| {
+        // rustls 0.23.48 deprecates this constructor because ring has no
+        // post-quantum key exchange; there is no ring provider that has
+        // one, and the alternative (aws-lc-rs) needs a cmake/C build. An
+        // application wanting post-quantum installs aws-lc-rs as the
+        // process default, taken above.
+        #[allow(deprecated)]
+        let ring = rustls::crypto::ring::default_provider();
+        Arc::new(ring)
+    })
+    .clone()
+}
+
+/// The certificates of a PEM text; `source` names it in the errors (a
+/// malformed certificate, none at all).
+fn pem_certificates(pem: &[u8], source: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(|e| Error::InvalidInput(format!("bad PEM certificate in {source}: {e}")))?;
+    if certs.is_empty() {
+        return Err(Error::InvalidInput(format!(
+            "{source} holds no PEM certificate"
+        )));
+    }
+    Ok(certs)
+}
+
+/// Reads a PEM file; an I/O error names it (and keeps its kind).
+fn read_pem_file(path: &Path, what: &str) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| {
+        AttemptError::wrap(format!("cannot read the {what} file {}", path.display()), e)
+    })
 }
 
 /// The system's trust store, read once per process.
@@ -117,19 +153,28 @@ impl TlsClientConfig {
     /// Errors: [`Error::InvalidInput`] if the text holds no certificate
     /// or a malformed one.
     pub fn with_ca_pem(pem: &[u8]) -> Result<TlsClientConfig> {
-        let certs = CertificateDer::pem_slice_iter(pem)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::InvalidInput(format!("bad PEM certificate: {e}")))?;
-        TlsClientConfig::with_ca_certificates(certs)
+        TlsClientConfig::with_ca_certificates(pem_certificates(pem, "the CA data")?)
     }
 
     /// Verifies servers against the CA certificates of a PEM file
     /// (asyncio's `cafile`).
     ///
     /// Errors: as [`with_ca_pem`](TlsClientConfig::with_ca_pem), and the
-    /// file's I/O error.
+    /// file's I/O error (of the same [`io::ErrorKind`]); each message
+    /// names the file, and says so when it holds no PEM certificate.
+    ///
+    /// ```
+    /// use tulip_transport::TlsClientConfig;
+    ///
+    /// let err = TlsClientConfig::with_ca_file("/no/such/ca.pem").unwrap_err();
+    /// assert_eq!(err.io_kind(), Some(std::io::ErrorKind::NotFound));
+    /// assert!(err.to_string().contains("/no/such/ca.pem"));
+    /// ```
     pub fn with_ca_file(path: impl AsRef<Path>) -> Result<TlsClientConfig> {
-        TlsClientConfig::with_ca_pem(&std::fs::read(path)?)
+        let path = path.as_ref();
+        let pem = read_pem_file(path, "CA")?;
+        let certs = pem_certificates(&pem, &format!("the CA file {}", path.display()))?;
+        TlsClientConfig::with_ca_certificates(certs)
     }
 
     /// Verifies servers against these DER-encoded CA certificates.
@@ -242,23 +287,44 @@ impl TlsServerConfig {
     /// Errors: [`Error::InvalidInput`] for a malformed text, no
     /// certificate or no key; as `from_der`.
     pub fn from_pem(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<TlsServerConfig> {
-        let chain = CertificateDer::pem_slice_iter(cert_chain_pem)
-            .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| Error::InvalidInput(format!("bad PEM certificate: {e}")))?;
-        let key = PrivateKeyDer::from_pem_slice(key_pem)
-            .map_err(|e| Error::InvalidInput(format!("bad PEM private key: {e}")))?;
-        TlsServerConfig::from_der(chain, key)
+        TlsServerConfig::from_named_pem(
+            cert_chain_pem,
+            "the certificate chain",
+            key_pem,
+            "the private key",
+        )
     }
 
     /// As [`from_pem`](TlsServerConfig::from_pem), from files (asyncio's
     /// `load_cert_chain(certfile, keyfile)`).
     ///
-    /// Errors: as `from_pem`, and the files' I/O errors.
+    /// Errors: as `from_pem`, and the files' I/O errors (of the same
+    /// [`io::ErrorKind`]); each message names the file.
     pub fn from_pem_files(
         cert_chain: impl AsRef<Path>,
         key: impl AsRef<Path>,
     ) -> Result<TlsServerConfig> {
-        TlsServerConfig::from_pem(&std::fs::read(cert_chain)?, &std::fs::read(key)?)
+        let (cert_chain, key) = (cert_chain.as_ref(), key.as_ref());
+        TlsServerConfig::from_named_pem(
+            &read_pem_file(cert_chain, "certificate")?,
+            &format!("the certificate file {}", cert_chain.display()),
+            &read_pem_file(key, "private key")?,
+            &format!("the private key file {}", key.display()),
+        )
+    }
+
+    /// `from_pem`, with the sources named in its errors.
+    fn from_named_pem(
+        cert_chain_pem: &[u8],
+        chain_source: &str,
+        key_pem: &[u8],
+        key_source: &str,
+    ) -> Result<TlsServerConfig> {
+        let chain = pem_certificates(cert_chain_pem, chain_source)?;
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| {
+            Error::InvalidInput(format!("bad PEM private key in {key_source}: {e}"))
+        })?;
+        TlsServerConfig::from_der(chain, key)
     }
 
     /// Wraps a rustls configuration made by hand (client certificate

@@ -385,16 +385,16 @@ pub(crate) struct TlsServerFactory<F> {
 impl<F: ProtocolFactory> ProtocolFactory for TlsServerFactory<F> {
     type Protocol = F::Protocol;
 
-    fn build(&mut self) -> (Rc<RefCell<F::Protocol>>, ProtocolRef) {
-        let (app, app_ref) = self.inner.build();
+    fn build(&mut self) -> Result<(Rc<RefCell<F::Protocol>>, ProtocolRef)> {
+        let (app, app_ref) = self.inner.build()?;
         match self.tls.setup() {
             Ok(setup) => {
                 let ssl = SslProtocol::new(&self.lp, setup, app_ref, true);
-                (app, ssl.socket_protocol())
+                Ok((app, ssl.socket_protocol()))
             }
             Err(e) => {
                 log::warn!("TLS server: refusing a connection: {e}");
-                (app, ProtocolRef::plain(Rc::new(RefCell::new(Refuse))))
+                Ok((app, ProtocolRef::plain(Rc::new(RefCell::new(Refuse)))))
             }
         }
     }
@@ -417,10 +417,11 @@ struct Prebuilt<P>(Option<(Rc<RefCell<P>>, ProtocolRef)>);
 impl<P: 'static> ProtocolFactory for Prebuilt<P> {
     type Protocol = P;
 
-    fn build(&mut self) -> (Rc<RefCell<P>>, ProtocolRef) {
-        self.0
+    fn build(&mut self) -> Result<(Rc<RefCell<P>>, ProtocolRef)> {
+        Ok(self
+            .0
             .take()
-            .expect("start_transport builds one protocol per connection")
+            .expect("start_transport builds one protocol per connection"))
     }
 }
 
@@ -450,7 +451,7 @@ pub(crate) async fn start_connection<F: ProtocolFactory>(
         return Ok(start_transport(lp, fd, kind, factory).await?.1);
     };
     let setup = tls.setup()?;
-    let (app, app_ref) = factory.build();
+    let (app, app_ref) = factory.build()?;
     let ssl = SslProtocol::new(lp, setup, app_ref, true);
     let mut once = Prebuilt(Some((app.clone(), ssl.socket_protocol())));
     let (socket, _) = start_transport(lp, fd, kind, &mut once).await?;

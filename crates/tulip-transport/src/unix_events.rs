@@ -15,7 +15,7 @@ use tulip_executor::Loop;
 
 use crate::address::{SockAddr, UnixAddr};
 use crate::connection::check_stream_socket;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, bind_error};
 use crate::loop_ext::Connection;
 use crate::protocols::ProtocolFactory;
 use crate::selector_events::Kind;
@@ -279,7 +279,7 @@ pub(crate) async fn create_unix_server<F: ProtocolFactory>(
                 remove_stale_socket(p);
             }
             let fd = sock::new_socket(AddressFamily::UNIX, SocketType::STREAM)?;
-            rustix::net::bind(&fd, &raw)?;
+            rustix::net::bind(&fd, &raw).map_err(|e| bind_error(&addr, e.into()))?;
             let listener = Listener::new(fd);
             match addr {
                 UnixAddr::Path(p) if cleanup => listener.remove_file_on_close(p),

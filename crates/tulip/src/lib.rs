@@ -79,6 +79,17 @@ pub mod sync {
 /// (re-export of `tulip-transport`). The loop methods
 /// (`lp.create_connection`, `lp.create_server`, ...) come from
 /// [`LoopNetExt`](transport::LoopNetExt), which is in the [`prelude`].
+/// The rustls crate the TLS is built on is `tulip::transport::rustls`:
+///
+/// ```
+/// use tulip::transport::TlsError;
+/// use tulip::transport::rustls::CertificateError;
+///
+/// fn expired(e: &TlsError) -> bool {
+///     matches!(e.certificate_error(), Some(CertificateError::Expired))
+/// }
+/// # assert!(!expired(&TlsError::Truncated));
+/// ```
 pub mod transport {
     pub use tulip_transport::*;
 }
@@ -112,7 +123,7 @@ pub mod prelude {
     };
     pub use tulip_streams::{StreamReader, StreamWriter, open_connection, start_server};
     pub use tulip_transport::{
-        BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramTransport, LoopNetExt,
-        Protocol, Transport,
+        BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramTransport, Fallible,
+        LoopNetExt, Protocol, Transport,
     };
 }

@@ -208,10 +208,12 @@ impl Collect {
 impl tulip_transport::ProtocolFactory for Collect {
     type Protocol = Rec;
 
-    fn build(&mut self) -> (Rc<RefCell<Rec>>, tulip_transport::ProtocolRef) {
+    fn build(
+        &mut self,
+    ) -> tulip_transport::Result<(Rc<RefCell<Rec>>, tulip_transport::ProtocolRef)> {
         let p = Rc::new(RefCell::new((self.make)()));
         self.made.borrow_mut().push(p.clone());
-        (p.clone(), tulip_transport::ProtocolRef::plain(p))
+        Ok((p.clone(), tulip_transport::ProtocolRef::plain(p)))
     }
 }
 
