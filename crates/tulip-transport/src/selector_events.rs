@@ -21,6 +21,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 
 use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError};
+use tulip_reactor::without_sigpipe;
 
 use crate::address::SockAddr;
 use crate::error::{Error, Result};
@@ -393,14 +394,15 @@ impl SocketTransport {
     fn send(&self, fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
         match self.kind {
             Kind::Socket => sock::send(fd, data),
-            _ => Ok(rustix::io::write(fd, data)?),
+            // A pipe (or whatever was given as one): no MSG_NOSIGNAL.
+            _ => Ok(without_sigpipe(|| rustix::io::write(fd, data))?),
         }
     }
 
     fn sendv(&self, fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self.kind {
             Kind::Socket => sock::sendv(fd, bufs),
-            _ => Ok(rustix::io::writev(fd, bufs)?),
+            _ => Ok(without_sigpipe(|| rustix::io::writev(fd, bufs))?),
         }
     }
 
