@@ -23,9 +23,9 @@
 //!
 //! Cost: when the disposition is `SIG_IGN` (every Rust program, and
 //! Python), the signal is discarded anyway and the guard is one
-//! `rt_sigaction` query (about 130 ns here, against 330 ns for blocking
-//! and unblocking). Otherwise two `rt_sigprocmask` calls around the call
-//! (two more on `EPIPE`). Only a host changing the disposition from
+//! `rt_sigaction` query (about 150 ns on a test machine, against 350 ns
+//! for blocking and unblocking). Otherwise two `rt_sigprocmask` calls
+//! around the call (two more on `EPIPE`). Only a host changing the disposition from
 //! `SIG_IGN` to `SIG_DFL` on another thread at the very moment of the call
 //! could slip past the query; such a host races with every write of its
 //! own as well.
