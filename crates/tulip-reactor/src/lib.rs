@@ -31,6 +31,7 @@
 
 mod backend;
 mod interest;
+mod nosigpipe;
 mod notify;
 mod portable;
 mod reactor;
@@ -39,6 +40,7 @@ mod sys;
 
 pub use backend::{BACKEND_ENV, BackendKind};
 pub use interest::{Interest, Readiness};
+pub use nosigpipe::without_sigpipe;
 pub use notify::Notifier;
 pub use reactor::{Dispatch, Reactor};
 pub use source::IoSource;

@@ -207,7 +207,10 @@ impl BaseProtocol for StreamReaderProtocol {
             Some(e) => self.reader.set_exception(e.clone()),
         }
         self.writer.lost = true;
-        self.writer.error = exc;
+        // Lost without an error while writing was paused: an abort dropped
+        // the buffer (a close sends it all and resumes writing first), so
+        // a drain waiting for it must fail.
+        self.writer.error = exc.or_else(|| self.writer.paused.then(Error::connection_lost));
         self.writer.wake_all();
         // Nothing to pause or resume any more. (`self.transport` is kept
         // for `into_streams`: the transport has dropped this protocol, so

@@ -123,6 +123,31 @@ impl StreamWriter {
         self.transport.close();
     }
 
+    /// Ends the stream at once (the transport's `abort()`; asyncio's
+    /// `StreamWriter` has no such method, its users call
+    /// `writer.transport.abort()`): what is buffered is dropped, and a TCP
+    /// connection is reset, so the peer sees `ECONNRESET` rather than an
+    /// end it could take for a complete stream. A
+    /// [`drain`](StreamWriter::drain) waiting meanwhile returns an error
+    /// (the data it waited for was not sent).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), tulip_streams::Error> {
+    /// use std::time::Duration;
+    /// use tulip_streams::{ConnectOptions, open_connection};
+    ///
+    /// let (_reader, writer) = open_connection("127.0.0.1", 8888, ConnectOptions::new()).await?;
+    /// writer.write(&vec![0u8; 1 << 20])?;
+    /// if tulip_executor::wait_for(writer.drain(), Duration::from_secs(5)).await.is_err() {
+    ///     writer.abort(); // the peer stopped reading: give up on it
+    /// }
+    /// writer.wait_closed().await.ok();
+    /// # Ok(()) }
+    /// ```
+    pub fn abort(&self) {
+        self.transport.abort();
+    }
+
     /// Whether the stream is closing or closed.
     pub fn is_closing(&self) -> bool {
         self.transport.is_closing()
@@ -219,7 +244,9 @@ impl StreamWriter {
     /// Errors: once the connection is lost, its error (the reader's
     /// exception), or `ConnectionReset` ("Connection lost") when it was
     /// closed; a drain waiting when the loss happens returns at once with
-    /// it (or `Ok` if the connection was closed after sending everything).
+    /// it (or `Ok` if the connection was closed after sending everything;
+    /// an [`abort`](StreamWriter::abort) that dropped the buffer is
+    /// `ConnectionReset`).
     ///
     /// # Cancel safety
     ///

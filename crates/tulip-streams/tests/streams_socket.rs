@@ -2,7 +2,8 @@
 //! boundaries, EOF and half-close, extra info, close and wait_closed,
 //! drain after a reset, flow control both ways (a reader that never reads
 //! keeps memory bounded; drain waits while the peer does not read), cancel
-//! safety, large frames, buffers released when idle.
+//! safety, large frames, buffers released when idle, abort (a waiting
+//! drain fails, the peer sees a reset).
 
 mod common;
 
@@ -12,7 +13,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{pattern, reset, run, streams_pair, tcp_pair, wait_until};
-use tulip_executor::{sleep, wait_for};
+use tulip_executor::{sleep, spawn, wait_for};
 use tulip_streams::{Error, StreamReaderProtocol};
 use tulip_transport::LoopNetExt;
 
@@ -240,28 +241,34 @@ fn a_reader_that_never_reads_holds_bounded_memory_and_pauses_the_sender() {
     });
 }
 
+/// With a 16 KiB high-water mark, writes 256 KiB chunks (of 5s) until
+/// `drain` waits: the kernel's buffers and ours are full. How much was
+/// written.
+async fn fill_until_drain_waits(writer: &tulip_streams::StreamWriter) -> usize {
+    writer
+        .transport()
+        .set_write_buffer_limits(Some(16 * 1024), None)
+        .unwrap();
+    let chunk = vec![5u8; 256 * 1024];
+    let mut written = 0;
+    loop {
+        writer.write(&chunk).unwrap();
+        written += chunk.len();
+        if wait_for(writer.drain(), Duration::from_millis(50))
+            .await
+            .is_err()
+        {
+            return written;
+        }
+        assert!(written < 512 * 1024 * 1024, "drain never waited");
+    }
+}
+
 #[test]
 fn drain_waits_while_the_peer_does_not_read() {
     run(async {
         let (peer, _reader, writer) = streams_pair().await;
-        writer
-            .transport()
-            .set_write_buffer_limits(Some(16 * 1024), None)
-            .unwrap();
-        let chunk = vec![5u8; 256 * 1024];
-        let mut written = 0;
-        // Fill the kernel's buffers and ours until drain blocks.
-        loop {
-            writer.write(&chunk).unwrap();
-            written += chunk.len();
-            if wait_for(writer.drain(), Duration::from_millis(50))
-                .await
-                .is_err()
-            {
-                break;
-            }
-            assert!(written < 512 * 1024 * 1024, "drain never waited");
-        }
+        let written = fill_until_drain_waits(&writer).await;
         let reader_thread = thread::spawn(move || {
             let mut peer = peer;
             let mut buf = vec![0u8; 1 << 20];
@@ -425,5 +432,39 @@ fn a_cancelled_large_readexactly_does_not_keep_the_reader_unbounded() {
         // The loop must run for the close to happen: wait without blocking.
         assert!(wait_until(|| sender.is_finished()).await);
         sender.join().unwrap();
+    });
+}
+
+#[test]
+fn abort_fails_a_waiting_drain_and_resets_the_peer() {
+    run(async {
+        let (peer, _reader, writer) = streams_pair().await;
+        // The peer does not read.
+        fill_until_drain_waits(&writer).await;
+        let waiting = spawn({
+            let writer = writer.clone();
+            async move { writer.drain().await }
+        });
+        sleep(Duration::from_millis(10)).await;
+        assert!(!waiting.done());
+        writer.abort();
+        assert!(writer.is_closing());
+        let err = waiting.await.unwrap().expect_err("the buffer was dropped");
+        assert_eq!(err.io_kind(), Some(std::io::ErrorKind::ConnectionReset));
+        // The peer's reads end with a reset, not an EOF.
+        let end = tulip_executor::to_thread(move || {
+            let mut peer = peer;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                match peer.read(&mut buf) {
+                    Ok(0) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(e.kind()),
+                }
+            }
+        })
+        .await
+        .unwrap();
+        assert_eq!(end, Err(std::io::ErrorKind::ConnectionReset));
     });
 }

@@ -19,8 +19,10 @@ use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
+use std::time::Duration;
 
 use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError};
+use tulip_reactor::without_sigpipe;
 
 use crate::address::SockAddr;
 use crate::error::{Error, Result};
@@ -122,6 +124,9 @@ pub(crate) struct SocketTransport {
     local: Option<SockAddr>,
     empty_waiters: RefCell<Vec<LoopFuture<()>>>,
     on_lost: RefCell<Option<Box<dyn FnOnce()>>>,
+    /// How the layer over this transport (TLS) closes the connection its
+    /// own way, for [`close_top`](SocketTransport::close_top).
+    layer_close: RefCell<Option<Rc<dyn Fn()>>>,
 }
 
 impl SocketTransport {
@@ -195,6 +200,7 @@ impl SocketTransport {
             local,
             empty_waiters: RefCell::new(Vec::new()),
             on_lost: RefCell::new(None),
+            layer_close: RefCell::new(None),
         })
     }
 
@@ -393,14 +399,15 @@ impl SocketTransport {
     fn send(&self, fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
         match self.kind {
             Kind::Socket => sock::send(fd, data),
-            _ => Ok(rustix::io::write(fd, data)?),
+            // A pipe (or whatever was given as one): no MSG_NOSIGNAL.
+            _ => Ok(without_sigpipe(|| rustix::io::write(fd, data))?),
         }
     }
 
     fn sendv(&self, fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self.kind {
             Kind::Socket => sock::sendv(fd, bufs),
-            _ => Ok(rustix::io::writev(fd, bufs)?),
+            _ => Ok(without_sigpipe(|| rustix::io::writev(fd, bufs))?),
         }
     }
 
@@ -752,6 +759,38 @@ impl SocketTransport {
         fut
     }
 
+    /// A layer over this transport (TLS) closes the connection with `f`
+    /// (close_notify first) when [`close_top`](SocketTransport::close_top)
+    /// is asked to close it.
+    pub(crate) fn set_layer_close(&self, f: Rc<dyn Fn()>) {
+        *self.layer_close.borrow_mut() = Some(f);
+    }
+
+    /// Closes the connection as its top layer's `close()` does
+    /// (`Server::close_clients`): through the TLS layer when there is one,
+    /// so that the peer sees a clean TLS close, not a truncation.
+    pub(crate) fn close_top(self: &Rc<Self>) {
+        let layer = self.layer_close.borrow().clone();
+        match layer {
+            Some(f) => f(),
+            None => self.close_impl(),
+        }
+    }
+
+    /// `abort()`: the connection is reset, not closed. On TCP, `SO_LINGER`
+    /// zero makes the close send a RST (what the kernel holds is dropped),
+    /// so the peer sees `ECONNRESET` and cannot take a cut-short stream for
+    /// a complete one, as it could after a FIN. (asyncio only closes; this
+    /// is tulip's choice.)
+    fn abort_impl(self: &Rc<Self>) {
+        if self.kind == Kind::Socket && matches!(self.local, Some(SockAddr::Inet(_))) {
+            if let Some(fd) = self.fd() {
+                let _ = rustix::net::sockopt::set_socket_linger(&*fd, Some(Duration::ZERO));
+            }
+        }
+        self.force_close(None);
+    }
+
     /// The socket, while open.
     pub(crate) fn socket(&self) -> Option<std::cell::Ref<'_, OwnedFd>> {
         self.fd()
@@ -873,7 +912,7 @@ impl TransportImpl for SocketTransport {
 
     fn abort(&self) {
         if let Some(t) = self.this.upgrade() {
-            t.force_close(None);
+            t.abort_impl();
         }
     }
 

@@ -37,6 +37,7 @@ use std::task::{Poll, Waker};
 use rustix::fs::{OFlags, SeekFrom};
 use rustix::io::Errno;
 use tulip_executor::{Error as LoopError, Loop, LoopFuture};
+use tulip_reactor::without_sigpipe;
 
 use crate::error::{Error, Result};
 use crate::protocols::{BaseProtocol, Protocol, ProtocolRef};
@@ -255,7 +256,8 @@ async fn send_native(
         if let Some(err) = stop.and_then(stopped) {
             return Err(err);
         }
-        match rustix::fs::sendfile(sock, file, Some(&mut off), want) {
+        // sendfile(2) has no MSG_NOSIGNAL: a reset peer would raise SIGPIPE.
+        match without_sigpipe(|| rustix::fs::sendfile(sock, file, Some(&mut off), want)) {
             // The end of the file.
             Ok(0) => break,
             Ok(n) => {

@@ -259,15 +259,18 @@ impl Server {
         self.inner.close();
     }
 
-    /// Closes every connection of the server (each flushes its buffered
-    /// data first).
+    /// Closes every connection of the server as its `close()` does: each
+    /// flushes its buffered data first, and a TLS connection sends its
+    /// close_notify (the clients see a clean close, not a truncation).
     pub fn close_clients(&self) {
         for t in self.inner.client_list() {
-            TransportImpl::close(&*t);
+            t.close_top();
         }
     }
 
-    /// Aborts every connection of the server (buffered data is dropped).
+    /// Aborts every connection of the server: buffered data is dropped and
+    /// TCP connections are reset (the clients see `ECONNRESET`; a TLS
+    /// client sees no close_notify).
     pub fn abort_clients(&self) {
         for t in self.inner.client_list() {
             TransportImpl::abort(&*t);

@@ -43,6 +43,7 @@ use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError, TimerHand
 
 use crate::error::{Error, Result};
 use crate::protocols::{BaseProtocol, Protocol, ProtocolRef};
+use crate::selector_events::SocketTransport;
 use crate::tls_options::{TlsError, tls_error};
 use crate::transports::{Notice, Notices, Transport};
 
@@ -308,6 +309,15 @@ impl SslProtocol {
     }
 
     fn socket_made(self: &Rc<Self>, socket: Transport) {
+        if let Some(st) = socket.inner().as_any().downcast_ref::<SocketTransport>() {
+            // `Server::close_clients` closes through this layer.
+            let this = self.this.clone();
+            st.set_layer_close(Rc::new(move || {
+                if let Some(s) = this.upgrade() {
+                    s.app_close();
+                }
+            }));
+        }
         *self.socket.borrow_mut() = Some(socket);
         let this = self.this.clone();
         let timeout = self.handshake_timeout;

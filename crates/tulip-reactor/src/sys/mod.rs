@@ -14,6 +14,19 @@ mod no_epoll;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use no_epoll::Epoll;
 
+#[cfg(unix)]
+mod sigpipe;
+#[cfg(unix)]
+pub(crate) use sigpipe::without_sigpipe;
+
+/// No `SIGPIPE` off Unix: the call as it is.
+#[cfg(not(unix))]
+pub(crate) fn without_sigpipe<T>(
+    call: impl FnOnce() -> rustix::io::Result<T>,
+) -> rustix::io::Result<T> {
+    call()
+}
+
 /// Whether this system has the direct `epoll` backend.
 pub(crate) const HAS_EPOLL: bool = cfg!(any(target_os = "linux", target_os = "android"));
 
