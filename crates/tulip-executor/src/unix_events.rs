@@ -316,22 +316,10 @@ impl Loop {
         signum: i32,
         callback: F,
     ) -> Result<Handle, Error> {
-        self.set_signal_handler(signum, Delivery::Every, callback)
-    }
-
-    /// [`add_signal_handler`](Loop::add_signal_handler) with the delivery
-    /// chosen; the runners' Ctrl-C handling uses [`Delivery::First`].
-    #[track_caller]
-    pub(crate) fn set_signal_handler<F: FnMut() + 'static>(
-        &self,
-        signum: i32,
-        delivery: Delivery,
-        callback: F,
-    ) -> Result<Handle, Error> {
         // Run from the ready queue, never dispatched by the reactor: the
         // descriptor of the `Repeat` cell is never looked at.
         let cb: CallbackRc = Repeat::new(callback, -1, true, Location::caller());
-        self.register_signal(signum, delivery, cb.clone(), false)?;
+        self.register_signal(signum, Delivery::Every, cb.clone(), false)?;
         Ok(Handle { cb })
     }
 
