@@ -72,9 +72,8 @@
 //! `--timeout SECONDS` sets another timeout, and with
 //! `TULIP_EXAMPLE_FAST=1` ([`FAST_ENV`](tulip_examples::FAST_ENV)) the
 //! loop runs on the virtual clock, where a silent connection's 5 seconds
-//! pass at once (so does any wait for data that is not there yet: fast
-//! mode suits a client that stays silent, or whose data is in the socket
-//! before the server accepts it).
+//! pass at once. So does any wait for data that has not arrived yet,
+//! however short: fast mode is for clients that stay silent.
 
 use std::time::Duration;
 
