@@ -3,7 +3,10 @@
 //! `gather(*(p.communicate() for p in procs))`, written as a user writes
 //! them (the futures of `wait` and `communicate` do not borrow the
 //! `Process`, so they can be collected and handed to `gather`, whose
-//! children are `'static` tasks).
+//! children are `'static` tasks). The driver test
+//! `sigchld_watcher_passes_these_tests` runs this binary again under the
+//! SIGCHLD child watcher, where the children's exits come through one
+//! signal handler.
 
 mod common;
 
@@ -20,6 +23,11 @@ async fn start_all(cmds: &[&str], options: impl Fn() -> SubprocessOptions) -> Ve
         procs.push(create_subprocess_shell(cmd, options()).await.unwrap());
     }
     procs
+}
+
+#[test]
+fn sigchld_watcher_passes_these_tests() {
+    common::rerun_under_sigchld("sigchld_watcher_passes_these_tests");
 }
 
 #[test]
