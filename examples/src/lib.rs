@@ -17,6 +17,7 @@
 //! | `queue_workers` | Workers sharing a queue: `Queue`, `join`, cancelling the workers |
 //! | `taskgroup` | Task groups (`asyncio.TaskGroup`) |
 //! | `timeout` | Timeouts: `asyncio.timeout()`, `Timeout.reschedule()`, `wait_for()` |
+//! | `echo_server_timeout` | Echo server with a timeout (the original asyncio documentation): `call_later` timers restarted on data |
 //! | `tcp_echo_server_protocol` | TCP Echo Server (`create_server`, `serve_forever`) |
 //! | `tcp_echo_client_protocol` | TCP Echo Client (`create_connection`) |
 //! | `udp_echo_server_protocol` | UDP Echo Server (`create_datagram_endpoint`, `local_addr`) |
@@ -53,7 +54,8 @@ use tulip::{Error, EventLoop};
 /// The environment variable of fast mode: set to `1`, the examples that wait
 /// (`display_date`, `display_date_coroutine`, `queue_workers`, `taskgroup`,
 /// `timeout`) run their loop on the virtual clock, so they finish instantly
-/// while printing the same lines.
+/// while printing the same lines; so does the server `echo_server_timeout`,
+/// whose silent connections then time out at once.
 pub const FAST_ENV: &str = "TULIP_EXAMPLE_FAST";
 
 /// Whether fast mode was asked for ([`FAST_ENV`] set to anything but empty
@@ -63,8 +65,9 @@ pub fn fast_mode() -> bool {
 }
 
 /// The environment variable naming the port of the networking examples
-/// (`tcp_echo_server_protocol`, `tcp_echo_client_protocol`,
-/// `udp_echo_server_protocol`, `udp_echo_client_protocol`,
+/// (`echo_server_timeout`, `tcp_echo_server_protocol`,
+/// `tcp_echo_client_protocol`, `udp_echo_server_protocol`,
+/// `udp_echo_client_protocol`,
 /// `tcp_echo_server_streams`, `tcp_echo_client_streams`,
 /// `chat_server_streams`): unset or empty, they use the asyncio
 /// documentation's ports (8888 for TCP, 9999 for UDP); the tests set it to
@@ -105,6 +108,17 @@ pub fn server_addresses(server: &Server) -> String {
         .filter_map(|sock| sock.local_addr().map(ToString::to_string))
         .collect();
     addrs.join(", ")
+}
+
+/// Python's `async with server: await server.serve_forever()`: serves
+/// until serving fails (or the program is stopped), then closes the server
+/// and waits until it is closed, as leaving the `async with` block does.
+/// Returns what `serve_forever` returned.
+pub async fn serve_forever_and_close(server: &Server) -> Result<(), Error> {
+    let served = server.serve_forever().await;
+    server.close();
+    server.wait_closed().await;
+    Ok(served?)
 }
 
 /// A loop on the virtual clock: time stands still while callbacks run and

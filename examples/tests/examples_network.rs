@@ -8,6 +8,10 @@
 //! check what both sides print, and finally kill the server (which runs
 //! forever, or for an hour, as in asyncio) and reap it.
 //! `existing_socket_protocol` runs on its own (a socket pair).
+//! `echo_server_timeout` (the echo server with a timeout of the original
+//! asyncio documentation) runs with a short timeout on the real clock, to
+//! see its timer restarted by data, and with its 5 seconds on the virtual
+//! clock (`TULIP_EXAMPLE_FAST=1`), to see a silent connection closed.
 //!
 //! Every example runs as a child process with its standard output read
 //! line by line on a thread; a child still running when its test ends (or
@@ -18,16 +22,23 @@
 
 mod common;
 
-use std::io::ErrorKind;
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::ffi::OsStr;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream, UdpSocket};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Running, client_addr_in, free_port, loopback, start_server, tcp_exchange};
+use common::{
+    DEADLINE, Running, client_addr_in, free_port, loopback, start_server, start_server_with,
+    tcp_exchange,
+};
+use tulip_examples::FAST_ENV;
 
 const TCP_SERVER: &str = env!("CARGO_BIN_EXE_tcp_echo_server_protocol");
 const TCP_CLIENT: &str = env!("CARGO_BIN_EXE_tcp_echo_client_protocol");
 const UDP_SERVER: &str = env!("CARGO_BIN_EXE_udp_echo_server_protocol");
 const UDP_CLIENT: &str = env!("CARGO_BIN_EXE_udp_echo_client_protocol");
+const TIMEOUT_SERVER: &str = env!("CARGO_BIN_EXE_echo_server_timeout");
 
 #[test]
 fn tcp_echo_server_and_clients() {
@@ -190,4 +201,102 @@ fn udp_echo_client_without_server() {
 fn existing_socket_protocol() {
     let out = Running::spawn(env!("CARGO_BIN_EXE_existing_socket_protocol"), None).success();
     assert_eq!(out, ["Received: abc"]);
+}
+
+/// Connects to `echo_server_timeout` on `port` (`None` until it listens).
+fn timeout_server_client(port: u16) -> Option<TcpStream> {
+    let stream = TcpStream::connect(loopback(port)).ok()?;
+    stream
+        .set_read_timeout(Some(DEADLINE))
+        .expect("SO_RCVTIMEO");
+    Some(stream)
+}
+
+/// Sends `message` and checks that `Re: <message>` comes back.
+fn re_exchange(stream: &mut TcpStream, message: &str) {
+    stream
+        .write_all(message.as_bytes())
+        .expect("send to the server");
+    let want = format!("Re: {message}");
+    let mut reply = vec![0; want.len()];
+    stream.read_exact(&mut reply).expect("read the reply");
+    assert_eq!(String::from_utf8_lossy(&reply), want);
+}
+
+/// Reads until the server closes the connection; checks nothing else came.
+fn expect_eof(stream: &mut TcpStream) {
+    let mut rest = Vec::new();
+    stream.read_to_end(&mut rest).expect("read until EOF");
+    assert!(rest.is_empty(), "then {rest:?}");
+}
+
+#[test]
+fn echo_server_timeout_replies_and_restarts_its_timer_on_data() {
+    // A short timeout on the real clock: the test waits for it.
+    const TIMEOUT: Duration = Duration::from_millis(1500);
+    // Timers may fire up to the clock's resolution early.
+    const EARLY: Duration = Duration::from_millis(50);
+    let (mut server, port, mut a) =
+        start_server_with(TIMEOUT_SERVER, false, &["--timeout", "1.5"], &[], |port| {
+            timeout_server_client(port)
+        });
+    server.expect_line("connection made");
+    re_exchange(&mut a, "one");
+    let one = Instant::now();
+    server.expect_line("data received:  one");
+
+    // A client that closes first: its timer is cancelled (it would fire
+    // before the first client's, and print).
+    let mut b = timeout_server_client(port).expect("connect");
+    server.expect_line("connection made");
+    re_exchange(&mut b, "bye\nbye");
+    server.expect_line("data received:  bye");
+    server.expect_line("bye");
+    b.shutdown(Shutdown::Write).expect("shutdown");
+    expect_eof(&mut b);
+    server.expect_line("connection lost: None");
+
+    // Data restarts the timer: the close comes TIMEOUT after the last
+    // data, not after the first.
+    thread::sleep(Duration::from_millis(500).saturating_sub(one.elapsed()));
+    let two = Instant::now();
+    re_exchange(&mut a, "two");
+    server.expect_line("data received:  two");
+    expect_eof(&mut a);
+    let silent = two.elapsed();
+    assert!(
+        silent + EARLY >= TIMEOUT,
+        "closed {silent:?} after the last data"
+    );
+    assert!(one.elapsed() >= Duration::from_millis(500) + TIMEOUT - EARLY);
+    server.expect_line("connection timeout, closing.");
+    server.expect_line("connection lost: None");
+    server.kill();
+}
+
+#[test]
+fn echo_server_timeout_closes_a_silent_connection_after_5_virtual_seconds() {
+    let fast: [(&str, &OsStr); 1] = [(FAST_ENV, OsStr::new("1"))];
+    let started = Instant::now();
+    let (mut server, _port, mut silent) =
+        start_server_with(TIMEOUT_SERVER, false, &[], &fast, timeout_server_client);
+    expect_eof(&mut silent);
+    // The 5 seconds went by on the virtual clock, not on the wall.
+    assert!(started.elapsed() < Duration::from_secs(5), "{started:?}");
+    server.expect_line("connection made");
+    server.expect_line("connection timeout, closing.");
+    server.expect_line("connection lost: None");
+    server.kill();
+}
+
+#[test]
+fn echo_server_timeout_rejects_a_bad_timeout() {
+    let args = ["--timeout", "soon"];
+    let (status, out, stderr) = Running::spawn_args(TIMEOUT_SERVER, None, &args).wait();
+    assert!(!status.success(), "it ran: {out:?}");
+    assert!(out.is_empty(), "{out:?}");
+    assert!(
+        stderr.contains(r#"--timeout \"soon\" is not a number of seconds"#),
+        "{stderr}"
+    );
 }

@@ -13,8 +13,6 @@ use crate::base_events::Loop;
 use crate::error::Error;
 use crate::event_loop::{EventLoop, new_event_loop, set_event_loop};
 use crate::exception_handler::ExceptionContext;
-#[cfg(unix)]
-use crate::handle::Handle;
 use crate::task::TaskRef;
 
 /// How long closing a runner waits for the default executor's threads
@@ -108,8 +106,13 @@ impl Runner {
     /// `main` had completed already, its output is returned. The default
     /// disposition comes back as that first `SIGINT` arrives, so a second
     /// one ends the process, even while the loop is stuck in a callback.
-    /// The handler is removed when the run ends, unless `main` replaced it
-    /// with its own ([`Loop::add_signal_handler`]), which then stays.
+    /// A `SIGINT` handler `main` sets ([`Loop::add_signal_handler`])
+    /// replaces the runner's; when `main` removes it
+    /// ([`Loop::remove_signal_handler`]), the runner's comes back, so
+    /// Ctrl-C still cancels `main` rather than killing the process with
+    /// no destructor run (asyncio gives `SIGINT` back to
+    /// `KeyboardInterrupt`). The runner's handler is removed when the run
+    /// ends; one of `main`'s stays.
     #[track_caller]
     pub fn run<F>(&self, main: F) -> Result<F::Output, Error>
     where
@@ -195,12 +198,13 @@ impl MainTask {
     }
 }
 
-/// The `SIGINT` handler a runner sets while its main future runs, removed
-/// on drop unless it was replaced.
+/// The `SIGINT` handler a runner sets while its main future runs: the
+/// loop's fallback `SIGINT` handler, so that it comes back when main
+/// removes a handler of its own. Removed on drop, unless main's handler
+/// replaced it then.
 #[cfg(unix)]
 struct CtrlC {
     lp: Loop,
-    handle: Handle,
 }
 
 #[cfg(unix)]
@@ -216,18 +220,16 @@ impl CtrlC {
         }
         let main = main.clone();
         // `Delivery::First`: the default comes back as the signal arrives.
-        let handle = lp
-            .set_signal_handler(SIGINT, Delivery::First, move || {
-                main.interrupt();
-                if let Ok(lp) = crate::get_running_loop() {
-                    lp.remove_signal_handler(SIGINT);
-                }
-            })
-            .ok()?;
-        Some(CtrlC {
-            lp: lp.clone(),
-            handle,
+        // Removing itself, the handler stops coming back: the second
+        // Ctrl-C ends the process.
+        lp.set_fallback_signal_handler(SIGINT, Delivery::First, move || {
+            main.interrupt();
+            if let Ok(lp) = crate::get_running_loop() {
+                lp.remove_fallback_signal_handler(SIGINT);
+            }
         })
+        .ok()?;
+        Some(CtrlC { lp: lp.clone() })
     }
 }
 
@@ -235,7 +237,7 @@ impl CtrlC {
 impl Drop for CtrlC {
     fn drop(&mut self) {
         self.lp
-            .remove_signal_handler_of(crate::signal::SIGINT, &self.handle);
+            .remove_fallback_signal_handler(crate::signal::SIGINT);
     }
 }
 

@@ -13,6 +13,11 @@
 //! The self-pipe exists while the loop has at least one handler: the last
 //! removal (or closing the loop) closes it and gives the signals their
 //! dispositions back.
+//!
+//! A signal may also have a fallback handler on a loop (the runners' Ctrl-C
+//! handling, see `runners.rs`): a handler that comes back in the same
+//! `sigaction` call when the loop's own handler of that signal is removed,
+//! so the signal never has its default disposition in between.
 
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read};
@@ -97,6 +102,26 @@ struct Registration {
     signum: i32,
     cb: CallbackRc,
     delivery: Delivery,
+    /// Whether it is the loop's fallback handler of `signum`.
+    fallback: bool,
+}
+
+/// A handler that comes back each time the loop's handler of its signal is
+/// removed, until it is removed itself.
+struct Fallback {
+    signum: i32,
+    delivery: Delivery,
+    callback: Rc<dyn Fn()>,
+    site: &'static Location<'static>,
+}
+
+impl Fallback {
+    /// A new callback cell running the fallback (a replaced or removed
+    /// handler's cell is cancelled for good).
+    fn cell(&self) -> CallbackRc {
+        let callback = self.callback.clone();
+        Repeat::new(move || callback(), -1, true, self.site)
+    }
 }
 
 /// A loop's signal handling: its handlers and self-pipe. Owned by the
@@ -105,6 +130,11 @@ struct Registration {
 struct LoopSignals {
     lp: Weak<LoopInner>,
     handlers: RefCell<Vec<Registration>>,
+    /// The fallback handlers, at most one per signal. While a signal has
+    /// one, the loop has a handler of that signal (the fallback itself or
+    /// the handler that replaced it), so these live as long as they are
+    /// wanted.
+    fallbacks: RefCell<Vec<Fallback>>,
     /// The handler's way in. Declared before `read` so that it drops (and
     /// waits for running handlers) before the read end closes.
     slot: SignalSlot,
@@ -143,6 +173,7 @@ impl LoopSignals {
         let signals = Rc::new(LoopSignals {
             lp: lp.downgrade(),
             handlers: RefCell::new(Vec::new()),
+            fallbacks: RefCell::new(Vec::new()),
             slot: SignalSlot::acquire(write)?,
             read,
         });
@@ -199,11 +230,15 @@ impl LoopSignals {
     }
 
     /// asyncio's `_handle_signal`: a cancelled handler is removed, a live
-    /// one goes to the ready queue.
+    /// one goes to the ready queue. The signal that finds a cancelled
+    /// handler goes to the fallback handler that comes back, if any.
     fn dispatch(&self, lp: &Loop, signum: i32) {
         match self.get(signum) {
             Some((cb, _)) if handle::is_cancelled(&*cb) => {
                 lp.remove_signal_handler(signum);
+                // To the fallback, if one came back: its cell is new, never
+                // cancelled, so this recurses at most once.
+                self.dispatch(lp, signum);
             }
             Some((cb, _)) => lp.inner.push_ready(cb),
             None => {}
@@ -215,6 +250,7 @@ impl Drop for LoopSignals {
     /// The loop is closed, or its last handler removed: give the signals
     /// still registered their dispositions back, and release the callbacks.
     fn drop(&mut self) {
+        self.fallbacks.take();
         for r in self.handlers.take() {
             let _ = self.slot.change(r.signum, Some(r.delivery), None);
             handle::cancel(&*r.cb);
@@ -280,25 +316,75 @@ impl Loop {
         signum: i32,
         callback: F,
     ) -> Result<Handle, Error> {
-        self.set_signal_handler(signum, Delivery::Every, callback)
+        // Run from the ready queue, never dispatched by the reactor: the
+        // descriptor of the `Repeat` cell is never looked at.
+        let cb: CallbackRc = Repeat::new(callback, -1, true, Location::caller());
+        self.register_signal(signum, Delivery::Every, cb.clone(), false)?;
+        Ok(Handle { cb })
     }
 
-    /// [`add_signal_handler`](Loop::add_signal_handler) with the delivery
-    /// chosen; the runners' Ctrl-C handling uses [`Delivery::First`].
+    /// Sets `callback` as the fallback handler of `signum` on this loop:
+    /// the handler now if the loop has none, and again each time the
+    /// loop's handler of `signum` is removed (or its cancelled handle
+    /// found), in the same disposition change, so the signal never has its
+    /// default disposition in between. It stops coming back when it is
+    /// removed itself, by [`remove_signal_handler`](Loop::remove_signal_handler)
+    /// while it is the handler, or by
+    /// [`remove_fallback_signal_handler`](Loop::remove_fallback_signal_handler).
+    /// The runners' Ctrl-C handling (asyncio's `remove_signal_handler`
+    /// gives `SIGINT` back to Python's `default_int_handler`, not to
+    /// `SIG_DFL`).
     #[track_caller]
-    pub(crate) fn set_signal_handler<F: FnMut() + 'static>(
+    pub(crate) fn set_fallback_signal_handler<F: Fn() + 'static>(
         &self,
         signum: i32,
         delivery: Delivery,
         callback: F,
-    ) -> Result<Handle, Error> {
+    ) -> Result<(), Error> {
+        let fallback = Fallback {
+            signum,
+            delivery,
+            callback: Rc::new(callback),
+            site: Location::caller(),
+        };
+        if !self.has_signal_handler(signum) {
+            self.register_signal(signum, delivery, fallback.cell(), true)?;
+        }
+        let signals = signals_of(self).ok_or(Error::LoopClosed)?;
+        let mut fallbacks = signals.fallbacks.borrow_mut();
+        fallbacks.retain(|f| f.signum != signum);
+        fallbacks.push(fallback);
+        Ok(())
+    }
+
+    /// Removes the fallback handler of `signum`, and the handler of
+    /// `signum` too if the fallback is it. Returns whether the loop had a
+    /// fallback handler of `signum`.
+    pub(crate) fn remove_fallback_signal_handler(&self, signum: i32) -> bool {
+        let Some(signals) = signals_of(self) else {
+            return false;
+        };
+        let mut fallbacks = signals.fallbacks.borrow_mut();
+        let had = fallbacks.iter().any(|f| f.signum == signum);
+        fallbacks.retain(|f| f.signum != signum);
+        drop(fallbacks);
+        self.remove_signal_handler_if(signum, |r| r.fallback);
+        had
+    }
+
+    /// Makes `cb` this loop's handler of `signum`, replacing (and
+    /// cancelling) the one before.
+    fn register_signal(
+        &self,
+        signum: i32,
+        delivery: Delivery,
+        cb: CallbackRc,
+        fallback: bool,
+    ) -> Result<(), Error> {
         if self.is_closed() {
             return Err(Error::LoopClosed);
         }
         signals::check(signum)?;
-        // Run from the ready queue, never dispatched by the reactor: the
-        // descriptor of the `Repeat` cell is never looked at.
-        let cb: CallbackRc = Repeat::new(callback, -1, true, Location::caller());
         let signals = match signals_of(self) {
             Some(s) => s,
             None => LoopSignals::open(self)?,
@@ -315,14 +401,15 @@ impl Loop {
         handlers.retain(|r| r.signum != signum);
         handlers.push(Registration {
             signum,
-            cb: cb.clone(),
+            cb,
             delivery,
+            fallback,
         });
         drop(handlers);
         if let Some((old, _)) = old {
             handle::cancel(&*old);
         }
-        Ok(Handle { cb })
+        Ok(())
     }
 
     /// Removes the handler of signal `signum` (asyncio's
@@ -330,14 +417,13 @@ impl Loop {
     /// for a number that is not a signal). The removed callback never runs
     /// again, even if it was already queued. When no loop of the process
     /// handles the signal any more, its disposition from before comes back.
+    ///
+    /// Inside [`run`](crate::run) and [`Runner::run`](crate::Runner::run),
+    /// removing a `SIGINT` handler gives Ctrl-C back to the runner (the
+    /// first cancels the main future, a second ends the process), as
+    /// asyncio gives it back to `KeyboardInterrupt`.
     pub fn remove_signal_handler(&self, signum: i32) -> bool {
         self.remove_signal_handler_if(signum, |_| true)
-    }
-
-    /// Removes the handler of `signum` if it is the one `handle` was
-    /// returned for.
-    pub(crate) fn remove_signal_handler_of(&self, signum: i32, handle: &Handle) -> bool {
-        self.remove_signal_handler_if(signum, |cb| Rc::ptr_eq(cb, &handle.cb))
     }
 
     /// Whether this loop has a handler for `signum`.
@@ -345,26 +431,57 @@ impl Loop {
         signals_of(self).is_some_and(|s| s.get(signum).is_some())
     }
 
-    fn remove_signal_handler_if(&self, signum: i32, which: impl Fn(&CallbackRc) -> bool) -> bool {
+    /// Removes the handler of `signum` if `which` picks it. The fallback
+    /// handler of `signum` takes the place of any other; a fallback that is
+    /// removed itself is forgotten.
+    fn remove_signal_handler_if(&self, signum: i32, which: impl Fn(&Registration) -> bool) -> bool {
         let Some(signals) = signals_of(self) else {
             return false;
         };
         let mut handlers = signals.handlers.borrow_mut();
-        let Some(at) = handlers
-            .iter()
-            .position(|r| r.signum == signum && which(&r.cb))
-        else {
+        let Some(at) = handlers.iter().position(|r| r.signum == signum && which(r)) else {
             return false;
         };
         let r = handlers.swap_remove(at);
         drop(handlers);
-        if let Err(e) = signals.slot.change(signum, Some(r.delivery), None) {
+        let mut fallbacks = signals.fallbacks.borrow_mut();
+        if r.fallback {
+            fallbacks.retain(|f| f.signum != signum);
+        }
+        let mut next = fallbacks
+            .iter()
+            .find(|f| f.signum == signum)
+            .map(|f| (f.delivery, f.cell()));
+        drop(fallbacks);
+        let report = |e: Error| {
             self.call_exception_handler(
                 &ExceptionContext::new(format!(
                     "error restoring the disposition of signal {signum}"
                 ))
                 .with_error(e),
             );
+        };
+        if let Some((delivery, _)) = next {
+            if let Err(e) = signals
+                .slot
+                .change(signum, Some(r.delivery), Some(delivery))
+            {
+                report(e);
+                next = None;
+            }
+        }
+        match next {
+            Some((delivery, cb)) => signals.handlers.borrow_mut().push(Registration {
+                signum,
+                cb,
+                delivery,
+                fallback: true,
+            }),
+            None => {
+                if let Err(e) = signals.slot.change(signum, Some(r.delivery), None) {
+                    report(e);
+                }
+            }
         }
         handle::cancel(&*r.cb);
         self.release_signals(&signals);

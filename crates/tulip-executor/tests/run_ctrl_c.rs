@@ -1,8 +1,9 @@
 //! Ctrl-C in `tulip_executor::run` and `Runner::run`, as in asyncio's
 //! `Runner`: the first `SIGINT` cancels the main future and the run returns
 //! `Error::Interrupted`; a second one ends the process, even while the loop
-//! is stuck; a handler set by the main future wins; nothing is set off the
-//! main thread; after the run the default disposition is back.
+//! is stuck; a handler set by the main future wins, and when the main
+//! future removes it the runner's comes back; nothing is set off the main
+//! thread; after the run the default disposition is back.
 //!
 //! The handling only happens on a process's main thread, and libtest runs
 //! tests on threads of their own, so this binary has no harness (see
@@ -74,12 +75,33 @@ fn sigint_must_kill() -> ! {
     std::process::exit(0);
 }
 
+/// What main does first in the scenarios `cancel/...` and `stuck/...`:
+/// set a SIGINT handler of its own and then remove it (`removed`) or
+/// cancel its handle (`cancelled`), which gives Ctrl-C back to the runner.
+fn set_and_drop_a_handler(how: &str) {
+    if how.is_empty() {
+        return;
+    }
+    let lp = get_running_loop().expect("running loop");
+    let handle = lp
+        .add_signal_handler(SIGINT, || say("user handler"))
+        .expect("add_signal_handler");
+    match how {
+        "removed" => assert!(lp.remove_signal_handler(SIGINT), "removed"),
+        "cancelled" => assert!(handle.cancel(), "cancelled"),
+        other => panic!("unknown variant {other}"),
+    }
+}
+
 fn play(scenario: &str) {
-    match scenario {
+    let (base, variant) = scenario.split_once('/').unwrap_or((scenario, ""));
+    let variant = variant.to_owned();
+    match base {
         // The first Ctrl-C cancels main; the default is back after the run.
         "cancel" => {
-            let out = run(async {
+            let out = run(async move {
                 let _finally = Finally;
+                set_and_drop_a_handler(&variant);
                 say("ready");
                 sleep(FOREVER).await;
                 "finished"
@@ -90,7 +112,8 @@ fn play(scenario: &str) {
         // A loop stuck in main: the first Ctrl-C cannot be dispatched, the
         // second ends the process.
         "stuck" => {
-            let out = run(async {
+            let out = run(async move {
+                set_and_drop_a_handler(&variant);
                 say("ready");
                 thread::sleep(FOREVER);
             });
@@ -275,7 +298,11 @@ impl Drop for Scenario {
 /// The first Ctrl-C cancels main, whose destructors run; the run returns
 /// `Interrupted`; afterwards SIGINT ends the process again.
 fn first_sigint_cancels_the_main_future() {
-    let mut s = Scenario::start("cancel");
+    sigint_cancels_main("cancel");
+}
+
+fn sigint_cancels_main(scenario: &'static str) {
+    let mut s = Scenario::start(scenario);
     s.expect("ready");
     s.wait_catching(true);
     s.sigint();
@@ -288,7 +315,11 @@ fn first_sigint_cancels_the_main_future() {
 /// noted; the kernel gives the default back at once, and the second ends
 /// the process.
 fn second_sigint_ends_the_process() {
-    let mut s = Scenario::start("stuck");
+    second_sigint_ends("stuck");
+}
+
+fn second_sigint_ends(scenario: &'static str) {
+    let mut s = Scenario::start(scenario);
     s.expect("ready");
     s.wait_catching(true);
     s.sigint();
@@ -306,6 +337,24 @@ fn a_handler_of_main_wins() {
     s.expect("user handler");
     s.expect("Ok(\"finished\")");
     s.expect_killed_by_sigint();
+}
+
+/// main removes the SIGINT handler it had set: the runner's is back, so
+/// Ctrl-C cancels main (its destructors run) instead of killing the
+/// process; after the run the default is back.
+fn removing_a_handler_of_main_gives_ctrl_c_back_to_the_runner() {
+    sigint_cancels_main("cancel/removed");
+}
+
+/// main cancels the handle of its SIGINT handler: the Ctrl-C that finds
+/// it cancelled goes to the runner's handler, which comes back.
+fn a_cancelled_handler_of_main_gives_ctrl_c_back_to_the_runner() {
+    sigint_cancels_main("cancel/cancelled");
+}
+
+/// The runner's handler that came back keeps its second-Ctrl-C rule.
+fn after_a_removed_handler_the_second_sigint_ends_the_process() {
+    second_sigint_ends("stuck/removed");
 }
 
 /// No handler off the main thread: the first Ctrl-C ends the process.
@@ -337,7 +386,7 @@ fn a_completed_run_leaves_the_default() {
 }
 
 fn check_all() {
-    let checks: [(&str, fn()); 6] = [
+    let checks: [(&str, fn()); 9] = [
         (
             "first_sigint_cancels_the_main_future",
             first_sigint_cancels_the_main_future,
@@ -347,6 +396,18 @@ fn check_all() {
             second_sigint_ends_the_process,
         ),
         ("a_handler_of_main_wins", a_handler_of_main_wins),
+        (
+            "removing_a_handler_of_main_gives_ctrl_c_back_to_the_runner",
+            removing_a_handler_of_main_gives_ctrl_c_back_to_the_runner,
+        ),
+        (
+            "a_cancelled_handler_of_main_gives_ctrl_c_back_to_the_runner",
+            a_cancelled_handler_of_main_gives_ctrl_c_back_to_the_runner,
+        ),
+        (
+            "after_a_removed_handler_the_second_sigint_ends_the_process",
+            after_a_removed_handler_the_second_sigint_ends_the_process,
+        ),
         (
             "nothing_is_set_off_the_main_thread",
             nothing_is_set_off_the_main_thread,

@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::ffi::OsStr;
 use std::fmt;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
 use std::process::Command;
@@ -29,6 +29,10 @@ use crate::spawn::{self, Defaults};
 /// straight from `input` into the pipe, and the transport never buffers
 /// (copies) more than one piece.
 const FEED_CHUNK: usize = 64 * 1024;
+
+/// What [`Process::communicate`] read: stdout's bytes and stderr's,
+/// `None` for a stream that is not a pipe.
+type Outputs = (Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// A child process started by [`create_subprocess_exec`] or
 /// [`create_subprocess_shell`] (asyncio's `asyncio.subprocess.Process`).
@@ -96,11 +100,29 @@ impl Process {
     /// read: read the streams, or use
     /// [`communicate`](Process::communicate).
     ///
+    /// The future does not borrow the `Process`, so the waits of several
+    /// children can be gathered (asyncio's
+    /// `gather(*(p.wait() for p in procs))`):
+    ///
+    /// ```no_run
+    /// use tulip_process::{SubprocessOptions, create_subprocess_shell};
+    ///
+    /// # async fn demo() -> Result<(), tulip_process::Error> {
+    /// let mut procs = Vec::new();
+    /// for cmd in ["sleep 1", "exit 3"] {
+    ///     procs.push(create_subprocess_shell(cmd, SubprocessOptions::new()).await?);
+    /// }
+    /// let codes = tulip_executor::gather(procs.iter().map(|p| p.wait()).collect::<Vec<_>>()).await?;
+    /// assert_eq!(codes, [0, 3]);
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancel safe: it only waits.
-    pub async fn wait(&self) -> i32 {
-        self.transport.wait().await
+    pub fn wait(&self) -> impl Future<Output = i32> + use<> {
+        let transport = self.transport.clone();
+        async move { transport.wait().await }
     }
 
     /// Writes `input` to stdin and closes it, reads stdout and stderr to
@@ -111,52 +133,72 @@ impl Process {
     /// stdin) before taking all of `input` is no error (BrokenPipe and
     /// ConnectionReset are ignored, as asyncio does).
     ///
-    /// The stdin stream is closed and taken ([`stdin`](Process::stdin) is
-    /// `None` afterwards); the stdout and stderr readers stay, at EOF.
+    /// The three streams are taken from the `Process` when `communicate`
+    /// is called ([`stdin`](Process::stdin), [`stdout`](Process::stdout)
+    /// and [`stderr`](Process::stderr) are `None` afterwards: stdin is
+    /// closed, the readers are used up), so the future borrows only
+    /// `input`, not the `Process`, and several children can be
+    /// communicated with at once (asyncio's
+    /// `gather(*(p.communicate() for p in procs))`):
+    ///
+    /// ```no_run
+    /// use tulip_process::{Stdio, SubprocessOptions, create_subprocess_shell};
+    ///
+    /// # async fn demo() -> Result<(), tulip_process::Error> {
+    /// let mut procs = Vec::new();
+    /// for cmd in ["echo one", "echo two"] {
+    ///     let options = SubprocessOptions::new().stdout(Stdio::Pipe);
+    ///     procs.push(create_subprocess_shell(cmd, options).await?);
+    /// }
+    /// let outputs =
+    ///     tulip_executor::try_gather(procs.iter_mut().map(|p| p.communicate(None)).collect::<Vec<_>>())
+    ///         .await?;
+    /// assert_eq!(outputs[1].0.as_deref(), Some(&b"two\n"[..]));
+    /// # Ok(()) }
+    /// ```
     ///
     /// Errors: [`Error::InvalidInput`] for `input` without a stdin pipe
-    /// (asyncio ignores the input then); an error of a pipe.
+    /// (asyncio ignores the input then; nothing is taken); an error of a
+    /// pipe.
     ///
     /// # Cancel safety
     ///
     /// Not cancel safe: cancelled midway, part of `input` may have been
-    /// written and the output read so far is lost (as in asyncio).
-    pub async fn communicate(
+    /// written and the output read so far is lost (as in asyncio), and the
+    /// pipes are closed with the streams (asyncio leaves them to the
+    /// `Process`).
+    pub fn communicate<'a>(
         &mut self,
-        input: Option<&[u8]>,
-    ) -> Result<(Option<Vec<u8>>, Option<Vec<u8>>)> {
-        if input.is_some() && self.stdin.is_none() {
-            return Err(Error::InvalidInput(String::from(
-                "communicate(input) needs stdin=Stdio::Pipe",
-            )));
+        input: Option<&'a [u8]>,
+    ) -> impl Future<Output = Result<Outputs>> + use<'a> {
+        let streams = if input.is_some() && self.stdin.is_none() {
+            None
+        } else {
+            Some((self.stdin.take(), self.stdout.take(), self.stderr.take()))
+        };
+        let transport = self.transport.clone();
+        async move {
+            let Some((stdin, stdout, stderr)) = streams else {
+                return Err(Error::InvalidInput(String::from(
+                    "communicate(input) needs stdin=Stdio::Pipe",
+                )));
+            };
+            let (fed, out, err) = join3(
+                async move {
+                    match stdin {
+                        Some(writer) => feed_stdin(writer, input).await,
+                        None => Ok(()),
+                    }
+                },
+                read_to_end(stdout),
+                read_to_end(stderr),
+            )
+            .await;
+            fed?;
+            let (out, err) = (out?, err?);
+            transport.wait().await;
+            Ok((out, err))
         }
-        let stdin = self.stdin.take();
-        let (stdout, stderr) = (&mut self.stdout, &mut self.stderr);
-        let (fed, out, err) = join3(
-            async move {
-                match stdin {
-                    Some(writer) => feed_stdin(writer, input).await,
-                    None => Ok(()),
-                }
-            },
-            async move {
-                match stdout {
-                    Some(reader) => read_all(reader).await.map(Some),
-                    None => Ok(None),
-                }
-            },
-            async move {
-                match stderr {
-                    Some(reader) => read_all(reader).await.map(Some),
-                    None => Ok(None),
-                }
-            },
-        )
-        .await;
-        fed?;
-        let (out, err) = (out?, err?);
-        self.wait().await;
-        Ok((out, err))
     }
 
     /// Sends signal `signum` to the child (asyncio's `send_signal`).
@@ -175,6 +217,15 @@ impl Process {
     /// Sends SIGKILL (asyncio's `kill`).
     pub fn kill(&self) -> Result<()> {
         self.transport.kill()
+    }
+}
+
+/// `communicate`'s read of stdout or stderr: all of it, `None` when the
+/// stream is not a pipe.
+async fn read_to_end(reader: Option<StreamReader>) -> Result<Option<Vec<u8>>> {
+    match reader {
+        Some(mut reader) => read_all(&mut reader).await.map(Some),
+        None => Ok(None),
     }
 }
 

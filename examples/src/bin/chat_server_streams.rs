@@ -91,7 +91,7 @@ use std::rc::Rc;
 
 use tulip::prelude::*;
 use tulip::streams::{Error as StreamError, ServerOptions, StreamReader, StreamWriter};
-use tulip_examples::{example_port, server_addresses, show_addr};
+use tulip_examples::{example_port, serve_forever_and_close, server_addresses, show_addr};
 
 /// The writers of the connected clients.
 type Clients = Rc<RefCell<Vec<StreamWriter>>>;
@@ -165,12 +165,9 @@ async fn main_task() -> Result<(), Error> {
 
     println!("Serving on {}", server_addresses(&server));
 
-    // `async with server:` closes the server and waits for it on the way
-    // out.
-    let served = server.serve_forever().await;
-    server.close();
-    server.wait_closed().await;
-    Ok(served?)
+    // async with server:
+    //     await server.serve_forever()
+    serve_forever_and_close(&server).await
 }
 
 fn main() -> Result<(), Error> {

@@ -68,7 +68,7 @@
 
 use tulip::prelude::*;
 use tulip::transport::ServerOptions;
-use tulip_examples::{PyRepr, example_port};
+use tulip_examples::{PyRepr, example_port, serve_forever_and_close};
 
 #[derive(Default)]
 struct EchoServerProtocol {
@@ -120,12 +120,9 @@ async fn main_task() -> Result<(), Error> {
         )
         .await?;
 
-    // `async with server:` closes the server and waits for it on the way
-    // out.
-    let served = server.serve_forever().await;
-    server.close();
-    server.wait_closed().await;
-    Ok(served?)
+    // async with server:
+    //     await server.serve_forever()
+    serve_forever_and_close(&server).await
 }
 
 fn main() -> Result<(), Error> {

@@ -71,7 +71,7 @@
 
 use tulip::prelude::*;
 use tulip::streams::{ServerOptions, StreamReader, StreamWriter};
-use tulip_examples::{PyRepr, example_port, server_addresses, show_addr};
+use tulip_examples::{PyRepr, example_port, serve_forever_and_close, server_addresses, show_addr};
 
 async fn handle_echo(
     mut reader: StreamReader,
@@ -98,12 +98,9 @@ async fn main_task() -> Result<(), Error> {
 
     println!("Serving on {}", server_addresses(&server));
 
-    // `async with server:` closes the server and waits for it on the way
-    // out.
-    let served = server.serve_forever().await;
-    server.close();
-    server.wait_closed().await;
-    Ok(served?)
+    // async with server:
+    //     await server.serve_forever()
+    serve_forever_and_close(&server).await
 }
 
 fn main() -> Result<(), Error> {

@@ -37,7 +37,7 @@
 
 use tulip::prelude::*;
 use tulip::transport::ServerOptions;
-use tulip_examples::{PyRepr, example_port, tls};
+use tulip_examples::{PyRepr, example_port, serve_forever_and_close, tls};
 
 #[derive(Default)]
 struct EchoServerProtocol {
@@ -84,10 +84,9 @@ async fn main_task() -> Result<(), Error> {
     let server = lp
         .create_server(EchoServerProtocol::default, "127.0.0.1", port, options)
         .await?;
-    let served = server.serve_forever().await;
-    server.close();
-    server.wait_closed().await;
-    Ok(served?)
+    // async with server:
+    //     await server.serve_forever()
+    serve_forever_and_close(&server).await
 }
 
 fn main() -> Result<(), Error> {

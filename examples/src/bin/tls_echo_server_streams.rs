@@ -31,7 +31,9 @@
 use tulip::prelude::*;
 use tulip::streams::{ServerOptions, StreamReader, StreamWriter};
 use tulip::transport::ExtraInfo;
-use tulip_examples::{PyRepr, example_port, server_addresses, show_addr, tls};
+use tulip_examples::{
+    PyRepr, example_port, serve_forever_and_close, server_addresses, show_addr, tls,
+};
 
 async fn handle_echo(
     mut reader: StreamReader,
@@ -60,10 +62,9 @@ async fn main_task() -> Result<(), Error> {
     let options = ServerOptions::new().tls(tls::server_config()?);
     let server = start_server(handle_echo, "127.0.0.1", port, options).await?;
     println!("Serving on {}", server_addresses(&server));
-    let served = server.serve_forever().await;
-    server.close();
-    server.wait_closed().await;
-    Ok(served?)
+    // async with server:
+    //     await server.serve_forever()
+    serve_forever_and_close(&server).await
 }
 
 fn main() -> Result<(), Error> {

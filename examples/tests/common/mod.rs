@@ -207,11 +207,23 @@ pub fn free_port(udp: bool) -> u16 {
 pub fn start_server<T>(
     server: &'static str,
     udp: bool,
+    ready: impl FnMut(u16) -> Option<T>,
+) -> (Running, u16, T) {
+    start_server_with(server, udp, &[], &[], ready)
+}
+
+/// [`start_server`] with command-line arguments and environment variables
+/// for the server.
+pub fn start_server_with<T>(
+    server: &'static str,
+    udp: bool,
+    args: &[&str],
+    envs: &[(&str, &std::ffi::OsStr)],
     mut ready: impl FnMut(u16) -> Option<T>,
 ) -> (Running, u16, T) {
     for _attempt in 0..5 {
         let port = free_port(udp);
-        let mut running = Running::spawn(server, Some(port));
+        let mut running = Running::spawn_with(server, Some(port), args, envs);
         let start = Instant::now();
         loop {
             if let Some(got) = ready(port) {
