@@ -7,7 +7,9 @@
 //! exists only while it holds data: it is taken when data arrives and
 //! given back once drained, to a small per-thread pool that the next
 //! arrival reuses without zeroing again. An idle connection owns no
-//! buffer at all.
+//! buffer at all, and one holding a few bytes (a slow peer's partial
+//! line) keeps them in an allocation of their size: [`ReadBuffer::trim`]
+//! gives the chunk back, and the next read takes one from the pool again.
 
 use std::cell::RefCell;
 
@@ -22,6 +24,10 @@ const MIN_SPARE: usize = 4 * 1024;
 /// at once; a larger one sees the buffer grow as the bytes arrive (a
 /// length announced by a peer cannot make it allocate more up front).
 pub(crate) const PRESIZE_MAX: usize = 4 * 1024 * 1024;
+
+/// [`ReadBuffer::trim`] moves at most this many held bytes out of a chunk
+/// (so a chunk is never more than 16 times what it holds while it waits).
+const TRIM_MAX: usize = CHUNK / 16;
 
 /// At most this many drained buffers wait in a thread's pool (4 MiB).
 const POOL_MAX: usize = 64;
@@ -121,8 +127,13 @@ impl ReadBuffer {
         if self.buf.len() - self.end < needed {
             self.compact();
             if self.buf.len() - self.end < needed {
-                let len = (self.buf.len() * 2).max(self.end + CHUNK);
-                self.buf.resize(len, 0);
+                if self.buf.len() < CHUNK && self.end + needed <= CHUNK {
+                    // A trimmed buffer: back into a pooled chunk.
+                    self.adopt(pool_take());
+                } else {
+                    let len = (self.buf.len() * 2).max(self.end + CHUNK);
+                    self.buf.resize(len, 0);
+                }
             }
         }
         let stop = if missing > 0 {
@@ -147,10 +158,20 @@ impl ReadBuffer {
         if data.is_empty() {
             return;
         }
-        if self.buf.is_empty() && data.len() <= CHUNK {
-            self.buf = pool_take();
-            self.start = 0;
-            self.end = 0;
+        if self.buf.is_empty() {
+            // A few bytes get a buffer of their size (a chunk would be
+            // trimmed at once); more, a pooled chunk if they fit.
+            if data.len() <= TRIM_MAX {
+                self.buf = data.to_vec();
+                self.start = 0;
+                self.end = data.len();
+                return;
+            }
+            if data.len() <= CHUNK {
+                self.buf = pool_take();
+                self.start = 0;
+                self.end = 0;
+            }
         }
         if self.buf.len() - self.end < data.len() {
             self.compact();
@@ -192,6 +213,21 @@ impl ReadBuffer {
         self.release();
         self.buf = vec;
         self.end = n;
+    }
+
+    /// Keeps a few held bytes ([`TRIM_MAX`] at most) in an allocation of
+    /// their size and gives the chunk (or larger allocation) they were in
+    /// back: for bytes that may wait long (a partial line from a slow
+    /// peer). More data, or a small allocation, stays as it is. Not for a
+    /// buffer sized for a waiting read (`spare(want)`, `adopt`).
+    pub(crate) fn trim(&mut self) {
+        let n = self.len();
+        if n > 0 && n <= TRIM_MAX && self.buf.len() >= CHUNK {
+            let kept = self.data().to_vec();
+            self.release();
+            self.buf = kept;
+            self.end = n;
+        }
     }
 
     /// Drops the first `n` bytes (all when `n` is larger); the buffer is
@@ -304,6 +340,43 @@ mod tests {
         let mut e = ReadBuffer::default();
         e.prepend(b"x");
         assert_eq!(e.data(), b"x");
+    }
+
+    #[test]
+    fn a_few_bytes_are_trimmed_out_of_their_chunk_and_read_into_one_again() {
+        let mut b = ReadBuffer::default();
+        b.spare(0)[..3].copy_from_slice(b"abc");
+        b.filled(3);
+        assert_eq!(b.allocated(), CHUNK);
+        b.trim();
+        assert_eq!(b.allocated(), 3, "the chunk went back to the pool");
+        assert_eq!(b.data(), b"abc");
+        let room = b.spare(0);
+        assert_eq!(room.len(), CHUNK - 3, "read into a pooled chunk again");
+        room[..2].copy_from_slice(b"de");
+        b.filled(2);
+        assert_eq!(b.data(), b"abcde");
+        // Too much to move, or not in a chunk: left alone.
+        let mut big = ReadBuffer::default();
+        big.spare(0).fill(b'x');
+        big.filled(TRIM_MAX + 1);
+        big.trim();
+        assert_eq!(big.allocated(), CHUNK);
+        let mut small = ReadBuffer::default();
+        small.extend(b"yy");
+        small.trim();
+        assert_eq!(small.allocated(), 2);
+    }
+
+    #[test]
+    fn a_small_feed_gets_a_buffer_of_its_size() {
+        let mut b = ReadBuffer::default();
+        b.extend(b"hi");
+        assert_eq!(b.allocated(), 2);
+        b.extend(b" there");
+        assert_eq!(b.data(), b"hi there");
+        assert_eq!(b.take_all(), b"hi there");
+        assert_eq!(b.allocated(), 0);
     }
 
     #[test]

@@ -120,6 +120,7 @@ impl ReaderCore {
     }
 
     fn data_arrived(&mut self) {
+        self.trim();
         self.wakeup();
         let total = self.total();
         let over = match self.hold {
@@ -132,6 +133,15 @@ impl ReaderCore {
                 t.pause_reading();
                 self.paused = true;
             }
+        }
+    }
+
+    /// Keeps a few bytes that arrived, or that a read waits behind, in an
+    /// allocation of their size rather than a whole chunk, unless a
+    /// `readexactly` sized the buffer for its bytes.
+    fn trim(&mut self) {
+        if !matches!(self.hold, Hold::Exactly(_)) {
+            self.buffer.trim();
         }
     }
 
@@ -187,6 +197,7 @@ impl ReaderCore {
             return Poll::Ready(Err(e.clone()));
         }
         self.hold = hold;
+        self.trim();
         if self.paused {
             self.paused = false;
             if let Some(t) = &self.transport {

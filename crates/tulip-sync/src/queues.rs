@@ -2,14 +2,21 @@
 //! [`BaseQueue`], parameterized by its storage ([`Fifo`], [`Priority`],
 //! [`Lifo`], or any [`QueueStorage`]).
 //!
-//! Items are handed over directly: a put with getters waiting gives its item
-//! to the first getter, and a get from a full queue moves the first waiting
-//! putter's item in. So getters and putters are served in FIFO order, a task
-//! arriving later never barges ahead, and [`qsize`](BaseQueue::qsize) counts
-//! exactly the items nobody has been given yet. A getter dropped after it was
-//! handed an item passes the item on to the next getter, or puts it back at
-//! the front of the queue (even if that briefly exceeds `maxsize`): an item
-//! is never lost.
+//! As in asyncio, items live in the storage until a getter takes them, and
+//! waiters are woken with a bare turn: a put with getters waiting stores its
+//! item and wakes the first getter, which takes the next item on its own
+//! poll; a get from a full queue wakes the first waiting putter, which puts
+//! its item on its own poll. So items come out in the storage's order
+//! (FIFO, smallest first, last first) whichever getter runs first, and a
+//! put that ends without `Ok` never put its item.
+//!
+//! Unlike asyncio, a woken waiter's turn is reserved for it: the item (or
+//! the free place) it was woken for is *promised*, so a task arriving later
+//! never barges ahead of one already waiting, and
+//! [`qsize`](BaseQueue::qsize) counts the items nobody was promised. A
+//! waiter dropped before it took its turn passes the turn on to the next
+//! waiter (asyncio's `_wakeup_next` on cancellation); with none, the
+//! promised item is free for anyone again, so no item is ever lost.
 //!
 //! [`shutdown`](BaseQueue::shutdown) follows asyncio 3.13: afterwards puts
 //! fail with [`Error::QueueShutDown`] (giving the item back), gets drain the
@@ -21,6 +28,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::fmt;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -47,12 +55,6 @@ pub trait QueueStorage<T> {
     /// Whether no item is stored.
     fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-    /// Puts back an item that was taken out but never delivered (its getter
-    /// was cancelled): it should come out next. Defaults to
-    /// [`push`](QueueStorage::push).
-    fn push_returned(&mut self, item: T) {
-        self.push(item);
     }
 }
 
@@ -116,9 +118,6 @@ impl<T> QueueStorage<T> for Fifo<T> {
     fn len(&self) -> usize {
         self.0.len()
     }
-    fn push_returned(&mut self, item: T) {
-        self.0.push_front(item);
-    }
 }
 
 impl<T> QueueStorage<T> for Lifo<T> {
@@ -145,18 +144,29 @@ impl<T: Ord> QueueStorage<T> for Priority<T> {
     }
 }
 
+/// What a woken getter or putter was granted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Turn {
+    /// A getter: a stored item is promised to it. A putter: a free place.
+    Granted,
+    /// The queue shut down.
+    ShutDown,
+}
+
 struct QueueState<T, S> {
     items: S,
     maxsize: usize,
     unfinished: usize,
     shutdown: bool,
-    immediate: bool,
-    /// Granted `Some(item)`, or `None` when the queue shuts down.
-    getters: WaiterList<Option<T>>,
-    /// Bring their item; granted `Ok(())` once it is in, or `Err(item)` back
-    /// when the queue shuts down.
-    putters: WaiterList<Result<(), T>, T>,
+    /// Stored items promised to woken getters that have not taken them yet.
+    promised_items: usize,
+    /// Free places promised to woken putters that have not put yet.
+    promised_places: usize,
+    getters: WaiterList<Turn>,
+    putters: WaiterList<Turn>,
     joiners: WaiterList<()>,
+    /// The items are in `items`; `S` stores `T`s.
+    item: PhantomData<T>,
 }
 
 /// What to do once the state's borrow is released: wake wakers, drop items
@@ -181,50 +191,46 @@ impl<T> After<T> {
 }
 
 impl<T, S: QueueStorage<T>> QueueState<T, S> {
+    /// Stored items nobody was promised (`qsize`). After an immediate
+    /// shutdown the storage is empty while promises are still out.
+    fn available(&self) -> usize {
+        self.items.len().saturating_sub(self.promised_items)
+    }
+
+    /// No place for a new item: the unpromised items and the places
+    /// promised to woken putters fill `maxsize`.
     fn full(&self) -> bool {
-        self.maxsize > 0 && self.items.len() >= self.maxsize
+        self.maxsize > 0 && self.available().saturating_add(self.promised_places) >= self.maxsize
     }
 
-    /// Accepts a new item: to the first getter, else into storage.
-    fn accept(&mut self, item: T, after: &mut After<T>) {
+    /// Stores a new item and wakes a getter for it.
+    fn put_item(&mut self, item: T, after: &mut After<T>) {
+        self.items.push(item);
         self.unfinished = self.unfinished.saturating_add(1);
-        self.deliver(item, after);
+        self.wake_getters(after);
     }
 
-    fn deliver(&mut self, item: T, after: &mut After<T>) {
-        if self.getters.is_empty() {
-            self.items.push(item);
-        } else if let Some(w) = self.getters.notify_one(|()| Some(item)) {
-            after.wakers.push(w);
-        }
-    }
-
-    /// Takes the next stored item, letting waiting putters in behind it.
-    fn take(&mut self, after: &mut After<T>) -> Option<T> {
+    /// Takes the next stored item (the caller checked that one is there
+    /// for it) and wakes putters for the place it frees.
+    fn take_item(&mut self, after: &mut After<T>) -> Option<T> {
         let item = self.items.pop()?;
-        while !self.full() && !self.putters.is_empty() {
-            let items = &mut self.items;
-            if let Some(w) = self.putters.notify_one(|item| {
-                items.push(item);
-                Ok(())
-            }) {
-                self.unfinished = self.unfinished.saturating_add(1);
-                after.wakers.push(w);
-            }
-        }
+        self.wake_putters(after);
         Some(item)
     }
 
-    /// An item handed to a getter that was dropped before taking it.
-    fn give_back(&mut self, item: T, after: &mut After<T>) {
-        if self.immediate {
-            after.dropped.push(item);
-            self.done_one(after);
-        } else if self.getters.is_empty() {
-            self.items.push_returned(item);
-        } else {
-            self.deliver(item, after);
-        }
+    /// Promises each unpromised item to the next waiting getter.
+    fn wake_getters(&mut self, after: &mut After<T>) {
+        while self.available() > 0
+            && promise_turn(&mut self.getters, &mut self.promised_items, after)
+        {}
+    }
+
+    /// Promises each free place to the next waiting putter.
+    fn wake_putters(&mut self, after: &mut After<T>) {
+        while !self.shutdown
+            && !self.full()
+            && promise_turn(&mut self.putters, &mut self.promised_places, after)
+        {}
     }
 
     fn done_one(&mut self, after: &mut After<T>) {
@@ -232,6 +238,23 @@ impl<T, S: QueueStorage<T>> QueueState<T, S> {
         if self.unfinished == 0 {
             after.wakers.extend(self.joiners.notify_all(|()| ()));
         }
+    }
+}
+
+/// Wakes the first waiter of `list` with its turn, counting the promise in
+/// `promised`; false if nobody waits.
+fn promise_turn<T>(
+    list: &mut WaiterList<Turn>,
+    promised: &mut usize,
+    after: &mut After<T>,
+) -> bool {
+    match list.notify_one(|()| Turn::Granted) {
+        Some(w) => {
+            *promised += 1;
+            after.wakers.push(w);
+            true
+        }
+        None => false,
     }
 }
 
@@ -325,18 +348,21 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
                 items: storage,
                 maxsize,
                 shutdown: false,
-                immediate: false,
+                promised_items: 0,
+                promised_places: 0,
                 getters: WaiterList::new(),
                 putters: WaiterList::new(),
                 joiners: WaiterList::new(),
+                item: PhantomData,
             })),
         }
     }
 
-    /// The number of items in the queue.
+    /// The number of items in the queue, not counting those already
+    /// promised to a woken getter that has not run yet.
     #[doc(alias = "len")]
     pub fn qsize(&self) -> usize {
-        self.state.borrow().items.len()
+        self.state.borrow().available()
     }
 
     /// Whether the queue holds no item.
@@ -345,7 +371,9 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
         self.qsize() == 0
     }
 
-    /// Whether the queue holds `maxsize` items (never, if unbounded).
+    /// Whether the queue holds `maxsize` items (never, if unbounded),
+    /// counting the places promised to woken putters that have not run yet:
+    /// whether [`put_nowait`](BaseQueue::put_nowait) would fail.
     #[doc(alias = "is_full")]
     pub fn full(&self) -> bool {
         self.state.borrow().full()
@@ -373,10 +401,10 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
             if s.shutdown {
                 return Err(PutError::new(Error::QueueShutDown, item));
             }
-            if s.getters.is_empty() && s.full() {
+            if s.full() {
                 return Err(PutError::new(Error::QueueFull, item));
             }
-            s.accept(item, &mut after);
+            s.put_item(item, &mut after);
         }
         after.run();
         Ok(())
@@ -390,10 +418,10 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
         let mut after = After::new();
         let result = {
             let mut s = self.state.borrow_mut();
-            match s.take(&mut after) {
-                Some(item) => Ok(item),
-                None if s.shutdown => Err(Error::QueueShutDown),
-                None => Err(Error::QueueEmpty),
+            match s.available() {
+                0 if s.shutdown => Err(Error::QueueShutDown),
+                0 => Err(Error::QueueEmpty),
+                _ => s.take_item(&mut after).ok_or(Error::QueueEmpty),
             }
         };
         after.run();
@@ -406,9 +434,11 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
     ///
     /// # Cancel safety
     ///
-    /// A dropped [`QueuePut`] that was still waiting drops its item (it was
-    /// never put, as with a cancelled `await queue.put(x)` in asyncio); one
-    /// that completed had its item put. Nothing else is affected.
+    /// A dropped [`QueuePut`] that had not completed drops its item: it was
+    /// never put, even if a place had been promised to it (the place passes
+    /// to the next putter), as with a cancelled `await queue.put(x)` in
+    /// asyncio. So a caller may put the item again without duplicating it.
+    /// One that completed with `Ok` had its item put.
     #[doc(alias = "send")]
     pub fn put(&self, item: T) -> QueuePut<T, S> {
         QueuePut {
@@ -424,9 +454,10 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
     ///
     /// # Cancel safety
     ///
-    /// Cancel safe: a dropped [`QueueGet`] that had already been handed an
-    /// item passes it to the next getter, or back to the front of the
-    /// queue. No item is lost.
+    /// Cancel safe: items stay in the queue until a getter takes them, so a
+    /// dropped [`QueueGet`] took none; if an item had been promised to it,
+    /// the promise passes to the next getter (or the item is free again).
+    /// No item is lost or reordered.
     #[doc(alias = "recv")]
     pub fn get(&self) -> QueueGet<T, S> {
         QueueGet {
@@ -477,7 +508,6 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
             let mut s = self.state.borrow_mut();
             s.shutdown = true;
             if immediate {
-                s.immediate = true;
                 while let Some(item) = s.items.pop() {
                     after.dropped.push(item);
                     s.unfinished = s.unfinished.saturating_sub(1);
@@ -486,8 +516,12 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
                     after.wakers.extend(s.joiners.notify_all(|()| ()));
                 }
             }
-            after.wakers.extend(s.getters.notify_all(|()| None));
-            after.wakers.extend(s.putters.notify_all(Err));
+            after
+                .wakers
+                .extend(s.getters.notify_all(|()| Turn::ShutDown));
+            after
+                .wakers
+                .extend(s.putters.notify_all(|()| Turn::ShutDown));
         }
         after.run();
     }
@@ -497,7 +531,7 @@ impl<T, S: QueueStorage<T>> fmt::Debug for BaseQueue<T, S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.state.borrow();
         f.debug_struct("Queue")
-            .field("qsize", &s.items.len())
+            .field("qsize", &s.available())
             .field("maxsize", &s.maxsize)
             .field("unfinished", &s.unfinished)
             .field("getters", &s.getters.len())
@@ -526,25 +560,29 @@ impl<T, S: QueueStorage<T>> Future for QueuePut<T, S> {
         let mut after = After::new();
         let result = {
             let mut s = this.state.borrow_mut();
-            if let Some(k) = this.key {
-                match s.putters.poll(k, cx.waker()) {
+            let turn = match this.key {
+                Some(k) => match s.putters.poll(k, cx.waker()) {
                     None => return Poll::Pending,
-                    Some(granted) => {
+                    Some(turn) => {
                         this.key = None;
-                        granted.map_err(|item| PutError::new(Error::QueueShutDown, item))
+                        if turn == Turn::Granted {
+                            s.promised_places -= 1;
+                        }
+                        Some(turn)
                     }
-                }
+                },
+                None => None,
+            };
+            let item = this.item.take().expect("QueuePut polled after completion");
+            if s.shutdown || turn == Some(Turn::ShutDown) {
+                Err(PutError::new(Error::QueueShutDown, item))
+            } else if turn.is_none() && s.full() {
+                this.item = Some(item);
+                this.key = Some(s.putters.push_back(cx.waker(), ()));
+                return Poll::Pending;
             } else {
-                let item = this.item.take().expect("QueuePut polled after completion");
-                if s.shutdown {
-                    Err(PutError::new(Error::QueueShutDown, item))
-                } else if s.getters.is_empty() && s.full() {
-                    this.key = Some(s.putters.push_back(cx.waker(), item));
-                    return Poll::Pending;
-                } else {
-                    s.accept(item, &mut after);
-                    Ok(())
-                }
+                s.put_item(item, &mut after);
+                Ok(())
             }
         };
         after.run();
@@ -555,9 +593,16 @@ impl<T, S: QueueStorage<T>> Future for QueuePut<T, S> {
 impl<T, S: QueueStorage<T>> Drop for QueuePut<T, S> {
     fn drop(&mut self) {
         if let Some(k) = self.key.take() {
-            let removed = self.state.borrow_mut().putters.remove(k);
-            // Dropped here, after the borrow.
-            drop(removed);
+            let mut after = After::new();
+            {
+                let mut s = self.state.borrow_mut();
+                if let Removed::Notified(Turn::Granted) = s.putters.remove(k) {
+                    // Its place goes to the next putter.
+                    s.promised_places -= 1;
+                    s.wake_putters(&mut after);
+                }
+            }
+            after.run();
         }
     }
 }
@@ -585,28 +630,33 @@ impl<T, S: QueueStorage<T>> Future for QueueGet<T, S> {
         let mut after = After::new();
         let result = {
             let mut s = this.state.borrow_mut();
-            if let Some(k) = this.key {
-                match s.getters.poll(k, cx.waker()) {
+            match this.key {
+                Some(k) => match s.getters.poll(k, cx.waker()) {
                     None => return Poll::Pending,
-                    Some(granted) => {
+                    Some(Turn::Granted) => {
                         this.key = None;
-                        match granted {
-                            Some(item) => Ok(item),
-                            // Told "shut down", but an item may have come
-                            // back since (a getter that was handed it was
-                            // dropped): get drains before it raises.
-                            None => s.take(&mut after).ok_or(Error::QueueShutDown),
+                        s.promised_items -= 1;
+                        // Gone only if an immediate shutdown dropped it.
+                        s.take_item(&mut after).ok_or(Error::QueueShutDown)
+                    }
+                    // Told "shut down", but an item may have been freed
+                    // since (a getter it was promised to was dropped): get
+                    // drains before it fails, as asyncio's re-checks
+                    // `empty()`.
+                    Some(Turn::ShutDown) => {
+                        this.key = None;
+                        if s.available() > 0 {
+                            s.take_item(&mut after).ok_or(Error::QueueShutDown)
+                        } else {
+                            Err(Error::QueueShutDown)
                         }
                     }
-                }
-            } else {
-                match s.take(&mut after) {
-                    Some(item) => Ok(item),
-                    None if s.shutdown => Err(Error::QueueShutDown),
-                    None => {
-                        this.key = Some(s.getters.push_back(cx.waker(), ()));
-                        return Poll::Pending;
-                    }
+                },
+                None if s.available() > 0 => s.take_item(&mut after).ok_or(Error::QueueShutDown),
+                None if s.shutdown => Err(Error::QueueShutDown),
+                None => {
+                    this.key = Some(s.getters.push_back(cx.waker(), ()));
+                    return Poll::Pending;
                 }
             }
         };
@@ -621,8 +671,10 @@ impl<T, S: QueueStorage<T>> Drop for QueueGet<T, S> {
             let mut after = After::new();
             {
                 let mut s = self.state.borrow_mut();
-                if let Removed::Notified(Some(item)) = s.getters.remove(k) {
-                    s.give_back(item, &mut after);
+                if let Removed::Notified(Turn::Granted) = s.getters.remove(k) {
+                    // Its item stays in place, promised to the next getter.
+                    s.promised_items -= 1;
+                    s.wake_getters(&mut after);
                 }
             }
             after.run();

@@ -1,14 +1,15 @@
 //! `Queue`, `PriorityQueue`, `LifoQueue`: FIFO getters and putters, order of
 //! each storage, nowait errors giving items back, join/task_done, asyncio
-//! 3.13 shutdown (draining and immediate), and cancellation at wake-up
-//! passing the item on.
+//! 3.13 shutdown (draining and immediate), and cancellation at wake-up:
+//! it passes the turn on, never reorders items, and a cancelled put never
+//! put its item.
 
 mod common;
 
 use common::{pending, ready};
 use std::cell::RefCell;
 use std::rc::Rc;
-use tulip_sync::{Error, LifoQueue, PriorityQueue, Queue};
+use tulip_sync::{BaseQueue, Error, LifoQueue, PriorityQueue, Queue, QueueStorage};
 
 #[test]
 fn getters_are_served_in_fifo_order() {
@@ -51,9 +52,13 @@ fn putters_wait_while_full_in_fifo_order() {
     assert_eq!(refused.error(), Error::QueueFull);
     assert_eq!(refused.into_item(), 9);
     assert_eq!(queue.get_nowait(), Ok(0));
-    // p2's item moved in at once: qsize stays exact.
-    assert_eq!(queue.qsize(), 2);
+    // p2 is promised the free place but puts its item only when it runs;
+    // meanwhile nobody else can take the place.
+    assert_eq!(queue.qsize(), 1);
+    assert!(queue.full());
+    assert_eq!(queue.put_nowait(9).unwrap_err().error(), Error::QueueFull);
     assert_eq!(ready(&mut p2), Ok(()));
+    assert_eq!(queue.qsize(), 2);
     pending(&mut p3);
     assert_eq!(queue.get_nowait(), Ok(1));
     assert_eq!(ready(&mut p3), Ok(()));
@@ -70,7 +75,7 @@ fn a_later_getter_does_not_barge() {
     let mut first = queue.get();
     pending(&mut first);
     queue.put_nowait('a').unwrap();
-    // Handed to `first`: nothing left for anyone else.
+    // Promised to `first`: nothing left for anyone else.
     assert_eq!(queue.qsize(), 0);
     assert_eq!(queue.get_nowait(), Err(Error::QueueEmpty));
     let mut late = queue.get();
@@ -215,7 +220,7 @@ fn cancel_at_wake_up_passes_the_item_on_10000_times() {
         let mut second = queue.get();
         pending(&mut first);
         pending(&mut second);
-        queue.put_nowait(round).unwrap(); // handed to `first`
+        queue.put_nowait(round).unwrap(); // promised to `first`
         drop(first); // granted, dropped before it ran
         assert_eq!(ready(&mut second), Ok(round), "round {round}");
         queue.task_done().unwrap();
@@ -225,13 +230,13 @@ fn cancel_at_wake_up_passes_the_item_on_10000_times() {
 }
 
 #[test]
-fn an_item_given_back_goes_to_the_front() {
+fn an_item_promised_to_a_dropped_getter_stays_first() {
     let queue = Queue::new(1);
     let mut getter = queue.get();
     pending(&mut getter);
-    queue.put_nowait("first").unwrap(); // handed to the getter
-    queue.put_nowait("second").unwrap(); // stored
-    drop(getter); // gives "first" back, ahead of "second", past maxsize
+    queue.put_nowait("first").unwrap(); // promised to the getter
+    queue.put_nowait("second").unwrap(); // not promised: counts for maxsize
+    drop(getter); // "first" is free again, still ahead of "second"
     assert_eq!(queue.qsize(), 2);
     assert!(queue.full());
     assert_eq!(queue.get_nowait(), Ok("first"));
@@ -263,7 +268,7 @@ fn cancelled_getter_tasks_lose_no_items() {
 }
 
 /// A getter told "shut down" still drains an item that came back into the
-/// queue after the shutdown (a getter that had been handed it was dropped
+/// queue after the shutdown (a getter it was promised to was dropped
 /// before it ran): asyncio's getter re-checks `empty()` before it raises.
 #[test]
 fn a_getter_woken_by_shutdown_still_drains_an_item_given_back() {
@@ -272,11 +277,193 @@ fn a_getter_woken_by_shutdown_still_drains_an_item_given_back() {
     let mut g2 = Box::pin(q.get());
     pending(&mut g1);
     pending(&mut g2);
-    q.put_nowait(1).unwrap(); // handed to g1
+    q.put_nowait(1).unwrap(); // promised to g1
     q.shutdown(false); // g2 is told the queue shut down
     drop(g1); // the item goes back into the queue
     assert_eq!(q.qsize(), 1);
     assert_eq!(ready(&mut g2), Ok(1));
     assert_eq!(q.qsize(), 0);
     assert_eq!(ready(&mut Box::pin(q.get())), Err(Error::QueueShutDown));
+}
+
+/// A getter woken for an item and dropped before it ran passes its turn on
+/// without reordering: the getter that runs first takes the first item.
+#[test]
+fn a_getter_dropped_at_wake_up_does_not_reorder() {
+    let queue = Queue::new(0);
+    let mut g1 = queue.get();
+    let mut g2 = queue.get();
+    let mut g3 = queue.get();
+    pending(&mut g1);
+    pending(&mut g2);
+    pending(&mut g3);
+    queue.put_nowait(1).unwrap(); // g1's turn
+    queue.put_nowait(2).unwrap(); // g2's turn
+    drop(g1); // g3's turn now
+    assert_eq!(ready(&mut g2), Ok(1));
+    assert_eq!(ready(&mut g3), Ok(2));
+}
+
+/// A small deterministic generator for the stress tests below.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        self.0 >> 33
+    }
+}
+
+/// 10,000 rounds of: `1..=3` items put for as many getter tasks plus one,
+/// one of the getters woken for them cancelled at once. The getters that
+/// run must see the items in the storage's order (`expected` of the items
+/// put); returns how many rounds did not.
+fn cancel_at_wake_out_of_order<S: QueueStorage<u32> + Default + 'static>(
+    expected: fn(&[u32]) -> Vec<u32>,
+) -> usize {
+    tulip_executor::run(async move {
+        let queue = BaseQueue::<u32, S>::new(0);
+        let mut rng = Lcg(7);
+        let mut out_of_order = 0;
+        for _ in 0..10_000 {
+            let n = 1 + (rng.next() % 3) as usize;
+            let seen = Rc::new(RefCell::new(Vec::new()));
+            let getters: Vec<_> = (0..=n)
+                .map(|_| {
+                    let (queue, seen) = (queue.clone(), seen.clone());
+                    tulip_executor::spawn(async move {
+                        let item = queue.get().await.unwrap();
+                        seen.borrow_mut().push(item);
+                    })
+                })
+                .collect();
+            tulip_executor::yield_now().await;
+            let items: Vec<u32> = (0..n).map(|_| (rng.next() % 1000) as u32).collect();
+            for &item in &items {
+                queue.put_nowait(item).unwrap();
+            }
+            let cancelled = (rng.next() % n as u64) as usize;
+            getters[cancelled].cancel();
+            for (i, g) in getters.into_iter().enumerate() {
+                assert_eq!(g.await.is_err(), i == cancelled);
+            }
+            if *seen.borrow() != expected(&items) {
+                out_of_order += 1;
+            }
+            assert!(queue.empty());
+        }
+        out_of_order
+    })
+    .unwrap()
+}
+
+#[test]
+fn cancel_at_wake_up_keeps_fifo_order_10000_times() {
+    let out_of_order = cancel_at_wake_out_of_order::<tulip_sync::Fifo<u32>>(|items| items.to_vec());
+    assert_eq!(out_of_order, 0, "rounds out of order of 10,000");
+}
+
+#[test]
+fn cancel_at_wake_up_keeps_priority_order_10000_times() {
+    let out_of_order = cancel_at_wake_out_of_order::<tulip_sync::Priority<u32>>(|items| {
+        let mut sorted = items.to_vec();
+        sorted.sort();
+        sorted
+    });
+    assert_eq!(out_of_order, 0, "rounds out of order of 10,000");
+}
+
+#[test]
+fn cancel_at_wake_up_keeps_lifo_order_10000_times() {
+    let out_of_order = cancel_at_wake_out_of_order::<tulip_sync::Lifo<u32>>(|items| {
+        items.iter().rev().copied().collect()
+    });
+    assert_eq!(out_of_order, 0, "rounds out of order of 10,000");
+}
+
+/// 10,000 puts waiting on a full queue, woken by a get and cancelled at
+/// once: none may have put its item (a caller retrying it would put it
+/// twice).
+#[test]
+fn a_cancelled_put_never_put_its_item_10000_times() {
+    let duplicates = tulip_executor::run(async {
+        let queue = Queue::new(1);
+        let mut duplicates = 0;
+        for round in 0..10_000u32 {
+            queue.put_nowait(u32::MAX).unwrap(); // full
+            let putter = tulip_executor::spawn({
+                let queue = queue.clone();
+                async move { queue.put(round).await.is_ok() }
+            });
+            tulip_executor::yield_now().await;
+            assert_eq!(queue.get_nowait(), Ok(u32::MAX)); // wakes the putter
+            queue.task_done().unwrap();
+            putter.cancel();
+            let put = putter.await.unwrap_or(false);
+            let mut got = Vec::new();
+            while let Ok(item) = queue.get_nowait() {
+                got.push(item);
+                queue.task_done().unwrap();
+            }
+            if got != if put { vec![round] } else { vec![] } {
+                duplicates += 1;
+            }
+        }
+        ready(&mut queue.join());
+        duplicates
+    })
+    .unwrap();
+    assert_eq!(duplicates, 0, "cancelled puts that had put their item");
+}
+
+/// A putter woken for a free place and dropped before it ran passes the
+/// place on to the next putter; its own item was never put.
+#[test]
+fn a_putter_dropped_at_wake_up_passes_its_place_on() {
+    let queue = Queue::new(1);
+    queue.put_nowait("filler").unwrap();
+    let mut p1 = queue.put("dropped");
+    let mut p2 = queue.put("kept");
+    pending(&mut p1);
+    pending(&mut p2);
+    assert_eq!(queue.get_nowait(), Ok("filler")); // p1's turn
+    drop(p1); // p2's turn now
+    assert_eq!(queue.qsize(), 0);
+    assert_eq!(ready(&mut p2), Ok(()));
+    assert_eq!(queue.get_nowait(), Ok("kept"));
+    assert_eq!(queue.get_nowait(), Err(Error::QueueEmpty));
+}
+
+/// A putter woken for a free place that runs after a shutdown gets its item
+/// back with `QueueShutDown` (asyncio's woken putter calls `put_nowait`,
+/// which raises).
+#[test]
+fn a_putter_woken_then_shut_down_gets_its_item_back() {
+    let queue = Queue::new(1);
+    queue.put_nowait(1).unwrap();
+    let mut putter = queue.put(2);
+    pending(&mut putter);
+    assert_eq!(queue.get_nowait(), Ok(1));
+    queue.shutdown(false);
+    let refused = ready(&mut putter).unwrap_err();
+    assert_eq!(refused.error(), Error::QueueShutDown);
+    assert_eq!(refused.into_item(), 2);
+    assert_eq!(queue.get_nowait(), Err(Error::QueueShutDown));
+}
+
+/// An immediate shutdown drops an item promised to a woken getter too: the
+/// getter then fails, and `join` counts the item as done.
+#[test]
+fn immediate_shutdown_drops_an_item_promised_to_a_getter() {
+    let queue = Queue::new(0);
+    let mut getter = queue.get();
+    pending(&mut getter);
+    queue.put_nowait(1).unwrap();
+    queue.shutdown(true);
+    assert_eq!(ready(&mut getter), Err(Error::QueueShutDown));
+    ready(&mut queue.join());
+    assert_eq!(queue.qsize(), 0);
 }
