@@ -5,7 +5,7 @@
 use tokio::runtime::Runtime;
 use tokio::task::LocalSet;
 
-use super::{CALLBACKS, Delays, TASKS, THREADS, TIMERS, YIELDS};
+use super::{CALLBACKS, Delays, PASSES, SLEEPER_DELAY, TASKS, THREADS, TIMERS, YIELDS};
 use crate::{countdown, sum_below};
 
 /// `call_soon_threadsafe`: [`THREADS`] threads `runtime::Handle::spawn`
@@ -103,5 +103,36 @@ pub fn timer_tasks(rt: &Runtime, local: &LocalSet, delays: &Delays) {
             t.await.expect("task");
         }
         countdown::wait().await;
+    });
+}
+
+/// The set-up of a `pass_with_sleepers` row: `n` tasks `tokio::spawn`ed on
+/// the runtime, each in a `tokio::time::sleep` of [`SLEEPER_DELAY`];
+/// returns once every one has armed its timer.
+pub fn arm_sleepers(rt: &Runtime, n: u64) {
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    rt.block_on(async {
+        for _ in 0..n {
+            let armed = armed.clone();
+            tokio::spawn(async move {
+                armed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(SLEEPER_DELAY).await;
+            });
+        }
+        while armed.load(std::sync::atomic::Ordering::Relaxed) < n {
+            tokio::task::yield_now().await;
+        }
+    });
+}
+
+/// `pass_with_sleepers`: the `block_on` future awaits
+/// `tokio::task::yield_now()` [`PASSES`] times (each a scheduler tick with
+/// a driver poll, as in `yield_now`), beside the sleepers of
+/// [`arm_sleepers`].
+pub fn busy_passes(rt: &Runtime) {
+    rt.block_on(async {
+        for _ in 0..PASSES {
+            tokio::task::yield_now().await;
+        }
     });
 }

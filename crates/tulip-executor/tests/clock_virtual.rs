@@ -220,7 +220,7 @@ fn never_due_timers_leave_a_paused_loop_asleep() {
         let never = lp.call_later(Duration::MAX, || panic!("fired")).unwrap();
         if via_sleep {
             never.cancel();
-            lp.create_task(sleep(Duration::MAX));
+            lp.create_task(sleep(Duration::MAX)).detach();
         }
         let remote = lp.remote();
         let waker = std::thread::spawn(move || {

@@ -2,7 +2,8 @@
 //! `call_soon` callbacks, 2,000,000 `call_soon_threadsafe` callbacks or
 //! 300,000 tasks holds about the heap it held before (the ready queues and
 //! the task registry shrink; the cross-thread queue is taken in slices, so
-//! the ready queue never holds a flood whole). Heap figures come from glibc's
+//! the ready queue never holds a flood whole); and 1,000,000 far-away timers
+//! armed and then cancelled on a loop that is never idle are freed. Heap figures come from glibc's
 //! `mallinfo2`; elsewhere the test has nothing to measure and passes.
 //!
 //! One test: the heap is shared by every thread of the process, so no other
@@ -106,7 +107,7 @@ fn an_idle_loop_gives_a_burst_back() {
         .run_until_complete(async {
             let lp = get_running_loop().unwrap();
             for _ in 0..300_000 {
-                lp.create_task(async { yield_now().await });
+                lp.create_task(async { yield_now().await }).detach();
             }
             let peak = heap_in_use().unwrap();
             while lp.all_tasks().len() > 1 {
@@ -117,4 +118,31 @@ fn an_idle_loop_gives_a_burst_back() {
         .unwrap();
     settle(&el);
     report("300k tasks", before, peak, heap_in_use().unwrap());
+
+    // 1,000,000 timers an hour away, armed, then cancelled while a task
+    // keeps the loop busy (no pass is idle).
+    let before = heap_in_use().unwrap();
+    let peak = el
+        .run_until_complete(async {
+            let lp = get_running_loop().unwrap();
+            let handles: Vec<_> = (0..1_000_000u64)
+                .map(|i| {
+                    lp.call_later(Duration::from_secs(3600), move || {
+                        std::hint::black_box(i);
+                    })
+                    .unwrap()
+                })
+                .collect();
+            yield_now().await;
+            let peak = heap_in_use().unwrap();
+            for h in handles {
+                h.cancel();
+            }
+            for _ in 0..4 {
+                yield_now().await;
+            }
+            peak
+        })
+        .unwrap();
+    report("1M timers cancelled", before, peak, heap_in_use().unwrap());
 }
