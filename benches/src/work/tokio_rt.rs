@@ -57,8 +57,13 @@ pub fn spawn_complete(rt: &Runtime, local: &LocalSet) {
 /// else to run, its scheduler polls the driver before it wakes the
 /// yielded task.)
 pub fn yield_now(rt: &Runtime) {
+    yield_times(rt, YIELDS);
+}
+
+/// The `block_on` future awaits `tokio::task::yield_now()` `n` times.
+fn yield_times(rt: &Runtime, n: u64) {
     rt.block_on(async {
-        for _ in 0..YIELDS {
+        for _ in 0..n {
             tokio::task::yield_now().await;
         }
     });
@@ -130,9 +135,5 @@ pub fn arm_sleepers(rt: &Runtime, n: u64) {
 /// a driver poll, as in `yield_now`), beside the sleepers of
 /// [`arm_sleepers`].
 pub fn busy_passes(rt: &Runtime) {
-    rt.block_on(async {
-        for _ in 0..PASSES {
-            tokio::task::yield_now().await;
-        }
-    });
+    yield_times(rt, PASSES);
 }

@@ -108,9 +108,14 @@ pub fn spawn_complete(event_loop: &EventLoop) {
 /// `yield_now`: the task of `run_until_complete` awaits
 /// `tulip::yield_now()` [`YIELDS`] times.
 pub fn yield_now(event_loop: &EventLoop) {
+    yield_times(event_loop, YIELDS);
+}
+
+/// The task of `run_until_complete` awaits `tulip::yield_now()` `n` times.
+fn yield_times(event_loop: &EventLoop, n: u64) {
     event_loop
-        .run_until_complete(async {
-            for _ in 0..YIELDS {
+        .run_until_complete(async move {
+            for _ in 0..n {
                 tulip::yield_now().await;
             }
         })
@@ -207,11 +212,5 @@ pub fn arm_sleepers(event_loop: &EventLoop, n: u64) {
 /// `tulip::yield_now()` [`PASSES`] times, one loop pass each, beside the
 /// sleepers of [`arm_sleepers`].
 pub fn busy_passes(event_loop: &EventLoop) {
-    event_loop
-        .run_until_complete(async {
-            for _ in 0..PASSES {
-                tulip::yield_now().await;
-            }
-        })
-        .expect("run_until_complete");
+    yield_times(event_loop, PASSES);
 }
