@@ -39,7 +39,9 @@
 //! - `pass_with_sleepers/N`: the cost of one pass of a busy loop while N
 //!   tasks (0, 10,000, 100,000, 1,000,000) sleep far in the future: one task
 //!   yields 100,000 times (`yield_now` of each runtime, a pass each) beside
-//!   them. Wall-clock time per pass; it should not grow with N. The
+//!   them, with one idle socket registered (`idle_socket` of each runtime),
+//!   as a server has, so that every runtime's pass includes its zero-timeout
+//!   I/O poll. Wall-clock time per pass; it should not grow with N. The
 //!   sleepers are armed before the row is timed (`arm_sleepers` of each
 //!   runtime) and live for the whole row.
 
@@ -122,25 +124,28 @@ fn pass_with_sleepers(c: &mut Criterion) {
     let mut g = tulip_benches::group(c, "pass_with_sleepers", PASSES);
     for n in SLEEPERS {
         let event_loop = tulip_loop();
+        let socket = tulip_rt::idle_socket(&event_loop);
         tulip_rt::arm_sleepers(&event_loop, n);
         g.bench_function(BenchmarkId::new("tulip", n), |b| {
             b.iter_custom(|iters| wall_time(iters, || tulip_rt::busy_passes(&event_loop)));
         });
-        drop(event_loop);
+        drop((socket, event_loop));
 
         let rt = tokio_current_thread();
+        let socket = tokio_rt::idle_socket(&rt);
         tokio_rt::arm_sleepers(&rt, n);
         g.bench_function(BenchmarkId::new("tokio", n), |b| {
             b.iter_custom(|iters| wall_time(iters, || tokio_rt::busy_passes(&rt)));
         });
-        drop(rt);
+        drop((socket, rt));
 
         let ex = async_executor::LocalExecutor::new();
+        let socket = smol_rt::idle_socket();
         smol_rt::arm_sleepers(&ex, n);
         g.bench_function(BenchmarkId::new("smol", n), |b| {
             b.iter_custom(|iters| wall_time(iters, || smol_rt::busy_passes(&ex)));
         });
-        drop(ex);
+        drop((socket, ex));
     }
     g.finish();
 }

@@ -124,3 +124,13 @@ pub fn busy_passes(ex: &LocalExecutor<'_>) {
         }
     }));
 }
+
+/// As [`super::tulip_rt::idle_socket`]: one end of a Unix socket pair
+/// registered with async-io's reactor (`async_io::Async`), and the other end.
+pub fn idle_socket() -> (
+    async_io::Async<std::os::unix::net::UnixStream>,
+    std::os::unix::net::UnixStream,
+) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    (async_io::Async::new(a).expect("async-io registration"), b)
+}

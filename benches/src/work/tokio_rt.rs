@@ -137,3 +137,16 @@ pub fn arm_sleepers(rt: &Runtime, n: u64) {
 pub fn busy_passes(rt: &Runtime) {
     yield_times(rt, PASSES);
 }
+
+/// As [`super::tulip_rt::idle_socket`]: one end of a Unix socket pair
+/// registered with the runtime's driver (`tokio::net::UnixStream`), and the
+/// other end.
+pub fn idle_socket(rt: &Runtime) -> (tokio::net::UnixStream, std::os::unix::net::UnixStream) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    a.set_nonblocking(true).expect("set_nonblocking");
+    let _in_runtime = rt.enter();
+    (
+        tokio::net::UnixStream::from_std(a).expect("tokio registration"),
+        b,
+    )
+}

@@ -2,6 +2,7 @@
 //! checks its result.
 
 use std::cell::Cell;
+use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 
 use tulip::{EventLoop, Loop};
@@ -213,4 +214,14 @@ pub fn arm_sleepers(event_loop: &EventLoop, n: u64) {
 /// sleepers of [`arm_sleepers`].
 pub fn busy_passes(event_loop: &EventLoop) {
     yield_times(event_loop, PASSES);
+}
+
+/// One end of a Unix socket pair watched with `add_reader` (nothing is ever
+/// written to it), and the other end: a registered descriptor, so that
+/// the loop's passes poll for I/O as a server's do. Keep both alive for the
+/// row.
+pub fn idle_socket(event_loop: &EventLoop) -> (UnixStream, UnixStream) {
+    let (a, b) = UnixStream::pair().expect("socketpair");
+    event_loop.add_reader(&a, || {}).expect("add_reader");
+    (a, b)
 }

@@ -15,6 +15,7 @@
 //! asyncio polls its selector on every pass. Busy passes that only run
 //! callbacks and tasks woken by others poll every [`POLL_INTERVAL`] passes:
 //! I/O is still seen within microseconds, without a system call per pass.
+//! A busy loop with no descriptor registered does not poll at all.
 //!
 //! Work other threads queue (`call_soon_threadsafe`, wake-ups) is taken in
 //! batches of at most [`REMOTE_BATCH`] items per pass, with a poll between
@@ -535,10 +536,13 @@ impl Loop {
                 None => None,
             }
         };
+        // A busy pass need not look when no descriptor is registered:
+        // nothing can be ready (other threads' work is taken from its queue
+        // on every pass, poll or not).
         let skip_poll = busy
             && !stopping
-            && !inner.poll_soon.get()
-            && inner.passes_without_poll.get() < POLL_INTERVAL;
+            && (inner.reactor.borrow().is_empty()
+                || (!inner.poll_soon.get() && inner.passes_without_poll.get() < POLL_INTERVAL));
         let mut saw_io = false;
         if skip_poll {
             inner
