@@ -640,9 +640,10 @@ impl Loop {
         }
     }
 
-    /// Moves up to `limit` (in a pass, [`REMOTE_BATCH`]) items of other threads' work to the
-    /// ready queue. When more are left, the next pass polls first (and
-    /// does not wait): a flood is taken in slices, with I/O between them.
+    /// Moves up to `limit` items (in a pass, [`REMOTE_BATCH`]) of other
+    /// threads' work to the ready queue. When more are left, the next pass
+    /// polls first (and does not wait): a flood is taken in slices, with
+    /// I/O between them.
     fn drain_remote(&self, limit: usize) {
         let inner = &*self.inner;
         if inner.remote.queue.is_empty() {

@@ -97,8 +97,8 @@ pub(crate) struct TimerQueue {
     touched: u64,
     /// Entries scheduled before `last`.
     past: BinaryHeap<Entry>,
-    /// The radix base: the deadline of the last redistribution, never ahead
-    /// of the loop's clock when it was set.
+    /// The radix base: at most every queued deadline (past ones aside) and
+    /// never ahead of the clock when it was set.
     last: Nanos,
     len: usize,
     seq: u64,
@@ -177,8 +177,9 @@ impl TimerQueue {
 
     /// If the first non-empty bucket may hold an entry due at `now`, moves
     /// its entries down around a new base `last`: the earliest live
-    /// deadline in it, or `now` if that is later (`last` never passes the
-    /// clock). Cancelled entries met are dropped. False if nothing is due.
+    /// deadline in it, or `now` if the clock has not reached that deadline
+    /// (`last` never passes the clock). Cancelled entries met are dropped.
+    /// False if nothing was moved.
     fn advance(&mut self, now: Nanos) -> bool {
         loop {
             let Some(b) = self.first_bucket() else {
