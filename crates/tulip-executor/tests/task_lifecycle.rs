@@ -1,9 +1,9 @@
 //! A task's life outside cancellation and panics: awaiting its output,
 //! detached tasks that still finish, names and ids, `current_task()`,
 //! `all_tasks()`, done callbacks (run through the loop after completion,
-//! also when added late; removable), eager start, `Task::result()`, and
-//! tasks that cannot be spawned (no running loop, closed loop), and tasks
-//! that outlive a burst (the registry compacted under them).
+//! also when added late; removable), eager start, `Task::result()`, tasks
+//! that cannot be spawned (no running loop, closed loop), and tasks that
+//! outlive a burst (the registry compacted under them).
 
 mod common;
 
