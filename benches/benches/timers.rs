@@ -36,13 +36,22 @@
 //!   `LocalExecutor` under `async_io::block_on` with `async_io::Timer`.
 //! - `call_later_half_cancelled` (tulip only: asyncio's callback timers):
 //!   100,000 `call_later` callbacks, every other `TimerHandle` cancelled.
+//! - `pass_with_sleepers/N`: the cost of one pass of a busy loop while N
+//!   tasks (0, 10,000, 100,000, 1,000,000) sleep far in the future: one task
+//!   yields 100,000 times (`yield_now` of each runtime, a pass each) beside
+//!   them, with one idle socket registered (`idle_socket` of each runtime),
+//!   as a server has, so that every runtime's pass includes its zero-timeout
+//!   I/O poll. Wall-clock time per pass; it should not grow with N. The
+//!   sleepers are armed before the row is timed (`arm_sleepers` of each
+//!   runtime) and live for the whole row.
 
 use std::time::Duration;
 
+use criterion::BenchmarkId;
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use tulip_benches::work::{TIMERS, delays, smol_rt, tokio_rt, tulip_rt};
-use tulip_benches::{cpu_time, tokio_current_thread, tulip_loop};
+use tulip_benches::work::{PASSES, SLEEPERS, TIMERS, delays, smol_rt, tokio_rt, tulip_rt};
+use tulip_benches::{cpu_time, tokio_current_thread, tulip_loop, wall_time};
 
 /// The group of a timer row: as `tulip_benches::group`, but with a
 /// measurement time so short that criterion runs one iteration per sample,
@@ -111,10 +120,41 @@ fn call_later_half_cancelled(c: &mut Criterion) {
     g.finish();
 }
 
+fn pass_with_sleepers(c: &mut Criterion) {
+    let mut g = tulip_benches::group(c, "pass_with_sleepers", PASSES);
+    for n in SLEEPERS {
+        let event_loop = tulip_loop();
+        let socket = tulip_rt::idle_socket(&event_loop);
+        tulip_rt::arm_sleepers(&event_loop, n);
+        g.bench_function(BenchmarkId::new("tulip", n), |b| {
+            b.iter_custom(|iters| wall_time(iters, || tulip_rt::busy_passes(&event_loop)));
+        });
+        drop((socket, event_loop));
+
+        let rt = tokio_current_thread();
+        let socket = tokio_rt::idle_socket(&rt);
+        tokio_rt::arm_sleepers(&rt, n);
+        g.bench_function(BenchmarkId::new("tokio", n), |b| {
+            b.iter_custom(|iters| wall_time(iters, || tokio_rt::busy_passes(&rt)));
+        });
+        drop((socket, rt));
+
+        let ex = async_executor::LocalExecutor::new();
+        let socket = smol_rt::idle_socket();
+        smol_rt::arm_sleepers(&ex, n);
+        g.bench_function(BenchmarkId::new("smol", n), |b| {
+            b.iter_custom(|iters| wall_time(iters, || smol_rt::busy_passes(&ex)));
+        });
+        drop((socket, ex));
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     timers_half_cancelled,
     timers_half_cancelled_tasks,
-    call_later_half_cancelled
+    call_later_half_cancelled,
+    pass_with_sleepers
 );
 criterion_main!(benches);

@@ -31,6 +31,16 @@ pub const TASKS: u64 = 1_000_000;
 /// Yields per iteration of `yield_now`.
 pub const YIELDS: u64 = 1_000_000;
 
+/// Passes (yields of one task) per iteration of `pass_with_sleepers`.
+pub const PASSES: u64 = 100_000;
+
+/// The numbers of sleeping tasks of the `pass_with_sleepers` rows.
+pub const SLEEPERS: [u64; 4] = [0, 10_000, 100_000, 1_000_000];
+
+/// How long the sleepers of `pass_with_sleepers` sleep: far enough that
+/// none fires while its row runs.
+pub const SLEEPER_DELAY: Duration = Duration::from_secs(3600);
+
 /// Timers per iteration of the timer rows.
 pub const TIMERS: usize = 100_000;
 

@@ -6,7 +6,7 @@
 
 use async_executor::{Executor, LocalExecutor};
 
-use super::{CALLBACKS, Delays, TASKS, THREADS, TIMERS, YIELDS};
+use super::{CALLBACKS, Delays, PASSES, SLEEPER_DELAY, TASKS, THREADS, TIMERS, YIELDS};
 use crate::{countdown, sum_below};
 
 /// `call_soon_threadsafe`: [`THREADS`] threads `Executor::spawn` trivial
@@ -91,4 +91,46 @@ pub fn timer_tasks(ex: &LocalExecutor<'_>, delays: &Delays) {
         }
         countdown::wait().await;
     }));
+}
+
+/// The set-up of a `pass_with_sleepers` row: `n` tasks spawned (detached)
+/// on the `LocalExecutor`, each awaiting an `async_io::Timer` of
+/// [`SLEEPER_DELAY`]; returns once every one has armed its timer.
+pub fn arm_sleepers(ex: &LocalExecutor<'_>, n: u64) {
+    let armed = std::rc::Rc::new(std::cell::Cell::new(0u64));
+    for _ in 0..n {
+        let armed = armed.clone();
+        ex.spawn(async move {
+            armed.set(armed.get() + 1);
+            async_io::Timer::after(SLEEPER_DELAY).await;
+        })
+        .detach();
+    }
+    async_io::block_on(ex.run(async {
+        while armed.get() < n {
+            futures_lite::future::yield_now().await;
+        }
+    }));
+}
+
+/// `pass_with_sleepers`: the future of `LocalExecutor::run` awaits
+/// `futures_lite::future::yield_now()` [`PASSES`] times under
+/// `async_io::block_on` (which drives the reactor holding the timers),
+/// beside the sleepers of [`arm_sleepers`].
+pub fn busy_passes(ex: &LocalExecutor<'_>) {
+    async_io::block_on(ex.run(async {
+        for _ in 0..PASSES {
+            futures_lite::future::yield_now().await;
+        }
+    }));
+}
+
+/// As [`super::tulip_rt::idle_socket`]: one end of a Unix socket pair
+/// registered with async-io's reactor (`async_io::Async`), and the other end.
+pub fn idle_socket() -> (
+    async_io::Async<std::os::unix::net::UnixStream>,
+    std::os::unix::net::UnixStream,
+) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    (async_io::Async::new(a).expect("async-io registration"), b)
 }

@@ -5,7 +5,7 @@
 use tokio::runtime::Runtime;
 use tokio::task::LocalSet;
 
-use super::{CALLBACKS, Delays, TASKS, THREADS, TIMERS, YIELDS};
+use super::{CALLBACKS, Delays, PASSES, SLEEPER_DELAY, TASKS, THREADS, TIMERS, YIELDS};
 use crate::{countdown, sum_below};
 
 /// `call_soon_threadsafe`: [`THREADS`] threads `runtime::Handle::spawn`
@@ -57,8 +57,13 @@ pub fn spawn_complete(rt: &Runtime, local: &LocalSet) {
 /// else to run, its scheduler polls the driver before it wakes the
 /// yielded task.)
 pub fn yield_now(rt: &Runtime) {
+    yield_times(rt, YIELDS);
+}
+
+/// The `block_on` future awaits `tokio::task::yield_now()` `n` times.
+fn yield_times(rt: &Runtime, n: u64) {
     rt.block_on(async {
-        for _ in 0..YIELDS {
+        for _ in 0..n {
             tokio::task::yield_now().await;
         }
     });
@@ -104,4 +109,44 @@ pub fn timer_tasks(rt: &Runtime, local: &LocalSet, delays: &Delays) {
         }
         countdown::wait().await;
     });
+}
+
+/// The set-up of a `pass_with_sleepers` row: `n` tasks `tokio::spawn`ed on
+/// the runtime, each in a `tokio::time::sleep` of [`SLEEPER_DELAY`];
+/// returns once every one has armed its timer.
+pub fn arm_sleepers(rt: &Runtime, n: u64) {
+    let armed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    rt.block_on(async {
+        for _ in 0..n {
+            let armed = armed.clone();
+            tokio::spawn(async move {
+                armed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(SLEEPER_DELAY).await;
+            });
+        }
+        while armed.load(std::sync::atomic::Ordering::Relaxed) < n {
+            tokio::task::yield_now().await;
+        }
+    });
+}
+
+/// `pass_with_sleepers`: the `block_on` future awaits
+/// `tokio::task::yield_now()` [`PASSES`] times (each a scheduler tick with
+/// a driver poll, as in `yield_now`), beside the sleepers of
+/// [`arm_sleepers`].
+pub fn busy_passes(rt: &Runtime) {
+    yield_times(rt, PASSES);
+}
+
+/// As [`super::tulip_rt::idle_socket`]: one end of a Unix socket pair
+/// registered with the runtime's driver (`tokio::net::UnixStream`), and the
+/// other end.
+pub fn idle_socket(rt: &Runtime) -> (tokio::net::UnixStream, std::os::unix::net::UnixStream) {
+    let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    a.set_nonblocking(true).expect("set_nonblocking");
+    let _in_runtime = rt.enter();
+    (
+        tokio::net::UnixStream::from_std(a).expect("tokio registration"),
+        b,
+    )
 }

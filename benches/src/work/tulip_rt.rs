@@ -2,11 +2,14 @@
 //! checks its result.
 
 use std::cell::Cell;
+use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 
 use tulip::{EventLoop, Loop};
 
-use super::{BATCH, CALLBACKS, Delays, EVEN_TIMER_SUM, TASKS, THREADS, TIMERS, YIELDS};
+use super::{
+    BATCH, CALLBACKS, Delays, EVEN_TIMER_SUM, PASSES, SLEEPER_DELAY, TASKS, THREADS, TIMERS, YIELDS,
+};
 use crate::{countdown, sum_below};
 
 /// `call_soon`: [`CALLBACKS`] callbacks scheduled with `Loop::call_soon`
@@ -106,9 +109,14 @@ pub fn spawn_complete(event_loop: &EventLoop) {
 /// `yield_now`: the task of `run_until_complete` awaits
 /// `tulip::yield_now()` [`YIELDS`] times.
 pub fn yield_now(event_loop: &EventLoop) {
+    yield_times(event_loop, YIELDS);
+}
+
+/// The task of `run_until_complete` awaits `tulip::yield_now()` `n` times.
+fn yield_times(event_loop: &EventLoop, n: u64) {
     event_loop
-        .run_until_complete(async {
-            for _ in 0..YIELDS {
+        .run_until_complete(async move {
+            for _ in 0..n {
                 tulip::yield_now().await;
             }
         })
@@ -177,4 +185,43 @@ pub fn call_later(event_loop: &EventLoop, delays: &Delays) {
         .run_until_complete(countdown::wait())
         .expect("run_until_complete");
     assert_eq!(sum, EVEN_TIMER_SUM);
+}
+
+/// The set-up of a `pass_with_sleepers` row: `n` tasks `tulip::spawn`ed
+/// (detached), each in a `tulip::sleep` of [`SLEEPER_DELAY`]; returns
+/// once every one has armed its timer.
+pub fn arm_sleepers(event_loop: &EventLoop, n: u64) {
+    event_loop
+        .run_until_complete(async move {
+            let armed = Rc::new(Cell::new(0u64));
+            for _ in 0..n {
+                let armed = armed.clone();
+                tulip::spawn(async move {
+                    armed.set(armed.get() + 1);
+                    tulip::sleep(SLEEPER_DELAY).await;
+                })
+                .detach();
+            }
+            while armed.get() < n {
+                tulip::yield_now().await;
+            }
+        })
+        .expect("run_until_complete");
+}
+
+/// `pass_with_sleepers`: the task of `run_until_complete` awaits
+/// `tulip::yield_now()` [`PASSES`] times, one loop pass each, beside the
+/// sleepers of [`arm_sleepers`].
+pub fn busy_passes(event_loop: &EventLoop) {
+    yield_times(event_loop, PASSES);
+}
+
+/// One end of a Unix socket pair watched with `add_reader` (nothing is ever
+/// written to it), and the other end: a registered descriptor, so that
+/// the loop's passes poll for I/O as a server's do. Keep both alive for the
+/// row.
+pub fn idle_socket(event_loop: &EventLoop) -> (UnixStream, UnixStream) {
+    let (a, b) = UnixStream::pair().expect("socketpair");
+    event_loop.add_reader(&a, || {}).expect("add_reader");
+    (a, b)
 }

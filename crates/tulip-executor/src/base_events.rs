@@ -9,9 +9,19 @@
 //! leaving whatever they schedule for the next pass.
 //!
 //! A loop that is busy (its ready queue never empties) polls the reactor
-//! only every [`POLL_INTERVAL`] passes, with a zero timeout: I/O is still
-//! seen within microseconds, but a task that yields in a tight loop does not
-//! pay a system call per yield.
+//! with a zero timeout before every pass that runs a task which yielded
+//! (woke itself while it ran: `yield_now`, `sleep(Duration::ZERO)`), so that
+//! I/O that arrived meanwhile is let in before the task runs again, as
+//! asyncio polls its selector on every pass. Busy passes that only run
+//! callbacks and tasks woken by others poll every [`POLL_INTERVAL`] passes:
+//! I/O is still seen within microseconds, without a system call per pass.
+//! A busy loop with no descriptor registered does not poll at all.
+//!
+//! Work other threads queue (`call_soon_threadsafe`, wake-ups) is taken in
+//! batches of at most [`REMOTE_BATCH`] items per pass, with a poll between
+//! two batches, so a thread flooding the loop can neither grow the ready
+//! queue without bound nor keep I/O waiting. The ready queues and the task
+//! registry give their memory back once a burst is over.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -32,8 +42,15 @@ use crate::remote::{Remote, RemoteItem, RemoteLoop};
 use crate::task::{Runnable, TaskRegistry};
 use crate::timers::TimerQueue;
 
-/// A busy loop polls the reactor (with a zero timeout) every this many passes.
+/// A busy loop polls the reactor (with a zero timeout) at least every this
+/// many passes; before every pass, when a task yielded in the one before.
 pub const POLL_INTERVAL: u32 = 61;
+
+/// The most items taken from the cross-thread queue in one pass.
+pub(crate) const REMOTE_BATCH: usize = 1024;
+
+/// The capacity each ready queue starts with and keeps after a burst.
+const READY_CAPACITY: usize = 1024;
 
 /// The longest single wait; a longer one is split (the loop polls again).
 const MAX_WAIT: Duration = Duration::from_secs(24 * 3600);
@@ -59,6 +76,9 @@ pub(crate) struct LoopInner {
     pub(crate) running: Cell<bool>,
     pub(crate) closed: Cell<bool>,
     passes_without_poll: Cell<u32>,
+    /// Poll the reactor before the next pass even if it is busy: a task
+    /// yielded, or other threads' work was left queued.
+    poll_soon: Cell<bool>,
     pub(crate) exception_handler: RefCell<Option<ExceptionHandler>>,
     pub(crate) debug: DebugSettings,
     pub(crate) tasks: RefCell<TaskRegistry>,
@@ -142,11 +162,16 @@ pub(crate) fn with_running<R>(f: impl FnOnce(&Rc<LoopInner>) -> R) -> Option<R> 
 
 /// Schedules a task's runnable: a queue push on its loop's thread while the
 /// loop runs, the lock-free remote queue (plus one notify) otherwise.
-pub(crate) fn schedule_runnable(remote: &Arc<Remote>, runnable: Runnable) {
+/// `yielded`: the task woke itself while it ran; the loop then polls for I/O
+/// before it runs the task again.
+pub(crate) fn schedule_runnable(remote: &Arc<Remote>, runnable: Runnable, yielded: bool) {
     let runnable = RUNNING
         .try_with(|r| {
             if let Some(l) = r.borrow().as_ref() {
                 if Arc::ptr_eq(&l.inner.remote, remote) {
+                    if yielded {
+                        l.inner.poll_soon.set(true);
+                    }
                     l.inner.ready.borrow_mut().push(Ready::Task(runnable));
                     return None;
                 }
@@ -204,8 +229,8 @@ impl LoopInner {
         let reactor = Reactor::new(backend)?;
         let remote = Arc::new(Remote::new(reactor.notifier()));
         Ok(Rc::new(LoopInner {
-            ready: RefCell::new(Vec::with_capacity(1024)),
-            spare_ready: Cell::new(Vec::with_capacity(1024)),
+            ready: RefCell::new(Vec::with_capacity(READY_CAPACITY)),
+            spare_ready: Cell::new(Vec::with_capacity(READY_CAPACITY)),
             timers: RefCell::new(TimerQueue::new()),
             reactor: RefCell::new(reactor),
             dispatch_buf: Cell::new(Vec::with_capacity(256)),
@@ -215,6 +240,7 @@ impl LoopInner {
             running: Cell::new(false),
             closed: Cell::new(false),
             passes_without_poll: Cell::new(0),
+            poll_soon: Cell::new(false),
             exception_handler: RefCell::new(None),
             debug: DebugSettings::new(debug),
             tasks: RefCell::new(TaskRegistry::default()),
@@ -497,9 +523,10 @@ impl Loop {
             match inner.timers.borrow_mut().next_deadline() {
                 // Paused clock: look for I/O without waiting, then jump to
                 // the timer; but while executor work is out, wait for it
-                // (its completion wakes the poll) instead of spinning.
-                Some(_) if inner.clock.is_paused() => {
-                    if inner.pending_executor_jobs.get() > 0 {
+                // (its completion wakes the poll) instead of spinning, and
+                // a timer that never fires is no reason to wake either.
+                Some(when) if inner.clock.is_paused() => {
+                    if inner.pending_executor_jobs.get() > 0 || when == crate::timers::NEVER {
                         None
                     } else {
                         Some(Duration::ZERO)
@@ -509,7 +536,13 @@ impl Loop {
                 None => None,
             }
         };
-        let skip_poll = busy && !stopping && inner.passes_without_poll.get() < POLL_INTERVAL;
+        // A busy pass need not look when no descriptor is registered:
+        // nothing can be ready (other threads' work is taken from its queue
+        // on every pass, poll or not).
+        let skip_poll = busy
+            && !stopping
+            && (inner.reactor.borrow().is_empty()
+                || (!inner.poll_soon.get() && inner.passes_without_poll.get() < POLL_INTERVAL));
         let mut saw_io = false;
         if skip_poll {
             inner
@@ -517,6 +550,7 @@ impl Loop {
                 .set(inner.passes_without_poll.get() + 1);
         } else {
             inner.passes_without_poll.set(0);
+            inner.poll_soon.set(false);
             if !inner.remote.queue.is_empty() {
                 timeout = Some(Duration::ZERO);
             }
@@ -543,7 +577,7 @@ impl Loop {
                 );
             }
         }
-        self.drain_remote();
+        self.drain_remote(REMOTE_BATCH);
 
         // Timers. A paused clock jumps to the next deadline when nothing
         // else can happen first.
@@ -573,6 +607,7 @@ impl Loop {
         // next pass. The two queues swap roles each pass, keeping capacity.
         let mut batch = inner.spare_ready.take();
         std::mem::swap(&mut *inner.ready.borrow_mut(), &mut batch);
+        let ran = batch.len();
         if inner.debug.enabled() {
             for item in batch.drain(..) {
                 self.run_item_timed(item);
@@ -581,6 +616,10 @@ impl Loop {
             for item in batch.drain(..) {
                 self.run_item(item);
             }
+        }
+        if batch.capacity() > 4 * ran.max(READY_CAPACITY) {
+            // The burst that grew this queue is over: give the memory back.
+            batch.shrink_to(ran.max(READY_CAPACITY));
         }
         inner.spare_ready.set(batch);
         Ok(())
@@ -601,18 +640,25 @@ impl Loop {
         }
     }
 
-    fn drain_remote(&self) {
+    /// Moves up to `limit` items (in a pass, [`REMOTE_BATCH`]) of other
+    /// threads' work to the ready queue. When more are left, the next pass
+    /// polls first (and does not wait): a flood is taken in slices, with
+    /// I/O between them.
+    fn drain_remote(&self, limit: usize) {
         let inner = &*self.inner;
         if inner.remote.queue.is_empty() {
             return;
         }
         let mut ready = inner.ready.borrow_mut();
-        for item in inner.remote.queue.try_iter() {
+        for item in inner.remote.queue.try_iter().take(limit) {
             match item {
                 RemoteItem::Callback(f) => ready.push(Ready::Remote(f)),
                 RemoteItem::Task(r) => ready.push(Ready::Task(r)),
                 RemoteItem::Stop => inner.stopping.set(true),
             }
+        }
+        if !inner.remote.queue.is_empty() {
+            inner.poll_soon.set(true);
         }
     }
 
@@ -696,7 +742,7 @@ impl Loop {
             if guard.is_ok() {
                 let mut rounds = 0;
                 while !crate::task::all_task_refs(self).is_empty() && rounds < 1000 {
-                    self.drain_remote();
+                    self.drain_remote(usize::MAX);
                     let batch = std::mem::take(&mut *inner.ready.borrow_mut());
                     for item in batch {
                         if let Ready::Task(r) = item {
@@ -712,7 +758,7 @@ impl Loop {
         }
         inner.closed.set(true);
         inner.remote.queue.close();
-        self.drain_remote();
+        self.drain_remote(usize::MAX);
         let ready = std::mem::take(&mut *inner.ready.borrow_mut());
         drop(ready);
         let timers = inner.timers.borrow_mut().drain();

@@ -176,6 +176,9 @@ impl TaskHeader {
     }
 }
 
+/// A registry with more slots than this compacts when mostly free.
+const MIN_SLOTS_TO_COMPACT: usize = 1024;
+
 /// The registry behind `all_tasks()`: a reference to every live task, in a
 /// slab (the header records its slot).
 #[derive(Default)]
@@ -219,9 +222,26 @@ impl TaskRegistry {
         {
             return None;
         }
+        let task = slot.take();
         self.free.push(idx);
         self.live -= 1;
-        slot.take()
+        if self.slots.len() > MIN_SLOTS_TO_COMPACT && self.live * 4 < self.slots.len() {
+            self.compact();
+        }
+        task
+    }
+
+    /// Moves the live tasks to the front, telling each its new slot, and
+    /// gives the rest of the memory back (after a burst of tasks). Runs
+    /// once three quarters of the slots are free: amortized O(1) a removal.
+    fn compact(&mut self) {
+        let mut live = Vec::with_capacity(self.live.max(MIN_SLOTS_TO_COMPACT));
+        for task in std::mem::take(&mut self.slots).into_iter().flatten() {
+            task.header().slot.set(live.len());
+            live.push(Some(task));
+        }
+        self.slots = live;
+        self.free = Vec::new();
     }
 
     pub(crate) fn clear(&mut self) -> Vec<TaskRef> {
@@ -551,7 +571,9 @@ impl Loop {
                 fail: None,
                 fut: Some(future),
             },
-            move |r| schedule_runnable(&remote, r),
+            async_task::WithInfo(move |r, info: async_task::ScheduleInfo| {
+                schedule_runnable(&remote, r, info.woken_while_running)
+            }),
         );
         inner.tasks.borrow_mut().insert(TaskRef::new(&runnable));
         if options.eager

@@ -3,8 +3,9 @@
 //! for a timer, when it jumps straight there. An hour's sleep takes no real
 //! time; `advance()` fires what became due on the next pass; timers keep
 //! their order and fire exactly at their deadlines; the clock does not jump
-//! past work still running on executor threads; `advance()` on a real clock
-//! is `InvalidState`.
+//! past work still running on executor threads; a loop whose only timers
+//! never fire sleeps in its poll instead of spinning; `advance()` on a real
+//! clock is `InvalidState`.
 
 mod common;
 
@@ -200,4 +201,44 @@ fn a_saturated_deadline_never_fires_even_on_a_paused_clock() {
     el.advance(Duration::MAX).unwrap();
     run_once(&el);
     assert!(!fired.get(), "a Duration::MAX timer fired");
+}
+
+/// The CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// A paused loop whose only timers never fire (`Duration::MAX` away) has
+/// nothing to jump to: it waits for other threads in the poll, as a real
+/// clock's loop does, instead of spinning on zero-timeout polls.
+#[test]
+fn never_due_timers_leave_a_paused_loop_asleep() {
+    for via_sleep in [false, true] {
+        let el = paused();
+        let lp = el.handle();
+        let never = lp.call_later(Duration::MAX, || panic!("fired")).unwrap();
+        if via_sleep {
+            never.cancel();
+            lp.create_task(sleep(Duration::MAX)).detach();
+        }
+        let remote = lp.remote();
+        let waker = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            remote.stop().unwrap();
+        });
+        let cpu = thread_cpu_time();
+        let wall = Instant::now();
+        el.run_forever().unwrap();
+        let (cpu, wall) = (thread_cpu_time() - cpu, wall.elapsed());
+        waker.join().unwrap();
+        assert!(
+            wall >= Duration::from_millis(250),
+            "the loop waited: {wall:?}"
+        );
+        assert!(
+            cpu < Duration::from_millis(30),
+            "{cpu:?} of CPU over {wall:?} of waiting (sleep: {via_sleep})"
+        );
+    }
 }

@@ -1,8 +1,9 @@
 //! A task's life outside cancellation and panics: awaiting its output,
 //! detached tasks that still finish, names and ids, `current_task()`,
 //! `all_tasks()`, done callbacks (run through the loop after completion,
-//! also when added late; removable), eager start, `Task::result()`, and
-//! tasks that cannot be spawned (no running loop, closed loop).
+//! also when added late; removable), eager start, `Task::result()`, tasks
+//! that cannot be spawned (no running loop, closed loop), and tasks that
+//! outlive a burst (the registry compacted under them).
 
 mod common;
 
@@ -318,4 +319,37 @@ fn spawn_inside_a_callback_uses_the_running_loop() {
     })
     .unwrap();
     assert_eq!(el.run_until_complete(out).unwrap().unwrap(), 3);
+}
+
+/// After a burst of tasks the loop's registry is compacted (its live tasks
+/// move to new slots): the tasks still left are still found by
+/// `current_task()` and `all_tasks()`, and leave the registry when done.
+#[test]
+fn tasks_outliving_a_burst_are_still_registered() {
+    let el = EventLoop::new().unwrap();
+    el.run_until_complete(async {
+        let burst: Vec<_> = (0..5_000).map(|_| spawn(yield_now())).collect();
+        let survivors: Vec<_> = (0..10)
+            .map(|_| {
+                spawn(async {
+                    sleep(Duration::from_millis(5)).await;
+                    let me = current_task().expect("a survivor finds itself");
+                    assert!(all_tasks().iter().any(|t| t.id() == me.id()));
+                    me.id()
+                })
+            })
+            .collect();
+        for t in burst {
+            t.await.unwrap();
+        }
+        assert_eq!(all_tasks().len(), 11, "the survivors and this task");
+        let ids: Vec<u64> = survivors.iter().map(|t| t.id()).collect();
+        let mut found = Vec::new();
+        for t in survivors {
+            found.push(t.await.unwrap());
+        }
+        assert_eq!(found, ids);
+        assert_eq!(all_tasks().len(), 1);
+    })
+    .unwrap();
 }
