@@ -19,9 +19,9 @@
 //! Dropping the gather future before it completes (which is what cancelling
 //! the task awaiting it, or a timeout around it, does) cancels every child
 //! still running, as cancelling asyncio's gather does: each child's future
-//! is dropped (its destructors run) before that drop returns, and its task
-//! finishes as cancelled when the loop next reaches it (in that pass or
-//! the next; until then it is still listed by [`all_tasks`](crate::all_tasks)).
+//! is dropped (its destructors run) and its task finishes as cancelled
+//! before that drop returns (it is done, and no longer listed by
+//! [`all_tasks`](crate::all_tasks)).
 
 use std::any::Any;
 use std::future::Future;

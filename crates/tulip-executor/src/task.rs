@@ -332,6 +332,12 @@ impl<F: Future> Future for TaskFuture<F> {
             this.fut.set(None);
             return Poll::Ready(finish(header, Err(*e)));
         }
+        if header.state.get() & DONE != 0 {
+            // Finished in place by its owner ([`finish_emptied`]): this last
+            // run only releases what is left.
+            drop_future(header, this.fut.as_mut());
+            return Poll::Ready(Err(Error::Cancelled));
+        }
         if header.must_cancel.get() {
             drop_future(header, this.fut.as_mut());
             return Poll::Ready(finish(header, Err(Error::Cancelled)));
@@ -421,6 +427,23 @@ fn finish<T>(header: &TaskHeader, outcome: Result<T, Error>) -> Result<T, Error>
         }
     }
     outcome
+}
+
+/// Finishes `task` as cancelled right now, for an owner that has already
+/// dropped the task's future itself (a task group or gather emptying a
+/// child's slot): the task is [`done`](TaskRef::done), out of
+/// [`all_tasks`], and its done callbacks are scheduled before this returns,
+/// rather than when the loop next reaches it. Its runnable, if queued, only
+/// releases the task's remains when it runs.
+pub(crate) fn finish_emptied(task: &TaskRef) {
+    let h = task.header();
+    if h.state.get() & DONE != 0 {
+        return;
+    }
+    if !h.must_cancel.get() {
+        task.cancel();
+    }
+    let _ = finish::<()>(h, Err(Error::Cancelled));
 }
 
 fn report_never_retrieved(lp: &Loop, task: &TaskRef) {
@@ -866,6 +889,12 @@ impl<T> Future for Task<T> {
         };
         if h.state.get() & RETRIEVED != 0 {
             return Poll::Ready(Err(Error::InvalidState("task outcome already taken")));
+        }
+        if h.state.get() & CANCELLED != 0 {
+            // Cancelled is the whole outcome, and a task finished in place
+            // ([`finish_emptied`]) has it before async-task ran it again.
+            h.state.set(h.state.get() | RETRIEVED);
+            return Poll::Ready(Err(Error::Cancelled));
         }
         let out = match Pin::new(&mut *task).poll(cx) {
             Poll::Pending => return Poll::Pending,

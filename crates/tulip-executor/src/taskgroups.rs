@@ -17,12 +17,12 @@
 //!
 //! That drop drops each child's future right away, inside the drop, so
 //! its destructors have run when the drop returns (whether the child was
-//! suspended or already woken and queued), and cancels its task. The task
-//! itself, now empty, is queued and finishes as cancelled when the loop
-//! reaches it, in this pass or the next; until then it is still listed by
-//! [`all_tasks`](crate::all_tasks). The one exception is a child whose
-//! poll is on the stack at that moment (the group was dropped from inside
-//! that very child): its future is dropped when that poll returns.
+//! suspended or already woken and queued), and finishes its task as
+//! cancelled there and then: the child is [`done`](Task::done) and no longer
+//! listed by [`all_tasks`](crate::all_tasks) when the drop returns. The one
+//! exception is a child whose poll is on the stack at that moment (the group
+//! was dropped from inside that very child): it ends when that poll
+//! returns.
 //!
 //! The handle is a `Clone`; a clone kept after the group exited is harmless:
 //! [`create_task`](TaskGroup::create_task) then returns
@@ -172,9 +172,8 @@ pub struct TaskGroup {
 ///
 /// Dropping the returned future (the parent task cancelled, or a timeout
 /// around it expiring) drops the body and every child's future at once
-/// (but for a child whose poll is on the stack: it is dropped when that
-/// poll returns), and cancels the children's tasks, which finish when the
-/// loop next reaches them.
+/// and finishes the children's tasks as cancelled (but for a child whose
+/// poll is on the stack: it ends when that poll returns).
 pub fn task_group<B, Fut>(body: B) -> TaskGroupScope<Fut>
 where
     B: FnOnce(TaskGroup) -> Fut,

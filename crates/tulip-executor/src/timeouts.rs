@@ -40,12 +40,11 @@
 //! - every child's future has been dropped, its destructors run, whether
 //!   the child was suspended (on a timer, I/O, a lock...) or already woken
 //!   and queued for this pass; none is polled again;
-//! - the child *tasks*, now empty, are still listed by
-//!   [`all_tasks`](crate::all_tasks), not [`done`](Task::done) yet: each
-//!   is queued, and finishes as cancelled when the loop reaches it, in
-//!   this pass or the next. (async-task frees a task's future only from
-//!   the loop; the toolkit keeps each child's future in a slot of its own
-//!   so that it can drop it sooner.)
+//! - every child *task* is [`done`](Task::done) (cancelled) and no longer
+//!   listed by [`all_tasks`](crate::all_tasks). (async-task frees a task's
+//!   future only from the loop; the toolkit keeps each child's future in a
+//!   slot of its own so that it can drop it sooner, and then finishes the
+//!   task in place.)
 //!
 //! The one exception is a child whose poll is on the stack at that moment,
 //! which happens only if the timed-out body was driven from inside that

@@ -10,7 +10,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use common::drop_flag;
-use tulip_executor::{Error, EventLoop, TaskGroup, all_tasks, sleep, spawn, task_group, yield_now};
+use tulip_executor::{
+    Error, EventLoop, TaskGroup, TaskRef, all_tasks, sleep, spawn, task_group, yield_now,
+};
 
 fn vloop() -> EventLoop {
     EventLoop::builder().paused_clock(true).build().unwrap()
@@ -123,11 +125,35 @@ fn parent_cancelled_mid_run_leaves_no_task_alive() {
         assert_eq!(all_tasks().len(), 102);
         parent.cancel();
         assert!(parent.await.unwrap_err().is_cancelled());
-        yield_now().await;
+        // The children are done by the time the parent reports.
         assert_eq!(all_tasks().len(), 1, "no task left alive");
     })
     .unwrap();
     assert!(flags.iter().all(|f| f.get()));
+}
+
+#[test]
+fn children_are_done_in_the_pass_their_parent_is_cancelled() {
+    let el = vloop();
+    el.run_until_complete(async {
+        let kids: Rc<RefCell<Vec<TaskRef>>> = Rc::default();
+        let k = kids.clone();
+        let parent = spawn(task_group(|tg| async move {
+            for _ in 0..3 {
+                let t = tg.create_task(sleep(secs(3600))).unwrap();
+                k.borrow_mut().push(t.task_ref());
+            }
+            sleep(secs(7200)).await;
+        }));
+        sleep(secs(1)).await;
+        parent.cancel();
+        // One pass: the parent runs (and is dropped) before this task resumes.
+        yield_now().await;
+        assert!(parent.done());
+        assert!(kids.borrow().iter().all(|t| t.done() && t.cancelled()));
+        assert_eq!(all_tasks().len(), 1, "no child listed a pass later");
+    })
+    .unwrap();
 }
 
 #[test]

@@ -280,14 +280,17 @@ fn a_timeout_around_a_task_group_drops_the_children_before_returning() {
     let (g1, dropped1) = drop_flag();
     let ran = Rc::new(Cell::new(false));
     let r1 = ran.clone();
+    let kids: Rc<RefCell<Vec<TaskRef>>> = Rc::default();
+    let k = kids.clone();
     el.run_until_complete(async move {
         let t0 = get_running_loop().unwrap().time();
         let r = timeout(secs(1))
             .run(task_group(|tg| async move {
-                tg.create_task(child(g0, 100, Rc::new(Default::default())))
-                    .unwrap()
-                    .detach();
-                tg.create_task(child(g1, 1, r1)).unwrap().detach();
+                let a = tg
+                    .create_task(child(g0, 100, Rc::new(Default::default())))
+                    .unwrap();
+                let b = tg.create_task(child(g1, 1, r1)).unwrap();
+                k.borrow_mut().extend([a.task_ref(), b.task_ref()]);
                 sleep(secs(100)).await;
             }))
             .await;
@@ -295,9 +298,10 @@ fn a_timeout_around_a_task_group_drops_the_children_before_returning() {
         assert_eq!(get_running_loop().unwrap().time() - t0, secs(1));
         assert!(dropped0.get(), "the suspended child's future was dropped");
         assert!(dropped1.get(), "the queued child's future was dropped");
-        // The emptied tasks finish as cancelled when the loop reaches them.
-        yield_now().await;
+        // Done when the error is returned, not a pass later.
+        assert!(kids.borrow().iter().all(|t| t.done() && t.cancelled()));
         assert_eq!(all_tasks().len(), 1, "no child task left");
+        yield_now().await;
         assert!(!ran.get(), "the queued child never ran again");
     })
     .unwrap();
@@ -322,8 +326,8 @@ fn wait_for_a_gather_drops_the_children_before_returning() {
         assert!(r.unwrap_err().is_timeout());
         assert!(dropped0.get(), "the suspended child's future was dropped");
         assert!(dropped1.get(), "the queued child's future was dropped");
-        yield_now().await;
         assert_eq!(all_tasks().len(), 1, "no child task left");
+        yield_now().await;
         assert!(!ran.get(), "the queued child never ran again");
     })
     .unwrap();
