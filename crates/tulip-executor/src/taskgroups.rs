@@ -7,8 +7,10 @@
 //! panics, or a `try_create_task` child that returns `Err` — aborts the
 //! group: every other child is cancelled and the body is dropped (asyncio
 //! cancels the parent task; here the body alone ends, the task does not).
-//! All failures are then reported together as a [`TaskGroupError`]
-//! (asyncio's `ExceptionGroup`), except that a panic in a child is resumed
+//! The abort happens at the next pass of the loop (asyncio runs it from the
+//! failed child's done callback), so children that fail in the same pass
+//! all run and all their failures are kept. All failures are then reported
+//! together as a [`TaskGroupError`] (asyncio's `ExceptionGroup`), except that a panic in a child is resumed
 //! (`resume_unwind`) in the awaiting task when the group exits, as asyncio
 //! re-raises `BaseException`s. A child cancelled from outside is not a
 //! failure. Dropping the group's future (the parent task cancelled, or a
@@ -94,6 +96,7 @@ struct GroupState {
     live: Cell<usize>,
     errors: RefCell<Vec<Error>>,
     aborting: Cell<bool>,
+    abort_scheduled: Cell<bool>,
     exiting: Cell<bool>,
     finished: Cell<bool>,
     parent: RefCell<Option<Waker>>,
@@ -106,9 +109,22 @@ impl GroupState {
         }
     }
 
-    fn fail(&self, error: Error) {
+    /// Records a child's failure. The abort comes from a callback on the
+    /// next pass, as asyncio handles a failure in the child's done
+    /// callback: siblings already queued for this pass still run, and their
+    /// failures are recorded too (not lost to a cancellation that reached
+    /// them before their poll).
+    fn fail(self: &Rc<Self>, error: Error) {
         self.errors.borrow_mut().push(error);
-        self.abort();
+        if self.abort_scheduled.replace(true) {
+            return;
+        }
+        let state = self.clone();
+        let scheduled =
+            crate::get_running_loop().and_then(|lp| lp.call_soon(move || state.abort()));
+        if scheduled.is_err() {
+            self.abort();
+        }
     }
 
     fn abort(&self) {

@@ -1,7 +1,9 @@
 //! `TaskGroup`: 100 children with one failing (siblings cancelled, the
 //! error collected, no task left alive), the parent cancelled mid-run (no
 //! task left alive), a child panic resumed in the parent, and creating a
-//! task in a group that is shutting down or finished. Virtual clock.
+//! task in a group that is shutting down or finished, children done when
+//! their cancelled parent reports, and every failure of one pass reported.
+//! Virtual clock.
 
 mod common;
 
@@ -280,6 +282,34 @@ fn a_failing_try_create_task_child_keeps_its_own_outcome() {
             "the failing child's handle yields Ok(Err(e)), as documented"
         );
         assert!(sibling.await.unwrap_err().is_cancelled());
+    })
+    .unwrap();
+}
+
+#[test]
+fn failures_of_the_same_pass_are_all_reported() {
+    // Three children fail in the same pass; a sleeper is cancelled by the
+    // abort. asyncio's ExceptionGroup holds the three errors, in order.
+    let el = vloop();
+    el.run_until_complete(async {
+        let r = task_group(|tg| async move {
+            for what in ["first", "second", "third"] {
+                tg.try_create_task(async move { Err::<(), _>(Error::InvalidState(what)) })
+                    .unwrap()
+                    .detach();
+            }
+            let sleeper = tg.create_task(sleep(secs(100))).unwrap();
+            sleep(secs(100)).await;
+            sleeper
+        })
+        .await;
+        let errors = r.unwrap_err().errors;
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        for (m, what) in messages.iter().zip(["first", "second", "third"]) {
+            assert!(m.contains(what), "{m} should name {what}");
+        }
+        assert_eq!(all_tasks().len(), 1, "the sleeper was cancelled");
     })
     .unwrap();
 }
