@@ -53,6 +53,11 @@ use crate::task_set::{TaskSet, spawn_child};
 ///
 /// Dropping the [`AsCompleted`] cancels the tasks not yet reported;
 /// dropping a [`Next`] loses nothing (the next item stays queued).
+///
+/// # Panics
+///
+/// Outside a running loop, as [`spawn`](crate::spawn) does: it spawns
+/// at the call.
 #[track_caller]
 pub fn as_completed<F>(
     futures: impl IntoIterator<Item = F>,

@@ -530,8 +530,10 @@ pub struct CallbackId(u64);
 
 impl Loop {
     /// Wraps `future` in a [`Task`] and schedules it (asyncio's
-    /// `create_task`). On a closed loop the task is already done with
-    /// [`Error::LoopClosed`].
+    /// `create_task`). The loop need not be running: the task starts when
+    /// it runs. On a closed loop the task is already done with
+    /// [`Error::LoopClosed`] (no panic: a closed loop can be reached from
+    /// destructors that [`close`](crate::EventLoop::close) itself runs).
     #[track_caller]
     pub fn create_task<F>(&self, future: F) -> Task<F::Output>
     where
@@ -636,7 +638,28 @@ fn spawn_failed<T: 'static>(
 }
 
 /// Spawns `future` on the running loop (asyncio's `asyncio.create_task`).
-/// Outside a running loop the task is done with [`Error::NoRunningLoop`].
+///
+/// ```
+/// use tulip_executor::spawn;
+/// tulip_executor::run(async {
+///     let task = spawn(async { 6 * 7 });
+///     assert_eq!(task.await.unwrap(), 42);
+/// })?;
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+///
+/// # Panics
+///
+/// Outside a running loop (asyncio raises `RuntimeError: no running event
+/// loop` at the call; tokio's `spawn` panics the same way): there is no
+/// loop to run the task, which is a bug in the calling code, not a
+/// condition to handle. Call it from inside [`run`](crate::run) or a task,
+/// or use [`Loop::create_task`] on a loop handle, which works before the
+/// loop runs.
+///
+/// ```should_panic
+/// let _task = tulip_executor::spawn(async {}); // no running loop: panics here
+/// ```
 #[track_caller]
 #[doc(alias = "spawn_local")]
 pub fn spawn<F>(future: F) -> Task<F::Output>
@@ -646,8 +669,19 @@ where
 {
     match crate::get_running_loop() {
         Ok(lp) => lp.create_task(future),
-        Err(e) => spawn_failed(e, Weak::new(), Location::caller()),
+        Err(_) => panic_no_running_loop("spawn"),
     }
+}
+
+/// The panic of [`spawn`] (and the toolkit functions that spawn at the
+/// call) outside a running loop.
+#[cold]
+#[track_caller]
+pub(crate) fn panic_no_running_loop(what: &str) -> ! {
+    panic!(
+        "tulip::{what} called outside a running event loop: call it from inside \
+         tulip::run(..) or a task on the loop, or use Loop::create_task on a loop handle"
+    )
 }
 
 /// The task whose future is being polled on this thread (asyncio's

@@ -46,7 +46,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, PanicError};
-use crate::task::{Task, TaskRef, current_task, spawn};
+use crate::task::{Task, TaskRef, current_task};
 use crate::task_set::{ChildSlot, EmptySlot, empty_slot, new_slot};
 
 /// The errors of a failed [`TaskGroup`] (asyncio's `ExceptionGroup`), in the
@@ -220,7 +220,8 @@ impl TaskGroup {
 
     /// Spawns `fut` as a child of the group. If it panics, the group aborts
     /// (see [`task_group`]). [`Error::InvalidState`] if the group is
-    /// shutting down or finished.
+    /// shutting down or finished, [`Error::NoRunningLoop`] outside a running
+    /// loop.
     ///
     /// ```
     /// use tulip_executor::task_group;
@@ -278,21 +279,18 @@ impl TaskGroup {
         F::Output: 'static,
     {
         self.check_open()?;
+        let lp = crate::get_running_loop()?;
         let s = &self.state;
         let key = s.next_key.get();
         s.next_key.set(key + 1);
         s.live.set(s.live.get() + 1);
         let slot = new_slot(fut);
-        let task = spawn(Child {
+        let task = lp.create_task(Child {
             fut: slot.clone(),
             failure,
             state: s.clone(),
             key,
         });
-        if task.done() {
-            // Could not start (no running loop): not a child.
-            return Ok(task);
-        }
         s.children.borrow_mut().insert(
             key,
             ChildEntry {
