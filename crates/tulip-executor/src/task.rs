@@ -15,7 +15,8 @@
 //! reported to the loop's exception handler ("Task exception was never
 //! retrieved"), as asyncio does.
 //!
-//! Dropping a [`Task`] detaches it: the task keeps running to completion.
+//! Dropping a [`Task`] detaches it: the task keeps running to completion
+//! (unless a timeout drops it while awaiting it: see [`Task`]).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -41,6 +42,8 @@ const CANCELLED: u8 = 2;
 const PANICKED: u8 = 4;
 const RETRIEVED: u8 = 8;
 const DETACHED: u8 = 16;
+/// The handle's last poll returned `Pending`: someone is awaiting the task.
+const AWAITED: u8 = 32;
 
 type DoneCallback = Box<dyn FnOnce(&TaskRef)>;
 
@@ -239,6 +242,10 @@ thread_local! {
     /// duration of its poll).
     static CURRENT_TASK: Cell<Option<NonNull<TaskHeader>>> = const { Cell::new(None) };
     static TRACK_POLLS: Cell<bool> = const { Cell::new(false) };
+    /// Set while a timeout drops the future it timed out
+    /// ([`drop_cancelling_awaited`]): awaited tasks whose handles are
+    /// dropped meanwhile are cancelled and collected here.
+    static CANCEL_AWAITED: RefCell<Option<Vec<TaskRef>>> = const { RefCell::new(None) };
     static LAST_POLLED: RefCell<Option<TaskRef>> = const { RefCell::new(None) };
 }
 
@@ -429,6 +436,19 @@ fn finish<T>(header: &TaskHeader, outcome: Result<T, Error>) -> Result<T, Error>
     outcome
 }
 
+/// Runs `drop_it` (which drops a future a timeout gave up on) so that every
+/// [`Task`] handle dropped inside it while being awaited cancels its task
+/// instead of detaching it: asyncio's cancellation of an awaiting
+/// coroutine reaches the task it awaits. Returns those tasks, for the
+/// timeout to wait until they are done.
+pub(crate) fn drop_cancelling_awaited(drop_it: impl FnOnce()) -> Vec<TaskRef> {
+    let outer = CANCEL_AWAITED.with(|c| c.borrow_mut().replace(Vec::new()));
+    drop_it();
+    CANCEL_AWAITED
+        .with(|c| std::mem::replace(&mut *c.borrow_mut(), outer))
+        .unwrap_or_default()
+}
+
 /// Finishes `task` as cancelled right now, for an owner that has already
 /// dropped the task's future itself (a task group or gather emptying a
 /// child's slot): the task is [`done`](TaskRef::done), out of
@@ -463,7 +483,11 @@ fn report_never_retrieved(lp: &Loop, task: &TaskRef) {
 /// Awaiting it yields `Ok(output)`, `Err(Error::Cancelled)` or
 /// `Err(Error::Panicked(..))`.
 ///
-/// Dropping the handle detaches the task (it runs to completion).
+/// Dropping the handle detaches the task (it runs to completion), except
+/// when a timeout ([`wait_for`](crate::wait_for),
+/// [`Timeout::run`](crate::Timeout::run)) drops it while it is being
+/// awaited: then the task is cancelled, as asyncio's cancellation reaches
+/// the task an expired `wait_for` awaits.
 ///
 /// ```
 /// let event_loop = tulip_executor::EventLoop::new()?;
@@ -931,7 +955,10 @@ impl<T> Future for Task<T> {
             return Poll::Ready(Err(Error::Cancelled));
         }
         let out = match Pin::new(&mut *task).poll(cx) {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                h.state.set(h.state.get() | AWAITED);
+                return Poll::Pending;
+            }
             Poll::Ready(Some(r)) => r,
             // The future was dropped without an outcome (loop closed).
             Poll::Ready(None) => Err(Error::Cancelled),
@@ -947,6 +974,16 @@ impl<T> Drop for Task<T> {
             return;
         }
         let h = self.h();
+        if h.state.get() & (AWAITED | DONE) == AWAITED {
+            let _ = CANCEL_AWAITED.try_with(|c| {
+                if let Some(cancelled) = c.borrow_mut().as_mut() {
+                    if let Some(t) = self.tref_clone() {
+                        t.cancel();
+                        cancelled.push(t);
+                    }
+                }
+            });
+        }
         h.state.set(h.state.get() | DETACHED);
         let s = h.state.get();
         if s & PANICKED != 0 && s & RETRIEVED == 0 {

@@ -1,5 +1,6 @@
 //! Timeouts: `wait_for` (the inner is cancelled and its cancellation has
-//! completed before `Timeout`; an outer cancellation wins over an inner
+//! completed before `Timeout`; a `Task` given or awaited is cancelled, not
+//! detached; a zero timeout still runs the body's first step; an outer cancellation wins over an inner
 //! result of the same pass), the `Timeout` scope (`when`, `reschedule`,
 //! `expired`), nested scopes, a foreign cancellation, a refused second
 //! `run` leaving the running scope's wake-up alone, and a timeout around a
@@ -48,6 +49,63 @@ fn wait_for_drops_the_inner_before_returning_timeout() {
         );
         assert_eq!(lp.time() - t0, secs(2));
         assert_eq!(wait_for(async { 5 }, secs(1)).await.unwrap(), 5);
+    })
+    .unwrap();
+}
+
+#[test]
+fn wait_for_given_a_task_cancels_it_and_reports_once_it_is_done() {
+    let el = vloop();
+    let (guard, dropped) = drop_flag();
+    el.run_until_complete(async move {
+        let task = spawn(async move {
+            let _g = guard;
+            sleep(secs(60)).await;
+        });
+        let r = task.task_ref();
+        let out = wait_for(task, secs(1)).await;
+        assert!(out.unwrap_err().is_timeout());
+        assert!(r.done() && r.cancelled(), "cancelled, not detached");
+        assert!(dropped.get(), "its cleanup ran before Timeout");
+        assert_eq!(all_tasks().len(), 1);
+        // A task awaited inside the body is cancelled the same way.
+        let inner = spawn(sleep(secs(60)));
+        let ir = inner.task_ref();
+        let out = timeout(secs(1))
+            .run(async move {
+                yield_now().await;
+                inner.await
+            })
+            .await;
+        assert!(out.unwrap_err().is_timeout());
+        assert!(ir.done() && ir.cancelled());
+        // `&mut task` lends it: the task outlives the timeout.
+        let mut kept = spawn(async {
+            sleep(secs(5)).await;
+            9
+        });
+        assert!(wait_for(&mut kept, secs(1)).await.unwrap_err().is_timeout());
+        assert!(!kept.done());
+        assert_eq!(kept.await.unwrap(), 9);
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_zero_timeout_runs_the_body_first_step() {
+    // asyncio's timeout is a callback: a body ready at its first step
+    // beats even a deadline already past.
+    let el = vloop();
+    el.run_until_complete(async {
+        assert_eq!(wait_for(async { 3 }, Duration::ZERO).await.unwrap(), 3);
+        let done = spawn(async { 4 });
+        yield_now().await;
+        assert_eq!(wait_for(done, Duration::ZERO).await.unwrap().unwrap(), 4);
+        let slow = spawn(sleep(secs(1)));
+        let r = slow.task_ref();
+        let out = wait_for(slow, Duration::ZERO).await;
+        assert!(out.unwrap_err().is_timeout());
+        assert!(r.done() && r.cancelled());
     })
     .unwrap();
 }
