@@ -53,18 +53,23 @@ fn wait_for_drops_the_inner_before_returning_timeout() {
     .unwrap();
 }
 
+/// A task that holds `guard` while it sleeps a minute, and a reference to it.
+fn guarded_sleeper(guard: common::DropFlag) -> (tulip_executor::Task<()>, TaskRef) {
+    let task = spawn(async move {
+        let _g = guard;
+        sleep(secs(60)).await;
+    });
+    let r = task.task_ref();
+    (task, r)
+}
+
 #[test]
 fn wait_for_given_a_task_cancels_it_and_reports_once_it_is_done() {
     let el = vloop();
     let (guard, dropped) = drop_flag();
     el.run_until_complete(async move {
-        let task = spawn(async move {
-            let _g = guard;
-            sleep(secs(60)).await;
-        });
-        let r = task.task_ref();
-        let out = wait_for(task, secs(1)).await;
-        assert!(out.unwrap_err().is_timeout());
+        let (task, r) = guarded_sleeper(guard);
+        assert!(wait_for(task, secs(1)).await.unwrap_err().is_timeout());
         assert!(r.done() && r.cancelled(), "cancelled, not detached");
         assert!(dropped.get(), "its cleanup ran before Timeout");
         assert_eq!(all_tasks().len(), 1);
@@ -115,11 +120,7 @@ fn wait_for_task_cancels_the_task_and_its_cancellation_completes_first() {
     let el = vloop();
     let (guard, dropped) = drop_flag();
     el.run_until_complete(async move {
-        let task = spawn(async move {
-            let _g = guard;
-            sleep(secs(60)).await;
-        });
-        let r = task.task_ref();
+        let (task, r) = guarded_sleeper(guard);
         let out = wait_for_task(task, secs(1)).await;
         assert!(out.unwrap_err().is_timeout());
         assert!(r.done() && r.cancelled(), "the task is done, cancelled");
