@@ -797,10 +797,12 @@ impl<T> Task<T> {
 
     /// Marks the outcome as retrieved without taking it: a panic that ends
     /// the task later is not reported as "never retrieved" (for combinators
-    /// that stop caring about a child, as asyncio's `gather` does).
+    /// that stop caring about a child, as asyncio's `gather` does, or
+    /// `shield`). Nobody awaits the task any more either: a timeout that
+    /// drops this handle detaches the task rather than cancelling it.
     pub(crate) fn mark_retrieved(&self) {
         let h = self.h();
-        h.state.set(h.state.get() | RETRIEVED);
+        h.state.set((h.state.get() | RETRIEVED) & !AWAITED);
     }
 
     /// Cancels the task and drops this handle *without* detaching, so that
