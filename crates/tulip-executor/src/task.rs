@@ -697,17 +697,17 @@ where
 {
     match crate::get_running_loop() {
         Ok(lp) => lp.create_task(future),
-        Err(_) => panic_no_running_loop("spawn"),
+        Err(_) => panic_no_running_loop(),
     }
 }
 
-/// The panic of [`spawn`] (and the toolkit functions that spawn at the
-/// call) outside a running loop.
+/// The panic of [`spawn`] (and of the toolkit functions that spawn at the
+/// call) outside a running loop, kept out of line.
 #[cold]
 #[track_caller]
-pub(crate) fn panic_no_running_loop(what: &str) -> ! {
+fn panic_no_running_loop() -> ! {
     panic!(
-        "tulip::{what} called outside a running event loop: call it from inside \
+        "tulip::spawn called outside a running event loop: call it from inside \
          tulip::run(..) or a task on the loop, or use Loop::create_task on a loop handle"
     )
 }
@@ -817,7 +817,10 @@ impl<T> Task<T> {
                 .set(h.cancel_requests.get().saturating_add(1));
             h.must_cancel.set(true);
         }
-        h.state.set(h.state.get() | RETRIEVED);
+        // No handle is left: like a detached task, it must not keep a
+        // waker of itself when it finishes (that would be a cycle keeping
+        // its allocation alive).
+        h.state.set(h.state.get() | RETRIEVED | DETACHED);
         let kept = h.self_waker.take();
         // Dropping async-task's handle (rather than detaching it) cancels
         // the task; `TaskFuture`'s drop finishes it as cancelled.

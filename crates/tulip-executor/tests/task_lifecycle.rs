@@ -283,8 +283,9 @@ fn spawn_outside_a_running_loop_panics_at_the_call() {
     })
     .expect_err("spawn without a running loop fails at the call");
     let msg = payload
-        .downcast_ref::<String>()
-        .cloned()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
         .unwrap_or_default();
     assert!(msg.contains("outside a running event loop"), "{msg}");
     assert!(msg.contains("Loop::create_task"), "says what to do: {msg}");
