@@ -445,12 +445,19 @@ fn finish<T>(header: &TaskHeader, outcome: Result<T, Error>) -> Result<T, Error>
 /// instead of detaching it: asyncio's cancellation of an awaiting
 /// coroutine reaches the task it awaits. Returns those tasks, for the
 /// timeout to wait until they are done.
+/// Nested (a scope dropped while an outer one expires), the tasks are also
+/// handed to the outer collector, so the outer scope waits for them too.
 pub(crate) fn drop_cancelling_awaited(drop_it: impl FnOnce()) -> Vec<TaskRef> {
     let outer = CANCEL_AWAITED.with(|c| c.borrow_mut().replace(Vec::new()));
     drop_it();
-    CANCEL_AWAITED
-        .with(|c| std::mem::replace(&mut *c.borrow_mut(), outer))
-        .unwrap_or_default()
+    CANCEL_AWAITED.with(|c| {
+        let mut c = c.borrow_mut();
+        let mine = std::mem::replace(&mut *c, outer).unwrap_or_default();
+        if let Some(outer) = c.as_mut() {
+            outer.extend(mine.iter().cloned());
+        }
+        mine
+    })
 }
 
 /// Finishes `task` as cancelled right now, for an owner that has already

@@ -84,6 +84,14 @@ fn wait_for_given_a_task_cancels_it_and_reports_once_it_is_done() {
             .await;
         assert!(out.unwrap_err().is_timeout());
         assert!(ir.done() && ir.cancelled());
+        // An outer timeout dropping an inner wait_for waits for its task.
+        let nested = spawn(sleep(secs(60)));
+        let nr = nested.task_ref();
+        let out = timeout(secs(1))
+            .run(async move { wait_for(nested, secs(10)).await })
+            .await;
+        assert!(out.unwrap_err().is_timeout());
+        assert!(nr.done() && nr.cancelled(), "done when the outer reports");
         // `&mut task` lends it: the task outlives the timeout.
         let mut kept = spawn(async {
             sleep(secs(5)).await;
