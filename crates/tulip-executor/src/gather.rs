@@ -237,7 +237,7 @@ tuple_gather!(A, B, C, D, E, F, G, H);
 ///
 /// Dropping the returned future before it completes cancels every child
 /// still running; their results are lost. Their futures are dropped inside
-/// that drop (their tasks finish when the loop next reaches them). After
+/// that drop, and their tasks are done (cancelled) when it returns. After
 /// it failed fast, the remaining children are detached and run on (a later
 /// panic of theirs is not reported as never retrieved).
 #[track_caller]
