@@ -13,7 +13,7 @@
 //! did not complete keep running until the [`AsCompleted`] is dropped,
 //! which cancels them (a stream nobody reads any more has no reader for
 //! their results): their futures are dropped inside that drop, and the
-//! tasks finish as cancelled when the loop next reaches them.
+//! tasks are done (cancelled) when it returns.
 //!
 //! Tasks that complete in the same loop pass are yielded in the order they
 //! completed.
@@ -53,6 +53,11 @@ use crate::task_set::{TaskSet, spawn_child};
 ///
 /// Dropping the [`AsCompleted`] cancels the tasks not yet reported;
 /// dropping a [`Next`] loses nothing (the next item stays queued).
+///
+/// # Panics
+///
+/// Outside a running loop, as [`spawn`](crate::spawn) does: it spawns
+/// at the call.
 #[track_caller]
 pub fn as_completed<F>(
     futures: impl IntoIterator<Item = F>,

@@ -13,7 +13,8 @@ use crate::error::Error;
 use crate::handle::Handle;
 use crate::task::TaskRef;
 
-/// An exception handler: called with the loop and the context.
+/// An exception handler as [`Loop::get_exception_handler`] returns it: the
+/// closure given to [`Loop::set_exception_handler`], shared.
 pub type ExceptionHandler = Rc<dyn Fn(&Loop, &ExceptionContext)>;
 
 /// What went wrong, asyncio's context dictionary as a struct.
@@ -94,7 +95,11 @@ impl fmt::Display for ExceptionContext {
 }
 
 impl Loop {
-    /// Sets the loop's exception handler (`None` restores the default).
+    /// Sets the loop's exception handler (asyncio's
+    /// `set_exception_handler`): it is called, on the loop thread, with the
+    /// loop and the context of every error nobody else can receive.
+    /// [`reset_exception_handler`](Loop::reset_exception_handler) restores
+    /// the default.
     ///
     /// ```
     /// use std::{cell::RefCell, rc::Rc};
@@ -102,20 +107,35 @@ impl Loop {
     /// let lp = event_loop.handle();
     /// let seen = Rc::new(RefCell::new(Vec::new()));
     /// let s = seen.clone();
-    /// lp.set_exception_handler(Some(Rc::new(move |_lp: &tulip_executor::Loop, ctx: &tulip_executor::ExceptionContext| {
-    ///     s.borrow_mut().push(ctx.message.clone());
-    /// })));
+    /// lp.set_exception_handler(move |_lp, ctx| s.borrow_mut().push(ctx.message.clone()));
     /// lp.call_soon(|| panic!("boom"))?;
     /// lp.call_soon({ let lp = lp.clone(); move || lp.stop() })?;
     /// event_loop.run_forever()?; // the loop survives the panic
     /// assert_eq!(seen.borrow().len(), 1);
     /// # Ok::<(), tulip_executor::Error>(())
     /// ```
-    pub fn set_exception_handler(&self, handler: Option<ExceptionHandler>) {
-        *self.inner.exception_handler.borrow_mut() = handler;
+    pub fn set_exception_handler(&self, handler: impl Fn(&Loop, &ExceptionContext) + 'static) {
+        *self.inner.exception_handler.borrow_mut() = Some(Rc::new(handler));
     }
 
-    /// The handler set with [`set_exception_handler`](Loop::set_exception_handler).
+    /// Restores the default exception handler
+    /// ([`default_exception_handler`](Loop::default_exception_handler);
+    /// asyncio's `set_exception_handler(None)`).
+    ///
+    /// ```
+    /// let event_loop = tulip_executor::EventLoop::new()?;
+    /// event_loop.set_exception_handler(|_lp, _ctx| {});
+    /// event_loop.reset_exception_handler();
+    /// assert!(event_loop.get_exception_handler().is_none());
+    /// # Ok::<(), tulip_executor::Error>(())
+    /// ```
+    pub fn reset_exception_handler(&self) {
+        self.inner.exception_handler.borrow_mut().take();
+    }
+
+    /// The handler set with [`set_exception_handler`](Loop::set_exception_handler)
+    /// (`None`: the default one). A saved handler `h` is set again with
+    /// `lp.set_exception_handler(move |lp, ctx| h(lp, ctx))`.
     pub fn get_exception_handler(&self) -> Option<ExceptionHandler> {
         self.inner.exception_handler.borrow().clone()
     }

@@ -19,9 +19,9 @@
 //! Dropping the gather future before it completes (which is what cancelling
 //! the task awaiting it, or a timeout around it, does) cancels every child
 //! still running, as cancelling asyncio's gather does: each child's future
-//! is dropped (its destructors run) before that drop returns, and its task
-//! finishes as cancelled when the loop next reaches it (in that pass or
-//! the next; until then it is still listed by [`all_tasks`](crate::all_tasks)).
+//! is dropped (its destructors run) and its task finishes as cancelled
+//! before that drop returns (it is done, and no longer listed by
+//! [`all_tasks`](crate::all_tasks)).
 
 use std::any::Any;
 use std::future::Future;
@@ -237,7 +237,7 @@ tuple_gather!(A, B, C, D, E, F, G, H);
 ///
 /// Dropping the returned future before it completes cancels every child
 /// still running; their results are lost. Their futures are dropped inside
-/// that drop (their tasks finish when the loop next reaches them). After
+/// that drop, and their tasks are done (cancelled) when it returns. After
 /// it failed fast, the remaining children are detached and run on (a later
 /// panic of theirs is not reported as never retrieved).
 #[track_caller]

@@ -40,6 +40,11 @@ use crate::task::{Task, spawn};
 /// retrieved, so a later panic in it is not reported as "Task exception was
 /// never retrieved" (asyncio's shield marks the inner's exception retrieved
 /// when the outer is cancelled).
+///
+/// # Panics
+///
+/// Outside a running loop, as [`spawn`](crate::spawn) does: it spawns
+/// at the call.
 #[track_caller]
 pub fn shield<F>(fut: F) -> Shield<F::Output>
 where

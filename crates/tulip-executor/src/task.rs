@@ -15,7 +15,8 @@
 //! reported to the loop's exception handler ("Task exception was never
 //! retrieved"), as asyncio does.
 //!
-//! Dropping a [`Task`] detaches it: the task keeps running to completion.
+//! Dropping a [`Task`] detaches it: the task keeps running to completion
+//! (unless a timeout drops it while awaiting it: see [`Task`]).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -36,11 +37,17 @@ use crate::base_events::{Loop, LoopInner, Ready, schedule_runnable, with_running
 use crate::error::{Error, PanicError};
 use crate::exception_handler::ExceptionContext;
 
+// The inspection and cancellation methods that `Task` and `TaskRef` share.
+#[macro_use]
+mod methods;
+
 const DONE: u8 = 1;
 const CANCELLED: u8 = 2;
 const PANICKED: u8 = 4;
 const RETRIEVED: u8 = 8;
 const DETACHED: u8 = 16;
+/// The handle's last poll returned `Pending`: someone is awaiting the task.
+const AWAITED: u8 = 32;
 
 type DoneCallback = Box<dyn FnOnce(&TaskRef)>;
 
@@ -259,6 +266,10 @@ thread_local! {
     /// duration of its poll).
     static CURRENT_TASK: Cell<Option<NonNull<TaskHeader>>> = const { Cell::new(None) };
     static TRACK_POLLS: Cell<bool> = const { Cell::new(false) };
+    /// Set while a timeout drops the future it timed out
+    /// ([`drop_cancelling_awaited`]): awaited tasks whose handles are
+    /// dropped meanwhile are cancelled and collected here.
+    static CANCEL_AWAITED: RefCell<Option<Vec<TaskRef>>> = const { RefCell::new(None) };
     static LAST_POLLED: RefCell<Option<TaskRef>> = const { RefCell::new(None) };
 }
 
@@ -352,6 +363,12 @@ impl<F: Future> Future for TaskFuture<F> {
             this.fut.set(None);
             return Poll::Ready(finish(header, Err(*e)));
         }
+        if header.state.get() & DONE != 0 {
+            // Finished in place by its owner ([`finish_emptied`]): this last
+            // run only releases what is left.
+            drop_future(header, this.fut.as_mut());
+            return Poll::Ready(Err(Error::Cancelled));
+        }
         if header.must_cancel.get() {
             drop_future(header, this.fut.as_mut());
             return Poll::Ready(finish(header, Err(Error::Cancelled)));
@@ -443,6 +460,43 @@ fn finish<T>(header: &TaskHeader, outcome: Result<T, Error>) -> Result<T, Error>
     outcome
 }
 
+/// Runs `drop_it` (which drops a future a timeout gave up on) so that every
+/// [`Task`] handle dropped inside it while being awaited cancels its task
+/// instead of detaching it: asyncio's cancellation of an awaiting
+/// coroutine reaches the task it awaits. Returns those tasks, for the
+/// timeout to wait until they are done.
+/// Nested (a scope dropped while an outer one expires), the tasks are also
+/// handed to the outer collector, so the outer scope waits for them too.
+pub(crate) fn drop_cancelling_awaited(drop_it: impl FnOnce()) -> Vec<TaskRef> {
+    let outer = CANCEL_AWAITED.with(|c| c.borrow_mut().replace(Vec::new()));
+    drop_it();
+    CANCEL_AWAITED.with(|c| {
+        let mut c = c.borrow_mut();
+        let mine = std::mem::replace(&mut *c, outer).unwrap_or_default();
+        if let Some(outer) = c.as_mut() {
+            outer.extend(mine.iter().cloned());
+        }
+        mine
+    })
+}
+
+/// Finishes `task` as cancelled right now, for an owner that has already
+/// dropped the task's future itself (a task group or gather emptying a
+/// child's slot): the task is [`done`](TaskRef::done), out of
+/// [`all_tasks`], and its done callbacks are scheduled before this returns,
+/// rather than when the loop next reaches it. Its runnable, if queued, only
+/// releases the task's remains when it runs.
+pub(crate) fn finish_emptied(task: &TaskRef) {
+    let h = task.header();
+    if h.state.get() & DONE != 0 {
+        return;
+    }
+    if !h.must_cancel.get() {
+        task.cancel();
+    }
+    let _ = finish::<()>(h, Err(Error::Cancelled));
+}
+
 fn report_never_retrieved(lp: &Loop, task: &TaskRef) {
     let header = task.header();
     let Some(p) = header.panic() else {
@@ -460,7 +514,11 @@ fn report_never_retrieved(lp: &Loop, task: &TaskRef) {
 /// Awaiting it yields `Ok(output)`, `Err(Error::Cancelled)` or
 /// `Err(Error::Panicked(..))`.
 ///
-/// Dropping the handle detaches the task (it runs to completion).
+/// Dropping the handle detaches the task (it runs to completion), except
+/// when a timeout ([`wait_for`](crate::wait_for),
+/// [`Timeout::run`](crate::Timeout::run)) drops it while it is being
+/// awaited: then the task is cancelled, as asyncio's cancellation reaches
+/// the task an expired `wait_for` awaits.
 ///
 /// ```
 /// let event_loop = tulip_executor::EventLoop::new()?;
@@ -527,8 +585,10 @@ pub struct CallbackId(u64);
 
 impl Loop {
     /// Wraps `future` in a [`Task`] and schedules it (asyncio's
-    /// `create_task`). On a closed loop the task is already done with
-    /// [`Error::LoopClosed`].
+    /// `create_task`). The loop need not be running: the task starts when
+    /// it runs. On a closed loop the task is already done with
+    /// [`Error::LoopClosed`] (no panic: a closed loop can be reached from
+    /// destructors that [`close`](crate::EventLoop::close) itself runs).
     #[track_caller]
     pub fn create_task<F>(&self, future: F) -> Task<F::Output>
     where
@@ -635,7 +695,28 @@ fn spawn_failed<T: 'static>(
 }
 
 /// Spawns `future` on the running loop (asyncio's `asyncio.create_task`).
-/// Outside a running loop the task is done with [`Error::NoRunningLoop`].
+///
+/// ```
+/// use tulip_executor::spawn;
+/// tulip_executor::run(async {
+///     let task = spawn(async { 6 * 7 });
+///     assert_eq!(task.await.unwrap(), 42);
+/// })?;
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
+///
+/// # Panics
+///
+/// Outside a running loop (asyncio raises `RuntimeError: no running event
+/// loop` at the call; tokio's `spawn` panics the same way): there is no
+/// loop to run the task, which is a bug in the calling code, not a
+/// condition to handle. Call it from inside [`run`](crate::run) or a task,
+/// or use [`Loop::create_task`] on a loop handle, which works before the
+/// loop runs.
+///
+/// ```should_panic
+/// let _task = tulip_executor::spawn(async {}); // no running loop: panics here
+/// ```
 #[track_caller]
 #[doc(alias = "spawn_local")]
 pub fn spawn<F>(future: F) -> Task<F::Output>
@@ -645,8 +726,19 @@ where
 {
     match crate::get_running_loop() {
         Ok(lp) => lp.create_task(future),
-        Err(e) => spawn_failed(e, Weak::new(), Location::caller()),
+        Err(_) => panic_no_running_loop(),
     }
+}
+
+/// The panic of [`spawn`] (and of the toolkit functions that spawn at the
+/// call) outside a running loop, kept out of line.
+#[cold]
+#[track_caller]
+fn panic_no_running_loop() -> ! {
+    panic!(
+        "tulip::spawn called outside a running event loop: call it from inside \
+         tulip::run(..) or a task on the loop, or use Loop::create_task on a loop handle"
+    )
 }
 
 /// The task whose future is being polled on this thread (asyncio's
@@ -664,121 +756,6 @@ pub fn all_tasks() -> Vec<TaskRef> {
     crate::get_running_loop()
         .map(|lp| all_task_refs(&lp))
         .unwrap_or_default()
-}
-
-macro_rules! task_methods {
-    () => {
-        /// The task's id, unique within its loop.
-        pub fn id(&self) -> u64 {
-            self.h().id
-        }
-
-        /// The task's name (`Task-<id>` unless set).
-        pub fn get_name(&self) -> String {
-            self.h().name()
-        }
-
-        /// Renames the task.
-        pub fn set_name(&self, name: impl Into<String>) {
-            let name = name.into();
-            self.h().with_extra(|e| e.name = Some(name));
-        }
-
-        /// Asks the task to cancel (asyncio's `Task.cancel`): at its next
-        /// poll its future is dropped and it completes as cancelled. Returns
-        /// false if the task is already done. Each call counts (see
-        /// [`cancelling`](Self::cancelling)).
-        pub fn cancel(&self) -> bool {
-            let h = self.h();
-            if h.state.get() & DONE != 0 {
-                return false;
-            }
-            h.cancel_requests
-                .set(h.cancel_requests.get().saturating_add(1));
-            h.must_cancel.set(true);
-            // Suspended: wake it so its next poll comes. Not polled yet, or
-            // running now: it is queued, or its poll sees the flag on the way
-            // out; an extra wake-up is harmless.
-            self.wake();
-            true
-        }
-
-        /// The number of cancellation requests standing (asyncio 3.11's
-        /// `cancelling`).
-        pub fn cancelling(&self) -> u32 {
-            self.h().cancel_requests.get()
-        }
-
-        /// Takes one cancellation request back and returns how many remain
-        /// (asyncio 3.11's `uncancel`); at zero a pending cancellation that
-        /// has not been delivered yet is withdrawn.
-        pub fn uncancel(&self) -> u32 {
-            let h = self.h();
-            let n = h.cancel_requests.get();
-            if n > 0 {
-                h.cancel_requests.set(n - 1);
-                if n == 1 {
-                    h.must_cancel.set(false);
-                }
-            }
-            h.cancel_requests.get()
-        }
-
-        /// Whether the task is done (finished, cancelled or panicked).
-        pub fn done(&self) -> bool {
-            self.h().state.get() & DONE != 0
-        }
-
-        /// Whether the task completed as cancelled.
-        pub fn cancelled(&self) -> bool {
-            self.h().state.get() & CANCELLED != 0
-        }
-
-        /// Whether the task completed with a panic.
-        pub fn panicked(&self) -> bool {
-            self.h().state.get() & PANICKED != 0
-        }
-
-        /// Where the task was created.
-        pub fn source_location(&self) -> &'static Location<'static> {
-            self.h().site
-        }
-
-        /// Adds a callback run (on the loop, via `call_soon`) once the task
-        /// is done; right away (next pass) if it already is.
-        pub fn add_done_callback(&self, callback: impl FnOnce(&TaskRef) + 'static) -> CallbackId {
-            let h = self.h();
-            let id = h.with_extra(|e| {
-                e.next_callback_id += 1;
-                e.next_callback_id
-            });
-            if h.state.get() & DONE != 0 {
-                if let (Some(inner), Some(task)) = (h.loop_inner(), self.tref_clone()) {
-                    let _ = Loop::from_inner(inner).call_soon(move || callback(&task));
-                }
-            } else {
-                h.with_extra(|e| e.done_callbacks.push((id, Box::new(callback))));
-            }
-            CallbackId(id)
-        }
-
-        /// Removes a done callback that has not been scheduled yet; returns
-        /// whether it was found.
-        pub fn remove_done_callback(&self, id: CallbackId) -> bool {
-            let mut extra = self.h().extra.borrow_mut();
-            let Some(e) = extra.as_mut() else {
-                return false;
-            };
-            let before = e.done_callbacks.len();
-            e.done_callbacks.retain(|(i, _)| *i != id.0);
-            e.done_callbacks.len() != before
-        }
-
-        /// The loop the task runs on (`None` once that loop is gone).
-        pub fn get_loop(&self) -> Option<Loop> {
-            self.h().loop_inner().map(Loop::from_inner)
-        }
-    };
 }
 
 impl<T> Task<T> {
@@ -849,10 +826,12 @@ impl<T> Task<T> {
 
     /// Marks the outcome as retrieved without taking it: a panic that ends
     /// the task later is not reported as "never retrieved" (for combinators
-    /// that stop caring about a child, as asyncio's `gather` does).
+    /// that stop caring about a child, as asyncio's `gather` does, or
+    /// `shield`). Nobody awaits the task any more either: a timeout that
+    /// drops this handle detaches the task rather than cancelling it.
     pub(crate) fn mark_retrieved(&self) {
         let h = self.h();
-        h.state.set(h.state.get() | RETRIEVED);
+        h.state.set((h.state.get() | RETRIEVED) & !AWAITED);
     }
 
     /// Cancels the task and drops this handle *without* detaching, so that
@@ -867,7 +846,10 @@ impl<T> Task<T> {
                 .set(h.cancel_requests.get().saturating_add(1));
             h.must_cancel.set(true);
         }
-        h.state.set(h.state.get() | RETRIEVED);
+        // No handle is left: like a detached task, it must not keep a
+        // waker of itself when it finishes (that would be a cycle keeping
+        // its allocation alive).
+        h.state.set(h.state.get() | RETRIEVED | DETACHED);
         let kept = h.self_waker.take();
         // Dropping async-task's handle (rather than detaching it) cancels
         // the task; `TaskFuture`'s drop finishes it as cancelled.
@@ -889,8 +871,17 @@ impl<T> Future for Task<T> {
         if h.state.get() & RETRIEVED != 0 {
             return Poll::Ready(Err(Error::InvalidState("task outcome already taken")));
         }
+        if h.state.get() & CANCELLED != 0 {
+            // Cancelled is the whole outcome, and a task finished in place
+            // ([`finish_emptied`]) has it before async-task ran it again.
+            h.state.set(h.state.get() | RETRIEVED);
+            return Poll::Ready(Err(Error::Cancelled));
+        }
         let out = match Pin::new(&mut *task).poll(cx) {
-            Poll::Pending => return Poll::Pending,
+            Poll::Pending => {
+                h.state.set(h.state.get() | AWAITED);
+                return Poll::Pending;
+            }
             Poll::Ready(Some(r)) => r,
             // The future was dropped without an outcome (loop closed).
             Poll::Ready(None) => Err(Error::Cancelled),
@@ -906,6 +897,16 @@ impl<T> Drop for Task<T> {
             return;
         }
         let h = self.h();
+        if h.state.get() & (AWAITED | DONE) == AWAITED {
+            let _ = CANCEL_AWAITED.try_with(|c| {
+                if let Some(cancelled) = c.borrow_mut().as_mut() {
+                    if let Some(t) = self.tref_clone() {
+                        t.cancel();
+                        cancelled.push(t);
+                    }
+                }
+            });
+        }
         h.state.set(h.state.get() | DETACHED);
         let s = h.state.get();
         if s & PANICKED != 0 && s & RETRIEVED == 0 {

@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use crate::error::{Error, PanicError};
 use crate::exception_handler::ExceptionContext;
-use crate::task::{Task, spawn};
+use crate::task::{Task, finish_emptied, spawn};
 
 /// A child's future in a cell of its own, shared by its task and by the
 /// [`TaskSet`] that owns it, so that the set can drop the future at once
@@ -118,15 +118,24 @@ pub struct Child<T> {
 }
 
 /// Empties a child's slot, reporting a panicking destructor to the running
-/// loop's exception handler.
+/// loop's exception handler, and then finishes the child's task in place
+/// ([`finish_emptied`]): it is done when this returns. A child whose poll is
+/// on the stack (its slot is busy) ends when that poll returns instead.
 pub(crate) fn empty_slot(slot: &dyn EmptySlot, task: crate::TaskRef) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| slot.empty())) {
-        let ctx = ExceptionContext::new("panic while dropping a task's future")
-            .with_error(Error::Panicked(PanicError::new(payload)))
-            .with_task(task);
-        if let Ok(lp) = crate::get_running_loop() {
-            lp.call_exception_handler(&ctx);
+    let emptied = match catch_unwind(AssertUnwindSafe(|| slot.empty())) {
+        Ok(emptied) => emptied,
+        Err(payload) => {
+            let ctx = ExceptionContext::new("panic while dropping a task's future")
+                .with_error(Error::Panicked(PanicError::new(payload)))
+                .with_task(task.clone());
+            if let Ok(lp) = crate::get_running_loop() {
+                lp.call_exception_handler(&ctx);
+            }
+            true
         }
+    };
+    if emptied {
+        finish_emptied(&task);
     }
 }
 
@@ -163,9 +172,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Tasks polled each with its own waker; yields `(index, outcome)` in
 /// completion order. Dropping the set drops the futures of the children
-/// still pending right there (their destructors have run when the drop
-/// returns) and aborts their tasks ([`Task::abort`]), which finish as
-/// cancelled when the loop next reaches them; unless
+/// still pending right there and finishes their tasks as cancelled (their
+/// destructors have run and they are done when the drop returns); unless
 /// [`detach`](TaskSet::detach) was called: then they run on, their
 /// outcomes marked retrieved (a later panic is not reported).
 pub(crate) struct TaskSet<T> {

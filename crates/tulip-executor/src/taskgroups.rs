@@ -7,8 +7,10 @@
 //! panics, or a `try_create_task` child that returns `Err` — aborts the
 //! group: every other child is cancelled and the body is dropped (asyncio
 //! cancels the parent task; here the body alone ends, the task does not).
-//! All failures are then reported together as a [`TaskGroupError`]
-//! (asyncio's `ExceptionGroup`), except that a panic in a child is resumed
+//! The abort happens at the next pass of the loop (asyncio runs it from the
+//! failed child's done callback), so children that fail in the same pass
+//! all run and all their failures are kept. All failures are then reported
+//! together as a [`TaskGroupError`] (asyncio's `ExceptionGroup`), except that a panic in a child is resumed
 //! (`resume_unwind`) in the awaiting task when the group exits, as asyncio
 //! re-raises `BaseException`s. A child cancelled from outside is not a
 //! failure. Dropping the group's future (the parent task cancelled, or a
@@ -17,12 +19,12 @@
 //!
 //! That drop drops each child's future right away, inside the drop, so
 //! its destructors have run when the drop returns (whether the child was
-//! suspended or already woken and queued), and cancels its task. The task
-//! itself, now empty, is queued and finishes as cancelled when the loop
-//! reaches it, in this pass or the next; until then it is still listed by
-//! [`all_tasks`](crate::all_tasks). The one exception is a child whose
-//! poll is on the stack at that moment (the group was dropped from inside
-//! that very child): its future is dropped when that poll returns.
+//! suspended or already woken and queued), and finishes its task as
+//! cancelled there and then: the child is [`done`](Task::done) and no longer
+//! listed by [`all_tasks`](crate::all_tasks) when the drop returns. The one
+//! exception is a child whose poll is on the stack at that moment (the group
+//! was dropped from inside that very child): it ends when that poll
+//! returns.
 //!
 //! The handle is a `Clone`; a clone kept after the group exited is harmless:
 //! [`create_task`](TaskGroup::create_task) then returns
@@ -44,7 +46,7 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, PanicError};
-use crate::task::{Task, TaskRef, current_task, spawn};
+use crate::task::{Task, TaskRef, current_task};
 use crate::task_set::{ChildSlot, EmptySlot, empty_slot, new_slot};
 
 /// The errors of a failed [`TaskGroup`] (asyncio's `ExceptionGroup`), in the
@@ -94,6 +96,7 @@ struct GroupState {
     live: Cell<usize>,
     errors: RefCell<Vec<Error>>,
     aborting: Cell<bool>,
+    abort_scheduled: Cell<bool>,
     exiting: Cell<bool>,
     finished: Cell<bool>,
     parent: RefCell<Option<Waker>>,
@@ -106,9 +109,22 @@ impl GroupState {
         }
     }
 
-    fn fail(&self, error: Error) {
+    /// Records a child's failure. The abort comes from a callback on the
+    /// next pass, as asyncio handles a failure in the child's done
+    /// callback: siblings already queued for this pass still run, and their
+    /// failures are recorded too (not lost to a cancellation that reached
+    /// them before their poll).
+    fn fail(self: &Rc<Self>, error: Error) {
         self.errors.borrow_mut().push(error);
-        self.abort();
+        if self.abort_scheduled.replace(true) {
+            return;
+        }
+        let state = self.clone();
+        let scheduled =
+            crate::get_running_loop().and_then(|lp| lp.call_soon(move || state.abort()));
+        if scheduled.is_err() {
+            self.abort();
+        }
     }
 
     fn abort(&self) {
@@ -172,9 +188,8 @@ pub struct TaskGroup {
 ///
 /// Dropping the returned future (the parent task cancelled, or a timeout
 /// around it expiring) drops the body and every child's future at once
-/// (but for a child whose poll is on the stack: it is dropped when that
-/// poll returns), and cancels the children's tasks, which finish when the
-/// loop next reaches them.
+/// and finishes the children's tasks as cancelled (but for a child whose
+/// poll is on the stack: it ends when that poll returns).
 pub fn task_group<B, Fut>(body: B) -> TaskGroupScope<Fut>
 where
     B: FnOnce(TaskGroup) -> Fut,
@@ -205,7 +220,8 @@ impl TaskGroup {
 
     /// Spawns `fut` as a child of the group. If it panics, the group aborts
     /// (see [`task_group`]). [`Error::InvalidState`] if the group is
-    /// shutting down or finished.
+    /// shutting down or finished, [`Error::NoRunningLoop`] outside a running
+    /// loop.
     ///
     /// ```
     /// use tulip_executor::task_group;
@@ -263,21 +279,18 @@ impl TaskGroup {
         F::Output: 'static,
     {
         self.check_open()?;
+        let lp = crate::get_running_loop()?;
         let s = &self.state;
         let key = s.next_key.get();
         s.next_key.set(key + 1);
         s.live.set(s.live.get() + 1);
         let slot = new_slot(fut);
-        let task = spawn(Child {
+        let task = lp.create_task(Child {
             fut: slot.clone(),
             failure,
             state: s.clone(),
             key,
         });
-        if task.done() {
-            // Could not start (no running loop): not a child.
-            return Ok(task);
-        }
         s.children.borrow_mut().insert(
             key,
             ChildEntry {

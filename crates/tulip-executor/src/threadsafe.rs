@@ -25,6 +25,11 @@ use crate::task::{Task, spawn};
 /// })?;
 /// # Ok::<(), tulip_executor::Error>(())
 /// ```
+///
+/// # Panics
+///
+/// Outside a running loop, as [`spawn`](crate::spawn) does: it spawns
+/// at the call.
 #[track_caller]
 pub fn ensure_future<F>(fut: F) -> Task<F::Output>
 where

@@ -1,6 +1,13 @@
 //! Timeouts: asyncio 3.11's reschedulable [`Timeout`] scope ([`timeout`],
 //! [`timeout_at`]) and `wait_for` ([`wait_for`], [`wait_for_task`]).
 //!
+//! The body's first step runs before the deadline can fire (the deadline
+//! is a timer, as asyncio's is a callback), even a deadline already past.
+//! When the deadline passes, a [`Task`] handle the body was awaiting is cancelled,
+//! not detached, as it is dropped with the body (asyncio's cancellation
+//! travels into the awaited task), and the scope reports
+//! [`Error::Timeout`] once those tasks are done.
+//!
 //! A [`Timeout`] is a cheap `Clone` handle on a deadline;
 //! [`Timeout::run`] runs a body under it and yields `Ok(value)`, or
 //! `Err(Error::Timeout)` when the deadline passes first, in which case the
@@ -40,12 +47,11 @@
 //! - every child's future has been dropped, its destructors run, whether
 //!   the child was suspended (on a timer, I/O, a lock...) or already woken
 //!   and queued for this pass; none is polled again;
-//! - the child *tasks*, now empty, are still listed by
-//!   [`all_tasks`](crate::all_tasks), not [`done`](Task::done) yet: each
-//!   is queued, and finishes as cancelled when the loop reaches it, in
-//!   this pass or the next. (async-task frees a task's future only from
-//!   the loop; the toolkit keeps each child's future in a slot of its own
-//!   so that it can drop it sooner.)
+//! - every child *task* is [`done`](Task::done) (cancelled) and no longer
+//!   listed by [`all_tasks`](crate::all_tasks). (async-task frees a task's
+//!   future only from the loop; the toolkit keeps each child's future in a
+//!   slot of its own so that it can drop it sooner, and then finishes the
+//!   task in place.)
 //!
 //! The one exception is a child whose poll is on the stack at that moment,
 //! which happens only if the timed-out body was driven from inside that
@@ -61,7 +67,7 @@ use std::time::{Duration, Instant};
 
 use crate::error::Error;
 use crate::sleep::{Sleep, sleep_until};
-use crate::task::Task;
+use crate::task::{Task, TaskRef, drop_cancelling_awaited};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Phase {
@@ -260,7 +266,8 @@ impl Timeout {
     /// # Cancel safety
     ///
     /// Dropping the returned future drops the body (the scope is then
-    /// exited, not expired); nothing else is affected.
+    /// exited, not expired); a task the body was awaiting is cancelled with
+    /// it (see [`Task`]); nothing else is affected.
     pub fn run<F: Future>(&self, body: F) -> TimeoutScope<F> {
         TimeoutScope {
             state: self.state.clone(),
@@ -268,6 +275,7 @@ impl Timeout {
             sleep: None,
             armed: None,
             entered: false,
+            draining: None,
         }
     }
 }
@@ -292,6 +300,9 @@ pin_project_lite::pin_project! {
         // The version the sleep was armed for.
         armed: Option<u64>,
         entered: bool,
+        // Expired: the tasks the body was awaiting, cancelled when it was
+        // dropped; `Err(Timeout)` comes once they are all done.
+        draining: Option<Vec<TaskRef>>,
     }
 
     impl<F> PinnedDrop for TimeoutScope<F> {
@@ -306,6 +317,10 @@ pin_project_lite::pin_project! {
                 }
                 this.state.waker.borrow_mut().take();
             }
+            // Cancelled from outside: the tasks the body awaits are
+            // cancelled too (not waited for: a drop cannot wait).
+            let mut body = this.body;
+            drop_cancelling_awaited(|| body.set(None));
         }
     }
 }
@@ -323,6 +338,15 @@ impl<F: Future> Future for TimeoutScope<F> {
             state.phase.set(Phase::Entered);
             *this.entered = true;
         }
+        if let Some(tasks) = this.draining.as_mut() {
+            tasks.retain(|t| !t.done());
+            if tasks.is_empty() {
+                *this.draining = None;
+                return Poll::Ready(Err(Error::Timeout));
+            }
+            set_waker(state, cx);
+            return Poll::Pending;
+        }
         if this.body.is_none() {
             return Poll::Ready(Err(Error::InvalidState(
                 "timeout scope polled after completion",
@@ -339,9 +363,24 @@ impl<F: Future> Future for TimeoutScope<F> {
             if let Some(s) = this.sleep.as_mut() {
                 if Pin::new(s).poll(cx).is_ready() {
                     state.phase.set(Phase::Expired);
-                    this.body.set(None);
                     *this.sleep = None;
-                    return Poll::Ready(Err(Error::Timeout));
+                    let mut body = this.body;
+                    let awaited = drop_cancelling_awaited(|| body.set(None));
+                    let pending: Vec<TaskRef> = awaited.into_iter().filter(|t| !t.done()).collect();
+                    if pending.is_empty() {
+                        return Poll::Ready(Err(Error::Timeout));
+                    }
+                    for t in &pending {
+                        let state = this.state.clone();
+                        t.add_done_callback(move |_| {
+                            if let Some(w) = state.waker.borrow().as_ref() {
+                                w.wake_by_ref();
+                            }
+                        });
+                    }
+                    *this.draining = Some(pending);
+                    set_waker(state, cx);
+                    return Poll::Pending;
                 }
             }
             if body_polled {
@@ -359,12 +398,18 @@ impl<F: Future> Future for TimeoutScope<F> {
                 break;
             }
         }
-        let mut w = state.waker.borrow_mut();
-        match w.as_ref() {
-            Some(old) if old.will_wake(cx.waker()) => {}
-            _ => *w = Some(cx.waker().clone()),
-        }
+        set_waker(state, cx);
         Poll::Pending
+    }
+}
+
+/// Keeps the waker of the task running the scope, for `reschedule` and
+/// for the tasks an expired scope waits on.
+fn set_waker(state: &State, cx: &Context<'_>) {
+    let mut w = state.waker.borrow_mut();
+    match w.as_ref() {
+        Some(old) if old.will_wake(cx.waker()) => {}
+        _ => *w = Some(cx.waker().clone()),
     }
 }
 
@@ -372,8 +417,25 @@ impl<F: Future> Future for TimeoutScope<F> {
 /// value, or `Err(Error::Timeout)` after dropping it — its destructors run,
 /// so its cancellation has completed, before the error is returned.
 ///
-/// For a [`Task`], use [`wait_for_task`]: dropping a `Task` handle detaches
-/// the task rather than cancelling it.
+/// `fut` may be a [`Task`] (or await one): on timeout the task is
+/// cancelled, as asyncio's `wait_for` cancels it, and the error comes once
+/// it is done. (A `Task` dropped anywhere else detaches; to keep the task
+/// running past the timeout, pass `&mut task`, or use
+/// [`shield`](crate::shield).)
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip_executor::{sleep, spawn, wait_for};
+/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// event_loop.run_until_complete(async {
+///     let task = spawn(sleep(Duration::from_secs(60)));
+///     let probe = task.task_ref();
+///     let r = wait_for(task, Duration::from_secs(1)).await;
+///     assert!(r.unwrap_err().is_timeout());
+///     assert!(probe.done() && probe.cancelled());
+/// })?;
+/// # Ok::<(), tulip_executor::Error>(())
+/// ```
 ///
 /// ```
 /// use std::time::Duration;
@@ -394,10 +456,11 @@ pub fn wait_for<F: Future>(fut: F, timeout: Duration) -> TimeoutScope<F> {
     self::timeout(timeout).run(fut)
 }
 
-/// [`wait_for`] for a task: on timeout the task is cancelled and awaited,
-/// so it is done (its future dropped) before `Err(Error::Timeout)` is
-/// returned. A task that completes anyway (with a value, in the same pass)
-/// yields its value, as asyncio's `wait_for` does; nothing is lost.
+/// [`wait_for`] for a task, by name: on timeout the task is cancelled and
+/// awaited, so it is done (its future dropped) before `Err(Error::Timeout)`
+/// is returned. [`wait_for`] does the same with a `Task`; this one also
+/// yields the value of a task that completes anyway (with a value, in the
+/// same pass as its cancellation), as asyncio's `wait_for` does.
 ///
 /// ```
 /// use std::time::Duration;

@@ -3,7 +3,7 @@
 //! `Error::Panicked` with the panic's message and the loop goes on; the
 //! default handler only logs; a panicking custom handler is survived;
 //! `call_exception_handler` hands a context straight to the handler;
-//! `get_exception_handler` / `set_exception_handler(None)`.
+//! `get_exception_handler` / `reset_exception_handler`.
 //!
 //! The panics below are expected; the test harness prints them.
 
@@ -146,10 +146,10 @@ fn a_panicking_handler_is_survived() {
     let lp = el.handle();
     let calls = Rc::new(Cell::new(0));
     let c = calls.clone();
-    lp.set_exception_handler(Some(Rc::new(move |_: &Loop, _: &ExceptionContext| {
+    lp.set_exception_handler(move |_: &Loop, _: &ExceptionContext| {
         c.set(c.get() + 1);
         panic!("the handler itself fails");
-    })));
+    });
     let ran = Rc::new(Cell::new(false));
     lp.call_soon(|| panic!("first")).unwrap();
     let r = ran.clone();
@@ -170,10 +170,10 @@ fn call_exception_handler_hands_the_context_over() {
     let captured = new_log();
     let (s, c) = (same_loop.clone(), captured.clone());
     let l = lp.clone();
-    lp.set_exception_handler(Some(Rc::new(move |lp: &Loop, ctx: &ExceptionContext| {
+    lp.set_exception_handler(move |lp: &Loop, ctx: &ExceptionContext| {
         s.set(lp.same_loop(&l));
         c.borrow_mut().push(ctx.clone());
-    })));
+    });
     assert!(lp.get_exception_handler().is_some());
     let ctx = ExceptionContext::new("custom problem")
         .with_error(Error::exception(std::io::Error::other("disk on fire")))
@@ -193,12 +193,12 @@ fn call_exception_handler_hands_the_context_over() {
 }
 
 #[test]
-fn set_exception_handler_none_restores_the_default() {
+fn reset_exception_handler_restores_the_default() {
     let el = EventLoop::new().unwrap();
     let seen = capture_exceptions(&el);
     el.call_soon(|| panic!("one")).unwrap();
     run_once(&el);
-    el.set_exception_handler(None);
+    el.reset_exception_handler();
     assert!(el.get_exception_handler().is_none());
     el.call_soon(|| panic!("two")).unwrap();
     run_once(&el);

@@ -2,7 +2,8 @@
 //! detached tasks that still finish, names and ids, `current_task()`,
 //! `all_tasks()`, done callbacks (run through the loop after completion,
 //! also when added late; removable), eager start, `Task::result()`, tasks
-//! that cannot be spawned (no running loop, closed loop), and tasks that
+//! that cannot be spawned (`spawn` outside a running loop panics at the
+//! call; a closed loop's `create_task` gives a failed task), and tasks that
 //! outlive a burst (the registry compacted under them).
 
 mod common;
@@ -277,18 +278,35 @@ fn result_before_done_is_invalid_state() {
 }
 
 #[test]
-fn spawn_outside_a_running_loop_fails_with_no_running_loop() {
-    let mut task = spawn(async { 1 });
-    assert!(task.done());
-    assert!(matches!(task.result(), Err(Error::NoRunningLoop)));
-    assert!(task.get_loop().is_none());
-    // Awaited inside some other loop, it reports the same.
-    let orphan = spawn(async { 2 });
+fn spawn_outside_a_running_loop_panics_at_the_call() {
+    let payload = std::panic::catch_unwind(|| {
+        let _task = spawn(async { 1 });
+    })
+    .expect_err("spawn without a running loop fails at the call");
+    let msg = payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(msg.contains("outside a running event loop"), "{msg}");
+    assert!(msg.contains("Loop::create_task"), "says what to do: {msg}");
+    // A loop handle's create_task works before the loop runs.
     let el = EventLoop::new().unwrap();
-    assert!(matches!(
-        el.run_until_complete(orphan),
-        Ok(Err(Error::NoRunningLoop))
-    ));
+    let task = el.handle().create_task(async { 2 });
+    assert_eq!(el.run_until_complete(task).unwrap().unwrap(), 2);
+}
+
+#[test]
+fn a_task_group_child_outside_a_running_loop_is_an_error() {
+    let el = EventLoop::new().unwrap();
+    // `task_group` calls the body closure at once, here outside the loop:
+    // `create_task` reports the missing loop instead of panicking.
+    let scope = tulip_executor::task_group(|tg| {
+        let r = tg.create_task(async {});
+        assert!(matches!(r, Err(Error::NoRunningLoop)), "{r:?}");
+        async {}
+    });
+    el.run_until_complete(scope).unwrap().unwrap();
 }
 
 #[test]

@@ -197,8 +197,7 @@ fn cancelling_the_gather_cancels_every_child() {
         assert_eq!(all_tasks().len(), 12, "main, outer and ten children");
         outer.cancel();
         assert!(outer.await.unwrap_err().is_cancelled());
-        yield_now().await;
-        yield_now().await;
+        // The children are done by the time the cancelled gather reports.
         assert_eq!(all_tasks().len(), 1, "only the main task is left");
         assert!(get_running_loop().is_ok());
     })
@@ -207,6 +206,24 @@ fn cancelling_the_gather_cancels_every_child() {
         flags.iter().all(|f| f.get()),
         "every child's future was dropped"
     );
+}
+
+#[test]
+fn children_are_done_in_the_pass_the_gather_is_cancelled() {
+    let el = vloop();
+    el.run_until_complete(async {
+        let outer = spawn(gather(
+            (0..3).map(|_| sleep(secs(3600))).collect::<Vec<_>>(),
+        ));
+        sleep(secs(1)).await;
+        assert_eq!(all_tasks().len(), 5);
+        outer.cancel();
+        // One pass: the outer task runs (and drops the gather) first.
+        yield_now().await;
+        assert!(outer.done());
+        assert_eq!(all_tasks().len(), 1, "no child listed a pass later");
+    })
+    .unwrap();
 }
 
 #[test]

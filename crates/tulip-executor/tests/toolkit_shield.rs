@@ -1,6 +1,7 @@
 //! `shield`: the inner task survives the cancellation of the outer await
 //! and runs to completion; cancelling the inner itself is seen by the
-//! awaiter. Virtual clock.
+//! awaiter, and a timeout around the shield leaves the inner running.
+//! Virtual clock.
 
 mod common;
 
@@ -72,4 +73,24 @@ fn a_panic_of_the_inner_after_the_outer_was_cancelled_is_not_reported() {
     })
     .unwrap();
     assert!(seen.borrow().is_empty());
+}
+
+#[test]
+fn inner_survives_a_timeout_around_the_shield() {
+    // wait_for cancels a task it awaits, but not through a shield: the
+    // shield's inner runs on, as asyncio's `wait_for(shield(t), d)`.
+    let el = EventLoop::builder().paused_clock(true).build().unwrap();
+    el.run_until_complete(async {
+        let shielded = shield(async {
+            sleep(Duration::from_secs(5)).await;
+            "kept"
+        });
+        let probe = shielded.task().task_ref();
+        let r = tulip_executor::wait_for(shielded, Duration::from_secs(1)).await;
+        assert!(r.unwrap_err().is_timeout());
+        assert!(!probe.done(), "the shielded task was not cancelled");
+        sleep(Duration::from_secs(5)).await;
+        assert!(probe.done() && !probe.cancelled());
+    })
+    .unwrap();
 }

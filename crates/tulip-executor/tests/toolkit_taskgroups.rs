@@ -1,7 +1,9 @@
 //! `TaskGroup`: 100 children with one failing (siblings cancelled, the
 //! error collected, no task left alive), the parent cancelled mid-run (no
 //! task left alive), a child panic resumed in the parent, and creating a
-//! task in a group that is shutting down or finished. Virtual clock.
+//! task in a group that is shutting down or finished, children done when
+//! their cancelled parent reports, and every failure of one pass reported.
+//! Virtual clock.
 
 mod common;
 
@@ -10,7 +12,9 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use common::drop_flag;
-use tulip_executor::{Error, EventLoop, TaskGroup, all_tasks, sleep, spawn, task_group, yield_now};
+use tulip_executor::{
+    Error, EventLoop, TaskGroup, TaskRef, all_tasks, sleep, spawn, task_group, yield_now,
+};
 
 fn vloop() -> EventLoop {
     EventLoop::builder().paused_clock(true).build().unwrap()
@@ -123,11 +127,35 @@ fn parent_cancelled_mid_run_leaves_no_task_alive() {
         assert_eq!(all_tasks().len(), 102);
         parent.cancel();
         assert!(parent.await.unwrap_err().is_cancelled());
-        yield_now().await;
+        // The children are done by the time the parent reports.
         assert_eq!(all_tasks().len(), 1, "no task left alive");
     })
     .unwrap();
     assert!(flags.iter().all(|f| f.get()));
+}
+
+#[test]
+fn children_are_done_in_the_pass_their_parent_is_cancelled() {
+    let el = vloop();
+    el.run_until_complete(async {
+        let kids: Rc<RefCell<Vec<TaskRef>>> = Rc::default();
+        let k = kids.clone();
+        let parent = spawn(task_group(|tg| async move {
+            for _ in 0..3 {
+                let t = tg.create_task(sleep(secs(3600))).unwrap();
+                k.borrow_mut().push(t.task_ref());
+            }
+            sleep(secs(7200)).await;
+        }));
+        sleep(secs(1)).await;
+        parent.cancel();
+        // One pass: the parent runs (and is dropped) before this task resumes.
+        yield_now().await;
+        assert!(parent.done());
+        assert!(kids.borrow().iter().all(|t| t.done() && t.cancelled()));
+        assert_eq!(all_tasks().len(), 1, "no child listed a pass later");
+    })
+    .unwrap();
 }
 
 #[test]
@@ -254,6 +282,33 @@ fn a_failing_try_create_task_child_keeps_its_own_outcome() {
             "the failing child's handle yields Ok(Err(e)), as documented"
         );
         assert!(sibling.await.unwrap_err().is_cancelled());
+    })
+    .unwrap();
+}
+
+#[test]
+fn failures_of_the_same_pass_are_all_reported() {
+    // Three children fail in the same pass; a sleeper is cancelled by the
+    // abort. asyncio's ExceptionGroup holds the three errors, in order.
+    let el = vloop();
+    el.run_until_complete(async {
+        let r = task_group(|tg| async move {
+            for what in ["first", "second", "third"] {
+                tg.try_create_task(async move { Err::<(), _>(Error::InvalidState(what)) })
+                    .unwrap()
+                    .detach();
+            }
+            tg.create_task(sleep(secs(100))).unwrap().detach();
+            sleep(secs(100)).await;
+        })
+        .await;
+        let errors = r.unwrap_err().errors;
+        let messages: Vec<String> = errors.iter().map(ToString::to_string).collect();
+        assert_eq!(messages.len(), 3, "{messages:?}");
+        for (m, what) in messages.iter().zip(["first", "second", "third"]) {
+            assert!(m.contains(what), "{m} should name {what}");
+        }
+        assert_eq!(all_tasks().len(), 1, "the sleeper was cancelled");
     })
     .unwrap();
 }

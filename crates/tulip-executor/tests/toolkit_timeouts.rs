@@ -1,5 +1,6 @@
 //! Timeouts: `wait_for` (the inner is cancelled and its cancellation has
-//! completed before `Timeout`; an outer cancellation wins over an inner
+//! completed before `Timeout`; a `Task` given or awaited is cancelled, not
+//! detached; a zero timeout still runs the body's first step; an outer cancellation wins over an inner
 //! result of the same pass), the `Timeout` scope (`when`, `reschedule`,
 //! `expired`), nested scopes, a foreign cancellation, a refused second
 //! `run` leaving the running scope's wake-up alone, and a timeout around a
@@ -52,16 +53,82 @@ fn wait_for_drops_the_inner_before_returning_timeout() {
     .unwrap();
 }
 
+/// A task that holds `guard` while it sleeps a minute, and a reference to it.
+fn guarded_sleeper(guard: common::DropFlag) -> (tulip_executor::Task<()>, TaskRef) {
+    let task = spawn(async move {
+        let _g = guard;
+        sleep(secs(60)).await;
+    });
+    let r = task.task_ref();
+    (task, r)
+}
+
+#[test]
+fn wait_for_given_a_task_cancels_it_and_reports_once_it_is_done() {
+    let el = vloop();
+    let (guard, dropped) = drop_flag();
+    el.run_until_complete(async move {
+        let (task, r) = guarded_sleeper(guard);
+        assert!(wait_for(task, secs(1)).await.unwrap_err().is_timeout());
+        assert!(r.done() && r.cancelled(), "cancelled, not detached");
+        assert!(dropped.get(), "its cleanup ran before Timeout");
+        assert_eq!(all_tasks().len(), 1);
+        // A task awaited inside the body is cancelled the same way.
+        let inner = spawn(sleep(secs(60)));
+        let ir = inner.task_ref();
+        let out = timeout(secs(1))
+            .run(async move {
+                yield_now().await;
+                inner.await
+            })
+            .await;
+        assert!(out.unwrap_err().is_timeout());
+        assert!(ir.done() && ir.cancelled());
+        // An outer timeout dropping an inner wait_for waits for its task.
+        let nested = spawn(sleep(secs(60)));
+        let nr = nested.task_ref();
+        let out = timeout(secs(1))
+            .run(async move { wait_for(nested, secs(10)).await })
+            .await;
+        assert!(out.unwrap_err().is_timeout());
+        assert!(nr.done() && nr.cancelled(), "done when the outer reports");
+        // `&mut task` lends it: the task outlives the timeout.
+        let mut kept = spawn(async {
+            sleep(secs(5)).await;
+            9
+        });
+        assert!(wait_for(&mut kept, secs(1)).await.unwrap_err().is_timeout());
+        assert!(!kept.done());
+        assert_eq!(kept.await.unwrap(), 9);
+    })
+    .unwrap();
+}
+
+#[test]
+fn a_zero_timeout_runs_the_body_first_step() {
+    // asyncio's timeout is a callback: a body ready at its first step
+    // beats even a deadline already past.
+    let el = vloop();
+    el.run_until_complete(async {
+        assert_eq!(wait_for(async { 3 }, Duration::ZERO).await.unwrap(), 3);
+        let done = spawn(async { 4 });
+        yield_now().await;
+        assert_eq!(wait_for(done, Duration::ZERO).await.unwrap().unwrap(), 4);
+        let slow = spawn(sleep(secs(1)));
+        let r = slow.task_ref();
+        let out = wait_for(slow, Duration::ZERO).await;
+        assert!(out.unwrap_err().is_timeout());
+        assert!(r.done() && r.cancelled());
+    })
+    .unwrap();
+}
+
 #[test]
 fn wait_for_task_cancels_the_task_and_its_cancellation_completes_first() {
     let el = vloop();
     let (guard, dropped) = drop_flag();
     el.run_until_complete(async move {
-        let task = spawn(async move {
-            let _g = guard;
-            sleep(secs(60)).await;
-        });
-        let r = task.task_ref();
+        let (task, r) = guarded_sleeper(guard);
         let out = wait_for_task(task, secs(1)).await;
         assert!(out.unwrap_err().is_timeout());
         assert!(r.done() && r.cancelled(), "the task is done, cancelled");
@@ -280,14 +347,17 @@ fn a_timeout_around_a_task_group_drops_the_children_before_returning() {
     let (g1, dropped1) = drop_flag();
     let ran = Rc::new(Cell::new(false));
     let r1 = ran.clone();
+    let kids: Rc<RefCell<Vec<TaskRef>>> = Rc::default();
+    let k = kids.clone();
     el.run_until_complete(async move {
         let t0 = get_running_loop().unwrap().time();
         let r = timeout(secs(1))
             .run(task_group(|tg| async move {
-                tg.create_task(child(g0, 100, Rc::new(Default::default())))
-                    .unwrap()
-                    .detach();
-                tg.create_task(child(g1, 1, r1)).unwrap().detach();
+                let a = tg
+                    .create_task(child(g0, 100, Rc::new(Default::default())))
+                    .unwrap();
+                let b = tg.create_task(child(g1, 1, r1)).unwrap();
+                k.borrow_mut().extend([a.task_ref(), b.task_ref()]);
                 sleep(secs(100)).await;
             }))
             .await;
@@ -295,9 +365,10 @@ fn a_timeout_around_a_task_group_drops_the_children_before_returning() {
         assert_eq!(get_running_loop().unwrap().time() - t0, secs(1));
         assert!(dropped0.get(), "the suspended child's future was dropped");
         assert!(dropped1.get(), "the queued child's future was dropped");
-        // The emptied tasks finish as cancelled when the loop reaches them.
-        yield_now().await;
+        // Done when the error is returned, not a pass later.
+        assert!(kids.borrow().iter().all(|t| t.done() && t.cancelled()));
         assert_eq!(all_tasks().len(), 1, "no child task left");
+        yield_now().await;
         assert!(!ran.get(), "the queued child never ran again");
     })
     .unwrap();
@@ -322,8 +393,8 @@ fn wait_for_a_gather_drops_the_children_before_returning() {
         assert!(r.unwrap_err().is_timeout());
         assert!(dropped0.get(), "the suspended child's future was dropped");
         assert!(dropped1.get(), "the queued child's future was dropped");
-        yield_now().await;
         assert_eq!(all_tasks().len(), 1, "no child task left");
+        yield_now().await;
         assert!(!ran.get(), "the queued child never ran again");
     })
     .unwrap();

@@ -295,11 +295,9 @@ fn a_panicking_protocol_is_reported_and_the_transport_goes_on() {
         let lp = get_running_loop().unwrap();
         let reports = Rc::new(RefCell::new(Vec::new()));
         let r = reports.clone();
-        lp.set_exception_handler(Some(Rc::new(
-            move |_: &tulip_executor::Loop, ctx: &ExceptionContext| {
-                r.borrow_mut().push(ctx.message.clone());
-            },
-        )));
+        lp.set_exception_handler(move |_: &tulip_executor::Loop, ctx: &ExceptionContext| {
+            r.borrow_mut().push(ctx.message.clone());
+        });
         let lost = Rc::new(Cell::new(false));
         let l = lost.clone();
         let (transport, _) = lp

@@ -272,10 +272,10 @@ fn a_failing_handler_is_reported_and_its_connection_closed() {
         let reports: Rc<RefCell<Vec<String>>> = Rc::default();
         let seen = reports.clone();
         let lp = get_running_loop().unwrap();
-        lp.set_exception_handler(Some(Rc::new(move |_lp, ctx: &ExceptionContext| {
+        lp.set_exception_handler(move |_lp, ctx: &ExceptionContext| {
             seen.borrow_mut()
                 .push(format!("{} {:?}", ctx.message, ctx.extra));
-        })));
+        });
         let server = start_server(
             |_reader: StreamReader, writer: StreamWriter| async move {
                 // Keep a writer clone alive: the failure must still close.

@@ -665,9 +665,9 @@ fn panicking_callback_is_reported_and_closes() {
     let (messages, events, lost_error) = run(move |lp| async move {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let s = seen.clone();
-        lp.set_exception_handler(Some(Rc::new(move |_: &Loop, ctx: &ExceptionContext| {
+        lp.set_exception_handler(move |_: &Loop, ctx: &ExceptionContext| {
             s.borrow_mut().push(ctx.message.clone());
-        })));
+        });
         let (t, p) = lp
             .create_datagram_endpoint(
                 || Rec {

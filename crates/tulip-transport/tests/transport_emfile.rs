@@ -86,9 +86,9 @@ fn out_of_descriptors_is_reported_once_and_accepting_recovers() {
     let lp = ev.handle();
     let reports = Rc::new(RefCell::new(Vec::<ExceptionContext>::new()));
     let r = reports.clone();
-    lp.set_exception_handler(Some(Rc::new(move |_: &Loop, ctx: &ExceptionContext| {
+    lp.set_exception_handler(move |_: &Loop, ctx: &ExceptionContext| {
         r.borrow_mut().push(ctx.clone());
-    })));
+    });
     let counts = Counts::default();
     let body = {
         let lp = lp.clone();

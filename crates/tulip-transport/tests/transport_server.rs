@@ -266,9 +266,9 @@ fn a_panicking_factory_closes_that_socket_and_the_server_goes_on() {
     run(|lp| async move {
         let reports = Rc::new(RefCell::new(Vec::new()));
         let r = reports.clone();
-        lp.set_exception_handler(Some(Rc::new(move |_: &Loop, ctx: &ExceptionContext| {
+        lp.set_exception_handler(move |_: &Loop, ctx: &ExceptionContext| {
             r.borrow_mut().push(ctx.message.clone());
-        })));
+        });
         let stats = Counts::default();
         let s = stats.clone();
         let calls = Rc::new(Cell::new(0));

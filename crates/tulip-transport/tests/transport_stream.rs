@@ -408,9 +408,7 @@ fn a_panicking_protocol_is_reported_and_its_transport_closed() {
         let lp = get_running_loop().unwrap();
         let reports = Rc::new(RefCell::new(Vec::new()));
         let r = reports.clone();
-        lp.set_exception_handler(Some(Rc::new(move |_lp, ctx| {
-            r.borrow_mut().push(ctx.message.clone())
-        })));
+        lp.set_exception_handler(move |_lp, ctx| r.borrow_mut().push(ctx.message.clone()));
         let (t, _p) = lp
             .connect_accepted_socket(
                 || Panicky,

@@ -7,8 +7,10 @@
 //! This facade re-exports every layer: the loop, futures and tasks of
 //! [`tulip-executor`](tulip_executor) at the crate root, the OS boundary of
 //! [`tulip-reactor`](tulip_reactor) as [`reactor`], the locks and queues of
-//! [`tulip-sync`](tulip_sync) as [`sync`], and the names most code needs in
-//! [`prelude`].
+//! [`tulip-sync`](tulip_sync) as [`sync`], the I/O and stream traits that
+//! tulip's types implement (with their extension traits) as [`io`] and
+//! [`stream`], and the names most code needs, the task toolkit included,
+//! in [`prelude`].
 //!
 //! ```
 //! use std::time::Duration;
@@ -40,8 +42,10 @@
 //! ## Coming from tokio or smol
 //!
 //! One loop per thread, `!Send` handles, `Rc` instead of `Arc`: scale out
-//! with one loop per core. [`run`] is `block_on`; [`spawn`] is `spawn_local`;
-//! a dropped [`Task`] keeps running (it detaches, as tokio's `JoinHandle`).
+//! with one loop per core. [`run`] is `block_on`; [`spawn`] is `spawn_local`
+//! (and, like tokio's, panics outside a running loop); a dropped [`Task`]
+//! keeps running (it detaches, as tokio's `JoinHandle`), but
+//! [`wait_for`] cancels a task it times out, as asyncio does.
 //!
 //! ## asyncio correspondence
 //!
@@ -110,12 +114,110 @@ pub mod process {
     pub use tulip_process::*;
 }
 
-/// The names most tulip code uses: `use tulip::prelude::*;`.
+/// Asynchronous byte I/O: the `futures-io` traits that tulip's streams and
+/// pipes implement ([`StreamReader`](streams::StreamReader) is
+/// [`AsyncRead`](io::AsyncRead) and [`AsyncBufRead`](io::AsyncBufRead),
+/// [`StreamWriter`](streams::StreamWriter) is [`AsyncWrite`](io::AsyncWrite)),
+/// with `futures-util`'s extension traits that give them their methods
+/// (`read`, `read_line`, `write_all`, `close`, ...) and [`copy`](io::copy),
+/// so no other crate is needed to call them. The extension traits are in
+/// the [`prelude`] too.
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     // Any AsyncBufRead works the same; a byte slice is one.
+///     let mut input: &[u8] = b"hello\nworld\n";
+///     let mut line = String::new();
+///     input.read_line(&mut line).await?;
+///     assert_eq!(line, "hello\n");
+///     let mut rest = Vec::new();
+///     input.read_to_end(&mut rest).await?;
+///     assert_eq!(rest, b"world\n");
+///     Ok::<(), std::io::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod io {
+    pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
+    pub use futures_util::io::{
+        AsyncBufReadExt, AsyncReadExt, AsyncSeekExt, AsyncWriteExt, copy, copy_buf,
+    };
+}
+
+/// Asynchronous streams: `futures-core`'s [`Stream`](stream::Stream) trait,
+/// which [`as_completed`] and
+/// [`StreamReader`](streams::StreamReader) (its lines) implement, with
+/// `futures-util`'s [`StreamExt`](stream::StreamExt) and
+/// [`TryStreamExt`](stream::TryStreamExt) for `next`, `map`, `collect`...
+/// The extension traits are in the [`prelude`] too.
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let delays = [30, 10, 20];
+///     let mut done = as_completed(
+///         delays.map(|ms| async move {
+///             sleep(Duration::from_millis(ms)).await;
+///             ms
+///         }),
+///         None,
+///     );
+///     let mut order = Vec::new();
+///     while let Some(ms) = done.next().await {
+///         order.push(ms?);
+///     }
+///     assert_eq!(order, [10, 20, 30]);
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
+pub mod stream {
+    pub use futures_core::stream::{FusedStream, Stream, TryStream};
+    pub use futures_util::stream::{StreamExt, TryStreamExt};
+}
+
+/// The names most tulip code uses: `use tulip::prelude::*;`. Besides the
+/// loop and tasks, it holds the task toolkit (`gather`, `wait_for`,
+/// `timeout`, `task_group`, ...) and the I/O and stream traits with their
+/// extension traits (imported for their methods, as `_`).
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let (a, b) = gather((async { 1 }, async { "two" })).await?;
+///     assert_eq!((a, b), (1, "two"));
+///     let slow = spawn(sleep(Duration::from_secs(60)));
+///     assert!(wait_for(slow, Duration::from_millis(10)).await.unwrap_err().is_timeout());
+///     let total = task_group(|tg| async move {
+///         let x = tg.create_task(async { 20 })?;
+///         let y = tg.create_task(async { 22 })?;
+///         Ok::<_, Error>(x.await? + y.await?)
+///     })
+///     .await
+///     .expect("no child failed")?;
+///     assert_eq!(total, 42);
+///     Ok::<(), Error>(())
+/// })??;
+/// # Ok::<(), Error>(())
+/// ```
 pub mod prelude {
+    pub use futures_core::stream::{Stream, TryStream};
+    pub use futures_io::{AsyncBufRead, AsyncRead, AsyncSeek, AsyncWrite};
+    pub use futures_util::io::{
+        AsyncBufReadExt as _, AsyncReadExt as _, AsyncSeekExt as _, AsyncWriteExt as _,
+    };
+    pub use futures_util::stream::{StreamExt as _, TryStreamExt as _};
     pub use tulip_executor::{
         Error, EventLoop, Handle, Loop, LoopFuture, RemoteLoop, Task, TaskOptions, TaskRef,
-        TimerHandle, current_task, get_running_loop, run, sleep, sleep_until, spawn, to_thread,
-        yield_now,
+        TimerHandle, all_tasks, as_completed, current_task, gather, get_running_loop, run, shield,
+        sleep, sleep_until, spawn, task_group, timeout, timeout_at, to_thread, try_gather, wait,
+        wait_for, wait_for_task, yield_now,
     };
     pub use tulip_process::{
         LoopProcessExt, SubprocessProtocol, SubprocessTransport, create_subprocess_exec,

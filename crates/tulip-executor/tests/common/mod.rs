@@ -59,9 +59,9 @@ pub fn watchdog(lp: &Loop, delay: Duration) -> (TimerHandle, Rc<Cell<bool>>) {
 pub fn capture_exceptions(lp: &Loop) -> Rc<RefCell<Vec<ExceptionContext>>> {
     let seen: Rc<RefCell<Vec<ExceptionContext>>> = Rc::new(RefCell::new(Vec::new()));
     let s = seen.clone();
-    lp.set_exception_handler(Some(Rc::new(move |_: &Loop, ctx: &ExceptionContext| {
+    lp.set_exception_handler(move |_: &Loop, ctx: &ExceptionContext| {
         s.borrow_mut().push(ctx.clone());
-    })));
+    });
     seen
 }
 
