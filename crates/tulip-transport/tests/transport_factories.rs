@@ -152,14 +152,14 @@ fn a_buffered_fallible_factory_and_a_tls_connection_close_the_socket_too() {
 async fn serve_refusing_the_first(lp: Loop, options: ServerOptions, tls: bool) {
     let reports: Rc<RefCell<Vec<(String, String)>>> = Rc::default();
     let r = reports.clone();
-    lp.set_exception_handler(Some(Rc::new(move |_: &Loop, ctx: &ExceptionContext| {
+    lp.set_exception_handler(move |_: &Loop, ctx: &ExceptionContext| {
         let error = ctx
             .error
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default();
         r.borrow_mut().push((ctx.message.clone(), error));
-    })));
+    });
     let calls = Rc::new(Cell::new(0u32));
     let c = calls.clone();
     let factory = Fallible(move || {
