@@ -17,7 +17,7 @@
 //!
 //! With the argument `--parallel` it runs `ls /zzz` and
 //! `sleep 1; echo "hello"` at once with
-//! [`try_gather`](tulip::try_gather) (asyncio's `gather`), and prints the
+//! [`try_gather`] (asyncio's `gather`), and prints the
 //! `ls` result first, then after a second:
 //!
 //! ```text
