@@ -57,10 +57,10 @@ impl Error {
     }
 
     /// The TLS error inside, if there is one (at any layer), as
-    /// [`tulip_transport::Error::as_tls`].
+    /// [`tulip::transport::Error::as_tls`](tulip_transport::Error::as_tls).
     ///
     /// ```
-    /// use tulip_process::Error;
+    /// use tulip::process::Error;
     ///
     /// fn is_tls(e: &Error) -> bool {
     ///     e.as_tls().is_some()
@@ -80,7 +80,7 @@ impl Error {
     /// subprocess was not spawned.
     ///
     /// ```
-    /// use tulip_process::Error;
+    /// use tulip::process::Error;
     ///
     /// fn refused_by_the_factory(e: &Error) -> bool {
     ///     e.as_protocol_factory().is_some()

@@ -57,7 +57,7 @@ impl From<std::fs::File> for Stdio {
 /// `*_command` variants.
 ///
 /// ```
-/// use tulip_process::{Stdio, SubprocessOptions};
+/// use tulip::process::{Stdio, SubprocessOptions};
 ///
 /// let options = SubprocessOptions::new()
 ///     .stdout(Stdio::Pipe)

@@ -48,9 +48,9 @@ type Outputs = (Option<Vec<u8>>, Option<Vec<u8>>);
 /// [`SubprocessOptions::kill_on_drop`] was set.
 ///
 /// ```no_run
-/// use tulip_process::{Stdio, SubprocessOptions, create_subprocess_exec};
+/// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_exec};
 ///
-/// # async fn demo() -> Result<(), tulip_process::Error> {
+/// # async fn demo() -> Result<(), tulip::process::Error> {
 /// let mut proc = create_subprocess_exec(
 ///     "ls",
 ///     ["-l"],
@@ -105,14 +105,14 @@ impl Process {
     /// `gather(*(p.wait() for p in procs))`):
     ///
     /// ```no_run
-    /// use tulip_process::{SubprocessOptions, create_subprocess_shell};
+    /// use tulip::process::{SubprocessOptions, create_subprocess_shell};
     ///
-    /// # async fn demo() -> Result<(), tulip_process::Error> {
+    /// # async fn demo() -> Result<(), tulip::process::Error> {
     /// let mut procs = Vec::new();
     /// for cmd in ["sleep 1", "exit 3"] {
     ///     procs.push(create_subprocess_shell(cmd, SubprocessOptions::new()).await?);
     /// }
-    /// let codes = tulip_executor::gather(procs.iter().map(|p| p.wait()).collect::<Vec<_>>()).await?;
+    /// let codes = tulip::gather(procs.iter().map(|p| p.wait()).collect::<Vec<_>>()).await?;
     /// assert_eq!(codes, [0, 3]);
     /// # Ok(()) }
     /// ```
@@ -142,16 +142,16 @@ impl Process {
     /// `gather(*(p.communicate() for p in procs))`):
     ///
     /// ```no_run
-    /// use tulip_process::{Stdio, SubprocessOptions, create_subprocess_shell};
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
     ///
-    /// # async fn demo() -> Result<(), tulip_process::Error> {
+    /// # async fn demo() -> Result<(), tulip::process::Error> {
     /// let mut procs = Vec::new();
     /// for cmd in ["echo one", "echo two"] {
     ///     let options = SubprocessOptions::new().stdout(Stdio::Pipe);
     ///     procs.push(create_subprocess_shell(cmd, options).await?);
     /// }
     /// let outputs =
-    ///     tulip_executor::try_gather(procs.iter_mut().map(|p| p.communicate(None)).collect::<Vec<_>>())
+    ///     tulip::try_gather(procs.iter_mut().map(|p| p.communicate(None)).collect::<Vec<_>>())
     ///         .await?;
     /// assert_eq!(outputs[1].0.as_deref(), Some(&b"two\n"[..]));
     /// # Ok(()) }
@@ -308,9 +308,9 @@ impl fmt::Debug for Process {
 /// the options make them pipes, as in asyncio.
 ///
 /// ```no_run
-/// use tulip_process::{Stdio, SubprocessOptions, create_subprocess_exec};
+/// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_exec};
 ///
-/// # async fn demo() -> Result<(), tulip_process::Error> {
+/// # async fn demo() -> Result<(), tulip::process::Error> {
 /// let mut proc =
 ///     create_subprocess_exec("date", ["+%Y"], SubprocessOptions::new().stdout(Stdio::Pipe)).await?;
 /// let line = proc.stdout.as_mut().unwrap().readline().await?;

@@ -28,9 +28,9 @@ use crate::writer::StreamWriter;
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tulip_streams::{ConnectOptions, StreamOptions, open_connection};
+/// use tulip::streams::{ConnectOptions, StreamOptions, open_connection};
 ///
-/// # async fn demo() -> Result<(), tulip_streams::Error> {
+/// # async fn demo() -> Result<(), tulip::streams::Error> {
 /// let (reader, writer) = open_connection(
 ///     "localhost",
 ///     8888,
@@ -111,9 +111,9 @@ impl<E: fmt::Display> ClientResult for std::result::Result<(), E> {
 /// Happy Eyeballs, ...) and a reader with `options.limit`.
 ///
 /// ```no_run
-/// use tulip_streams::{ConnectOptions, open_connection};
+/// use tulip::streams::{ConnectOptions, open_connection};
 ///
-/// # async fn demo() -> Result<(), tulip_streams::Error> {
+/// # async fn demo() -> Result<(), tulip::streams::Error> {
 /// let (mut reader, writer) = open_connection("127.0.0.1", 8888, ConnectOptions::new()).await?;
 /// writer.write(b"Hello World!")?;
 /// let data = reader.read(100).await?;
@@ -167,9 +167,9 @@ pub async fn open_unix_connection(
 /// exception handler and the connection is closed.
 ///
 /// ```no_run
-/// use tulip_streams::{ServerOptions, StreamReader, StreamWriter, start_server};
+/// use tulip::streams::{ServerOptions, StreamReader, StreamWriter, start_server};
 ///
-/// async fn handle_echo(mut reader: StreamReader, writer: StreamWriter) -> Result<(), tulip_streams::Error> {
+/// async fn handle_echo(mut reader: StreamReader, writer: StreamWriter) -> Result<(), tulip::streams::Error> {
 ///     let data = reader.read(100).await?;
 ///     writer.write(&data)?;
 ///     writer.drain().await?;
@@ -177,7 +177,7 @@ pub async fn open_unix_connection(
 ///     writer.wait_closed().await
 /// }
 ///
-/// # async fn demo() -> Result<(), tulip_streams::Error> {
+/// # async fn demo() -> Result<(), tulip::streams::Error> {
 /// let server = start_server(handle_echo, "127.0.0.1", 8888, ServerOptions::default()).await?;
 /// server.serve_forever().await?;
 /// # Ok(()) }

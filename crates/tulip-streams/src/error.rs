@@ -126,11 +126,11 @@ impl Error {
 
     /// The TLS error inside, if this is one (a certificate rejected, a
     /// truncated TLS stream, a TLS timeout), as
-    /// [`tulip_transport::Error::as_tls`].
+    /// [`tulip::transport::Error::as_tls`](tulip_transport::Error::as_tls).
     ///
     /// ```
-    /// use tulip_streams::Error;
-    /// use tulip_transport::rustls::CertificateError;
+    /// use tulip::streams::Error;
+    /// use tulip::transport::rustls::CertificateError;
     ///
     /// fn expired(e: &Error) -> bool {
     ///     e.as_tls().and_then(|tls| tls.certificate_error())

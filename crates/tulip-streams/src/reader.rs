@@ -59,9 +59,9 @@ struct LinesState {
 /// arrives and released once read, so an idle connection holds none.
 ///
 /// ```
-/// use tulip_streams::StreamReader;
+/// use tulip::streams::StreamReader;
 ///
-/// tulip_executor::run(async {
+/// tulip::run(async {
 ///     let mut reader = StreamReader::new();
 ///     reader.feed_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody");
 ///     reader.feed_eof();
@@ -69,7 +69,7 @@ struct LinesState {
 ///     assert_eq!(reader.readuntil(b"\r\n\r\n").await?, b"Host: x\r\n\r\n");
 ///     assert_eq!(reader.read_to_eof().await?, b"body");
 ///     assert!(reader.at_eof());
-///     Ok::<(), tulip_streams::Error>(())
+///     Ok::<(), tulip::streams::Error>(())
 /// })??;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -78,7 +78,7 @@ struct LinesState {
 ///
 /// ```compile_fail
 /// fn send<T: Send>(_: T) {}
-/// send(tulip_streams::StreamReader::new());
+/// send(tulip::streams::StreamReader::new());
 /// ```
 pub struct StreamReader {
     pub(crate) shared: Rc<RefCell<StreamReaderProtocol>>,
@@ -237,13 +237,13 @@ impl StreamReader {
     /// of them is returned.
     ///
     /// ```
-    /// # tulip_executor::run(async {
-    /// let mut reader = tulip_streams::StreamReader::new();
+    /// # tulip::run(async {
+    /// let mut reader = tulip::streams::StreamReader::new();
     /// reader.feed_data(b"a\r\nb\nc");
     /// let seps: [&[u8]; 2] = [b"\r\n", b"\n"];
     /// assert_eq!(reader.readuntil(seps).await?, b"a\r\n");
     /// assert_eq!(reader.readuntil(seps).await?, b"b\n");
-    /// # Ok::<(), tulip_streams::Error>(())
+    /// # Ok::<(), tulip::streams::Error>(())
     /// # }).unwrap().unwrap();
     /// ```
     ///
@@ -302,15 +302,15 @@ impl StreamReader {
     /// frame after frame); asyncio has no such method.
     ///
     /// ```
-    /// # tulip_executor::run(async {
-    /// let mut reader = tulip_streams::StreamReader::new();
+    /// # tulip::run(async {
+    /// let mut reader = tulip::streams::StreamReader::new();
     /// reader.feed_data(b"0123456789");
     /// let mut frame = Vec::new();
     /// reader.readexactly_into(4, &mut frame).await?;
     /// assert_eq!(frame, b"0123");
     /// reader.readexactly_into(6, &mut frame).await?;
     /// assert_eq!(frame, b"456789");
-    /// # Ok::<(), tulip_streams::Error>(())
+    /// # Ok::<(), tulip::streams::Error>(())
     /// # }).unwrap().unwrap();
     /// ```
     ///
