@@ -318,8 +318,22 @@ impl fmt::Debug for Process {
 /// # Ok(()) }
 /// ```
 ///
-/// Errors: as [`LoopProcessExt::subprocess_exec`](crate::LoopProcessExt::subprocess_exec);
-/// a zero limit; no running loop.
+/// Options ([`SubprocessOptions`]): `stdin`, `stdout`, `stderr` as
+/// [`Stdio::Pipe`](crate::Stdio::Pipe) (a stream on the [`Process`]), `Inherit`, `DevNull`, a
+/// file descriptor of yours, or `Stdout` for stderr; `cwd`, `env` and
+/// `env_clear`, `process_group`, `limit` for the pipes' readers,
+/// `kill_on_drop`.
+///
+/// Errors: as [`LoopProcessExt::subprocess_exec`](crate::LoopProcessExt::subprocess_exec)
+/// (a program that cannot be started is [`Error::Io`](crate::Error::Io)
+/// with the OS error, `NotFound` for a missing one); a zero limit; no
+/// running loop.
+///
+/// # Cancel safety
+///
+/// Cancelled (dropped) before it returns, the child that was already
+/// started is killed and reaped: nothing is left running. After it
+/// returns, the [`Process`] owns the child, which is always reaped.
 pub async fn create_subprocess_exec<I, S>(
     program: impl AsRef<OsStr>,
     args: I,
@@ -339,7 +353,32 @@ where
 
 /// Runs `cmd` with the shell (`/bin/sh -c cmd`) and returns its
 /// [`Process`] (asyncio's `create_subprocess_shell`). Quote what goes
-/// into `cmd` yourself.
+/// into `cmd` yourself. The standard streams are inherited unless the
+/// options make them pipes, as in asyncio.
+///
+/// ```
+/// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
+///
+/// tulip::run(async {
+///     let options = SubprocessOptions::new().stdout(Stdio::Pipe);
+///     let mut proc = create_subprocess_shell("echo hello | tr a-z A-Z", options).await?;
+///     let (stdout, _stderr) = proc.communicate(None).await?;
+///     assert_eq!(stdout.as_deref(), Some(&b"HELLO\n"[..]));
+///     assert_eq!(proc.returncode(), Some(0));
+///     Ok::<(), tulip::process::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Errors: as [`create_subprocess_exec`] (the shell itself is what starts,
+/// so a missing command is not an error here: the shell reports it and
+/// exits with 127).
+///
+/// # Cancel safety
+///
+/// Cancelled (dropped) before it returns, the child that was already
+/// started is killed and reaped with its transport; after it returns, the
+/// [`Process`] owns the child, which is never left a zombie.
 pub async fn create_subprocess_shell(
     cmd: impl AsRef<OsStr>,
     options: SubprocessOptions,

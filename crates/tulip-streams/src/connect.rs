@@ -122,9 +122,25 @@ impl<E: fmt::Display> ClientResult for std::result::Result<(), E> {
 /// # Ok(()) }
 /// ```
 ///
-/// Errors: as `create_connection` (resolution, refused, timed out);
+/// Options: the reader's `limit` ([`StreamOptions::limit`], 64 KiB by
+/// default) and everything [`ConnectOptions`] holds: `tls` for TLS with
+/// the server's name checked (`server_hostname` to check another),
+/// `local_addr`, `happy_eyeballs_delay` and `interleave`, `sock` for a
+/// socket that is already connected, `all_errors`. Pass a
+/// [`ConnectOptions`] alone for the default limit.
+///
+/// Errors: as `create_connection`: the name does not resolve
+/// ([`Error::io_kind`](crate::Error::io_kind) tells the OS error of a
+/// refused or unreachable peer), a TLS error
+/// ([`Error::as_tls`](crate::Error::as_tls)), a timeout;
 /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a zero limit;
 /// no running loop.
+///
+/// # Cancel safety
+///
+/// Cancelled (dropped) before it returns, the connection being made is
+/// aborted and its socket closed: nothing is left open. Once it returns,
+/// the reader and writer own the connection.
 pub async fn open_connection(
     host: &str,
     port: u16,
@@ -183,8 +199,25 @@ pub async fn open_unix_connection(
 /// # Ok(()) }
 /// ```
 ///
-/// Errors: as `create_server` (address in use, ...); a zero limit; no
-/// running loop.
+/// Options: the readers' `limit` ([`StreamOptions::limit`]) and
+/// everything [`ServerOptions`] holds: `tls` to serve TLS, `backlog`,
+/// `reuse_address`/`reuse_port`, `sock` for a listening socket of your
+/// own, `start_serving` (off: accept only once
+/// [`start_serving`](Server::start_serving) or
+/// [`serve_forever`](Server::serve_forever) runs). `hosts` is one host, a
+/// list, or every interface; port 0 picks a free port, which
+/// [`Server::sockets`] tells.
+///
+/// Errors: as `create_server` (the address is in use, a host does not
+/// resolve: see [`Error::io_kind`](crate::Error::io_kind)); a zero limit; no
+/// running loop. An error of one client never reaches the server: it goes
+/// to the loop's exception handler.
+///
+/// # Cancel safety
+///
+/// Cancelled (dropped) before it returns, the listening sockets it opened
+/// are closed. Cancelling [`serve_forever`](Server::serve_forever) closes
+/// the server; the clients' tasks keep running until they return.
 pub async fn start_server<H, R>(
     client_connected: H,
     hosts: impl Into<Hosts>,
