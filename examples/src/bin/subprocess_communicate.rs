@@ -59,7 +59,7 @@
 //! ```
 //!
 //! `{!r}` is Python's `repr()`, printed here with
-//! [`PyRepr`]; output that is not UTF-8 is printed with U+FFFD where
+//! [`py_repr`]; output that is not UTF-8 is printed with U+FFFD where
 //! Python's `decode()` would raise.
 //!
 //! Run it with `cargo run -p tulip-examples --bin subprocess_communicate`
@@ -108,7 +108,9 @@ fn main() -> Result<(), Error> {
 // What Python has built in, written out for this example.
 
 /// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
-/// in double quotes when it holds a single quote and no double quote.
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
 fn py_repr(s: &str) -> String {
     let escaped = s.escape_debug().to_string();
     if s.contains('\'') && !s.contains('"') {

@@ -60,7 +60,7 @@
 //! ```
 //!
 //! `{!r}` is Python's `repr()`, printed here with
-//! [`PyRepr`]. Bytes that are not UTF-8 are printed
+//! [`py_repr`]. Bytes that are not UTF-8 are printed
 //! as U+FFFD where Python's `data.decode()` would raise. With no server
 //! listening, `create_connection` fails and the program exits with the
 //! error ("Connection refused"), as the Python one does with a traceback.
@@ -132,7 +132,9 @@ fn main() -> Result<(), Error> {
 // What Python has built in, written out for this example.
 
 /// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
-/// in double quotes when it holds a single quote and no double quote.
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
 fn py_repr(s: &str) -> String {
     let escaped = s.escape_debug().to_string();
     if s.contains('\'') && !s.contains('"') {

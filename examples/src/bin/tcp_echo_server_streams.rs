@@ -52,7 +52,7 @@
 //! Differences in the output: addresses print as Rust's
 //! [`SocketAddr`](std::net::SocketAddr) does (`127.0.0.1:54321`) where
 //! Python prints its address tuples (`('127.0.0.1', 54321)`). `{!r}` is
-//! Python's `repr()`, printed here with [`PyRepr`]. Bytes that are not
+//! Python's `repr()`, printed here with [`py_repr`]. Bytes that are not
 //! UTF-8 are printed as U+FFFD where Python's `data.decode()` would raise
 //! (the Python handler then dies with the exception, which asyncio logs,
 //! and its connection is closed; this one echoes and closes). A client
@@ -118,7 +118,9 @@ fn main() -> Result<(), Error> {
 // What Python has built in, written out for this example.
 
 /// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
-/// in double quotes when it holds a single quote and no double quote.
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
 fn py_repr(s: &str) -> String {
     let escaped = s.escape_debug().to_string();
     if s.contains('\'') && !s.contains('"') {

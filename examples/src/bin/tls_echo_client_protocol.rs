@@ -87,7 +87,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 // What Python has built in, written out for this example.
 
 /// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
-/// in double quotes when it holds a single quote and no double quote.
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
 fn py_repr(s: &str) -> String {
     let escaped = s.escape_debug().to_string();
     if s.contains('\'') && !s.contains('"') {

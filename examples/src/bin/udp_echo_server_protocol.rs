@@ -56,7 +56,7 @@
 //! Differences in the output: the sender's address prints as Rust's
 //! [`SocketAddr`] does (`127.0.0.1:54321`) where
 //! Python prints its address tuple (`('127.0.0.1', 54321)`). `%r` is
-//! Python's `repr()`, printed here with [`PyRepr`].
+//! Python's `repr()`, printed here with [`py_repr`].
 //! Bytes that are not UTF-8 are printed as U+FFFD where Python's
 //! `data.decode()` would raise (the Python server then logs the exception
 //! and does not answer; this one echoes the datagram).
@@ -132,7 +132,9 @@ fn main() -> Result<(), Error> {
 // What Python has built in, written out for this example.
 
 /// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
-/// in double quotes when it holds a single quote and no double quote.
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
 fn py_repr(s: &str) -> String {
     let escaped = s.escape_debug().to_string();
     if s.contains('\'') && !s.contains('"') {
