@@ -390,6 +390,26 @@ pub async fn create_subprocess_shell(
 /// `pre_exec` hook, ...) and returns its [`Process`]. Its standard streams
 /// stay as set on it (`Stdio::piped()` ones become streams) unless the
 /// options set them.
+///
+/// ```
+/// use std::os::unix::process::CommandExt;
+/// use std::process::{Command, Stdio};
+/// use tulip::process::{SubprocessOptions, create_subprocess_command};
+///
+/// tulip::run(async {
+///     let mut command = Command::new("sh");
+///     // The child sees another argv[0], which the options cannot set.
+///     command.arg0("renamed").args(["-c", "echo $0"]).stdout(Stdio::piped());
+///     let mut proc = create_subprocess_command(command, SubprocessOptions::new()).await?;
+///     let line = proc.stdout.as_mut().expect("a piped stdout").readline().await?;
+///     assert_eq!(line, b"renamed\n");
+///     assert_eq!(proc.wait().await, 0);
+///     Ok::<(), tulip::process::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Errors and cancel safety: as [`create_subprocess_exec`].
 pub async fn create_subprocess_command(
     command: Command,
     options: SubprocessOptions,

@@ -159,7 +159,11 @@ pub async fn open_connection(
 /// `open_unix_connection`); `path` may be `None` with
 /// [`UnixConnectOptions::sock`].
 ///
-/// Errors: as `create_unix_connection`; a zero limit.
+/// [`start_unix_server`] has an example of both.
+///
+/// Errors: as `create_unix_connection` (no socket at `path` is
+/// `NotFound`, no one listening `ConnectionRefused`); a zero limit.
+/// Cancel safety: as [`open_connection`].
 pub async fn open_unix_connection(
     path: Option<&Path>,
     options: impl Into<StreamOptions<UnixConnectOptions>>,
@@ -238,7 +242,39 @@ where
 
 /// Starts a Unix-domain stream server on `path` (asyncio's
 /// `start_unix_server`); `path` may be `None` with
-/// [`UnixServerOptions::sock`]. As [`start_server`] otherwise.
+/// [`UnixServerOptions::sock`]. As [`start_server`] otherwise. A client
+/// connects with [`open_unix_connection`]:
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::streams::{
+///     Error, UnixConnectOptions, UnixServerOptions, open_unix_connection, start_unix_server,
+/// };
+///
+/// async fn shout(mut reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+///     let line = reader.readline().await?;
+///     writer.write(&line.to_ascii_uppercase())?;
+///     writer.close();
+///     writer.wait_closed().await
+/// }
+///
+/// async fn main_task() -> Result<(), Error> {
+///     let path = std::env::temp_dir().join(format!("tulip-shout-{}.sock", std::process::id()));
+///     let server = start_unix_server(shout, Some(&path), UnixServerOptions::new()).await?;
+///
+///     let (mut reader, writer) = open_unix_connection(Some(&path), UnixConnectOptions::new()).await?;
+///     writer.write(b"hello\n")?;
+///     assert_eq!(reader.readline().await?, b"HELLO\n");
+///
+///     server.close();
+///     server.wait_closed().await;
+///     let _ = std::fs::remove_file(&path);
+///     Ok(())
+/// }
+///
+/// tulip::run(main_task())??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn start_unix_server<H, R>(
     client_connected: H,
     path: Option<&Path>,
