@@ -205,6 +205,20 @@ impl Process {
     ///
     /// Errors: [`Error::ProcessLookup`] once it has exited (nothing is
     /// sent); [`Error::InvalidInput`] for an unknown signal.
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    ///
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new()).await?;
+    ///     proc.send_signal(tulip::signal::SIGTERM)?;
+    ///     // Killed by a signal: the return code is minus its number, as in asyncio.
+    ///     assert_eq!(proc.wait().await, -tulip::signal::SIGTERM);
+    ///     assert_eq!(proc.returncode(), Some(-tulip::signal::SIGTERM));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_signal(&self, signum: i32) -> Result<()> {
         self.transport.send_signal(signum)
     }
