@@ -613,15 +613,15 @@ pub(crate) async fn start(
 /// for that).
 ///
 /// ```no_run
-/// use tulip_process::{LoopProcessExt, SubprocessOptions, SubprocessProtocol};
-/// use tulip_transport::BaseProtocol;
+/// use tulip::process::{LoopProcessExt, SubprocessOptions, SubprocessProtocol};
+/// use tulip::transport::BaseProtocol;
 ///
 /// struct Quiet;
 /// impl BaseProtocol for Quiet {}
 /// impl SubprocessProtocol for Quiet {}
 ///
-/// # async fn demo() -> Result<(), tulip_process::Error> {
-/// let lp = tulip_executor::get_running_loop()?;
+/// # async fn demo() -> Result<(), tulip::process::Error> {
+/// let lp = tulip::get_running_loop()?;
 /// let (transport, _protocol) = lp
 ///     .subprocess_exec(|| Quiet, "sleep", ["10"], SubprocessOptions::new())
 ///     .await?;
@@ -634,7 +634,7 @@ pub(crate) async fn start(
 ///
 /// ```compile_fail
 /// fn is_send<T: Send>() {}
-/// is_send::<tulip_process::SubprocessTransport>();
+/// is_send::<tulip::process::SubprocessTransport>();
 /// ```
 #[derive(Clone)]
 pub struct SubprocessTransport {

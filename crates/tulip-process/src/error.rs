@@ -11,6 +11,25 @@ use std::sync::Arc;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error of the subprocess layer. Cheap to clone.
+///
+/// ```
+/// use std::io::ErrorKind;
+/// use tulip::process::{Error, SubprocessOptions, create_subprocess_exec};
+///
+/// tulip::run(async {
+///     let no_args = std::iter::empty::<&str>;
+///     // A program that cannot be started: the spawn's io::Error, kept.
+///     let missing =
+///         create_subprocess_exec("/nonexistent/tulip-demo", no_args(), SubprocessOptions::new()).await;
+///     assert_eq!(missing.unwrap_err().io_kind(), Some(ErrorKind::NotFound));
+///     // A child that exited and was reaped cannot be signalled any more.
+///     let proc = create_subprocess_exec("true", no_args(), SubprocessOptions::new()).await?;
+///     assert_eq!(proc.wait().await, 0);
+///     assert!(matches!(proc.kill(), Err(Error::ProcessLookup)));
+///     Ok::<(), Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -57,10 +76,10 @@ impl Error {
     }
 
     /// The TLS error inside, if there is one (at any layer), as
-    /// [`tulip_transport::Error::as_tls`].
+    /// [`tulip::transport::Error::as_tls`](tulip_transport::Error::as_tls).
     ///
     /// ```
-    /// use tulip_process::Error;
+    /// use tulip::process::Error;
     ///
     /// fn is_tls(e: &Error) -> bool {
     ///     e.as_tls().is_some()
@@ -80,7 +99,7 @@ impl Error {
     /// subprocess was not spawned.
     ///
     /// ```
-    /// use tulip_process::Error;
+    /// use tulip::process::Error;
     ///
     /// fn refused_by_the_factory(e: &Error) -> bool {
     ///     e.as_protocol_factory().is_some()

@@ -8,10 +8,10 @@
 //! whose [`Process`] has streams on its pipes, `wait` and `communicate`.
 //!
 //! ```no_run
-//! use tulip_process::{Stdio, SubprocessOptions, create_subprocess_shell};
+//! use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     tulip_executor::run(async {
+//!     tulip::run(async {
 //!         let mut proc = create_subprocess_shell(
 //!             "ls /zzz",
 //!             SubprocessOptions::new().stdout(Stdio::Pipe).stderr(Stdio::Pipe),
@@ -21,7 +21,7 @@
 //!         println!("exited with {:?}", proc.returncode());
 //!         println!("stderr: {}", String::from_utf8_lossy(&stderr.unwrap_or_default()));
 //!         # let _ = stdout;
-//!         Ok::<(), tulip_process::Error>(())
+//!         Ok::<(), tulip::process::Error>(())
 //!     })??;
 //!     Ok(())
 //! }

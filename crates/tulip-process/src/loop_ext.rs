@@ -26,8 +26,58 @@ pub type SubprocessConnection<P> = (SubprocessTransport, Rc<RefCell<P>>);
 /// returns the transport and the protocol. The standard streams default
 /// to pipes, as asyncio's loop methods (see [`SubprocessOptions`]).
 ///
+/// Options are [`SubprocessOptions`] (the standard streams, `cwd`, `env`,
+/// `process_group`, `kill_on_drop`); each method lists its errors.
+///
+/// # Cancel safety
+///
 /// Cancelled before it returns, the child is killed (and reaped) and its
 /// pipes closed; the protocol hears nothing.
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::process::SubprocessOptions;
+///
+/// /// Collects the child's stdout; `done` is set once everything is over.
+/// struct Collect {
+///     output: Vec<u8>,
+///     done: LoopFuture<()>,
+/// }
+///
+/// impl BaseProtocol for Collect {
+///     // Comes once, last: the child has exited and its pipes are closed.
+///     fn connection_lost(&mut self, _exc: Option<tulip::transport::Error>) {
+///         let _ = self.done.set_result(());
+///     }
+/// }
+///
+/// impl SubprocessProtocol for Collect {
+///     fn pipe_data_received(&mut self, fd: i32, data: &[u8]) {
+///         if fd == 1 {
+///             self.output.extend_from_slice(data);
+///         }
+///     }
+/// }
+///
+/// async fn main_task() -> Result<(), Box<dyn std::error::Error>> {
+///     let lp = get_running_loop()?;
+///     let done = lp.create_future();
+///     let factory = {
+///         let done = done.clone();
+///         move || Collect { output: Vec::new(), done: done.clone() }
+///     };
+///     let (transport, protocol) = lp
+///         .subprocess_shell(factory, "echo one; echo two", SubprocessOptions::new())
+///         .await?;
+///     done.await?;
+///     assert_eq!(protocol.borrow().output, b"one\ntwo\n");
+///     assert_eq!(transport.get_returncode(), Some(0));
+///     Ok(())
+/// }
+///
+/// tulip::run(main_task())??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 // The futures are !Send by design (one loop per thread), so the lint about
 // unnameable Send bounds of async trait methods does not apply.
 #[allow(async_fn_in_trait)]

@@ -16,6 +16,24 @@ use std::path::{Path, PathBuf};
 
 /// Where one of the child's standard streams goes (asyncio's `PIPE`,
 /// `DEVNULL`, `STDOUT`, `None` and a file descriptor).
+///
+/// ```
+/// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
+///
+/// tulip::run(async {
+///     // stderr into the stdout pipe (asyncio's stderr=STDOUT); no stdin.
+///     let options = SubprocessOptions::new()
+///         .stdin(Stdio::DevNull)
+///         .stdout(Stdio::Pipe)
+///         .stderr(Stdio::Stdout);
+///     let mut proc = create_subprocess_shell("echo out; echo err >&2", options).await?;
+///     let (stdout, stderr) = proc.communicate(None).await?;
+///     assert_eq!(stdout.as_deref(), Some(&b"out\nerr\n"[..]));
+///     assert_eq!(stderr, None);
+///     Ok::<(), tulip::process::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Stdio {
@@ -57,7 +75,7 @@ impl From<std::fs::File> for Stdio {
 /// `*_command` variants.
 ///
 /// ```
-/// use tulip_process::{Stdio, SubprocessOptions};
+/// use tulip::process::{Stdio, SubprocessOptions};
 ///
 /// let options = SubprocessOptions::new()
 ///     .stdout(Stdio::Pipe)

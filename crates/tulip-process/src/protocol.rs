@@ -32,8 +32,8 @@ use crate::base_subprocess::SubprocessTransport;
 /// `connection_lost` of [`BaseProtocol`] comes once, last, with `None`.
 ///
 /// ```
-/// use tulip_process::{SubprocessProtocol, SubprocessTransport};
-/// use tulip_transport::BaseProtocol;
+/// use tulip::process::{SubprocessProtocol, SubprocessTransport};
+/// use tulip::transport::BaseProtocol;
 ///
 /// /// Collects what the child writes on stdout.
 /// #[derive(Default)]

@@ -48,9 +48,9 @@ type Outputs = (Option<Vec<u8>>, Option<Vec<u8>>);
 /// [`SubprocessOptions::kill_on_drop`] was set.
 ///
 /// ```no_run
-/// use tulip_process::{Stdio, SubprocessOptions, create_subprocess_exec};
+/// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_exec};
 ///
-/// # async fn demo() -> Result<(), tulip_process::Error> {
+/// # async fn demo() -> Result<(), tulip::process::Error> {
 /// let mut proc = create_subprocess_exec(
 ///     "ls",
 ///     ["-l"],
@@ -105,14 +105,14 @@ impl Process {
     /// `gather(*(p.wait() for p in procs))`):
     ///
     /// ```no_run
-    /// use tulip_process::{SubprocessOptions, create_subprocess_shell};
+    /// use tulip::process::{SubprocessOptions, create_subprocess_shell};
     ///
-    /// # async fn demo() -> Result<(), tulip_process::Error> {
+    /// # async fn demo() -> Result<(), tulip::process::Error> {
     /// let mut procs = Vec::new();
     /// for cmd in ["sleep 1", "exit 3"] {
     ///     procs.push(create_subprocess_shell(cmd, SubprocessOptions::new()).await?);
     /// }
-    /// let codes = tulip_executor::gather(procs.iter().map(|p| p.wait()).collect::<Vec<_>>()).await?;
+    /// let codes = tulip::gather(procs.iter().map(|p| p.wait()).collect::<Vec<_>>()).await?;
     /// assert_eq!(codes, [0, 3]);
     /// # Ok(()) }
     /// ```
@@ -142,16 +142,16 @@ impl Process {
     /// `gather(*(p.communicate() for p in procs))`):
     ///
     /// ```no_run
-    /// use tulip_process::{Stdio, SubprocessOptions, create_subprocess_shell};
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
     ///
-    /// # async fn demo() -> Result<(), tulip_process::Error> {
+    /// # async fn demo() -> Result<(), tulip::process::Error> {
     /// let mut procs = Vec::new();
     /// for cmd in ["echo one", "echo two"] {
     ///     let options = SubprocessOptions::new().stdout(Stdio::Pipe);
     ///     procs.push(create_subprocess_shell(cmd, options).await?);
     /// }
     /// let outputs =
-    ///     tulip_executor::try_gather(procs.iter_mut().map(|p| p.communicate(None)).collect::<Vec<_>>())
+    ///     tulip::try_gather(procs.iter_mut().map(|p| p.communicate(None)).collect::<Vec<_>>())
     ///         .await?;
     /// assert_eq!(outputs[1].0.as_deref(), Some(&b"two\n"[..]));
     /// # Ok(()) }
@@ -205,6 +205,20 @@ impl Process {
     ///
     /// Errors: [`Error::ProcessLookup`] once it has exited (nothing is
     /// sent); [`Error::InvalidInput`] for an unknown signal.
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    ///
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new()).await?;
+    ///     proc.send_signal(tulip::signal::SIGTERM)?;
+    ///     // Killed by a signal: the return code is minus its number, as in asyncio.
+    ///     assert_eq!(proc.wait().await, -tulip::signal::SIGTERM);
+    ///     assert_eq!(proc.returncode(), Some(-tulip::signal::SIGTERM));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_signal(&self, signum: i32) -> Result<()> {
         self.transport.send_signal(signum)
     }
@@ -308,9 +322,9 @@ impl fmt::Debug for Process {
 /// the options make them pipes, as in asyncio.
 ///
 /// ```no_run
-/// use tulip_process::{Stdio, SubprocessOptions, create_subprocess_exec};
+/// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_exec};
 ///
-/// # async fn demo() -> Result<(), tulip_process::Error> {
+/// # async fn demo() -> Result<(), tulip::process::Error> {
 /// let mut proc =
 ///     create_subprocess_exec("date", ["+%Y"], SubprocessOptions::new().stdout(Stdio::Pipe)).await?;
 /// let line = proc.stdout.as_mut().unwrap().readline().await?;
@@ -318,8 +332,22 @@ impl fmt::Debug for Process {
 /// # Ok(()) }
 /// ```
 ///
-/// Errors: as [`LoopProcessExt::subprocess_exec`](crate::LoopProcessExt::subprocess_exec);
-/// a zero limit; no running loop.
+/// Options ([`SubprocessOptions`]): `stdin`, `stdout`, `stderr` as
+/// [`Stdio::Pipe`](crate::Stdio::Pipe) (a stream on the [`Process`]), `Inherit`, `DevNull`, a
+/// file descriptor of yours, or `Stdout` for stderr; `cwd`, `env` and
+/// `env_clear`, `process_group`, `limit` for the pipes' readers,
+/// `kill_on_drop`.
+///
+/// Errors: as [`LoopProcessExt::subprocess_exec`](crate::LoopProcessExt::subprocess_exec)
+/// (a program that cannot be started is [`Error::Io`](crate::Error::Io)
+/// with the OS error, `NotFound` for a missing one); a zero limit; no
+/// running loop.
+///
+/// # Cancel safety
+///
+/// Cancelled (dropped) before it returns, the child that was already
+/// started is killed and reaped: nothing is left running. After it
+/// returns, the [`Process`] owns the child, which is always reaped.
 pub async fn create_subprocess_exec<I, S>(
     program: impl AsRef<OsStr>,
     args: I,
@@ -339,7 +367,32 @@ where
 
 /// Runs `cmd` with the shell (`/bin/sh -c cmd`) and returns its
 /// [`Process`] (asyncio's `create_subprocess_shell`). Quote what goes
-/// into `cmd` yourself.
+/// into `cmd` yourself. The standard streams are inherited unless the
+/// options make them pipes, as in asyncio.
+///
+/// ```
+/// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
+///
+/// tulip::run(async {
+///     let options = SubprocessOptions::new().stdout(Stdio::Pipe);
+///     let mut proc = create_subprocess_shell("echo hello | tr a-z A-Z", options).await?;
+///     let (stdout, _stderr) = proc.communicate(None).await?;
+///     assert_eq!(stdout.as_deref(), Some(&b"HELLO\n"[..]));
+///     assert_eq!(proc.returncode(), Some(0));
+///     Ok::<(), tulip::process::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Errors: as [`create_subprocess_exec`] (the shell itself is what starts,
+/// so a missing command is not an error here: the shell reports it and
+/// exits with 127).
+///
+/// # Cancel safety
+///
+/// Cancelled (dropped) before it returns, the child that was already
+/// started is killed and reaped with its transport; after it returns, the
+/// [`Process`] owns the child, which is never left a zombie.
 pub async fn create_subprocess_shell(
     cmd: impl AsRef<OsStr>,
     options: SubprocessOptions,
@@ -351,6 +404,26 @@ pub async fn create_subprocess_shell(
 /// `pre_exec` hook, ...) and returns its [`Process`]. Its standard streams
 /// stay as set on it (`Stdio::piped()` ones become streams) unless the
 /// options set them.
+///
+/// ```
+/// use std::os::unix::process::CommandExt;
+/// use std::process::{Command, Stdio};
+/// use tulip::process::{SubprocessOptions, create_subprocess_command};
+///
+/// tulip::run(async {
+///     let mut command = Command::new("sh");
+///     // The child sees another argv[0], which the options cannot set.
+///     command.arg0("renamed").args(["-c", "echo $0"]).stdout(Stdio::piped());
+///     let mut proc = create_subprocess_command(command, SubprocessOptions::new()).await?;
+///     let line = proc.stdout.as_mut().expect("a piped stdout").readline().await?;
+///     assert_eq!(line, b"renamed\n");
+///     assert_eq!(proc.wait().await, 0);
+///     Ok::<(), tulip::process::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Errors and cancel safety: as [`create_subprocess_exec`].
 pub async fn create_subprocess_command(
     command: Command,
     options: SubprocessOptions,

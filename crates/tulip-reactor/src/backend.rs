@@ -30,7 +30,7 @@ impl BackendKind {
     /// set to one of those, else `Epoll` on Linux and `Polling` elsewhere.
     ///
     /// ```
-    /// let kind = tulip_reactor::BackendKind::default_kind();
+    /// let kind = tulip::reactor::BackendKind::default_kind();
     /// println!("{kind:?}");
     /// ```
     pub fn default_kind() -> BackendKind {

@@ -6,7 +6,7 @@ use std::fmt;
 /// The directions of a file descriptor the reactor watches.
 ///
 /// ```
-/// use tulip_reactor::Interest;
+/// use tulip::reactor::Interest;
 /// let both = Interest::READ | Interest::WRITE;
 /// assert!(both.is_readable() && both.is_writable());
 /// assert!(Interest::NONE.is_empty());

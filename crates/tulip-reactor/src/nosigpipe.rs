@@ -20,7 +20,7 @@
 ///
 /// ```
 /// use std::io::ErrorKind;
-/// use tulip_reactor::without_sigpipe;
+/// use tulip::reactor::without_sigpipe;
 ///
 /// let (reader, writer) = rustix::pipe::pipe()?;
 /// drop(reader);

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// in an [`Arc`].
 ///
 /// ```
-/// use tulip_reactor::{BackendKind, Reactor};
+/// use tulip::reactor::{BackendKind, Reactor};
 /// use std::time::Duration;
 ///
 /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::default_kind())?;

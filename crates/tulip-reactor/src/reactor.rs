@@ -61,7 +61,7 @@ struct Slot<C> {
 /// use std::os::fd::{AsFd, AsRawFd};
 /// use std::os::unix::net::UnixStream;
 /// use std::io::Write;
-/// use tulip_reactor::{BackendKind, Dispatch, Reactor};
+/// use tulip::reactor::{BackendKind, Dispatch, Reactor};
 ///
 /// let (a, mut b) = UnixStream::pair()?;
 /// let mut reactor = Reactor::new(BackendKind::default_kind())?;

@@ -28,9 +28,9 @@ use crate::writer::StreamWriter;
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tulip_streams::{ConnectOptions, StreamOptions, open_connection};
+/// use tulip::streams::{ConnectOptions, StreamOptions, open_connection};
 ///
-/// # async fn demo() -> Result<(), tulip_streams::Error> {
+/// # async fn demo() -> Result<(), tulip::streams::Error> {
 /// let (reader, writer) = open_connection(
 ///     "localhost",
 ///     8888,
@@ -111,9 +111,9 @@ impl<E: fmt::Display> ClientResult for std::result::Result<(), E> {
 /// Happy Eyeballs, ...) and a reader with `options.limit`.
 ///
 /// ```no_run
-/// use tulip_streams::{ConnectOptions, open_connection};
+/// use tulip::streams::{ConnectOptions, open_connection};
 ///
-/// # async fn demo() -> Result<(), tulip_streams::Error> {
+/// # async fn demo() -> Result<(), tulip::streams::Error> {
 /// let (mut reader, writer) = open_connection("127.0.0.1", 8888, ConnectOptions::new()).await?;
 /// writer.write(b"Hello World!")?;
 /// let data = reader.read(100).await?;
@@ -122,9 +122,25 @@ impl<E: fmt::Display> ClientResult for std::result::Result<(), E> {
 /// # Ok(()) }
 /// ```
 ///
-/// Errors: as `create_connection` (resolution, refused, timed out);
+/// Options: the reader's `limit` ([`StreamOptions::limit`], 64 KiB by
+/// default) and everything [`ConnectOptions`] holds: `tls` for TLS with
+/// the server's name checked (`server_hostname` to check another),
+/// `local_addr`, `happy_eyeballs_delay` and `interleave`, `sock` for a
+/// socket that is already connected, `all_errors`. Pass a
+/// [`ConnectOptions`] alone for the default limit.
+///
+/// Errors: as `create_connection`: the name does not resolve
+/// ([`Error::io_kind`](crate::Error::io_kind) tells the OS error of a
+/// refused or unreachable peer), a TLS error
+/// ([`Error::as_tls`](crate::Error::as_tls)), a timeout;
 /// [`Error::InvalidInput`](crate::Error::InvalidInput) for a zero limit;
 /// no running loop.
+///
+/// # Cancel safety
+///
+/// Cancelled (dropped) before it returns, the connection being made is
+/// aborted and its socket closed: nothing is left open. Once it returns,
+/// the reader and writer own the connection.
 pub async fn open_connection(
     host: &str,
     port: u16,
@@ -143,7 +159,11 @@ pub async fn open_connection(
 /// `open_unix_connection`); `path` may be `None` with
 /// [`UnixConnectOptions::sock`].
 ///
-/// Errors: as `create_unix_connection`; a zero limit.
+/// [`start_unix_server`] has an example of both.
+///
+/// Errors: as `create_unix_connection` (no socket at `path` is
+/// `NotFound`, no one listening `ConnectionRefused`); a zero limit.
+/// Cancel safety: as [`open_connection`].
 pub async fn open_unix_connection(
     path: Option<&Path>,
     options: impl Into<StreamOptions<UnixConnectOptions>>,
@@ -167,9 +187,9 @@ pub async fn open_unix_connection(
 /// exception handler and the connection is closed.
 ///
 /// ```no_run
-/// use tulip_streams::{ServerOptions, StreamReader, StreamWriter, start_server};
+/// use tulip::streams::{ServerOptions, StreamReader, StreamWriter, start_server};
 ///
-/// async fn handle_echo(mut reader: StreamReader, writer: StreamWriter) -> Result<(), tulip_streams::Error> {
+/// async fn handle_echo(mut reader: StreamReader, writer: StreamWriter) -> Result<(), tulip::streams::Error> {
 ///     let data = reader.read(100).await?;
 ///     writer.write(&data)?;
 ///     writer.drain().await?;
@@ -177,14 +197,31 @@ pub async fn open_unix_connection(
 ///     writer.wait_closed().await
 /// }
 ///
-/// # async fn demo() -> Result<(), tulip_streams::Error> {
+/// # async fn demo() -> Result<(), tulip::streams::Error> {
 /// let server = start_server(handle_echo, "127.0.0.1", 8888, ServerOptions::default()).await?;
 /// server.serve_forever().await?;
 /// # Ok(()) }
 /// ```
 ///
-/// Errors: as `create_server` (address in use, ...); a zero limit; no
-/// running loop.
+/// Options: the readers' `limit` ([`StreamOptions::limit`]) and
+/// everything [`ServerOptions`] holds: `tls` to serve TLS, `backlog`,
+/// `reuse_address`/`reuse_port`, `sock` for a listening socket of your
+/// own, `start_serving` (off: accept only once
+/// [`start_serving`](Server::start_serving) or
+/// [`serve_forever`](Server::serve_forever) runs). `hosts` is one host, a
+/// list, or every interface; port 0 picks a free port, which
+/// [`Server::sockets`] tells.
+///
+/// Errors: as `create_server` (the address is in use, a host does not
+/// resolve: see [`Error::io_kind`](crate::Error::io_kind)); a zero limit; no
+/// running loop. An error of one client never reaches the server: it goes
+/// to the loop's exception handler.
+///
+/// # Cancel safety
+///
+/// Cancelled (dropped) before it returns, the listening sockets it opened
+/// are closed. Cancelling [`serve_forever`](Server::serve_forever) closes
+/// the server; the clients' tasks keep running until they return.
 pub async fn start_server<H, R>(
     client_connected: H,
     hosts: impl Into<Hosts>,
@@ -205,7 +242,39 @@ where
 
 /// Starts a Unix-domain stream server on `path` (asyncio's
 /// `start_unix_server`); `path` may be `None` with
-/// [`UnixServerOptions::sock`]. As [`start_server`] otherwise.
+/// [`UnixServerOptions::sock`]. As [`start_server`] otherwise. A client
+/// connects with [`open_unix_connection`]:
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::streams::{
+///     Error, UnixConnectOptions, UnixServerOptions, open_unix_connection, start_unix_server,
+/// };
+///
+/// async fn shout(mut reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+///     let line = reader.readline().await?;
+///     writer.write(&line.to_ascii_uppercase())?;
+///     writer.close();
+///     writer.wait_closed().await
+/// }
+///
+/// async fn main_task() -> Result<(), Error> {
+///     let path = std::env::temp_dir().join(format!("tulip-shout-{}.sock", std::process::id()));
+///     let server = start_unix_server(shout, Some(&path), UnixServerOptions::new()).await?;
+///
+///     let (mut reader, writer) = open_unix_connection(Some(&path), UnixConnectOptions::new()).await?;
+///     writer.write(b"hello\n")?;
+///     assert_eq!(reader.readline().await?, b"HELLO\n");
+///
+///     server.close();
+///     server.wait_closed().await;
+///     let _ = std::fs::remove_file(&path);
+///     Ok(())
+/// }
+///
+/// tulip::run(main_task())??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn start_unix_server<H, R>(
     client_connected: H,
     path: Option<&Path>,

@@ -10,6 +10,25 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error of the streams layer. Cheap to clone: a reader keeps the
 /// exception of its connection and returns it from every later read.
+///
+/// ```
+/// use tulip::streams::{Error, StreamReader};
+///
+/// tulip::run(async {
+///     let mut reader = StreamReader::with_limit(8)?;
+///     reader.feed_data(b"a line longer than the limit\nabc");
+///     reader.feed_eof();
+///     // No newline within the limit: asyncio's LimitOverrunError.
+///     assert!(matches!(reader.readline().await, Err(Error::LimitOverrun(_))));
+///     // EOF before 5 bytes: asyncio's IncompleteReadError, the bytes kept.
+///     match reader.readexactly(5).await {
+///         Err(Error::IncompleteRead(e)) => assert_eq!(e.partial, b"abc"),
+///         other => panic!("expected an incomplete read, got {other:?}"),
+///     }
+///     Ok::<(), Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -126,11 +145,11 @@ impl Error {
 
     /// The TLS error inside, if this is one (a certificate rejected, a
     /// truncated TLS stream, a TLS timeout), as
-    /// [`tulip_transport::Error::as_tls`].
+    /// [`tulip::transport::Error::as_tls`](tulip_transport::Error::as_tls).
     ///
     /// ```
-    /// use tulip_streams::Error;
-    /// use tulip_transport::rustls::CertificateError;
+    /// use tulip::streams::Error;
+    /// use tulip::transport::rustls::CertificateError;
     ///
     /// fn expired(e: &Error) -> bool {
     ///     e.as_tls().and_then(|tls| tls.certificate_error())

@@ -6,10 +6,10 @@
 //! twins), on top of tulip-transport's transports and protocols.
 //!
 //! ```no_run
-//! use tulip_streams::{ConnectOptions, open_connection};
+//! use tulip::streams::{ConnectOptions, open_connection};
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
-//!     tulip_executor::run(async {
+//!     tulip::run(async {
 //!         let (mut reader, writer) =
 //!             open_connection("127.0.0.1", 8888, ConnectOptions::new()).await?;
 //!         writer.write(b"Hello World!\n")?;
@@ -71,9 +71,9 @@
 //!
 //! ```no_run
 //! use futures_util::io::{AsyncWriteExt, copy};
-//! use tulip_streams::{ServerOptions, StreamReader, StreamWriter, start_server};
+//! use tulip::streams::{ServerOptions, StreamReader, StreamWriter, start_server};
 //!
-//! # async fn demo() -> Result<(), tulip_streams::Error> {
+//! # async fn demo() -> Result<(), tulip::streams::Error> {
 //! // An echo server made of ecosystem parts.
 //! let server = start_server(
 //!     |mut reader: StreamReader, mut writer: StreamWriter| async move {

@@ -81,13 +81,13 @@ impl WriterState {
 /// streams on any transport the loop makes (an accepted socket, a pipe):
 ///
 /// ```no_run
-/// use tulip_streams::StreamReaderProtocol;
-/// use tulip_transport::LoopNetExt;
+/// use tulip::streams::StreamReaderProtocol;
+/// use tulip::transport::LoopNetExt;
 ///
-/// # async fn demo(sock: std::os::fd::OwnedFd) -> Result<(), tulip_streams::Error> {
-/// let lp = tulip_executor::get_running_loop()?;
+/// # async fn demo(sock: std::os::fd::OwnedFd) -> Result<(), tulip::streams::Error> {
+/// let lp = tulip::get_running_loop()?;
 /// let factory = StreamReaderProtocol::factory(64 * 1024)?;
-/// let options = tulip_transport::AcceptedSocketOptions::new();
+/// let options = tulip::transport::AcceptedSocketOptions::new();
 /// let (_transport, protocol) = lp.connect_accepted_socket(factory, sock, options).await?;
 /// let (mut reader, writer) = StreamReaderProtocol::into_streams(protocol)?;
 /// writer.write(b"hello\n")?;

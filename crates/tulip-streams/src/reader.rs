@@ -59,9 +59,9 @@ struct LinesState {
 /// arrives and released once read, so an idle connection holds none.
 ///
 /// ```
-/// use tulip_streams::StreamReader;
+/// use tulip::streams::StreamReader;
 ///
-/// tulip_executor::run(async {
+/// tulip::run(async {
 ///     let mut reader = StreamReader::new();
 ///     reader.feed_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody");
 ///     reader.feed_eof();
@@ -69,7 +69,7 @@ struct LinesState {
 ///     assert_eq!(reader.readuntil(b"\r\n\r\n").await?, b"Host: x\r\n\r\n");
 ///     assert_eq!(reader.read_to_eof().await?, b"body");
 ///     assert!(reader.at_eof());
-///     Ok::<(), tulip_streams::Error>(())
+///     Ok::<(), tulip::streams::Error>(())
 /// })??;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -78,7 +78,7 @@ struct LinesState {
 ///
 /// ```compile_fail
 /// fn send<T: Send>(_: T) {}
-/// send(tulip_streams::StreamReader::new());
+/// send(tulip::streams::StreamReader::new());
 /// ```
 pub struct StreamReader {
     pub(crate) shared: Rc<RefCell<StreamReaderProtocol>>,
@@ -176,6 +176,18 @@ impl StreamReader {
     /// For asyncio's `read()` / `read(-1)`, see
     /// [`read_to_eof`](StreamReader::read_to_eof).
     ///
+    /// ```
+    /// # tulip::run(async {
+    /// let mut reader = tulip::streams::StreamReader::new();
+    /// reader.feed_data(b"hello");
+    /// reader.feed_eof();
+    /// assert_eq!(reader.read(3).await?, b"hel");
+    /// assert_eq!(reader.read(100).await?, b"lo");
+    /// assert_eq!(reader.read(100).await?, b""); // EOF
+    /// # Ok::<(), tulip::streams::Error>(())
+    /// # }).unwrap().unwrap();
+    /// ```
+    ///
     /// Errors: the exception set on the reader (the connection's error).
     ///
     /// # Cancel safety
@@ -191,6 +203,17 @@ impl StreamReader {
     /// `n = -1`). The bytes are handed over in the buffer they arrived in
     /// when possible (no copy). The transport is not paused meanwhile: the
     /// whole stream is wanted.
+    ///
+    /// ```
+    /// # tulip::run(async {
+    /// let mut reader = tulip::streams::StreamReader::new();
+    /// reader.feed_data(b"all ");
+    /// reader.feed_data(b"of it");
+    /// reader.feed_eof();
+    /// assert_eq!(reader.read_to_eof().await?, b"all of it");
+    /// # Ok::<(), tulip::streams::Error>(())
+    /// # }).unwrap().unwrap();
+    /// ```
     ///
     /// Errors: the exception set on the reader.
     ///
@@ -209,6 +232,18 @@ impl StreamReader {
     /// Reads one line, ending with `b"\n"` (asyncio's `readline`). At EOF
     /// returns the partial last line without a newline, then empty
     /// vectors.
+    ///
+    /// ```
+    /// # tulip::run(async {
+    /// let mut reader = tulip::streams::StreamReader::new();
+    /// reader.feed_data(b"first\nlast");
+    /// reader.feed_eof();
+    /// assert_eq!(reader.readline().await?, b"first\n");
+    /// assert_eq!(reader.readline().await?, b"last");
+    /// assert_eq!(reader.readline().await?, b"");
+    /// # Ok::<(), tulip::streams::Error>(())
+    /// # }).unwrap().unwrap();
+    /// ```
     ///
     /// Errors: [`Error::LimitOverrun`] when the line is longer than the
     /// limit; as asyncio does, the line is then discarded (up to and
@@ -237,13 +272,13 @@ impl StreamReader {
     /// of them is returned.
     ///
     /// ```
-    /// # tulip_executor::run(async {
-    /// let mut reader = tulip_streams::StreamReader::new();
+    /// # tulip::run(async {
+    /// let mut reader = tulip::streams::StreamReader::new();
     /// reader.feed_data(b"a\r\nb\nc");
     /// let seps: [&[u8]; 2] = [b"\r\n", b"\n"];
     /// assert_eq!(reader.readuntil(seps).await?, b"a\r\n");
     /// assert_eq!(reader.readuntil(seps).await?, b"b\n");
-    /// # Ok::<(), tulip_streams::Error>(())
+    /// # Ok::<(), tulip::streams::Error>(())
     /// # }).unwrap().unwrap();
     /// ```
     ///
@@ -277,6 +312,19 @@ impl StreamReader {
     /// Reads exactly `n` bytes (asyncio's `readexactly`); `n` may exceed
     /// the limit (the transport keeps reading until they are there).
     ///
+    /// ```
+    /// # tulip::run(async {
+    /// let mut reader = tulip::streams::StreamReader::new();
+    /// // A frame: a 2-byte big-endian length, then the payload.
+    /// reader.feed_data(&[0, 5]);
+    /// reader.feed_data(b"hello");
+    /// let header = reader.readexactly(2).await?;
+    /// let len = u16::from_be_bytes([header[0], header[1]]);
+    /// assert_eq!(reader.readexactly(usize::from(len)).await?, b"hello");
+    /// # Ok::<(), tulip::streams::Error>(())
+    /// # }).unwrap().unwrap();
+    /// ```
+    ///
     /// Errors: [`Error::IncompleteRead`] when EOF comes first, with the
     /// bytes read (removed from the reader) and `expected == Some(n)`.
     /// The exception set on the reader.
@@ -302,15 +350,15 @@ impl StreamReader {
     /// frame after frame); asyncio has no such method.
     ///
     /// ```
-    /// # tulip_executor::run(async {
-    /// let mut reader = tulip_streams::StreamReader::new();
+    /// # tulip::run(async {
+    /// let mut reader = tulip::streams::StreamReader::new();
     /// reader.feed_data(b"0123456789");
     /// let mut frame = Vec::new();
     /// reader.readexactly_into(4, &mut frame).await?;
     /// assert_eq!(frame, b"0123");
     /// reader.readexactly_into(6, &mut frame).await?;
     /// assert_eq!(frame, b"456789");
-    /// # Ok::<(), tulip_streams::Error>(())
+    /// # Ok::<(), tulip::streams::Error>(())
     /// # }).unwrap().unwrap();
     /// ```
     ///

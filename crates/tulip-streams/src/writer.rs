@@ -42,9 +42,9 @@ pub(crate) enum CloseState {
 /// `futures_io::AsyncWrite`.
 ///
 /// ```no_run
-/// # async fn demo() -> Result<(), tulip_streams::Error> {
+/// # async fn demo() -> Result<(), tulip::streams::Error> {
 /// let (mut reader, writer) =
-///     tulip_streams::open_connection("127.0.0.1", 8888, tulip_streams::ConnectOptions::new()).await?;
+///     tulip::streams::open_connection("127.0.0.1", 8888, tulip::streams::ConnectOptions::new()).await?;
 /// writer.write(b"Hello World!\n")?;
 /// writer.drain().await?;
 /// let line = reader.readline().await?;
@@ -57,7 +57,7 @@ pub(crate) enum CloseState {
 ///
 /// ```compile_fail
 /// fn is_send<T: Send>() {}
-/// is_send::<tulip_streams::StreamWriter>();
+/// is_send::<tulip::streams::StreamWriter>();
 /// ```
 pub struct StreamWriter {
     transport: Transport,
@@ -132,13 +132,13 @@ impl StreamWriter {
     /// (the data it waited for was not sent).
     ///
     /// ```no_run
-    /// # async fn demo() -> Result<(), tulip_streams::Error> {
+    /// # async fn demo() -> Result<(), tulip::streams::Error> {
     /// use std::time::Duration;
-    /// use tulip_streams::{ConnectOptions, open_connection};
+    /// use tulip::streams::{ConnectOptions, open_connection};
     ///
     /// let (_reader, writer) = open_connection("127.0.0.1", 8888, ConnectOptions::new()).await?;
     /// writer.write(&vec![0u8; 1 << 20])?;
-    /// if tulip_executor::wait_for(writer.drain(), Duration::from_secs(5)).await.is_err() {
+    /// if tulip::wait_for(writer.drain(), Duration::from_secs(5)).await.is_err() {
     ///     writer.abort(); // the peer stopped reading: give up on it
     /// }
     /// writer.wait_closed().await.ok();
@@ -187,9 +187,9 @@ impl StreamWriter {
     /// [`StartTlsOptions::server_hostname`]).
     ///
     /// ```no_run
-    /// use tulip_streams::{ConnectOptions, StartTlsOptions, TlsClientConfig, open_connection};
+    /// use tulip::streams::{ConnectOptions, StartTlsOptions, TlsClientConfig, open_connection};
     ///
-    /// # async fn demo() -> Result<(), tulip_streams::Error> {
+    /// # async fn demo() -> Result<(), tulip::streams::Error> {
     /// let (mut reader, mut writer) = open_connection("mail.example", 25, ConnectOptions::new()).await?;
     /// writer.write(b"STARTTLS\r\n")?;
     /// let _go_ahead = reader.readline().await?;
@@ -233,7 +233,7 @@ impl StreamWriter {
     /// else until it drains to the low-water mark.
     ///
     /// ```no_run
-    /// # async fn demo(writer: tulip_streams::StreamWriter, chunks: Vec<Vec<u8>>) -> Result<(), tulip_streams::Error> {
+    /// # async fn demo(writer: tulip::streams::StreamWriter, chunks: Vec<Vec<u8>>) -> Result<(), tulip::streams::Error> {
     /// for chunk in chunks {
     ///     writer.write(&chunk)?;
     ///     writer.drain().await?; // memory stays bounded whatever the peer reads

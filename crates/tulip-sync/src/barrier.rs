@@ -36,13 +36,13 @@ impl BarrierState {
 /// same barrier.
 ///
 /// ```
-/// use tulip_sync::Barrier;
-/// tulip_executor::run(async {
+/// use tulip::sync::Barrier;
+/// tulip::run(async {
 ///     let barrier = Barrier::new(3);
 ///     let tasks: Vec<_> = (0..3)
 ///         .map(|_| {
 ///             let barrier = barrier.clone();
-///             tulip_executor::spawn(async move { barrier.wait().await })
+///             tulip::spawn(async move { barrier.wait().await })
 ///         })
 ///         .collect();
 ///     let mut indices = Vec::new();
@@ -52,7 +52,7 @@ impl BarrierState {
 ///     assert_eq!(indices, [0, 1, 2]);
 ///     assert_eq!(barrier.n_waiting(), 0);
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Barrier {

@@ -50,12 +50,12 @@ impl ConditionInner {
 /// gives another handle to the same condition.
 ///
 /// ```
-/// use tulip_sync::Condition;
+/// use tulip::sync::Condition;
 /// use std::{cell::Cell, rc::Rc};
-/// tulip_executor::run(async {
+/// tulip::run(async {
 ///     let cond = Condition::new();
 ///     let ready = Rc::new(Cell::new(false));
-///     let consumer = tulip_executor::spawn({
+///     let consumer = tulip::spawn({
 ///         let (cond, ready) = (cond.clone(), ready.clone());
 ///         async move {
 ///             let guard = cond.acquire().await;
@@ -63,14 +63,14 @@ impl ConditionInner {
 ///             "ready"
 ///         }
 ///     });
-///     tulip_executor::yield_now().await;
+///     tulip::yield_now().await;
 ///     let guard = cond.acquire().await;
 ///     ready.set(true);
 ///     cond.notify_all(&guard).unwrap();
 ///     drop(guard);
 ///     assert_eq!(consumer.await.unwrap(), "ready");
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Condition {

@@ -7,7 +7,7 @@ use std::fmt;
 /// queue. asyncio raises these as exceptions; tulip-sync returns them.
 ///
 /// ```
-/// use tulip_sync::{Error, Queue};
+/// use tulip::sync::{Error, Queue};
 /// let queue: Queue<u32> = Queue::new(0);
 /// assert_eq!(queue.get_nowait(), Err(Error::QueueEmpty));
 /// ```
@@ -62,7 +62,7 @@ impl std::error::Error for Error {}
 /// with the item given back: nothing is lost.
 ///
 /// ```
-/// use tulip_sync::{Error, Queue};
+/// use tulip::sync::{Error, Queue};
 /// let queue = Queue::new(1);
 /// queue.put_nowait("a").unwrap();
 /// let refused = queue.put_nowait("b").unwrap_err();

@@ -22,22 +22,22 @@ struct EventState {
 /// [`set`](Event::set). Cloning gives another handle to the same event.
 ///
 /// ```
-/// use tulip_sync::Event;
-/// tulip_executor::run(async {
+/// use tulip::sync::Event;
+/// tulip::run(async {
 ///     let event = Event::new();
-///     let waiter = tulip_executor::spawn({
+///     let waiter = tulip::spawn({
 ///         let event = event.clone();
 ///         async move {
 ///             event.wait().await;
 ///             "woken"
 ///         }
 ///     });
-///     tulip_executor::yield_now().await;
+///     tulip::yield_now().await;
 ///     event.set();
 ///     assert_eq!(waiter.await.unwrap(), "woken");
 ///     assert!(event.is_set());
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Event {

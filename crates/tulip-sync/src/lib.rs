@@ -25,14 +25,14 @@
 //! refused item back), never panics.
 //!
 //! ```
-//! use tulip_sync::{Lock, Queue};
-//! tulip_executor::run(async {
+//! use tulip::sync::{Lock, Queue};
+//! tulip::run(async {
 //!     let queue = Queue::new(10);
 //!     let lock = Lock::new();
 //!     let workers: Vec<_> = (0..3)
 //!         .map(|_| {
 //!             let (queue, lock) = (queue.clone(), lock.clone());
-//!             tulip_executor::spawn(async move {
+//!             tulip::spawn(async move {
 //!                 let mut sum = 0;
 //!                 while let Ok(n) = queue.get().await {
 //!                     let _guard = lock.acquire().await;
@@ -54,7 +54,7 @@
 //!     }
 //!     assert_eq!(total, 5050);
 //! })?;
-//! # Ok::<(), tulip_executor::Error>(())
+//! # Ok::<(), tulip::Error>(())
 //! ```
 //!
 //! ## asyncio correspondence

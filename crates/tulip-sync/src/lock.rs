@@ -21,8 +21,8 @@ use crate::semaphore::Permits;
 /// handle to the same lock.
 ///
 /// ```
-/// use tulip_sync::Lock;
-/// tulip_executor::run(async {
+/// use tulip::sync::Lock;
+/// tulip::run(async {
 ///     let lock = Lock::new();
 ///     let guard = lock.acquire().await;
 ///     assert!(lock.locked());
@@ -30,14 +30,14 @@ use crate::semaphore::Permits;
 ///     drop(guard); // asyncio's `lock.release()`
 ///     assert!(!lock.locked());
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// A lock belongs to one thread:
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>(_: T) {}
-/// assert_send(tulip_sync::Lock::new());
+/// assert_send(tulip::sync::Lock::new());
 /// ```
 #[derive(Clone)]
 #[doc(alias = "Mutex")]
@@ -142,8 +142,8 @@ impl fmt::Debug for LockAcquire {
 /// (asyncio's `release()`).
 ///
 /// ```
-/// use tulip_sync::Lock;
-/// tulip_executor::run(async {
+/// use tulip::sync::Lock;
+/// tulip::run(async {
 ///     let lock = Lock::new();
 ///     {
 ///         let guard = lock.acquire().await;
@@ -151,7 +151,7 @@ impl fmt::Debug for LockAcquire {
 ///     } // released here
 ///     assert!(!lock.locked());
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[must_use = "the lock is released as soon as the guard is dropped"]
 pub struct LockGuard {

@@ -39,7 +39,7 @@ use crate::waiters::{Removed, WaiterList, wake_all};
 /// How a queue stores its items: the order in which they come out.
 ///
 /// ```
-/// use tulip_sync::{Fifo, QueueStorage};
+/// use tulip::sync::{Fifo, QueueStorage};
 /// let mut fifo = Fifo::default();
 /// fifo.push(1);
 /// fifo.push(2);
@@ -61,7 +61,7 @@ pub trait QueueStorage<T> {
 /// First in, first out: the storage of [`Queue`].
 ///
 /// ```
-/// use tulip_sync::{Fifo, QueueStorage};
+/// use tulip::sync::{Fifo, QueueStorage};
 /// let mut s = Fifo::default();
 /// s.push('a');
 /// s.push('b');
@@ -72,7 +72,7 @@ pub struct Fifo<T>(VecDeque<T>);
 /// Last in, first out: the storage of [`LifoQueue`].
 ///
 /// ```
-/// use tulip_sync::{Lifo, QueueStorage};
+/// use tulip::sync::{Lifo, QueueStorage};
 /// let mut s = Lifo::default();
 /// s.push('a');
 /// s.push('b');
@@ -83,7 +83,7 @@ pub struct Lifo<T>(Vec<T>);
 /// Smallest first (asyncio's `heapq`): the storage of [`PriorityQueue`].
 ///
 /// ```
-/// use tulip_sync::{Priority, QueueStorage};
+/// use tulip::sync::{Priority, QueueStorage};
 /// let mut s = Priority::default();
 /// s.push(3);
 /// s.push(1);
@@ -265,10 +265,10 @@ fn promise_turn<T>(
 /// between producer and consumer tasks, as in asyncio).
 ///
 /// ```
-/// use tulip_sync::Queue;
-/// tulip_executor::run(async {
+/// use tulip::sync::Queue;
+/// tulip::run(async {
 ///     let queue = Queue::new(2);
-///     let consumer = tulip_executor::spawn({
+///     let consumer = tulip::spawn({
 ///         let queue = queue.clone();
 ///         async move {
 ///             let mut got = Vec::new();
@@ -286,7 +286,7 @@ fn promise_turn<T>(
 ///     queue.shutdown(false);
 ///     assert_eq!(consumer.await.unwrap(), [0, 1, 2, 3, 4]);
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 pub struct BaseQueue<T, S> {
     state: Rc<RefCell<QueueState<T, S>>>,
@@ -295,7 +295,7 @@ pub struct BaseQueue<T, S> {
 /// asyncio's `Queue`: first in, first out.
 ///
 /// ```
-/// let queue = tulip_sync::Queue::new(0);
+/// let queue = tulip::sync::Queue::new(0);
 /// queue.put_nowait(1).unwrap();
 /// queue.put_nowait(2).unwrap();
 /// assert_eq!(queue.get_nowait(), Ok(1));
@@ -306,7 +306,7 @@ pub type Queue<T> = BaseQueue<T, Fifo<T>>;
 /// tuples as in asyncio).
 ///
 /// ```
-/// let queue = tulip_sync::PriorityQueue::new(0);
+/// let queue = tulip::sync::PriorityQueue::new(0);
 /// queue.put_nowait((2, "b")).unwrap();
 /// queue.put_nowait((1, "a")).unwrap();
 /// assert_eq!(queue.get_nowait(), Ok((1, "a")));
@@ -316,7 +316,7 @@ pub type PriorityQueue<T> = BaseQueue<T, Priority<T>>;
 /// asyncio's `LifoQueue`: last in, first out.
 ///
 /// ```
-/// let queue = tulip_sync::LifoQueue::new(0);
+/// let queue = tulip::sync::LifoQueue::new(0);
 /// queue.put_nowait(1).unwrap();
 /// queue.put_nowait(2).unwrap();
 /// assert_eq!(queue.get_nowait(), Ok(2));

@@ -136,8 +136,8 @@ enum Kind {
 /// semaphore.
 ///
 /// ```
-/// use tulip_sync::Semaphore;
-/// tulip_executor::run(async {
+/// use tulip::sync::Semaphore;
+/// tulip::run(async {
 ///     let sem = Semaphore::new(2);
 ///     let a = sem.acquire().await;
 ///     let _b = sem.acquire().await;
@@ -145,14 +145,14 @@ enum Kind {
 ///     drop(a); // asyncio's `release()`
 ///     assert!(!sem.locked());
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// A semaphore belongs to one thread:
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>(_: T) {}
-/// assert_send(tulip_sync::Semaphore::new(1));
+/// assert_send(tulip::sync::Semaphore::new(1));
 /// ```
 #[derive(Clone)]
 pub struct Semaphore {
@@ -211,14 +211,14 @@ impl Semaphore {
 /// above its initial value ([`Error::ReleasedTooManyTimes`]).
 ///
 /// ```
-/// use tulip_sync::{BoundedSemaphore, Error};
-/// tulip_executor::run(async {
+/// use tulip::sync::{BoundedSemaphore, Error};
+/// tulip::run(async {
 ///     let sem = BoundedSemaphore::new(1);
 ///     sem.acquire().await.forget();
 ///     assert_eq!(sem.release(), Ok(()));
 ///     assert_eq!(sem.release(), Err(Error::ReleasedTooManyTimes));
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct BoundedSemaphore {
@@ -314,8 +314,8 @@ impl fmt::Debug for SemaphoreAcquire {
 /// dropped (asyncio's `release()`, as `async with sem:` does).
 ///
 /// ```
-/// use tulip_sync::Semaphore;
-/// tulip_executor::run(async {
+/// use tulip::sync::Semaphore;
+/// tulip::run(async {
 ///     let sem = Semaphore::new(1);
 ///     {
 ///         let _permit = sem.acquire().await;
@@ -323,7 +323,7 @@ impl fmt::Debug for SemaphoreAcquire {
 ///     }
 ///     assert!(sem.try_acquire().is_some());
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[must_use = "the permit is released as soon as it is dropped"]
 pub struct SemaphorePermit {

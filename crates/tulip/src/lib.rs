@@ -30,14 +30,154 @@
 //! }
 //! ```
 //!
+//! Depend on this crate alone (`tulip = { path = ".../crates/tulip" }` or a
+//! `git` dependency: it is not on crates.io); every example in these pages
+//! is written as your code will be, through `tulip::...`. The [`guide`]
+//! walks an asyncio user from [`run`] to a server with timeouts, TLS and
+//! subprocesses, and the [`asyncio_mapping`] lists every asyncio name with
+//! its tulip name.
+//!
+//! ## A tour
+//!
+//! Each example runs as it stands: servers listen on a free port of the
+//! loopback interface and the program ends by itself.
+//!
+//! **A TCP echo server with streams** (asyncio's `start_server` and
+//! `open_connection`): each client gets a task of its own with a
+//! [`StreamReader`](streams::StreamReader) and a
+//! [`StreamWriter`](streams::StreamWriter).
+//!
+//! ```
+//! use tulip::prelude::*;
+//! use tulip::streams::{ConnectOptions, Error, ServerOptions};
+//!
+//! async fn handle_echo(mut reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+//!     let data = reader.read(100).await?;
+//!     writer.write(&data)?;
+//!     writer.drain().await?;
+//!     writer.close();
+//!     writer.wait_closed().await
+//! }
+//!
+//! async fn main_task() -> Result<(), Error> {
+//!     // Port 0: the OS picks a free port, which the server's socket tells.
+//!     let server = start_server(handle_echo, "127.0.0.1", 0, ServerOptions::new()).await?;
+//!     let port = server.sockets()[0].inet_addr().expect("a TCP socket").port();
+//!
+//!     let (mut reader, writer) = open_connection("127.0.0.1", port, ConnectOptions::new()).await?;
+//!     writer.write(b"Hello World!")?;
+//!     assert_eq!(reader.read(100).await?, b"Hello World!");
+//!     writer.close();
+//!
+//!     server.close();
+//!     server.wait_closed().await;
+//!     Ok(())
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     tulip::run(main_task())??;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! **The same server with a protocol** (asyncio's `loop.create_server`):
+//! callbacks on the loop instead of a task per client, the fastest way
+//! tulip serves.
+//!
+//! ```
+//! use tulip::prelude::*;
+//! use tulip::streams::ConnectOptions;
+//! use tulip::transport::ServerOptions;
+//!
+//! #[derive(Default)]
+//! struct EchoProtocol {
+//!     transport: Option<Transport>,
+//! }
+//!
+//! impl BaseProtocol for EchoProtocol {}
+//!
+//! impl Protocol for EchoProtocol {
+//!     fn connection_made(&mut self, transport: Transport) {
+//!         self.transport = Some(transport);
+//!     }
+//!
+//!     fn data_received(&mut self, data: &[u8]) {
+//!         let transport = self.transport.as_ref().expect("connection_made comes first");
+//!         // A failed write has closed the connection and told connection_lost.
+//!         let _ = transport.write(data);
+//!         transport.close();
+//!     }
+//! }
+//!
+//! async fn main_task() -> Result<(), Box<dyn std::error::Error>> {
+//!     let lp = get_running_loop()?;
+//!     let server = lp
+//!         .create_server(EchoProtocol::default, "127.0.0.1", 0, ServerOptions::new())
+//!         .await?;
+//!     let port = server.sockets()[0].inet_addr().expect("a TCP socket").port();
+//!
+//!     let (mut reader, writer) = open_connection("127.0.0.1", port, ConnectOptions::new()).await?;
+//!     writer.write(b"ping")?;
+//!     assert_eq!(reader.readexactly(4).await?, b"ping");
+//!     assert!(reader.read(100).await?.is_empty(), "the server closed the connection");
+//!
+//!     server.close();
+//!     server.wait_closed().await;
+//!     Ok(())
+//! }
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     tulip::run(main_task())?
+//! }
+//! ```
+//!
+//! **A timeout** (asyncio's `wait_for` and `timeout`): the awaited work is
+//! cancelled when time is up, and the error says so.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tulip::prelude::*;
+//!
+//! fn main() -> Result<(), Error> {
+//!     tulip::run(async {
+//!         let slow = sleep(Duration::from_secs(3600));
+//!         let outcome = wait_for(slow, Duration::from_millis(10)).await;
+//!         assert!(outcome.unwrap_err().is_timeout());
+//!
+//!         let fast = timeout(Duration::from_secs(5)).run(async { 42 }).await?;
+//!         assert_eq!(fast, 42);
+//!         Ok(())
+//!     })?
+//! }
+//! ```
+//!
+//! **A subprocess** (asyncio's `create_subprocess_exec`): its output
+//! through a pipe, read without deadlock by `communicate`.
+//!
+//! ```
+//! use tulip::process::{Error, Stdio, SubprocessOptions, create_subprocess_exec};
+//!
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     tulip::run(async {
+//!         let options = SubprocessOptions::new().stdout(Stdio::Pipe);
+//!         let mut proc = create_subprocess_exec("echo", ["Hello from a child"], options).await?;
+//!         let (stdout, _stderr) = proc.communicate(None).await?;
+//!         assert_eq!(stdout.as_deref(), Some(&b"Hello from a child\n"[..]));
+//!         assert_eq!(proc.returncode(), Some(0));
+//!         Ok::<(), Error>(())
+//!     })??;
+//!     Ok(())
+//! }
+//! ```
+//!
 //! ## Coming from asyncio
 //!
 //! Every name is asyncio's: [`Loop::call_soon`], [`Loop::call_later`],
 //! [`Loop::add_reader`], [`Loop::create_task`], [`run`], [`sleep`]. asyncio's
 //! settable `Future` is [`LoopFuture`] (Rust's prelude already has a
 //! `Future`). Keyword arguments become option structs with `Default`
-//! ([`TaskOptions`]). Exceptions become [`Error`] values. The full list is in
-//! `docs/asyncio-mapping.md`.
+//! ([`TaskOptions`]). Exceptions become [`Error`] values. The full list is
+//! the [`asyncio_mapping`].
 //!
 //! ## Coming from tokio or smol
 //!
@@ -65,6 +205,12 @@
 //! | `selectors` | [`reactor`] |
 
 pub use tulip_executor::*;
+
+#[doc = include_str!("../../../docs/guide.md")]
+pub mod guide {}
+
+#[doc = include_str!("../../../docs/asyncio-mapping.md")]
+pub mod asyncio_mapping {}
 
 /// The OS boundary: readiness polling, descriptor registration, the
 /// cross-thread notifier (re-export of `tulip-reactor`).

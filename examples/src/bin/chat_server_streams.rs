@@ -84,14 +84,13 @@
 //!
 //! Run it with `cargo run -p tulip-examples --bin chat_server_streams`; it
 //! uses port 8888 unless `TULIP_EXAMPLE_PORT` names another
-//! ([`PORT_ENV`](tulip_examples::PORT_ENV)).
+//!.
 
 use std::cell::RefCell;
 use std::rc::Rc;
 
 use tulip::prelude::*;
 use tulip::streams::{Error as StreamError, ServerOptions, StreamReader, StreamWriter};
-use tulip_examples::{example_port, serve_forever_and_close, server_addresses, show_addr};
 
 /// The writers of the connected clients.
 type Clients = Rc<RefCell<Vec<StreamWriter>>>;
@@ -99,7 +98,8 @@ type Clients = Rc<RefCell<Vec<StreamWriter>>>;
 /// Serves one client: registers its writer, relays its lines until it
 /// leaves, then unregisters and closes it.
 async fn handle_client(clients: &Clients, mut reader: StreamReader, writer: StreamWriter) {
-    let addr = show_addr(writer.get_extra_info("peername"));
+    let addr =
+        (writer.transport().peer_addr()).map_or_else(|| "None".to_string(), |a| a.to_string());
     println!("{addr} joined");
     clients.borrow_mut().push(writer.clone());
 
@@ -151,7 +151,7 @@ async fn relay_lines(
 }
 
 async fn main_task() -> Result<(), Error> {
-    let port = example_port(8888)?;
+    let port = port()?;
     let clients = Clients::default();
     let server = start_server(
         async move |reader: StreamReader, writer: StreamWriter| {
@@ -163,13 +163,35 @@ async fn main_task() -> Result<(), Error> {
     )
     .await?;
 
-    println!("Serving on {}", server_addresses(&server));
+    let addrs: Vec<String> = server
+        .sockets()
+        .iter()
+        .filter_map(|sock| sock.local_addr().map(ToString::to_string))
+        .collect();
+    println!("Serving on {}", addrs.join(", "));
 
     // async with server:
     //     await server.serve_forever()
-    serve_forever_and_close(&server).await
+    let served = server.serve_forever().await;
+    server.close();
+    server.wait_closed().await;
+    Ok(served?)
 }
 
 fn main() -> Result<(), Error> {
     tulip::run(main_task())?
+}
+
+// What Python has built in, written out for this example.
+
+/// The port: asyncio's 8888, or the one `TULIP_EXAMPLE_PORT` names (the
+/// tests use free ports).
+fn port() -> std::io::Result<u16> {
+    match std::env::var("TULIP_EXAMPLE_PORT") {
+        Ok(p) if !p.is_empty() => p.parse().map_err(|_| {
+            let why = format!("TULIP_EXAMPLE_PORT={p:?} is not a port number");
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+        }),
+        _ => Ok(8888),
+    }
 }

@@ -67,10 +67,10 @@
 //!
 //! Run it with `cargo run -p tulip-examples --bin echo_server_timeout`,
 //! then talk to it with `nc 127.0.0.1 8888` (or `telnet`). The port is
-//! 8888 unless `TULIP_EXAMPLE_PORT` names another
-//! ([`PORT_ENV`](tulip_examples::PORT_ENV)). Two options serve the tests:
+//! 8888 unless `TULIP_EXAMPLE_PORT` names another.
+//! Two options serve the tests:
 //! `--timeout SECONDS` sets another timeout, and with
-//! `TULIP_EXAMPLE_FAST=1` ([`FAST_ENV`](tulip_examples::FAST_ENV)) the
+//! `TULIP_EXAMPLE_FAST=1` the
 //! loop runs on the virtual clock, where a silent connection's 5 seconds
 //! pass at once. So does any wait for data that has not arrived yet,
 //! however short: fast mode is for clients that stay silent.
@@ -79,7 +79,6 @@ use std::time::Duration;
 
 use tulip::prelude::*;
 use tulip::transport::ServerOptions;
-use tulip_examples::{example_port, serve_forever_and_close};
 
 struct EchoServer {
     /// `self.TIMEOUT`: [`EchoServer::TIMEOUT`] unless `--timeout` says
@@ -183,7 +182,7 @@ fn timeout_from_args() -> Result<Duration, Error> {
 
 async fn main_task() -> Result<(), Error> {
     let timeout = timeout_from_args()?;
-    let port = example_port(8888)?;
+    let port = port()?;
     let lp = get_running_loop()?;
 
     let server = lp
@@ -197,11 +196,31 @@ async fn main_task() -> Result<(), Error> {
 
     // async with server:
     //     await server.serve_forever()
-    serve_forever_and_close(&server).await
+    let served = server.serve_forever().await;
+    server.close();
+    server.wait_closed().await;
+    Ok(served?)
 }
 
 fn main() -> Result<(), Error> {
-    // TULIP_EXAMPLE_FAST=1: the loop below gets the virtual clock.
-    tulip_examples::use_virtual_clock_in_fast_mode();
+    // With TULIP_EXAMPLE_FAST=1 (the tests set it) the loop runs on the
+    // virtual clock, which jumps to the next timer: same output, no waiting.
+    if std::env::var_os("TULIP_EXAMPLE_FAST").is_some_and(|v| v == "1") {
+        tulip::set_event_loop_factory(Some(|| EventLoop::builder().paused_clock(true).build()));
+    }
     tulip::run(main_task())?
+}
+
+// What Python has built in, written out for this example.
+
+/// The port: asyncio's 8888, or the one `TULIP_EXAMPLE_PORT` names (the
+/// tests use free ports).
+fn port() -> std::io::Result<u16> {
+    match std::env::var("TULIP_EXAMPLE_PORT") {
+        Ok(p) if !p.is_empty() => p.parse().map_err(|_| {
+            let why = format!("TULIP_EXAMPLE_PORT={p:?} is not a port number");
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+        }),
+        _ => Ok(8888),
+    }
 }

@@ -59,7 +59,7 @@
 //! ```
 //!
 //! `{!r}` is Python's `repr()`, printed here with
-//! [`PyRepr`]; output that is not UTF-8 is printed with U+FFFD where
+//! [`py_repr`]; output that is not UTF-8 is printed with U+FFFD where
 //! Python's `decode()` would raise.
 //!
 //! Run it with `cargo run -p tulip-examples --bin subprocess_communicate`
@@ -67,7 +67,6 @@
 
 use tulip::prelude::*;
 use tulip::process::{Stdio, SubprocessOptions};
-use tulip_examples::PyRepr;
 
 async fn run(cmd: &str) -> Result<(), Error> {
     let mut proc = create_subprocess_shell(
@@ -83,7 +82,7 @@ async fn run(cmd: &str) -> Result<(), Error> {
     let code = proc
         .returncode()
         .map_or_else(|| String::from("None"), |c| c.to_string());
-    println!("[{} exited with {code}]", PyRepr(cmd));
+    println!("[{} exited with {code}]", py_repr(cmd));
     if let Some(out) = stdout.filter(|o| !o.is_empty()) {
         println!("[stdout]\n{}", String::from_utf8_lossy(&out));
     }
@@ -103,5 +102,20 @@ fn main() -> Result<(), Error> {
         tulip::run(main_parallel())?
     } else {
         tulip::run(run("ls /zzz"))?
+    }
+}
+
+// What Python has built in, written out for this example.
+
+/// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
+fn py_repr(s: &str) -> String {
+    let escaped = s.escape_debug().to_string();
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{}\"", escaped.replace("\\'", "'"))
+    } else {
+        format!("'{}'", escaped.replace("\\\"", "\""))
     }
 }

@@ -48,7 +48,6 @@
 
 use tulip::prelude::*;
 use tulip::process::{Stdio, SubprocessOptions};
-use tulip_examples::datetime_now;
 
 /// The argument that makes this program the child: it prints the date.
 const PRINT_DATE: &str = "--print-date";
@@ -81,7 +80,8 @@ async fn get_date() -> Result<String, Error> {
 
 fn main() -> Result<(), Error> {
     if std::env::args().nth(1).as_deref() == Some(PRINT_DATE) {
-        println!("{}", datetime_now());
+        // Python's str(datetime.datetime.now())
+        println!("{}", chrono::Local::now().format("%Y-%m-%d %H:%M:%S%.6f"));
         return Ok(());
     }
     let date = tulip::run(get_date())??;

@@ -60,18 +60,17 @@
 //! ```
 //!
 //! `{!r}` is Python's `repr()`, printed here with
-//! [`PyRepr`]. Bytes that are not UTF-8 are printed
+//! [`py_repr`]. Bytes that are not UTF-8 are printed
 //! as U+FFFD where Python's `data.decode()` would raise. With no server
 //! listening, `create_connection` fails and the program exits with the
 //! error ("Connection refused"), as the Python one does with a traceback.
 //!
 //! Run it with `cargo run -p tulip-examples --bin tcp_echo_client_protocol`
 //! while `tcp_echo_server_protocol` runs. Both use port 8888 unless
-//! `TULIP_EXAMPLE_PORT` names another ([`PORT_ENV`](tulip_examples::PORT_ENV)).
+//! `TULIP_EXAMPLE_PORT` names another.
 
 use tulip::prelude::*;
 use tulip::transport::ConnectOptions;
-use tulip_examples::{PyRepr, example_port};
 
 struct EchoClientProtocol {
     message: String,
@@ -83,11 +82,11 @@ impl Protocol for EchoClientProtocol {
         // A write cannot fail on a connection just made; if it ever did,
         // `connection_lost` would follow and end the program.
         let _ = transport.write(self.message.as_bytes());
-        println!("Data sent: {}", PyRepr(&self.message));
+        println!("Data sent: {}", py_repr(&self.message));
     }
 
     fn data_received(&mut self, data: &[u8]) {
-        println!("Data received: {}", PyRepr(&String::from_utf8_lossy(data)));
+        println!("Data received: {}", py_repr(&String::from_utf8_lossy(data)));
     }
 }
 
@@ -99,7 +98,7 @@ impl BaseProtocol for EchoClientProtocol {
 }
 
 async fn main_task() -> Result<(), Error> {
-    let port = example_port(8888)?;
+    let port = port()?;
 
     // Get a reference to the event loop as we plan to use
     // low-level APIs.
@@ -128,4 +127,31 @@ async fn main_task() -> Result<(), Error> {
 
 fn main() -> Result<(), Error> {
     tulip::run(main_task())?
+}
+
+// What Python has built in, written out for this example.
+
+/// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
+fn py_repr(s: &str) -> String {
+    let escaped = s.escape_debug().to_string();
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{}\"", escaped.replace("\\'", "'"))
+    } else {
+        format!("'{}'", escaped.replace("\\\"", "\""))
+    }
+}
+
+/// The port: asyncio's 8888, or the one `TULIP_EXAMPLE_PORT` names (the
+/// tests use free ports).
+fn port() -> std::io::Result<u16> {
+    match std::env::var("TULIP_EXAMPLE_PORT") {
+        Ok(p) if !p.is_empty() => p.parse().map_err(|_| {
+            let why = format!("TULIP_EXAMPLE_PORT={p:?} is not a port number");
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+        }),
+        _ => Ok(8888),
+    }
 }

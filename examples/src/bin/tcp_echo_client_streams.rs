@@ -37,7 +37,7 @@
 //! asyncio.run(tcp_echo_client('Hello World!'))
 //! ```
 //!
-//! `{!r}` is Python's `repr()`, printed here with [`PyRepr`]. Bytes that
+//! `{!r}` is Python's `repr()`, printed here with [`py_repr`]. Bytes that
 //! are not UTF-8 are printed as U+FFFD where Python's `data.decode()` would
 //! raise. With no server listening, `open_connection` fails and the program
 //! exits with the error ("Connection refused"), as the Python one does with
@@ -47,22 +47,21 @@
 //!
 //! Run it with `cargo run -p tulip-examples --bin tcp_echo_client_streams`
 //! while `tcp_echo_server_streams` runs. Both use port 8888 unless
-//! `TULIP_EXAMPLE_PORT` names another ([`PORT_ENV`](tulip_examples::PORT_ENV)).
+//! `TULIP_EXAMPLE_PORT` names another.
 
 use tulip::prelude::*;
 use tulip::streams::ConnectOptions;
-use tulip_examples::{PyRepr, example_port};
 
 async fn tcp_echo_client(message: &str) -> Result<(), Error> {
-    let port = example_port(8888)?;
+    let port = port()?;
     let (mut reader, writer) = open_connection("127.0.0.1", port, ConnectOptions::new()).await?;
 
-    println!("Send: {}", PyRepr(message));
+    println!("Send: {}", py_repr(message));
     writer.write(message.as_bytes())?;
     writer.drain().await?;
 
     let data = reader.read(100).await?;
-    println!("Received: {}", PyRepr(&String::from_utf8_lossy(&data)));
+    println!("Received: {}", py_repr(&String::from_utf8_lossy(&data)));
 
     println!("Close the connection");
     writer.close();
@@ -72,4 +71,31 @@ async fn tcp_echo_client(message: &str) -> Result<(), Error> {
 
 fn main() -> Result<(), Error> {
     tulip::run(tcp_echo_client("Hello World!"))?
+}
+
+// What Python has built in, written out for this example.
+
+/// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
+fn py_repr(s: &str) -> String {
+    let escaped = s.escape_debug().to_string();
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{}\"", escaped.replace("\\'", "'"))
+    } else {
+        format!("'{}'", escaped.replace("\\\"", "\""))
+    }
+}
+
+/// The port: asyncio's 8888, or the one `TULIP_EXAMPLE_PORT` names (the
+/// tests use free ports).
+fn port() -> std::io::Result<u16> {
+    match std::env::var("TULIP_EXAMPLE_PORT") {
+        Ok(p) if !p.is_empty() => p.parse().map_err(|_| {
+            let why = format!("TULIP_EXAMPLE_PORT={p:?} is not a port number");
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+        }),
+        _ => Ok(8888),
+    }
 }

@@ -56,7 +56,7 @@
 //! Differences in the output: the peer address prints as Rust's
 //! [`SocketAddr`](std::net::SocketAddr) does (`127.0.0.1:54321`) where
 //! Python prints its `peername` tuple (`('127.0.0.1', 54321)`). `{!r}` is
-//! Python's `repr()`, printed here with [`PyRepr`].
+//! Python's `repr()`, printed here with [`py_repr`].
 //! Bytes that are not UTF-8 are printed as U+FFFD where Python's
 //! `data.decode()` would raise (the Python server then logs the exception
 //! and leaves the connection open; this one echoes and closes it).
@@ -64,11 +64,10 @@
 //! Run it with `cargo run -p tulip-examples --bin tcp_echo_server_protocol`,
 //! then `cargo run -p tulip-examples --bin tcp_echo_client_protocol` in
 //! another terminal. Both use port 8888 unless `TULIP_EXAMPLE_PORT` names
-//! another ([`PORT_ENV`](tulip_examples::PORT_ENV)).
+//! another.
 
 use tulip::prelude::*;
 use tulip::transport::ServerOptions;
-use tulip_examples::{PyRepr, example_port, serve_forever_and_close};
 
 #[derive(Default)]
 struct EchoServerProtocol {
@@ -86,13 +85,13 @@ impl Protocol for EchoServerProtocol {
 
     fn data_received(&mut self, data: &[u8]) {
         let message = String::from_utf8_lossy(data);
-        println!("Data received: {}", PyRepr(&message));
+        println!("Data received: {}", py_repr(&message));
 
         let transport = self
             .transport
             .as_ref()
             .expect("connection_made comes first");
-        println!("Send: {}", PyRepr(&message));
+        println!("Send: {}", py_repr(&message));
         // A failed write has closed the connection already (and told
         // `connection_lost`); there is nothing more to do with it.
         let _ = transport.write(data);
@@ -105,7 +104,7 @@ impl Protocol for EchoServerProtocol {
 impl BaseProtocol for EchoServerProtocol {}
 
 async fn main_task() -> Result<(), Error> {
-    let port = example_port(8888)?;
+    let port = port()?;
 
     // Get a reference to the event loop as we plan to use
     // low-level APIs.
@@ -122,9 +121,39 @@ async fn main_task() -> Result<(), Error> {
 
     // async with server:
     //     await server.serve_forever()
-    serve_forever_and_close(&server).await
+    let served = server.serve_forever().await;
+    server.close();
+    server.wait_closed().await;
+    Ok(served?)
 }
 
 fn main() -> Result<(), Error> {
     tulip::run(main_task())?
+}
+
+// What Python has built in, written out for this example.
+
+/// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
+fn py_repr(s: &str) -> String {
+    let escaped = s.escape_debug().to_string();
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{}\"", escaped.replace("\\'", "'"))
+    } else {
+        format!("'{}'", escaped.replace("\\\"", "\""))
+    }
+}
+
+/// The port: asyncio's 8888, or the one `TULIP_EXAMPLE_PORT` names (the
+/// tests use free ports).
+fn port() -> std::io::Result<u16> {
+    match std::env::var("TULIP_EXAMPLE_PORT") {
+        Ok(p) if !p.is_empty() => p.parse().map_err(|_| {
+            let why = format!("TULIP_EXAMPLE_PORT={p:?} is not a port number");
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+        }),
+        _ => Ok(8888),
+    }
 }

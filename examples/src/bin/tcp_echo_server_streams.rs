@@ -52,7 +52,7 @@
 //! Differences in the output: addresses print as Rust's
 //! [`SocketAddr`](std::net::SocketAddr) does (`127.0.0.1:54321`) where
 //! Python prints its address tuples (`('127.0.0.1', 54321)`). `{!r}` is
-//! Python's `repr()`, printed here with [`PyRepr`]. Bytes that are not
+//! Python's `repr()`, printed here with [`py_repr`]. Bytes that are not
 //! UTF-8 are printed as U+FFFD where Python's `data.decode()` would raise
 //! (the Python handler then dies with the exception, which asyncio logs,
 //! and its connection is closed; this one echoes and closes). A client
@@ -67,11 +67,10 @@
 //! Run it with `cargo run -p tulip-examples --bin tcp_echo_server_streams`,
 //! then `cargo run -p tulip-examples --bin tcp_echo_client_streams` in
 //! another terminal. Both use port 8888 unless `TULIP_EXAMPLE_PORT` names
-//! another ([`PORT_ENV`](tulip_examples::PORT_ENV)).
+//! another.
 
 use tulip::prelude::*;
 use tulip::streams::{ServerOptions, StreamReader, StreamWriter};
-use tulip_examples::{PyRepr, example_port, serve_forever_and_close, server_addresses, show_addr};
 
 async fn handle_echo(
     mut reader: StreamReader,
@@ -79,11 +78,12 @@ async fn handle_echo(
 ) -> Result<(), tulip::streams::Error> {
     let data = reader.read(100).await?;
     let message = String::from_utf8_lossy(&data);
-    let addr = show_addr(writer.get_extra_info("peername"));
+    let addr =
+        (writer.transport().peer_addr()).map_or_else(|| "None".to_string(), |a| a.to_string());
 
-    println!("Received {} from {addr}", PyRepr(&message));
+    println!("Received {} from {addr}", py_repr(&message));
 
-    println!("Send: {}", PyRepr(&message));
+    println!("Send: {}", py_repr(&message));
     writer.write(&data)?;
     writer.drain().await?;
 
@@ -93,16 +93,51 @@ async fn handle_echo(
 }
 
 async fn main_task() -> Result<(), Error> {
-    let port = example_port(8888)?;
+    let port = port()?;
     let server = start_server(handle_echo, "127.0.0.1", port, ServerOptions::new()).await?;
 
-    println!("Serving on {}", server_addresses(&server));
+    let addrs: Vec<String> = server
+        .sockets()
+        .iter()
+        .filter_map(|sock| sock.local_addr().map(ToString::to_string))
+        .collect();
+    println!("Serving on {}", addrs.join(", "));
 
     // async with server:
     //     await server.serve_forever()
-    serve_forever_and_close(&server).await
+    let served = server.serve_forever().await;
+    server.close();
+    server.wait_closed().await;
+    Ok(served?)
 }
 
 fn main() -> Result<(), Error> {
     tulip::run(main_task())?
+}
+
+// What Python has built in, written out for this example.
+
+/// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
+fn py_repr(s: &str) -> String {
+    let escaped = s.escape_debug().to_string();
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{}\"", escaped.replace("\\'", "'"))
+    } else {
+        format!("'{}'", escaped.replace("\\\"", "\""))
+    }
+}
+
+/// The port: asyncio's 8888, or the one `TULIP_EXAMPLE_PORT` names (the
+/// tests use free ports).
+fn port() -> std::io::Result<u16> {
+    match std::env::var("TULIP_EXAMPLE_PORT") {
+        Ok(p) if !p.is_empty() => p.parse().map_err(|_| {
+            let why = format!("TULIP_EXAMPLE_PORT={p:?} is not a port number");
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+        }),
+        _ => Ok(8888),
+    }
 }

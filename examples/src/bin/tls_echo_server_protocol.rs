@@ -24,7 +24,7 @@
 //!     '127.0.0.1', 8443, ssl=ssl_context)
 //! ```
 //!
-//! The certificate comes from `tulip_examples::tls` (made at the first
+//! The certificate comes from `server_config` below (made at the first
 //! run, in the directory `TULIP_EXAMPLE_TLS_DIR` names or a temporary
 //! one). The `TLS:` line is this example's own: what
 //! [`Transport::tls_info`](tulip::transport::Transport::tls_info) says
@@ -37,7 +37,7 @@
 
 use tulip::prelude::*;
 use tulip::transport::ServerOptions;
-use tulip_examples::{PyRepr, example_port, serve_forever_and_close, tls};
+use tulip::transport::TlsServerConfig;
 
 #[derive(Default)]
 struct EchoServerProtocol {
@@ -63,11 +63,11 @@ impl Protocol for EchoServerProtocol {
 
     fn data_received(&mut self, data: &[u8]) {
         let message = String::from_utf8_lossy(data);
-        println!("Data received: {}", PyRepr(&message));
+        println!("Data received: {}", py_repr(&message));
         let Some(transport) = &self.transport else {
             return;
         };
-        println!("Send: {}", PyRepr(&message));
+        println!("Send: {}", py_repr(&message));
         let _ = transport.write(data);
         println!("Close the client socket");
         // Sends close_notify after the echo, then closes.
@@ -77,18 +77,88 @@ impl Protocol for EchoServerProtocol {
 
 impl BaseProtocol for EchoServerProtocol {}
 
-async fn main_task() -> Result<(), Error> {
-    let port = example_port(8443)?;
+async fn main_task() -> Result<(), Box<dyn std::error::Error>> {
+    let port = port()?;
     let lp = get_running_loop()?;
-    let options = ServerOptions::new().tls(tls::server_config()?);
+    let options = ServerOptions::new().tls(server_config()?);
     let server = lp
         .create_server(EchoServerProtocol::default, "127.0.0.1", port, options)
         .await?;
     // async with server:
     //     await server.serve_forever()
-    serve_forever_and_close(&server).await
+    let served = server.serve_forever().await;
+    server.close();
+    server.wait_closed().await;
+    Ok(served?)
 }
 
-fn main() -> Result<(), Error> {
+fn main() -> Result<(), Box<dyn std::error::Error>> {
     tulip::run(main_task())?
+}
+
+// What Python has built in, written out for this example.
+
+/// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
+fn py_repr(s: &str) -> String {
+    let escaped = s.escape_debug().to_string();
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{}\"", escaped.replace("\\'", "'"))
+    } else {
+        format!("'{}'", escaped.replace("\\\"", "\""))
+    }
+}
+
+/// The port: asyncio's 8443, or the one `TULIP_EXAMPLE_PORT` names (the
+/// tests use free ports).
+fn port() -> std::io::Result<u16> {
+    match std::env::var("TULIP_EXAMPLE_PORT") {
+        Ok(p) if !p.is_empty() => p.parse().map_err(|_| {
+            let why = format!("TULIP_EXAMPLE_PORT={p:?} is not a port number");
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+        }),
+        _ => Ok(8443),
+    }
+}
+
+/// The directory of the examples' certificates: `TULIP_EXAMPLE_TLS_DIR`, or
+/// `tulip-tls-example` in the temporary directory.
+fn tls_dir() -> std::path::PathBuf {
+    match std::env::var_os("TULIP_EXAMPLE_TLS_DIR") {
+        Some(dir) if !dir.is_empty() => dir.into(),
+        _ => std::env::temp_dir().join("tulip-tls-example"),
+    }
+}
+
+/// The server's certificate for `localhost` and `127.0.0.1`: `cert.pem` and
+/// `key.pem` of [`tls_dir`], made on the first run with the CA that signs
+/// it (`ca.pem`, which the client examples trust). A real server reads the
+/// files its configuration names (`TlsServerConfig::from_pem_files`).
+fn server_config() -> Result<TlsServerConfig, Box<dyn std::error::Error>> {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let dir = tls_dir();
+    if !dir.join("cert.pem").is_file() {
+        let ca_key = KeyPair::generate()?;
+        let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_name = "tulip example CA";
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, ca_name);
+        let ca = ca_params.self_signed(&ca_key)?;
+        let key = KeyPair::generate()?;
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
+        let cert = CertificateParams::new(names)?.signed_by(&key, &ca, &ca_key)?;
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("ca.pem"), ca.pem())?;
+        std::fs::write(dir.join("key.pem"), key.serialize_pem())?;
+        // Last: its presence says the set is complete.
+        std::fs::write(dir.join("cert.pem"), cert.pem())?;
+    }
+    Ok(TlsServerConfig::from_pem_files(
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )?)
 }

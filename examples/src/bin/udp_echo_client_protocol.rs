@@ -77,13 +77,12 @@
 //! Run it with `cargo run -p tulip-examples --bin udp_echo_client_protocol`
 //! while `udp_echo_server_protocol` runs. Both use port 9999 unless
 //! `TULIP_EXAMPLE_PORT` names another
-//! ([`PORT_ENV`](tulip_examples::PORT_ENV)).
+//!.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use tulip::prelude::*;
 use tulip::transport::{DatagramOptions, SockAddr};
-use tulip_examples::example_port;
 
 struct EchoClientProtocol {
     message: String,
@@ -121,7 +120,7 @@ impl BaseProtocol for EchoClientProtocol {
 }
 
 async fn main_task() -> Result<(), Error> {
-    let port = example_port(9999)?;
+    let port = port()?;
 
     // Get a reference to the event loop as we plan to use
     // low-level APIs.
@@ -150,4 +149,18 @@ async fn main_task() -> Result<(), Error> {
 
 fn main() -> Result<(), Error> {
     tulip::run(main_task())?
+}
+
+// What Python has built in, written out for this example.
+
+/// The port: asyncio's 9999, or the one `TULIP_EXAMPLE_PORT` names (the
+/// tests use free ports).
+fn port() -> std::io::Result<u16> {
+    match std::env::var("TULIP_EXAMPLE_PORT") {
+        Ok(p) if !p.is_empty() => p.parse().map_err(|_| {
+            let why = format!("TULIP_EXAMPLE_PORT={p:?} is not a port number");
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+        }),
+        _ => Ok(9999),
+    }
 }

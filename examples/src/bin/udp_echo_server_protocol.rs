@@ -56,7 +56,7 @@
 //! Differences in the output: the sender's address prints as Rust's
 //! [`SocketAddr`] does (`127.0.0.1:54321`) where
 //! Python prints its address tuple (`('127.0.0.1', 54321)`). `%r` is
-//! Python's `repr()`, printed here with [`PyRepr`].
+//! Python's `repr()`, printed here with [`py_repr`].
 //! Bytes that are not UTF-8 are printed as U+FFFD where Python's
 //! `data.decode()` would raise (the Python server then logs the exception
 //! and does not answer; this one echoes the datagram).
@@ -64,14 +64,13 @@
 //! Run it with `cargo run -p tulip-examples --bin udp_echo_server_protocol`,
 //! then `cargo run -p tulip-examples --bin udp_echo_client_protocol` in
 //! another terminal. Both use port 9999 unless `TULIP_EXAMPLE_PORT` names
-//! another ([`PORT_ENV`](tulip_examples::PORT_ENV)).
+//! another.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
 use tulip::prelude::*;
 use tulip::transport::{DatagramOptions, SockAddr};
-use tulip_examples::{PyRepr, example_port};
 
 #[derive(Default)]
 struct EchoServerProtocol {
@@ -89,8 +88,8 @@ impl DatagramProtocol for EchoServerProtocol {
             Some(addr) => addr.to_string(),
             None => String::from("None"),
         };
-        println!("Received {} from {from}", PyRepr(&message));
-        println!("Send {} to {from}", PyRepr(&message));
+        println!("Received {} from {from}", py_repr(&message));
+        println!("Send {} to {from}", py_repr(&message));
         let transport = self
             .transport
             .as_ref()
@@ -104,7 +103,7 @@ impl DatagramProtocol for EchoServerProtocol {
 impl BaseProtocol for EchoServerProtocol {}
 
 async fn main_task() -> Result<(), Error> {
-    let port = example_port(9999)?;
+    let port = port()?;
     println!("Starting UDP server");
 
     // Get a reference to the event loop as we plan to use
@@ -128,4 +127,31 @@ async fn main_task() -> Result<(), Error> {
 
 fn main() -> Result<(), Error> {
     tulip::run(main_task())?
+}
+
+// What Python has built in, written out for this example.
+
+/// Python's `repr()` of a `str`, which `{!r}` prints: in single quotes, or
+/// in double quotes when it holds a single quote and no double quote
+/// (control characters are escaped as Rust writes them: `\u{1b}` where
+/// Python writes `\x1b`).
+fn py_repr(s: &str) -> String {
+    let escaped = s.escape_debug().to_string();
+    if s.contains('\'') && !s.contains('"') {
+        format!("\"{}\"", escaped.replace("\\'", "'"))
+    } else {
+        format!("'{}'", escaped.replace("\\\"", "\""))
+    }
+}
+
+/// The port: asyncio's 9999, or the one `TULIP_EXAMPLE_PORT` names (the
+/// tests use free ports).
+fn port() -> std::io::Result<u16> {
+    match std::env::var("TULIP_EXAMPLE_PORT") {
+        Ok(p) if !p.is_empty() => p.parse().map_err(|_| {
+            let why = format!("TULIP_EXAMPLE_PORT={p:?} is not a port number");
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why)
+        }),
+        _ => Ok(9999),
+    }
 }
