@@ -7,7 +7,8 @@
 //! `tests/common`.
 //!
 //! - [`auto_traits`]: compile-time checks that a type is, or is not,
-//!   `Send` / `Sync` ([`assert_send_sync!`], [`assert_not_send!`], ...).
+//!   `Send` / `Sync` ([`send_sync!`], [`not_send!`], [`not_sync!`],
+//!   [`neither_send_nor_sync!`]).
 //! - [`fds`]: counting this process's open descriptors, to catch leaks
 //!   ([`fd_count`], [`settled_fd_count`]).
 //! - [`net`]: connected loopback TCP pairs ([`tcp_pair`], [`tcp_fds`],
