@@ -17,9 +17,9 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio as StdStdio};
 use std::time::Duration;
 
-use common::run;
 use tulip_executor::get_running_loop;
 use tulip_process::{Process, Stdio, SubprocessOptions, create_subprocess_exec};
+use tulip_test::run;
 use tulip_transport::{
     AcceptedSocketOptions, BaseProtocol, Error, LoopNetExt, Protocol, Transport,
 };
