@@ -30,8 +30,7 @@ use tulip_transport::{
     UnixConnectOptions, UnixServerOptions,
 };
 
-use tulip_test::auto_traits::is_send;
-use tulip_test::{not_send, not_sync, send_sync};
+use tulip_test::{auto_traits::is_send, not_send, not_sync, send_sync};
 
 #[test]
 fn loop_side_types_are_neither_send_nor_sync() {
