@@ -16,6 +16,9 @@
 //! - [`wake`]: a waker that counts its wake-ups ([`Counter`]).
 //! - [`heap`]: the heap in use, for tests that a burst gives memory back
 //!   ([`heap_in_use`]).
+//! - [`child`]: running one test of this binary in a child process of
+//!   its own ([`child_test_run`](child::child_test_run)), and a program to
+//!   a quiet, successful end ([`quiet_success`](child::quiet_success)).
 //! - [`looping`]: running a test body on a fresh event loop with a
 //!   deadline ([`run`], [`run_with_loop`], [`paused_loop`]) and waiting
 //!   on the loop until a condition holds ([`wait_until`]).
@@ -37,6 +40,7 @@
 //! ```
 
 pub mod auto_traits;
+pub mod child;
 pub mod fds;
 pub mod heap;
 pub mod looping;
