@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 
 use chrono::NaiveDateTime;
 use tulip_examples::FAST_ENV;
+use tulip_test::child::quiet_success;
 
 /// Runs the example binary at `path`, with fast mode on or off, and returns
 /// its output after checking that it exited successfully and wrote nothing
@@ -23,17 +24,7 @@ fn run_example(path: &str, fast: bool) -> Output {
     } else {
         cmd.env_remove(FAST_ENV);
     }
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {path}: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{path} failed: {:?}\n{stderr}",
-        out.status
-    );
-    assert!(stderr.is_empty(), "{path} wrote to stderr:\n{stderr}");
-    out
+    quiet_success(&mut cmd)
 }
 
 fn stdout_of(path: &str, fast: bool) -> String {

@@ -7,21 +7,12 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chrono::{Local, NaiveDateTime};
+use tulip_test::child::quiet_success;
 
 /// Runs the example binary at `path` with `args`; returns its standard
 /// output after checking that it succeeded and wrote nothing to stderr.
 fn stdout_of(path: &str, args: &[&str]) -> String {
-    let out = Command::new(path)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {path}: {e}"));
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{path} failed: {:?}\n{stderr}",
-        out.status
-    );
-    assert!(stderr.is_empty(), "{path} wrote to stderr:\n{stderr}");
+    let out = quiet_success(Command::new(path).args(args));
     String::from_utf8(out.stdout).expect("the output is UTF-8")
 }
 

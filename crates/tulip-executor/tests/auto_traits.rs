@@ -29,7 +29,7 @@
 //! | `ConcurrentFuture<T>` | yes | yes | `Arc<Mutex<..>>` slot, for other threads |
 //! | `TaskGroupError`, `ReturnWhen` | yes | yes | errors and plain values |
 //!
-//! `!Send` is proven with the ambiguous-impl technique of the
+//! `!Send` is proven with `tulip_test::auto_traits`, the ambiguous-impl technique of the
 //! `static_assertions` crate: `<T as AmbiguousIfSend<_>>::some_item` resolves
 //! only when exactly one impl applies, i.e. when `T` is not `Send`. The
 //! `compile_fail` doctests on `Loop` and `Task` prove the same from the
@@ -47,37 +47,8 @@ use tulip_executor::{
     TimeoutScope, TimerHandle, Wait, WaitDone, WaitForTask, YieldNow,
 };
 
-fn is_send<T: ?Sized + Send>() {}
-fn is_sync<T: ?Sized + Sync>() {}
-fn is_clone<T: Clone>() {}
-
-trait AmbiguousIfSend<A> {
-    fn some_item() {}
-}
-impl<T: ?Sized> AmbiguousIfSend<()> for T {}
-#[allow(dead_code)]
-struct InvalidSend;
-impl<T: ?Sized + Send> AmbiguousIfSend<InvalidSend> for T {}
-
-trait AmbiguousIfSync<A> {
-    fn some_item() {}
-}
-impl<T: ?Sized> AmbiguousIfSync<()> for T {}
-#[allow(dead_code)]
-struct InvalidSync;
-impl<T: ?Sized + Sync> AmbiguousIfSync<InvalidSync> for T {}
-
-macro_rules! not_send {
-    ($($t:ty),* $(,)?) => {$(
-        let _ = <$t as AmbiguousIfSend<_>>::some_item;
-    )*};
-}
-
-macro_rules! not_sync {
-    ($($t:ty),* $(,)?) => {$(
-        let _ = <$t as AmbiguousIfSync<_>>::some_item;
-    )*};
-}
+use tulip_test::auto_traits::{is_clone, is_send, is_sync};
+use tulip_test::{not_send, not_sync};
 
 #[test]
 fn loop_side_types_are_neither_send_nor_sync() {

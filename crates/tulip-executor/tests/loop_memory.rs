@@ -9,12 +9,10 @@
 //! One test: the heap is shared by every thread of the process, so no other
 //! test may run beside it. `--nocapture` prints the figures.
 
-mod common;
-
 use std::time::Duration;
 
-use common::heap_in_use;
 use tulip_executor::{EventLoop, get_running_loop, sleep, yield_now};
+use tulip_test::heap_in_use;
 
 const MB: f64 = 1024.0 * 1024.0;
 

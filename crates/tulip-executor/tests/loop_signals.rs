@@ -19,7 +19,7 @@ mod common;
 
 use std::cell::Cell;
 use std::io::Write;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{ExitStatus, Stdio};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Once, PoisonError, mpsc};
@@ -34,6 +34,7 @@ use tulip_executor::signal::{
 use tulip_executor::{
     Error, EventLoop, ExceptionContext, current_task, get_running_loop, sleep, timeout,
 };
+use tulip_test::child::{child_test_run, is_child_run};
 
 /// Far above what any wait here takes.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -505,17 +506,7 @@ fn no_descriptor_is_left_open() {
 /// Runs the `#[ignore]`d helper test `name` in a child run of this binary;
 /// its exit status and standard output.
 fn run_child(name: &str) -> (ExitStatus, String) {
-    let exe = std::env::current_exe().expect("the test binary");
-    let mut child = Command::new(exe)
-        .args([
-            "--ignored",
-            "--exact",
-            name,
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .stdin(Stdio::null())
+    let mut child = child_test_run(name, CHILD_ENV)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -539,7 +530,7 @@ fn run_child(name: &str) -> (ExitStatus, String) {
 
 /// In a child: whether this is one (else the helper returns at once).
 fn in_child() -> bool {
-    std::env::var_os(CHILD_ENV).is_some()
+    is_child_run(CHILD_ENV)
 }
 
 fn say(line: &str) {

@@ -8,11 +8,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use futures_core::Stream;
-use tulip_executor::{EventLoop, all_tasks, as_completed, sleep};
-
-fn vloop() -> EventLoop {
-    EventLoop::builder().paused_clock(true).build().unwrap()
-}
+use tulip_executor::{all_tasks, as_completed, sleep};
+use tulip_test::paused_loop;
 
 fn sleepers(s: &[u64]) -> Vec<impl Future<Output = u64> + use<>> {
     s.iter()
@@ -25,7 +22,7 @@ fn sleepers(s: &[u64]) -> Vec<impl Future<Output = u64> + use<>> {
 
 #[test]
 fn yields_in_completion_order() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         let mut it = as_completed(sleepers(&[4, 1, 3, 2]), None);
         assert_eq!(it.remaining(), 4);
@@ -41,7 +38,7 @@ fn yields_in_completion_order() {
 
 #[test]
 fn is_a_stream() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         let mut it = as_completed(sleepers(&[2, 1]), None);
         let mut order = Vec::new();
@@ -56,7 +53,7 @@ fn is_a_stream() {
 
 #[test]
 fn timeout_yields_one_timeout_then_ends_and_drop_cancels_the_rest() {
-    let el = vloop();
+    let el = paused_loop();
     let lp = el.handle();
     el.run_until_complete(async move {
         let t0 = lp.time();
@@ -75,7 +72,7 @@ fn timeout_yields_one_timeout_then_ends_and_drop_cancels_the_rest() {
 
 #[test]
 fn failures_are_items() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         let mut it = as_completed(
             vec![
@@ -100,7 +97,7 @@ fn failures_are_items() {
 fn children_completing_in_one_pass_come_in_completion_order() {
     // The four timers fire in one pass, in order, so the children complete
     // in input order before the stream is polled again.
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         let mut it = as_completed(
             (0..4u32).map(|i| async move {
@@ -120,7 +117,7 @@ fn children_completing_in_one_pass_come_in_completion_order() {
 
 #[test]
 fn dropping_the_stream_drops_the_unreported_futures_at_once() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         let dropped = std::rc::Rc::new(std::cell::Cell::new(0));
         struct Guard(std::rc::Rc<std::cell::Cell<u32>>);

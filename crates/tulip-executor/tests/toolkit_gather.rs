@@ -10,13 +10,9 @@ use std::time::Duration;
 
 use common::drop_flag;
 use tulip_executor::{
-    Error, EventLoop, all_tasks, current_task, gather, get_running_loop, sleep, spawn, try_gather,
-    yield_now,
+    Error, all_tasks, current_task, gather, get_running_loop, sleep, spawn, try_gather, yield_now,
 };
-
-fn vloop() -> EventLoop {
-    EventLoop::builder().paused_clock(true).build().unwrap()
-}
+use tulip_test::paused_loop;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -24,7 +20,7 @@ fn secs(s: u64) -> Duration {
 
 #[test]
 fn vec_results_come_in_input_order() {
-    let el = vloop();
+    let el = paused_loop();
     let out = el
         .run_until_complete(async {
             let futs = [3u64, 1, 2]
@@ -42,7 +38,7 @@ fn vec_results_come_in_input_order() {
 
 #[test]
 fn tuple_of_different_types() {
-    let el = vloop();
+    let el = paused_loop();
     let out = el
         .run_until_complete(async {
             gather((
@@ -64,7 +60,7 @@ fn tuple_of_different_types() {
 
 #[test]
 fn empty_gather_is_ready() {
-    let el = vloop();
+    let el = paused_loop();
     let out = el
         .run_until_complete(gather(Vec::<std::future::Ready<u8>>::new()))
         .unwrap();
@@ -73,7 +69,7 @@ fn empty_gather_is_ready() {
 
 #[test]
 fn return_exceptions_reports_every_outcome_in_order() {
-    let el = vloop();
+    let el = paused_loop();
     let (a, b, c) = el
         .run_until_complete(async {
             gather((
@@ -106,7 +102,7 @@ fn return_exceptions_reports_every_outcome_in_order() {
 
 #[test]
 fn first_failure_returns_at_once_and_the_others_keep_running() {
-    let el = vloop();
+    let el = paused_loop();
     let lp = el.handle();
     let finished = Rc::new(Cell::new(false));
     let f = finished.clone();
@@ -140,7 +136,7 @@ fn first_failure_returns_at_once_and_the_others_keep_running() {
 
 #[test]
 fn try_gather_returns_the_first_err_and_others_keep_running() {
-    let el = vloop();
+    let el = paused_loop();
     let lp = el.handle();
     let finished = Rc::new(Cell::new(false));
     let f = finished.clone();
@@ -175,7 +171,7 @@ fn try_gather_returns_the_first_err_and_others_keep_running() {
 
 #[test]
 fn cancelling_the_gather_cancels_every_child() {
-    let el = vloop();
+    let el = paused_loop();
     let mut flags = Vec::new();
     let mut guards = Vec::new();
     for _ in 0..10 {
@@ -210,7 +206,7 @@ fn cancelling_the_gather_cancels_every_child() {
 
 #[test]
 fn children_are_done_in_the_pass_the_gather_is_cancelled() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         let outer = spawn(gather(
             (0..3).map(|_| sleep(secs(3600))).collect::<Vec<_>>(),
@@ -228,7 +224,7 @@ fn children_are_done_in_the_pass_the_gather_is_cancelled() {
 
 #[test]
 fn many_children() {
-    let el = vloop();
+    let el = paused_loop();
     let out = el
         .run_until_complete(gather(
             (0..10_000u32)
@@ -246,7 +242,7 @@ fn many_children() {
 #[test]
 fn fail_fast_returns_the_first_failure_of_a_pass() {
     // Four children fail in one pass (their timers fire together, in order).
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         const NAMES: [&str; 4] = ["0", "1", "2", "3"];
         let r = try_gather(
@@ -282,7 +278,7 @@ fn fail_fast_returns_the_first_failure_of_a_pass() {
 
 #[test]
 fn children_detached_by_fail_fast_do_not_report_a_later_panic() {
-    let el = vloop();
+    let el = paused_loop();
     let seen = common::capture_exceptions(&el.handle());
     el.run_until_complete(async {
         let r = gather(vec![

@@ -12,13 +12,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use common::drop_flag;
-use tulip_executor::{
-    Error, EventLoop, TaskGroup, TaskRef, all_tasks, sleep, spawn, task_group, yield_now,
-};
-
-fn vloop() -> EventLoop {
-    EventLoop::builder().paused_clock(true).build().unwrap()
-}
+use tulip_executor::{Error, TaskGroup, TaskRef, all_tasks, sleep, spawn, task_group, yield_now};
+use tulip_test::paused_loop;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -26,7 +21,7 @@ fn secs(s: u64) -> Duration {
 
 #[test]
 fn all_children_complete_before_the_group_exits() {
-    let el = vloop();
+    let el = paused_loop();
     let lp = el.handle();
     el.run_until_complete(async move {
         let t0 = lp.time();
@@ -55,7 +50,7 @@ fn all_children_complete_before_the_group_exits() {
 
 #[test]
 fn one_failing_child_of_100_cancels_the_siblings_and_the_body() {
-    let el = vloop();
+    let el = paused_loop();
     let mut flags = Vec::new();
     let mut guards = Vec::new();
     for _ in 0..99 {
@@ -103,7 +98,7 @@ fn one_failing_child_of_100_cancels_the_siblings_and_the_body() {
 
 #[test]
 fn parent_cancelled_mid_run_leaves_no_task_alive() {
-    let el = vloop();
+    let el = paused_loop();
     let mut flags = Vec::new();
     let mut guards = Vec::new();
     for _ in 0..100 {
@@ -136,7 +131,7 @@ fn parent_cancelled_mid_run_leaves_no_task_alive() {
 
 #[test]
 fn children_are_done_in_the_pass_their_parent_is_cancelled() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         let kids: Rc<RefCell<Vec<TaskRef>>> = Rc::default();
         let k = kids.clone();
@@ -160,7 +155,7 @@ fn children_are_done_in_the_pass_their_parent_is_cancelled() {
 
 #[test]
 fn a_child_panic_is_resumed_when_the_group_exits() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async move {
         let sibling_done = Rc::new(Cell::new(false));
         let s = sibling_done.clone();
@@ -191,7 +186,7 @@ fn a_child_panic_is_resumed_when_the_group_exits() {
 
 #[test]
 fn create_task_while_shutting_down_or_finished_is_an_error() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async move {
         let kept: Rc<RefCell<Option<TaskGroup>>> = Rc::new(RefCell::new(None));
         let k = kept.clone();
@@ -237,7 +232,7 @@ fn create_task_while_shutting_down_or_finished_is_an_error() {
 
 #[test]
 fn a_child_cancelled_from_outside_is_not_a_failure() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async move {
         let r = task_group(|tg| async move {
             let t = tg.create_task(sleep(secs(60))).unwrap();
@@ -253,7 +248,7 @@ fn a_child_cancelled_from_outside_is_not_a_failure() {
 
 #[test]
 fn a_failing_try_create_task_child_keeps_its_own_outcome() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         type Handles = (
             tulip_executor::Task<Result<(), Error>>,
@@ -290,7 +285,7 @@ fn a_failing_try_create_task_child_keeps_its_own_outcome() {
 fn failures_of_the_same_pass_are_all_reported() {
     // Three children fail in the same pass; a sleeper is cancelled by the
     // abort. asyncio's ExceptionGroup holds the three errors, in order.
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         let r = task_group(|tg| async move {
             for what in ["first", "second", "third"] {

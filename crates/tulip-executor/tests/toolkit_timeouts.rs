@@ -15,13 +15,10 @@ use std::time::Duration;
 
 use common::drop_flag;
 use tulip_executor::{
-    Error, EventLoop, TaskRef, Timeout, all_tasks, gather, get_running_loop, sleep, spawn,
-    task_group, timeout, timeout_at, wait_for, wait_for_task, yield_now,
+    Error, TaskRef, Timeout, all_tasks, gather, get_running_loop, sleep, spawn, task_group,
+    timeout, timeout_at, wait_for, wait_for_task, yield_now,
 };
-
-fn vloop() -> EventLoop {
-    EventLoop::builder().paused_clock(true).build().unwrap()
-}
+use tulip_test::paused_loop;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -29,7 +26,7 @@ fn secs(s: u64) -> Duration {
 
 #[test]
 fn wait_for_drops_the_inner_before_returning_timeout() {
-    let el = vloop();
+    let el = paused_loop();
     let lp = el.handle();
     let (guard, dropped) = drop_flag();
     el.run_until_complete(async move {
@@ -65,7 +62,7 @@ fn guarded_sleeper(guard: common::DropFlag) -> (tulip_executor::Task<()>, TaskRe
 
 #[test]
 fn wait_for_given_a_task_cancels_it_and_reports_once_it_is_done() {
-    let el = vloop();
+    let el = paused_loop();
     let (guard, dropped) = drop_flag();
     el.run_until_complete(async move {
         let (task, r) = guarded_sleeper(guard);
@@ -108,7 +105,7 @@ fn wait_for_given_a_task_cancels_it_and_reports_once_it_is_done() {
 fn a_zero_timeout_runs_the_body_first_step() {
     // asyncio's timeout is a callback: a body ready at its first step
     // beats even a deadline already past.
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         assert_eq!(wait_for(async { 3 }, Duration::ZERO).await.unwrap(), 3);
         let done = spawn(async { 4 });
@@ -125,7 +122,7 @@ fn a_zero_timeout_runs_the_body_first_step() {
 
 #[test]
 fn wait_for_task_cancels_the_task_and_its_cancellation_completes_first() {
-    let el = vloop();
+    let el = paused_loop();
     let (guard, dropped) = drop_flag();
     el.run_until_complete(async move {
         let (task, r) = guarded_sleeper(guard);
@@ -141,7 +138,7 @@ fn wait_for_task_cancels_the_task_and_its_cancellation_completes_first() {
 
 #[test]
 fn outer_cancellation_wins_over_an_inner_result_of_the_same_pass() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async move {
         let outer_ref: Rc<RefCell<Option<TaskRef>>> = Rc::new(RefCell::new(None));
         let o = outer_ref.clone();
@@ -177,7 +174,7 @@ fn outer_cancellation_wins_over_an_inner_result_of_the_same_pass() {
 
 #[test]
 fn dropping_wait_for_task_cancels_the_inner() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async move {
         let inner = spawn(sleep(secs(60)));
         let r = inner.task_ref();
@@ -194,7 +191,7 @@ fn dropping_wait_for_task_cancels_the_inner() {
 
 #[test]
 fn when_reschedule_expired() {
-    let el = vloop();
+    let el = paused_loop();
     let lp = el.handle();
     el.run_until_complete(async move {
         let t0 = lp.time();
@@ -252,7 +249,7 @@ fn when_reschedule_expired() {
 
 #[test]
 fn inner_expiry_ends_only_the_inner_scope() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async move {
         let outer = timeout(secs(10));
         let inner = timeout(secs(1));
@@ -274,7 +271,7 @@ fn inner_expiry_ends_only_the_inner_scope() {
 
 #[test]
 fn outer_expiry_while_the_inner_runs_is_the_outers() {
-    let el = vloop();
+    let el = paused_loop();
     let (guard, dropped) = drop_flag();
     el.run_until_complete(async move {
         let outer = timeout(secs(1));
@@ -297,7 +294,7 @@ fn outer_expiry_while_the_inner_runs_is_the_outers() {
 
 #[test]
 fn foreign_cancellation_wins_over_nested_timeouts() {
-    let el = vloop();
+    let el = paused_loop();
     let (guard, dropped) = drop_flag();
     el.run_until_complete(async move {
         let outer = timeout(secs(2));
@@ -342,7 +339,7 @@ async fn child(guard: common::DropFlag, secs_: u64, ran: Rc<Cell<bool>>) {
 fn a_timeout_around_a_task_group_drops_the_children_before_returning() {
     // Child 0 is suspended when the deadline passes; child 1's timer fires
     // in the same pass as the deadline, after it: it is queued, not run yet.
-    let el = vloop();
+    let el = paused_loop();
     let (g0, dropped0) = drop_flag();
     let (g1, dropped1) = drop_flag();
     let ran = Rc::new(Cell::new(false));
@@ -376,7 +373,7 @@ fn a_timeout_around_a_task_group_drops_the_children_before_returning() {
 
 #[test]
 fn wait_for_a_gather_drops_the_children_before_returning() {
-    let el = vloop();
+    let el = paused_loop();
     let (g0, dropped0) = drop_flag();
     let (g1, dropped1) = drop_flag();
     let ran = Rc::new(Cell::new(false));
@@ -402,7 +399,7 @@ fn wait_for_a_gather_drops_the_children_before_returning() {
 
 #[test]
 fn a_refused_second_run_does_not_steal_the_running_scopes_wake_up() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async {
         let lp = get_running_loop().unwrap();
         let t0 = lp.time();

@@ -4,11 +4,8 @@
 
 use std::time::Duration;
 
-use tulip_executor::{EventLoop, ReturnWhen, TaskRef, sleep, spawn, wait};
-
-fn vloop() -> EventLoop {
-    EventLoop::builder().paused_clock(true).build().unwrap()
-}
+use tulip_executor::{ReturnWhen, TaskRef, sleep, spawn, wait};
+use tulip_test::paused_loop;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -23,7 +20,7 @@ fn sleeper(s: u64) -> tulip_executor::Task<u64> {
 
 #[test]
 fn first_completed() {
-    let el = vloop();
+    let el = paused_loop();
     let lp = el.handle();
     el.run_until_complete(async move {
         let t0 = lp.time();
@@ -49,7 +46,7 @@ fn first_completed() {
 
 #[test]
 fn all_completed_keeps_input_order() {
-    let el = vloop();
+    let el = paused_loop();
     let lp = el.handle();
     el.run_until_complete(async move {
         let t0 = lp.time();
@@ -72,7 +69,7 @@ fn all_completed_keeps_input_order() {
 
 #[test]
 fn first_exception_returns_on_a_panic_but_not_on_a_cancellation() {
-    let el = vloop();
+    let el = paused_loop();
     let lp = el.handle();
     el.run_until_complete(async move {
         let t0 = lp.time();
@@ -111,7 +108,7 @@ fn first_exception_returns_on_a_panic_but_not_on_a_cancellation() {
 
 #[test]
 fn timeout_returns_pending_tasks_without_cancelling_them() {
-    let el = vloop();
+    let el = paused_loop();
     let lp = el.handle();
     el.run_until_complete(async move {
         let t0 = lp.time();
@@ -133,7 +130,7 @@ fn timeout_returns_pending_tasks_without_cancelling_them() {
 
 #[test]
 fn empty_and_already_done() {
-    let el = vloop();
+    let el = paused_loop();
     el.run_until_complete(async move {
         let (d, p) = wait(Vec::<TaskRef>::new(), None, ReturnWhen::FirstCompleted).await;
         assert!(d.is_empty() && p.is_empty());

@@ -10,7 +10,8 @@
 //! | `SubprocessOptions`, `Stdio` | yes | yes | paths, strings, owned descriptors |
 //! | `ChildWatcherKind` | yes | yes | a plain enum |
 //!
-//! `!Send`/`!Sync` is proven with the ambiguous-impl technique: the
+//! `!Send`/`!Sync` is proven with the ambiguous-impl technique of
+//! `tulip_test::auto_traits`: the
 //! `some_item` path resolves only when exactly one impl applies, i.e. when
 //! the type is not `Send` (or not `Sync`).
 
@@ -18,24 +19,7 @@ use tulip_process::{
     ChildWatcherKind, Error, Process, Stdio, SubprocessOptions, SubprocessTransport,
 };
 
-fn is_send<T: ?Sized + Send>() {}
-fn is_sync<T: ?Sized + Sync>() {}
-
-trait AmbiguousIfSend<A> {
-    fn some_item() {}
-}
-impl<T: ?Sized> AmbiguousIfSend<()> for T {}
-#[allow(dead_code)]
-struct InvalidSend;
-impl<T: ?Sized + Send> AmbiguousIfSend<InvalidSend> for T {}
-
-trait AmbiguousIfSync<A> {
-    fn some_item() {}
-}
-impl<T: ?Sized> AmbiguousIfSync<()> for T {}
-#[allow(dead_code)]
-struct InvalidSync;
-impl<T: ?Sized + Sync> AmbiguousIfSync<InvalidSync> for T {}
+use tulip_test::auto_traits::{AmbiguousIfSend, AmbiguousIfSync, is_send, is_sync};
 
 #[test]
 fn subprocesses_stay_on_their_thread() {

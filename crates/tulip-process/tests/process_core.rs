@@ -11,14 +11,13 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{
-    Quiet, children_with_cmdline, is_our_child, is_our_zombie, poll_once_and_drop, run, wait_until,
-};
+use common::{Quiet, children_with_cmdline, is_our_child, is_our_zombie, poll_once_and_drop};
 use tulip_executor::{get_running_loop, wait_for};
 use tulip_process::{
     ChildWatcherKind, Error, LoopProcessExt, Process, Stdio, SubprocessOptions, SubprocessProtocol,
     SubprocessTransport, child_watcher_kind, create_subprocess_exec, create_subprocess_shell,
 };
+use tulip_test::{run, wait_until};
 use tulip_transport::BaseProtocol;
 
 #[test]

@@ -7,9 +7,10 @@ mod common;
 use std::fmt;
 use std::sync::Mutex;
 
-use common::{Quiet, children_with_cmdline, open_fds, run, wait_until};
+use common::{Quiet, children_with_cmdline};
 use tulip_executor::get_running_loop;
 use tulip_process::{LoopProcessExt, SubprocessOptions};
+use tulip_test::{fd_count, run, wait_until};
 use tulip_transport::Fallible;
 
 #[derive(Debug, PartialEq)]
@@ -33,7 +34,7 @@ fn a_failing_factory_spawns_nothing_and_returns_its_error() {
     let marker = std::env::temp_dir().join(format!("tulip-factory-{}", std::process::id()));
     let _ = std::fs::remove_file(&marker);
     let script = format!("touch '{}'", marker.display());
-    let before = open_fds();
+    let before = fd_count();
     run(async move {
         let lp = get_running_loop().unwrap();
         let factory = Fallible(|| Err::<Quiet, _>(NoSlot));
@@ -56,7 +57,7 @@ fn a_failing_factory_spawns_nothing_and_returns_its_error() {
         assert_eq!(children_with_cmdline(&script), Vec::<u32>::new());
         assert!(!marker.exists());
     });
-    assert_eq!(open_fds(), before);
+    assert_eq!(fd_count(), before);
 }
 
 #[test]

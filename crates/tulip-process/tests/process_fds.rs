@@ -9,11 +9,12 @@ mod common;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use common::{Quiet, children_with_cmdline, open_fds, poll_once_and_drop, run, wait_until};
+use common::{Quiet, children_with_cmdline, poll_once_and_drop};
 use tulip_executor::{get_running_loop, wait_for};
 use tulip_process::{
     LoopProcessExt, Stdio, SubprocessOptions, create_subprocess_exec, create_subprocess_shell,
 };
+use tulip_test::{fd_count, run, wait_until};
 
 /// Serializes the tests of this binary.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -36,7 +37,7 @@ fn no_descriptor_leaks() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     run(async {
         let lp = get_running_loop().unwrap();
-        let before = open_fds();
+        let before = fd_count();
 
         // 1,000 spawns of a missing program, every stream a pipe.
         for i in 0..1000 {
@@ -56,7 +57,7 @@ fn no_descriptor_leaks() {
             };
             assert_eq!(err.io_kind(), Some(std::io::ErrorKind::NotFound));
         }
-        assert_eq!(open_fds(), before, "missing-program spawns leaked");
+        assert_eq!(fd_count(), before, "missing-program spawns leaked");
 
         // Spawns cancelled after the start: children killed and reaped,
         // pipes closed.
@@ -67,7 +68,7 @@ fn no_descriptor_leaks() {
         }
         assert!(wait_until(|| children_with_cmdline(&format!("sleep {marker}")).is_empty()).await);
         assert!(
-            wait_until(|| open_fds() == before).await,
+            wait_until(|| fd_count() == before).await,
             "cancelled spawns leaked"
         );
 
@@ -93,14 +94,14 @@ fn no_descriptor_leaks() {
                 (b"data".to_vec(), b"done\n".to_vec())
             );
         }
-        assert!(wait_until(|| open_fds() == before).await, "runs leaked");
+        assert!(wait_until(|| fd_count() == before).await, "runs leaked");
     });
 }
 
 #[test]
 fn closing_the_loop_with_children_running_leaks_nothing() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
-    let before = open_fds();
+    let before = fd_count();
     let event_loop = tulip_executor::EventLoop::new().unwrap();
     let pids = event_loop
         .run_until_complete(async {
@@ -118,7 +119,7 @@ fn closing_the_loop_with_children_running_leaks_nothing() {
         .unwrap();
     event_loop.close().unwrap();
     drop(event_loop);
-    assert_eq!(open_fds(), before, "pipes or pidfds left open");
+    assert_eq!(fd_count(), before, "pipes or pidfds left open");
     // The children are reaped in the background once they exit.
     for &pid in &pids {
         let pid = rustix::process::Pid::from_raw(pid as i32).unwrap();

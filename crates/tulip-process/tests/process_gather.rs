@@ -12,9 +12,9 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::run;
 use tulip_executor::{gather, try_gather};
 use tulip_process::{Error, Process, Stdio, SubprocessOptions, create_subprocess_shell};
+use tulip_test::run;
 
 /// Starts each of `cmds` with the shell, with the pipes `options` asks for.
 async fn start_all(cmds: &[&str], options: impl Fn() -> SubprocessOptions) -> Vec<Process> {

@@ -12,12 +12,13 @@ use std::io::{Read, Seek};
 use std::process::Command;
 use std::rc::Rc;
 
-use common::{Quiet, proc_stat, run, wait_until};
+use common::{Quiet, proc_stat};
 use tulip_executor::{ExceptionContext, get_running_loop};
 use tulip_process::{
     Error, LoopProcessExt, Stdio, SubprocessOptions, SubprocessProtocol, SubprocessTransport,
     create_subprocess_command, create_subprocess_exec, create_subprocess_shell,
 };
+use tulip_test::{run, wait_until};
 use tulip_transport::{BaseProtocol, ExtraInfo};
 
 /// Runs `cmd` with the shell, stdout piped, and returns what it printed.

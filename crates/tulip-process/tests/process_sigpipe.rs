@@ -14,12 +14,12 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Command, Stdio as StdStdio};
 use std::time::Duration;
 
-use common::run;
 use tulip_executor::get_running_loop;
 use tulip_process::{Process, Stdio, SubprocessOptions, create_subprocess_exec};
+use tulip_test::child::{child_test_run, is_child_run};
+use tulip_test::run;
 use tulip_transport::{
     AcceptedSocketOptions, BaseProtocol, Error, LoopNetExt, Protocol, Transport,
 };
@@ -32,17 +32,7 @@ const PASSED: &str = "sigpipe scenario passed";
 /// Runs the `#[ignore]`d scenario `name` in a child run of this binary
 /// with `SIGPIPE` at `SIG_DFL`, and asserts it passed and was not killed.
 fn survives_with_sigpipe_default(name: &str) {
-    let exe = std::env::current_exe().expect("the test binary");
-    let out = Command::new(exe)
-        .args([
-            "--ignored",
-            "--exact",
-            name,
-            "--nocapture",
-            "--test-threads=1",
-        ])
-        .env(CHILD_ENV, "1")
-        .stdin(StdStdio::null())
+    let out = child_test_run(name, CHILD_ENV)
         .output()
         .expect("run the child");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -62,7 +52,7 @@ fn survives_with_sigpipe_default(name: &str) {
 /// In a child run: sets `SIGPIPE` to `SIG_DFL`, runs `scenario` on a loop
 /// and says it passed. Outside one (a plain `--ignored` run), does nothing.
 fn child_scenario<F: Future<Output = ()> + 'static>(scenario: F) {
-    if std::env::var_os(CHILD_ENV).is_none() {
+    if !is_child_run(CHILD_ENV) {
         return;
     }
     // SAFETY: `signal` with `SIG_DFL` installs no handler; the test

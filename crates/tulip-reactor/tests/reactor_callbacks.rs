@@ -14,8 +14,9 @@ use std::os::unix::net::UnixStream;
 use std::task::Context;
 use std::time::Duration;
 
-use common::{Counter, PATIENCE, drain, each_backend, fill, poll_now, poll_some, reactor};
+use common::{PATIENCE, drain, each_backend, fill, poll_now, poll_some, reactor};
 use tulip_reactor::{BackendKind, Interest, Reactor};
+use tulip_test::Counter;
 
 #[test]
 fn reader_is_reported_on_every_poll_while_readable_and_stops_when_drained() {

@@ -12,8 +12,9 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use common::{Counter, PATIENCE, drain, each_backend, fill, reactor, wakers};
+use common::{PATIENCE, drain, each_backend, fill, reactor, wakers};
 use tulip_reactor::{Interest, IoSource, Reactor, Readiness};
+use tulip_test::Counter;
 
 type R = Reactor<&'static str>;
 

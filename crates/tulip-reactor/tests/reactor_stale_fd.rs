@@ -16,8 +16,9 @@ use std::sync::Mutex;
 use std::task::{Context, Waker};
 use std::time::Duration;
 
-use common::{Counter, each_backend, poll_now, poll_some, reactor};
+use common::{each_backend, poll_now, poll_some, reactor};
 use tulip_reactor::{BackendKind, Interest, Reactor};
+use tulip_test::Counter;
 
 /// Serializes the tests of this file (they reuse descriptor numbers).
 static SERIAL: Mutex<()> = Mutex::new(());

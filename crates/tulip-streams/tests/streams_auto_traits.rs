@@ -10,7 +10,8 @@
 //! | `Error`, `IncompleteReadError`, `LimitOverrunError` | yes | yes | plain data and `Arc`ed OS errors |
 //! | `StreamOptions<O>` | as `O` | as `O` | a limit and the transport options |
 //!
-//! `!Send`/`!Sync` is proven with the ambiguous-impl technique: the
+//! `!Send`/`!Sync` is proven with the ambiguous-impl technique of
+//! `tulip_test::auto_traits`: the
 //! `some_item` path resolves only when exactly one impl applies, i.e. when
 //! the type is not `Send` (or not `Sync`).
 
@@ -19,31 +20,8 @@ use tulip_streams::{
     StreamProtocolFactory, StreamReader, StreamReaderProtocol, StreamWriter,
 };
 
-fn is_send<T: ?Sized + Send>() {}
-fn is_sync<T: ?Sized + Sync>() {}
-
-trait AmbiguousIfSend<A> {
-    fn some_item() {}
-}
-impl<T: ?Sized> AmbiguousIfSend<()> for T {}
-#[allow(dead_code)]
-struct InvalidSend;
-impl<T: ?Sized + Send> AmbiguousIfSend<InvalidSend> for T {}
-
-trait AmbiguousIfSync<A> {
-    fn some_item() {}
-}
-impl<T: ?Sized> AmbiguousIfSync<()> for T {}
-#[allow(dead_code)]
-struct InvalidSync;
-impl<T: ?Sized + Sync> AmbiguousIfSync<InvalidSync> for T {}
-
-macro_rules! neither_send_nor_sync {
-    ($($t:ty),* $(,)?) => {$(
-        let _ = <$t as AmbiguousIfSend<_>>::some_item;
-        let _ = <$t as AmbiguousIfSync<_>>::some_item;
-    )*};
-}
+use tulip_test::auto_traits::{is_send, is_sync};
+use tulip_test::neither_send_nor_sync;
 
 #[test]
 fn streams_stay_on_their_thread() {

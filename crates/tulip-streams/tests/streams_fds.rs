@@ -6,11 +6,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::{fd_count, run, wait_until};
 use tulip_executor::sleep;
 use tulip_streams::{
     ConnectOptions, Error, ServerOptions, StreamReader, StreamWriter, open_connection, start_server,
 };
+use tulip_test::{fd_count, run, wait_until};
 
 #[test]
 fn streams_leak_no_descriptor() {

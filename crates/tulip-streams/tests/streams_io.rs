@@ -11,13 +11,14 @@ use std::net::Shutdown;
 use std::thread;
 use std::time::Duration;
 
-use common::{pattern, reset, run, streams_pair, wait_until};
+use common::{pattern, reset, streams_pair};
 use futures_util::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use futures_util::{StreamExt, TryStreamExt};
 use tulip_executor::wait_for;
 use tulip_streams::{
     ConnectOptions, Error, ServerOptions, StreamReader, StreamWriter, open_connection, start_server,
 };
+use tulip_test::{run, wait_until};
 
 #[test]
 fn echo_server_made_of_io_copy() {

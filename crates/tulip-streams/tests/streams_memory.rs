@@ -16,9 +16,9 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::rc::Rc;
 
-use common::{run, wait_until};
 use futures_util::io::AsyncBufReadExt;
 use tulip_streams::{ServerOptions, StreamReader, StreamWriter, start_server};
+use tulip_test::{heap_in_use, run, wait_until};
 
 /// Clients measured.
 const CLIENTS: usize = 1000;
@@ -29,15 +29,6 @@ const WARM_UP: usize = 100;
 
 /// The most heap one connection holding one partial byte may cost.
 const BUDGET: usize = 4 * 1024;
-
-/// Bytes of heap in use in the whole process.
-fn heap_in_use() -> usize {
-    // SAFETY: mallinfo2 takes no argument, only reads glibc's allocator
-    // statistics under its own lock and returns them by value; it has no
-    // precondition.
-    let info = unsafe { libc::mallinfo2() };
-    info.uordblks
-}
 
 /// Connects `n` blocking clients that each send one byte and no newline,
 /// and waits until the server has each byte in a reader.
@@ -90,9 +81,9 @@ fn a_slow_peer_with_a_partial_line_costs_at_most_4_kib() {
         drop(warm);
         assert!(wait_until(|| finished.get() == WARM_UP).await);
 
-        let before = heap_in_use();
+        let before = heap_in_use().expect("glibc counts the heap");
         let clients = slow_clients(addr, CLIENTS, &arrived).await;
-        let after = heap_in_use();
+        let after = heap_in_use().expect("glibc counts the heap");
         let per_connection = after.saturating_sub(before) / CLIENTS;
         assert!(
             per_connection <= BUDGET,

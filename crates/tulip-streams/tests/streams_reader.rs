@@ -7,19 +7,9 @@ use std::future::Future;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tulip_executor::{EventLoop, get_running_loop, wait_for};
+use tulip_executor::{get_running_loop, wait_for};
 use tulip_streams::{Error, StreamReader};
-
-/// Runs `body` on a fresh loop, failing after 10 s.
-fn run<F: Future<Output = ()> + 'static>(body: F) {
-    let ev = EventLoop::new().unwrap();
-    ev.run_until_complete(async move {
-        wait_for(body, Duration::from_secs(10))
-            .await
-            .expect("test timed out");
-    })
-    .unwrap();
-}
+use tulip_test::run;
 
 /// Feeds `chunks` one per loop pass, after `delay`, then EOF if asked.
 fn feed_later(reader: &StreamReader, chunks: &[&[u8]], eof: bool) {

@@ -12,13 +12,14 @@ use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{pattern, run, wait_until};
+use common::pattern;
 use tulip_executor::{ExceptionContext, get_running_loop, sleep, spawn};
 use tulip_streams::{
     ConnectOptions, Error, Server, ServerOptions, StreamOptions, StreamReader, StreamWriter,
     UnixConnectOptions, UnixServerOptions, open_connection, open_unix_connection, start_server,
     start_unix_server,
 };
+use tulip_test::{run, wait_until};
 
 /// The first IPv4 address the server listens on.
 fn addr_of(server: &Server) -> SocketAddr {

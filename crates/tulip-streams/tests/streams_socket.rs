@@ -12,9 +12,10 @@ use std::net::Shutdown;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{pattern, reset, run, streams_pair, tcp_pair, wait_until};
+use common::{pattern, reset, streams_pair};
 use tulip_executor::{sleep, spawn, wait_for};
 use tulip_streams::{Error, StreamReaderProtocol};
+use tulip_test::{run, tcp_pair, wait_until};
 use tulip_transport::LoopNetExt;
 
 #[test]

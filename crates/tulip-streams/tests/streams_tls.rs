@@ -13,11 +13,12 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures_util::io::AsyncWriteExt;
-use tls_support::{Pki, run};
+use tls_support::Pki;
 use tulip_streams::{
     ConnectOptions, Error, ServerOptions, StartTlsOptions, StreamReader, StreamWriter,
     open_connection, start_server,
 };
+use tulip_test::run;
 use tulip_transport::rustls::CertificateError;
 use tulip_transport::{ExtraInfo, TlsError};
 

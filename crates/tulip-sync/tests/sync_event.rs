@@ -3,8 +3,9 @@
 
 mod common;
 
-use common::{counting_waker, pending, poll_with, ready};
+use common::{pending, poll_with, ready};
 use tulip_sync::Event;
+use tulip_test::Counter;
 
 #[test]
 fn set_clear_is_set() {
@@ -37,7 +38,7 @@ fn a_waiter_woken_by_set_returns_even_after_clear() {
 #[test]
 fn dropped_waiters_leave_and_are_not_woken() {
     let event = Event::new();
-    let (waker, counter) = counting_waker();
+    let (counter, waker) = Counter::waker();
     let mut waiters: Vec<_> = (0..10).map(|_| event.wait()).collect();
     for w in &mut waiters {
         assert!(poll_with(w, &waker).is_pending());
@@ -54,7 +55,7 @@ fn dropped_waiters_leave_and_are_not_woken() {
 fn one_hundred_thousand_waiters_released_by_one_set() {
     const N: usize = 100_000;
     let event = Event::new();
-    let (waker, counter) = counting_waker();
+    let (counter, waker) = Counter::waker();
     let mut waiters: Vec<_> = (0..N).map(|_| event.wait()).collect();
     for w in &mut waiters {
         assert!(poll_with(w, &waker).is_pending());

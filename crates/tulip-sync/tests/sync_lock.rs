@@ -3,10 +3,11 @@
 
 mod common;
 
-use common::{counting_waker, pending, poll_with, ready};
+use common::{pending, poll_with, ready};
 use std::cell::RefCell;
 use std::rc::Rc;
 use tulip_sync::Lock;
+use tulip_test::Counter;
 
 #[test]
 fn tasks_acquire_in_fifo_order() {
@@ -60,7 +61,7 @@ fn release_hands_over_and_late_arrivals_do_not_barge() {
 fn waker_is_woken_exactly_once_on_hand_over() {
     let lock = Lock::new();
     let guard = lock.try_acquire().unwrap();
-    let (waker, counter) = counting_waker();
+    let (counter, waker) = Counter::waker();
     let mut waiter = lock.acquire();
     assert!(poll_with(&mut waiter, &waker).is_pending());
     drop(guard);

@@ -14,7 +14,7 @@
 //! | `AcceptedSocketOptions`, `StartTlsOptions`, `TlsClientConfig`, `TlsServerConfig`, `TlsConfig`, `TlsError`, `TlsInfo` | yes | yes | plain values and `Arc`ed rustls configurations |
 //! | `Buffered<F>` | as `F` | as `F` | a wrapper |
 //!
-//! `!Send` is proven with the ambiguous-impl technique of the
+//! `!Send` is proven with `tulip_test::auto_traits`, the ambiguous-impl technique of the
 //! `static_assertions` crate, as in `tulip-executor`'s table; the
 //! `compile_fail` doctests on `Server` and `DatagramTransport` prove it
 //! from the outside.
@@ -30,43 +30,7 @@ use tulip_transport::{
     UnixConnectOptions, UnixServerOptions,
 };
 
-fn is_send<T: ?Sized + Send>() {}
-fn is_sync<T: ?Sized + Sync>() {}
-
-trait AmbiguousIfSend<A> {
-    fn some_item() {}
-}
-impl<T: ?Sized> AmbiguousIfSend<()> for T {}
-#[allow(dead_code)]
-struct InvalidSend;
-impl<T: ?Sized + Send> AmbiguousIfSend<InvalidSend> for T {}
-
-trait AmbiguousIfSync<A> {
-    fn some_item() {}
-}
-impl<T: ?Sized> AmbiguousIfSync<()> for T {}
-#[allow(dead_code)]
-struct InvalidSync;
-impl<T: ?Sized + Sync> AmbiguousIfSync<InvalidSync> for T {}
-
-macro_rules! not_send {
-    ($($t:ty),* $(,)?) => {$(
-        let _ = <$t as AmbiguousIfSend<_>>::some_item;
-    )*};
-}
-
-macro_rules! not_sync {
-    ($($t:ty),* $(,)?) => {$(
-        let _ = <$t as AmbiguousIfSync<_>>::some_item;
-    )*};
-}
-
-macro_rules! send_sync {
-    ($($t:ty),* $(,)?) => {$(
-        is_send::<$t>();
-        is_sync::<$t>();
-    )*};
-}
+use tulip_test::{auto_traits::is_send, not_send, not_sync, send_sync};
 
 #[test]
 fn loop_side_types_are_neither_send_nor_sync() {

@@ -12,7 +12,8 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 
-use tls_support::{Pki, Rec, Slot, connected, run, tls_connect, tls_server, wait_until};
+use tls_support::{Pki, Rec, Slot, connected, tls_connect, tls_server};
+use tulip_test::{run, wait_until};
 use tulip_transport::{
     AcceptedSocketOptions, ConnectOptions, LoopNetExt, Server, ServerOptions, Transport,
 };

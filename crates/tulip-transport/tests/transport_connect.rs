@@ -13,7 +13,8 @@ use std::sync::{Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tulip_executor::{EventLoop, Loop, LoopFuture, sleep, timeout, to_thread};
+use tulip_executor::{Loop, LoopFuture, sleep, timeout, to_thread};
+use tulip_test::{fd_count, run_with_loop};
 use tulip_transport::{
     AddrInfoOptions, BaseProtocol, ConnectOptions, Error, LoopNetExt, Protocol, SockType, Transport,
 };
@@ -22,10 +23,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 /// The descriptor count once it is back to `before` or lower, or after a
@@ -68,15 +65,6 @@ fn client(lp: &Loop) -> impl FnMut() -> Client + use<> {
         made: 0,
         lost: lp.create_future(),
     }
-}
-
-/// Runs `f` on a fresh loop, with a generous timeout.
-fn run<T: 'static>(f: impl AsyncFnOnce(Loop) -> T + 'static) -> T {
-    let ev = EventLoop::new().unwrap();
-    let lp = ev.handle();
-    ev.run_until_complete(async move { timeout(Duration::from_secs(20)).run(f(lp)).await })
-        .unwrap()
-        .expect("the test timed out")
 }
 
 /// A thread accepting `n` connections on `listener`, each read to its end:
@@ -157,7 +145,7 @@ fn connects_to_ipv4_and_localhost() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = serve(listener, 2);
-    let (numeric, named) = run(async move |lp| {
+    let (numeric, named) = run_with_loop(async move |lp| {
         let numeric = send_once(&lp, "127.0.0.1", addr.port(), ConnectOptions::new(), b"one")
             .await
             .unwrap();
@@ -182,7 +170,7 @@ fn connects_to_ipv6_loopback() {
     };
     let addr = listener.local_addr().unwrap();
     let server = serve(listener, 1);
-    let (peer, local) = run(async move |lp| {
+    let (peer, local) = run_with_loop(async move |lp| {
         send_once(&lp, "::1", addr.port(), ConnectOptions::new(), b"six")
             .await
             .unwrap()
@@ -198,7 +186,7 @@ fn connects_to_ipv6_loopback() {
 fn refused_a_thousand_times_without_a_leak() {
     let _serial = serial();
     let port = closed_port();
-    let (before, after) = run(async move |lp| {
+    let (before, after) = run_with_loop(async move |lp| {
         // Warm up whatever the loop creates on first use.
         let _ = send_once(&lp, "127.0.0.1", port, ConnectOptions::new(), b"").await;
         let before = fd_count();
@@ -221,7 +209,7 @@ fn refused_a_thousand_times_without_a_leak() {
 fn all_errors_reports_every_attempt() {
     let _serial = serial();
     let port = closed_port();
-    let (resolved, all, single, numeric) = run(async move |lp| {
+    let (resolved, all, single, numeric) = run_with_loop(async move |lp| {
         let resolved = lp
             .getaddrinfo(
                 Some("localhost"),
@@ -278,7 +266,7 @@ fn all_errors_reports_every_attempt() {
 #[test]
 fn unknown_host_and_missing_address_are_typed_errors() {
     let _serial = serial();
-    let (unknown, nothing) = run(async |lp| {
+    let (unknown, nothing) = run_with_loop(async |lp| {
         let unknown = send_once(&lp, "no-such-host.invalid", 80, ConnectOptions::new(), b"")
             .await
             .unwrap_err();
@@ -302,7 +290,7 @@ fn happy_eyeballs_over_localhost_of_both_families() {
     // one listens on the same port; the second attempt must win after the
     // delay. (The same race over an explicit address list is a unit test
     // of the crate and runs everywhere.)
-    let order = run(async |lp| {
+    let order = run_with_loop(async |lp| {
         lp.getaddrinfo(
             Some("localhost"),
             Some("0"),
@@ -332,7 +320,7 @@ fn happy_eyeballs_over_localhost_of_both_families() {
         .expect("a port free on both families");
     let server = serve(listener, 1);
     let delay = Duration::from_millis(200);
-    let (peer, elapsed) = run(async move |lp| {
+    let (peer, elapsed) = run_with_loop(async move |lp| {
         let start = Instant::now();
         let (peer, _) = send_once(
             &lp,
@@ -357,7 +345,7 @@ fn happy_eyeballs_with_one_address_connects() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = serve(listener, 1);
-    let (peer, _) = run(async move |lp| {
+    let (peer, _) = run_with_loop(async move |lp| {
         send_once(
             &lp,
             "127.0.0.1",
@@ -378,7 +366,7 @@ fn happy_eyeballs_with_one_address_connects() {
 fn cancelled_by_timeout_without_a_leak() {
     let _serial = serial();
     let (_hole, _fillers, hole) = black_hole("127.0.0.1");
-    let (before, after, results) = run(async move |lp| {
+    let (before, after, results) = run_with_loop(async move |lp| {
         // Warm up the executor used by name lookups.
         lp.getaddrinfo(Some("localhost"), None, AddrInfoOptions::new())
             .await
@@ -413,7 +401,7 @@ fn local_addr_is_bound_before_connecting() {
     let server = serve(listener, 1);
     // A port that was free a moment ago; another process could take it
     // meanwhile, so a few tries.
-    let (local, mismatch) = run(async move |lp| {
+    let (local, mismatch) = run_with_loop(async move |lp| {
         let mut bound = None;
         for _ in 0..5 {
             let local = SocketAddr::new([127, 0, 0, 1].into(), closed_port());
@@ -470,7 +458,7 @@ fn many_connect_send_close_cycles_keep_the_fd_count() {
         }
         (total, listener)
     });
-    let (before, after, total) = run(async move |lp| {
+    let (before, after, total) = run_with_loop(async move |lp| {
         let before = fd_count();
         for _ in 0..cycles {
             send_once(

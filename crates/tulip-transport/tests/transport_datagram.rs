@@ -9,7 +9,6 @@
 //! not see the other tests' sockets.
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::OwnedFd;
@@ -19,7 +18,8 @@ use std::rc::Rc;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use tulip_executor::{EventLoop, ExceptionContext, Loop, sleep, wait_for, yield_now};
+use tulip_executor::{ExceptionContext, Loop, sleep};
+use tulip_test::{fd_count, run_with_loop, wait_until};
 use tulip_transport::{
     AddressFamily, BaseProtocol, DatagramOptions, DatagramProtocol, DatagramTransport, Error,
     ExtraInfo, LoopNetExt, SockAddr, UnixAddr,
@@ -29,33 +29,6 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn serial() -> MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Runs `f` on a fresh loop, with a generous timeout.
-fn run<T: 'static, Fut: Future<Output = T> + 'static>(f: impl FnOnce(Loop) -> Fut) -> T {
-    let ev = EventLoop::new().unwrap();
-    let fut = f(ev.handle());
-    let out = ev
-        .run_until_complete(async move { wait_for(fut, Duration::from_secs(60)).await })
-        .unwrap()
-        .expect("the test timed out");
-    ev.close().unwrap();
-    out
-}
-
-/// Polls `cond` until it holds (true) or 20 s pass (false).
-async fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    for i in 0..4000 {
-        if cond() {
-            return true;
-        }
-        if i < 10 {
-            yield_now().await;
-        } else {
-            sleep(Duration::from_millis(5)).await;
-        }
-    }
-    cond()
 }
 
 /// Records every callback.
@@ -175,10 +148,6 @@ fn recv_from(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     (buf[..n].to_vec(), from)
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
 /// Drains `sock` until nothing comes for a while; the sequence numbers.
 fn drain(sock: &UnixDatagram) -> Vec<usize> {
     sock.set_read_timeout(Some(Duration::from_millis(500)))
@@ -193,7 +162,7 @@ fn drain(sock: &UnixDatagram) -> Vec<usize> {
 
 fn echo_round_trip(server_addr: &str) {
     let server_addr = inet(server_addr);
-    let (events, replies) = run(move |lp| async move {
+    let (events, replies) = run_with_loop(move |lp| async move {
         let (server, sp) = lp
             .create_datagram_endpoint(
                 || Rec {
@@ -268,7 +237,7 @@ fn connected_endpoint_to_closed_port_gets_error_received() {
         let s = UdpSocket::bind("127.0.0.1:0").unwrap();
         s.local_addr().unwrap()
     };
-    let (events, kind) = run(move |lp| async move {
+    let (events, kind) = run_with_loop(move |lp| async move {
         let (t, p) = endpoint(&lp, DatagramOptions::new().remote_addr(closed)).await;
         // ICMP replies may be rate limited: keep sending until one lands.
         for _ in 0..200 {
@@ -297,7 +266,7 @@ fn connected_endpoint_to_closed_port_gets_error_received() {
 #[test]
 fn sendto_checks_the_address() {
     let _g = serial();
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
         let peer_addr = SockAddr::Inet(peer.local_addr().unwrap());
         let (t, _p) = endpoint(&lp, DatagramOptions::new().remote_addr(peer_addr.clone())).await;
@@ -343,7 +312,7 @@ fn sendto_checks_the_address() {
 #[test]
 fn options_are_validated() {
     let _g = serial();
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let none = lp
             .create_datagram_endpoint(Rec::default, DatagramOptions::new())
             .await;
@@ -401,7 +370,7 @@ fn flow_control_and_reentrancy_on_a_full_unix_socket() {
     let rpath = dir.path().join("receiver.sock");
     let epath = dir.path().join("endpoint.sock");
     let receiver = UnixDatagram::bind(&rpath).unwrap();
-    let (events, got, sent) = run(move |lp| async move {
+    let (events, got, sent) = run_with_loop(move |lp| async move {
         let (t, p) = lp
             .create_datagram_endpoint(
                 || Rec {
@@ -458,7 +427,7 @@ fn pause_raised_inside_connection_made_follows_it() {
     let dir = tempfile::tempdir().unwrap();
     let rpath = dir.path().join("receiver.sock");
     let receiver = UnixDatagram::bind(&rpath).unwrap();
-    let events = run(move |lp| async move {
+    let events = run_with_loop(move |lp| async move {
         let (t, p) = lp
             .create_datagram_endpoint(
                 || Rec {
@@ -502,7 +471,7 @@ async fn full_endpoint(
 fn close_flushes_buffered_datagrams() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let (events, got) = run(move |lp| async move {
+    let (events, got) = run_with_loop(move |lp| async move {
         let (t, p, receiver) = full_endpoint(&lp, dir.path(), 300).await;
         t.close();
         assert!(t.is_closing());
@@ -529,7 +498,7 @@ fn close_flushes_buffered_datagrams() {
 fn abort_drops_buffered_datagrams() {
     let _g = serial();
     let dir = tempfile::tempdir().unwrap();
-    let (events, got) = run(move |lp| async move {
+    let (events, got) = run_with_loop(move |lp| async move {
         let (t, p, receiver) = full_endpoint(&lp, dir.path(), 300).await;
         t.abort();
         assert!(t.is_closing());
@@ -554,7 +523,7 @@ fn unix_datagram_echo() {
     let cpath = dir.path().join("client.sock");
     // A stale socket file at the server's path is replaced.
     drop(UnixDatagram::bind(&spath).unwrap());
-    let (replies, from) = run(move |lp| async move {
+    let (replies, from) = run_with_loop(move |lp| async move {
         let (server, sp) = lp
             .create_datagram_endpoint(
                 || Rec {
@@ -599,7 +568,7 @@ fn unix_datagram_echo() {
 fn state_machine_nothing_after_connection_lost() {
     let _g = serial();
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let events = run(move |lp| async move {
+    let events = run_with_loop(move |lp| async move {
         let (t, p) = endpoint(&lp, DatagramOptions::new().local_addr(inet("127.0.0.1:0"))).await;
         let addr = t.local_addr().unwrap().as_inet().unwrap();
         // connection_made already ran when the endpoint is returned.
@@ -635,7 +604,7 @@ fn state_machine_nothing_after_connection_lost() {
 fn set_protocol_redirects_the_callbacks() {
     let _g = serial();
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let (first, second) = run(move |lp| async move {
+    let (first, second) = run_with_loop(move |lp| async move {
         let (t, p) = endpoint(&lp, DatagramOptions::new().local_addr(inet("127.0.0.1:0"))).await;
         let addr = t.local_addr().unwrap().as_inet().unwrap();
         let current = t.get_protocol().unwrap();
@@ -662,7 +631,7 @@ fn set_protocol_redirects_the_callbacks() {
 fn panicking_callback_is_reported_and_closes() {
     let _g = serial();
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let (messages, events, lost_error) = run(move |lp| async move {
+    let (messages, events, lost_error) = run_with_loop(move |lp| async move {
         let seen = Rc::new(RefCell::new(Vec::new()));
         let s = seen.clone();
         lp.set_exception_handler(move |_: &Loop, ctx: &ExceptionContext| {
@@ -700,7 +669,7 @@ fn panicking_callback_is_reported_and_closes() {
 fn send_error_inside_datagram_received_is_delivered_after_it() {
     let _g = serial();
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let (events, kind) = run(move |lp| async move {
+    let (events, kind) = run_with_loop(move |lp| async move {
         let (t, p) = lp
             .create_datagram_endpoint(
                 || Rec {
@@ -733,7 +702,7 @@ fn sock_option_uses_an_existing_socket() {
     let addr = std_sock.local_addr().unwrap();
     let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
     let peer_addr = peer.local_addr().unwrap();
-    let (datagrams, replied) = run(move |lp| async move {
+    let (datagrams, replied) = run_with_loop(move |lp| async move {
         let (t, p) = endpoint(&lp, DatagramOptions::new().sock(std_sock.into())).await;
         assert_eq!(t.local_addr(), Some(SockAddr::Inet(addr)));
         assert_eq!(t.peer_addr(), None);
@@ -757,7 +726,7 @@ fn sock_option_uses_an_existing_socket() {
 #[test]
 fn broadcast_and_reuse_port_set_their_options() {
     let _g = serial();
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         // The loopback network's broadcast address: the kernel refuses it
         // without SO_BROADCAST (EACCES), and the datagram stays on `lo`.
         let broadcast = inet("127.255.255.255:9");
@@ -814,10 +783,10 @@ fn broadcast_and_reuse_port_set_their_options() {
 #[test]
 fn no_descriptor_leaks_over_1000_endpoints() {
     let _g = serial();
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
         let peer_addr = SockAddr::Inet(peer.local_addr().unwrap());
-        let before = open_fds();
+        let before = fd_count();
         let mut weak = Vec::new();
         for i in 0..1000 {
             let options = match i % 3 {
@@ -847,7 +816,7 @@ fn no_descriptor_leaks_over_1000_endpoints() {
             assert!(bad.is_err());
         }
         sleep(Duration::from_millis(20)).await;
-        assert_eq!(open_fds(), before);
+        assert_eq!(fd_count(), before);
         assert!(weak.iter().all(|w| w.upgrade().is_none()), "no Rc cycle");
     });
 }

@@ -9,18 +9,10 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use tulip_executor::{Error as LoopError, EventLoop, Executor, Job, sleep, spawn, timeout};
+use tulip_test::run_with_loop;
 use tulip_transport::{
     AddrInfo, AddrInfoOptions, AddressFamily, Error, GaiError, LoopNetExt, NameInfoFlags, SockType,
 };
-
-/// Runs `f` on a fresh loop, with a generous timeout.
-fn run<T: 'static>(f: impl AsyncFnOnce(tulip_executor::Loop) -> T + 'static) -> T {
-    let ev = EventLoop::new().unwrap();
-    let lp = ev.handle();
-    ev.run_until_complete(async move { timeout(Duration::from_secs(10)).run(f(lp)).await })
-        .unwrap()
-        .expect("the test timed out")
-}
 
 fn addrs(infos: &[AddrInfo]) -> Vec<SocketAddr> {
     infos.iter().map(|i| i.address).collect()
@@ -28,7 +20,7 @@ fn addrs(infos: &[AddrInfo]) -> Vec<SocketAddr> {
 
 #[test]
 fn localhost_resolves_to_loopback() {
-    let infos = run(async |lp| {
+    let infos = run_with_loop(async |lp| {
         lp.getaddrinfo(
             Some("localhost"),
             Some("80"),
@@ -56,7 +48,7 @@ fn localhost_resolves_to_loopback() {
 
 #[test]
 fn numeric_host_and_port() {
-    let infos = run(async |lp| {
+    let infos = run_with_loop(async |lp| {
         lp.getaddrinfo(
             Some("127.0.0.1"),
             Some("8080"),
@@ -71,7 +63,7 @@ fn numeric_host_and_port() {
     assert_eq!(infos[0].family, AddressFamily::Inet);
     assert_eq!(infos[0].canonname, None);
 
-    let v6 = run(async |lp| {
+    let v6 = run_with_loop(async |lp| {
         lp.getaddrinfo(
             Some("::1"),
             Some("443"),
@@ -88,7 +80,7 @@ fn numeric_host_and_port() {
 
 #[test]
 fn without_a_socket_type_one_entry_per_type() {
-    let infos = run(async |lp| {
+    let infos = run_with_loop(async |lp| {
         lp.getaddrinfo(Some("127.0.0.1"), Some("53"), AddrInfoOptions::new())
             .await
             .unwrap()
@@ -105,7 +97,7 @@ fn without_a_socket_type_one_entry_per_type() {
 
 #[test]
 fn passive_without_host_is_the_wildcard() {
-    let infos = run(async |lp| {
+    let infos = run_with_loop(async |lp| {
         lp.getaddrinfo(
             None,
             Some("9999"),
@@ -122,7 +114,7 @@ fn passive_without_host_is_the_wildcard() {
 
 #[test]
 fn canonical_name_on_request() {
-    let infos = run(async |lp| {
+    let infos = run_with_loop(async |lp| {
         lp.getaddrinfo(
             Some("localhost"),
             None,
@@ -143,7 +135,7 @@ fn canonical_name_on_request() {
 
 #[test]
 fn unknown_host_is_a_typed_error() {
-    let err = run(async |lp| {
+    let err = run_with_loop(async |lp| {
         lp.getaddrinfo(
             Some("no-such-host.invalid"),
             Some("80"),
@@ -167,7 +159,7 @@ fn unknown_host_is_a_typed_error() {
 
 #[test]
 fn bad_service_family_and_name_are_typed_errors() {
-    let (service, family, nul) = run(async |lp| {
+    let (service, family, nul) = run_with_loop(async |lp| {
         let service = lp
             .getaddrinfo(
                 Some("127.0.0.1"),
@@ -199,7 +191,7 @@ fn bad_service_family_and_name_are_typed_errors() {
 #[test]
 fn getnameinfo_numeric_and_named() {
     let addr: SocketAddr = "127.0.0.1:80".parse().unwrap();
-    let (numeric, named, v6) = run(async move |lp| {
+    let (numeric, named, v6) = run_with_loop(async move |lp| {
         let numeric = lp
             .getnameinfo(
                 addr,

@@ -18,11 +18,11 @@ use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use common::{fd_count, wait_until};
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use server_support::Counts;
 use tulip_executor::{EventLoop, ExceptionContext, Loop, sleep, to_thread, wait_for};
+use tulip_test::{fd_count, wait_until};
 use tulip_transport::{LoopNetExt, ServerOptions};
 
 /// The process's CPU time so far, in clock ticks (user + system).

@@ -8,7 +8,8 @@ mod tls_support;
 use std::io;
 use std::net::{TcpListener, UdpSocket};
 
-use common::{Recorder, run_on_loop};
+use common::Recorder;
+use tulip_test::run_with_loop;
 use tulip_transport::{
     BaseProtocol, DatagramOptions, DatagramProtocol, Error, LoopNetExt, ServerOptions,
     TlsClientConfig, TlsServerConfig, UnixServerOptions,
@@ -43,7 +44,7 @@ fn bind_message(addr: &dyn std::fmt::Display) -> String {
 fn a_server_bind_error_names_the_address() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let opts = ServerOptions::new();
         let err = failed(
             lp.create_server(Recorder::default, "127.0.0.1", addr.port(), opts)
@@ -57,7 +58,7 @@ fn a_server_bind_error_names_the_address() {
 fn a_unix_server_bind_error_names_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("missing-dir").join("server.sock");
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let opts = UnixServerOptions::new();
         let err = failed(
             lp.create_unix_server(Recorder::default, Some(&path), opts)
@@ -75,7 +76,7 @@ fn a_unix_server_bind_error_names_the_path() {
 fn a_datagram_bind_error_names_the_address() {
     let taken = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let opts = DatagramOptions::new().local_addr(addr);
         let err = failed(lp.create_datagram_endpoint(|| Quiet, opts).await);
         assert_names(&err, io::ErrorKind::AddrInUse, &bind_message(&addr));

@@ -19,8 +19,9 @@ use std::rc::Rc;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use common::{Recorder, fd_count, run_on_loop, settled_fd_count, wait_until};
+use common::Recorder;
 use tulip_executor::{ExceptionContext, Loop};
+use tulip_test::{fd_count, run_with_loop, settled_fd_count, wait_until};
 use tulip_transport::{
     BaseProtocol, Buffered, BufferedProtocol, ConnectOptions, DatagramOptions, DatagramProtocol,
     Error, Fallible, LoopNetExt, ServerOptions,
@@ -76,7 +77,7 @@ fn create_connection_returns_the_factory_error_and_closes_the_socket() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let before = fd_count();
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let factory = Fallible(|| Err::<Recorder, _>(NoQuota(1)));
         let err = failed(
             lp.create_connection(factory, "127.0.0.1", port, ConnectOptions::new())
@@ -93,7 +94,7 @@ fn a_fallible_factory_that_succeeds_connects() {
     let _serial = serial();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let factory = Fallible(|| Ok::<_, NoQuota>(Recorder::default()));
         let (t, p) = lp
             .create_connection(factory, "127.0.0.1", port, ConnectOptions::new())
@@ -129,7 +130,7 @@ fn a_buffered_fallible_factory_and_a_tls_connection_close_the_socket_too() {
     let pki = tls_support::Pki::new("tulip factories CA");
     let client = pki.client();
     let before = fd_count();
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let buffered = Buffered(Fallible(|| Err::<Unused, _>(NoQuota(2))));
         let err = failed(
             lp.create_connection(buffered, "127.0.0.1", port, ConnectOptions::new())
@@ -208,7 +209,7 @@ async fn serve_refusing_the_first(lp: Loop, options: ServerOptions, tls: bool) {
 fn the_accept_path_reports_the_factory_error_closes_that_socket_and_goes_on() {
     let _serial = serial();
     let before = fd_count();
-    run_on_loop(|lp| serve_refusing_the_first(lp, ServerOptions::new(), false));
+    run_with_loop(|lp| serve_refusing_the_first(lp, ServerOptions::new(), false));
     assert_eq!(settled_fd_count(before), before);
 }
 
@@ -218,7 +219,7 @@ fn a_tls_server_reports_the_factory_error_and_closes_that_socket() {
     let pki = tls_support::Pki::new("tulip factories CA");
     let options = ServerOptions::new().tls(pki.server());
     let before = fd_count();
-    run_on_loop(|lp| serve_refusing_the_first(lp, options, true));
+    run_with_loop(|lp| serve_refusing_the_first(lp, options, true));
     assert_eq!(settled_fd_count(before), before);
 }
 
@@ -236,7 +237,7 @@ fn create_datagram_endpoint_returns_the_factory_error_and_closes_the_socket() {
     let probe = UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = probe.local_addr().unwrap();
     drop(probe);
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let factory = Fallible(|| Err::<Quiet, _>(NoQuota(4)));
         let options = DatagramOptions::new().local_addr(addr);
         let err = failed(lp.create_datagram_endpoint(factory, options).await);
@@ -255,7 +256,7 @@ fn the_pipe_methods_return_the_factory_error_and_close_the_pipe() {
     let (read_end2, write_end2) = rustix::pipe::pipe().unwrap();
     let keep_write = write_end;
     let keep_read = read_end2;
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let factory = Fallible(|| Err::<Recorder, _>(NoQuota(5)));
         let err = failed(lp.connect_read_pipe(factory, read_end).await);
         assert_factory_error(&err, 5);

@@ -5,8 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{Recorder, wait_until};
+use common::Recorder;
 use tulip_executor::{get_running_loop, run, sleep};
+use tulip_test::wait_until;
 use tulip_transport::{Error, LoopNetExt};
 
 #[test]

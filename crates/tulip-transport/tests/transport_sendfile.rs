@@ -8,15 +8,16 @@ mod common;
 use std::cell::RefCell;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{TcpStream, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::sync::RwLock;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use common::{Recorder, run_on_loop};
+use common::Recorder;
 use tulip_executor::{Loop, sleep, spawn, to_thread, wait_for};
+use tulip_test::{run_with_loop, tcp_streams};
 use tulip_transport::{Error, LoopNetExt, Transport};
 
 /// The descriptor-counting test takes this for writing, the others for
@@ -45,9 +46,7 @@ fn position(f: &File) -> u64 {
 /// A connected TCP pair: (blocking std client for the test's threads,
 /// non-blocking server side).
 fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
+    let (c, s) = tcp_streams();
     s.set_nonblocking(true).unwrap();
     (c, s)
 }
@@ -95,7 +94,7 @@ fn assert_same(got: &[u8], want: &[u8]) {
 #[test]
 fn sock_sendfile_sends_the_whole_file_and_moves_its_position() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let data = pattern(3 * 1024 * 1024 + 17, 3);
         let file = temp_file(&data);
         let (c, s) = tcp_pair();
@@ -111,7 +110,7 @@ fn sock_sendfile_sends_the_whole_file_and_moves_its_position() {
 #[test]
 fn sock_sendfile_with_an_offset_and_a_count() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let data = pattern(100_000, 5);
         let file = temp_file(&data);
         let (c, s) = tcp_pair();
@@ -154,7 +153,7 @@ fn sock_sendfile_with_an_offset_and_a_count() {
 #[test]
 fn sock_sendfile_rejects_bad_input() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let file = temp_file(b"some bytes");
         let (_c, s) = tcp_pair();
         let err = lp.sock_sendfile(&s, &file, 0, Some(0), true).await;
@@ -175,7 +174,7 @@ fn sock_sendfile_rejects_bad_input() {
 #[test]
 fn a_pipe_needs_the_fallback() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let data = pattern(600 * 1024, 7);
         let (c, s) = tcp_pair();
         let reader = read_all(c, Duration::ZERO);
@@ -223,7 +222,7 @@ fn a_pipe_needs_the_fallback() {
 #[test]
 fn the_fallback_reads_a_nonblocking_pipe_on_the_loop() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::NONBLOCK).unwrap();
         let pipe = File::from(r);
         let (c, s) = tcp_pair();
@@ -258,7 +257,7 @@ async fn accepted(lp: &Loop, fd: OwnedFd) -> (Transport, Rc<RefCell<Recorder>>) 
 #[test]
 fn sendfile_over_a_transport_comes_after_earlier_writes_and_before_later_ones() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let head = pattern(1024 * 1024, 11);
         let data = pattern(2 * 1024 * 1024 + 5, 13);
         let file = temp_file(&data);
@@ -277,7 +276,7 @@ fn sendfile_over_a_transport_comes_after_earlier_writes_and_before_later_ones() 
         // Reading goes on after the sendfile.
         assert!(t.is_reading());
         peer.write_all(b"from the peer").unwrap();
-        assert!(common::wait_until(|| proto.borrow().data == b"from the peer").await);
+        assert!(tulip_test::wait_until(|| proto.borrow().data == b"from the peer").await);
         t.close();
         let mut want = head;
         want.extend_from_slice(&data);
@@ -289,7 +288,7 @@ fn sendfile_over_a_transport_comes_after_earlier_writes_and_before_later_ones() 
 #[test]
 fn writes_are_refused_while_a_native_sendfile_runs() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let data = pattern(16 * 1024 * 1024, 17);
         let file = temp_file(&data);
         let (c, s) = tcp_pair();
@@ -321,7 +320,7 @@ fn writes_are_refused_while_a_native_sendfile_runs() {
 #[test]
 fn the_transport_fallback_keeps_order_and_flow_control_to_itself() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let data = pattern(3 * 1024 * 1024, 19);
         let (c, s) = small_buffered_pair();
         let reader = read_all(c, Duration::from_millis(50));
@@ -369,7 +368,7 @@ fn the_transport_fallback_keeps_order_and_flow_control_to_itself() {
 #[test]
 fn data_arriving_during_the_fallback_reaches_the_protocol() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let data = pattern(2 * 1024 * 1024, 43);
         let (c, s) = small_buffered_pair();
         let mut peer = c.try_clone().unwrap();
@@ -386,7 +385,7 @@ fn data_arriving_during_the_fallback_reaches_the_protocol() {
         // protocol, not to the stand-in.
         t.resume_reading();
         peer.write_all(b"meanwhile").unwrap();
-        assert!(common::wait_until(|| proto.borrow().data == b"meanwhile").await);
+        assert!(tulip_test::wait_until(|| proto.borrow().data == b"meanwhile").await);
         assert_eq!(sending.await.unwrap().unwrap(), data.len() as u64);
         writer.join().unwrap();
         t.close();
@@ -417,7 +416,7 @@ impl tulip_transport::BufferedProtocol for Collect {
 #[test]
 fn the_fallback_restores_a_buffered_protocol() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let data = pattern(700 * 1024, 47);
         let (c, s) = small_buffered_pair();
         let mut peer = c.try_clone().unwrap();
@@ -440,7 +439,7 @@ fn the_fallback_restores_a_buffered_protocol() {
                 .ptr_eq(&tulip_transport::ProtocolRef::buffered(proto.clone()))
         );
         peer.write_all(b"still read").unwrap();
-        assert!(common::wait_until(|| proto.borrow().got == b"still read").await);
+        assert!(tulip_test::wait_until(|| proto.borrow().got == b"still read").await);
         t.close();
         assert_same(&joined(reader).await, &data);
     });
@@ -449,7 +448,7 @@ fn the_fallback_restores_a_buffered_protocol() {
 #[test]
 fn a_paused_protocol_is_resumed_after_the_fallback() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let data = pattern(512 * 1024, 23);
         let (c, s) = small_buffered_pair();
         let reader = read_all(c, Duration::from_millis(50));
@@ -465,8 +464,8 @@ fn a_paused_protocol_is_resumed_after_the_fallback() {
         writer.join().unwrap();
         // Whatever the transport's state now, the protocol hears it, and
         // ends up resumed once the buffer drains.
-        assert!(common::wait_until(|| t.get_write_buffer_size() == 0).await);
-        assert!(common::wait_until(|| proto.borrow().count("resume") >= 1).await);
+        assert!(tulip_test::wait_until(|| t.get_write_buffer_size() == 0).await);
+        assert!(tulip_test::wait_until(|| proto.borrow().count("resume") >= 1).await);
         {
             let p = proto.borrow();
             let flow: Vec<&str> = p
@@ -490,7 +489,7 @@ fn a_paused_protocol_is_resumed_after_the_fallback() {
 #[test]
 fn a_closing_transport_refuses_sendfile() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let (_c, s) = tcp_pair();
         let (t, _proto) = accepted(&lp, OwnedFd::from(s)).await;
         let file = temp_file(b"data");
@@ -505,7 +504,7 @@ fn a_closing_transport_refuses_sendfile() {
 #[test]
 fn sendfile_over_pipe_transports() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let data = pattern(300 * 1024, 31);
         let file = temp_file(&data);
 
@@ -539,7 +538,7 @@ fn sendfile_over_pipe_transports() {
 #[test]
 fn a_cancelled_sendfile_gives_the_transport_back() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let data = pattern(32 * 1024 * 1024, 37);
         let file = temp_file(&data);
         let (c, s) = tcp_pair();
@@ -568,8 +567,8 @@ fn a_cancelled_sendfile_gives_the_transport_back() {
 #[test]
 fn aborting_the_transport_stops_a_native_sendfile_and_closes_the_socket() {
     let _g = FDS.write().unwrap_or_else(|e| e.into_inner());
-    let before = common::fd_count();
-    run_on_loop(|lp| async move {
+    let before = tulip_test::fd_count();
+    run_with_loop(|lp| async move {
         let data = pattern(32 * 1024 * 1024, 41);
         let file = temp_file(&data);
         let (c, s) = tcp_pair();
@@ -583,7 +582,7 @@ fn aborting_the_transport_stops_a_native_sendfile_and_closes_the_socket() {
         t.abort();
         let err = sending.await.unwrap().unwrap_err();
         assert!(matches!(err, Error::Closed), "{err:?}");
-        assert!(common::wait_until(|| proto.borrow().lost()).await);
+        assert!(tulip_test::wait_until(|| proto.borrow().lost()).await);
         // The socket is closed: the peer reads what was sent, then the end.
         let reader = read_all(c, Duration::ZERO);
         let got = joined(reader).await;
@@ -591,7 +590,7 @@ fn aborting_the_transport_stops_a_native_sendfile_and_closes_the_socket() {
         assert!(got[..] == data[..got.len()]);
         drop(t);
     });
-    let after = common::settled_fd_count(before);
+    let after = tulip_test::settled_fd_count(before);
     assert!(
         after <= before,
         "a descriptor leaked: {before} before, {after} after"

@@ -13,9 +13,9 @@ use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::wait_until;
-use server_support::{Counts, Echo, run};
+use server_support::{Counts, Echo};
 use tulip_executor::{ExceptionContext, Loop, sleep, spawn, to_thread, wait_for};
+use tulip_test::{run_with_loop, wait_until};
 use tulip_transport::{AddressFamily, Error, Hosts, LoopNetExt, Server, ServerOptions};
 
 /// Connects, sends `msg`, half-closes and reads everything back (on a
@@ -70,7 +70,7 @@ async fn echo_server(lp: &Loop, stats: &Counts, hosts: impl Into<Hosts>) -> Serv
 #[test]
 fn state_machine_over_a_server() {
     const N: usize = 20;
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let server = echo_server(&lp, &stats, "127.0.0.1").await;
         assert!(server.is_serving());
@@ -99,7 +99,7 @@ fn state_machine_over_a_server() {
 
 #[test]
 fn several_hosts_one_socket_each() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let mut hosts = vec!["127.0.0.1", "127.0.0.1"];
         if has_ipv6() {
@@ -123,7 +123,7 @@ fn several_hosts_one_socket_each() {
 
 #[test]
 fn host_names_are_resolved() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let server = echo_server(&lp, &stats, "localhost").await;
         let sockets = server.sockets();
@@ -140,7 +140,7 @@ fn host_names_are_resolved() {
 
 #[test]
 fn every_interface_gets_ipv4_and_ipv6_sockets() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         // A port free on both families: both sockets can share it only
         // because the IPv6 one is IPV6_V6ONLY.
@@ -185,7 +185,7 @@ fn every_interface_gets_ipv4_and_ipv6_sockets() {
 
 #[test]
 fn port_in_use_is_addr_in_use() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let taken = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = taken.local_addr().unwrap().port();
         let err = lp
@@ -203,7 +203,7 @@ fn port_in_use_is_addr_in_use() {
 
 #[test]
 fn bad_arguments_are_typed_errors() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let sock = OwnedFd::from(TcpListener::bind("127.0.0.1:0").unwrap());
         let err = lp
             .create_server(
@@ -241,7 +241,7 @@ fn bad_arguments_are_typed_errors() {
 
 #[test]
 fn serves_on_an_already_bound_socket() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -263,7 +263,7 @@ fn serves_on_an_already_bound_socket() {
 
 #[test]
 fn a_panicking_factory_closes_that_socket_and_the_server_goes_on() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let reports = Rc::new(RefCell::new(Vec::new()));
         let r = reports.clone();
         lp.set_exception_handler(move |_: &Loop, ctx: &ExceptionContext| {
@@ -307,7 +307,7 @@ fn a_panicking_factory_closes_that_socket_and_the_server_goes_on() {
 
 #[test]
 fn wait_closed_waits_for_connections_and_close_clients_ends_them() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let server = echo_server(&lp, &stats, "127.0.0.1").await;
         let addr = addr_of(&server, 0);
@@ -342,7 +342,7 @@ fn wait_closed_waits_for_connections_and_close_clients_ends_them() {
 
 #[test]
 fn abort_clients_ends_connections() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let server = echo_server(&lp, &stats, "127.0.0.1").await;
         let addr = addr_of(&server, 0);
@@ -364,7 +364,7 @@ fn abort_clients_ends_connections() {
 
 #[test]
 fn serve_forever_cancelled_closes_the_server() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let server = lp
             .create_server(
@@ -398,7 +398,7 @@ fn serve_forever_cancelled_closes_the_server() {
 
 #[test]
 fn serve_forever_returns_after_close() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let server = echo_server(&lp, &stats, "127.0.0.1").await;
         let addr = addr_of(&server, 0);
@@ -421,7 +421,7 @@ fn serve_forever_returns_after_close() {
 
 #[test]
 fn start_serving_later() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let server = lp
             .create_server(
@@ -451,7 +451,7 @@ fn start_serving_later() {
 
 #[test]
 fn a_dropped_serving_server_keeps_serving_until_closed() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let server = echo_server(&lp, &stats, "127.0.0.1").await;
         let addr = addr_of(&server, 0);
@@ -465,7 +465,7 @@ fn a_dropped_serving_server_keeps_serving_until_closed() {
 
 #[test]
 fn reuse_port_lets_two_servers_share_a_port() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let first = lp
             .create_server(
@@ -504,7 +504,7 @@ fn reuse_port_lets_two_servers_share_a_port() {
 
 #[test]
 fn family_limits_the_addresses() {
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let stats = Counts::default();
         let v4 = lp
             .create_server(

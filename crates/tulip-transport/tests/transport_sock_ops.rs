@@ -12,10 +12,10 @@ use std::os::unix::net::{UnixDatagram, UnixStream};
 use std::sync::RwLock;
 use std::time::Duration;
 
-use common::run_on_loop;
 use rustix::fs::OFlags;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use tulip_executor::{Loop, sleep, spawn, wait_for};
+use tulip_test::{run_with_loop, tcp_streams};
 use tulip_transport::{Error, LoopNetExt, SockAddr, UnixAddr};
 
 /// Tests run in parallel threads of one process: the descriptor-counting
@@ -24,9 +24,7 @@ static FDS: RwLock<()> = RwLock::new(());
 
 /// A connected non-blocking TCP pair over 127.0.0.1.
 fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
+    let (c, s) = tcp_streams();
     c.set_nonblocking(true).unwrap();
     s.set_nonblocking(true).unwrap();
     (c, s)
@@ -51,7 +49,7 @@ fn is_nonblocking(fd: impl AsFd) -> bool {
 #[test]
 fn recv_and_sendall_round_trip_over_tcp() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let (c, s) = tcp_pair();
         lp.sock_sendall(&c, b"hello").await.unwrap();
         let got = lp.sock_recv(&s, 100).await.unwrap();
@@ -74,7 +72,7 @@ fn recv_and_sendall_round_trip_over_tcp() {
 #[test]
 fn recv_waits_until_data_arrives() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let (c, s) = tcp_pair();
         let writer = spawn(async move {
             sleep(Duration::from_millis(30)).await;
@@ -90,7 +88,7 @@ fn recv_waits_until_data_arrives() {
 #[test]
 fn recv_returns_empty_when_the_peer_closes() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let (c, s) = tcp_pair();
         (&c).write_all(b"last words").unwrap();
         drop(c);
@@ -111,7 +109,7 @@ fn recv_returns_empty_when_the_peer_closes() {
 #[test]
 fn a_blocking_socket_is_invalid_input_and_nothing_is_consumed() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let (c, s) = tcp_pair();
         (&c).write_all(b"keep").unwrap();
         s.set_nonblocking(false).unwrap();
@@ -138,7 +136,7 @@ fn a_blocking_socket_is_invalid_input_and_nothing_is_consumed() {
 #[test]
 fn connect_and_accept_round_trip_over_ipv4() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         round_trip(&lp, "127.0.0.1:0".parse().unwrap(), AddressFamily::INET).await;
     });
 }
@@ -151,7 +149,7 @@ fn connect_and_accept_round_trip_over_ipv6() {
         return;
     };
     drop(l);
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         round_trip(&lp, "[::1]:0".parse().unwrap(), AddressFamily::INET6).await;
     });
 }
@@ -192,7 +190,7 @@ async fn round_trip(lp: &Loop, bind: SocketAddr, family: AddressFamily) {
 #[test]
 fn connect_to_a_closed_port_is_refused() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let l = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = SockAddr::from(l.local_addr().unwrap());
         drop(l);
@@ -209,7 +207,7 @@ fn connect_to_a_closed_port_is_refused() {
 #[test]
 fn a_cancelled_accept_leaves_the_connection_for_the_next() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let timed_out = wait_for(lp.sock_accept(&listener), Duration::from_millis(30)).await;
@@ -226,7 +224,7 @@ fn a_cancelled_accept_leaves_the_connection_for_the_next() {
 #[test]
 fn a_cancelled_recv_leaves_the_data_for_the_next() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let (c, s) = tcp_pair();
         let timed_out = wait_for(lp.sock_recv(&s, 16), Duration::from_millis(30)).await;
         assert!(timed_out.unwrap_err().is_timeout());
@@ -242,7 +240,7 @@ fn a_cancelled_recv_leaves_the_data_for_the_next() {
 #[test]
 fn udp_sendto_and_recvfrom_give_the_sender() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let a = UdpSocket::bind("127.0.0.1:0").unwrap();
         let b = UdpSocket::bind("127.0.0.1:0").unwrap();
         a.set_nonblocking(true).unwrap();
@@ -280,7 +278,7 @@ fn udp_sendto_and_recvfrom_give_the_sender() {
 #[test]
 fn unix_stream_and_datagram_sockets() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let (x, y) = UnixStream::pair().unwrap();
         x.set_nonblocking(true).unwrap();
         y.set_nonblocking(true).unwrap();
@@ -334,7 +332,7 @@ fn sendall_of_16_mb_to_a_slow_reader_keeps_the_loop_running() {
         }
         got
     });
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         let ticks = std::rc::Rc::new(std::cell::Cell::new(0u32));
         let ticker = spawn({
             let ticks = ticks.clone();
@@ -360,7 +358,7 @@ fn sendall_of_16_mb_to_a_slow_reader_keeps_the_loop_running() {
 #[test]
 fn a_cancelled_sendall_reports_nothing_and_the_peer_got_a_prefix() {
     let _g = FDS.read().unwrap_or_else(|e| e.into_inner());
-    run_on_loop(|lp| async move {
+    run_with_loop(|lp| async move {
         const SIZE: usize = 32 * 1024 * 1024;
         let data: Vec<u8> = (0..SIZE).map(|i| (i % 253) as u8).collect();
         let (c, s) = tcp_pair();
@@ -395,8 +393,8 @@ fn a_cancelled_sendall_reports_nothing_and_the_peer_got_a_prefix() {
 #[test]
 fn accepting_and_connecting_leak_no_descriptor() {
     let _g = FDS.write().unwrap_or_else(|e| e.into_inner());
-    let before = common::fd_count();
-    run_on_loop(|lp| async move {
+    let before = tulip_test::fd_count();
+    run_with_loop(|lp| async move {
         let listener = new_socket(AddressFamily::INET, SocketType::STREAM);
         rustix::net::bind(&listener, &"127.0.0.1:0".parse::<SocketAddr>().unwrap()).unwrap();
         rustix::net::listen(&listener, 16).unwrap();
@@ -413,7 +411,7 @@ fn accepting_and_connecting_leak_no_descriptor() {
             let _ = wait_for(lp.sock_recv(&conn, 1), Duration::from_millis(1)).await;
         }
     });
-    let after = common::settled_fd_count(before);
+    let after = tulip_test::settled_fd_count(before);
     assert!(
         after <= before,
         "a descriptor leaked: {before} before, {after} after"

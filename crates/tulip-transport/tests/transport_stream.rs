@@ -12,8 +12,9 @@ use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::{Recorder, tcp_fds, tcp_pair, wait_until};
+use common::Recorder;
 use tulip_executor::{get_running_loop, run, sleep};
+use tulip_test::{tcp_fds, tcp_pair, wait_until};
 use tulip_transport::{
     BaseProtocol, Buffered, BufferedProtocol, Error, ExtraInfo, LoopNetExt, Protocol, ProtocolRef,
     SockAddr, Transport,

@@ -10,7 +10,8 @@ use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
 
 use rustls::CertificateError;
-use tls_support::{Pki, Rec, Slot, connected, run, tls_connect, tls_server, wait_until};
+use tls_support::{Pki, Rec, Slot, connected, tls_connect, tls_server};
+use tulip_test::{run, wait_until};
 use tulip_transport::{
     ConnectOptions, Error, ExtraInfo, LoopNetExt, Server, ServerOptions, TlsClientConfig, TlsError,
     TlsServerConfig,

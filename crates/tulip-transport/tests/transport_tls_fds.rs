@@ -9,7 +9,8 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tls_support::{Pki, Rec, open_fds, run, tls_connect, tls_server, wait_until};
+use tls_support::{Pki, Rec, tls_connect, tls_server};
+use tulip_test::{fd_count, run, wait_until};
 use tulip_transport::{ConnectOptions, ServerOptions};
 
 #[test]
@@ -19,14 +20,14 @@ fn tls_connections_leak_no_descriptor() {
     let before = {
         let pki = pki.clone();
         run(async move { one_round(&pki).await });
-        open_fds()
+        fd_count()
     };
     for _ in 0..3 {
         let pki = pki.clone();
         run(async move { one_round(&pki).await });
     }
     // The only test of its binary: nothing else opens descriptors.
-    assert_eq!(open_fds(), before);
+    assert_eq!(fd_count(), before);
 }
 
 /// Successful, failing and timed-out connections, all closed.

@@ -12,7 +12,8 @@ use std::net::{TcpListener, TcpStream};
 use std::rc::Rc;
 use std::time::Duration;
 
-use tls_support::{Collect, Pki, Rec, run, tls_connect, tls_server, wait_until};
+use tls_support::{Collect, Pki, Rec, tls_connect, tls_server};
+use tulip_test::{run, wait_until};
 use tulip_transport::{
     AcceptedSocketOptions, ConnectOptions, Error, LoopNetExt, ProtocolRef, ServerOptions,
     StartTlsOptions, TlsClientConfig, TlsError, TlsServerConfig, Transport, UnixConnectOptions,

@@ -10,7 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use rustls::CertificateError;
-use tls_support::{Collect, Pki, Rec, run, tls_connect, wait_until};
+use tls_support::{Collect, Pki, Rec, tls_connect};
+use tulip_test::{run, wait_until};
 use tulip_transport::{ConnectOptions, LoopNetExt, ServerOptions};
 
 /// `openssl s_server` answering each line reversed, for one connection.

@@ -5,7 +5,8 @@
 mod tls_support;
 
 use rustls::crypto::CryptoProvider;
-use tls_support::{Pki, Rec, run, tls_connect, tls_server, wait_until};
+use tls_support::{Pki, Rec, tls_connect, tls_server};
+use tulip_test::{run, wait_until};
 use tulip_transport::{ConnectOptions, ServerOptions};
 
 #[test]

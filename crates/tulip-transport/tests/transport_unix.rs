@@ -15,9 +15,9 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
-use common::wait_until;
-use server_support::{Counts, run};
+use server_support::Counts;
 use tulip_executor::{Loop, sleep, spawn, to_thread};
+use tulip_test::{run_with_loop, wait_until};
 use tulip_transport::{
     BaseProtocol, Error, LoopNetExt, Protocol, SockAddr, UnixAddr, UnixConnectOptions,
     UnixServerOptions,
@@ -84,7 +84,7 @@ fn abstract_name(tag: &str) -> PathBuf {
 fn echo_over_a_path() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("echo.sock");
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let counts = Counts::default();
         let server = lp
             .create_unix_server(counts.factory(), Some(&path), UnixServerOptions::new())
@@ -109,7 +109,7 @@ fn echo_over_a_path() {
 #[test]
 fn echo_over_an_abstract_name() {
     let name = abstract_name("echo");
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let counts = Counts::default();
         let server = lp
             .create_unix_server(counts.factory(), Some(&name), UnixServerOptions::new())
@@ -143,7 +143,7 @@ fn cleanup_socket_removes_the_file_on_close() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cleanup.sock");
     let kept = dir.path().join("kept.sock");
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let counts = Counts::default();
         let server = lp
             .create_unix_server(counts.factory(), Some(&path), UnixServerOptions::new())
@@ -171,7 +171,7 @@ fn cleanup_socket_removes_the_file_on_close() {
 fn cleanup_leaves_a_file_that_was_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("replaced.sock");
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let counts = Counts::default();
         let server = lp
             .create_unix_server(counts.factory(), Some(&path), UnixServerOptions::new())
@@ -194,7 +194,7 @@ fn a_stale_socket_file_is_replaced() {
     drop(UnixListener::bind(&path).unwrap());
     assert!(path.exists());
     std::fs::write(&regular, b"not a socket").unwrap();
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let counts = Counts::default();
         let server = lp
             .create_unix_server(counts.factory(), Some(&path), UnixServerOptions::new())
@@ -218,7 +218,7 @@ fn given_sockets() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("given.sock");
     let listener = UnixListener::bind(&path).unwrap();
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let counts = Counts::default();
         let server = lp
             .create_unix_server(
@@ -253,7 +253,7 @@ fn given_sockets() {
 fn bad_arguments_are_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.sock");
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let counts = Counts::default();
         let (a, _b) = UnixStream::pair().unwrap();
         let err = lp
@@ -324,7 +324,7 @@ fn connecting_waits_while_the_backlog_is_full() {
         }
         assert!(fillers.len() < 1000, "the backlog never filled");
     }
-    run(|lp| async move {
+    run_with_loop(|lp| async move {
         let connected = Rc::new(Cell::new(false));
         let c = connected.clone();
         let client = spawn({

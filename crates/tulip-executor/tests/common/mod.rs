@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests of `tulip-executor`: drop flags,
 //! one-pass runs, a watchdog that turns a hang into a failure, an
-//! exception handler that records what it is given, and the heap in use.
+//! exception handler that records what it is given. What every crate's
+//! tests share (the heap in use, a paused-clock loop) comes from
+//! `tulip-test`.
 //!
 //! Each test binary uses only some of these, hence the `dead_code` allowance.
 #![allow(dead_code)]
@@ -78,22 +80,4 @@ pub fn ends_with_file(path: &str, file: &str) -> bool {
     std::path::Path::new(path)
         .file_name()
         .is_some_and(|n| n == file)
-}
-
-/// Bytes of heap in use, all threads and arenas together (glibc's
-/// `mallinfo2`: small blocks plus mmapped large ones); `None` where the C
-/// library is not glibc.
-pub fn heap_in_use() -> Option<usize> {
-    #[cfg(target_env = "gnu")]
-    {
-        // SAFETY: `mallinfo2` takes no arguments and returns a plain struct
-        // by value; it only reads the allocator's counters, under the
-        // allocator's own locks, so it is sound from any thread at any time.
-        let info = unsafe { libc::mallinfo2() };
-        Some(info.uordblks + info.hblkhd)
-    }
-    #[cfg(not(target_env = "gnu"))]
-    {
-        None
-    }
 }

@@ -1,7 +1,9 @@
-//! Helpers shared by the subprocess tests: a loop with a deadline, waiting
-//! for a condition, looking at our children in `/proc` (zombies, a child
-//! found by its command line), counting descriptors, and re-running a test
-//! binary under the SIGCHLD child watcher.
+//! Helpers of the subprocess tests alone: a cancellation right after the
+//! start, a quiet protocol, looking at our children in `/proc` (zombies, a
+//! child found by its command line), and re-running a test binary under
+//! the SIGCHLD child watcher. What every crate's tests share (a loop with
+//! a deadline, waiting for a condition, counting descriptors) comes from
+//! `tulip-test`.
 
 #![allow(dead_code)]
 
@@ -9,36 +11,9 @@ use std::future::Future;
 use std::pin::pin;
 use std::process::Command;
 use std::task::Poll;
-use std::time::Duration;
 
-use tulip_executor::{EventLoop, sleep, wait_for};
 use tulip_process::SubprocessProtocol;
 use tulip_transport::BaseProtocol;
-
-/// Runs `body` on a fresh loop, failing after 60 s (generous: the tests
-/// never assert speed).
-pub fn run<F: Future<Output = ()> + 'static>(body: F) {
-    let ev = EventLoop::new().unwrap();
-    ev.run_until_complete(async move {
-        wait_for(body, Duration::from_secs(60))
-            .await
-            .expect("test timed out");
-    })
-    .unwrap();
-    ev.close().unwrap();
-}
-
-/// Polls `cond` every 5 ms for up to 20 s, running the loop meanwhile;
-/// false if it never held.
-pub async fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    for _ in 0..4000 {
-        if cond() {
-            return true;
-        }
-        sleep(Duration::from_millis(5)).await;
-    }
-    cond()
-}
 
 /// Polls `fut` once (it must be pending) and drops it: a cancellation
 /// right after the start.
@@ -96,11 +71,6 @@ pub fn children_with_cmdline(needle: &str) -> Vec<u32> {
             })
         })
         .collect()
-}
-
-/// How many descriptors this process has open.
-pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 /// The environment variable a re-run sets, so that it does not re-run

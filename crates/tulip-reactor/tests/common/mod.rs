@@ -1,16 +1,15 @@
 //! Helpers shared by the reactor integration tests: running a test on every
-//! backend, polling and sorting out what a poll reported, a counting waker,
-//! a watchdog against hangs, and filling and draining real sockets.
+//! backend, polling and sorting out what a poll reported, a watchdog
+//! against hangs, and filling and draining real sockets. The counting
+//! waker comes from `tulip-test`.
 
 // Each test binary uses only some of these helpers.
 #![allow(dead_code)]
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
-use std::task::{Wake, Waker};
+use std::task::Waker;
 use std::thread;
 use std::time::Duration;
 
@@ -79,34 +78,6 @@ pub fn poll_some<C: Clone + std::fmt::Debug>(reactor: &mut Reactor<C>) -> Vec<C>
     reactor.poll(Some(PATIENCE), &mut out).expect("poll");
     assert!(!out.is_empty(), "nothing became ready within {PATIENCE:?}");
     callbacks(out)
-}
-
-/// A waker that counts how often it was woken.
-#[derive(Default)]
-pub struct Counter(AtomicUsize);
-
-impl Counter {
-    /// A fresh counter and a waker that bumps it.
-    pub fn waker() -> (Arc<Counter>, Waker) {
-        let counter = Arc::new(Counter::default());
-        let waker = Waker::from(counter.clone());
-        (counter, waker)
-    }
-
-    /// How often the waker was woken.
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::SeqCst)
-    }
-}
-
-impl Wake for Counter {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::SeqCst);
-    }
 }
 
 /// Aborts the test process if it is still alive after a deadline, so that a

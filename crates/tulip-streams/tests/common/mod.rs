@@ -1,38 +1,16 @@
-//! Helpers shared by the streams tests: a loop with a deadline, connected
-//! socket pairs, streams over an accepted socket, waiting for a condition,
-//! counting descriptors, a reset.
+//! Helpers of the streams tests alone: streams over an accepted socket, a
+//! reset, a byte pattern. What every crate's tests share (a loop with a
+//! deadline, TCP pairs, waiting for a condition, counting descriptors)
+//! comes from `tulip-test`.
 
 #![allow(dead_code)]
 
-use std::future::Future;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::fd::OwnedFd;
 use std::time::Duration;
 
-use tulip_executor::{EventLoop, wait_for};
 use tulip_streams::{ConnectOptions, StreamReader, StreamWriter, open_connection};
-
-/// Runs `body` on a fresh loop, failing after 60 s (generous: the tests
-/// never assert speed).
-pub fn run<F: Future<Output = ()> + 'static>(body: F) {
-    let ev = EventLoop::new().unwrap();
-    ev.run_until_complete(async move {
-        wait_for(body, Duration::from_secs(60))
-            .await
-            .expect("test timed out");
-    })
-    .unwrap();
-    ev.close().unwrap();
-}
-
-/// A connected TCP pair over loopback: (the peer as a blocking std
-/// stream, our side's descriptor).
-pub fn tcp_pair() -> (TcpStream, OwnedFd) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (s, _) = l.accept().unwrap();
-    (c, OwnedFd::from(s))
-}
+use tulip_test::tcp_pair;
 
 /// Streams over our side of a TCP pair (asyncio's
 /// `open_connection(sock=...)`), and the peer.
@@ -42,22 +20,6 @@ pub async fn streams_pair() -> (TcpStream, StreamReader, StreamWriter) {
         .await
         .unwrap();
     (peer, r, w)
-}
-
-/// Polls `cond` every 5 ms for up to 20 s; false if it never held.
-pub async fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    for _ in 0..4000 {
-        if cond() {
-            return true;
-        }
-        tulip_executor::sleep(Duration::from_millis(5)).await;
-    }
-    cond()
-}
-
-/// Open descriptors of this process.
-pub fn fd_count() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
 }
 
 /// Closes `sock` with a zero linger: the peer gets a reset.

@@ -1,38 +1,12 @@
-//! Helpers shared by the tulip-sync tests: hand polling with a counting
-//! waker, for tests that must control exactly when each future runs.
+//! Helpers shared by the tulip-sync tests: hand polling, for tests that
+//! must control exactly when each future runs (with `tulip-test`'s
+//! counting waker where the wake-ups count).
 
 #![allow(dead_code)]
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll, Wake, Waker};
-
-/// A waker that counts its wake-ups.
-pub struct Counter(AtomicUsize);
-
-impl Wake for Counter {
-    fn wake(self: Arc<Self>) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// A fresh counting waker and its counter.
-pub fn counting_waker() -> (Waker, Arc<Counter>) {
-    let counter = Arc::new(Counter(AtomicUsize::new(0)));
-    (Waker::from(counter.clone()), counter)
-}
-
-impl Counter {
-    /// How many times the waker was woken.
-    pub fn count(&self) -> usize {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+use std::task::{Context, Poll, Waker};
 
 /// Polls `fut` once with `waker`.
 pub fn poll_with<F: Future + Unpin>(fut: &mut F, waker: &Waker) -> Poll<F::Output> {

@@ -1,15 +1,12 @@
 //! Helpers shared by the server tests: an echo protocol that counts its
-//! connections and checks the order of its callbacks, and a runner with a
-//! generous timeout.
+//! connections and checks the order of its callbacks. The loop runner
+//! comes from `tulip-test`.
 
 #![allow(dead_code)]
 
 use std::cell::Cell;
-use std::future::Future;
 use std::rc::Rc;
-use std::time::Duration;
 
-use tulip_executor::{EventLoop, Loop, wait_for};
 use tulip_transport::{BaseProtocol, Error, Protocol, Transport};
 
 /// What every protocol of a server saw.
@@ -105,22 +102,4 @@ impl Protocol for Echo {
         self.check();
         false
     }
-}
-
-/// Runs `body` on a fresh loop with a generous timeout, then closes the
-/// loop.
-pub fn run<F, Fut>(body: F) -> Fut::Output
-where
-    F: FnOnce(Loop) -> Fut,
-    Fut: Future + 'static,
-    Fut::Output: 'static,
-{
-    let ev = EventLoop::new().unwrap();
-    let lp = ev.handle();
-    let out = ev
-        .run_until_complete(wait_for(body(lp), Duration::from_secs(60)))
-        .unwrap()
-        .expect("the test timed out");
-    ev.close().unwrap();
-    out
 }

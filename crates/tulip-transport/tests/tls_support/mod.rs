@@ -1,17 +1,17 @@
 //! Helpers shared by the TLS tests: certificates made with rcgen (a CA, a
 //! server certificate signed by it for `localhost`, `127.0.0.1` and
 //! `::1`), their files for external peers, a recording protocol, and a
-//! runner with a generous timeout.
+//! server and a client that use it. The loop runner and `wait_until` come
+//! from `tulip-test`.
 
 #![allow(dead_code)]
 
 use std::cell::RefCell;
-use std::future::Future;
 use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+use tulip_test::wait_until;
 use tulip_transport::{BaseProtocol, Error, Protocol, TlsClientConfig, TlsServerConfig, Transport};
 
 /// A CA and a server certificate it signed.
@@ -81,33 +81,6 @@ impl Pki {
     pub fn client(&self) -> TlsClientConfig {
         TlsClientConfig::with_ca_pem(self.ca_pem.as_bytes()).unwrap()
     }
-}
-
-/// Runs `fut` on a new loop, failing the test after 60 s.
-pub fn run<F, T>(fut: F) -> T
-where
-    F: Future<Output = T> + 'static,
-    T: 'static,
-{
-    let event_loop = tulip_executor::EventLoop::new().unwrap();
-    event_loop
-        .run_until_complete(async move {
-            tulip_executor::wait_for(fut, Duration::from_secs(60))
-                .await
-                .expect("the test timed out")
-        })
-        .unwrap()
-}
-
-/// Waits (up to 20 s) until `cond` holds.
-pub async fn wait_until(mut cond: impl FnMut() -> bool) -> bool {
-    for _ in 0..4000 {
-        if cond() {
-            return true;
-        }
-        tulip_executor::sleep(Duration::from_millis(5)).await;
-    }
-    cond()
 }
 
 /// Records every callback; echoes when asked.
@@ -180,11 +153,6 @@ impl Protocol for Rec {
 
 /// A shared slot a server factory puts each protocol in.
 pub type Slot = Rc<RefCell<Vec<Rc<RefCell<Rec>>>>>;
-
-/// Counts this process's open descriptors.
-pub fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
 
 /// A server factory that keeps every protocol it makes in `made`.
 pub struct Collect {

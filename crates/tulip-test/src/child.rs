@@ -1,0 +1,93 @@
+//! Child processes in tests: running one `#[ignore]`d test of this test
+//! binary alone in a child run (for what must happen in a process of its
+//! own: signal dispositions, a process-wide watcher), and running a
+//! program to its end, checking that it succeeded quietly.
+
+use std::process::{Command, Output, Stdio};
+
+/// The command that runs the `#[ignore]`d test `name` of this test binary
+/// alone (`--ignored --exact <name> --nocapture --test-threads=1`), with
+/// the environment variable `marker` set to `1` so that the test knows it
+/// is the child run ([`is_child_run`]), and standard input from
+/// `/dev/null`. The caller adds what else the child needs and runs it.
+///
+/// ```no_run
+/// use tulip_test::child::{child_test_run, is_child_run};
+///
+/// const CHILD: &str = "MY_TEST_CHILD";
+///
+/// #[test]
+/// fn driver() {
+///     let out = child_test_run("in_a_child", CHILD).output().unwrap();
+///     assert!(out.status.success());
+/// }
+///
+/// #[test]
+/// #[ignore = "run by `driver` in a child process"]
+/// fn in_a_child() {
+///     if !is_child_run(CHILD) {
+///         return;
+///     }
+///     // ... change what is process-wide ...
+/// }
+/// ```
+///
+/// # Panics
+///
+/// If the path of this binary cannot be found.
+pub fn child_test_run(name: &str, marker: &str) -> Command {
+    let exe = std::env::current_exe().expect("the test binary");
+    let mut cmd = Command::new(exe);
+    cmd.args([
+        "--ignored",
+        "--exact",
+        name,
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .env(marker, "1")
+    .stdin(Stdio::null());
+    cmd
+}
+
+/// Whether this process is a child run that [`child_test_run`] started
+/// with `marker` (the variable is set).
+///
+/// ```
+/// use tulip_test::child::is_child_run;
+///
+/// assert!(!is_child_run("TULIP_TEST_NO_SUCH_MARKER"));
+/// ```
+pub fn is_child_run(marker: &str) -> bool {
+    std::env::var_os(marker).is_some()
+}
+
+/// Runs `cmd` to its end and returns its output, after checking that it
+/// exited successfully and wrote nothing to standard error.
+///
+/// ```
+/// use std::process::Command;
+/// use tulip_test::child::quiet_success;
+///
+/// let out = quiet_success(Command::new("echo").arg("hi"));
+/// assert_eq!(out.stdout, b"hi\n");
+/// ```
+///
+/// # Panics
+///
+/// If the program cannot be run, fails (naming it, with its standard
+/// error), or writes to standard error.
+pub fn quiet_success(cmd: &mut Command) -> Output {
+    let path = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {path}: {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{path} failed: {:?}\n{stderr}",
+        out.status
+    );
+    assert!(stderr.is_empty(), "{path} wrote to stderr:\n{stderr}");
+    out
+}
