@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
-use crate::base_events::{Loop, LoopInner};
 use crate::error::Error;
+use crate::event_loop::base_events::{Loop, LoopInner};
 use crate::task::CallbackId;
 
 enum Outcome<T> {

@@ -9,10 +9,10 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::base_events::Loop;
 use crate::error::Error;
-use crate::event_loop::{EventLoop, new_event_loop, set_event_loop};
-use crate::exception_handler::ExceptionContext;
+use crate::event_loop::base_events::Loop;
+use crate::event_loop::events::{EventLoop, new_event_loop, set_event_loop};
+use crate::event_loop::exception_handler::ExceptionContext;
 use crate::task::TaskRef;
 
 /// How long closing a runner waits for the default executor's threads
@@ -210,7 +210,7 @@ struct CtrlC {
 #[cfg(unix)]
 impl CtrlC {
     fn install(lp: &Loop, main: &Rc<MainTask>) -> Option<CtrlC> {
-        use crate::unix_events::{Delivery, is_default};
+        use crate::event_loop::signals::{Delivery, is_default};
         const SIGINT: i32 = crate::signal::SIGINT;
         if std::thread::current().name() != Some("main")
             || lp.has_signal_handler(SIGINT)

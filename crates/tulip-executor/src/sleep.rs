@@ -12,8 +12,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::clock::{Nanos, to_nanos};
-use crate::handle::{self, Callback, CallbackRc};
+use crate::event_loop::clock::{Nanos, to_nanos};
+use crate::event_loop::handle::{self, Callback, CallbackRc};
 
 struct SleepEntry {
     state: Cell<u8>,
@@ -147,7 +147,7 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         let Ok(lp) = crate::get_running_loop() else {
-            crate::debug::error(&format!(
+            crate::event_loop::debug::error(&format!(
                 "sleep created at {} polled outside a running tulip loop",
                 this.site
             ));

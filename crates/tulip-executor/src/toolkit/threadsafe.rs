@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, PanicError};
-use crate::remote::RemoteLoop;
+use crate::event_loop::remote::RemoteLoop;
 use crate::task::{Task, spawn};
 
 /// Schedules `fut` as a task on the running loop (asyncio's

@@ -18,8 +18,8 @@ use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::base_events::{Loop, LoopInner};
 use crate::error::{Error, PanicError};
+use crate::event_loop::base_events::{Loop, LoopInner};
 
 /// A unit of work for an executor.
 pub type Job = Box<dyn FnOnce() + Send + 'static>;
@@ -363,7 +363,7 @@ impl Loop {
             Some(t) => match crate::futures_util::race(fut, crate::sleep(t)).await {
                 crate::futures_util::Either::Left(r) => r.map(|_| ()),
                 crate::futures_util::Either::Right(()) => {
-                    crate::debug::warn(&format!(
+                    crate::event_loop::debug::warn(&format!(
                         "the default executor did not finish joining its threads within {} seconds",
                         t.as_secs_f64()
                     ));

@@ -33,14 +33,14 @@ use std::time::{Duration, Instant};
 
 use tulip_reactor::{BackendKind, Dispatch, IoSource, Reactor};
 
-use crate::clock::{Clock, Nanos, to_nanos};
-use crate::debug::DebugSettings;
 use crate::error::{Error, PanicError};
-use crate::exception_handler::{ExceptionContext, ExceptionHandler};
-use crate::handle::{self, CallbackRc, Handle, Once, Repeat, TimerHandle};
-use crate::remote::{Remote, RemoteItem, RemoteLoop};
+use crate::event_loop::clock::{Clock, Nanos, to_nanos};
+use crate::event_loop::debug::DebugSettings;
+use crate::event_loop::exception_handler::{ExceptionContext, ExceptionHandler};
+use crate::event_loop::handle::{self, CallbackRc, Handle, Once, Repeat, TimerHandle};
+use crate::event_loop::remote::{Remote, RemoteItem, RemoteLoop};
+use crate::event_loop::timers::TimerQueue;
 use crate::task::{Runnable, TaskRegistry};
-use crate::timers::TimerQueue;
 
 /// A busy loop polls the reactor (with a zero timeout) at least every this
 /// many passes; before every pass, when a task yielded in the one before.
@@ -85,7 +85,7 @@ pub(crate) struct LoopInner {
     /// Work handed to executor threads whose result has not come back; the
     /// paused clock does not jump ahead while any is outstanding.
     pub(crate) pending_executor_jobs: Cell<usize>,
-    pub(crate) default_executor: RefCell<Option<Arc<dyn crate::executor::Executor>>>,
+    pub(crate) default_executor: RefCell<Option<Arc<dyn crate::thread_pool::Executor>>>,
 }
 
 /// A handle on an event loop: asyncio's loop object as seen by callbacks and
@@ -526,7 +526,9 @@ impl Loop {
                 // (its completion wakes the poll) instead of spinning, and
                 // a timer that never fires is no reason to wake either.
                 Some(when) if inner.clock.is_paused() => {
-                    if inner.pending_executor_jobs.get() > 0 || when == crate::timers::NEVER {
+                    if inner.pending_executor_jobs.get() > 0
+                        || when == crate::event_loop::timers::NEVER
+                    {
                         None
                     } else {
                         Some(Duration::ZERO)
@@ -588,7 +590,7 @@ impl Loop {
             && !inner.stopping.get()
         {
             if let Some(when) = inner.timers.borrow_mut().next_deadline() {
-                if when != crate::timers::NEVER {
+                if when != crate::event_loop::timers::NEVER {
                     inner.clock.advance_to(when);
                 }
             }
@@ -699,7 +701,7 @@ impl Loop {
                 (_, Some(desc)) => desc,
                 _ => what,
             };
-            crate::debug::warn(&format!(
+            crate::event_loop::debug::warn(&format!(
                 "Executing {what} took {:.3} seconds",
                 took.as_secs_f64()
             ));

@@ -29,7 +29,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::error::Error;
-use crate::task_set::{Child, TaskSet, spawn_child};
+use crate::toolkit::task_set::{Child, TaskSet, spawn_child};
 
 /// What [`gather`] accepts: a `Vec` of futures, or a tuple of futures of
 /// different types (arity 1 to 8).

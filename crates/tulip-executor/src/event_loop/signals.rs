@@ -1,6 +1,7 @@
 //! UNIX signals on the loop: asyncio's `add_signal_handler` and
-//! `remove_signal_handler` (asyncio keeps them in its `unix_events` module,
-//! hence the name), and the signal numbers of Python's `signal` module.
+//! `remove_signal_handler` (asyncio keeps them in its `unix_events`
+//! module), and the signal numbers of Python's `signal` module. The calls
+//! into the C library live in `sys::signals`.
 //!
 //! A loop that handles signals has a self-pipe (a non-blocking Unix socket
 //! pair, as asyncio's) whose read end it watches with
@@ -26,10 +27,10 @@ use std::os::unix::net::UnixStream;
 use std::panic::Location;
 use std::rc::{Rc, Weak};
 
-use crate::base_events::{Loop, LoopInner};
 use crate::error::Error;
-use crate::exception_handler::ExceptionContext;
-use crate::handle::{self, CallbackRc, Handle, Repeat};
+use crate::event_loop::base_events::{Loop, LoopInner};
+use crate::event_loop::exception_handler::ExceptionContext;
+use crate::event_loop::handle::{self, CallbackRc, Handle, Repeat};
 use crate::sys::signals::{self, SignalSlot};
 pub(crate) use crate::sys::signals::{Delivery, is_default};
 

@@ -47,7 +47,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, PanicError};
 use crate::task::{Task, TaskRef, current_task};
-use crate::task_set::{ChildSlot, EmptySlot, empty_slot, new_slot};
+use crate::toolkit::task_set::{ChildSlot, EmptySlot, empty_slot, new_slot};
 
 /// The errors of a failed [`TaskGroup`] (asyncio's `ExceptionGroup`), in the
 /// order they happened.

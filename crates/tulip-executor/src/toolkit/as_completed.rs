@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::sleep::{Sleep, sleep};
-use crate::task_set::{TaskSet, spawn_child};
+use crate::toolkit::task_set::{TaskSet, spawn_child};
 
 /// Runs `futures` concurrently and yields their outcomes in completion
 /// order; with `timeout`, an `Err(Error::Timeout)` item ends the stream

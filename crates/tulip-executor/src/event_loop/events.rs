@@ -10,8 +10,8 @@ use std::sync::RwLock;
 
 use tulip_reactor::BackendKind;
 
-use crate::base_events::{Loop, LoopInner, RunningGuard};
 use crate::error::Error;
+use crate::event_loop::base_events::{Loop, LoopInner, RunningGuard};
 
 /// An event loop: owns the loop's state and runs it. Dropping it closes the
 /// loop. It dereferences to its [`Loop`] handle, so every loop method
@@ -61,7 +61,7 @@ impl Default for EventLoopBuilder {
         EventLoopBuilder {
             backend: BackendKind::default_kind(),
             paused_clock: false,
-            debug: crate::debug::env_debug(),
+            debug: crate::event_loop::debug::env_debug(),
         }
     }
 }
@@ -183,7 +183,7 @@ impl Drop for EventLoop {
     fn drop(&mut self) {
         if !self.lp.is_closed() && self.lp.get_debug() {
             // asyncio's ResourceWarning("unclosed event loop").
-            crate::debug::warn(
+            crate::event_loop::debug::warn(
                 "unclosed event loop dropped: it is closed now; call close() explicitly",
             );
         }

@@ -8,9 +8,9 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::rc::Rc;
 
-use crate::base_events::Loop;
 use crate::error::Error;
-use crate::handle::Handle;
+use crate::event_loop::base_events::Loop;
+use crate::event_loop::handle::Handle;
 use crate::task::TaskRef;
 
 /// An exception handler as [`Loop::get_exception_handler`] returns it: the
@@ -147,7 +147,7 @@ impl Loop {
         if msg.is_empty() {
             msg = String::from("Unhandled exception in event loop");
         }
-        crate::debug::error(&msg);
+        crate::event_loop::debug::error(&msg);
     }
 
     /// Reports `context` to the loop's handler (or the default one). A panic

@@ -33,9 +33,9 @@ use std::thread::ThreadId;
 use async_task::FallibleTask;
 use pin_project_lite::pin_project;
 
-use crate::base_events::{Loop, LoopInner, Ready, schedule_runnable, with_running};
 use crate::error::{Error, PanicError};
-use crate::exception_handler::ExceptionContext;
+use crate::event_loop::base_events::{Loop, LoopInner, Ready, schedule_runnable, with_running};
+use crate::event_loop::exception_handler::ExceptionContext;
 
 // The inspection and cancellation methods that `Task` and `TaskRef` share.
 #[macro_use]
