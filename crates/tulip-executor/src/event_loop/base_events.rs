@@ -40,7 +40,7 @@ use crate::event_loop::exception_handler::{ExceptionContext, ExceptionHandler};
 use crate::event_loop::handle::{self, CallbackRc, Handle, Once, Repeat, TimerHandle};
 use crate::event_loop::remote::{Remote, RemoteItem, RemoteLoop};
 use crate::event_loop::timers::TimerQueue;
-use crate::task::{Runnable, TaskRegistry};
+use crate::task::header::{Runnable, TaskRegistry, all_task_refs};
 
 /// A busy loop polls the reactor (with a zero timeout) at least every this
 /// many passes; before every pass, when a task yielded in the one before.
@@ -693,11 +693,11 @@ impl Loop {
             Ready::Remote(_) => String::from("<Handle call_soon_threadsafe>"),
         };
         let started = Instant::now();
-        let task = crate::task::last_polled_reset();
+        let task = crate::task::header::last_polled_reset();
         self.run_item(item);
         let took = started.elapsed();
         if took >= self.inner.debug.slow_callback_duration() {
-            let what = match (task, crate::task::last_polled_reset()) {
+            let what = match (task, crate::task::header::last_polled_reset()) {
                 (_, Some(desc)) => desc,
                 _ => what,
             };
@@ -735,7 +735,7 @@ impl Loop {
             return Ok(());
         }
         // Let pending tasks drop their futures on this thread.
-        let pending = crate::task::all_task_refs(self);
+        let pending = all_task_refs(self);
         if !pending.is_empty() || !inner.ready.borrow().is_empty() {
             for t in &pending {
                 t.cancel();
@@ -743,7 +743,7 @@ impl Loop {
             let guard = RunningGuard::enter(self);
             if guard.is_ok() {
                 let mut rounds = 0;
-                while !crate::task::all_task_refs(self).is_empty() && rounds < 1000 {
+                while !all_task_refs(self).is_empty() && rounds < 1000 {
                     self.drain_remote(usize::MAX);
                     let batch = std::mem::take(&mut *inner.ready.borrow_mut());
                     for item in batch {

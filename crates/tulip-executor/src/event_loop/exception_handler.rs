@@ -11,7 +11,7 @@ use std::rc::Rc;
 use crate::error::Error;
 use crate::event_loop::base_events::Loop;
 use crate::event_loop::handle::Handle;
-use crate::task::TaskRef;
+use crate::task::header::TaskRef;
 
 /// An exception handler as [`Loop::get_exception_handler`] returns it: the
 /// closure given to [`Loop::set_exception_handler`], shared.

@@ -10,7 +10,7 @@ use concurrent_queue::{ConcurrentQueue, PushError};
 use tulip_reactor::Notifier;
 
 use crate::error::Error;
-use crate::task::Runnable;
+use crate::task::header::Runnable;
 
 pub(crate) enum RemoteItem {
     Callback(Box<dyn FnOnce() + Send>),

@@ -39,8 +39,8 @@
 //!
 //! # Spawned children of the body
 //!
-//! Dropping the body drops what it owns. A [`gather`](crate::toolkit::gather),
-//! [`as_completed`](crate::toolkit::as_completed) or [`task_group`](crate::task_group)
+//! Dropping the body drops what it owns. A [`gather`](crate::gather),
+//! [`as_completed`](crate::as_completed) or [`task_group`](crate::task_group)
 //! in the body owns child *tasks*, and its drop ends them. When
 //! [`Err(Error::Timeout)`](Error::Timeout) is returned:
 //!
@@ -421,7 +421,7 @@ fn set_waker(state: &State, cx: &Context<'_>) {
 /// cancelled, as asyncio's `wait_for` cancels it, and the error comes once
 /// it is done. (A `Task` dropped anywhere else detaches; to keep the task
 /// running past the timeout, pass `&mut task`, or use
-/// [`shield`](crate::toolkit::shield).)
+/// [`shield`](crate::shield).)
 ///
 /// ```
 /// use std::time::Duration;
