@@ -91,13 +91,14 @@ pub use event_loop::events::{
 pub use event_loop::exception_handler::{ExceptionContext, ExceptionHandler};
 pub use event_loop::handle::{Handle, TimerHandle};
 pub use event_loop::remote::RemoteLoop;
+pub use event_loop::run_in_executor::{ExecutorFuture, to_thread};
 #[cfg(unix)]
 pub use event_loop::signals::signal;
 pub use futures::{LoopFuture, WaitDone};
 pub use runners::{Runner, run};
 pub use sleep::{Sleep, YieldNow, sleep, sleep_until, yield_now};
 pub use task::{CallbackId, Task, TaskOptions, TaskRef, all_tasks, current_task, spawn};
-pub use thread_pool::{Executor, ExecutorFuture, Job, ThreadPool, to_thread};
+pub use thread_pool::{Executor, Job, ThreadPool};
 pub use toolkit::as_completed::{AsCompleted, Next, as_completed};
 pub use toolkit::gather::{
     Gather, GatherInput, GatherOutcomes, TryGather, TryGatherInput, TryOutput, gather, try_gather,

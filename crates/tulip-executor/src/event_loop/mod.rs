@@ -16,6 +16,7 @@ pub(crate) mod events;
 pub(crate) mod exception_handler;
 pub(crate) mod handle;
 pub(crate) mod remote;
+pub(crate) mod run_in_executor;
 #[cfg(unix)]
 pub(crate) mod signals;
 pub(crate) mod timers;
