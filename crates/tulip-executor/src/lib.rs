@@ -27,15 +27,15 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! tulip_executor::run(async {
-//!     let lp = tulip_executor::get_running_loop().unwrap();
+//! tulip::run(async {
+//!     let lp = tulip::get_running_loop().unwrap();
 //!     let task = lp.create_task(async {
-//!         tulip_executor::sleep(Duration::from_millis(1)).await;
+//!         tulip::sleep(Duration::from_millis(1)).await;
 //!         "world"
 //!     });
 //!     println!("hello {}", task.await.unwrap());
 //! })?;
-//! # Ok::<(), tulip_executor::Error>(())
+//! # Ok::<(), tulip::Error>(())
 //! ```
 //!
 //! ## asyncio correspondence

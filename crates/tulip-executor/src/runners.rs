@@ -31,12 +31,12 @@ const EXECUTOR_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(300);
 /// second one ends the process.
 ///
 /// ```
-/// let out = tulip_executor::run(async {
-///     tulip_executor::sleep(std::time::Duration::from_millis(1)).await;
+/// let out = tulip::run(async {
+///     tulip::sleep(std::time::Duration::from_millis(1)).await;
 ///     "hello"
 /// })?;
 /// assert_eq!(out, "hello");
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[track_caller]
 #[doc(alias = "block_on")]
@@ -60,11 +60,11 @@ where
 /// [`close`](Runner::close) or on drop.
 ///
 /// ```
-/// let runner = tulip_executor::Runner::new()?;
+/// let runner = tulip::Runner::new()?;
 /// assert_eq!(runner.run(async { 1 })?, 1);
 /// assert_eq!(runner.run(async { 2 })?, 2);
 /// runner.close()?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 pub struct Runner {
     event_loop: Option<EventLoop>,

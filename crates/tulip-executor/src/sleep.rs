@@ -68,11 +68,11 @@ pub struct Sleep {
 ///
 /// ```
 /// use std::time::Duration;
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// event_loop.run_until_complete(async {
-///     tulip_executor::sleep(Duration::from_millis(5)).await;
+///     tulip::sleep(Duration::from_millis(5)).await;
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[track_caller]
 pub fn sleep(delay: Duration) -> Sleep {

@@ -47,13 +47,13 @@ struct PoolShared {
 /// A pool of worker threads started on demand, up to a maximum.
 ///
 /// ```
-/// use tulip_executor::{Executor, ThreadPool};
+/// use tulip::{Executor, ThreadPool};
 /// let pool = ThreadPool::new(2);
 /// let (tx, rx) = std::sync::mpsc::channel();
 /// pool.submit(Box::new(move || tx.send(21 * 2).unwrap()))?;
 /// assert_eq!(rx.recv().unwrap(), 42);
 /// pool.shutdown(true);
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct ThreadPool {

@@ -96,7 +96,7 @@ pub(crate) struct LoopInner {
 ///
 /// ```
 /// use std::time::Duration;
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let lp = event_loop.handle();
 /// lp.call_soon(|| println!("first"))?;
 /// lp.call_later(Duration::from_millis(1), {
@@ -104,13 +104,13 @@ pub(crate) struct LoopInner {
 ///     move || lp.stop()
 /// })?;
 /// event_loop.run_forever()?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// A `Loop` cannot leave its thread:
 ///
 /// ```compile_fail
-/// let event_loop = tulip_executor::EventLoop::new().unwrap();
+/// let event_loop = tulip::EventLoop::new().unwrap();
 /// let lp = event_loop.handle();
 /// std::thread::spawn(move || drop(lp));
 /// ```
@@ -138,13 +138,13 @@ thread_local! {
 /// [`Error::NoRunningLoop`] outside a running loop.
 ///
 /// ```
-/// let event_loop = tulip_executor::EventLoop::new()?;
-/// assert!(tulip_executor::get_running_loop().is_err());
+/// let event_loop = tulip::EventLoop::new()?;
+/// assert!(tulip::get_running_loop().is_err());
 /// let inside = event_loop.run_until_complete(async {
-///     tulip_executor::get_running_loop().is_ok()
+///     tulip::get_running_loop().is_ok()
 /// })?;
 /// assert!(inside);
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 pub fn get_running_loop() -> Result<Loop, Error> {
     RUNNING
@@ -350,12 +350,12 @@ impl Loop {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+    /// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
     /// let lp = event_loop.handle();
     /// let t0 = lp.time();
     /// lp.advance(Duration::from_secs(3600))?;
     /// assert_eq!(lp.time() - t0, Duration::from_secs(3600));
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn advance(&self, by: Duration) -> Result<(), Error> {
         if self.inner.clock.advance(by) {

@@ -73,14 +73,14 @@ impl Drop for Remote {
 /// asyncio's `loop.call_soon_threadsafe` and a thread-safe `stop`.
 ///
 /// ```
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let remote = event_loop.handle().remote();
 /// std::thread::spawn(move || {
 ///     remote.call_soon_threadsafe(|| println!("hello from the loop thread")).unwrap();
 ///     remote.stop().unwrap();
 /// });
 /// event_loop.run_forever()?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct RemoteLoop {

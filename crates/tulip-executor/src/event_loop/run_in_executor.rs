@@ -85,13 +85,13 @@ impl Loop {
     /// Dropping the future does not stop `f`; its result is discarded.
     ///
     /// ```
-    /// let event_loop = tulip_executor::EventLoop::new()?;
+    /// let event_loop = tulip::EventLoop::new()?;
     /// let lp = event_loop.handle();
     /// let n = event_loop.run_until_complete(async move {
     ///     lp.run_in_executor(None, || (1..=10u64).product::<u64>()).await
     /// })??;
     /// assert_eq!(n, 3_628_800);
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn run_in_executor<T, F>(
         &self,

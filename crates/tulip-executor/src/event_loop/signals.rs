@@ -293,10 +293,10 @@ impl Loop {
     /// [`Error::LoopClosed`]; [`Error::Io`] if the self-pipe cannot be made.
     ///
     /// ```no_run
-    /// use tulip_executor::signal::{SIGINT, SIGTERM};
+    /// use tulip::signal::{SIGINT, SIGTERM};
     ///
-    /// tulip_executor::run(async {
-    ///     let lp = tulip_executor::get_running_loop()?;
+    /// tulip::run(async {
+    ///     let lp = tulip::get_running_loop()?;
     ///     for signum in [SIGINT, SIGTERM] {
     ///         let stopper = lp.clone();
     ///         lp.add_signal_handler(signum, move || {
@@ -304,8 +304,8 @@ impl Loop {
     ///             stopper.stop();
     ///         })?;
     ///     }
-    ///     tulip_executor::sleep(std::time::Duration::from_secs(3600)).await;
-    ///     Ok::<(), tulip_executor::Error>(())
+    ///     tulip::sleep(std::time::Duration::from_secs(3600)).await;
+    ///     Ok::<(), tulip::Error>(())
     /// })
     /// .ok();
     /// ```

@@ -32,21 +32,21 @@ use crate::event_loop::base_events::Loop;
 /// the task an expired `wait_for` awaits.
 ///
 /// ```
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let lp = event_loop.handle();
 /// let answer = event_loop.run_until_complete(async move {
 ///     let task = lp.create_task(async { 6 * 7 });
 ///     task.await
 /// })?;
 /// assert_eq!(answer?, 42);
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// A `Task` cannot leave its thread:
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>(_: T) {}
-/// let event_loop = tulip_executor::EventLoop::new().unwrap();
+/// let event_loop = tulip::EventLoop::new().unwrap();
 /// assert_send(event_loop.handle().create_task(async {}));
 /// ```
 #[must_use = "a Task is awaited for its outcome; drop it (or call detach) to let it run detached"]

@@ -64,15 +64,15 @@ impl Loop {
     /// [`create_task`](Loop::create_task) with a name or eager start.
     ///
     /// ```
-    /// use tulip_executor::TaskOptions;
-    /// let event_loop = tulip_executor::EventLoop::new()?;
+    /// use tulip::TaskOptions;
+    /// let event_loop = tulip::EventLoop::new()?;
     /// let lp = event_loop.handle();
     /// event_loop.run_until_complete(async move {
     ///     let task = lp.create_task_with(async { 1 }, TaskOptions::new().name("worker").eager(true));
     ///     assert_eq!(task.get_name(), "worker");
     ///     assert!(task.done()); // ran to completion inside create_task_with
     /// })?;
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     #[track_caller]
     pub fn create_task_with<F>(&self, future: F, options: TaskOptions) -> Task<F::Output>
@@ -141,12 +141,12 @@ fn spawn_failed<T: 'static>(
 /// Spawns `future` on the running loop (asyncio's `asyncio.create_task`).
 ///
 /// ```
-/// use tulip_executor::spawn;
-/// tulip_executor::run(async {
+/// use tulip::spawn;
+/// tulip::run(async {
 ///     let task = spawn(async { 6 * 7 });
 ///     assert_eq!(task.await.unwrap(), 42);
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// # Panics
@@ -159,7 +159,7 @@ fn spawn_failed<T: 'static>(
 /// loop runs.
 ///
 /// ```should_panic
-/// let _task = tulip_executor::spawn(async {}); // no running loop: panics here
+/// let _task = tulip::spawn(async {}); // no running loop: panics here
 /// ```
 #[track_caller]
 #[doc(alias = "spawn_local")]
