@@ -3,8 +3,9 @@
 //! the [`EventLoop`](crate::EventLoop) that owns and runs a loop and the
 //! per-thread current loop (`events`), callback handles (`handle`), the
 //! timer heap (`timers`) and its clock (`clock`), the handle other threads
-//! use (`remote`), debug mode (`debug`), the exception handler
-//! (`exception_handler`) and UNIX signal handlers (`signals`).
+//! use (`remote`), blocking work on the thread pool (`run_in_executor`),
+//! debug mode (`debug`), the exception handler (`exception_handler`) and
+//! UNIX signal handlers (`signals`).
 //!
 //! The directory is `event_loop`, asyncio's own word for it: `loop` is a
 //! Rust keyword (every path would need `r#loop`).
