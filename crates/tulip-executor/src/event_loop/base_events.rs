@@ -70,7 +70,7 @@ pub(crate) struct LoopInner {
     pub(crate) timers: RefCell<TimerQueue>,
     reactor: RefCell<Reactor<CallbackRc>>,
     dispatch_buf: Cell<Vec<Dispatch<CallbackRc>>>,
-    pub(crate) remote: Arc<Remote>,
+    pub(crate) remote: Arc<Remote<Runnable>>,
     pub(crate) clock: Clock,
     pub(crate) stopping: Cell<bool>,
     pub(crate) running: Cell<bool>,
@@ -164,7 +164,7 @@ pub(crate) fn with_running<R>(f: impl FnOnce(&Rc<LoopInner>) -> R) -> Option<R> 
 /// loop runs, the lock-free remote queue (plus one notify) otherwise.
 /// `yielded`: the task woke itself while it ran; the loop then polls for I/O
 /// before it runs the task again.
-pub(crate) fn schedule_runnable(remote: &Arc<Remote>, runnable: Runnable, yielded: bool) {
+pub(crate) fn schedule_runnable(remote: &Arc<Remote<Runnable>>, runnable: Runnable, yielded: bool) {
     let runnable = RUNNING
         .try_with(|r| {
             if let Some(l) = r.borrow().as_ref() {
@@ -484,9 +484,7 @@ impl Loop {
 
     /// A `Send + Sync` handle for other threads.
     pub fn remote(&self) -> RemoteLoop {
-        RemoteLoop {
-            remote: self.inner.remote.clone(),
-        }
+        RemoteLoop::new(self.inner.remote.clone())
     }
 
     /// Stops the loop (asyncio's `stop`): the callbacks already scheduled for
