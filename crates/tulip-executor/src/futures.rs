@@ -9,8 +9,8 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::task::{Context, Poll, Waker};
 
-use crate::base_events::{Loop, LoopInner};
 use crate::error::Error;
+use crate::event_loop::base_events::{Loop, LoopInner};
 use crate::task::CallbackId;
 
 enum Outcome<T> {
@@ -38,21 +38,21 @@ struct State<T> {
 /// Cloning the `LoopFuture` clones the handle; all clones share one outcome.
 ///
 /// ```
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let lp = event_loop.handle();
 /// let fut = lp.create_future::<String>();
 /// let setter = fut.clone();
 /// lp.call_soon(move || setter.set_result("hello".to_string()).unwrap())?;
 /// let value = event_loop.run_until_complete(fut)??;
 /// assert_eq!(value, "hello");
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// A `LoopFuture` belongs to its loop's thread:
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>(_: T) {}
-/// let event_loop = tulip_executor::EventLoop::new().unwrap();
+/// let event_loop = tulip::EventLoop::new().unwrap();
 /// assert_send(event_loop.create_future::<u32>());
 /// ```
 #[must_use = "futures do nothing unless awaited"]

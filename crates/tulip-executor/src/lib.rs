@@ -27,15 +27,15 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! tulip_executor::run(async {
-//!     let lp = tulip_executor::get_running_loop().unwrap();
+//! tulip::run(async {
+//!     let lp = tulip::get_running_loop().unwrap();
 //!     let task = lp.create_task(async {
-//!         tulip_executor::sleep(Duration::from_millis(1)).await;
+//!         tulip::sleep(Duration::from_millis(1)).await;
 //!         "world"
 //!     });
 //!     println!("hello {}", task.await.unwrap());
 //! })?;
-//! # Ok::<(), tulip_executor::Error>(())
+//! # Ok::<(), tulip::Error>(())
 //! ```
 //!
 //! ## asyncio correspondence
@@ -70,59 +70,44 @@
 //! | `CancelledError`, `InvalidStateError`, `TimeoutError` | [`Error::Cancelled`], [`Error::InvalidState`], [`Error::Timeout`] |
 //! | `KeyboardInterrupt` out of `asyncio.run`, `ValueError` of `add_signal_handler` | [`Error::Interrupted`], [`Error::InvalidSignal`] |
 
-mod as_completed;
-mod base_events;
-mod clock;
-mod debug;
 mod error;
 mod event_loop;
-mod exception_handler;
-mod executor;
 mod futures;
 mod futures_util;
-mod gather;
-mod handle;
-mod remote;
 mod runners;
-mod shield;
 mod sleep;
 mod sys;
 mod task;
-mod task_set;
-mod taskgroups;
-mod threadsafe;
-mod timeouts;
-mod timers;
-#[cfg(unix)]
-mod unix_events;
-mod wait;
+mod thread_pool;
+mod toolkit;
 
-pub use as_completed::{AsCompleted, Next, as_completed};
-pub use base_events::{Loop, POLL_INTERVAL, get_running_loop};
-pub use debug::{DEBUG_ENV, DEFAULT_SLOW_CALLBACK_DURATION};
 pub use error::{Error, PanicError, Result};
-pub use event_loop::{
+pub use event_loop::base_events::{Loop, POLL_INTERVAL, get_running_loop};
+pub use event_loop::debug::{DEBUG_ENV, DEFAULT_SLOW_CALLBACK_DURATION};
+pub use event_loop::events::{
     EventLoop, EventLoopBuilder, LoopFactory, get_event_loop, new_event_loop, set_event_loop,
     set_event_loop_factory,
 };
-pub use exception_handler::{ExceptionContext, ExceptionHandler};
-pub use executor::{Executor, ExecutorFuture, Job, ThreadPool, to_thread};
+pub use event_loop::exception_handler::{ExceptionContext, ExceptionHandler};
+pub use event_loop::handle::{Handle, TimerHandle};
+pub use event_loop::remote::RemoteLoop;
+pub use event_loop::run_in_executor::{ExecutorFuture, to_thread};
+#[cfg(unix)]
+pub use event_loop::signals::signal;
 pub use futures::{LoopFuture, WaitDone};
-pub use gather::{
-    Gather, GatherInput, GatherOutcomes, TryGather, TryGatherInput, TryOutput, gather, try_gather,
-};
-pub use handle::{Handle, TimerHandle};
-pub use remote::RemoteLoop;
 pub use runners::{Runner, run};
-pub use shield::{Shield, shield};
 pub use sleep::{Sleep, YieldNow, sleep, sleep_until, yield_now};
 pub use task::{CallbackId, Task, TaskOptions, TaskRef, all_tasks, current_task, spawn};
-pub use taskgroups::{TaskGroup, TaskGroupError, TaskGroupScope, task_group};
-pub use threadsafe::{ConcurrentFuture, ensure_future, run_coroutine_threadsafe};
-pub use timeouts::{
+pub use thread_pool::{Executor, Job, ThreadPool};
+pub use toolkit::as_completed::{AsCompleted, Next, as_completed};
+pub use toolkit::gather::{
+    Gather, GatherInput, GatherOutcomes, TryGather, TryGatherInput, TryOutput, gather, try_gather,
+};
+pub use toolkit::shield::{Shield, shield};
+pub use toolkit::taskgroups::{TaskGroup, TaskGroupError, TaskGroupScope, task_group};
+pub use toolkit::threadsafe::{ConcurrentFuture, ensure_future, run_coroutine_threadsafe};
+pub use toolkit::timeouts::{
     Timeout, TimeoutScope, WaitForTask, timeout, timeout_at, wait_for, wait_for_task,
 };
+pub use toolkit::wait::{AsTaskRef, ReturnWhen, Wait, wait};
 pub use tulip_reactor::{BackendKind, IoSource};
-#[cfg(unix)]
-pub use unix_events::signal;
-pub use wait::{AsTaskRef, ReturnWhen, Wait, wait};

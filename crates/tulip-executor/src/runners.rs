@@ -9,10 +9,10 @@ use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
-use crate::base_events::Loop;
 use crate::error::Error;
-use crate::event_loop::{EventLoop, new_event_loop, set_event_loop};
-use crate::exception_handler::ExceptionContext;
+use crate::event_loop::base_events::Loop;
+use crate::event_loop::events::{EventLoop, new_event_loop, set_event_loop};
+use crate::event_loop::exception_handler::ExceptionContext;
 use crate::task::TaskRef;
 
 /// How long closing a runner waits for the default executor's threads
@@ -31,12 +31,12 @@ const EXECUTOR_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(300);
 /// second one ends the process.
 ///
 /// ```
-/// let out = tulip_executor::run(async {
-///     tulip_executor::sleep(std::time::Duration::from_millis(1)).await;
+/// let out = tulip::run(async {
+///     tulip::sleep(std::time::Duration::from_millis(1)).await;
 ///     "hello"
 /// })?;
 /// assert_eq!(out, "hello");
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[track_caller]
 #[doc(alias = "block_on")]
@@ -60,11 +60,11 @@ where
 /// [`close`](Runner::close) or on drop.
 ///
 /// ```
-/// let runner = tulip_executor::Runner::new()?;
+/// let runner = tulip::Runner::new()?;
 /// assert_eq!(runner.run(async { 1 })?, 1);
 /// assert_eq!(runner.run(async { 2 })?, 2);
 /// runner.close()?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 pub struct Runner {
     event_loop: Option<EventLoop>,
@@ -210,7 +210,7 @@ struct CtrlC {
 #[cfg(unix)]
 impl CtrlC {
     fn install(lp: &Loop, main: &Rc<MainTask>) -> Option<CtrlC> {
-        use crate::unix_events::{Delivery, is_default};
+        use crate::event_loop::signals::{Delivery, is_default};
         const SIGINT: i32 = crate::signal::SIGINT;
         if std::thread::current().name() != Some("main")
             || lp.has_signal_handler(SIGINT)

@@ -12,8 +12,8 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
-use crate::clock::{Nanos, to_nanos};
-use crate::handle::{self, Callback, CallbackRc};
+use crate::event_loop::clock::{Nanos, to_nanos};
+use crate::event_loop::handle::{self, Callback, CallbackRc};
 
 struct SleepEntry {
     state: Cell<u8>,
@@ -68,11 +68,11 @@ pub struct Sleep {
 ///
 /// ```
 /// use std::time::Duration;
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// event_loop.run_until_complete(async {
-///     tulip_executor::sleep(Duration::from_millis(5)).await;
+///     tulip::sleep(Duration::from_millis(5)).await;
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[track_caller]
 pub fn sleep(delay: Duration) -> Sleep {
@@ -147,7 +147,7 @@ impl Future for Sleep {
             return Poll::Ready(());
         }
         let Ok(lp) = crate::get_running_loop() else {
-            crate::debug::error(&format!(
+            crate::event_loop::debug::error(&format!(
                 "sleep created at {} polled outside a running tulip loop",
                 this.site
             ));

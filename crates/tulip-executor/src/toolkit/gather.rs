@@ -29,7 +29,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::error::Error;
-use crate::task_set::{Child, TaskSet, spawn_child};
+use crate::toolkit::task_set::{Child, TaskSet, spawn_child};
 
 /// What [`gather`] accepts: a `Vec` of futures, or a tuple of futures of
 /// different types (arity 1 to 8).
@@ -218,8 +218,8 @@ tuple_gather!(A, B, C, D, E, F, G, H);
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_executor::{gather, sleep};
-/// tulip_executor::run(async {
+/// use tulip::{gather, sleep};
+/// tulip::run(async {
 ///     let (a, b) = gather((
 ///         async { sleep(Duration::from_millis(2)).await; 1 },
 ///         async { "two" },
@@ -228,9 +228,9 @@ tuple_gather!(A, B, C, D, E, F, G, H);
 ///     assert_eq!((a, b), (1, "two"));
 ///     let v = gather((1..=3).map(|i| async move { i * 10 }).collect::<Vec<_>>()).await?;
 ///     assert_eq!(v, [10, 20, 30]);
-///     Ok::<(), tulip_executor::Error>(())
+///     Ok::<(), tulip::Error>(())
 /// })??;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// # Cancel safety
@@ -271,8 +271,8 @@ impl<G: GatherInput> Gather<G> {
     /// end the gather.
     ///
     /// ```
-    /// use tulip_executor::{Error, gather};
-    /// tulip_executor::run(async {
+    /// use tulip::{Error, gather};
+    /// tulip::run(async {
     ///     let out = gather(vec![
     ///         Box::pin(async { 1 }) as std::pin::Pin<Box<dyn Future<Output = i32>>>,
     ///         Box::pin(async { if true { panic!("boom") } 2 }),
@@ -365,8 +365,8 @@ impl<G: GatherInput> Future for GatherOutcomes<G> {
 /// exception.
 ///
 /// ```
-/// use tulip_executor::{Error, try_gather};
-/// tulip_executor::run(async {
+/// use tulip::{Error, try_gather};
+/// tulip::run(async {
 ///     let ok: Result<(i32, &str), Error> = try_gather((async { Ok(1) }, async { Ok("x") })).await;
 ///     assert_eq!(ok?, (1, "x"));
 ///     let err = try_gather((async { Ok(1) }, async { Err::<u8, _>(Error::Timeout) })).await;

@@ -10,7 +10,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, PanicError};
-use crate::remote::RemoteLoop;
+use crate::event_loop::remote::RemoteLoop;
 use crate::task::{Task, spawn};
 
 /// Schedules `fut` as a task on the running loop (asyncio's
@@ -19,11 +19,11 @@ use crate::task::{Task, spawn};
 /// would wrap it in a second task.
 ///
 /// ```
-/// tulip_executor::run(async {
-///     let t = tulip_executor::ensure_future(async { 3 });
+/// tulip::run(async {
+///     let t = tulip::ensure_future(async { 3 });
 ///     assert_eq!(t.await.unwrap(), 3);
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// # Panics
@@ -114,11 +114,11 @@ pub struct ConcurrentFuture<T> {
 /// [`spawn`], ...). A `Send` future `f` is passed as `move || f`.
 ///
 /// ```
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let remote = event_loop.handle().remote();
 /// let worker = std::thread::spawn(move || {
-///     let fut = tulip_executor::run_coroutine_threadsafe(&remote, || async {
-///         tulip_executor::sleep(std::time::Duration::from_millis(1)).await;
+///     let fut = tulip::run_coroutine_threadsafe(&remote, || async {
+///         tulip::sleep(std::time::Duration::from_millis(1)).await;
 ///         6 * 7
 ///     });
 ///     let r = fut.result(None);
@@ -127,7 +127,7 @@ pub struct ConcurrentFuture<T> {
 /// });
 /// event_loop.run_forever()?;
 /// assert_eq!(worker.join().unwrap()?, 42);
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 pub fn run_coroutine_threadsafe<C, F>(remote: &RemoteLoop, make: C) -> ConcurrentFuture<F::Output>
 where
@@ -241,12 +241,12 @@ impl<T> ConcurrentFuture<T> {
     /// could not run the future while its thread is blocked.
     ///
     /// ```
-    /// let event_loop = tulip_executor::EventLoop::new()?;
-    /// let fut = tulip_executor::run_coroutine_threadsafe(&event_loop.handle().remote(), || async { 1 });
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = tulip::run_coroutine_threadsafe(&event_loop.handle().remote(), || async { 1 });
     /// // Nothing runs the loop here: the wait times out.
     /// let r = fut.result(Some(std::time::Duration::from_millis(1)));
     /// assert!(r.unwrap_err().is_timeout());
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn result(&self, timeout: Option<Duration>) -> Result<T, Error> {
         // A timeout too long to be an instant (`Duration::MAX`) is no limit.
@@ -285,15 +285,15 @@ impl<T> ConcurrentFuture<T> {
     /// it produces is dropped and the outcome is still `Cancelled`.
     ///
     /// ```
-    /// let event_loop = tulip_executor::EventLoop::new()?;
-    /// let fut = tulip_executor::run_coroutine_threadsafe(
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = tulip::run_coroutine_threadsafe(
     ///     &event_loop.handle().remote(),
     ///     std::future::pending::<()>,
     /// );
     /// assert!(fut.cancel());
-    /// event_loop.run_until_complete(async { for _ in 0..3 { tulip_executor::yield_now().await } })?;
+    /// event_loop.run_until_complete(async { for _ in 0..3 { tulip::yield_now().await } })?;
     /// assert!(fut.cancelled());
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn cancel(&self) -> bool {
         let mut s = self.shared.lock();
@@ -312,12 +312,12 @@ impl<T> ConcurrentFuture<T> {
     /// Whether the outcome is there.
     ///
     /// ```
-    /// let event_loop = tulip_executor::EventLoop::new()?;
-    /// let fut = tulip_executor::run_coroutine_threadsafe(&event_loop.handle().remote(), || async {});
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = tulip::run_coroutine_threadsafe(&event_loop.handle().remote(), || async {});
     /// assert!(!fut.done());
-    /// event_loop.run_until_complete(async { for _ in 0..3 { tulip_executor::yield_now().await } })?;
+    /// event_loop.run_until_complete(async { for _ in 0..3 { tulip::yield_now().await } })?;
     /// assert!(fut.done());
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn done(&self) -> bool {
         self.shared.lock().done
@@ -326,10 +326,10 @@ impl<T> ConcurrentFuture<T> {
     /// Whether the future ended cancelled (and that outcome was not taken).
     ///
     /// ```
-    /// let event_loop = tulip_executor::EventLoop::new()?;
-    /// let fut = tulip_executor::run_coroutine_threadsafe(&event_loop.handle().remote(), || async {});
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = tulip::run_coroutine_threadsafe(&event_loop.handle().remote(), || async {});
     /// assert!(!fut.cancelled());
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn cancelled(&self) -> bool {
         matches!(self.shared.lock().result, Some(Err(Error::Cancelled)))

@@ -2,6 +2,11 @@
 //! other threads use to schedule callbacks and stop the loop, and the
 //! lock-free queue behind it that also carries task wake-ups from other
 //! threads.
+//!
+//! The queue is generic over the runnable it carries (the loop instantiates
+//! it with its task runnable) and [`RemoteLoop`] sees it through
+//! `RemoteQueue`, so this file names neither the loop nor the task: the
+//! loop imports it, not the other way round.
 
 use std::fmt;
 use std::sync::Arc;
@@ -10,28 +15,30 @@ use concurrent_queue::{ConcurrentQueue, PushError};
 use tulip_reactor::Notifier;
 
 use crate::error::Error;
-use crate::task::Runnable;
 
-pub(crate) enum RemoteItem {
+/// An entry of the remote queue; `R` is the loop's task runnable.
+pub(crate) enum RemoteItem<R> {
     Callback(Box<dyn FnOnce() + Send>),
-    Task(Runnable),
+    Task(R),
     Stop,
 }
 
-pub(crate) struct Remote {
-    pub(crate) queue: ConcurrentQueue<RemoteItem>,
+/// The lock-free queue other threads push onto, and the notifier that
+/// wakes the loop.
+pub(crate) struct Remote<R> {
+    pub(crate) queue: ConcurrentQueue<RemoteItem<R>>,
     pub(crate) notifier: Arc<Notifier>,
 }
 
-impl Remote {
-    pub(crate) fn new(notifier: Arc<Notifier>) -> Remote {
+impl<R> Remote<R> {
+    pub(crate) fn new(notifier: Arc<Notifier>) -> Remote<R> {
         Remote {
             queue: ConcurrentQueue::unbounded(),
             notifier,
         }
     }
 
-    pub(crate) fn push(&self, item: RemoteItem) -> Result<(), RemoteItem> {
+    pub(crate) fn push(&self, item: RemoteItem<R>) -> Result<(), RemoteItem<R>> {
         match self.queue.push(item) {
             Ok(()) => {
                 // A failed notify (fd exhaustion) cannot lose the item: the
@@ -45,7 +52,7 @@ impl Remote {
 
     /// Schedules a task woken on a thread other than its loop's (or while
     /// its loop is not running).
-    pub(crate) fn schedule(&self, runnable: Runnable) {
+    pub(crate) fn schedule(&self, runnable: R) {
         if let Err(RemoteItem::Task(runnable)) = self.push(RemoteItem::Task(runnable)) {
             // The loop is closed: its tasks were all completed before the
             // queue closed, so this cannot be a live task. A local task's
@@ -55,7 +62,7 @@ impl Remote {
     }
 }
 
-impl Drop for Remote {
+impl<R> Drop for Remote<R> {
     fn drop(&mut self) {
         // The loop drains this queue when it closes; anything still here
         // (a loop leaked without closing) may be dropped on another thread,
@@ -73,21 +80,49 @@ impl Drop for Remote {
 /// asyncio's `loop.call_soon_threadsafe` and a thread-safe `stop`.
 ///
 /// ```
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let remote = event_loop.handle().remote();
 /// std::thread::spawn(move || {
 ///     remote.call_soon_threadsafe(|| println!("hello from the loop thread")).unwrap();
 ///     remote.stop().unwrap();
 /// });
 /// event_loop.run_forever()?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct RemoteLoop {
-    pub(crate) remote: Arc<Remote>,
+    remote: Arc<dyn RemoteQueue>,
+}
+
+/// What a [`RemoteLoop`] does with its loop's queue, whatever the runnable
+/// type the queue carries.
+trait RemoteQueue: Send + Sync {
+    fn push_callback(&self, callback: Box<dyn FnOnce() + Send>) -> Result<(), Error>;
+    fn push_stop(&self) -> Result<(), Error>;
+    fn is_closed(&self) -> bool;
+}
+
+impl<R: Send> RemoteQueue for Remote<R> {
+    fn push_callback(&self, callback: Box<dyn FnOnce() + Send>) -> Result<(), Error> {
+        self.push(RemoteItem::Callback(callback))
+            .map_err(|_| Error::LoopClosed)
+    }
+
+    fn push_stop(&self) -> Result<(), Error> {
+        self.push(RemoteItem::Stop).map_err(|_| Error::LoopClosed)
+    }
+
+    fn is_closed(&self) -> bool {
+        self.queue.is_closed()
+    }
 }
 
 impl RemoteLoop {
+    /// The handle on the loop whose queue is `remote`.
+    pub(crate) fn new<R: Send + 'static>(remote: Arc<Remote<R>>) -> RemoteLoop {
+        RemoteLoop { remote }
+    }
+
     /// Schedules `callback` to run on the loop's thread, in FIFO order with
     /// the loop's other callbacks. Wakes the loop if it is waiting.
     ///
@@ -97,22 +132,18 @@ impl RemoteLoop {
         &self,
         callback: F,
     ) -> Result<(), Error> {
-        self.remote
-            .push(RemoteItem::Callback(Box::new(callback)))
-            .map_err(|_| Error::LoopClosed)
+        self.remote.push_callback(Box::new(callback))
     }
 
     /// Stops the loop as [`Loop::stop`](crate::Loop::stop) does, from any
     /// thread. [`Error::LoopClosed`] after close.
     pub fn stop(&self) -> Result<(), Error> {
-        self.remote
-            .push(RemoteItem::Stop)
-            .map_err(|_| Error::LoopClosed)
+        self.remote.push_stop()
     }
 
     /// Whether the loop was closed.
     pub fn is_closed(&self) -> bool {
-        self.remote.queue.is_closed()
+        self.remote.is_closed()
     }
 }
 

@@ -33,14 +33,14 @@ use std::time::{Duration, Instant};
 
 use tulip_reactor::{BackendKind, Dispatch, IoSource, Reactor};
 
-use crate::clock::{Clock, Nanos, to_nanos};
-use crate::debug::DebugSettings;
 use crate::error::{Error, PanicError};
-use crate::exception_handler::{ExceptionContext, ExceptionHandler};
-use crate::handle::{self, CallbackRc, Handle, Once, Repeat, TimerHandle};
-use crate::remote::{Remote, RemoteItem, RemoteLoop};
-use crate::task::{Runnable, TaskRegistry};
-use crate::timers::TimerQueue;
+use crate::event_loop::clock::{Clock, Nanos, to_nanos};
+use crate::event_loop::debug::DebugSettings;
+use crate::event_loop::exception_handler::{ExceptionContext, ExceptionHandler};
+use crate::event_loop::handle::{self, CallbackRc, Handle, Once, Repeat, TimerHandle};
+use crate::event_loop::remote::{Remote, RemoteItem, RemoteLoop};
+use crate::event_loop::timers::TimerQueue;
+use crate::task::header::{Runnable, TaskRegistry, all_task_refs};
 
 /// A busy loop polls the reactor (with a zero timeout) at least every this
 /// many passes; before every pass, when a task yielded in the one before.
@@ -70,7 +70,7 @@ pub(crate) struct LoopInner {
     pub(crate) timers: RefCell<TimerQueue>,
     reactor: RefCell<Reactor<CallbackRc>>,
     dispatch_buf: Cell<Vec<Dispatch<CallbackRc>>>,
-    pub(crate) remote: Arc<Remote>,
+    pub(crate) remote: Arc<Remote<Runnable>>,
     pub(crate) clock: Clock,
     pub(crate) stopping: Cell<bool>,
     pub(crate) running: Cell<bool>,
@@ -85,7 +85,7 @@ pub(crate) struct LoopInner {
     /// Work handed to executor threads whose result has not come back; the
     /// paused clock does not jump ahead while any is outstanding.
     pub(crate) pending_executor_jobs: Cell<usize>,
-    pub(crate) default_executor: RefCell<Option<Arc<dyn crate::executor::Executor>>>,
+    pub(crate) default_executor: RefCell<Option<Arc<dyn crate::thread_pool::Executor>>>,
 }
 
 /// A handle on an event loop: asyncio's loop object as seen by callbacks and
@@ -96,7 +96,7 @@ pub(crate) struct LoopInner {
 ///
 /// ```
 /// use std::time::Duration;
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let lp = event_loop.handle();
 /// lp.call_soon(|| println!("first"))?;
 /// lp.call_later(Duration::from_millis(1), {
@@ -104,13 +104,13 @@ pub(crate) struct LoopInner {
 ///     move || lp.stop()
 /// })?;
 /// event_loop.run_forever()?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// A `Loop` cannot leave its thread:
 ///
 /// ```compile_fail
-/// let event_loop = tulip_executor::EventLoop::new().unwrap();
+/// let event_loop = tulip::EventLoop::new().unwrap();
 /// let lp = event_loop.handle();
 /// std::thread::spawn(move || drop(lp));
 /// ```
@@ -138,13 +138,13 @@ thread_local! {
 /// [`Error::NoRunningLoop`] outside a running loop.
 ///
 /// ```
-/// let event_loop = tulip_executor::EventLoop::new()?;
-/// assert!(tulip_executor::get_running_loop().is_err());
+/// let event_loop = tulip::EventLoop::new()?;
+/// assert!(tulip::get_running_loop().is_err());
 /// let inside = event_loop.run_until_complete(async {
-///     tulip_executor::get_running_loop().is_ok()
+///     tulip::get_running_loop().is_ok()
 /// })?;
 /// assert!(inside);
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 pub fn get_running_loop() -> Result<Loop, Error> {
     RUNNING
@@ -164,7 +164,7 @@ pub(crate) fn with_running<R>(f: impl FnOnce(&Rc<LoopInner>) -> R) -> Option<R> 
 /// loop runs, the lock-free remote queue (plus one notify) otherwise.
 /// `yielded`: the task woke itself while it ran; the loop then polls for I/O
 /// before it runs the task again.
-pub(crate) fn schedule_runnable(remote: &Arc<Remote>, runnable: Runnable, yielded: bool) {
+pub(crate) fn schedule_runnable(remote: &Arc<Remote<Runnable>>, runnable: Runnable, yielded: bool) {
     let runnable = RUNNING
         .try_with(|r| {
             if let Some(l) = r.borrow().as_ref() {
@@ -350,12 +350,12 @@ impl Loop {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+    /// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
     /// let lp = event_loop.handle();
     /// let t0 = lp.time();
     /// lp.advance(Duration::from_secs(3600))?;
     /// assert_eq!(lp.time() - t0, Duration::from_secs(3600));
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn advance(&self, by: Duration) -> Result<(), Error> {
         if self.inner.clock.advance(by) {
@@ -484,9 +484,7 @@ impl Loop {
 
     /// A `Send + Sync` handle for other threads.
     pub fn remote(&self) -> RemoteLoop {
-        RemoteLoop {
-            remote: self.inner.remote.clone(),
-        }
+        RemoteLoop::new(self.inner.remote.clone())
     }
 
     /// Stops the loop (asyncio's `stop`): the callbacks already scheduled for
@@ -526,7 +524,9 @@ impl Loop {
                 // (its completion wakes the poll) instead of spinning, and
                 // a timer that never fires is no reason to wake either.
                 Some(when) if inner.clock.is_paused() => {
-                    if inner.pending_executor_jobs.get() > 0 || when == crate::timers::NEVER {
+                    if inner.pending_executor_jobs.get() > 0
+                        || when == crate::event_loop::timers::NEVER
+                    {
                         None
                     } else {
                         Some(Duration::ZERO)
@@ -588,7 +588,7 @@ impl Loop {
             && !inner.stopping.get()
         {
             if let Some(when) = inner.timers.borrow_mut().next_deadline() {
-                if when != crate::timers::NEVER {
+                if when != crate::event_loop::timers::NEVER {
                     inner.clock.advance_to(when);
                 }
             }
@@ -691,15 +691,15 @@ impl Loop {
             Ready::Remote(_) => String::from("<Handle call_soon_threadsafe>"),
         };
         let started = Instant::now();
-        let task = crate::task::last_polled_reset();
+        let task = crate::task::header::last_polled_reset();
         self.run_item(item);
         let took = started.elapsed();
         if took >= self.inner.debug.slow_callback_duration() {
-            let what = match (task, crate::task::last_polled_reset()) {
+            let what = match (task, crate::task::header::last_polled_reset()) {
                 (_, Some(desc)) => desc,
                 _ => what,
             };
-            crate::debug::warn(&format!(
+            crate::event_loop::debug::warn(&format!(
                 "Executing {what} took {:.3} seconds",
                 took.as_secs_f64()
             ));
@@ -733,7 +733,7 @@ impl Loop {
             return Ok(());
         }
         // Let pending tasks drop their futures on this thread.
-        let pending = crate::task::all_task_refs(self);
+        let pending = all_task_refs(self);
         if !pending.is_empty() || !inner.ready.borrow().is_empty() {
             for t in &pending {
                 t.cancel();
@@ -741,7 +741,7 @@ impl Loop {
             let guard = RunningGuard::enter(self);
             if guard.is_ok() {
                 let mut rounds = 0;
-                while !crate::task::all_task_refs(self).is_empty() && rounds < 1000 {
+                while !all_task_refs(self).is_empty() && rounds < 1000 {
                     self.drain_remote(usize::MAX);
                     let batch = std::mem::take(&mut *inner.ready.borrow_mut());
                     for item in batch {
@@ -772,5 +772,32 @@ impl Loop {
         drop(executor);
         *inner.exception_handler.borrow_mut() = None;
         Ok(())
+    }
+}
+
+// Debug mode's switches (the settings and the diagnostics live in `debug`).
+impl Loop {
+    /// Whether debug mode is on (asyncio's `get_debug`).
+    pub fn get_debug(&self) -> bool {
+        self.inner.debug.enabled()
+    }
+
+    /// Turns debug mode on or off (asyncio's `set_debug`): in debug mode,
+    /// callbacks and task steps slower than
+    /// [`slow_callback_duration`](Loop::slow_callback_duration) are
+    /// reported with where they were created.
+    pub fn set_debug(&self, enabled: bool) {
+        self.inner.debug.set_enabled(enabled);
+    }
+
+    /// The duration above which a callback counts as slow in debug mode
+    /// (default 100 ms).
+    pub fn slow_callback_duration(&self) -> Duration {
+        self.inner.debug.slow_callback_duration()
+    }
+
+    /// Sets the slow-callback threshold of debug mode.
+    pub fn set_slow_callback_duration(&self, d: Duration) {
+        self.inner.debug.set_slow_callback_duration(d);
     }
 }

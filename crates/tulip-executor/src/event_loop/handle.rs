@@ -172,7 +172,7 @@ impl<F: FnMut() + 'static> Callback for Repeat<F> {
 ///
 /// ```
 /// use std::{cell::Cell, rc::Rc};
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let lp = event_loop.handle();
 /// let ran = Rc::new(Cell::new(false));
 /// let r = ran.clone();
@@ -182,7 +182,7 @@ impl<F: FnMut() + 'static> Callback for Repeat<F> {
 /// lp.call_soon({ let lp = lp.clone(); move || lp.stop() })?;
 /// event_loop.run_forever()?;
 /// assert!(!ran.get());
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Handle {
@@ -223,12 +223,12 @@ impl fmt::Debug for Handle {
 ///
 /// ```
 /// use std::time::Duration;
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let lp = event_loop.handle();
 /// let timer = lp.call_later(Duration::from_secs(3600), || unreachable!())?;
 /// assert!(timer.when() > lp.time());
 /// timer.cancel();
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct TimerHandle {

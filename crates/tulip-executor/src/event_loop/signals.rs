@@ -1,6 +1,7 @@
 //! UNIX signals on the loop: asyncio's `add_signal_handler` and
-//! `remove_signal_handler` (asyncio keeps them in its `unix_events` module,
-//! hence the name), and the signal numbers of Python's `signal` module.
+//! `remove_signal_handler` (asyncio keeps them in its `unix_events`
+//! module), and the signal numbers of Python's `signal` module. The calls
+//! into the C library live in `sys::signals`.
 //!
 //! A loop that handles signals has a self-pipe (a non-blocking Unix socket
 //! pair, as asyncio's) whose read end it watches with
@@ -26,10 +27,10 @@ use std::os::unix::net::UnixStream;
 use std::panic::Location;
 use std::rc::{Rc, Weak};
 
-use crate::base_events::{Loop, LoopInner};
 use crate::error::Error;
-use crate::exception_handler::ExceptionContext;
-use crate::handle::{self, CallbackRc, Handle, Repeat};
+use crate::event_loop::base_events::{Loop, LoopInner};
+use crate::event_loop::exception_handler::ExceptionContext;
+use crate::event_loop::handle::{self, CallbackRc, Handle, Repeat};
 use crate::sys::signals::{self, SignalSlot};
 pub(crate) use crate::sys::signals::{Delivery, is_default};
 
@@ -292,10 +293,10 @@ impl Loop {
     /// [`Error::LoopClosed`]; [`Error::Io`] if the self-pipe cannot be made.
     ///
     /// ```no_run
-    /// use tulip_executor::signal::{SIGINT, SIGTERM};
+    /// use tulip::signal::{SIGINT, SIGTERM};
     ///
-    /// tulip_executor::run(async {
-    ///     let lp = tulip_executor::get_running_loop()?;
+    /// tulip::run(async {
+    ///     let lp = tulip::get_running_loop()?;
     ///     for signum in [SIGINT, SIGTERM] {
     ///         let stopper = lp.clone();
     ///         lp.add_signal_handler(signum, move || {
@@ -303,8 +304,8 @@ impl Loop {
     ///             stopper.stop();
     ///         })?;
     ///     }
-    ///     tulip_executor::sleep(std::time::Duration::from_secs(3600)).await;
-    ///     Ok::<(), tulip_executor::Error>(())
+    ///     tulip::sleep(std::time::Duration::from_secs(3600)).await;
+    ///     Ok::<(), tulip::Error>(())
     /// })
     /// .ok();
     /// ```

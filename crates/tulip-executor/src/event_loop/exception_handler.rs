@@ -8,10 +8,10 @@ use std::fmt;
 use std::panic::{AssertUnwindSafe, Location, catch_unwind};
 use std::rc::Rc;
 
-use crate::base_events::Loop;
 use crate::error::Error;
-use crate::handle::Handle;
-use crate::task::TaskRef;
+use crate::event_loop::base_events::Loop;
+use crate::event_loop::handle::Handle;
+use crate::task::header::TaskRef;
 
 /// An exception handler as [`Loop::get_exception_handler`] returns it: the
 /// closure given to [`Loop::set_exception_handler`], shared.
@@ -20,7 +20,7 @@ pub type ExceptionHandler = Rc<dyn Fn(&Loop, &ExceptionContext)>;
 /// What went wrong, asyncio's context dictionary as a struct.
 ///
 /// ```
-/// use tulip_executor::{Error, ExceptionContext};
+/// use tulip::{Error, ExceptionContext};
 /// let ctx = ExceptionContext::new("something failed").with_error(Error::Timeout);
 /// assert_eq!(ctx.message, "something failed");
 /// assert!(ctx.error.as_ref().unwrap().is_timeout());
@@ -103,7 +103,7 @@ impl Loop {
     ///
     /// ```
     /// use std::{cell::RefCell, rc::Rc};
-    /// let event_loop = tulip_executor::EventLoop::new()?;
+    /// let event_loop = tulip::EventLoop::new()?;
     /// let lp = event_loop.handle();
     /// let seen = Rc::new(RefCell::new(Vec::new()));
     /// let s = seen.clone();
@@ -112,7 +112,7 @@ impl Loop {
     /// lp.call_soon({ let lp = lp.clone(); move || lp.stop() })?;
     /// event_loop.run_forever()?; // the loop survives the panic
     /// assert_eq!(seen.borrow().len(), 1);
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn set_exception_handler(&self, handler: impl Fn(&Loop, &ExceptionContext) + 'static) {
         *self.inner.exception_handler.borrow_mut() = Some(Rc::new(handler));
@@ -123,11 +123,11 @@ impl Loop {
     /// asyncio's `set_exception_handler(None)`).
     ///
     /// ```
-    /// let event_loop = tulip_executor::EventLoop::new()?;
+    /// let event_loop = tulip::EventLoop::new()?;
     /// event_loop.set_exception_handler(|_lp, _ctx| {});
     /// event_loop.reset_exception_handler();
     /// assert!(event_loop.get_exception_handler().is_none());
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn reset_exception_handler(&self) {
         self.inner.exception_handler.borrow_mut().take();
@@ -147,7 +147,7 @@ impl Loop {
         if msg.is_empty() {
             msg = String::from("Unhandled exception in event loop");
         }
-        crate::debug::error(&msg);
+        crate::event_loop::debug::error(&msg);
     }
 
     /// Reports `context` to the loop's handler (or the default one). A panic

@@ -10,27 +10,27 @@ use std::sync::RwLock;
 
 use tulip_reactor::BackendKind;
 
-use crate::base_events::{Loop, LoopInner, RunningGuard};
 use crate::error::Error;
+use crate::event_loop::base_events::{Loop, LoopInner, RunningGuard};
 
 /// An event loop: owns the loop's state and runs it. Dropping it closes the
 /// loop. It dereferences to its [`Loop`] handle, so every loop method
 /// (`call_soon`, `create_task`, ...) can be called on it directly.
 ///
 /// ```
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let out = event_loop.run_until_complete(async { "done" })?;
 /// assert_eq!(out, "done");
 /// event_loop.close()?;
 /// assert!(event_loop.is_closed());
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// An `EventLoop` stays on the thread that made it (use
 /// [`Loop::remote`] to reach it from others):
 ///
 /// ```compile_fail
-/// let event_loop = tulip_executor::EventLoop::new().unwrap();
+/// let event_loop = tulip::EventLoop::new().unwrap();
 /// std::thread::spawn(move || event_loop.run_forever());
 /// ```
 pub struct EventLoop {
@@ -40,14 +40,14 @@ pub struct EventLoop {
 /// Builds an [`EventLoop`] with non-default settings.
 ///
 /// ```
-/// use tulip_executor::{BackendKind, EventLoop};
+/// use tulip::{BackendKind, EventLoop};
 /// let event_loop = EventLoop::builder()
 ///     .backend(BackendKind::Polling)
 ///     .paused_clock(true)
 ///     .debug(true)
 ///     .build()?;
 /// assert_eq!(event_loop.backend_kind(), BackendKind::Polling);
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone, Debug)]
 pub struct EventLoopBuilder {
@@ -61,7 +61,7 @@ impl Default for EventLoopBuilder {
         EventLoopBuilder {
             backend: BackendKind::default_kind(),
             paused_clock: false,
-            debug: crate::debug::env_debug(),
+            debug: crate::event_loop::debug::env_debug(),
         }
     }
 }
@@ -183,7 +183,7 @@ impl Drop for EventLoop {
     fn drop(&mut self) {
         if !self.lp.is_closed() && self.lp.get_debug() {
             // asyncio's ResourceWarning("unclosed event loop").
-            crate::debug::warn(
+            crate::event_loop::debug::warn(
                 "unclosed event loop dropped: it is closed now; call close() explicitly",
             );
         }
@@ -242,13 +242,13 @@ pub fn set_event_loop(lp: Option<&Loop>) {
 /// [`Error::NoCurrentLoop`] when there is neither.
 ///
 /// ```
-/// use tulip_executor::{EventLoop, get_event_loop, set_event_loop};
+/// use tulip::{EventLoop, get_event_loop, set_event_loop};
 /// let event_loop = EventLoop::new()?;
 /// assert!(get_event_loop().is_err());
 /// set_event_loop(Some(&event_loop));
 /// assert!(get_event_loop()?.same_loop(&event_loop));
 /// set_event_loop(None);
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 pub fn get_event_loop() -> Result<Loop, Error> {
     if let Ok(lp) = crate::get_running_loop() {

@@ -65,8 +65,8 @@ struct Shared {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_executor::{ReturnWhen, sleep, spawn, wait};
-/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// use tulip::{ReturnWhen, sleep, spawn, wait};
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
 /// event_loop.run_until_complete(async {
 ///     let fast = spawn(async { sleep(Duration::from_secs(1)).await; 1 });
 ///     let slow = spawn(async { sleep(Duration::from_secs(9)).await; 2 });
@@ -74,7 +74,7 @@ struct Shared {
 ///     assert_eq!((done.len(), pending.len()), (1, 1));
 ///     assert_eq!(done.into_iter().next().unwrap().await.unwrap(), 1);
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// # Cancel safety

@@ -37,8 +37,8 @@ use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
 use std::rc::Rc;
 
-use crate::clock::Nanos;
-use crate::handle::{self, CallbackRc};
+use crate::event_loop::clock::Nanos;
+use crate::event_loop::handle::{self, CallbackRc};
 
 const MIN_ENTRIES_TO_PURGE: usize = 100;
 
@@ -341,7 +341,7 @@ impl TimerQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::handle::Once;
+    use crate::event_loop::handle::Once;
     use std::cell::RefCell;
     use std::panic::Location;
 

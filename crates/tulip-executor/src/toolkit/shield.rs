@@ -16,8 +16,8 @@ use crate::task::{Task, spawn};
 ///
 /// ```
 /// use std::{cell::Cell, rc::Rc, time::Duration};
-/// use tulip_executor::{shield, sleep, spawn};
-/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// use tulip::{shield, sleep, spawn};
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
 /// let finished = Rc::new(Cell::new(false));
 /// let f = finished.clone();
 /// event_loop.run_until_complete(async move {
@@ -30,7 +30,7 @@ use crate::task::{Task, spawn};
 ///     sleep(Duration::from_secs(2)).await;
 /// })?;
 /// assert!(finished.get());
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// # Cancel safety

@@ -105,15 +105,15 @@ impl State {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_executor::{sleep, timeout};
-/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// use tulip::{sleep, timeout};
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
 /// event_loop.run_until_complete(async {
 ///     let t = timeout(Duration::from_secs(1));
 ///     let r = t.run(sleep(Duration::from_secs(10))).await;
 ///     assert!(r.unwrap_err().is_timeout());
 ///     assert!(t.expired());
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Timeout {
@@ -126,13 +126,13 @@ pub struct Timeout {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_executor::{sleep, timeout};
-/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// use tulip::{sleep, timeout};
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
 /// let r = event_loop.run_until_complete(async {
 ///     timeout(Duration::from_secs(5)).run(async { sleep(Duration::from_secs(1)).await; 7 }).await
 /// })?;
 /// assert_eq!(r?, 7);
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 pub fn timeout(delay: Duration) -> Timeout {
     let t = Timeout::new(None);
@@ -146,15 +146,15 @@ pub fn timeout(delay: Duration) -> Timeout {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_executor::{get_running_loop, sleep, timeout_at};
-/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// use tulip::{get_running_loop, sleep, timeout_at};
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
 /// event_loop.run_until_complete(async {
 ///     let deadline = get_running_loop().unwrap().time() + Duration::from_secs(1);
 ///     let t = timeout_at(deadline);
 ///     assert_eq!(t.when(), Some(deadline));
 ///     assert!(t.run(sleep(Duration::from_secs(2))).await.is_err());
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 pub fn timeout_at(deadline: Instant) -> Timeout {
     Timeout::new(Some(deadline))
@@ -165,7 +165,7 @@ impl Timeout {
     /// `timeout(None)`), to be [rescheduled](Timeout::reschedule) later.
     ///
     /// ```
-    /// let t = tulip_executor::Timeout::new(None);
+    /// let t = tulip::Timeout::new(None);
     /// assert_eq!(t.when(), None);
     /// ```
     pub fn new(when: Option<Instant>) -> Timeout {
@@ -184,13 +184,13 @@ impl Timeout {
     ///
     /// ```
     /// use std::time::Duration;
-    /// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+    /// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
     /// event_loop.run_until_complete(async {
-    ///     let now = tulip_executor::get_running_loop().unwrap().time();
-    ///     let t = tulip_executor::timeout(Duration::from_secs(3));
+    ///     let now = tulip::get_running_loop().unwrap().time();
+    ///     let t = tulip::timeout(Duration::from_secs(3));
     ///     assert_eq!(t.when(), Some(now + Duration::from_secs(3)));
     /// })?;
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn when(&self) -> Option<Instant> {
         self.state.resolve();
@@ -204,8 +204,8 @@ impl Timeout {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use tulip_executor::{get_running_loop, sleep, timeout};
-    /// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+    /// use tulip::{get_running_loop, sleep, timeout};
+    /// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
     /// event_loop.run_until_complete(async {
     ///     let t = timeout(Duration::from_secs(1));
     ///     let t2 = t.clone();
@@ -217,7 +217,7 @@ impl Timeout {
     ///     }).await;
     ///     assert_eq!(r.unwrap(), "done");
     /// })?;
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn reschedule(&self, when: Option<Instant>) -> Result<(), Error> {
         let s = &self.state;
@@ -239,7 +239,7 @@ impl Timeout {
     /// `expired()`).
     ///
     /// ```
-    /// let t = tulip_executor::Timeout::new(None);
+    /// let t = tulip::Timeout::new(None);
     /// assert!(!t.expired());
     /// ```
     pub fn expired(&self) -> bool {
@@ -253,14 +253,14 @@ impl Timeout {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use tulip_executor::{sleep, timeout};
-    /// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+    /// use tulip::{sleep, timeout};
+    /// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
     /// event_loop.run_until_complete(async {
     ///     let t = timeout(Duration::from_secs(1));
     ///     assert_eq!(t.run(async { 5 }).await.unwrap(), 5);
     ///     assert!(!t.expired());
     /// })?;
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     ///
     /// # Cancel safety
@@ -425,8 +425,8 @@ fn set_waker(state: &State, cx: &Context<'_>) {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_executor::{sleep, spawn, wait_for};
-/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// use tulip::{sleep, spawn, wait_for};
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
 /// event_loop.run_until_complete(async {
 ///     let task = spawn(sleep(Duration::from_secs(60)));
 ///     let probe = task.task_ref();
@@ -434,18 +434,18 @@ fn set_waker(state: &State, cx: &Context<'_>) {
 ///     assert!(r.unwrap_err().is_timeout());
 ///     assert!(probe.done() && probe.cancelled());
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_executor::{sleep, wait_for};
-/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// use tulip::{sleep, wait_for};
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
 /// event_loop.run_until_complete(async {
 ///     let r = wait_for(sleep(Duration::from_secs(60)), Duration::from_secs(1)).await;
 ///     assert!(r.unwrap_err().is_timeout());
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// # Cancel safety
@@ -464,14 +464,14 @@ pub fn wait_for<F: Future>(fut: F, timeout: Duration) -> TimeoutScope<F> {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_executor::{sleep, spawn, wait_for_task};
-/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// use tulip::{sleep, spawn, wait_for_task};
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
 /// event_loop.run_until_complete(async {
 ///     let task = spawn(sleep(Duration::from_secs(60)));
 ///     let r = wait_for_task(task, Duration::from_secs(1)).await;
 ///     assert!(r.unwrap_err().is_timeout());
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// # Cancel safety

@@ -68,29 +68,3 @@ pub(crate) fn error(msg: &str) {
         eprintln!("tulip: ERROR: {msg}");
     }
 }
-
-impl crate::Loop {
-    /// Whether debug mode is on (asyncio's `get_debug`).
-    pub fn get_debug(&self) -> bool {
-        self.inner.debug.enabled()
-    }
-
-    /// Turns debug mode on or off (asyncio's `set_debug`): in debug mode,
-    /// callbacks and task steps slower than
-    /// [`slow_callback_duration`](crate::Loop::slow_callback_duration) are
-    /// reported with where they were created.
-    pub fn set_debug(&self, enabled: bool) {
-        self.inner.debug.set_enabled(enabled);
-    }
-
-    /// The duration above which a callback counts as slow in debug mode
-    /// (default 100 ms).
-    pub fn slow_callback_duration(&self) -> Duration {
-        self.inner.debug.slow_callback_duration()
-    }
-
-    /// Sets the slow-callback threshold of debug mode.
-    pub fn set_slow_callback_duration(&self, d: Duration) {
-        self.inner.debug.set_slow_callback_duration(d);
-    }
-}

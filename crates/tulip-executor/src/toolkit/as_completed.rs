@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::sleep::{Sleep, sleep};
-use crate::task_set::{TaskSet, spawn_child};
+use crate::toolkit::task_set::{TaskSet, spawn_child};
 
 /// Runs `futures` concurrently and yields their outcomes in completion
 /// order; with `timeout`, an `Err(Error::Timeout)` item ends the stream
@@ -33,8 +33,8 @@ use crate::task_set::{TaskSet, spawn_child};
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_executor::{as_completed, sleep};
-/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// use tulip::{as_completed, sleep};
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
 /// event_loop.run_until_complete(async {
 ///     let mut it = as_completed(
 ///         [3u64, 1, 2].map(|s| async move { sleep(Duration::from_secs(s)).await; s }),
@@ -46,7 +46,7 @@ use crate::task_set::{TaskSet, spawn_child};
 ///     }
 ///     assert_eq!(order, [1, 2, 3]);
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// # Cancel safety
@@ -89,13 +89,13 @@ impl<T> AsCompleted<T> {
     /// `StreamExt` import).
     ///
     /// ```
-    /// use tulip_executor::as_completed;
-    /// tulip_executor::run(async {
+    /// use tulip::as_completed;
+    /// tulip::run(async {
     ///     let mut it = as_completed(vec![async { 1 }], None);
     ///     assert_eq!(it.next().await.unwrap().unwrap(), 1);
     ///     assert!(it.next().await.is_none());
     /// })?;
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     ///
     /// # Cancel safety

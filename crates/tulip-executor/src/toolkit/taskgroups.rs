@@ -47,7 +47,7 @@ use std::task::{Context, Poll, Waker};
 
 use crate::error::{Error, PanicError};
 use crate::task::{Task, TaskRef, current_task};
-use crate::task_set::{ChildSlot, EmptySlot, empty_slot, new_slot};
+use crate::toolkit::task_set::{ChildSlot, EmptySlot, empty_slot, new_slot};
 
 /// The errors of a failed [`TaskGroup`] (asyncio's `ExceptionGroup`), in the
 /// order they happened.
@@ -172,16 +172,16 @@ pub struct TaskGroup {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_executor::{sleep, task_group};
-/// let event_loop = tulip_executor::EventLoop::builder().paused_clock(true).build()?;
+/// use tulip::{sleep, task_group};
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
 /// let r = event_loop.run_until_complete(task_group(|tg| async move {
 ///     let a = tg.create_task(async { sleep(Duration::from_secs(1)).await; 1 })?;
 ///     let b = tg.create_task(async { 2 })?;
-///     Ok::<_, tulip_executor::Error>((a, b))
+///     Ok::<_, tulip::Error>((a, b))
 /// }))?;
 /// let (a, b) = r.unwrap()?; // the group is done: both children finished
 /// assert!(a.done() && b.done());
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 ///
 /// # Cancel safety
@@ -224,13 +224,13 @@ impl TaskGroup {
     /// loop.
     ///
     /// ```
-    /// use tulip_executor::task_group;
-    /// tulip_executor::run(task_group(|tg| async move {
+    /// use tulip::task_group;
+    /// tulip::run(task_group(|tg| async move {
     ///     let t = tg.create_task(async { 1 }).unwrap();
     ///     assert_eq!(t.await.unwrap(), 1);
     /// }))?
     /// .unwrap();
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     #[track_caller]
     pub fn create_task<F>(&self, fut: F) -> Result<Task<F::Output>, Error>
@@ -248,12 +248,12 @@ impl TaskGroup {
     /// children, not the failing one).
     ///
     /// ```
-    /// use tulip_executor::{Error, task_group};
-    /// let r = tulip_executor::run(task_group(|tg| async move {
+    /// use tulip::{Error, task_group};
+    /// let r = tulip::run(task_group(|tg| async move {
     ///     tg.try_create_task(async { Err::<(), _>(Error::Timeout) }).unwrap();
     /// }))?;
     /// assert!(r.unwrap_err().errors[0].is_timeout());
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     #[track_caller]
     pub fn try_create_task<F, T, E>(&self, fut: F) -> Result<Task<Result<T, Error>>, Error>
@@ -305,11 +305,11 @@ impl TaskGroup {
     /// refused then.
     ///
     /// ```
-    /// tulip_executor::run(tulip_executor::task_group(|tg| async move {
+    /// tulip::run(tulip::task_group(|tg| async move {
     ///     assert!(!tg.is_shutting_down());
     /// }))?
     /// .unwrap();
-    /// # Ok::<(), tulip_executor::Error>(())
+    /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn is_shutting_down(&self) -> bool {
         self.state.aborting.get()

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 
 use crate::error::{Error, PanicError};
-use crate::exception_handler::ExceptionContext;
+use crate::event_loop::exception_handler::ExceptionContext;
 use crate::task::{Task, finish_emptied, spawn};
 
 /// A child's future in a cell of its own, shared by its task and by the

@@ -1,0 +1,203 @@
+//! Spawning: [`Loop::create_task`] and [`TaskOptions`] (asyncio's `name=`
+//! and eager start), [`spawn`] on the running loop, and the task queries
+//! [`current_task`] and [`all_tasks`].
+
+use std::cell::Cell;
+use std::future::Future;
+use std::panic::Location;
+use std::ptr::NonNull;
+use std::rc::{Rc, Weak};
+
+use super::harness::TaskFuture;
+use super::header::{CURRENT_TASK, Runnable, TaskHeader, TaskRef, all_task_refs, registered};
+use super::join::Task;
+use crate::error::Error;
+use crate::event_loop::base_events::{Loop, LoopInner, Ready, schedule_runnable, with_running};
+
+/// Options for [`Loop::create_task_with`] (asyncio's `name=` and
+/// `eager_start=` arguments).
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct TaskOptions {
+    /// The task's name; `Task-<id>` if none.
+    pub name: Option<String>,
+    /// Start the task at once, running it until its first suspension before
+    /// `create_task_with` returns (asyncio 3.12's eager tasks). Only while
+    /// the loop is running; otherwise the task is scheduled as usual.
+    pub eager: bool,
+}
+
+impl TaskOptions {
+    /// The default options.
+    pub fn new() -> TaskOptions {
+        TaskOptions::default()
+    }
+
+    /// Sets the name.
+    pub fn name(mut self, name: impl Into<String>) -> TaskOptions {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Sets eager start.
+    pub fn eager(mut self, eager: bool) -> TaskOptions {
+        self.eager = eager;
+        self
+    }
+}
+
+impl Loop {
+    /// Wraps `future` in a [`Task`](crate::Task) and schedules it (asyncio's
+    /// `create_task`). The loop need not be running: the task starts when
+    /// it runs. On a closed loop the task is already done with
+    /// [`Error::LoopClosed`](crate::Error::LoopClosed) (no panic: a closed loop can be reached from
+    /// destructors that [`close`](crate::EventLoop::close) itself runs).
+    #[track_caller]
+    pub fn create_task<F>(&self, future: F) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        self.create_task_with(future, TaskOptions::default())
+    }
+
+    /// [`create_task`](Loop::create_task) with a name or eager start.
+    ///
+    /// ```
+    /// use tulip::TaskOptions;
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// event_loop.run_until_complete(async move {
+    ///     let task = lp.create_task_with(async { 1 }, TaskOptions::new().name("worker").eager(true));
+    ///     assert_eq!(task.get_name(), "worker");
+    ///     assert!(task.done()); // ran to completion inside create_task_with
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
+    #[track_caller]
+    pub fn create_task_with<F>(&self, future: F, options: TaskOptions) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        let site = Location::caller();
+        let inner = &self.inner;
+        if inner.closed.get() {
+            return spawn_failed(Error::LoopClosed, self.downgrade(), site);
+        }
+        let id = inner.tasks.borrow_mut().next_id();
+        let header = TaskHeader::new(id, self.downgrade(), site, options.name);
+        let remote = inner.remote.clone();
+        let (runnable, task) = async_task::Builder::new().metadata(header).spawn_local(
+            move |header: &TaskHeader| TaskFuture {
+                header: NonNull::from(header),
+                fail: None,
+                fut: Some(future),
+            },
+            async_task::WithInfo(move |r, info: async_task::ScheduleInfo| {
+                schedule_runnable(&remote, r, info.woken_while_running)
+            }),
+        );
+        inner.tasks.borrow_mut().insert(TaskRef::new(&runnable));
+        if options.eager
+            && self.is_running()
+            && with_running(|l| Rc::ptr_eq(l, inner)).unwrap_or(false)
+        {
+            runnable.run();
+        } else {
+            inner.ready.borrow_mut().push(Ready::Task(runnable));
+        }
+        Task::new(task)
+    }
+
+    /// The tasks of this loop that are not done yet (asyncio's `all_tasks`).
+    pub fn all_tasks(&self) -> Vec<TaskRef> {
+        all_task_refs(self)
+    }
+}
+
+/// A task that could not start: done at once with `error`.
+fn spawn_failed<T: 'static>(
+    error: Error,
+    lp: Weak<LoopInner>,
+    site: &'static Location<'static>,
+) -> Task<T> {
+    let header = TaskHeader::new(0, lp, site, None);
+    let (runnable, task) = async_task::Builder::new().metadata(header).spawn_local(
+        move |header: &TaskHeader| TaskFuture {
+            header: NonNull::from(header),
+            fail: Some(Box::new(error)),
+            fut: None::<std::future::Pending<T>>,
+        },
+        // Never called: the task completes in the `run` below, and waking a
+        // completed task schedules nothing.
+        |_r: Runnable| {},
+    );
+    runnable.metadata().self_waker.set(Some(runnable.waker()));
+    runnable.run();
+    Task::new(task)
+}
+
+/// Spawns `future` on the running loop (asyncio's `asyncio.create_task`).
+///
+/// ```
+/// use tulip::spawn;
+/// tulip::run(async {
+///     let task = spawn(async { 6 * 7 });
+///     assert_eq!(task.await.unwrap(), 42);
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
+///
+/// # Panics
+///
+/// Outside a running loop (asyncio raises `RuntimeError: no running event
+/// loop` at the call; tokio's `spawn` panics the same way): there is no
+/// loop to run the task, which is a bug in the calling code, not a
+/// condition to handle. Call it from inside [`run`](crate::run) or a task,
+/// or use [`Loop::create_task`] on a loop handle, which works before the
+/// loop runs.
+///
+/// ```should_panic
+/// let _task = tulip::spawn(async {}); // no running loop: panics here
+/// ```
+#[track_caller]
+#[doc(alias = "spawn_local")]
+pub fn spawn<F>(future: F) -> Task<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    match crate::get_running_loop() {
+        Ok(lp) => lp.create_task(future),
+        Err(_) => panic_no_running_loop(),
+    }
+}
+
+/// The panic of [`spawn`] (and of the toolkit functions that spawn at the
+/// call) outside a running loop, kept out of line.
+#[cold]
+#[track_caller]
+fn panic_no_running_loop() -> ! {
+    panic!(
+        "tulip::spawn called outside a running event loop: call it from inside \
+         tulip::run(..) or a task on the loop, or use Loop::create_task on a loop handle"
+    )
+}
+
+/// The task whose future is being polled on this thread (asyncio's
+/// `current_task`), `None` outside a task.
+pub fn current_task() -> Option<TaskRef> {
+    let header = CURRENT_TASK.with(Cell::get)?;
+    // SAFETY: `CURRENT_TASK` is set only while that task's future is being
+    // polled (and restored right after), so its allocation is alive.
+    registered(unsafe { header.as_ref() })
+}
+
+/// The running loop's tasks that are not done (asyncio's `all_tasks`);
+/// empty outside a running loop.
+pub fn all_tasks() -> Vec<TaskRef> {
+    crate::get_running_loop()
+        .map(|lp| all_task_refs(&lp))
+        .unwrap_or_default()
+}
