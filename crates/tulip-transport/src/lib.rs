@@ -37,6 +37,7 @@ mod datagram_options;
 mod dns;
 mod error;
 mod happy_eyeballs;
+mod lifecycle;
 mod loop_ext;
 mod pipes;
 mod protocols;

@@ -43,9 +43,10 @@ use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError, TimerHand
 
 use crate::error::{Error, Result};
 use crate::protocols::{BaseProtocol, Protocol, ProtocolRef};
+use crate::readbuf::{BufferedRead as Buffered, read_buffered};
 use crate::selector_events::SocketTransport;
 use crate::tls_options::{TlsError, tls_error};
-use crate::transports::{Notice, Notices, Transport};
+use crate::transports::{Notice, NoticeOwner, Notices, Transport};
 
 /// Ciphertext kept while the application has paused reading; past this
 /// the socket transport is paused too.
@@ -107,7 +108,7 @@ enum PlainRead {
 
 /// What one read from rustls gave a `BufferedProtocol`.
 enum BufferedRead {
-    Data(usize),
+    Data,
     Drained,
     Eof,
     Busy,
@@ -488,7 +489,7 @@ impl SslProtocol {
                     }
                 },
                 Some(ProtocolRef::Buffered(p)) => match self.deliver_buffered(&p) {
-                    BufferedRead::Data(_) => self.flush_notices(),
+                    BufferedRead::Data => self.flush_notices(),
                     BufferedRead::Drained => return Delivery::Drained,
                     BufferedRead::Eof => return Delivery::Eof,
                     BufferedRead::Busy => {
@@ -550,30 +551,16 @@ impl SslProtocol {
         let Ok(mut p) = p.try_borrow_mut() else {
             return BufferedRead::Busy;
         };
-        let got = catch_unwind(AssertUnwindSafe(|| {
-            let buf = p.get_buffer(available);
-            if buf.is_empty() {
-                return BufferedRead::EmptyBuffer;
-            }
-            let n = match self.conn.try_borrow_mut() {
-                Ok(mut conn) => conn.reader().read(buf),
-                Err(_) => return BufferedRead::Busy,
-            };
-            match n {
-                Ok(0) => BufferedRead::Eof,
-                Ok(n) => BufferedRead::Data(n),
-                Err(_) => BufferedRead::Drained,
-            }
-        }));
-        match got {
-            Ok(BufferedRead::Data(n)) => {
-                match catch_unwind(AssertUnwindSafe(|| p.buffer_updated(n))) {
-                    Ok(()) => BufferedRead::Data(n),
-                    Err(payload) => BufferedRead::Panicked(payload),
-                }
-            }
-            Ok(other) => other,
-            Err(payload) => BufferedRead::Panicked(payload),
+        let read = read_buffered(&mut *p, available, |buf| match self.conn.try_borrow_mut() {
+            Ok(mut conn) => conn.reader().read(buf).map_err(|_| BufferedRead::Drained),
+            Err(_) => Err(BufferedRead::Busy),
+        });
+        match read {
+            Buffered::Data(_) => BufferedRead::Data,
+            Buffered::Eof => BufferedRead::Eof,
+            Buffered::EmptyBuffer => BufferedRead::EmptyBuffer,
+            Buffered::Failed(why) => why,
+            Buffered::Panicked(payload) => BufferedRead::Panicked(payload),
         }
     }
 
@@ -953,33 +940,8 @@ impl SslProtocol {
             return;
         };
         if self.notices.push(notice, &app) {
-            self.schedule_notices();
+            self.schedule_notice_flush();
         }
-    }
-
-    fn flush_notices(self: &Rc<Self>) {
-        if self.notices.is_empty() {
-            return;
-        }
-        let Some(app) = self.app.borrow().clone() else {
-            return;
-        };
-        if self.notices.flush(&app) {
-            self.schedule_notices();
-        }
-    }
-
-    fn schedule_notices(self: &Rc<Self>) {
-        if !self.notices.mark_scheduled() {
-            return;
-        }
-        let this = self.this.clone();
-        let _ = self.lp.call_soon(move || {
-            if let Some(s) = this.upgrade() {
-                s.notices.unmark_scheduled();
-                s.flush_notices();
-            }
-        });
     }
 
     /// Whether the application reads.
@@ -990,5 +952,27 @@ impl SslProtocol {
     /// Bytes waiting to be sent, plaintext and records.
     pub(crate) fn write_buffer_size(&self) -> usize {
         self.backlog.borrow().len() + self.socket().map_or(0, |s| s.get_write_buffer_size())
+    }
+}
+
+impl NoticeOwner for SslProtocol {
+    fn notices(&self) -> &Notices {
+        &self.notices
+    }
+
+    fn notice_loop(&self) -> &Loop {
+        &self.lp
+    }
+
+    fn flush_notices(self: &Rc<Self>) {
+        if self.notices.is_empty() {
+            return;
+        }
+        let Some(app) = self.app.borrow().clone() else {
+            return;
+        };
+        if self.notices.flush(&app) {
+            self.schedule_notice_flush();
+        }
     }
 }

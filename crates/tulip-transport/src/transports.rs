@@ -429,6 +429,37 @@ impl Notices {
     }
 }
 
+/// A transport (or layer) that delivers [`Notices`] to its protocol: the
+/// retry, "mark scheduled, `call_soon`, flush again", is written once here.
+pub(crate) trait NoticeOwner: Sized + 'static {
+    /// The notices waiting for the protocol.
+    fn notices(&self) -> &Notices;
+
+    /// The loop the retry runs on.
+    fn notice_loop(&self) -> &tulip_executor::Loop;
+
+    /// Delivers what waits while the protocol is free, and calls
+    /// [`schedule_notice_flush`](NoticeOwner::schedule_notice_flush) when
+    /// some still wait.
+    fn flush_notices(self: &Rc<Self>);
+
+    /// Schedules one [`flush_notices`](NoticeOwner::flush_notices) for the
+    /// next loop pass, unless one is scheduled already.
+    fn schedule_notice_flush(self: &Rc<Self>) {
+        if !self.notices().mark_scheduled() {
+            return;
+        }
+        let t = self.clone();
+        let scheduled = self.notice_loop().call_soon(move || {
+            t.notices().unmark_scheduled();
+            t.flush_notices();
+        });
+        if scheduled.is_err() {
+            self.notices().unmark_scheduled();
+        }
+    }
+}
+
 /// Reports `err` through the loop's exception handler with `message`: how
 /// every transport reports what it cannot hand to its protocol.
 pub(crate) fn report(lp: &tulip_executor::Loop, message: &str, err: tulip_executor::Error) {
