@@ -37,7 +37,7 @@ pub enum Error {
     Closed,
     /// A TLS failure: a certificate rejected, a protocol error, a
     /// truncated stream, a TLS timeout (asyncio's `ssl.SSLError`).
-    Tls(crate::tls_options::TlsError),
+    Tls(crate::tls::options::TlsError),
     /// A fallible protocol factory ([`Fallible`](crate::Fallible))
     /// returned an error: the connection, endpoint or pipe was not made
     /// and its descriptor is closed (asyncio: the exception the
@@ -119,7 +119,7 @@ impl Error {
     }
 
     /// The TLS error inside, if this is one.
-    pub fn as_tls(&self) -> Option<&crate::tls_options::TlsError> {
+    pub fn as_tls(&self) -> Option<&crate::tls::options::TlsError> {
         match self {
             Error::Tls(e) => Some(e),
             _ => None,

@@ -28,31 +28,19 @@
 
 #![forbid(unsafe_code)]
 
-mod accept;
 mod address;
-mod connection;
-mod connection_options;
+mod connect;
 mod datagram;
-mod datagram_options;
-mod dns;
 mod error;
-mod happy_eyeballs;
 mod lifecycle;
 mod loop_ext;
-mod pipes;
 mod protocols;
-mod readbuf;
-mod selector_events;
-mod sendfile;
 mod server;
-mod server_options;
 mod sock;
 mod sock_ops;
-mod sslproto;
-mod tls_options;
-mod tls_transport;
+mod stream;
+mod tls;
 mod transports;
-mod unix_events;
 
 /// The rustls crate tulip's TLS is built on, re-exported so that a program
 /// matches [`TlsError`]'s rustls errors (and builds rustls configurations)
@@ -75,20 +63,20 @@ mod unix_events;
 pub use rustls;
 
 pub use address::{AddressFamily, SockAddr, UnixAddr};
-pub use connection_options::{AcceptedSocketOptions, ConnectOptions};
-pub use datagram::{DatagramOptions, DatagramTransport};
-pub use dns::{AddrInfo, AddrInfoOptions, GaiError, NameInfoFlags, SockType};
+pub use connect::dns::{AddrInfo, AddrInfoOptions, GaiError, NameInfoFlags, SockType};
+pub use connect::options::{AcceptedSocketOptions, ConnectOptions};
+pub use datagram::transport::{DatagramOptions, DatagramTransport};
 pub use error::{Error, FactoryError, Result};
 pub use loop_ext::{Connection, LoopNetExt};
 pub use protocols::{
     BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramProtocolFactory, Fallible,
     Protocol, ProtocolFactory, ProtocolRef,
 };
-pub use server::{Hosts, Server, ServerOptions, ServerSocket};
-pub use tls_options::{
+pub use server::base::{Hosts, Server, ServerOptions, ServerSocket};
+pub use server::unix::{UnixConnectOptions, UnixServerOptions};
+pub use tls::options::{
     SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT, StartTlsOptions, TlsClientConfig, TlsConfig,
     TlsError, TlsServerConfig,
 };
-pub use tls_transport::TlsInfo;
+pub use tls::transport::TlsInfo;
 pub use transports::{DEFAULT_HIGH_WATER, ExtraInfo, FlowControl, Transport, TransportImpl};
-pub use unix_events::{UnixConnectOptions, UnixServerOptions};

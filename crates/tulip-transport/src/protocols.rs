@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use crate::address::SockAddr;
-use crate::datagram::DatagramTransport;
+use crate::datagram::transport::DatagramTransport;
 use crate::error::{Error, FactoryError, Result};
 use crate::transports::Transport;
 

@@ -97,7 +97,7 @@ pub trait TransportImpl: 'static {
     /// The concrete transport, for operations that need it (`sendfile`).
     fn as_any(&self) -> &dyn Any;
     /// See [`Transport::tls_info`]. The default: not TLS.
-    fn tls_info(&self) -> Option<crate::tls_transport::TlsInfo> {
+    fn tls_info(&self) -> Option<crate::tls::transport::TlsInfo> {
         None
     }
 }
@@ -175,7 +175,7 @@ impl Transport {
     /// What the TLS session negotiated (version, cipher suite, ALPN, SNI
     /// name, the peer's certificates); `None` for a transport without
     /// TLS. Stands for asyncio's `get_extra_info('ssl_object')`.
-    pub fn tls_info(&self) -> Option<crate::tls_transport::TlsInfo> {
+    pub fn tls_info(&self) -> Option<crate::tls::transport::TlsInfo> {
         self.inner.tls_info()
     }
 

@@ -10,10 +10,10 @@ use tulip_executor::Loop;
 use crate::error::{Error, Result};
 use crate::loop_ext::Connection;
 use crate::protocols::ProtocolFactory;
-use crate::selector_events::{Kind, SocketTransport};
+use crate::stream::socket::{Kind, SocketTransport};
 
-pub use crate::connection_options::{AcceptedSocketOptions, ConnectOptions};
-use crate::tls_transport::{TlsStart, start_connection};
+pub use crate::connect::options::{AcceptedSocketOptions, ConnectOptions};
+use crate::tls::transport::{TlsStart, start_connection};
 
 /// Makes the protocol, wraps `fd` in a transport, and waits for
 /// `connection_made` to have run. If the factory fails, `fd` is closed;
@@ -104,6 +104,6 @@ pub(crate) async fn create_connection<F: ProtocolFactory>(
         check_stream_socket(&sock)?;
         return start_connection(lp, sock, Kind::Socket, &mut factory, tls).await;
     }
-    let sock = crate::happy_eyeballs::connect(lp, host, port, &options).await?;
+    let sock = crate::connect::happy_eyeballs::connect(lp, host, port, &options).await?;
     start_connection(lp, sock, Kind::Socket, &mut factory, tls).await
 }

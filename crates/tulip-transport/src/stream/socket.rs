@@ -28,8 +28,8 @@ use crate::address::SockAddr;
 use crate::error::{Error, Result};
 use crate::lifecycle::{Lifecycle, TransportLifecycle};
 use crate::protocols::ProtocolRef;
-use crate::readbuf::{BufferedRead, READ_SIZE, read_buffered, with_read_buffer};
 use crate::sock;
+use crate::stream::readbuf::{BufferedRead, READ_SIZE, read_buffered, with_read_buffer};
 use crate::transports::{
     ExtraInfo, FlowControl, Notice, NoticeOwner, Notices, Transport, TransportImpl,
 };

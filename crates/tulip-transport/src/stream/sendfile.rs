@@ -41,10 +41,10 @@ use tulip_reactor::without_sigpipe;
 
 use crate::error::{Error, Result};
 use crate::protocols::{BaseProtocol, Protocol, ProtocolRef};
-use crate::readbuf::{BufferedRead, read_buffered};
-use crate::selector_events::{Kind, SocketTransport};
 use crate::sock::wait_fd;
 use crate::sock_ops::{check_nonblocking, retry, send_all};
+use crate::stream::readbuf::{BufferedRead, read_buffered};
+use crate::stream::socket::{Kind, SocketTransport};
 use crate::transports::Transport;
 
 /// The read buffer of [`sock_sendfile`]'s fallback (asyncio's

@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use crate::address::AddressFamily;
-use crate::tls_options::{TlsClientConfig, TlsServerConfig};
+use crate::tls::options::{TlsClientConfig, TlsServerConfig};
 
 /// Options of [`LoopNetExt::create_connection`](crate::LoopNetExt::create_connection).
 ///

@@ -27,16 +27,16 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use tulip_executor::Loop;
 
-use crate::connection::start_transport;
+use crate::connect::connection::start_transport;
 use crate::error::{Error, Result};
 use crate::loop_ext::Connection;
 use crate::protocols::{BaseProtocol, Protocol, ProtocolFactory, ProtocolRef};
-use crate::selector_events::Kind;
-use crate::sslproto::{SslProtocol, State, TlsSetup};
-use crate::tls_options::{
+use crate::stream::socket::Kind;
+use crate::tls::options::{
     SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT, StartTlsOptions, TlsClientConfig, TlsConfig,
     TlsServerConfig, check_timeout, server_name, tls_error,
 };
+use crate::tls::sslproto::{SslProtocol, State, TlsSetup};
 use crate::transports::{DEFAULT_HIGH_WATER, ExtraInfo, FlowControl, Transport, TransportImpl};
 
 /// What a TLS session negotiated ([`Transport::tls_info`]): asyncio's

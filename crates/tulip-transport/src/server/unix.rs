@@ -14,15 +14,15 @@ use rustix::net::{AddressFamily, SocketType, sockopt};
 use tulip_executor::Loop;
 
 use crate::address::{SockAddr, UnixAddr};
-use crate::connection::check_stream_socket;
+use crate::connect::connection::check_stream_socket;
 use crate::error::{Error, Result, bind_error};
 use crate::loop_ext::Connection;
 use crate::protocols::ProtocolFactory;
-use crate::selector_events::Kind;
-use crate::server::{Listener, Server};
+use crate::server::base::{Listener, Server};
 use crate::sock;
-use crate::tls_options::{TlsClientConfig, TlsServerConfig};
-use crate::tls_transport::{TlsStart, start_connection};
+use crate::stream::socket::Kind;
+use crate::tls::options::{TlsClientConfig, TlsServerConfig};
+use crate::tls::transport::{TlsStart, start_connection};
 
 /// The longest pause between two connection attempts to a Unix server
 /// whose backlog is full.

@@ -37,11 +37,11 @@ use crate::address::{SockAddr, UnixAddr};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Lifecycle, TransportLifecycle};
 use crate::protocols::{DatagramProtocol, DatagramProtocolFactory};
-use crate::readbuf::with_read_buffer;
 use crate::sock;
+use crate::stream::readbuf::with_read_buffer;
 use crate::transports::{ExtraInfo, FlowControl, Notice, NoticeOwner, Notices};
 
-pub use crate::datagram_options::DatagramOptions;
+pub use crate::datagram::options::DatagramOptions;
 
 /// At most this many datagrams are received per readiness of the socket.
 pub(crate) const MAX_DATAGRAMS_PER_READY: usize = 16;
@@ -755,7 +755,7 @@ pub(crate) async fn create_datagram_endpoint<F: DatagramProtocolFactory>(
     mut factory: F,
     options: DatagramOptions,
 ) -> Result<(DatagramTransport, Rc<RefCell<F::Protocol>>)> {
-    let opened = crate::datagram_options::open_socket(options)?;
+    let opened = crate::datagram::options::open_socket(options)?;
     let protocol = factory.build()?;
     let shared: SharedProtocol = protocol.clone();
     let endpoint = Endpoint::new(lp, opened.fd, opened.remote, shared)?;

@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use crate::address::AddressFamily;
-use crate::tls_options::TlsServerConfig;
+use crate::tls::options::TlsServerConfig;
 
 /// The backlog of a server when none is given (asyncio's default).
 pub(crate) const DEFAULT_BACKLOG: u32 = 100;

@@ -43,9 +43,9 @@ use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError, TimerHand
 
 use crate::error::{Error, Result};
 use crate::protocols::{BaseProtocol, Protocol, ProtocolRef};
-use crate::readbuf::{BufferedRead as Buffered, read_buffered};
-use crate::selector_events::SocketTransport;
-use crate::tls_options::{TlsError, tls_error};
+use crate::stream::readbuf::{BufferedRead as Buffered, read_buffered};
+use crate::stream::socket::SocketTransport;
+use crate::tls::options::{TlsError, tls_error};
 use crate::transports::{Notice, NoticeOwner, Notices, Transport};
 
 /// Ciphertext kept while the application has paused reading; past this
