@@ -65,18 +65,23 @@ pub use rustls;
 pub use address::{AddressFamily, SockAddr, UnixAddr};
 pub use connect::dns::{AddrInfo, AddrInfoOptions, GaiError, NameInfoFlags, SockType};
 pub use connect::options::{AcceptedSocketOptions, ConnectOptions};
-pub use datagram::transport::{DatagramOptions, DatagramTransport};
+pub use datagram::options::DatagramOptions;
+pub use datagram::protocol::{DatagramProtocol, DatagramProtocolFactory};
+pub use datagram::transport::DatagramTransport;
 pub use error::{Error, FactoryError, Result};
-pub use loop_ext::{Connection, LoopNetExt};
+pub use loop_ext::LoopNetExt;
 pub use protocols::{
-    BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramProtocolFactory, Fallible,
-    Protocol, ProtocolFactory, ProtocolRef,
+    BaseProtocol, Buffered, BufferedProtocol, Fallible, Protocol, ProtocolFactory, ProtocolRef,
 };
-pub use server::base::{Hosts, Server, ServerOptions, ServerSocket};
+pub use server::base::{Server, ServerSocket};
+pub use server::options::{Hosts, ServerOptions};
 pub use server::unix::{UnixConnectOptions, UnixServerOptions};
+pub use tls::error::TlsError;
+pub use tls::info::TlsInfo;
 pub use tls::options::{
     SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT, StartTlsOptions, TlsClientConfig, TlsConfig,
-    TlsError, TlsServerConfig,
+    TlsServerConfig,
 };
-pub use tls::transport::TlsInfo;
-pub use transports::{DEFAULT_HIGH_WATER, ExtraInfo, FlowControl, Transport, TransportImpl};
+pub use transports::{
+    Connection, DEFAULT_HIGH_WATER, ExtraInfo, FlowControl, Transport, TransportImpl,
+};

@@ -13,21 +13,22 @@ use std::rc::Rc;
 use tulip_executor::Loop;
 
 use crate::address::SockAddr;
-use crate::connect::connection::{self, AcceptedSocketOptions, ConnectOptions};
+use crate::connect::connection;
 use crate::connect::dns::{self, AddrInfo, AddrInfoOptions, NameInfoFlags};
-use crate::datagram::transport::{self as datagram, DatagramOptions, DatagramTransport};
+use crate::connect::options::{AcceptedSocketOptions, ConnectOptions};
+use crate::datagram::options::DatagramOptions;
+use crate::datagram::protocol::DatagramProtocolFactory;
+use crate::datagram::transport::{self as datagram, DatagramTransport};
 use crate::error::Result;
+use crate::protocols::ProtocolFactory;
 use crate::protocols::ProtocolRef;
-use crate::protocols::{DatagramProtocolFactory, ProtocolFactory};
-use crate::server::base::{self as server, Hosts, Server, ServerOptions};
+use crate::server::base::{self as server, Server};
+use crate::server::options::{Hosts, ServerOptions};
 use crate::server::unix::{self, UnixConnectOptions, UnixServerOptions};
 use crate::sock_ops;
 use crate::stream::{pipes, sendfile};
 use crate::tls::options::{StartTlsOptions, TlsConfig};
-use crate::transports::Transport;
-
-/// A connection's transport and its protocol.
-pub type Connection<P> = (Transport, Rc<RefCell<P>>);
+use crate::transports::{Connection, Transport};
 
 /// asyncio's networking methods of the event loop. Every method is
 /// `async` and runs on the loop it is called on (the loop must be running

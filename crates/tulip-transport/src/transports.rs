@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use crate::address::SockAddr;
 use crate::error::{Error, Result};
-use crate::protocols::{BaseProtocol, DatagramProtocol, ProtocolRef};
+use crate::protocols::{BaseProtocol, ProtocolRef};
 
 /// The default high-water mark of a write buffer: 64 KiB.
 pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
@@ -97,10 +97,13 @@ pub trait TransportImpl: 'static {
     /// The concrete transport, for operations that need it (`sendfile`).
     fn as_any(&self) -> &dyn Any;
     /// See [`Transport::tls_info`]. The default: not TLS.
-    fn tls_info(&self) -> Option<crate::tls::transport::TlsInfo> {
+    fn tls_info(&self) -> Option<crate::tls::info::TlsInfo> {
         None
     }
 }
+
+/// A connection's transport and its protocol.
+pub type Connection<P> = (Transport, Rc<RefCell<P>>);
 
 /// A stream transport: asyncio's `Transport` (`ReadTransport` +
 /// `WriteTransport`). A cheap, clonable handle: clones refer to the same
@@ -175,7 +178,7 @@ impl Transport {
     /// What the TLS session negotiated (version, cipher suite, ALPN, SNI
     /// name, the peer's certificates); `None` for a transport without
     /// TLS. Stands for asyncio's `get_extra_info('ssl_object')`.
-    pub fn tls_info(&self) -> Option<crate::tls::transport::TlsInfo> {
+    pub fn tls_info(&self) -> Option<crate::tls::info::TlsInfo> {
         self.inner.tls_info()
     }
 
@@ -356,18 +359,6 @@ pub(crate) trait NoticeTarget {
 impl NoticeTarget for ProtocolRef {
     fn try_call(&self, f: &mut dyn FnMut(&mut dyn BaseProtocol)) -> bool {
         self.try_base(|p| f(p)).is_some()
-    }
-}
-
-impl NoticeTarget for Rc<RefCell<dyn DatagramProtocol>> {
-    fn try_call(&self, f: &mut dyn FnMut(&mut dyn BaseProtocol)) -> bool {
-        match self.try_borrow_mut() {
-            Ok(mut p) => {
-                f(&mut *p);
-                true
-            }
-            Err(_) => false,
-        }
     }
 }
 

@@ -3,4 +3,5 @@
 //! the transport.
 
 pub(crate) mod options;
+pub(crate) mod protocol;
 pub(crate) mod transport;

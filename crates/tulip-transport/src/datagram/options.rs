@@ -152,7 +152,7 @@ pub(crate) fn open_socket(options: DatagramOptions) -> Result<OpenedSocket> {
     }
     if let (Some(local), Some(named)) = (&local, &local_addr) {
         if let SockAddr::Unix(UnixAddr::Path(path)) = named {
-            crate::server::unix::remove_stale_socket(path);
+            crate::sock::remove_stale_socket(path);
         }
         rustix::net::bind(&fd, local).map_err(|e| bind_error(named, e.into()))?;
     }

@@ -34,14 +34,14 @@ use rustix::net::{RecvFlags, SendFlags, SocketAddrAny};
 use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError};
 
 use crate::address::{SockAddr, UnixAddr};
+use crate::datagram::protocol::{DatagramProtocol, DatagramProtocolFactory};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Lifecycle, TransportLifecycle};
-use crate::protocols::{DatagramProtocol, DatagramProtocolFactory};
 use crate::sock;
 use crate::stream::readbuf::with_read_buffer;
 use crate::transports::{ExtraInfo, FlowControl, Notice, NoticeOwner, Notices};
 
-pub use crate::datagram::options::DatagramOptions;
+use crate::datagram::options::DatagramOptions;
 
 /// At most this many datagrams are received per readiness of the socket.
 pub(crate) const MAX_DATAGRAMS_PER_READY: usize = 16;

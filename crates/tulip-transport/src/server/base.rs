@@ -26,16 +26,16 @@ use rustix::net::{SocketType, sockopt};
 use tulip_executor::{Error as LoopError, ExceptionContext, Loop, LoopFuture, TimerHandle};
 
 use crate::address::SockAddr;
-use crate::connect::connection::check_stream_socket;
 use crate::connect::dns::{self, AddrInfoOptions, SockType};
 use crate::error::{Error, Result, bind_error};
 use crate::protocols::{ProtocolFactory, ProtocolRef};
 use crate::sock;
+use crate::sock::check_stream_socket;
 use crate::stream::socket::SocketTransport;
 use crate::transports::TransportImpl;
 
 use crate::server::options::DEFAULT_BACKLOG;
-pub use crate::server::options::{Hosts, ServerOptions};
+use crate::server::options::{Hosts, ServerOptions};
 
 /// Makes the protocol of each accepted connection (or fails to).
 pub(crate) type Factory = Box<dyn FnMut() -> Result<ProtocolRef>>;

@@ -5,7 +5,6 @@
 //! file), as in asyncio; see [`UnixAddr::from_asyncio`].
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,15 +13,15 @@ use rustix::net::{AddressFamily, SocketType, sockopt};
 use tulip_executor::Loop;
 
 use crate::address::{SockAddr, UnixAddr};
-use crate::connect::connection::check_stream_socket;
 use crate::error::{Error, Result, bind_error};
-use crate::loop_ext::Connection;
 use crate::protocols::ProtocolFactory;
 use crate::server::base::{Listener, Server};
 use crate::sock;
+use crate::sock::{check_stream_socket, remove_stale_socket};
 use crate::stream::socket::Kind;
 use crate::tls::options::{TlsClientConfig, TlsServerConfig};
 use crate::tls::transport::{TlsStart, start_connection};
+use crate::transports::Connection;
 
 /// The longest pause between two connection attempts to a Unix server
 /// whose backlog is full.
@@ -308,28 +307,6 @@ pub(crate) async fn create_unix_server<F: ProtocolFactory>(
             )
             .await
         }
-    }
-}
-
-/// Removes a socket file left at `path` (by a server that did not clean
-/// up), as asyncio does before binding; anything else is left for `bind`
-/// to refuse.
-pub(crate) fn remove_stale_socket(path: &Path) {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => {
-            if let Err(e) = std::fs::remove_file(path) {
-                log::error!(
-                    "unable to check or remove stale UNIX socket {}: {e}",
-                    path.display()
-                );
-            }
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => log::error!(
-            "unable to check or remove stale UNIX socket {}: {e}",
-            path.display()
-        ),
     }
 }
 

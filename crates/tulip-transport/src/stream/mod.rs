@@ -7,3 +7,4 @@ pub(crate) mod pipes;
 pub(crate) mod readbuf;
 pub(crate) mod sendfile;
 pub(crate) mod socket;
+pub(crate) mod start;

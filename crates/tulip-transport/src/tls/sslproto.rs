@@ -45,7 +45,8 @@ use crate::error::{Error, Result};
 use crate::protocols::{BaseProtocol, Protocol, ProtocolRef};
 use crate::stream::readbuf::{BufferedRead as Buffered, read_buffered};
 use crate::stream::socket::SocketTransport;
-use crate::tls::options::{TlsError, tls_error};
+use crate::tls::error::TlsError;
+use crate::tls::options::tls_error;
 use crate::transports::{Notice, NoticeOwner, Notices, Transport};
 
 /// Ciphertext kept while the application has paused reading; past this
