@@ -21,7 +21,7 @@ use crate::transports::{NoticeOwner, Notices};
 
 /// After this many writes to a lost connection, one warning is logged
 /// (asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`).
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
+pub(crate) const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
 
 /// The state a descriptor transport shares with every other kind.
 pub(crate) struct Lifecycle {
