@@ -50,7 +50,7 @@ pub enum Error {
 /// [`source`](std::error::Error::source) and can be downcast back.
 ///
 /// ```
-/// use tulip_transport::{Error, FactoryError};
+/// use tulip::transport::{Error, FactoryError};
 ///
 /// #[derive(Debug)]
 /// struct TooManyClients;

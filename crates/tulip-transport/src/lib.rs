@@ -47,15 +47,15 @@ mod transports;
 /// without depending on the same rustls version itself.
 ///
 /// ```
-/// use tulip_transport::TlsError;
-/// use tulip_transport::rustls::CertificateError;
+/// use tulip::transport::TlsError;
+/// use tulip::transport::rustls::CertificateError;
 ///
 /// /// Whether a connection failed because the server's certificate was not
 /// /// issued by a trusted CA.
 /// fn untrusted(e: &TlsError) -> bool {
 ///     matches!(e.certificate_error(), Some(CertificateError::UnknownIssuer))
 /// }
-/// # let e = TlsError::Rustls(tulip_transport::rustls::Error::InvalidCertificate(
+/// # let e = TlsError::Rustls(tulip::transport::rustls::Error::InvalidCertificate(
 /// #     CertificateError::UnknownIssuer,
 /// # ));
 /// # assert!(untrusted(&e));

@@ -44,7 +44,7 @@ pub trait BaseProtocol: 'static {
 /// A streaming protocol: TCP, Unix sockets, pipes (asyncio's `Protocol`).
 ///
 /// ```
-/// use tulip_transport::{BaseProtocol, Protocol, Transport};
+/// use tulip::transport::{BaseProtocol, Protocol, Transport};
 ///
 /// /// Echoes everything back.
 /// #[derive(Default)]
@@ -217,8 +217,8 @@ where
 /// Any error type converts (`String` and `&str` too).
 ///
 /// ```no_run
-/// use tulip_executor::EventLoop;
-/// use tulip_transport::{BaseProtocol, ConnectOptions, Fallible, LoopNetExt, Protocol};
+/// use tulip::EventLoop;
+/// use tulip::transport::{BaseProtocol, ConnectOptions, Fallible, LoopNetExt, Protocol};
 ///
 /// struct Client;
 /// impl BaseProtocol for Client {}
@@ -248,7 +248,7 @@ impl<F> Fallible<F> {
     /// (what every factory trait's `build` does with it).
     ///
     /// ```
-    /// use tulip_transport::Fallible;
+    /// use tulip::transport::Fallible;
     ///
     /// let mut factory = Fallible(|| Err::<(), _>("out of slots"));
     /// let err = factory.make().unwrap_err();

@@ -28,7 +28,7 @@ use crate::sock;
 ///
 /// ```
 /// use std::net::SocketAddr;
-/// use tulip_transport::DatagramOptions;
+/// use tulip::transport::DatagramOptions;
 ///
 /// let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
 /// let options = DatagramOptions::new().local_addr(addr).reuse_port(true);

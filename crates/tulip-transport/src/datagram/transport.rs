@@ -71,7 +71,7 @@ struct Queued {
 ///
 /// ```no_run
 /// use std::net::SocketAddr;
-/// use tulip_transport::{
+/// use tulip::transport::{
 ///     BaseProtocol, DatagramOptions, DatagramProtocol, DatagramTransport, LoopNetExt, SockAddr,
 /// };
 ///
@@ -94,16 +94,16 @@ struct Queued {
 ///     }
 /// }
 ///
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let lp = event_loop.handle();
 /// event_loop.run_until_complete(async move {
 ///     let addr: SocketAddr = "127.0.0.1:9999".parse().unwrap();
 ///     let (transport, _protocol) = lp
 ///         .create_datagram_endpoint(Echo::default, DatagramOptions::new().local_addr(addr))
 ///         .await?;
-///     tulip_executor::sleep(std::time::Duration::from_secs(60)).await;
+///     tulip::sleep(std::time::Duration::from_secs(60)).await;
 ///     transport.close();
-///     Ok::<(), tulip_transport::Error>(())
+///     Ok::<(), tulip::transport::Error>(())
 /// })??;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -112,7 +112,7 @@ struct Queued {
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>() {}
-/// assert_send::<tulip_transport::DatagramTransport>();
+/// assert_send::<tulip::transport::DatagramTransport>();
 /// ```
 #[derive(Clone)]
 pub struct DatagramTransport {

@@ -134,8 +134,8 @@ impl ServerSocket {
 /// A cheap, clonable handle: clones refer to the same server.
 ///
 /// ```no_run
-/// use tulip_executor::EventLoop;
-/// use tulip_transport::{BaseProtocol, LoopNetExt, Protocol, ServerOptions, Transport};
+/// use tulip::EventLoop;
+/// use tulip::transport::{BaseProtocol, LoopNetExt, Protocol, ServerOptions, Transport};
 ///
 /// #[derive(Default)]
 /// struct Echo(Option<Transport>);
@@ -165,7 +165,7 @@ impl ServerSocket {
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>() {}
-/// assert_send::<tulip_transport::Server>();
+/// assert_send::<tulip::transport::Server>();
 /// ```
 #[derive(Clone)]
 pub struct Server {

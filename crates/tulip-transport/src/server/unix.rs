@@ -32,7 +32,7 @@ const MAX_CONNECT_BACKOFF: Duration = Duration::from_millis(50);
 ///
 /// ```
 /// use std::os::unix::net::UnixStream;
-/// use tulip_transport::UnixConnectOptions;
+/// use tulip::transport::UnixConnectOptions;
 ///
 /// let (a, _b) = UnixStream::pair()?;
 /// let options = UnixConnectOptions::new().sock(a.into());
@@ -101,7 +101,7 @@ impl UnixConnectOptions {
 /// `None` fields take asyncio's defaults.
 ///
 /// ```
-/// use tulip_transport::UnixServerOptions;
+/// use tulip::transport::UnixServerOptions;
 ///
 /// let options = UnixServerOptions::new().backlog(16).cleanup_socket(false);
 /// assert_eq!(options.cleanup_socket, Some(false));

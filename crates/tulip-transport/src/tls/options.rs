@@ -113,11 +113,11 @@ fn system_roots() -> Arc<RootCertStore> {
 /// asyncio's `ssl.create_default_context()` does.
 ///
 /// ```no_run
-/// use tulip_transport::{ConnectOptions, TlsClientConfig};
+/// use tulip::transport::{ConnectOptions, TlsClientConfig};
 ///
 /// let tls = TlsClientConfig::new()?.alpn_protocols(&[b"h2", b"http/1.1"]);
 /// let options = ConnectOptions::new().tls(tls);
-/// # Ok::<(), tulip_transport::Error>(())
+/// # Ok::<(), tulip::transport::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct TlsClientConfig {
@@ -164,7 +164,7 @@ impl TlsClientConfig {
     /// names the file, and says so when it holds no PEM certificate.
     ///
     /// ```
-    /// use tulip_transport::TlsClientConfig;
+    /// use tulip::transport::TlsClientConfig;
     ///
     /// let err = TlsClientConfig::with_ca_file("/no/such/ca.pem").unwrap_err();
     /// assert_eq!(err.io_kind(), Some(std::io::ErrorKind::NotFound));
@@ -245,11 +245,11 @@ impl fmt::Debug for TlsClientConfig {
 /// `load_cert_chain`).
 ///
 /// ```no_run
-/// use tulip_transport::{ServerOptions, TlsServerConfig};
+/// use tulip::transport::{ServerOptions, TlsServerConfig};
 ///
 /// let tls = TlsServerConfig::from_pem_files("cert.pem", "key.pem")?;
 /// let options = ServerOptions::new().tls(tls);
-/// # Ok::<(), tulip_transport::Error>(())
+/// # Ok::<(), tulip::transport::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct TlsServerConfig {
@@ -385,7 +385,7 @@ impl From<TlsServerConfig> for TlsConfig {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_transport::StartTlsOptions;
+/// use tulip::transport::StartTlsOptions;
 ///
 /// let options = StartTlsOptions::new()
 ///     .server_hostname("example.com")
