@@ -174,6 +174,10 @@ impl Lifecycle {
         self.reader_on.get()
     }
 
+    pub(crate) fn is_writer_on(&self) -> bool {
+        self.writer_on.get()
+    }
+
     pub(crate) fn remove_reader(&self) {
         if self.reader_on.replace(false) {
             self.lp.remove_reader(self.raw);

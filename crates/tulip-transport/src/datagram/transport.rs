@@ -362,7 +362,7 @@ impl Endpoint {
     }
 
     fn add_reader(self: &Rc<Self>) {
-        if self.lc.is_closing() {
+        if self.lc.is_reader_on() || self.lc.is_closing() {
             return;
         }
         let t = self.clone();
@@ -372,6 +372,9 @@ impl Endpoint {
     }
 
     fn add_writer(self: &Rc<Self>) {
+        if self.lc.is_writer_on() {
+            return;
+        }
         let t = self.clone();
         if let Err(e) = self.lc.add_writer(move || t.write_ready()) {
             self.fatal_error(Error::from(e), "Fatal error watching a datagram socket");

@@ -267,6 +267,9 @@ impl SocketTransport {
     }
 
     fn add_writer(self: &Rc<Self>) {
+        if self.lc.is_writer_on() {
+            return;
+        }
         let t = self.clone();
         if let Err(e) = self.lc.add_writer(move || t.write_ready()) {
             self.fatal_error(Error::from(e), "Fatal error adding a writer");
