@@ -286,18 +286,25 @@ pub(crate) trait TransportLifecycle: NoticeOwner {
         lc.notices.clear();
         self.drop_pending();
         if lc.is_connected() {
-            let res = catch_unwind(AssertUnwindSafe(|| {
+            guard_connection_lost(lc.lp(), || {
                 self.deliver_connection_lost(exc.clone());
-            }));
-            if let Err(payload) = res {
-                crate::transports::report(
-                    lc.lp(),
-                    "Exception in connection_lost",
-                    LoopError::Panicked(PanicError::new(payload)),
-                );
-            }
+            });
         }
         self.release();
         self.after_connection_lost(exc);
+    }
+}
+
+/// Runs `call`, a protocol's `connection_lost`, and reports a panic in it
+/// through the loop's exception handler: the connection is gone either
+/// way, so nothing else follows from the panic. Every transport and layer
+/// (the TLS layer too) calls `connection_lost` through here.
+pub(crate) fn guard_connection_lost(lp: &Loop, call: impl FnOnce()) {
+    if let Err(payload) = catch_unwind(AssertUnwindSafe(call)) {
+        crate::transports::report(
+            lp,
+            "Exception in connection_lost",
+            LoopError::Panicked(PanicError::new(payload)),
+        );
     }
 }

@@ -42,6 +42,7 @@ use std::time::Duration;
 use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError, TimerHandle};
 
 use crate::error::{Error, Result};
+use crate::lifecycle::guard_connection_lost;
 use crate::protocols::{BaseProtocol, Protocol, ProtocolRef};
 use crate::stream::readbuf::{BufferedRead as Buffered, read_buffered};
 use crate::stream::socket::SocketTransport;
@@ -446,15 +447,9 @@ impl SslProtocol {
         self.backlog.borrow_mut().clear();
         let app = self.app.borrow_mut().take();
         if let (true, Some(app)) = (self.app_connected.get(), app) {
-            let res = catch_unwind(AssertUnwindSafe(|| {
-                app.try_base(|p| p.connection_lost(exc.clone()));
-            }));
-            if let Err(payload) = res {
-                self.report(
-                    "Exception in connection_lost",
-                    LoopError::Panicked(PanicError::new(payload)),
-                );
-            }
+            guard_connection_lost(&self.lp, || {
+                app.try_base(|p| p.connection_lost(exc));
+            });
         }
     }
 
