@@ -8,3 +8,4 @@ pub(crate) mod readbuf;
 pub(crate) mod sendfile;
 pub(crate) mod socket;
 pub(crate) mod start;
+pub(crate) mod writebuf;

@@ -14,7 +14,6 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -30,15 +29,13 @@ use crate::lifecycle::{Lifecycle, TransportLifecycle};
 use crate::protocols::ProtocolRef;
 use crate::sock;
 use crate::stream::readbuf::{BufferedRead, READ_SIZE, read_buffered, with_read_buffer};
+use crate::stream::writebuf::WriteBuffer;
 use crate::transports::{
     ExtraInfo, FlowControl, Notice, NoticeOwner, Notices, Transport, TransportImpl,
 };
 
 /// At most this many buffers go into one vectored send.
 const MAX_IOV: usize = 64;
-
-/// Small writes are appended to the last buffered chunk up to this size.
-const COALESCE_LIMIT: usize = 16 * 1024;
 
 /// What the descriptor is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,51 +46,6 @@ pub(crate) enum Kind {
     ReadPipe,
     /// The write end of a pipe: `write` only; closing it is its EOF.
     WritePipe,
-}
-
-/// Data waiting to be sent: chunks, the first one partly sent.
-#[derive(Default)]
-struct WriteBuffer {
-    chunks: VecDeque<Vec<u8>>,
-    head: usize,
-    size: usize,
-}
-
-impl WriteBuffer {
-    fn push(&mut self, data: &[u8]) {
-        self.size += data.len();
-        if let Some(last) = self.chunks.back_mut() {
-            if last.len() + data.len() <= COALESCE_LIMIT {
-                last.extend_from_slice(data);
-                return;
-            }
-        }
-        self.chunks.push_back(data.to_vec());
-    }
-
-    fn consume(&mut self, mut n: usize) {
-        self.size -= n;
-        while n > 0 {
-            let Some(front) = self.chunks.front() else {
-                break;
-            };
-            let left = front.len() - self.head;
-            if n >= left {
-                n -= left;
-                self.head = 0;
-                self.chunks.pop_front();
-            } else {
-                self.head += n;
-                n = 0;
-            }
-        }
-    }
-
-    fn clear(&mut self) {
-        self.chunks.clear();
-        self.head = 0;
-        self.size = 0;
-    }
 }
 
 /// A stream transport over a socket or pipe descriptor. Users see it as a
@@ -284,7 +236,7 @@ impl SocketTransport {
         let t = self.clone();
         let _ = self.lc.add_reader(move || {
             t.remove_reader();
-            if t.buffer.borrow().size > 0 {
+            if t.buffer.borrow().size() > 0 {
                 t.force_close(Some(Error::io(io::ErrorKind::BrokenPipe.into())));
             } else {
                 t.close();
@@ -418,13 +370,13 @@ impl SocketTransport {
     }
 
     fn maybe_pause_protocol(self: &Rc<Self>) {
-        if self.flow.should_pause(self.buffer.borrow().size) {
+        if self.flow.should_pause(self.buffer.borrow().size()) {
             self.notify(Notice::PauseWriting);
         }
     }
 
     fn maybe_resume_protocol(self: &Rc<Self>) {
-        if self.flow.should_resume(self.buffer.borrow().size) {
+        if self.flow.should_resume(self.buffer.borrow().size()) {
             self.notify(Notice::ResumeWriting);
         }
     }
@@ -450,7 +402,7 @@ impl SocketTransport {
             return Ok(());
         }
         let mut sent = 0;
-        if self.buffer.borrow().size == 0 {
+        if self.buffer.borrow().size() == 0 {
             let Some(fd) = self.fd() else { return Ok(()) };
             let res = if bufs.len() == 1 {
                 self.send(fd.as_fd(), bufs[0])
@@ -500,16 +452,11 @@ impl SocketTransport {
         let Some(fd) = self.fd() else { return };
         let res = {
             let buffer = self.buffer.borrow();
-            if buffer.size == 0 {
+            if buffer.size() == 0 {
                 Ok(0)
             } else {
                 let mut slices: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
-                let mut n = 0;
-                for (i, chunk) in buffer.chunks.iter().take(MAX_IOV).enumerate() {
-                    let start = if i == 0 { buffer.head } else { 0 };
-                    slices[i] = IoSlice::new(&chunk[start..]);
-                    n += 1;
-                }
+                let n = buffer.fill_slices(&mut slices);
                 if n == 1 {
                     self.send(fd.as_fd(), &slices[0])
                 } else {
@@ -529,7 +476,7 @@ impl SocketTransport {
             }
         }
         self.maybe_resume_protocol();
-        if self.buffer.borrow().size == 0 {
+        if self.buffer.borrow().size() == 0 {
             self.remove_writer();
             self.wake_empty_waiters(None);
             if self.lc.is_closing() {
@@ -556,7 +503,7 @@ impl SocketTransport {
         if !self.lc.begin_close() {
             return;
         }
-        if self.buffer.borrow().size == 0 {
+        if self.buffer.borrow().size() == 0 {
             self.lc.mark_conn_lost();
             self.schedule_connection_lost(None);
         }
@@ -586,7 +533,7 @@ impl SocketTransport {
         let fut = self.lp.create_future();
         if self.lc.is_lost() {
             let _ = fut.set_exception(LoopError::from(Error::Closed));
-        } else if self.buffer.borrow().size == 0 {
+        } else if self.buffer.borrow().size() == 0 {
             let _ = fut.set_result(());
         } else {
             self.empty_waiters.borrow_mut().push(fut.clone());
@@ -765,7 +712,7 @@ impl TransportImpl for SocketTransport {
             return Ok(());
         }
         self.eof.set(true);
-        if self.buffer.borrow().size == 0 {
+        if self.buffer.borrow().size() == 0 {
             if let Some(t) = self.this.upgrade() {
                 t.shutdown_write();
             }
@@ -784,7 +731,7 @@ impl TransportImpl for SocketTransport {
     }
 
     fn get_write_buffer_size(&self) -> usize {
-        self.buffer.borrow().size
+        self.buffer.borrow().size()
     }
 
     fn get_write_buffer_limits(&self) -> (usize, usize) {
