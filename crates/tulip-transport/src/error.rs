@@ -37,7 +37,7 @@ pub enum Error {
     Closed,
     /// A TLS failure: a certificate rejected, a protocol error, a
     /// truncated stream, a TLS timeout (asyncio's `ssl.SSLError`).
-    Tls(crate::tls_options::TlsError),
+    Tls(crate::tls::error::TlsError),
     /// A fallible protocol factory ([`Fallible`](crate::Fallible))
     /// returned an error: the connection, endpoint or pipe was not made
     /// and its descriptor is closed (asyncio: the exception the
@@ -50,7 +50,7 @@ pub enum Error {
 /// [`source`](std::error::Error::source) and can be downcast back.
 ///
 /// ```
-/// use tulip_transport::{Error, FactoryError};
+/// use tulip::transport::{Error, FactoryError};
 ///
 /// #[derive(Debug)]
 /// struct TooManyClients;
@@ -119,7 +119,7 @@ impl Error {
     }
 
     /// The TLS error inside, if this is one.
-    pub fn as_tls(&self) -> Option<&crate::tls_options::TlsError> {
+    pub fn as_tls(&self) -> Option<&crate::tls::error::TlsError> {
         match self {
             Error::Tls(e) => Some(e),
             _ => None,
@@ -288,4 +288,10 @@ pub(crate) fn bind_error(addr: &dyn fmt::Display, source: io::Error) -> Error {
         format!("error while attempting to bind on address {addr}"),
         source,
     )
+}
+
+impl From<crate::tls::error::TlsError> for Error {
+    fn from(e: crate::tls::error::TlsError) -> Error {
+        Error::Tls(e)
+    }
 }

@@ -28,45 +28,34 @@
 
 #![forbid(unsafe_code)]
 
-mod accept;
 mod address;
-mod connection;
-mod connection_options;
+mod connect;
 mod datagram;
-mod datagram_options;
-mod dns;
 mod error;
-mod happy_eyeballs;
+mod lifecycle;
 mod loop_ext;
-mod pipes;
 mod protocols;
-mod readbuf;
-mod selector_events;
-mod sendfile;
 mod server;
-mod server_options;
 mod sock;
 mod sock_ops;
-mod sslproto;
-mod tls_options;
-mod tls_transport;
+mod stream;
+mod tls;
 mod transports;
-mod unix_events;
 
 /// The rustls crate tulip's TLS is built on, re-exported so that a program
 /// matches [`TlsError`]'s rustls errors (and builds rustls configurations)
 /// without depending on the same rustls version itself.
 ///
 /// ```
-/// use tulip_transport::TlsError;
-/// use tulip_transport::rustls::CertificateError;
+/// use tulip::transport::TlsError;
+/// use tulip::transport::rustls::CertificateError;
 ///
 /// /// Whether a connection failed because the server's certificate was not
 /// /// issued by a trusted CA.
 /// fn untrusted(e: &TlsError) -> bool {
 ///     matches!(e.certificate_error(), Some(CertificateError::UnknownIssuer))
 /// }
-/// # let e = TlsError::Rustls(tulip_transport::rustls::Error::InvalidCertificate(
+/// # let e = TlsError::Rustls(tulip::transport::rustls::Error::InvalidCertificate(
 /// #     CertificateError::UnknownIssuer,
 /// # ));
 /// # assert!(untrusted(&e));
@@ -74,20 +63,25 @@ mod unix_events;
 pub use rustls;
 
 pub use address::{AddressFamily, SockAddr, UnixAddr};
-pub use connection_options::{AcceptedSocketOptions, ConnectOptions};
-pub use datagram::{DatagramOptions, DatagramTransport};
-pub use dns::{AddrInfo, AddrInfoOptions, GaiError, NameInfoFlags, SockType};
+pub use connect::dns::{AddrInfo, AddrInfoOptions, GaiError, NameInfoFlags, SockType};
+pub use connect::options::{AcceptedSocketOptions, ConnectOptions};
+pub use datagram::options::DatagramOptions;
+pub use datagram::protocol::{DatagramProtocol, DatagramProtocolFactory};
+pub use datagram::transport::DatagramTransport;
 pub use error::{Error, FactoryError, Result};
-pub use loop_ext::{Connection, LoopNetExt};
+pub use loop_ext::LoopNetExt;
 pub use protocols::{
-    BaseProtocol, Buffered, BufferedProtocol, DatagramProtocol, DatagramProtocolFactory, Fallible,
-    Protocol, ProtocolFactory, ProtocolRef,
+    BaseProtocol, Buffered, BufferedProtocol, Fallible, Protocol, ProtocolFactory, ProtocolRef,
 };
-pub use server::{Hosts, Server, ServerOptions, ServerSocket};
-pub use tls_options::{
+pub use server::base::{Server, ServerSocket};
+pub use server::options::{Hosts, ServerOptions};
+pub use server::unix::{UnixConnectOptions, UnixServerOptions};
+pub use tls::error::TlsError;
+pub use tls::info::TlsInfo;
+pub use tls::options::{
     SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT, StartTlsOptions, TlsClientConfig, TlsConfig,
-    TlsError, TlsServerConfig,
+    TlsServerConfig,
 };
-pub use tls_transport::TlsInfo;
-pub use transports::{DEFAULT_HIGH_WATER, ExtraInfo, FlowControl, Transport, TransportImpl};
-pub use unix_events::{UnixConnectOptions, UnixServerOptions};
+pub use transports::{
+    Connection, DEFAULT_HIGH_WATER, ExtraInfo, FlowControl, Transport, TransportImpl,
+};

@@ -13,21 +13,22 @@ use std::rc::Rc;
 use tulip_executor::Loop;
 
 use crate::address::SockAddr;
-use crate::connection::{self, AcceptedSocketOptions, ConnectOptions};
-use crate::datagram::{self, DatagramOptions, DatagramTransport};
-use crate::dns::{self, AddrInfo, AddrInfoOptions, NameInfoFlags};
+use crate::connect::connection;
+use crate::connect::dns::{self, AddrInfo, AddrInfoOptions, NameInfoFlags};
+use crate::connect::options::{AcceptedSocketOptions, ConnectOptions};
+use crate::datagram::options::DatagramOptions;
+use crate::datagram::protocol::DatagramProtocolFactory;
+use crate::datagram::transport::{self as datagram, DatagramTransport};
 use crate::error::Result;
+use crate::protocols::ProtocolFactory;
 use crate::protocols::ProtocolRef;
-use crate::protocols::{DatagramProtocolFactory, ProtocolFactory};
-use crate::server::{self, Hosts, Server, ServerOptions};
+use crate::server::base::{self as server, Server};
+use crate::server::options::{Hosts, ServerOptions};
+use crate::server::unix::{self, UnixConnectOptions, UnixServerOptions};
 use crate::sock_ops;
-use crate::tls_options::{StartTlsOptions, TlsConfig};
-use crate::transports::Transport;
-use crate::unix_events::{self, UnixConnectOptions, UnixServerOptions};
-use crate::{pipes, sendfile};
-
-/// A connection's transport and its protocol.
-pub type Connection<P> = (Transport, Rc<RefCell<P>>);
+use crate::stream::{pipes, sendfile};
+use crate::tls::options::{StartTlsOptions, TlsConfig};
+use crate::transports::{Connection, Transport};
 
 /// asyncio's networking methods of the event loop. Every method is
 /// `async` and runs on the loop it is called on (the loop must be running
@@ -293,7 +294,7 @@ impl LoopNetExt for Loop {
         path: Option<&Path>,
         options: UnixConnectOptions,
     ) -> Result<Connection<F::Protocol>> {
-        unix_events::create_unix_connection(self, factory, path, options).await
+        unix::create_unix_connection(self, factory, path, options).await
     }
 
     async fn create_unix_server<F: ProtocolFactory>(
@@ -302,7 +303,7 @@ impl LoopNetExt for Loop {
         path: Option<&Path>,
         options: UnixServerOptions,
     ) -> Result<Server> {
-        unix_events::create_unix_server(self, factory, path, options).await
+        unix::create_unix_server(self, factory, path, options).await
     }
 
     async fn create_datagram_endpoint<F: DatagramProtocolFactory>(
@@ -329,7 +330,7 @@ impl LoopNetExt for Loop {
         tls: impl Into<TlsConfig>,
         options: StartTlsOptions,
     ) -> Result<Transport> {
-        crate::tls_transport::start_tls(self, transport, protocol, tls.into(), options).await
+        crate::tls::transport::start_tls(self, transport, protocol, tls.into(), options).await
     }
 
     async fn connect_read_pipe<F: ProtocolFactory>(

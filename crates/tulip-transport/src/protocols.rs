@@ -20,8 +20,6 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use crate::address::SockAddr;
-use crate::datagram::DatagramTransport;
 use crate::error::{Error, FactoryError, Result};
 use crate::transports::Transport;
 
@@ -46,7 +44,7 @@ pub trait BaseProtocol: 'static {
 /// A streaming protocol: TCP, Unix sockets, pipes (asyncio's `Protocol`).
 ///
 /// ```
-/// use tulip_transport::{BaseProtocol, Protocol, Transport};
+/// use tulip::transport::{BaseProtocol, Protocol, Transport};
 ///
 /// /// Echoes everything back.
 /// #[derive(Default)]
@@ -105,27 +103,6 @@ pub trait BufferedProtocol: BaseProtocol {
     /// The peer sent EOF; as [`Protocol::eof_received`].
     fn eof_received(&mut self) -> bool {
         false
-    }
-}
-
-/// A datagram protocol: UDP and Unix datagram sockets (asyncio's
-/// `DatagramProtocol`).
-pub trait DatagramProtocol: BaseProtocol {
-    /// The endpoint is ready.
-    fn connection_made(&mut self, transport: DatagramTransport) {
-        let _ = transport;
-    }
-
-    /// A datagram arrived from `addr` (`None` when the socket is connected
-    /// and the kernel gives no address).
-    fn datagram_received(&mut self, data: &[u8], addr: Option<SockAddr>) {
-        let _ = (data, addr);
-    }
-
-    /// A send or receive failed, e.g. an ICMP "port unreachable" reported
-    /// for an earlier datagram. The endpoint stays open.
-    fn error_received(&mut self, exc: Error) {
-        let _ = exc;
     }
 }
 
@@ -240,8 +217,8 @@ where
 /// Any error type converts (`String` and `&str` too).
 ///
 /// ```no_run
-/// use tulip_executor::EventLoop;
-/// use tulip_transport::{BaseProtocol, ConnectOptions, Fallible, LoopNetExt, Protocol};
+/// use tulip::EventLoop;
+/// use tulip::transport::{BaseProtocol, ConnectOptions, Fallible, LoopNetExt, Protocol};
 ///
 /// struct Client;
 /// impl BaseProtocol for Client {}
@@ -271,7 +248,7 @@ impl<F> Fallible<F> {
     /// (what every factory trait's `build` does with it).
     ///
     /// ```
-    /// use tulip_transport::Fallible;
+    /// use tulip::transport::Fallible;
     ///
     /// let mut factory = Fallible(|| Err::<(), _>("out of slots"));
     /// let err = factory.make().unwrap_err();
@@ -311,42 +288,5 @@ where
     fn build(&mut self) -> Result<(Rc<RefCell<P>>, ProtocolRef)> {
         let p = Rc::new(RefCell::new(self.0.make()?));
         Ok((p.clone(), ProtocolRef::Buffered(p)))
-    }
-}
-
-/// Makes the protocol of a datagram endpoint: every `FnMut() -> P` where
-/// `P` is a [`DatagramProtocol`], or a [`Fallible`] one.
-pub trait DatagramProtocolFactory: 'static {
-    /// The protocol type made.
-    type Protocol: DatagramProtocol;
-
-    /// Makes the protocol.
-    ///
-    /// Errors: the factory's own failure, as [`Error::ProtocolFactory`].
-    fn build(&mut self) -> Result<Rc<RefCell<Self::Protocol>>>;
-}
-
-impl<F, P> DatagramProtocolFactory for F
-where
-    F: FnMut() -> P + 'static,
-    P: DatagramProtocol,
-{
-    type Protocol = P;
-
-    fn build(&mut self) -> Result<Rc<RefCell<P>>> {
-        Ok(Rc::new(RefCell::new(self())))
-    }
-}
-
-impl<F, P, E> DatagramProtocolFactory for Fallible<F>
-where
-    F: FnMut() -> std::result::Result<P, E> + 'static,
-    P: DatagramProtocol,
-    E: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    type Protocol = P;
-
-    fn build(&mut self) -> Result<Rc<RefCell<P>>> {
-        Ok(Rc::new(RefCell::new(self.make()?)))
     }
 }

@@ -6,6 +6,8 @@ use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io::{self, IoSlice};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::FileTypeExt;
+use std::path::Path;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
@@ -14,7 +16,7 @@ use rustix::net::{AddressFamily, SendFlags, SocketFlags, SocketType};
 use tulip_executor::Loop;
 
 use crate::address::SockAddr;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Puts `fd` in non-blocking mode.
 pub(crate) fn set_nonblocking(fd: BorrowedFd<'_>) -> io::Result<()> {
@@ -172,5 +174,39 @@ pub(crate) async fn connect(
             Err(Errno::INPROGRESS | Errno::INTR | Errno::AGAIN) => {}
             Err(e) => return Err(e.into()),
         }
+    }
+}
+
+/// Checks that `sock` is a stream socket (asyncio's "A Stream Socket was
+/// expected" ValueError).
+pub(crate) fn check_stream_socket(sock: &OwnedFd) -> Result<()> {
+    match rustix::net::sockopt::socket_type(sock) {
+        Ok(rustix::net::SocketType::STREAM) => Ok(()),
+        Ok(other) => Err(Error::InvalidInput(format!(
+            "a stream socket was expected, got {other:?}"
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Removes a socket file left at `path` (by a server that did not clean
+/// up), as asyncio does before binding; anything else is left for `bind`
+/// to refuse.
+pub(crate) fn remove_stale_socket(path: &Path) {
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if let Err(e) = std::fs::remove_file(path) {
+                log::error!(
+                    "unable to check or remove stale UNIX socket {}: {e}",
+                    path.display()
+                );
+            }
+        }
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => log::error!(
+            "unable to check or remove stale UNIX socket {}: {e}",
+            path.display()
+        ),
     }
 }

@@ -15,7 +15,7 @@ use std::rc::Rc;
 
 use crate::address::SockAddr;
 use crate::error::{Error, Result};
-use crate::protocols::{BaseProtocol, DatagramProtocol, ProtocolRef};
+use crate::protocols::{BaseProtocol, ProtocolRef};
 
 /// The default high-water mark of a write buffer: 64 KiB.
 pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
@@ -97,10 +97,13 @@ pub trait TransportImpl: 'static {
     /// The concrete transport, for operations that need it (`sendfile`).
     fn as_any(&self) -> &dyn Any;
     /// See [`Transport::tls_info`]. The default: not TLS.
-    fn tls_info(&self) -> Option<crate::tls_transport::TlsInfo> {
+    fn tls_info(&self) -> Option<crate::tls::info::TlsInfo> {
         None
     }
 }
+
+/// A connection's transport and its protocol.
+pub type Connection<P> = (Transport, Rc<RefCell<P>>);
 
 /// A stream transport: asyncio's `Transport` (`ReadTransport` +
 /// `WriteTransport`). A cheap, clonable handle: clones refer to the same
@@ -175,7 +178,7 @@ impl Transport {
     /// What the TLS session negotiated (version, cipher suite, ALPN, SNI
     /// name, the peer's certificates); `None` for a transport without
     /// TLS. Stands for asyncio's `get_extra_info('ssl_object')`.
-    pub fn tls_info(&self) -> Option<crate::tls_transport::TlsInfo> {
+    pub fn tls_info(&self) -> Option<crate::tls::info::TlsInfo> {
         self.inner.tls_info()
     }
 
@@ -359,18 +362,6 @@ impl NoticeTarget for ProtocolRef {
     }
 }
 
-impl NoticeTarget for Rc<RefCell<dyn DatagramProtocol>> {
-    fn try_call(&self, f: &mut dyn FnMut(&mut dyn BaseProtocol)) -> bool {
-        match self.try_borrow_mut() {
-            Ok(mut p) => {
-                f(&mut *p);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-}
-
 /// The re-entrancy rule, in one place: notifications for a protocol that
 /// is inside one of its callbacks wait here, in order, and are delivered
 /// as soon as it is free (right after the running callback, or from a
@@ -426,6 +417,37 @@ impl Notices {
     /// Records that the scheduled flush ran.
     pub(crate) fn unmark_scheduled(&self) {
         self.scheduled.set(false);
+    }
+}
+
+/// A transport (or layer) that delivers [`Notices`] to its protocol: the
+/// retry, "mark scheduled, `call_soon`, flush again", is written once here.
+pub(crate) trait NoticeOwner: Sized + 'static {
+    /// The notices waiting for the protocol.
+    fn notices(&self) -> &Notices;
+
+    /// The loop the retry runs on.
+    fn notice_loop(&self) -> &tulip_executor::Loop;
+
+    /// Delivers what waits while the protocol is free, and calls
+    /// [`schedule_notice_flush`](NoticeOwner::schedule_notice_flush) when
+    /// some still wait.
+    fn flush_notices(self: &Rc<Self>);
+
+    /// Schedules one [`flush_notices`](NoticeOwner::flush_notices) for the
+    /// next loop pass, unless one is scheduled already.
+    fn schedule_notice_flush(self: &Rc<Self>) {
+        if !self.notices().mark_scheduled() {
+            return;
+        }
+        let t = self.clone();
+        let scheduled = self.notice_loop().call_soon(move || {
+            t.notices().unmark_scheduled();
+            t.flush_notices();
+        });
+        if scheduled.is_err() {
+            self.notices().unmark_scheduled();
+        }
     }
 }
 

@@ -24,8 +24,8 @@ use rustix::net::SocketType;
 use tulip_executor::{Loop, Sleep, sleep};
 
 use crate::address::AddressFamily;
-use crate::connection::ConnectOptions;
-use crate::dns::{self, AddrInfoOptions, SockType, family_of};
+use crate::connect::dns::{self, AddrInfoOptions, SockType, family_of};
+use crate::connect::options::ConnectOptions;
 use crate::error::{AttemptError, Error, Result, bind_error};
 use crate::sock;
 

@@ -6,13 +6,13 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use crate::address::AddressFamily;
-use crate::tls_options::{TlsClientConfig, TlsServerConfig};
+use crate::tls::options::{TlsClientConfig, TlsServerConfig};
 
 /// Options of [`LoopNetExt::create_connection`](crate::LoopNetExt::create_connection).
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_transport::{BaseProtocol, ConnectOptions, LoopNetExt, Protocol};
+/// use tulip::transport::{BaseProtocol, ConnectOptions, LoopNetExt, Protocol};
 ///
 /// struct Quiet;
 /// impl BaseProtocol for Quiet {}
@@ -20,7 +20,7 @@ use crate::tls_options::{TlsClientConfig, TlsServerConfig};
 ///
 /// let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
 /// let port = listener.local_addr()?.port();
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let lp = event_loop.handle();
 /// let options = ConnectOptions::new()
 ///     .happy_eyeballs_delay(Duration::from_millis(250))
@@ -164,7 +164,7 @@ impl ConnectOptions {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_transport::AcceptedSocketOptions;
+/// use tulip::transport::AcceptedSocketOptions;
 ///
 /// let options = AcceptedSocketOptions::new().ssl_handshake_timeout(Duration::from_secs(5));
 /// assert!(options.tls.is_none());

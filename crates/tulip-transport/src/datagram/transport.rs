@@ -26,7 +26,7 @@ use std::cell::{Cell, Ref, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 
@@ -34,13 +34,14 @@ use rustix::net::{RecvFlags, SendFlags, SocketAddrAny};
 use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError};
 
 use crate::address::{SockAddr, UnixAddr};
+use crate::datagram::protocol::{DatagramProtocol, DatagramProtocolFactory};
 use crate::error::{Error, Result};
-use crate::protocols::{DatagramProtocol, DatagramProtocolFactory};
-use crate::readbuf::with_read_buffer;
+use crate::lifecycle::{Lifecycle, TransportLifecycle};
 use crate::sock;
-use crate::transports::{ExtraInfo, FlowControl, Notice, Notices};
+use crate::stream::readbuf::with_read_buffer;
+use crate::transports::{ExtraInfo, FlowControl, Notice, NoticeOwner, Notices};
 
-pub use crate::datagram_options::DatagramOptions;
+use crate::datagram::options::DatagramOptions;
 
 /// At most this many datagrams are received per readiness of the socket.
 pub(crate) const MAX_DATAGRAMS_PER_READY: usize = 16;
@@ -49,10 +50,6 @@ pub(crate) const MAX_DATAGRAMS_PER_READY: usize = 16;
 /// payload (asyncio counts a UDP header's 8 bytes, so that empty datagrams
 /// count too).
 const DATAGRAM_OVERHEAD: usize = 8;
-
-/// After this many sends on a lost endpoint, one warning is logged
-/// (asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`).
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
 
 /// A datagram endpoint's protocol, shared with its owner.
 type SharedProtocol = Rc<RefCell<dyn DatagramProtocol>>;
@@ -74,7 +71,7 @@ struct Queued {
 ///
 /// ```no_run
 /// use std::net::SocketAddr;
-/// use tulip_transport::{
+/// use tulip::transport::{
 ///     BaseProtocol, DatagramOptions, DatagramProtocol, DatagramTransport, LoopNetExt, SockAddr,
 /// };
 ///
@@ -97,16 +94,16 @@ struct Queued {
 ///     }
 /// }
 ///
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// let event_loop = tulip::EventLoop::new()?;
 /// let lp = event_loop.handle();
 /// event_loop.run_until_complete(async move {
 ///     let addr: SocketAddr = "127.0.0.1:9999".parse().unwrap();
 ///     let (transport, _protocol) = lp
 ///         .create_datagram_endpoint(Echo::default, DatagramOptions::new().local_addr(addr))
 ///         .await?;
-///     tulip_executor::sleep(std::time::Duration::from_secs(60)).await;
+///     tulip::sleep(std::time::Duration::from_secs(60)).await;
 ///     transport.close();
-///     Ok::<(), tulip_transport::Error>(())
+///     Ok::<(), tulip::transport::Error>(())
 /// })??;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -115,7 +112,7 @@ struct Queued {
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>() {}
-/// assert_send::<tulip_transport::DatagramTransport>();
+/// assert_send::<tulip::transport::DatagramTransport>();
 /// ```
 #[derive(Clone)]
 pub struct DatagramTransport {
@@ -154,7 +151,7 @@ impl DatagramTransport {
 
     /// Whether the endpoint is closing or closed.
     pub fn is_closing(&self) -> bool {
-        self.inner.closing.get()
+        self.inner.lc.is_closing()
     }
 
     /// asyncio's `get_extra_info(name)`: `"peername"` (a connected
@@ -198,7 +195,7 @@ impl DatagramTransport {
 
     /// The socket's descriptor, while open.
     pub fn fd(&self) -> Option<RawFd> {
-        self.inner.fd().map(|_| self.inner.raw)
+        self.inner.fd().map(|_| self.inner.lc.raw())
     }
 
     /// Bytes buffered for sending: each datagram's payload plus 8 bytes,
@@ -232,7 +229,7 @@ impl DatagramTransport {
     /// Replaces the protocol; later callbacks go to the new one (which is
     /// not sent `connection_made`). Ignored once the endpoint is lost.
     pub fn set_protocol(&self, protocol: Rc<RefCell<dyn DatagramProtocol>>) {
-        if !self.inner.lost.get() {
+        if !self.inner.lc.is_lost() {
             // The old protocol is dropped after the cell is released: its
             // Drop may use this transport.
             let old = self.inner.protocol.replace(Some(protocol));
@@ -259,13 +256,10 @@ impl fmt::Debug for DatagramTransport {
 /// The state of one endpoint, shared by its handles, its loop callbacks
 /// and (through the handle it holds) its protocol.
 struct Endpoint {
+    lc: Lifecycle,
     lp: Loop,
     this: Weak<Endpoint>,
-    fd: RefCell<Option<OwnedFd>>,
-    raw: RawFd,
     protocol: RefCell<Option<SharedProtocol>>,
-    /// Flow-control notices waiting for a busy protocol.
-    notices: Notices,
     /// Errors for `error_received` waiting for a busy protocol.
     errors: RefCell<VecDeque<Error>>,
     flow: FlowControl,
@@ -277,12 +271,6 @@ struct Endpoint {
     address_any: Option<SocketAddrAny>,
     peer: Option<SockAddr>,
     local: RefCell<Option<SockAddr>>,
-    closing: Cell<bool>,
-    conn_lost: Cell<u32>,
-    made: Cell<bool>,
-    lost: Cell<bool>,
-    reader_on: Cell<bool>,
-    writer_on: Cell<bool>,
 }
 
 impl Endpoint {
@@ -299,14 +287,11 @@ impl Endpoint {
             (None, Some(a)) => Some(a.to_any()?),
             _ => None,
         };
-        let raw = fd.as_raw_fd();
         Ok(Rc::new_cyclic(|this| Endpoint {
+            lc: Lifecycle::new(lp, fd),
             lp: lp.clone(),
             this: this.clone(),
-            fd: RefCell::new(Some(fd)),
-            raw,
             protocol: RefCell::new(Some(protocol)),
-            notices: Notices::default(),
             errors: RefCell::new(VecDeque::new()),
             flow: FlowControl::default(),
             buffer: RefCell::new(VecDeque::new()),
@@ -315,12 +300,6 @@ impl Endpoint {
             address_any,
             peer,
             local: RefCell::new(local),
-            closing: Cell::new(false),
-            conn_lost: Cell::new(0),
-            made: Cell::new(false),
-            lost: Cell::new(false),
-            reader_on: Cell::new(false),
-            writer_on: Cell::new(false),
         }))
     }
 
@@ -338,11 +317,9 @@ impl Endpoint {
         self.protocol.borrow().clone()
     }
 
-    /// A shared borrow of the descriptor, while it is open. Never held
-    /// across a protocol callback, so [`release`](Endpoint::release) can
-    /// always take it.
+    /// A shared borrow of the descriptor, while it is open.
     fn fd(&self) -> Option<Ref<'_, OwnedFd>> {
-        Ref::filter_map(self.fd.borrow(), Option::as_ref).ok()
+        self.lc.fd()
     }
 
     /// Schedules `connection_made` and then the start of reading (both
@@ -357,7 +334,7 @@ impl Endpoint {
     }
 
     fn make_connection(self: &Rc<Self>, waiter: &LoopFuture<()>) {
-        if self.conn_lost.get() > 0 || self.lost.get() {
+        if self.lc.is_conn_lost() || self.lc.is_lost() {
             let _ = waiter.set_exception(LoopError::from(Error::Closed));
             return;
         }
@@ -370,7 +347,7 @@ impl Endpoint {
         }));
         match made {
             Ok(()) => {
-                self.made.set(true);
+                self.lc.set_connected();
                 self.deliver_pending();
                 self.add_reader();
                 let _ = waiter.set_result(());
@@ -385,56 +362,34 @@ impl Endpoint {
     }
 
     fn add_reader(self: &Rc<Self>) {
-        if !self.closing.get() {
-            self.watch(true);
+        if self.lc.is_reader_on() || self.lc.is_closing() {
+            return;
+        }
+        let t = self.clone();
+        if let Err(e) = self.lc.add_reader(move || t.read_ready()) {
+            self.fatal_error(Error::from(e), "Fatal error watching a datagram socket");
         }
     }
 
     fn add_writer(self: &Rc<Self>) {
-        self.watch(false);
-    }
-
-    /// Adds the reader (or writer) watch, unless it is on.
-    fn watch(self: &Rc<Self>, reader: bool) {
-        let on = if reader {
-            &self.reader_on
-        } else {
-            &self.writer_on
-        };
-        if on.get() {
+        if self.lc.is_writer_on() {
             return;
         }
-        let Some(fd) = self.fd() else { return };
         let t = self.clone();
-        let added = if reader {
-            self.lp.add_reader(&*fd, move || t.read_ready())
-        } else {
-            self.lp.add_writer(&*fd, move || t.write_ready())
-        };
-        drop(fd);
-        match added {
-            Ok(_) => on.set(true),
-            Err(e) => self.fatal_error(Error::from(e), "Fatal error watching a datagram socket"),
-        }
-    }
-
-    fn remove_reader(&self) {
-        if self.reader_on.replace(false) {
-            self.lp.remove_reader(self.raw);
+        if let Err(e) = self.lc.add_writer(move || t.write_ready()) {
+            self.fatal_error(Error::from(e), "Fatal error watching a datagram socket");
         }
     }
 
     fn remove_writer(&self) {
-        if self.writer_on.replace(false) {
-            self.lp.remove_writer(self.raw);
-        }
+        self.lc.remove_writer();
     }
 
     /// The socket is readable: receive up to [`MAX_DATAGRAMS_PER_READY`]
     /// datagrams.
     fn read_ready(self: &Rc<Self>) {
         for _ in 0..MAX_DATAGRAMS_PER_READY {
-            if self.closing.get() || self.lost.get() {
+            if self.lc.is_closing() || self.lc.is_lost() {
                 break;
             }
             if self.has_pending() && self.deliver_pending() {
@@ -488,12 +443,10 @@ impl Endpoint {
 
     fn sendto(&self, data: &[u8], addr: Option<&SockAddr>) -> Result<()> {
         let dest = self.destination(addr)?;
-        if self.conn_lost.get() > 0 {
-            let n = self.conn_lost.get() + 1;
-            self.conn_lost.set(n);
-            if n == LOG_THRESHOLD_FOR_CONNLOST_WRITES {
-                log::warn!("socket.sendto() raised exception: sending on a closed endpoint");
-            }
+        if self
+            .lc
+            .drop_lost_write("socket.sendto() raised exception: sending on a closed endpoint")
+        {
             return Ok(());
         }
         let Some(this) = self.rc() else { return Ok(()) };
@@ -502,7 +455,7 @@ impl Endpoint {
                 Ok(()) => return Ok(()),
                 Err(e) if sock::would_block(&e) => {
                     this.add_writer();
-                    if self.conn_lost.get() > 0 {
+                    if self.lc.is_conn_lost() {
                         return Ok(());
                     }
                 }
@@ -550,7 +503,7 @@ impl Endpoint {
 
     /// The socket is writable: send the buffer in order.
     fn write_ready(self: &Rc<Self>) {
-        if self.lost.get() {
+        if self.lc.is_lost() {
             return;
         }
         loop {
@@ -567,7 +520,7 @@ impl Endpoint {
                 Err(e) => {
                     self.buffer_size.set(self.buffer_size.get() - size);
                     self.push_error(Error::io(e));
-                    if self.conn_lost.get() > 0 {
+                    if self.lc.is_conn_lost() {
                         // error_received aborted, or closed with nothing
                         // left to send: connection_lost is on its way.
                         self.remove_writer();
@@ -580,7 +533,7 @@ impl Endpoint {
         if self.buffer.borrow().is_empty() {
             self.remove_writer();
             if self.closing_flushes() {
-                self.conn_lost.set(self.conn_lost.get() + 1);
+                self.lc.mark_conn_lost();
                 self.call_connection_lost(None);
             }
         }
@@ -588,7 +541,7 @@ impl Endpoint {
 
     /// Whether `close()` is waiting for the buffer to drain.
     fn closing_flushes(&self) -> bool {
-        self.closing.get() && self.conn_lost.get() == 0
+        self.lc.is_closing() && !self.lc.is_conn_lost()
     }
 
     fn maybe_pause_protocol(self: &Rc<Self>) {
@@ -604,16 +557,16 @@ impl Endpoint {
     }
 
     fn notify(self: &Rc<Self>, notice: Notice) {
-        if self.lost.get() {
+        if self.lc.is_lost() {
             return;
         }
         let Some(proto) = self.protocol() else { return };
-        if !self.made.get() && proto.try_borrow_mut().is_ok() {
+        if !self.lc.is_connected() && proto.try_borrow_mut().is_ok() {
             // Not inside connection_made (which queues its notices for
             // right after it returns): connection_made failed.
             return;
         }
-        let waiting = catch_unwind(AssertUnwindSafe(|| self.notices.push(notice, &proto)));
+        let waiting = catch_unwind(AssertUnwindSafe(|| self.lc.notices().push(notice, &proto)));
         self.after_delivery(waiting, "pause_writing/resume_writing");
     }
 
@@ -622,7 +575,7 @@ impl Endpoint {
     fn push_error(self: &Rc<Self>, err: Error) {
         // Nothing after an abort; while close() flushes, errors still come.
         // An error raised inside connection_made waits for it to return.
-        if self.lost.get() || self.conn_lost.get() > 0 {
+        if self.lc.is_lost() || self.lc.is_conn_lost() {
             return;
         }
         self.errors.borrow_mut().push_back(err);
@@ -630,32 +583,33 @@ impl Endpoint {
     }
 
     fn has_pending(&self) -> bool {
-        !self.notices.is_empty() || !self.errors.borrow().is_empty()
+        !self.lc.notices().is_empty() || !self.errors.borrow().is_empty()
     }
 
     /// Delivers waiting notices, then waiting errors, while the protocol is
     /// free. Returns true when some still wait (a retry is scheduled).
     fn deliver_pending(self: &Rc<Self>) -> bool {
-        if self.lost.get() || !self.made.get() {
+        if self.lc.is_lost() || !self.lc.is_connected() {
             return false;
         }
         let Some(proto) = self.protocol() else {
             return false;
         };
-        if !self.notices.is_empty() {
-            let waiting = catch_unwind(AssertUnwindSafe(|| self.notices.flush(&proto)));
+        let notices = self.lc.notices();
+        if !notices.is_empty() {
+            let waiting = catch_unwind(AssertUnwindSafe(|| notices.flush(&proto)));
             if self.after_delivery(waiting, "pause_writing/resume_writing") {
                 return true;
             }
         }
         loop {
-            if self.lost.get() {
+            if self.lc.is_lost() {
                 return false;
             }
             let Ok(mut p) = proto.try_borrow_mut() else {
                 let waiting = !self.errors.borrow().is_empty();
                 if waiting {
-                    self.schedule_delivery();
+                    self.schedule_notice_flush();
                 }
                 return waiting;
             };
@@ -676,7 +630,7 @@ impl Endpoint {
     fn after_delivery(self: &Rc<Self>, outcome: std::thread::Result<bool>, what: &str) -> bool {
         match outcome {
             Ok(true) => {
-                self.schedule_delivery();
+                self.schedule_notice_flush();
                 true
             }
             Ok(false) => false,
@@ -684,20 +638,6 @@ impl Endpoint {
                 self.protocol_panicked(what, payload);
                 false
             }
-        }
-    }
-
-    fn schedule_delivery(self: &Rc<Self>) {
-        if !self.notices.mark_scheduled() {
-            return;
-        }
-        let t = self.clone();
-        let scheduled = self.lp.call_soon(move || {
-            t.notices.unmark_scheduled();
-            t.deliver_pending();
-        });
-        if scheduled.is_err() {
-            self.notices.unmark_scheduled();
         }
     }
 
@@ -717,84 +657,68 @@ impl Endpoint {
     }
 
     fn close(&self) {
-        if self.closing.get() {
+        if self.lc.is_closing() {
             return;
         }
         let Some(this) = self.rc() else { return };
-        self.closing.set(true);
-        self.remove_reader();
+        self.lc.begin_close();
         if self.buffer.borrow().is_empty() {
-            self.conn_lost.set(self.conn_lost.get() + 1);
+            self.lc.mark_conn_lost();
             this.schedule_connection_lost(None);
         }
     }
 
     /// Closes at once, dropping the buffer; `connection_lost(exc)` follows.
     fn force_close(&self, exc: Option<Error>) {
-        if self.conn_lost.get() > 0 {
+        if self.lc.is_conn_lost() {
             return;
         }
         let Some(this) = self.rc() else { return };
+        self.lc.begin_force_close();
         self.buffer.borrow_mut().clear();
         self.buffer_size.set(0);
-        self.remove_writer();
         self.errors.borrow_mut().clear();
-        self.closing.set(true);
-        self.remove_reader();
-        self.conn_lost.set(1);
         this.schedule_connection_lost(exc);
     }
+}
 
-    fn schedule_connection_lost(self: &Rc<Self>, exc: Option<Error>) {
-        let t = self.clone();
-        if self
-            .lp
-            .call_soon(move || t.call_connection_lost(exc))
-            .is_err()
-        {
-            // The loop is closed: nothing will run again; release now.
-            self.release();
+impl NoticeOwner for Endpoint {
+    fn notices(&self) -> &Notices {
+        self.lc.notices()
+    }
+
+    fn notice_loop(&self) -> &Loop {
+        &self.lp
+    }
+
+    /// Delivers the notices, then the errors, that wait.
+    fn flush_notices(self: &Rc<Self>) {
+        self.deliver_pending();
+    }
+}
+
+impl TransportLifecycle for Endpoint {
+    fn lifecycle(&self) -> &Lifecycle {
+        &self.lc
+    }
+
+    fn protocol_busy(&self) -> bool {
+        self.protocol().is_some_and(|p| p.try_borrow_mut().is_err())
+    }
+
+    fn deliver_connection_lost(&self, exc: Option<Error>) {
+        if let Some(p) = self.protocol() {
+            p.borrow_mut().connection_lost(exc);
         }
     }
 
-    fn call_connection_lost(self: &Rc<Self>, exc: Option<Error>) {
-        if self.lost.get() {
-            return;
-        }
-        let proto = self.protocol();
-        if let Some(p) = &proto {
-            if self.made.get() && p.try_borrow_mut().is_err() {
-                // The protocol is inside one of its callbacks: try again on
-                // the next pass.
-                self.schedule_connection_lost(exc);
-                return;
-            }
-        }
-        self.lost.set(true);
-        self.notices.clear();
+    fn drop_pending(&self) {
         self.errors.borrow_mut().clear();
-        if self.made.get() {
-            if let Some(p) = &proto {
-                let res = catch_unwind(AssertUnwindSafe(|| {
-                    p.borrow_mut().connection_lost(exc);
-                }));
-                if let Err(payload) = res {
-                    self.report(
-                        "Exception in connection_lost",
-                        LoopError::Panicked(PanicError::new(payload)),
-                    );
-                }
-            }
-        }
-        self.release();
     }
 
     /// Stops watching and closes the descriptor; drops the protocol (which
     /// usually holds this endpoint's handle: the cycle ends here).
     fn release(&self) {
-        self.lost.set(true);
-        self.remove_reader();
-        self.remove_writer();
         self.buffer.borrow_mut().clear();
         self.buffer_size.set(0);
         if let Some(fd) = self.fd() {
@@ -802,8 +726,7 @@ impl Endpoint {
                 *self.local.borrow_mut() = Some(addr);
             }
         }
-        let fd = self.fd.try_borrow_mut().ok().and_then(|mut fd| fd.take());
-        drop(fd);
+        self.lc.release_fd();
         // Dropped after the cell is released: the protocol's Drop may use
         // this transport.
         let protocol = self.protocol.take();
@@ -820,8 +743,8 @@ enum Received {
 
 impl Drop for Endpoint {
     fn drop(&mut self) {
-        if self.fd.get_mut().is_some() && !self.lp.is_closed() {
-            log::debug!("unclosed datagram transport (fd {}) dropped", self.raw);
+        if self.lc.holds_fd() && !self.lp.is_closed() {
+            log::debug!("unclosed datagram transport (fd {}) dropped", self.lc.raw());
         }
     }
 }
@@ -835,7 +758,7 @@ pub(crate) async fn create_datagram_endpoint<F: DatagramProtocolFactory>(
     mut factory: F,
     options: DatagramOptions,
 ) -> Result<(DatagramTransport, Rc<RefCell<F::Protocol>>)> {
-    let opened = crate::datagram_options::open_socket(options)?;
+    let opened = crate::datagram::options::open_socket(options)?;
     let protocol = factory.build()?;
     let shared: SharedProtocol = protocol.clone();
     let endpoint = Endpoint::new(lp, opened.fd, opened.remote, shared)?;

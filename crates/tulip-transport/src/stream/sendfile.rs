@@ -41,9 +41,10 @@ use tulip_reactor::without_sigpipe;
 
 use crate::error::{Error, Result};
 use crate::protocols::{BaseProtocol, Protocol, ProtocolRef};
-use crate::selector_events::{Kind, SocketTransport};
 use crate::sock::wait_fd;
 use crate::sock_ops::{check_nonblocking, retry, send_all};
+use crate::stream::readbuf::{BufferedRead, read_buffered};
+use crate::stream::socket::{Kind, SocketTransport};
 use crate::transports::Transport;
 
 /// The read buffer of [`sock_sendfile`]'s fallback (asyncio's
@@ -584,15 +585,22 @@ impl Protocol for FallbackProtocol {
                 Ok(mut p) => {
                     let mut rest = data;
                     while !rest.is_empty() {
-                        let buf = p.get_buffer(rest.len());
-                        let n = buf.len().min(rest.len());
-                        if n == 0 {
-                            log::error!("sendfile: get_buffer() returned an empty buffer");
-                            break;
+                        let copy = |buf: &mut [u8]| {
+                            let n = buf.len().min(rest.len());
+                            buf[..n].copy_from_slice(&rest[..n]);
+                            Ok::<usize, std::convert::Infallible>(n)
+                        };
+                        match read_buffered(&mut *p, rest.len(), copy) {
+                            BufferedRead::Data(n) => rest = &rest[n..],
+                            BufferedRead::EmptyBuffer | BufferedRead::Eof => {
+                                log::error!("sendfile: get_buffer() returned an empty buffer");
+                                break;
+                            }
+                            BufferedRead::Failed(never) => match never {},
+                            // The transport's own guard reports it, as
+                            // for a panic in data_received.
+                            BufferedRead::Panicked(payload) => std::panic::resume_unwind(payload),
                         }
-                        buf[..n].copy_from_slice(&rest[..n]);
-                        p.buffer_updated(n);
-                        rest = &rest[n..];
                     }
                 }
                 Err(_) => log::error!("sendfile: data received while the protocol is busy: lost"),

@@ -26,16 +26,16 @@ use rustix::net::{SocketType, sockopt};
 use tulip_executor::{Error as LoopError, ExceptionContext, Loop, LoopFuture, TimerHandle};
 
 use crate::address::SockAddr;
-use crate::connection::check_stream_socket;
-use crate::dns::{self, AddrInfoOptions, SockType};
+use crate::connect::dns::{self, AddrInfoOptions, SockType};
 use crate::error::{Error, Result, bind_error};
 use crate::protocols::{ProtocolFactory, ProtocolRef};
-use crate::selector_events::SocketTransport;
 use crate::sock;
+use crate::sock::check_stream_socket;
+use crate::stream::socket::SocketTransport;
 use crate::transports::TransportImpl;
 
-use crate::server_options::DEFAULT_BACKLOG;
-pub use crate::server_options::{Hosts, ServerOptions};
+use crate::server::options::DEFAULT_BACKLOG;
+use crate::server::options::{Hosts, ServerOptions};
 
 /// Makes the protocol of each accepted connection (or fails to).
 pub(crate) type Factory = Box<dyn FnMut() -> Result<ProtocolRef>>;
@@ -134,8 +134,8 @@ impl ServerSocket {
 /// A cheap, clonable handle: clones refer to the same server.
 ///
 /// ```no_run
-/// use tulip_executor::EventLoop;
-/// use tulip_transport::{BaseProtocol, LoopNetExt, Protocol, ServerOptions, Transport};
+/// use tulip::EventLoop;
+/// use tulip::transport::{BaseProtocol, LoopNetExt, Protocol, ServerOptions, Transport};
 ///
 /// #[derive(Default)]
 /// struct Echo(Option<Transport>);
@@ -165,7 +165,7 @@ impl ServerSocket {
 ///
 /// ```compile_fail
 /// fn assert_send<T: Send>() {}
-/// assert_send::<tulip_transport::Server>();
+/// assert_send::<tulip::transport::Server>();
 /// ```
 #[derive(Clone)]
 pub struct Server {
@@ -491,7 +491,7 @@ pub(crate) async fn create_server<F: ProtocolFactory>(
     port: u16,
     mut options: ServerOptions,
 ) -> Result<Server> {
-    let tls = crate::tls_transport::TlsStart::server(
+    let tls = crate::tls::transport::TlsStart::server(
         options.tls.take(),
         options.ssl_handshake_timeout,
         options.ssl_shutdown_timeout,

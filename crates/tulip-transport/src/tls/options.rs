@@ -19,7 +19,6 @@
 //! another provider behaves the same and no cmake/aws-lc build is needed.
 
 use std::fmt;
-use std::io;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -31,6 +30,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
 use crate::error::{AttemptError, Error, Result};
+use crate::tls::error::TlsError;
 
 /// asyncio's default `ssl_handshake_timeout`: 60 seconds.
 pub const SSL_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(60);
@@ -113,11 +113,11 @@ fn system_roots() -> Arc<RootCertStore> {
 /// asyncio's `ssl.create_default_context()` does.
 ///
 /// ```no_run
-/// use tulip_transport::{ConnectOptions, TlsClientConfig};
+/// use tulip::transport::{ConnectOptions, TlsClientConfig};
 ///
 /// let tls = TlsClientConfig::new()?.alpn_protocols(&[b"h2", b"http/1.1"]);
 /// let options = ConnectOptions::new().tls(tls);
-/// # Ok::<(), tulip_transport::Error>(())
+/// # Ok::<(), tulip::transport::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct TlsClientConfig {
@@ -160,11 +160,11 @@ impl TlsClientConfig {
     /// (asyncio's `cafile`).
     ///
     /// Errors: as [`with_ca_pem`](TlsClientConfig::with_ca_pem), and the
-    /// file's I/O error (of the same [`io::ErrorKind`]); each message
+    /// file's I/O error (of the same [`io::ErrorKind`](std::io::ErrorKind)); each message
     /// names the file, and says so when it holds no PEM certificate.
     ///
     /// ```
-    /// use tulip_transport::TlsClientConfig;
+    /// use tulip::transport::TlsClientConfig;
     ///
     /// let err = TlsClientConfig::with_ca_file("/no/such/ca.pem").unwrap_err();
     /// assert_eq!(err.io_kind(), Some(std::io::ErrorKind::NotFound));
@@ -245,11 +245,11 @@ impl fmt::Debug for TlsClientConfig {
 /// `load_cert_chain`).
 ///
 /// ```no_run
-/// use tulip_transport::{ServerOptions, TlsServerConfig};
+/// use tulip::transport::{ServerOptions, TlsServerConfig};
 ///
 /// let tls = TlsServerConfig::from_pem_files("cert.pem", "key.pem")?;
 /// let options = ServerOptions::new().tls(tls);
-/// # Ok::<(), tulip_transport::Error>(())
+/// # Ok::<(), tulip::transport::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct TlsServerConfig {
@@ -299,7 +299,7 @@ impl TlsServerConfig {
     /// `load_cert_chain(certfile, keyfile)`).
     ///
     /// Errors: as `from_pem`, and the files' I/O errors (of the same
-    /// [`io::ErrorKind`]); each message names the file.
+    /// [`io::ErrorKind`](std::io::ErrorKind)); each message names the file.
     pub fn from_pem_files(
         cert_chain: impl AsRef<Path>,
         key: impl AsRef<Path>,
@@ -385,7 +385,7 @@ impl From<TlsServerConfig> for TlsConfig {
 ///
 /// ```
 /// use std::time::Duration;
-/// use tulip_transport::StartTlsOptions;
+/// use tulip::transport::StartTlsOptions;
 ///
 /// let options = StartTlsOptions::new()
 ///     .server_hostname("example.com")
@@ -427,115 +427,6 @@ impl StartTlsOptions {
     pub fn ssl_shutdown_timeout(mut self, timeout: Duration) -> StartTlsOptions {
         self.ssl_shutdown_timeout = Some(timeout);
         self
-    }
-}
-
-/// A TLS failure (inside [`Error::Tls`]).
-#[derive(Clone, Debug, PartialEq)]
-#[non_exhaustive]
-pub enum TlsError {
-    /// rustls refused the peer or its data: a certificate that does not
-    /// verify ([`certificate_error`](TlsError::certificate_error)), an
-    /// alert from the peer, a malformed or undecryptable record, no
-    /// common protocol version, cipher suite or ALPN protocol (asyncio's
-    /// `ssl.SSLError` and `ssl.SSLCertVerificationError`).
-    Rustls(rustls::Error),
-    /// The peer closed the TCP connection without a TLS close_notify
-    /// alert: the data received may be cut short (a truncation attack, or
-    /// a careless peer). Never reported as a clean EOF.
-    Truncated,
-    /// The handshake did not finish within `ssl_handshake_timeout`.
-    HandshakeTimeout(Duration),
-    /// The peer did not answer the close_notify within
-    /// `ssl_shutdown_timeout`.
-    ShutdownTimeout(Duration),
-}
-
-impl TlsError {
-    /// The rustls error, if this is one.
-    pub fn rustls_error(&self) -> Option<&rustls::Error> {
-        match self {
-            TlsError::Rustls(e) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// Why this side rejected the peer's certificate (unknown issuer,
-    /// not valid for the name, expired, ...), if it did.
-    pub fn certificate_error(&self) -> Option<&rustls::CertificateError> {
-        match self {
-            TlsError::Rustls(rustls::Error::InvalidCertificate(e)) => Some(e),
-            _ => None,
-        }
-    }
-
-    /// Whether a certificate was rejected: by this side
-    /// ([`certificate_error`](TlsError::certificate_error)), or by the
-    /// peer, which said so with a certificate alert.
-    pub fn is_certificate_error(&self) -> bool {
-        use rustls::AlertDescription as A;
-        match self {
-            TlsError::Rustls(rustls::Error::InvalidCertificate(_)) => true,
-            TlsError::Rustls(rustls::Error::AlertReceived(alert)) => matches!(
-                alert,
-                A::BadCertificate
-                    | A::UnsupportedCertificate
-                    | A::CertificateRevoked
-                    | A::CertificateExpired
-                    | A::CertificateUnknown
-                    | A::UnknownCA
-                    | A::CertificateRequired
-            ),
-            _ => false,
-        }
-    }
-
-    /// Whether a TLS timeout ran out.
-    pub fn is_timeout(&self) -> bool {
-        matches!(
-            self,
-            TlsError::HandshakeTimeout(_) | TlsError::ShutdownTimeout(_)
-        )
-    }
-
-    /// The `io::ErrorKind` this error becomes as an `io::Error`.
-    pub fn io_kind(&self) -> io::ErrorKind {
-        match self {
-            TlsError::Rustls(_) => io::ErrorKind::InvalidData,
-            TlsError::Truncated => io::ErrorKind::UnexpectedEof,
-            TlsError::HandshakeTimeout(_) | TlsError::ShutdownTimeout(_) => io::ErrorKind::TimedOut,
-        }
-    }
-}
-
-impl fmt::Display for TlsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            TlsError::Rustls(e) => write!(f, "{e}"),
-            TlsError::Truncated => {
-                f.write_str("the peer closed the connection without a TLS close_notify")
-            }
-            TlsError::HandshakeTimeout(t) => write!(
-                f,
-                "the TLS handshake is taking longer than {t:?}: aborting the connection"
-            ),
-            TlsError::ShutdownTimeout(t) => write!(f, "the TLS shutdown timed out after {t:?}"),
-        }
-    }
-}
-
-impl std::error::Error for TlsError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            TlsError::Rustls(e) => Some(e),
-            _ => None,
-        }
-    }
-}
-
-impl From<TlsError> for Error {
-    fn from(e: TlsError) -> Error {
-        Error::Tls(e)
     }
 }
 

@@ -28,7 +28,7 @@ use crate::sock;
 ///
 /// ```
 /// use std::net::SocketAddr;
-/// use tulip_transport::DatagramOptions;
+/// use tulip::transport::DatagramOptions;
 ///
 /// let addr: SocketAddr = "127.0.0.1:0".parse().unwrap();
 /// let options = DatagramOptions::new().local_addr(addr).reuse_port(true);
@@ -152,7 +152,7 @@ pub(crate) fn open_socket(options: DatagramOptions) -> Result<OpenedSocket> {
     }
     if let (Some(local), Some(named)) = (&local, &local_addr) {
         if let SockAddr::Unix(UnixAddr::Path(path)) = named {
-            crate::unix_events::remove_stale_socket(path);
+            crate::sock::remove_stale_socket(path);
         }
         rustix::net::bind(&fd, local).map_err(|e| bind_error(named, e.into()))?;
     }

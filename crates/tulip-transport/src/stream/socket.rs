@@ -14,9 +14,8 @@
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::io::{self, IoSlice};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
@@ -26,20 +25,17 @@ use tulip_reactor::without_sigpipe;
 
 use crate::address::SockAddr;
 use crate::error::{Error, Result};
+use crate::lifecycle::{Lifecycle, TransportLifecycle};
 use crate::protocols::ProtocolRef;
-use crate::readbuf::{READ_SIZE, with_read_buffer};
 use crate::sock;
-use crate::transports::{ExtraInfo, FlowControl, Notice, Notices, Transport, TransportImpl};
-
-/// After this many writes to a lost connection, one warning is logged
-/// (asyncio's `LOG_THRESHOLD_FOR_CONNLOST_WRITES`).
-const LOG_THRESHOLD_FOR_CONNLOST_WRITES: u32 = 5;
+use crate::stream::readbuf::{BufferedRead, READ_SIZE, read_buffered, with_read_buffer};
+use crate::stream::writebuf::WriteBuffer;
+use crate::transports::{
+    ExtraInfo, FlowControl, Notice, NoticeOwner, Notices, Transport, TransportImpl,
+};
 
 /// At most this many buffers go into one vectored send.
 const MAX_IOV: usize = 64;
-
-/// Small writes are appended to the last buffered chunk up to this size.
-const COALESCE_LIMIT: usize = 16 * 1024;
 
 /// What the descriptor is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,73 +48,20 @@ pub(crate) enum Kind {
     WritePipe,
 }
 
-/// Data waiting to be sent: chunks, the first one partly sent.
-#[derive(Default)]
-struct WriteBuffer {
-    chunks: VecDeque<Vec<u8>>,
-    head: usize,
-    size: usize,
-}
-
-impl WriteBuffer {
-    fn push(&mut self, data: &[u8]) {
-        self.size += data.len();
-        if let Some(last) = self.chunks.back_mut() {
-            if last.len() + data.len() <= COALESCE_LIMIT {
-                last.extend_from_slice(data);
-                return;
-            }
-        }
-        self.chunks.push_back(data.to_vec());
-    }
-
-    fn consume(&mut self, mut n: usize) {
-        self.size -= n;
-        while n > 0 {
-            let Some(front) = self.chunks.front() else {
-                break;
-            };
-            let left = front.len() - self.head;
-            if n >= left {
-                n -= left;
-                self.head = 0;
-                self.chunks.pop_front();
-            } else {
-                self.head += n;
-                n = 0;
-            }
-        }
-    }
-
-    fn clear(&mut self) {
-        self.chunks.clear();
-        self.head = 0;
-        self.size = 0;
-    }
-}
-
 /// A stream transport over a socket or pipe descriptor. Users see it as a
 /// [`Transport`].
 pub(crate) struct SocketTransport {
+    lc: Lifecycle,
     lp: Loop,
     kind: Kind,
     this: Weak<SocketTransport>,
-    fd: RefCell<Option<OwnedFd>>,
-    raw: RawFd,
     protocol: RefCell<Option<ProtocolRef>>,
-    notices: Notices,
     flow: FlowControl,
     buffer: RefCell<WriteBuffer>,
-    closing: Cell<bool>,
     eof: Cell<bool>,
     paused: Cell<bool>,
     /// The peer's EOF was seen (reading never resumes after it).
     read_eof: Cell<bool>,
-    conn_lost: Cell<u32>,
-    connected: Cell<bool>,
-    lost: Cell<bool>,
-    reader_on: Cell<bool>,
-    writer_on: Cell<bool>,
     sendfile_active: Cell<bool>,
     peer: Option<SockAddr>,
     local: Option<SockAddr>,
@@ -175,26 +118,17 @@ impl SocketTransport {
         peer: Option<SockAddr>,
         local: Option<SockAddr>,
     ) -> Rc<SocketTransport> {
-        let raw = fd.as_raw_fd();
         Rc::new_cyclic(|this| SocketTransport {
+            lc: Lifecycle::new(lp, fd),
             lp: lp.clone(),
             kind,
             this: this.clone(),
-            fd: RefCell::new(Some(fd)),
-            raw,
             protocol: RefCell::new(Some(protocol)),
-            notices: Notices::default(),
             flow: FlowControl::default(),
             buffer: RefCell::new(WriteBuffer::default()),
-            closing: Cell::new(false),
             eof: Cell::new(false),
             paused: Cell::new(kind == Kind::WritePipe),
             read_eof: Cell::new(false),
-            conn_lost: Cell::new(0),
-            connected: Cell::new(false),
-            lost: Cell::new(false),
-            reader_on: Cell::new(false),
-            writer_on: Cell::new(false),
             sendfile_active: Cell::new(false),
             peer,
             local,
@@ -227,7 +161,7 @@ impl SocketTransport {
     }
 
     fn make_connection(self: &Rc<Self>, waiter: &LoopFuture<()>) {
-        if self.lost.get() {
+        if self.lc.is_lost() {
             let _ = waiter.set_exception(LoopError::from(Error::Closed));
             return;
         }
@@ -241,8 +175,8 @@ impl SocketTransport {
         }));
         match made {
             Ok(()) => {
-                self.connected.set(true);
-                self.notices.flush(&proto);
+                self.lc.set_connected();
+                self.lc.notices().flush(&proto);
                 if self.kind == Kind::WritePipe {
                     // A write pipe's descriptor turns readable (error/hang
                     // up) when the reading end closes.
@@ -261,74 +195,65 @@ impl SocketTransport {
         }
     }
 
-    /// A shared borrow of the descriptor, while it is open. The borrow is
-    /// only ever taken mutably in [`release`](SocketTransport::release),
-    /// which tolerates an outstanding shared borrow.
+    /// A shared borrow of the descriptor, while it is open.
     fn fd(&self) -> Option<std::cell::Ref<'_, OwnedFd>> {
-        std::cell::Ref::filter_map(self.fd.borrow(), Option::as_ref).ok()
+        self.lc.fd()
     }
 
     fn add_reader(self: &Rc<Self>) {
-        if self.reader_on.get() || self.paused.get() || self.closing.get() || self.read_eof.get() {
+        if self.lc.is_reader_on()
+            || self.paused.get()
+            || self.lc.is_closing()
+            || self.read_eof.get()
+        {
             return;
         }
-        let Some(fd) = self.fd() else { return };
         let t = self.clone();
-        match self.lp.add_reader(&*fd, move || t.read_ready()) {
-            Ok(_) => self.reader_on.set(true),
-            Err(e) => self.fatal_error(Error::from(e), "Fatal error adding a reader"),
+        if let Err(e) = self.lc.add_reader(move || t.read_ready()) {
+            self.fatal_error(Error::from(e), "Fatal error adding a reader");
         }
     }
 
     fn remove_reader(&self) {
-        if self.reader_on.replace(false) {
-            self.lp.remove_reader(self.raw);
-        }
+        self.lc.remove_reader();
     }
 
     fn add_writer(self: &Rc<Self>) {
-        if self.writer_on.get() {
+        if self.lc.is_writer_on() {
             return;
         }
-        let Some(fd) = self.fd() else { return };
         let t = self.clone();
-        match self.lp.add_writer(&*fd, move || t.write_ready()) {
-            Ok(_) => self.writer_on.set(true),
-            Err(e) => self.fatal_error(Error::from(e), "Fatal error adding a writer"),
+        if let Err(e) = self.lc.add_writer(move || t.write_ready()) {
+            self.fatal_error(Error::from(e), "Fatal error adding a writer");
         }
     }
 
     fn remove_writer(&self) {
-        if self.writer_on.replace(false) {
-            self.lp.remove_writer(self.raw);
-        }
+        self.lc.remove_writer();
     }
 
     fn watch_peer_close(self: &Rc<Self>) {
-        let Some(fd) = self.fd() else { return };
         let t = self.clone();
-        let added = self.lp.add_reader(&*fd, move || {
+        let _ = self.lc.add_reader(move || {
             t.remove_reader();
-            if t.buffer.borrow().size > 0 {
+            if t.buffer.borrow().size() > 0 {
                 t.force_close(Some(Error::io(io::ErrorKind::BrokenPipe.into())));
             } else {
                 t.close();
             }
         });
-        if added.is_ok() {
-            self.reader_on.set(true);
-        }
     }
 
     /// The descriptor is readable.
     fn read_ready(self: &Rc<Self>) {
-        if self.closing.get() {
+        if self.lc.is_closing() {
             return;
         }
         let Some(proto) = self.protocol.borrow().clone() else {
             return;
         };
-        if !self.notices.is_empty() && self.notices.flush(&proto) {
+        let notices = self.lc.notices();
+        if !notices.is_empty() && notices.flush(&proto) {
             return;
         }
         let Some(fd) = self.fd() else { return };
@@ -349,19 +274,14 @@ impl SocketTransport {
                 let Ok(mut p) = p.try_borrow_mut() else {
                     return;
                 };
-                match catch_unwind(AssertUnwindSafe(|| p.get_buffer(READ_SIZE).len())) {
-                    Err(payload) => Read::Data(Err(payload)),
-                    Ok(0) => Read::EmptyBuffer,
-                    Ok(_) => {
-                        let res = self.recv(fd.as_fd(), p.get_buffer(READ_SIZE));
-                        match res {
-                            Ok(0) => Read::Eof(catch_unwind(AssertUnwindSafe(|| p.eof_received()))),
-                            Ok(n) => {
-                                Read::Data(catch_unwind(AssertUnwindSafe(|| p.buffer_updated(n))))
-                            }
-                            Err(e) => Read::Failed(e),
-                        }
+                match read_buffered(&mut *p, READ_SIZE, |buf| self.recv(fd.as_fd(), buf)) {
+                    BufferedRead::Data(_) => Read::Data(Ok(())),
+                    BufferedRead::Panicked(payload) => Read::Data(Err(payload)),
+                    BufferedRead::EmptyBuffer => Read::EmptyBuffer,
+                    BufferedRead::Eof => {
+                        Read::Eof(catch_unwind(AssertUnwindSafe(|| p.eof_received())))
                     }
+                    BufferedRead::Failed(e) => Read::Failed(e),
                 }
             }
         };
@@ -384,8 +304,8 @@ impl SocketTransport {
                 "Fatal error: protocol.get_buffer() call failed",
             ),
         }
-        if !self.notices.is_empty() {
-            self.flush_notices(&proto);
+        if !self.lc.notices().is_empty() {
+            self.flush_notices();
         }
     }
 
@@ -437,44 +357,26 @@ impl SocketTransport {
         self.force_close(Some(err));
     }
 
-    fn flush_notices(self: &Rc<Self>, proto: &ProtocolRef) {
-        if self.notices.flush(proto) && self.notices.mark_scheduled() {
-            let t = self.clone();
-            let _ = self.lp.call_soon(move || {
-                t.notices.unmark_scheduled();
-                if let Some(p) = t.protocol.borrow().clone() {
-                    t.flush_notices(&p);
-                }
-            });
-        }
-    }
-
     fn notify(self: &Rc<Self>, notice: Notice) {
-        if !self.connected.get() || self.lost.get() {
+        if !self.lc.is_connected() || self.lc.is_lost() {
             return;
         }
         let Some(proto) = self.protocol.borrow().clone() else {
             return;
         };
-        if self.notices.push(notice, &proto) && self.notices.mark_scheduled() {
-            let t = self.clone();
-            let _ = self.lp.call_soon(move || {
-                t.notices.unmark_scheduled();
-                if let Some(p) = t.protocol.borrow().clone() {
-                    t.flush_notices(&p);
-                }
-            });
+        if self.lc.notices().push(notice, &proto) {
+            self.schedule_notice_flush();
         }
     }
 
     fn maybe_pause_protocol(self: &Rc<Self>) {
-        if self.flow.should_pause(self.buffer.borrow().size) {
+        if self.flow.should_pause(self.buffer.borrow().size()) {
             self.notify(Notice::PauseWriting);
         }
     }
 
     fn maybe_resume_protocol(self: &Rc<Self>) {
-        if self.flow.should_resume(self.buffer.borrow().size) {
+        if self.flow.should_resume(self.buffer.borrow().size()) {
             self.notify(Notice::ResumeWriting);
         }
     }
@@ -493,16 +395,14 @@ impl SocketTransport {
         if total == 0 {
             return Ok(());
         }
-        if self.conn_lost.get() > 0 {
-            let n = self.conn_lost.get() + 1;
-            self.conn_lost.set(n);
-            if n == LOG_THRESHOLD_FOR_CONNLOST_WRITES {
-                log::warn!("socket.send() raised exception: writing to a closed transport");
-            }
+        if self
+            .lc
+            .drop_lost_write("socket.send() raised exception: writing to a closed transport")
+        {
             return Ok(());
         }
         let mut sent = 0;
-        if self.buffer.borrow().size == 0 {
+        if self.buffer.borrow().size() == 0 {
             let Some(fd) = self.fd() else { return Ok(()) };
             let res = if bufs.len() == 1 {
                 self.send(fd.as_fd(), bufs[0])
@@ -546,22 +446,17 @@ impl SocketTransport {
 
     /// The descriptor is writable: flush the buffer.
     fn write_ready(self: &Rc<Self>) {
-        if self.lost.get() {
+        if self.lc.is_lost() {
             return;
         }
         let Some(fd) = self.fd() else { return };
         let res = {
             let buffer = self.buffer.borrow();
-            if buffer.size == 0 {
+            if buffer.size() == 0 {
                 Ok(0)
             } else {
                 let mut slices: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
-                let mut n = 0;
-                for (i, chunk) in buffer.chunks.iter().take(MAX_IOV).enumerate() {
-                    let start = if i == 0 { buffer.head } else { 0 };
-                    slices[i] = IoSlice::new(&chunk[start..]);
-                    n += 1;
-                }
+                let n = buffer.fill_slices(&mut slices);
                 if n == 1 {
                     self.send(fd.as_fd(), &slices[0])
                 } else {
@@ -581,10 +476,10 @@ impl SocketTransport {
             }
         }
         self.maybe_resume_protocol();
-        if self.buffer.borrow().size == 0 {
+        if self.buffer.borrow().size() == 0 {
             self.remove_writer();
             self.wake_empty_waiters(None);
-            if self.closing.get() {
+            if self.lc.is_closing() {
                 self.call_connection_lost(None);
             } else if self.eof.get() {
                 self.shutdown_write();
@@ -605,100 +500,21 @@ impl SocketTransport {
     }
 
     fn close_impl(self: &Rc<Self>) {
-        if self.closing.get() {
+        if !self.lc.begin_close() {
             return;
         }
-        self.closing.set(true);
-        self.remove_reader();
-        if self.buffer.borrow().size == 0 {
-            self.conn_lost.set(self.conn_lost.get() + 1);
+        if self.buffer.borrow().size() == 0 {
+            self.lc.mark_conn_lost();
             self.schedule_connection_lost(None);
         }
     }
 
     /// Closes at once, dropping the buffer; `connection_lost(exc)` follows.
     pub(crate) fn force_close(self: &Rc<Self>, exc: Option<Error>) {
-        if self.conn_lost.get() > 0 {
-            return;
-        }
-        if self.buffer.borrow().size > 0 {
+        if self.lc.begin_force_close() {
             self.buffer.borrow_mut().clear();
-            self.remove_writer();
+            self.schedule_connection_lost(exc);
         }
-        if !self.closing.get() {
-            self.closing.set(true);
-            self.remove_reader();
-        }
-        self.conn_lost.set(self.conn_lost.get() + 1);
-        self.schedule_connection_lost(exc);
-    }
-
-    fn schedule_connection_lost(self: &Rc<Self>, exc: Option<Error>) {
-        let t = self.clone();
-        if self
-            .lp
-            .call_soon(move || t.call_connection_lost(exc))
-            .is_err()
-        {
-            // The loop is closed: nothing will run again; release now.
-            self.release();
-        }
-    }
-
-    fn call_connection_lost(self: &Rc<Self>, exc: Option<Error>) {
-        if self.lost.get() {
-            return;
-        }
-        let proto = self.protocol.borrow().clone();
-        if let Some(p) = &proto {
-            if self.connected.get() && !p.is_free() {
-                // The protocol is inside one of its callbacks: try again on
-                // the next pass.
-                let t = self.clone();
-                if self
-                    .lp
-                    .call_soon(move || t.call_connection_lost(exc))
-                    .is_ok()
-                {
-                    return;
-                }
-                self.release();
-                return;
-            }
-        }
-        self.lost.set(true);
-        self.notices.clear();
-        if self.connected.get() {
-            if let Some(p) = &proto {
-                let res = catch_unwind(AssertUnwindSafe(|| {
-                    p.try_base(|p| p.connection_lost(exc.clone()));
-                }));
-                if let Err(payload) = res {
-                    self.report(
-                        "Exception in connection_lost",
-                        LoopError::Panicked(PanicError::new(payload)),
-                    );
-                }
-            }
-        }
-        self.release();
-        self.wake_empty_waiters(Some(exc.unwrap_or(Error::Closed)));
-        if let Some(f) = self.on_lost.borrow_mut().take() {
-            f();
-        }
-    }
-
-    /// Stops watching and closes the descriptor; drops the protocol (which
-    /// usually holds this transport: the cycle ends here).
-    fn release(&self) {
-        self.lost.set(true);
-        self.remove_reader();
-        self.remove_writer();
-        self.buffer.borrow_mut().clear();
-        if let Ok(mut fd) = self.fd.try_borrow_mut() {
-            drop(fd.take());
-        }
-        drop(self.protocol.borrow_mut().take());
     }
 
     fn wake_empty_waiters(&self, err: Option<Error>) {
@@ -715,9 +531,9 @@ impl SocketTransport {
     /// is), or with an error when the connection is lost first.
     pub(crate) fn wait_flushed(&self) -> LoopFuture<()> {
         let fut = self.lp.create_future();
-        if self.lost.get() {
+        if self.lc.is_lost() {
             let _ = fut.set_exception(LoopError::from(Error::Closed));
-        } else if self.buffer.borrow().size == 0 {
+        } else if self.buffer.borrow().size() == 0 {
             let _ = fut.set_result(());
         } else {
             self.empty_waiters.borrow_mut().push(fut.clone());
@@ -731,10 +547,8 @@ impl SocketTransport {
     /// closed now.
     pub(crate) fn set_sendfile_active(&self, active: bool) {
         self.sendfile_active.set(active);
-        if !active && self.lost.get() {
-            if let Ok(mut fd) = self.fd.try_borrow_mut() {
-                drop(fd.take());
-            }
+        if !active && self.lc.is_lost() {
+            self.lc.close_fd();
         }
     }
 
@@ -749,7 +563,7 @@ impl SocketTransport {
     /// cancels it when done; cancelled waiters are dropped here).
     pub(crate) fn wait_drained_or_lost(&self) -> LoopFuture<()> {
         let fut = self.lp.create_future();
-        if self.lost.get() {
+        if self.lc.is_lost() {
             let _ = fut.set_exception(LoopError::from(Error::Closed));
         } else {
             let mut waiters = self.empty_waiters.borrow_mut();
@@ -825,25 +639,25 @@ impl TransportImpl for SocketTransport {
     }
 
     fn is_closing(&self) -> bool {
-        self.closing.get()
+        self.lc.is_closing()
     }
 
     fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         match name {
             "peername" => self.peer.clone().map(ExtraInfo::Addr),
             "sockname" => self.local.clone().map(ExtraInfo::Addr),
-            "socket" if self.kind == Kind::Socket && !self.lost.get() => {
-                Some(ExtraInfo::Fd(self.raw))
+            "socket" if self.kind == Kind::Socket && !self.lc.is_lost() => {
+                Some(ExtraInfo::Fd(self.lc.raw()))
             }
-            "pipe" if self.kind != Kind::Socket && !self.lost.get() => {
-                Some(ExtraInfo::Fd(self.raw))
+            "pipe" if self.kind != Kind::Socket && !self.lc.is_lost() => {
+                Some(ExtraInfo::Fd(self.lc.raw()))
             }
             _ => None,
         }
     }
 
     fn set_protocol(&self, protocol: ProtocolRef) {
-        if !self.lost.get() {
+        if !self.lc.is_lost() {
             *self.protocol.borrow_mut() = Some(protocol);
         }
     }
@@ -853,11 +667,11 @@ impl TransportImpl for SocketTransport {
     }
 
     fn is_reading(&self) -> bool {
-        self.kind != Kind::WritePipe && !self.paused.get() && !self.closing.get()
+        self.kind != Kind::WritePipe && !self.paused.get() && !self.lc.is_closing()
     }
 
     fn pause_reading(&self) {
-        if self.kind == Kind::WritePipe || self.closing.get() || self.paused.get() {
+        if self.kind == Kind::WritePipe || self.lc.is_closing() || self.paused.get() {
             return;
         }
         self.paused.set(true);
@@ -865,11 +679,11 @@ impl TransportImpl for SocketTransport {
     }
 
     fn resume_reading(&self) {
-        if self.kind == Kind::WritePipe || self.closing.get() || !self.paused.get() {
+        if self.kind == Kind::WritePipe || self.lc.is_closing() || !self.paused.get() {
             return;
         }
         self.paused.set(false);
-        if self.connected.get() {
+        if self.lc.is_connected() {
             if let Some(t) = self.this.upgrade() {
                 t.add_reader();
             }
@@ -894,11 +708,11 @@ impl TransportImpl for SocketTransport {
         if self.kind == Kind::ReadPipe {
             return Err(Error::Unsupported("write_eof on a read pipe"));
         }
-        if self.closing.get() || self.eof.get() {
+        if self.lc.is_closing() || self.eof.get() {
             return Ok(());
         }
         self.eof.set(true);
-        if self.buffer.borrow().size == 0 {
+        if self.buffer.borrow().size() == 0 {
             if let Some(t) = self.this.upgrade() {
                 t.shutdown_write();
             }
@@ -917,7 +731,7 @@ impl TransportImpl for SocketTransport {
     }
 
     fn get_write_buffer_size(&self) -> usize {
-        self.buffer.borrow().size
+        self.buffer.borrow().size()
     }
 
     fn get_write_buffer_limits(&self) -> (usize, usize) {
@@ -937,10 +751,130 @@ impl TransportImpl for SocketTransport {
     }
 }
 
+impl NoticeOwner for SocketTransport {
+    fn notices(&self) -> &Notices {
+        self.lc.notices()
+    }
+
+    fn notice_loop(&self) -> &Loop {
+        &self.lp
+    }
+
+    fn flush_notices(self: &Rc<Self>) {
+        let Some(proto) = self.protocol.borrow().clone() else {
+            return;
+        };
+        if self.lc.notices().flush(&proto) {
+            self.schedule_notice_flush();
+        }
+    }
+}
+
+impl TransportLifecycle for SocketTransport {
+    fn lifecycle(&self) -> &Lifecycle {
+        &self.lc
+    }
+
+    fn protocol_busy(&self) -> bool {
+        self.protocol
+            .borrow()
+            .as_ref()
+            .is_some_and(|p| !p.is_free())
+    }
+
+    fn deliver_connection_lost(&self, exc: Option<Error>) {
+        let proto = self.protocol.borrow().clone();
+        if let Some(p) = proto {
+            p.try_base(|p| p.connection_lost(exc));
+        }
+    }
+
+    /// Stops watching and closes the descriptor; drops the protocol (which
+    /// usually holds this transport: the cycle ends here).
+    fn release(&self) {
+        self.lc.release_fd();
+        self.buffer.borrow_mut().clear();
+        drop(self.protocol.borrow_mut().take());
+    }
+
+    fn after_connection_lost(&self, exc: Option<Error>) {
+        self.wake_empty_waiters(Some(exc.unwrap_or(Error::Closed)));
+        if let Some(f) = self.on_lost.borrow_mut().take() {
+            f();
+        }
+    }
+}
+
 impl Drop for SocketTransport {
     fn drop(&mut self) {
-        if self.fd.get_mut().is_some() && !self.lp.is_closed() {
-            log::debug!("unclosed transport (fd {}) dropped", self.raw);
+        if self.lc.holds_fd() && !self.lp.is_closed() {
+            log::debug!("unclosed transport (fd {}) dropped", self.lc.raw());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::protocols::{BaseProtocol, BufferedProtocol};
+
+    /// Counts `get_buffer` calls against the reads that used them.
+    #[derive(Default)]
+    struct Counting {
+        buf: Vec<u8>,
+        asked: usize,
+        updates: usize,
+        got: usize,
+    }
+
+    impl BaseProtocol for Counting {}
+
+    impl BufferedProtocol for Counting {
+        fn get_buffer(&mut self, _sizehint: usize) -> &mut [u8] {
+            self.asked += 1;
+            self.buf.resize(7, 0);
+            &mut self.buf
+        }
+
+        fn buffer_updated(&mut self, nbytes: usize) {
+            self.updates += 1;
+            self.got += nbytes;
+        }
+    }
+
+    /// Each read asks the protocol for its buffer once (it was asked twice,
+    /// the second time outside the panic guard).
+    #[test]
+    fn a_buffered_read_asks_for_the_buffer_once() {
+        tulip_executor::run(async {
+            let lp = tulip_executor::get_running_loop().unwrap();
+            let (ours, mut peer) = UnixStream::pair().unwrap();
+            let proto = Rc::new(RefCell::new(Counting::default()));
+            let t = SocketTransport::new(
+                &lp,
+                OwnedFd::from(ours),
+                Kind::Socket,
+                ProtocolRef::Buffered(proto.clone()),
+            )
+            .unwrap();
+            t.start().unwrap().await.unwrap();
+            peer.write_all(b"twenty bytes of data").unwrap();
+            for _ in 0..200 {
+                if proto.borrow().got == 20 {
+                    break;
+                }
+                tulip_executor::sleep(Duration::from_millis(5)).await;
+            }
+            let p = proto.borrow();
+            assert_eq!(p.got, 20);
+            assert_eq!(p.asked, p.updates);
+            drop(p);
+            t.force_close(None);
+        })
+        .unwrap();
     }
 }

@@ -24,8 +24,8 @@ use tulip_executor::{Error as LoopError, PanicError};
 
 use crate::address::SockAddr;
 use crate::error::Error;
-use crate::selector_events::SocketTransport;
-use crate::server::ServerInner;
+use crate::server::base::ServerInner;
+use crate::stream::socket::SocketTransport;
 
 /// How long accepting pauses after a shortage of resources (asyncio's
 /// `ACCEPT_RETRY_DELAY`).

@@ -27,40 +27,18 @@ use std::time::Duration;
 use rustls::pki_types::ServerName;
 use tulip_executor::Loop;
 
-use crate::connection::start_transport;
 use crate::error::{Error, Result};
-use crate::loop_ext::Connection;
 use crate::protocols::{BaseProtocol, Protocol, ProtocolFactory, ProtocolRef};
-use crate::selector_events::Kind;
-use crate::sslproto::{SslProtocol, State, TlsSetup};
-use crate::tls_options::{
+use crate::stream::socket::Kind;
+use crate::stream::start::start_transport;
+use crate::tls::info::TlsInfo;
+use crate::tls::options::{
     SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT, StartTlsOptions, TlsClientConfig, TlsConfig,
     TlsServerConfig, check_timeout, server_name, tls_error,
 };
+use crate::tls::sslproto::{SslProtocol, State, TlsSetup};
+use crate::transports::Connection;
 use crate::transports::{DEFAULT_HIGH_WATER, ExtraInfo, FlowControl, Transport, TransportImpl};
-
-/// What a TLS session negotiated ([`Transport::tls_info`]): asyncio's
-/// `ssl_object` queries (`version()`, `cipher()`, `getpeercert()`,
-/// `selected_alpn_protocol()`, `server_hostname`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct TlsInfo {
-    /// Whether this is the server's side.
-    pub server_side: bool,
-    /// Whether the handshake is done (the rest is known only then).
-    pub handshake_complete: bool,
-    /// `"TLSv1.2"` or `"TLSv1.3"`.
-    pub protocol_version: Option<String>,
-    /// The cipher suite's IANA name, e.g. `TLS13_AES_128_GCM_SHA256`.
-    pub cipher: Option<String>,
-    /// The ALPN protocol both sides chose, if any.
-    pub alpn_protocol: Option<Vec<u8>>,
-    /// The SNI name: the one a client sent, or the one a server received.
-    pub server_name: Option<String>,
-    /// The peer's certificates, DER, its own first (empty when the peer
-    /// sent none: a client without a certificate).
-    pub peer_certificates: Vec<Vec<u8>>,
-}
 
 impl SslProtocol {
     /// What the session negotiated so far.

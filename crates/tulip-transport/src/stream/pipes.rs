@@ -6,11 +6,11 @@ use std::os::fd::OwnedFd;
 
 use tulip_executor::Loop;
 
-use crate::connection::start_transport;
 use crate::error::Result;
-use crate::loop_ext::Connection;
 use crate::protocols::ProtocolFactory;
-use crate::selector_events::Kind;
+use crate::stream::socket::Kind;
+use crate::stream::start::start_transport;
+use crate::transports::Connection;
 
 /// `connect_read_pipe`.
 pub(crate) async fn connect_read_pipe<F: ProtocolFactory>(

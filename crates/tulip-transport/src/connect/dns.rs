@@ -73,7 +73,7 @@ impl SockType {
 /// is "any", by default).
 ///
 /// ```
-/// use tulip_transport::{AddrInfoOptions, AddressFamily, SockType};
+/// use tulip::transport::{AddrInfoOptions, AddressFamily, SockType};
 /// let options = AddrInfoOptions::new()
 ///     .family(AddressFamily::Inet)
 ///     .socktype(SockType::Stream)
@@ -165,7 +165,7 @@ pub struct AddrInfo {
 /// `NI_*` values, combined with `|`.
 ///
 /// ```
-/// use tulip_transport::NameInfoFlags;
+/// use tulip::transport::NameInfoFlags;
 /// let flags = NameInfoFlags::NUMERICHOST | NameInfoFlags::NUMERICSERV;
 /// assert!(flags.contains(NameInfoFlags::NUMERICSERV));
 /// assert!(!flags.contains(NameInfoFlags::NAMEREQD));
@@ -229,8 +229,8 @@ impl BitOrAssign for NameInfoFlags {
 /// service, `Other` otherwise.
 ///
 /// ```no_run
-/// use tulip_transport::{AddrInfoOptions, GaiError, LoopNetExt};
-/// let event_loop = tulip_executor::EventLoop::new()?;
+/// use tulip::transport::{AddrInfoOptions, GaiError, LoopNetExt};
+/// let event_loop = tulip::EventLoop::new()?;
 /// let lp = event_loop.handle();
 /// event_loop.run_until_complete(async move {
 ///     let err = lp
@@ -240,7 +240,7 @@ impl BitOrAssign for NameInfoFlags {
 ///     let gai = GaiError::find(&err).expect("a resolution error");
 ///     assert!(gai.is_not_found());
 /// })?;
-/// # Ok::<(), tulip_executor::Error>(())
+/// # Ok::<(), tulip::Error>(())
 /// ```
 #[doc(alias = "gaierror")]
 #[derive(Debug)]

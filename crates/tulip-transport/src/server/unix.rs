@@ -5,7 +5,6 @@
 //! file), as in asyncio; see [`UnixAddr::from_asyncio`].
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::FileTypeExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,15 +13,15 @@ use rustix::net::{AddressFamily, SocketType, sockopt};
 use tulip_executor::Loop;
 
 use crate::address::{SockAddr, UnixAddr};
-use crate::connection::check_stream_socket;
 use crate::error::{Error, Result, bind_error};
-use crate::loop_ext::Connection;
 use crate::protocols::ProtocolFactory;
-use crate::selector_events::Kind;
-use crate::server::{Listener, Server};
+use crate::server::base::{Listener, Server};
 use crate::sock;
-use crate::tls_options::{TlsClientConfig, TlsServerConfig};
-use crate::tls_transport::{TlsStart, start_connection};
+use crate::sock::{check_stream_socket, remove_stale_socket};
+use crate::stream::socket::Kind;
+use crate::tls::options::{TlsClientConfig, TlsServerConfig};
+use crate::tls::transport::{TlsStart, start_connection};
+use crate::transports::Connection;
 
 /// The longest pause between two connection attempts to a Unix server
 /// whose backlog is full.
@@ -33,7 +32,7 @@ const MAX_CONNECT_BACKOFF: Duration = Duration::from_millis(50);
 ///
 /// ```
 /// use std::os::unix::net::UnixStream;
-/// use tulip_transport::UnixConnectOptions;
+/// use tulip::transport::UnixConnectOptions;
 ///
 /// let (a, _b) = UnixStream::pair()?;
 /// let options = UnixConnectOptions::new().sock(a.into());
@@ -102,7 +101,7 @@ impl UnixConnectOptions {
 /// `None` fields take asyncio's defaults.
 ///
 /// ```
-/// use tulip_transport::UnixServerOptions;
+/// use tulip::transport::UnixServerOptions;
 ///
 /// let options = UnixServerOptions::new().backlog(16).cleanup_socket(false);
 /// assert_eq!(options.cleanup_socket, Some(false));
@@ -308,28 +307,6 @@ pub(crate) async fn create_unix_server<F: ProtocolFactory>(
             )
             .await
         }
-    }
-}
-
-/// Removes a socket file left at `path` (by a server that did not clean
-/// up), as asyncio does before binding; anything else is left for `bind`
-/// to refuse.
-pub(crate) fn remove_stale_socket(path: &Path) {
-    match std::fs::metadata(path) {
-        Ok(meta) if meta.file_type().is_socket() => {
-            if let Err(e) = std::fs::remove_file(path) {
-                log::error!(
-                    "unable to check or remove stale UNIX socket {}: {e}",
-                    path.display()
-                );
-            }
-        }
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => log::error!(
-            "unable to check or remove stale UNIX socket {}: {e}",
-            path.display()
-        ),
     }
 }
 

@@ -6,7 +6,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use crate::address::AddressFamily;
-use crate::tls_options::TlsServerConfig;
+use crate::tls::options::TlsServerConfig;
 
 /// The backlog of a server when none is given (asyncio's default).
 pub(crate) const DEFAULT_BACKLOG: u32 = 100;
@@ -19,7 +19,7 @@ pub(crate) const DEFAULT_BACKLOG: u32 = 100;
 /// blocking the loop) and the server gets one socket per distinct address.
 ///
 /// ```
-/// use tulip_transport::Hosts;
+/// use tulip::transport::Hosts;
 ///
 /// assert_eq!(Hosts::from(None), Hosts::All);
 /// assert_eq!(Hosts::from(""), Hosts::All);
@@ -132,7 +132,7 @@ impl From<Vec<IpAddr>> for Hosts {
 /// (asyncio's keyword arguments). `None` fields take asyncio's defaults.
 ///
 /// ```
-/// use tulip_transport::ServerOptions;
+/// use tulip::transport::ServerOptions;
 ///
 /// let options = ServerOptions::new().backlog(1024).reuse_port(true);
 /// assert_eq!(options.backlog, Some(1024));

@@ -1,0 +1,11 @@
+//! The stream transport over a socket or pipe descriptor (asyncio's
+//! `_SelectorSocketTransport` and Unix pipe transports): the transport
+//! itself, the thread's shared read buffer and the buffered read, the
+//! pipe entry points, and `sendfile`.
+
+pub(crate) mod pipes;
+pub(crate) mod readbuf;
+pub(crate) mod sendfile;
+pub(crate) mod socket;
+pub(crate) mod start;
+pub(crate) mod writebuf;

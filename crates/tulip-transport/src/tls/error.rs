@@ -1,0 +1,110 @@
+//! TLS failures (asyncio's `ssl.SSLError` and
+//! `ssl.SSLCertVerificationError`): [`TlsError`], which
+//! [`Error::Tls`](crate::Error::Tls) carries.
+
+use std::fmt;
+use std::io;
+use std::time::Duration;
+
+/// A TLS failure (inside [`Error::Tls`](crate::Error::Tls)).
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum TlsError {
+    /// rustls refused the peer or its data: a certificate that does not
+    /// verify ([`certificate_error`](TlsError::certificate_error)), an
+    /// alert from the peer, a malformed or undecryptable record, no
+    /// common protocol version, cipher suite or ALPN protocol (asyncio's
+    /// `ssl.SSLError` and `ssl.SSLCertVerificationError`).
+    Rustls(rustls::Error),
+    /// The peer closed the TCP connection without a TLS close_notify
+    /// alert: the data received may be cut short (a truncation attack, or
+    /// a careless peer). Never reported as a clean EOF.
+    Truncated,
+    /// The handshake did not finish within `ssl_handshake_timeout`.
+    HandshakeTimeout(Duration),
+    /// The peer did not answer the close_notify within
+    /// `ssl_shutdown_timeout`.
+    ShutdownTimeout(Duration),
+}
+
+impl TlsError {
+    /// The rustls error, if this is one.
+    pub fn rustls_error(&self) -> Option<&rustls::Error> {
+        match self {
+            TlsError::Rustls(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Why this side rejected the peer's certificate (unknown issuer,
+    /// not valid for the name, expired, ...), if it did.
+    pub fn certificate_error(&self) -> Option<&rustls::CertificateError> {
+        match self {
+            TlsError::Rustls(rustls::Error::InvalidCertificate(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether a certificate was rejected: by this side
+    /// ([`certificate_error`](TlsError::certificate_error)), or by the
+    /// peer, which said so with a certificate alert.
+    pub fn is_certificate_error(&self) -> bool {
+        use rustls::AlertDescription as A;
+        match self {
+            TlsError::Rustls(rustls::Error::InvalidCertificate(_)) => true,
+            TlsError::Rustls(rustls::Error::AlertReceived(alert)) => matches!(
+                alert,
+                A::BadCertificate
+                    | A::UnsupportedCertificate
+                    | A::CertificateRevoked
+                    | A::CertificateExpired
+                    | A::CertificateUnknown
+                    | A::UnknownCA
+                    | A::CertificateRequired
+            ),
+            _ => false,
+        }
+    }
+
+    /// Whether a TLS timeout ran out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            TlsError::HandshakeTimeout(_) | TlsError::ShutdownTimeout(_)
+        )
+    }
+
+    /// The `io::ErrorKind` this error becomes as an `io::Error`.
+    pub fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            TlsError::Rustls(_) => io::ErrorKind::InvalidData,
+            TlsError::Truncated => io::ErrorKind::UnexpectedEof,
+            TlsError::HandshakeTimeout(_) | TlsError::ShutdownTimeout(_) => io::ErrorKind::TimedOut,
+        }
+    }
+}
+
+impl fmt::Display for TlsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TlsError::Rustls(e) => write!(f, "{e}"),
+            TlsError::Truncated => {
+                f.write_str("the peer closed the connection without a TLS close_notify")
+            }
+            TlsError::HandshakeTimeout(t) => write!(
+                f,
+                "the TLS handshake is taking longer than {t:?}: aborting the connection"
+            ),
+            TlsError::ShutdownTimeout(t) => write!(f, "the TLS shutdown timed out after {t:?}"),
+        }
+    }
+}
+
+impl std::error::Error for TlsError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            TlsError::Rustls(e) => Some(e),
+            _ => None,
+        }
+    }
+}
