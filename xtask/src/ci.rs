@@ -8,8 +8,10 @@
 //! only what is new. The benches are compiled, not measured: `cargo xtask
 //! bench` builds them optimized. The re-run of the loop crates' tests on the
 //! `polling` backend runs the binaries `cargo test --workspace` already built,
-//! through cargo-nextest, which selects them by package; where nextest is not
-//! installed it falls back to `cargo test -p ...` (which rebuilds those crates).
+//! through cargo-nextest, which selects them by package, then the doc tests
+//! (which nextest does not run) with `cargo test --workspace --doc`; where
+//! nextest is not installed it falls back to `cargo test -p ...` (which
+//! rebuilds those crates).
 
 use crate::cmd::{cargo, fmt_duration};
 use std::process::Stdio;
@@ -81,6 +83,15 @@ const POLLING_NEXTEST: Step = Step {
     slow: true,
 };
 
+/// The doc tests of the `polling` re-run (nextest runs no doc tests): the
+/// whole workspace's, so that the libraries `cargo test --workspace` built are
+/// reused.
+const POLLING_DOCTESTS: Step = Step {
+    env: &[("TULIP_BACKEND", "polling")],
+    args: &["test", "--workspace", "--doc"],
+    slow: true,
+};
+
 /// The `polling` re-run without nextest: `-p` selects the crates and
 /// rebuilds those whose dependency features differ from `--workspace`.
 const POLLING_CARGO_TEST: Step = Step {
@@ -146,14 +157,16 @@ const STEPS: &[Step] = &[
 const POLLING_STEP: usize = 3;
 
 /// The steps to run: all, or without the slow ones for `--quick`; the
-/// `polling` re-run through nextest when `nextest` says it is installed.
+/// `polling` re-run through nextest (and its doc tests through cargo) when
+/// `nextest` says it is installed.
 fn steps(quick: bool, nextest: bool) -> Vec<&'static Step> {
+    let polling: &[&'static Step] = &[&POLLING_NEXTEST, &POLLING_DOCTESTS];
     STEPS
         .iter()
         .enumerate()
-        .map(|(index, step)| match index {
-            POLLING_STEP if nextest => &POLLING_NEXTEST,
-            _ => step,
+        .flat_map(|(index, step)| match index {
+            POLLING_STEP if nextest => polling.to_vec(),
+            _ => vec![step],
         })
         .filter(|step| !(quick && step.slow))
         .collect()
@@ -263,11 +276,14 @@ mod tests {
             with[3],
             "TULIP_BACKEND=polling cargo nextest run --workspace -E \"package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process)\""
         );
-        // Only that step differs.
-        assert_eq!(with.len(), without.len());
-        for (index, (a, b)) in with.iter().zip(&without).enumerate() {
-            assert_eq!(a == b, index != POLLING_STEP, "{a} / {b}");
-        }
+        assert_eq!(
+            with[4],
+            "TULIP_BACKEND=polling cargo test --workspace --doc"
+        );
+        // Only that step differs: two steps in place of one.
+        assert_eq!(with.len(), without.len() + 1);
+        assert_eq!(with[..POLLING_STEP], without[..POLLING_STEP]);
+        assert_eq!(with[POLLING_STEP + 2..], without[POLLING_STEP + 1..]);
     }
 
     #[test]
@@ -299,6 +315,8 @@ mod tests {
             }
         }
         assert!(POLLING_NEXTEST.args.contains(&"--workspace"));
+        assert!(POLLING_DOCTESTS.args.contains(&"--workspace"));
+        assert_eq!(POLLING_DOCTESTS.env, POLLING_CARGO_TEST.env);
         // The benches are compiled in the test profile, not optimized.
         assert_eq!(
             STEPS[6].display(),
