@@ -8,8 +8,8 @@
 //! only what is new. The benches are compiled, not measured: `cargo xtask
 //! bench` builds them optimized. The re-run of the loop crates' tests on the
 //! `polling` backend runs the binaries `cargo test --workspace` already built,
-//! through cargo-nextest, which selects them by package, then the doc tests
-//! (which nextest does not run) with `cargo test --workspace --doc`; where
+//! through cargo-nextest, which selects them by package, then what nextest
+//! does not run (tests with their own harness, doc tests) through cargo; where
 //! nextest is not installed it falls back to `cargo test -p ...` (which
 //! rebuilds those crates).
 
@@ -70,7 +70,8 @@ impl Step {
 const POLLING_PACKAGES: &str = "tulip-executor tulip-transport tulip-streams tulip-process";
 
 /// The `polling` re-run through cargo-nextest: the binaries of
-/// `cargo test --workspace`, selected by package, nothing rebuilt.
+/// `cargo test --workspace`, selected by package, nothing rebuilt; all but
+/// those with their own harness, which nextest cannot list.
 const POLLING_NEXTEST: Step = Step {
     env: &[("TULIP_BACKEND", "polling")],
     args: &[
@@ -78,8 +79,16 @@ const POLLING_NEXTEST: Step = Step {
         "run",
         "--workspace",
         "-E",
-        "package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process)",
+        "(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process)) & !binary(run_ctrl_c)",
     ],
+    slow: true,
+};
+
+/// The tests with their own harness, on the `polling` backend, through cargo
+/// (`--workspace` again, so nothing is rebuilt).
+const POLLING_OWN_HARNESS: Step = Step {
+    env: &[("TULIP_BACKEND", "polling")],
+    args: &["test", "--workspace", "--test", "run_ctrl_c"],
     slow: true,
 };
 
@@ -160,7 +169,7 @@ const POLLING_STEP: usize = 3;
 /// `polling` re-run through nextest (and its doc tests through cargo) when
 /// `nextest` says it is installed.
 fn steps(quick: bool, nextest: bool) -> Vec<&'static Step> {
-    let polling: &[&'static Step] = &[&POLLING_NEXTEST, &POLLING_DOCTESTS];
+    let polling: &[&'static Step] = &[&POLLING_NEXTEST, &POLLING_OWN_HARNESS, &POLLING_DOCTESTS];
     STEPS
         .iter()
         .enumerate()
@@ -244,6 +253,12 @@ fn print_times(times: &[(String, Duration)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::workspace_root;
+
+    /// The test binaries of the `polling` crates with their own harness
+    /// (`harness = false`), which nextest cannot list: the nextest step
+    /// leaves them out and a cargo step runs them.
+    const OWN_HARNESS: &[&str] = &["run_ctrl_c"];
 
     /// The steps as typed, for `quick` and `nextest`.
     fn shown(quick: bool, nextest: bool) -> Vec<String> {
@@ -274,25 +289,45 @@ mod tests {
         let without = shown(false, false);
         assert_eq!(
             with[3],
-            "TULIP_BACKEND=polling cargo nextest run --workspace -E \"package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process)\""
+            "TULIP_BACKEND=polling cargo nextest run --workspace -E \"(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process)) & !binary(run_ctrl_c)\""
         );
         assert_eq!(
             with[4],
+            "TULIP_BACKEND=polling cargo test --workspace --test run_ctrl_c"
+        );
+        assert_eq!(
+            with[5],
             "TULIP_BACKEND=polling cargo test --workspace --doc"
         );
-        // Only that step differs: two steps in place of one.
-        assert_eq!(with.len(), without.len() + 1);
+        // Only that step differs: three steps in place of one.
+        assert_eq!(with.len(), without.len() + 2);
         assert_eq!(with[..POLLING_STEP], without[..POLLING_STEP]);
-        assert_eq!(with[POLLING_STEP + 2..], without[POLLING_STEP + 1..]);
+        assert_eq!(with[POLLING_STEP + 3..], without[POLLING_STEP + 1..]);
     }
 
     #[test]
     fn both_polling_reruns_select_the_same_crates() {
-        let nextest = POLLING_NEXTEST.args[4].replace("package(", "");
-        let nextest: Vec<&str> = nextest
+        let (packages, excluded) = POLLING_NEXTEST.args[4].split_once(" & ").unwrap();
+        let packages = packages.replace("package(", "");
+        let nextest: Vec<&str> = packages
+            .trim_matches(|c| c == '(' || c == ')')
             .split(" | ")
             .map(|p| p.trim_end_matches(')'))
             .collect();
+        // What nextest leaves out, cargo runs.
+        let left_out: Vec<String> = OWN_HARNESS
+            .iter()
+            .map(|b| format!("!binary({b})"))
+            .collect();
+        assert_eq!(excluded, left_out.join(" & "));
+        let by_cargo: Vec<&str> = POLLING_OWN_HARNESS.args[2..]
+            .chunks(2)
+            .map(|pair| {
+                assert_eq!(pair[0], "--test");
+                pair[1]
+            })
+            .collect();
+        assert_eq!(by_cargo, OWN_HARNESS);
         let cargo_test: Vec<&str> = POLLING_CARGO_TEST
             .args
             .iter()
@@ -303,6 +338,31 @@ mod tests {
         assert_eq!(nextest, expected);
         assert_eq!(cargo_test, expected);
         assert_eq!(POLLING_NEXTEST.env, POLLING_CARGO_TEST.env);
+        assert_eq!(POLLING_OWN_HARNESS.env, POLLING_CARGO_TEST.env);
+    }
+
+    #[test]
+    fn own_harness_lists_every_harness_free_test_of_the_polling_crates() {
+        let mut found = Vec::new();
+        for package in POLLING_PACKAGES.split(' ') {
+            let manifest = workspace_root()
+                .join("crates")
+                .join(package)
+                .join("Cargo.toml");
+            let text = std::fs::read_to_string(&manifest).unwrap();
+            // Each `[[test]]` table: its name, and whether it has no harness.
+            for table in text.split("[[test]]").skip(1) {
+                let table = table.split("\n[").next().unwrap();
+                if table.contains("harness = false") {
+                    let name = table
+                        .lines()
+                        .find_map(|l| l.trim().strip_prefix("name = "))
+                        .unwrap();
+                    found.push(name.trim_matches('"').to_string());
+                }
+            }
+        }
+        assert_eq!(found, OWN_HARNESS);
     }
 
     #[test]
@@ -316,6 +376,7 @@ mod tests {
         }
         assert!(POLLING_NEXTEST.args.contains(&"--workspace"));
         assert!(POLLING_DOCTESTS.args.contains(&"--workspace"));
+        assert!(POLLING_OWN_HARNESS.args.contains(&"--workspace"));
         assert_eq!(POLLING_DOCTESTS.env, POLLING_CARGO_TEST.env);
         // The benches are compiled in the test profile, not optimized.
         assert_eq!(
