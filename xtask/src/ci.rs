@@ -1,7 +1,20 @@
 //! `cargo xtask ci`: every check CI runs, in order, stopping at the first
 //! failure.
+//!
+//! The steps share their builds: all tests, the benches' compile check and the
+//! examples build in the one `dev`/`test` profile with the one feature set of
+//! `--workspace` (a `-p` subset can unify dependency features differently and
+//! rebuild half the workspace), so after `cargo test --workspace` they link
+//! only what is new. The benches are compiled, not measured: `cargo xtask
+//! bench` builds them optimized. The re-run of the loop crates' tests on the
+//! `polling` backend runs the binaries `cargo test --workspace` already built,
+//! through cargo-nextest, which selects them by package, then what nextest
+//! does not run (tests with their own harness, doc tests) through cargo; where
+//! nextest is not installed it falls back to `cargo test -p ...` (which
+//! rebuilds those crates).
 
 use crate::cmd::{cargo, fmt_duration};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Options of `cargo xtask ci`.
@@ -26,6 +39,7 @@ impl Options {
 }
 
 /// One check: a cargo invocation with its environment.
+#[derive(Debug)]
 struct Step {
     /// Environment variables set for this step only.
     env: &'static [(&'static str, &'static str)],
@@ -38,18 +52,75 @@ struct Step {
 impl Step {
     /// The command as a user would type it.
     fn display(&self) -> String {
-        let env = self.env.iter().map(|(k, v)| {
+        let quote = |v: &str| {
             if v.contains(' ') {
-                format!("{k}=\"{v}\" ")
+                format!("\"{v}\"")
             } else {
-                format!("{k}={v} ")
+                v.to_string()
             }
-        });
-        format!("{}cargo {}", env.collect::<String>(), self.args.join(" "))
+        };
+        let env = self.env.iter().map(|(k, v)| format!("{k}={} ", quote(v)));
+        let args: Vec<String> = self.args.iter().map(|a| quote(a)).collect();
+        format!("{}cargo {}", env.collect::<String>(), args.join(" "))
     }
 }
 
-/// The checks, in the order they run.
+/// The crates whose tests run again on the `polling` backend: those that
+/// drive the loop.
+const POLLING_PACKAGES: &str = "tulip-executor tulip-transport tulip-streams tulip-process";
+
+/// The `polling` re-run through cargo-nextest: the binaries of
+/// `cargo test --workspace`, selected by package, nothing rebuilt; all but
+/// those with their own harness, which nextest cannot list.
+const POLLING_NEXTEST: Step = Step {
+    env: &[("TULIP_BACKEND", "polling")],
+    args: &[
+        "nextest",
+        "run",
+        "--workspace",
+        "-E",
+        "(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process)) & !binary(run_ctrl_c)",
+    ],
+    slow: true,
+};
+
+/// The tests with their own harness, on the `polling` backend, through cargo
+/// (`--workspace` again, so nothing is rebuilt).
+const POLLING_OWN_HARNESS: Step = Step {
+    env: &[("TULIP_BACKEND", "polling")],
+    args: &["test", "--workspace", "--test", "run_ctrl_c"],
+    slow: true,
+};
+
+/// The doc tests of the `polling` re-run (nextest runs no doc tests): the
+/// whole workspace's, so that the libraries `cargo test --workspace` built are
+/// reused.
+const POLLING_DOCTESTS: Step = Step {
+    env: &[("TULIP_BACKEND", "polling")],
+    args: &["test", "--workspace", "--doc"],
+    slow: true,
+};
+
+/// The `polling` re-run without nextest: `-p` selects the crates and
+/// rebuilds those whose dependency features differ from `--workspace`.
+const POLLING_CARGO_TEST: Step = Step {
+    env: &[("TULIP_BACKEND", "polling")],
+    args: &[
+        "test",
+        "-p",
+        "tulip-executor",
+        "-p",
+        "tulip-transport",
+        "-p",
+        "tulip-streams",
+        "-p",
+        "tulip-process",
+    ],
+    slow: true,
+};
+
+/// The checks, in the order they run; the `polling` re-run (index
+/// [`POLLING_STEP`]) is a placeholder that [`steps`] replaces.
 const STEPS: &[Step] = &[
     Step {
         env: &[],
@@ -73,21 +144,7 @@ const STEPS: &[Step] = &[
         args: &["test", "--workspace"],
         slow: false,
     },
-    Step {
-        env: &[("TULIP_BACKEND", "polling")],
-        args: &[
-            "test",
-            "-p",
-            "tulip-executor",
-            "-p",
-            "tulip-transport",
-            "-p",
-            "tulip-streams",
-            "-p",
-            "tulip-process",
-        ],
-        slow: true,
-    },
+    POLLING_CARGO_TEST,
     Step {
         env: &[("RUSTDOCFLAGS", "-D warnings")],
         args: &["doc", "--workspace", "--no-deps"],
@@ -95,22 +152,54 @@ const STEPS: &[Step] = &[
     },
     Step {
         env: &[],
-        args: &["build", "-p", "tulip-examples", "--examples", "--bins"],
+        args: &["build", "--workspace", "--examples", "--bins"],
         slow: false,
     },
     Step {
         env: &[],
-        args: &["bench", "--workspace", "--no-run"],
+        args: &["test", "--workspace", "--benches", "--no-run"],
         slow: true,
     },
 ];
 
+/// Where the `polling` re-run stands in [`STEPS`].
+const POLLING_STEP: usize = 3;
+
+/// The steps to run: all, or without the slow ones for `--quick`; the
+/// `polling` re-run through nextest (and its doc tests through cargo) when
+/// `nextest` says it is installed.
+fn steps(quick: bool, nextest: bool) -> Vec<&'static Step> {
+    let polling: &[&'static Step] = &[&POLLING_NEXTEST, &POLLING_OWN_HARNESS, &POLLING_DOCTESTS];
+    STEPS
+        .iter()
+        .enumerate()
+        .flat_map(|(index, step)| match index {
+            POLLING_STEP if nextest => polling.to_vec(),
+            _ => vec![step],
+        })
+        .filter(|step| !(quick && step.slow))
+        .collect()
+}
+
+/// Whether `cargo nextest` runs here.
+fn has_nextest() -> bool {
+    cargo(&["nextest", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
+}
+
 /// Runs the checks; `Err` names the first that failed.
 pub fn run(options: &Options) -> Result<(), String> {
-    let steps: Vec<&Step> = STEPS
-        .iter()
-        .filter(|step| !(options.quick && step.slow))
-        .collect();
+    let nextest = !options.quick && has_nextest();
+    if !options.quick && !nextest {
+        println!(
+            "ci: cargo-nextest not found: the polling re-run of {POLLING_PACKAGES} \
+             uses `cargo test -p` (slower: it rebuilds them)"
+        );
+    }
+    let steps = steps(options.quick, nextest);
     let total = steps.len();
     let started = Instant::now();
     let mut times: Vec<(String, Duration)> = Vec::new();
@@ -164,10 +253,24 @@ fn print_times(times: &[(String, Duration)]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cmd::workspace_root;
+
+    /// The test binaries of the `polling` crates with their own harness
+    /// (`harness = false`), which nextest cannot list: the nextest step
+    /// leaves them out and a cargo step runs them.
+    const OWN_HARNESS: &[&str] = &["run_ctrl_c"];
+
+    /// The steps as typed, for `quick` and `nextest`.
+    fn shown(quick: bool, nextest: bool) -> Vec<String> {
+        steps(quick, nextest)
+            .into_iter()
+            .map(Step::display)
+            .collect()
+    }
 
     #[test]
     fn steps_show_as_typed() {
-        let shown: Vec<String> = STEPS.iter().map(Step::display).collect();
+        let shown = shown(false, false);
         assert_eq!(shown[0], "cargo fmt --all --check");
         assert_eq!(
             shown[3],
@@ -177,6 +280,121 @@ mod tests {
             shown[4],
             "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps"
         );
+        assert_eq!(shown.len(), 7);
+    }
+
+    #[test]
+    fn polling_rerun_uses_nextest_where_installed() {
+        let with = shown(false, true);
+        let without = shown(false, false);
+        assert_eq!(
+            with[3],
+            "TULIP_BACKEND=polling cargo nextest run --workspace -E \"(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process)) & !binary(run_ctrl_c)\""
+        );
+        assert_eq!(
+            with[4],
+            "TULIP_BACKEND=polling cargo test --workspace --test run_ctrl_c"
+        );
+        assert_eq!(
+            with[5],
+            "TULIP_BACKEND=polling cargo test --workspace --doc"
+        );
+        // Only that step differs: three steps in place of one.
+        assert_eq!(with.len(), without.len() + 2);
+        assert_eq!(with[..POLLING_STEP], without[..POLLING_STEP]);
+        assert_eq!(with[POLLING_STEP + 3..], without[POLLING_STEP + 1..]);
+    }
+
+    #[test]
+    fn both_polling_reruns_select_the_same_crates() {
+        let (packages, excluded) = POLLING_NEXTEST.args[4].split_once(" & ").unwrap();
+        let packages = packages.replace("package(", "");
+        let nextest: Vec<&str> = packages
+            .trim_matches(|c| c == '(' || c == ')')
+            .split(" | ")
+            .map(|p| p.trim_end_matches(')'))
+            .collect();
+        // What nextest leaves out, cargo runs.
+        let left_out: Vec<String> = OWN_HARNESS
+            .iter()
+            .map(|b| format!("!binary({b})"))
+            .collect();
+        assert_eq!(excluded, left_out.join(" & "));
+        let by_cargo: Vec<&str> = POLLING_OWN_HARNESS.args[2..]
+            .chunks(2)
+            .map(|pair| {
+                assert_eq!(pair[0], "--test");
+                pair[1]
+            })
+            .collect();
+        assert_eq!(by_cargo, OWN_HARNESS);
+        let cargo_test: Vec<&str> = POLLING_CARGO_TEST
+            .args
+            .iter()
+            .copied()
+            .filter(|a| a.starts_with("tulip"))
+            .collect();
+        let expected: Vec<&str> = POLLING_PACKAGES.split(' ').collect();
+        assert_eq!(nextest, expected);
+        assert_eq!(cargo_test, expected);
+        assert_eq!(POLLING_NEXTEST.env, POLLING_CARGO_TEST.env);
+        assert_eq!(POLLING_OWN_HARNESS.env, POLLING_CARGO_TEST.env);
+    }
+
+    #[test]
+    fn own_harness_lists_every_harness_free_test_of_the_polling_crates() {
+        let mut found = Vec::new();
+        for package in POLLING_PACKAGES.split(' ') {
+            let manifest = workspace_root()
+                .join("crates")
+                .join(package)
+                .join("Cargo.toml");
+            let text = std::fs::read_to_string(&manifest).unwrap();
+            // Each `[[test]]` table: its name, and whether it has no harness.
+            for table in text.split("[[test]]").skip(1) {
+                let table = table.split("\n[").next().unwrap();
+                if table.contains("harness = false") {
+                    let name = table
+                        .lines()
+                        .find_map(|l| l.trim().strip_prefix("name = "))
+                        .unwrap();
+                    found.push(name.trim_matches('"').to_string());
+                }
+            }
+        }
+        assert_eq!(found, OWN_HARNESS);
+    }
+
+    #[test]
+    fn builds_share_the_workspace_selection() {
+        // Every build or test step after fmt uses `--workspace` (one feature
+        // set, one build), except the fallback `polling` re-run.
+        for (index, step) in STEPS.iter().enumerate().skip(1) {
+            if index != POLLING_STEP {
+                assert!(step.args.contains(&"--workspace"), "{}", step.display());
+            }
+        }
+        assert!(POLLING_NEXTEST.args.contains(&"--workspace"));
+        assert!(POLLING_DOCTESTS.args.contains(&"--workspace"));
+        assert!(POLLING_OWN_HARNESS.args.contains(&"--workspace"));
+        assert_eq!(POLLING_DOCTESTS.env, POLLING_CARGO_TEST.env);
+        // The benches are compiled in the test profile, not optimized.
+        assert_eq!(
+            STEPS[6].display(),
+            "cargo test --workspace --benches --no-run"
+        );
+    }
+
+    #[test]
+    fn quick_skips_the_polling_rerun_and_the_benches() {
+        let quick = shown(true, true);
+        assert_eq!(quick.len(), 5);
+        assert!(
+            quick
+                .iter()
+                .all(|s| !s.contains("polling") && !s.contains("benches"))
+        );
+        assert_eq!(shown(true, false), quick);
     }
 
     #[test]
