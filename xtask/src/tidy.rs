@@ -53,7 +53,7 @@ const LAYER_CRATES: &[&str] = &[
 /// Whether a doc example through a layer crate fails the check (`true`) or
 /// is only warned about and counted (`false`, while the examples are being
 /// rewritten against the facade).
-const FACADE_DOCS_ENFORCED: bool = false;
+const FACADE_DOCS_ENFORCED: bool = true;
 
 /// The cfg key that must stay in `sys/` directories.
 const OS_CFG: &str = concat!("target", "_os");
