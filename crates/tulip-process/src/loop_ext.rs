@@ -17,6 +17,26 @@ use crate::protocol::SubprocessProtocolFactory;
 use crate::spawn::{self, Defaults};
 
 /// A subprocess's transport and its protocol.
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::process::{SubprocessConnection, SubprocessOptions};
+///
+/// struct Quiet;
+/// impl BaseProtocol for Quiet {}
+/// impl SubprocessProtocol for Quiet {}
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let connection: SubprocessConnection<Quiet> =
+///         lp.subprocess_exec(|| Quiet, "true", [] as [&str; 0], SubprocessOptions::new()).await?;
+///     let (transport, _protocol) = connection;
+///     assert!(transport.get_pid() > 0);
+///     transport.close(); // kills the child if it still runs
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type SubprocessConnection<P> = (SubprocessTransport, Rc<RefCell<P>>);
 
 /// asyncio's subprocess methods of the event loop.

@@ -83,6 +83,35 @@ pub trait SubprocessProtocol: BaseProtocol {
 /// Implemented by every `FnMut() -> P` where `P` is a
 /// [`SubprocessProtocol`], and by a [`Fallible`] closure returning
 /// `Result<P, E>`.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use tulip::prelude::*;
+/// use tulip::process::SubprocessOptions;
+///
+/// struct Counted;
+/// impl BaseProtocol for Counted {}
+/// impl SubprocessProtocol for Counted {}
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     // A closure is a factory; it is called once per child.
+///     let made = Rc::new(Cell::new(0));
+///     let factory = {
+///         let made = made.clone();
+///         move || {
+///             made.set(made.get() + 1);
+///             Counted
+///         }
+///     };
+///     let (transport, _) = lp.subprocess_shell(factory, "exit 0", SubprocessOptions::new()).await?;
+///     assert_eq!(made.get(), 1);
+///     transport.close();
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait SubprocessProtocolFactory: 'static {
     /// The protocol type made.
     type Protocol: SubprocessProtocol;

@@ -75,6 +75,18 @@ pub struct Process {
 
 impl Process {
     /// The child's process id (asyncio's `pid`).
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("true", [] as [&str; 0], SubprocessOptions::new()).await?;
+    ///     assert!(proc.pid() > 0);
+    ///     assert_eq!(proc.transport().get_pid(), proc.pid());
+    ///     proc.wait().await;
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pid(&self) -> u32 {
         self.transport.get_pid()
     }
@@ -82,11 +94,35 @@ impl Process {
     /// The return code once the child has exited (asyncio's
     /// `returncode`): its exit status, or minus the signal that killed it
     /// (`-15` for SIGTERM); `None` while it runs.
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sh", ["-c", "exit 3"], SubprocessOptions::new()).await?;
+    ///     assert_eq!(proc.wait().await, 3);
+    ///     assert_eq!(proc.returncode(), Some(3));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn returncode(&self) -> Option<i32> {
         self.transport.get_returncode()
     }
 
     /// The transport underneath.
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("true", [] as [&str; 0], SubprocessOptions::new()).await?;
+    ///     let transport = proc.transport();
+    ///     assert_eq!(transport.get_pid(), proc.pid());
+    ///     proc.wait().await;
+    ///     assert_eq!(transport.get_returncode(), Some(0));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn transport(&self) -> &SubprocessTransport {
         &self.transport
     }
@@ -224,11 +260,35 @@ impl Process {
     }
 
     /// Sends SIGTERM (asyncio's `terminate`).
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new()).await?;
+    ///     proc.terminate()?;
+    ///     assert_eq!(proc.wait().await, -tulip::signal::SIGTERM);
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn terminate(&self) -> Result<()> {
         self.transport.terminate()
     }
 
     /// Sends SIGKILL (asyncio's `kill`).
+    ///
+    /// ```
+    /// use tulip::process::{Error, SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new()).await?;
+    ///     proc.kill()?;
+    ///     assert_eq!(proc.wait().await, -tulip::signal::SIGKILL);
+    ///     // Once it has exited, there is nobody to signal.
+    ///     assert!(matches!(proc.kill(), Err(Error::ProcessLookup)));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill(&self) -> Result<()> {
         self.transport.kill()
     }
