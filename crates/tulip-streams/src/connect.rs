@@ -139,6 +139,13 @@ impl<O> From<O> for StreamOptions<O> {
 /// ```
 pub trait ClientResult {
     /// `Err` with the error's text for a failure.
+    ///
+    /// ```
+    /// use tulip::streams::ClientResult;
+    /// assert_eq!(().into_client_result(), Ok(()));
+    /// let failed: Result<(), std::io::Error> = Err(std::io::Error::other("handshake failed"));
+    /// assert_eq!(failed.into_client_result(), Err(String::from("handshake failed")));
+    /// ```
     fn into_client_result(self) -> std::result::Result<(), String>;
 }
 

@@ -55,6 +55,13 @@ pub(crate) fn find_separator(
 /// ```
 pub trait Separators {
     /// Calls `f` with the separators.
+    ///
+    /// ```
+    /// use tulip::streams::Separators;
+    /// let several = [&b"\r\n"[..], b"\n"];
+    /// assert_eq!(several.with_separators(|seps| seps.len()), 2);
+    /// assert!("\n".with_separators(|seps| seps == [b"\n"]));
+    /// ```
     fn with_separators<R>(&self, f: impl FnOnce(&[&[u8]]) -> R) -> R;
 }
 

@@ -47,12 +47,46 @@ use crate::waiters::{Removed, WaiterList, wake_all};
 /// ```
 pub trait QueueStorage<T> {
     /// Adds an item (asyncio's `_put`).
+    ///
+    /// ```
+    /// use tulip::sync::{Lifo, QueueStorage};
+    /// let mut storage = Lifo::default();
+    /// storage.push('a');
+    /// storage.push('b');
+    /// assert_eq!(storage.len(), 2);
+    /// ```
     fn push(&mut self, item: T);
     /// Removes the next item (asyncio's `_get`).
+    ///
+    /// ```
+    /// use tulip::sync::{Priority, QueueStorage};
+    /// let mut storage = Priority::default();
+    /// storage.push(3);
+    /// storage.push(1);
+    /// assert_eq!(storage.pop(), Some(1)); // the smallest first
+    /// assert_eq!(storage.pop(), Some(3));
+    /// assert_eq!(storage.pop(), None);
+    /// ```
     fn pop(&mut self) -> Option<T>;
     /// The number of items stored.
+    ///
+    /// ```
+    /// use tulip::sync::{Fifo, QueueStorage};
+    /// let mut storage = Fifo::default();
+    /// assert_eq!(storage.len(), 0);
+    /// storage.push(());
+    /// assert_eq!(storage.len(), 1);
+    /// ```
     fn len(&self) -> usize;
     /// Whether no item is stored.
+    ///
+    /// ```
+    /// use tulip::sync::{Fifo, QueueStorage};
+    /// let mut storage = Fifo::default();
+    /// assert!(storage.is_empty());
+    /// storage.push(1);
+    /// assert!(!storage.is_empty());
+    /// ```
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
