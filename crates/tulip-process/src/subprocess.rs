@@ -140,17 +140,19 @@ impl Process {
     /// children can be gathered (asyncio's
     /// `gather(*(p.wait() for p in procs))`):
     ///
-    /// ```no_run
+    /// ```
     /// use tulip::process::{SubprocessOptions, create_subprocess_shell};
     ///
-    /// # async fn demo() -> Result<(), tulip::process::Error> {
-    /// let mut procs = Vec::new();
-    /// for cmd in ["sleep 1", "exit 3"] {
-    ///     procs.push(create_subprocess_shell(cmd, SubprocessOptions::new()).await?);
-    /// }
-    /// let codes = tulip::gather(procs.iter().map(|p| p.wait()).collect::<Vec<_>>()).await?;
-    /// assert_eq!(codes, [0, 3]);
-    /// # Ok(()) }
+    /// tulip::run(async {
+    ///     let mut procs = Vec::new();
+    ///     for cmd in ["sleep 0.1", "exit 3"] {
+    ///         procs.push(create_subprocess_shell(cmd, SubprocessOptions::new()).await?);
+    ///     }
+    ///     let codes = tulip::gather(procs.iter().map(|p| p.wait()).collect::<Vec<_>>()).await?;
+    ///     assert_eq!(codes, [0, 3]);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Cancel safety
@@ -177,20 +179,22 @@ impl Process {
     /// communicated with at once (asyncio's
     /// `gather(*(p.communicate() for p in procs))`):
     ///
-    /// ```no_run
+    /// ```
     /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
     ///
-    /// # async fn demo() -> Result<(), tulip::process::Error> {
-    /// let mut procs = Vec::new();
-    /// for cmd in ["echo one", "echo two"] {
-    ///     let options = SubprocessOptions::new().stdout(Stdio::Pipe);
-    ///     procs.push(create_subprocess_shell(cmd, options).await?);
-    /// }
-    /// let outputs =
-    ///     tulip::try_gather(procs.iter_mut().map(|p| p.communicate(None)).collect::<Vec<_>>())
-    ///         .await?;
-    /// assert_eq!(outputs[1].0.as_deref(), Some(&b"two\n"[..]));
-    /// # Ok(()) }
+    /// tulip::run(async {
+    ///     let mut procs = Vec::new();
+    ///     for cmd in ["echo one", "echo two"] {
+    ///         let options = SubprocessOptions::new().stdout(Stdio::Pipe);
+    ///         procs.push(create_subprocess_shell(cmd, options).await?);
+    ///     }
+    ///     let outputs =
+    ///         tulip::try_gather(procs.iter_mut().map(|p| p.communicate(None)).collect::<Vec<_>>())
+    ///             .await?;
+    ///     assert_eq!(outputs[1].0.as_deref(), Some(&b"two\n"[..]));
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// Errors: [`Error::InvalidInput`] for `input` without a stdin pipe
