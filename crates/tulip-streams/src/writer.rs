@@ -237,6 +237,26 @@ impl StreamWriter {
     /// writer.wait_closed().await.ok();
     /// # Ok(()) }
     /// ```
+    ///
+    /// What was still buffered never reaches the peer:
+    ///
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     # let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     # let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     # let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     // `writer` and `reader` are the two ends of a connection.
+    ///     let size = 8 << 20; // more than the socket takes at once
+    ///     writer.write(&vec![0u8; size])?;
+    ///     writer.abort();
+    ///     assert!(writer.is_closing());
+    ///     let received = reader.read_to_eof().await.map_or(0, |data| data.len());
+    ///     assert!(received < size);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn abort(&self) {
         self.transport.abort();
     }
