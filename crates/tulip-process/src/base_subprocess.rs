@@ -643,6 +643,17 @@ pub struct SubprocessTransport {
 
 impl SubprocessTransport {
     /// The child's process id (asyncio's `get_pid`).
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("true", [] as [&str; 0], SubprocessOptions::new()).await?;
+    ///     assert_eq!(proc.transport().get_pid(), proc.pid());
+    ///     proc.wait().await;
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_pid(&self) -> u32 {
         self.inner.pid
     }
@@ -650,6 +661,20 @@ impl SubprocessTransport {
     /// The child's return code once it has exited (asyncio's
     /// `get_returncode`): its exit status, or minus the number of the
     /// signal that killed it (`-9` for SIGKILL); `None` while it runs.
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new()).await?;
+    ///     let transport = proc.transport();
+    ///     assert_eq!(transport.get_returncode(), None); // still running
+    ///     transport.kill()?;
+    ///     proc.wait().await;
+    ///     assert_eq!(transport.get_returncode(), Some(-tulip::signal::SIGKILL));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_returncode(&self) -> Option<i32> {
         self.inner.exited.get()
     }
@@ -658,6 +683,21 @@ impl SubprocessTransport {
     /// transport; 1: stdout and 2: stderr, read transports), or `None`
     /// when that stream is not a pipe or the pipe is closed (asyncio's
     /// `get_pipe_transport`).
+    ///
+    /// ```
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let options = SubprocessOptions::new().stdin(Stdio::Pipe).stdout(Stdio::DevNull);
+    ///     let mut proc = create_subprocess_exec("cat", [] as [&str; 0], options).await?;
+    ///     let transport = proc.transport().clone();
+    ///     assert!(transport.get_pipe_transport(0).is_some()); // stdin is a pipe
+    ///     assert!(transport.get_pipe_transport(1).is_none()); // stdout is not
+    ///     proc.communicate(None).await?; // closes stdin: cat exits
+    ///     assert!(transport.get_pipe_transport(0).is_none());
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_pipe_transport(&self, fd: i32) -> Option<Transport> {
         let slot = slot(fd)?;
         match &self.inner.pipes.borrow()[slot] {
@@ -673,6 +713,18 @@ impl SubprocessTransport {
     /// Errors: [`Error::ProcessLookup`] once the child has exited and was
     /// reaped (nothing is sent: its pid may be another process's now);
     /// [`Error::InvalidInput`] for an unknown signal number.
+    ///
+    /// ```
+    /// use tulip::process::{Error, SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new()).await?;
+    ///     proc.transport().send_signal(tulip::signal::SIGINT)?;
+    ///     assert_eq!(proc.wait().await, -tulip::signal::SIGINT);
+    ///     assert!(matches!(proc.transport().send_signal(tulip::signal::SIGINT), Err(Error::ProcessLookup)));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn send_signal(&self, signum: i32) -> Result<()> {
         match self.inner.child() {
             Some(child) => child.send_signal(signum),
@@ -682,12 +734,34 @@ impl SubprocessTransport {
 
     /// Sends SIGTERM (asyncio's `terminate`); as
     /// [`send_signal`](SubprocessTransport::send_signal).
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new()).await?;
+    ///     proc.transport().terminate()?;
+    ///     assert_eq!(proc.wait().await, -tulip::signal::SIGTERM);
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn terminate(&self) -> Result<()> {
         self.send_signal(Signal::TERM.as_raw())
     }
 
     /// Sends SIGKILL (asyncio's `kill`); as
     /// [`send_signal`](SubprocessTransport::send_signal).
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new()).await?;
+    ///     proc.transport().kill()?;
+    ///     assert_eq!(proc.wait().await, -tulip::signal::SIGKILL);
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill(&self) -> Result<()> {
         self.send_signal(Signal::KILL.as_raw())
     }
@@ -695,11 +769,37 @@ impl SubprocessTransport {
     /// Closes the pipes and kills the child if it still runs (asyncio's
     /// `close`). The protocol still hears `pipe_connection_lost`,
     /// `process_exited` and `connection_lost`. Idempotent.
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new()).await?;
+    ///     let transport = proc.transport();
+    ///     transport.close(); // the child still ran: it is killed
+    ///     assert!(transport.is_closing());
+    ///     assert_eq!(proc.wait().await, -tulip::signal::SIGKILL);
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) {
         self.inner.close();
     }
 
     /// Whether [`close`](SubprocessTransport::close) was called.
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("true", [] as [&str; 0], SubprocessOptions::new()).await?;
+    ///     assert!(!proc.transport().is_closing());
+    ///     proc.wait().await;
+    ///     proc.transport().close();
+    ///     assert!(proc.transport().is_closing());
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_closing(&self) -> bool {
         self.inner.closed.get()
     }
@@ -707,6 +807,21 @@ impl SubprocessTransport {
     /// asyncio's `get_extra_info(name)`: `"subprocess"` (the command
     /// line, as text: asyncio gives its `Popen` object) and `"pid"` (as
     /// text); `None` for other names.
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// use tulip::transport::ExtraInfo;
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("true", [] as [&str; 0], SubprocessOptions::new()).await?;
+    ///     let pid = proc.transport().get_extra_info("pid");
+    ///     assert!(matches!(pid, Some(ExtraInfo::Text(text)) if text == proc.pid().to_string()));
+    ///     assert!(proc.transport().get_extra_info("subprocess").is_some());
+    ///     assert!(proc.transport().get_extra_info("peername").is_none());
+    ///     proc.wait().await;
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         match name {
             "subprocess" => Some(ExtraInfo::Text(self.inner.description.clone())),
@@ -716,6 +831,18 @@ impl SubprocessTransport {
     }
 
     /// Which child watcher watches this child.
+    ///
+    /// ```
+    /// use tulip::process::{ChildWatcherKind, SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("true", [] as [&str; 0], SubprocessOptions::new()).await?;
+    ///     let kind = proc.transport().child_watcher();
+    ///     assert!(matches!(kind, ChildWatcherKind::Pidfd | ChildWatcherKind::Sigchld));
+    ///     proc.wait().await;
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn child_watcher(&self) -> ChildWatcherKind {
         self.inner
             .child()

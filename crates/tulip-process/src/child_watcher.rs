@@ -55,6 +55,17 @@ use crate::sys;
 pub const CHILD_WATCHER_ENV: &str = "TULIP_CHILD_WATCHER";
 
 /// The mechanism that sees children exit (see the module documentation).
+///
+/// ```
+/// use tulip::process::{CHILD_WATCHER_ENV, ChildWatcherKind, child_watcher_kind};
+/// // Set `TULIP_CHILD_WATCHER=sigchld` in the environment to force SIGCHLD.
+/// assert_eq!(CHILD_WATCHER_ENV, "TULIP_CHILD_WATCHER");
+/// match child_watcher_kind() {
+///     ChildWatcherKind::Pidfd => println!("a pidfd per child"),
+///     ChildWatcherKind::Sigchld => println!("a SIGCHLD handler"),
+///     _ => println!("another watcher"),
+/// }
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ChildWatcherKind {
@@ -69,6 +80,12 @@ pub enum ChildWatcherKind {
 /// kernel supports it, else SIGCHLD. Decided once per process. A child
 /// whose pidfd cannot be opened (the descriptor limit, say) falls back to
 /// SIGCHLD on its own.
+///
+/// ```
+/// use tulip::process::child_watcher_kind;
+/// // Decided once per process: every call agrees.
+/// assert_eq!(child_watcher_kind(), child_watcher_kind());
+/// ```
 pub fn child_watcher_kind() -> ChildWatcherKind {
     static KIND: OnceLock<ChildWatcherKind> = OnceLock::new();
     *KIND.get_or_init(|| {

@@ -8,6 +8,19 @@ use std::io;
 use std::sync::Arc;
 
 /// The result type of the subprocess layer.
+///
+/// ```
+/// use tulip::process::{Result, SubprocessOptions, create_subprocess_exec};
+/// async fn exit_code(program: &str) -> Result<i32> {
+///     let proc = create_subprocess_exec(program, [] as [&str; 0], SubprocessOptions::new()).await?;
+///     Ok(proc.wait().await)
+/// }
+/// tulip::run(async {
+///     assert_eq!(exit_code("false").await?, 1);
+///     Ok::<(), tulip::process::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error of the subprocess layer. Cheap to clone.
@@ -55,11 +68,31 @@ pub enum Error {
 
 impl Error {
     /// Wraps an I/O error.
+    ///
+    /// ```
+    /// use std::io;
+    /// use tulip::process::Error;
+    /// let e = Error::io(io::Error::from(io::ErrorKind::PermissionDenied));
+    /// assert_eq!(e.io_kind(), Some(io::ErrorKind::PermissionDenied));
+    /// ```
     pub fn io(err: io::Error) -> Error {
         Error::Io(Arc::new(err))
     }
 
     /// The I/O error inside, if there is one (at any layer).
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let no_args = [] as [&str; 0];
+    ///     let err = create_subprocess_exec("/nonexistent/program", no_args, SubprocessOptions::new())
+    ///         .await
+    ///         .unwrap_err();
+    ///     let io = err.as_io().expect("the spawn's OS error");
+    ///     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn as_io(&self) -> Option<&io::Error> {
         match self {
             Error::Io(e) => Some(e),
@@ -71,6 +104,13 @@ impl Error {
     }
 
     /// The kind of the I/O error inside, if there is one.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use tulip::process::Error;
+    /// assert_eq!(Error::io(ErrorKind::NotFound.into()).io_kind(), Some(ErrorKind::NotFound));
+    /// assert_eq!(Error::ProcessLookup.io_kind(), None);
+    /// ```
     pub fn io_kind(&self) -> Option<io::ErrorKind> {
         self.as_io().map(io::Error::kind)
     }
@@ -114,6 +154,13 @@ impl Error {
     }
 
     /// Whether this is a cancellation.
+    ///
+    /// ```
+    /// use tulip::process::Error;
+    /// // Cancellation comes from the loop; the layer's own errors are not one.
+    /// assert!(!Error::ProcessLookup.is_cancelled());
+    /// assert!(!Error::InvalidInput(String::from("signal 0")).is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         match self {
             Error::Loop(e) => e.is_cancelled(),

@@ -17,6 +17,26 @@ use crate::protocol::SubprocessProtocolFactory;
 use crate::spawn::{self, Defaults};
 
 /// A subprocess's transport and its protocol.
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::process::{SubprocessConnection, SubprocessOptions};
+///
+/// struct Quiet;
+/// impl BaseProtocol for Quiet {}
+/// impl SubprocessProtocol for Quiet {}
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let connection: SubprocessConnection<Quiet> =
+///         lp.subprocess_exec(|| Quiet, "true", [] as [&str; 0], SubprocessOptions::new()).await?;
+///     let (transport, _protocol) = connection;
+///     assert!(transport.get_pid() > 0);
+///     transport.close(); // kills the child if it still runs
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type SubprocessConnection<P> = (SubprocessTransport, Rc<RefCell<P>>);
 
 /// asyncio's subprocess methods of the event loop.
@@ -92,6 +112,46 @@ pub trait LoopProcessExt {
     /// [`Fallible`](tulip_transport::Fallible) factory's error (see
     /// [`Error::as_protocol_factory`](crate::Error::as_protocol_factory)),
     /// returned before anything is spawned.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::process::SubprocessOptions;
+    ///
+    /// /// Hands the child's stdout to `done` once everything is over.
+    /// struct Output {
+    ///     data: Vec<u8>,
+    ///     done: LoopFuture<Vec<u8>>,
+    /// }
+    /// impl BaseProtocol for Output {
+    ///     fn connection_lost(&mut self, _exc: Option<tulip::transport::Error>) {
+    ///         let _ = self.done.set_result(std::mem::take(&mut self.data));
+    ///     }
+    /// }
+    /// impl SubprocessProtocol for Output {
+    ///     fn pipe_data_received(&mut self, fd: i32, data: &[u8]) {
+    ///         if fd == 1 {
+    ///             self.data.extend_from_slice(data);
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let done = lp.create_future();
+    ///     let factory = {
+    ///         let done = done.clone();
+    ///         move || Output { data: Vec::new(), done: done.clone() }
+    ///     };
+    ///     // No shell: the arguments reach the program as they are.
+    ///     let (transport, _) = lp
+    ///         .subprocess_exec(factory, "printf", ["%s|%s", "a b", "$HOME"], SubprocessOptions::new())
+    ///         .await?;
+    ///     assert_eq!(done.await?, b"a b|$HOME");
+    ///     assert_eq!(transport.get_returncode(), Some(0));
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn subprocess_exec<F, I, S>(
         &self,
         factory: F,
@@ -106,6 +166,45 @@ pub trait LoopProcessExt {
 
     /// Runs `cmd` with the shell, `/bin/sh -c cmd` (asyncio's
     /// `subprocess_shell`). Quote what goes into `cmd` yourself.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::process::SubprocessOptions;
+    ///
+    /// # // Hands the child's stdout to `done` once everything is over.
+    /// # struct Output {
+    /// #     data: Vec<u8>,
+    /// #     done: LoopFuture<Vec<u8>>,
+    /// # }
+    /// # impl BaseProtocol for Output {
+    /// #     fn connection_lost(&mut self, _exc: Option<tulip::transport::Error>) {
+    /// #         let _ = self.done.set_result(std::mem::take(&mut self.data));
+    /// #     }
+    /// # }
+    /// # impl SubprocessProtocol for Output {
+    /// #     fn pipe_data_received(&mut self, fd: i32, data: &[u8]) {
+    /// #         if fd == 1 {
+    /// #             self.data.extend_from_slice(data);
+    /// #         }
+    /// #     }
+    /// # }
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let done = lp.create_future();
+    ///     let factory = {
+    ///         let done = done.clone();
+    ///         move || Output { data: Vec::new(), done: done.clone() }
+    ///     };
+    ///     let (transport, _) = lp
+    ///         .subprocess_shell(factory, "echo one | tr a-z A-Z", SubprocessOptions::new())
+    ///         .await?;
+    ///     assert_eq!(done.await?, b"ONE\n");
+    ///     assert_eq!(transport.get_returncode(), Some(0));
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn subprocess_shell<F>(
         &self,
         factory: F,
@@ -119,6 +218,49 @@ pub trait LoopProcessExt {
     /// (`uid`, `gid`, `arg0`, a `pre_exec` hook). Its standard streams
     /// stay as set on it (`Stdio::piped()` ones become pipe transports)
     /// unless the options set them.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::process::SubprocessOptions;
+    /// use std::os::unix::process::CommandExt;
+    /// use std::process::Command;
+    ///
+    /// # // Hands the child's stdout to `done` once everything is over.
+    /// # struct Output {
+    /// #     data: Vec<u8>,
+    /// #     done: LoopFuture<Vec<u8>>,
+    /// # }
+    /// # impl BaseProtocol for Output {
+    /// #     fn connection_lost(&mut self, _exc: Option<tulip::transport::Error>) {
+    /// #         let _ = self.done.set_result(std::mem::take(&mut self.data));
+    /// #     }
+    /// # }
+    /// # impl SubprocessProtocol for Output {
+    /// #     fn pipe_data_received(&mut self, fd: i32, data: &[u8]) {
+    /// #         if fd == 1 {
+    /// #             self.data.extend_from_slice(data);
+    /// #         }
+    /// #     }
+    /// # }
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let done = lp.create_future();
+    ///     let factory = {
+    ///         let done = done.clone();
+    ///         move || Output { data: Vec::new(), done: done.clone() }
+    ///     };
+    ///     // `arg0`: what the child sees as its own name.
+    ///     let mut command = Command::new("sh");
+    ///     command.arg0("renamed").args(["-c", "echo $0"]);
+    ///     command.stdout(std::process::Stdio::piped()); // becomes a pipe transport
+    ///     let (transport, _) = lp.subprocess_command(factory, command, SubprocessOptions::new()).await?;
+    ///     assert_eq!(done.await?, b"renamed\n");
+    ///     assert_eq!(transport.get_returncode(), Some(0));
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn subprocess_command<F>(
         &self,
         factory: F,

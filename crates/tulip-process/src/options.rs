@@ -125,35 +125,104 @@ pub struct SubprocessOptions {
 
 impl SubprocessOptions {
     /// Options with every default.
+    ///
+    /// ```
+    /// use tulip::process::SubprocessOptions;
+    /// let options = SubprocessOptions::new();
+    /// assert!(options.stdout.is_none()); // the called function's default
+    /// assert!(!options.kill_on_drop);
+    /// ```
     pub fn new() -> SubprocessOptions {
         SubprocessOptions::default()
     }
 
     /// Sets [`stdin`](SubprocessOptions::stdin).
+    ///
+    /// ```
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let options = SubprocessOptions::new().stdin(Stdio::Pipe).stdout(Stdio::Pipe);
+    ///     let mut proc = create_subprocess_exec("cat", [] as [&str; 0], options).await?;
+    ///     let (stdout, _) = proc.communicate(Some(b"fed to stdin")).await?;
+    ///     assert_eq!(stdout.as_deref(), Some(&b"fed to stdin"[..]));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stdin(mut self, stdin: Stdio) -> SubprocessOptions {
         self.stdin = Some(stdin);
         self
     }
 
     /// Sets [`stdout`](SubprocessOptions::stdout).
+    ///
+    /// ```
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let options = SubprocessOptions::new().stdout(Stdio::Pipe);
+    ///     let mut proc = create_subprocess_exec("echo", ["hello"], options).await?;
+    ///     let mut stdout = proc.stdout.take().expect("a pipe");
+    ///     assert_eq!(stdout.readline().await?, b"hello\n");
+    ///     assert_eq!(proc.wait().await, 0);
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stdout(mut self, stdout: Stdio) -> SubprocessOptions {
         self.stdout = Some(stdout);
         self
     }
 
     /// Sets [`stderr`](SubprocessOptions::stderr).
+    ///
+    /// ```
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
+    /// tulip::run(async {
+    ///     let options = SubprocessOptions::new().stdout(Stdio::DevNull).stderr(Stdio::Pipe);
+    ///     let mut proc = create_subprocess_shell("echo oops >&2; echo fine", options).await?;
+    ///     let (stdout, stderr) = proc.communicate(None).await?;
+    ///     assert_eq!(stdout, None); // not a pipe
+    ///     assert_eq!(stderr.as_deref(), Some(&b"oops\n"[..]));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stderr(mut self, stderr: Stdio) -> SubprocessOptions {
         self.stderr = Some(stderr);
         self
     }
 
     /// Sets [`cwd`](SubprocessOptions::cwd).
+    ///
+    /// ```
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let options = SubprocessOptions::new().stdout(Stdio::Pipe).cwd("/");
+    ///     let mut proc = create_subprocess_exec("pwd", [] as [&str; 0], options).await?;
+    ///     let (stdout, _) = proc.communicate(None).await?;
+    ///     assert_eq!(stdout.as_deref(), Some(&b"/\n"[..]));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn cwd(mut self, dir: impl AsRef<Path>) -> SubprocessOptions {
         self.cwd = Some(dir.as_ref().to_path_buf());
         self
     }
 
     /// Sets one variable of the child's environment.
+    ///
+    /// ```
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
+    /// tulip::run(async {
+    ///     let options = SubprocessOptions::new().stdout(Stdio::Pipe).env("GREETING", "hi");
+    ///     let mut proc = create_subprocess_shell("echo $GREETING", options).await?;
+    ///     let (stdout, _) = proc.communicate(None).await?;
+    ///     assert_eq!(stdout.as_deref(), Some(&b"hi\n"[..]));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn env(mut self, key: impl AsRef<OsStr>, value: impl AsRef<OsStr>) -> SubprocessOptions {
         self.env
             .push((key.as_ref().to_owned(), Some(value.as_ref().to_owned())));
@@ -161,6 +230,19 @@ impl SubprocessOptions {
     }
 
     /// Sets several variables of the child's environment.
+    ///
+    /// ```
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
+    /// tulip::run(async {
+    ///     let vars = [("A", "1"), ("B", "2")];
+    ///     let options = SubprocessOptions::new().stdout(Stdio::Pipe).envs(vars);
+    ///     let mut proc = create_subprocess_shell("echo $A$B", options).await?;
+    ///     let (stdout, _) = proc.communicate(None).await?;
+    ///     assert_eq!(stdout.as_deref(), Some(&b"12\n"[..]));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn envs<I, K, V>(mut self, vars: I) -> SubprocessOptions
     where
         I: IntoIterator<Item = (K, V)>,
@@ -174,6 +256,21 @@ impl SubprocessOptions {
     }
 
     /// Removes one variable from the child's environment.
+    ///
+    /// ```
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
+    /// tulip::run(async {
+    ///     let options = SubprocessOptions::new()
+    ///         .stdout(Stdio::Pipe)
+    ///         .env("SECRET", "x")
+    ///         .env_remove("SECRET"); // applied in order: removed again
+    ///     let mut proc = create_subprocess_shell("echo ${SECRET-unset}", options).await?;
+    ///     let (stdout, _) = proc.communicate(None).await?;
+    ///     assert_eq!(stdout.as_deref(), Some(&b"unset\n"[..]));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn env_remove(mut self, key: impl AsRef<OsStr>) -> SubprocessOptions {
         self.env.push((key.as_ref().to_owned(), None));
         self
@@ -181,24 +278,85 @@ impl SubprocessOptions {
 
     /// Sets [`env_clear`](SubprocessOptions::env_clear): the child starts
     /// with only the variables set by [`env`](SubprocessOptions::env).
+    ///
+    /// ```
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     // asyncio's `env={"ONLY": "this"}`.
+    ///     let options = SubprocessOptions::new().stdout(Stdio::Pipe).env_clear().env("ONLY", "this");
+    ///     let mut proc = create_subprocess_exec("/usr/bin/env", [] as [&str; 0], options).await?;
+    ///     let (stdout, _) = proc.communicate(None).await?;
+    ///     assert_eq!(stdout.as_deref(), Some(&b"ONLY=this\n"[..]));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn env_clear(mut self) -> SubprocessOptions {
         self.env_clear = true;
         self
     }
 
     /// Sets [`process_group`](SubprocessOptions::process_group).
+    ///
+    /// ```
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     // A new process group, whose id is the child's pid.
+    ///     let child = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new().process_group(0)).await?;
+    ///     let pid = child.pid().to_string();
+    ///     let ps = SubprocessOptions::new().stdout(Stdio::Pipe);
+    ///     let mut ps = create_subprocess_exec("ps", ["-o", "pgid=", "-p", &pid], ps).await?;
+    ///     let (stdout, _) = ps.communicate(None).await?;
+    ///     assert_eq!(String::from_utf8_lossy(&stdout.unwrap()).trim(), pid);
+    ///     child.kill()?;
+    ///     child.wait().await;
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn process_group(mut self, pgid: i32) -> SubprocessOptions {
         self.process_group = Some(pgid);
         self
     }
 
     /// Sets [`limit`](SubprocessOptions::limit).
+    ///
+    /// ```
+    /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let options = SubprocessOptions::new().stdout(Stdio::Pipe).limit(1024);
+    ///     let mut proc = create_subprocess_exec("true", [] as [&str; 0], options).await?;
+    ///     assert_eq!(proc.stdout.as_ref().map(|s| s.limit()), Some(1024));
+    ///     proc.wait().await;
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn limit(mut self, limit: usize) -> SubprocessOptions {
         self.limit = Some(limit);
         self
     }
 
     /// Sets [`kill_on_drop`](SubprocessOptions::kill_on_drop).
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let options = SubprocessOptions::new().kill_on_drop(true);
+    ///     let proc = create_subprocess_exec("sleep", ["60"], options).await?;
+    ///     let transport = proc.transport().clone();
+    ///     drop(proc); // SIGKILL: the child does not sleep on
+    ///     let reaped = async {
+    ///         while transport.get_returncode().is_none() {
+    ///             tulip::sleep(std::time::Duration::from_millis(5)).await;
+    ///         }
+    ///     };
+    ///     tulip::timeout(std::time::Duration::from_secs(10)).run(reaped).await?;
+    ///     assert_eq!(transport.get_returncode(), Some(-tulip::signal::SIGKILL));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill_on_drop(mut self, kill: bool) -> SubprocessOptions {
         self.kill_on_drop = kill;
         self

@@ -75,6 +75,18 @@ pub struct Process {
 
 impl Process {
     /// The child's process id (asyncio's `pid`).
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("true", [] as [&str; 0], SubprocessOptions::new()).await?;
+    ///     assert!(proc.pid() > 0);
+    ///     assert_eq!(proc.transport().get_pid(), proc.pid());
+    ///     proc.wait().await;
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pid(&self) -> u32 {
         self.transport.get_pid()
     }
@@ -82,11 +94,35 @@ impl Process {
     /// The return code once the child has exited (asyncio's
     /// `returncode`): its exit status, or minus the signal that killed it
     /// (`-15` for SIGTERM); `None` while it runs.
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sh", ["-c", "exit 3"], SubprocessOptions::new()).await?;
+    ///     assert_eq!(proc.wait().await, 3);
+    ///     assert_eq!(proc.returncode(), Some(3));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn returncode(&self) -> Option<i32> {
         self.transport.get_returncode()
     }
 
     /// The transport underneath.
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("true", [] as [&str; 0], SubprocessOptions::new()).await?;
+    ///     let transport = proc.transport();
+    ///     assert_eq!(transport.get_pid(), proc.pid());
+    ///     proc.wait().await;
+    ///     assert_eq!(transport.get_returncode(), Some(0));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn transport(&self) -> &SubprocessTransport {
         &self.transport
     }
@@ -104,17 +140,19 @@ impl Process {
     /// children can be gathered (asyncio's
     /// `gather(*(p.wait() for p in procs))`):
     ///
-    /// ```no_run
+    /// ```
     /// use tulip::process::{SubprocessOptions, create_subprocess_shell};
     ///
-    /// # async fn demo() -> Result<(), tulip::process::Error> {
-    /// let mut procs = Vec::new();
-    /// for cmd in ["sleep 1", "exit 3"] {
-    ///     procs.push(create_subprocess_shell(cmd, SubprocessOptions::new()).await?);
-    /// }
-    /// let codes = tulip::gather(procs.iter().map(|p| p.wait()).collect::<Vec<_>>()).await?;
-    /// assert_eq!(codes, [0, 3]);
-    /// # Ok(()) }
+    /// tulip::run(async {
+    ///     let mut procs = Vec::new();
+    ///     for cmd in ["sleep 0.1", "exit 3"] {
+    ///         procs.push(create_subprocess_shell(cmd, SubprocessOptions::new()).await?);
+    ///     }
+    ///     let codes = tulip::gather(procs.iter().map(|p| p.wait()).collect::<Vec<_>>()).await?;
+    ///     assert_eq!(codes, [0, 3]);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// # Cancel safety
@@ -141,20 +179,22 @@ impl Process {
     /// communicated with at once (asyncio's
     /// `gather(*(p.communicate() for p in procs))`):
     ///
-    /// ```no_run
+    /// ```
     /// use tulip::process::{Stdio, SubprocessOptions, create_subprocess_shell};
     ///
-    /// # async fn demo() -> Result<(), tulip::process::Error> {
-    /// let mut procs = Vec::new();
-    /// for cmd in ["echo one", "echo two"] {
-    ///     let options = SubprocessOptions::new().stdout(Stdio::Pipe);
-    ///     procs.push(create_subprocess_shell(cmd, options).await?);
-    /// }
-    /// let outputs =
-    ///     tulip::try_gather(procs.iter_mut().map(|p| p.communicate(None)).collect::<Vec<_>>())
-    ///         .await?;
-    /// assert_eq!(outputs[1].0.as_deref(), Some(&b"two\n"[..]));
-    /// # Ok(()) }
+    /// tulip::run(async {
+    ///     let mut procs = Vec::new();
+    ///     for cmd in ["echo one", "echo two"] {
+    ///         let options = SubprocessOptions::new().stdout(Stdio::Pipe);
+    ///         procs.push(create_subprocess_shell(cmd, options).await?);
+    ///     }
+    ///     let outputs =
+    ///         tulip::try_gather(procs.iter_mut().map(|p| p.communicate(None)).collect::<Vec<_>>())
+    ///             .await?;
+    ///     assert_eq!(outputs[1].0.as_deref(), Some(&b"two\n"[..]));
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// Errors: [`Error::InvalidInput`] for `input` without a stdin pipe
@@ -224,11 +264,35 @@ impl Process {
     }
 
     /// Sends SIGTERM (asyncio's `terminate`).
+    ///
+    /// ```
+    /// use tulip::process::{SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new()).await?;
+    ///     proc.terminate()?;
+    ///     assert_eq!(proc.wait().await, -tulip::signal::SIGTERM);
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn terminate(&self) -> Result<()> {
         self.transport.terminate()
     }
 
     /// Sends SIGKILL (asyncio's `kill`).
+    ///
+    /// ```
+    /// use tulip::process::{Error, SubprocessOptions, create_subprocess_exec};
+    /// tulip::run(async {
+    ///     let proc = create_subprocess_exec("sleep", ["60"], SubprocessOptions::new()).await?;
+    ///     proc.kill()?;
+    ///     assert_eq!(proc.wait().await, -tulip::signal::SIGKILL);
+    ///     // Once it has exited, there is nobody to signal.
+    ///     assert!(matches!(proc.kill(), Err(Error::ProcessLookup)));
+    ///     Ok::<(), tulip::process::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn kill(&self) -> Result<()> {
         self.transport.kill()
     }

@@ -13,6 +13,15 @@ use crate::portable::Portable;
 pub const BACKEND_ENV: &str = "TULIP_BACKEND";
 
 /// Which readiness mechanism a [`Reactor`](crate::Reactor) uses.
+///
+/// ```
+/// use tulip::reactor::{BACKEND_ENV, BackendKind, Reactor};
+/// // Pick one explicitly, or leave it to `TULIP_BACKEND` (`epoll` or `polling`).
+/// assert_eq!(BACKEND_ENV, "TULIP_BACKEND");
+/// let portable: Reactor<()> = Reactor::new(BackendKind::Polling)?;
+/// assert_eq!(portable.backend_kind(), BackendKind::Polling);
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum BackendKind {

@@ -25,31 +25,67 @@ impl Interest {
     pub const BOTH: Interest = Interest(3);
 
     /// Whether read interest is included.
+    ///
+    /// ```
+    /// use tulip::reactor::Interest;
+    /// assert!(Interest::READ.is_readable());
+    /// assert!(!Interest::WRITE.is_readable());
+    /// ```
     pub const fn is_readable(self) -> bool {
         self.0 & 1 != 0
     }
 
     /// Whether write interest is included.
+    ///
+    /// ```
+    /// use tulip::reactor::Interest;
+    /// assert!(Interest::BOTH.is_writable());
+    /// assert!(!Interest::READ.is_writable());
+    /// ```
     pub const fn is_writable(self) -> bool {
         self.0 & 2 != 0
     }
 
     /// Whether no direction is included.
+    ///
+    /// ```
+    /// use tulip::reactor::Interest;
+    /// assert!(Interest::NONE.is_empty());
+    /// assert!(!Interest::READ.is_empty());
+    /// ```
     pub const fn is_empty(self) -> bool {
         self.0 == 0
     }
 
     /// The interest with `other`'s directions added.
+    ///
+    /// ```
+    /// use tulip::reactor::Interest;
+    /// assert_eq!(Interest::READ.add(Interest::WRITE), Interest::BOTH);
+    /// ```
     pub const fn add(self, other: Interest) -> Interest {
         Interest(self.0 | other.0)
     }
 
     /// The interest with `other`'s directions removed.
+    ///
+    /// ```
+    /// use tulip::reactor::Interest;
+    /// assert_eq!(Interest::BOTH.remove(Interest::READ), Interest::WRITE);
+    /// assert!(Interest::READ.remove(Interest::READ).is_empty());
+    /// ```
     pub const fn remove(self, other: Interest) -> Interest {
         Interest(self.0 & !other.0)
     }
 
     /// Whether every direction of `other` is included.
+    ///
+    /// ```
+    /// use tulip::reactor::Interest;
+    /// assert!(Interest::BOTH.contains(Interest::READ));
+    /// assert!(!Interest::READ.contains(Interest::BOTH));
+    /// assert!(Interest::READ.contains(Interest::NONE));
+    /// ```
     pub const fn contains(self, other: Interest) -> bool {
         self.0 & other.0 == other.0
     }
@@ -84,6 +120,13 @@ impl fmt::Debug for Interest {
 /// As in asyncio's selectors, an error or hang-up condition makes a file
 /// descriptor both readable and writable, so that whoever waits on it runs
 /// and learns the error from its next system call.
+///
+/// ```
+/// use tulip::reactor::{Interest, Readiness};
+/// let r = Readiness { readable: true, writable: false };
+/// assert_eq!(r, Readiness::from_interest(Interest::READ));
+/// assert!(!r.is_empty());
+/// ```
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, Debug)]
 pub struct Readiness {
     /// The descriptor can be read without blocking (or has an error or hang-up).
@@ -94,6 +137,12 @@ pub struct Readiness {
 
 impl Readiness {
     /// Readiness in the directions of `interest`.
+    ///
+    /// ```
+    /// use tulip::reactor::{Interest, Readiness};
+    /// let both = Readiness::from_interest(Interest::BOTH);
+    /// assert!(both.readable && both.writable);
+    /// ```
     pub const fn from_interest(interest: Interest) -> Readiness {
         Readiness {
             readable: interest.is_readable(),
@@ -102,6 +151,12 @@ impl Readiness {
     }
 
     /// Whether neither direction is ready.
+    ///
+    /// ```
+    /// use tulip::reactor::{Interest, Readiness};
+    /// assert!(Readiness::default().is_empty());
+    /// assert!(!Readiness::from_interest(Interest::WRITE).is_empty());
+    /// ```
     pub const fn is_empty(self) -> bool {
         !self.readable && !self.writable
     }

@@ -55,6 +55,20 @@ impl Notifier {
     ///
     /// Calls made before the reactor next returns from its poll are coalesced:
     /// only the first makes a system call.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tulip::reactor::{BackendKind, Notifier, Reactor};
+    /// let reactor: Reactor<()> = Reactor::new(BackendKind::default_kind())?;
+    /// let notifier: Arc<Notifier> = reactor.notifier();
+    /// let worker = std::thread::spawn(move || {
+    ///     // ... work done on another thread, then:
+    ///     notifier.notify()?;
+    ///     notifier.notify() // coalesced with the first: no second system call
+    /// });
+    /// worker.join().unwrap()?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn notify(&self) -> io::Result<()> {
         if self.pending.swap(true, Ordering::AcqRel) {
             return Ok(());

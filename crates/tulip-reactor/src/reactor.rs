@@ -26,6 +26,30 @@ use crate::notify::Notifier;
 use crate::source::IoSource;
 
 /// What a poll found to do: a callback to schedule or a waker to wake.
+///
+/// ```
+/// use std::io::Write;
+/// use std::os::fd::AsFd;
+/// use std::os::unix::net::UnixStream;
+/// use tulip::reactor::{BackendKind, Dispatch, Reactor};
+///
+/// let (a, mut b) = UnixStream::pair()?;
+/// let (c, _d) = UnixStream::pair()?;
+/// let mut reactor = Reactor::new(BackendKind::default_kind())?;
+/// reactor.set_reader(a.as_fd(), "a readable")?; // a callback
+/// let source = reactor.register(c.as_fd())?; // async I/O
+/// b.write_all(b"x")?;
+/// let mut out = Vec::new();
+/// reactor.poll(Some(std::time::Duration::ZERO), &mut out)?;
+/// for dispatch in out {
+///     match dispatch {
+///         Dispatch::Callback(name) => assert_eq!(name, "a readable"),
+///         Dispatch::Waker(waker) => waker.wake(), // a task waiting on a source
+///     }
+/// }
+/// reactor.deregister(&source)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Debug)]
 pub enum Dispatch<C> {
     /// A level-triggered callback whose descriptor is ready.
@@ -107,6 +131,14 @@ fn borrow(fd: RawFd) -> BorrowedFd<'static> {
 impl<C: Clone> Reactor<C> {
     /// Opens a reactor on `kind` (falling back to `Polling` where the `epoll`
     /// backend is unavailable).
+    ///
+    /// ```
+    /// use tulip::reactor::{BackendKind, Reactor};
+    /// let reactor: Reactor<()> = Reactor::new(BackendKind::Polling)?;
+    /// assert_eq!(reactor.backend_kind(), BackendKind::Polling);
+    /// assert!(reactor.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn new(kind: BackendKind) -> io::Result<Reactor<C>> {
         Ok(Reactor {
             backend: Backend::new(kind)?,
@@ -117,21 +149,67 @@ impl<C: Clone> Reactor<C> {
     }
 
     /// The backend actually in use.
+    ///
+    /// ```
+    /// use tulip::reactor::{BackendKind, Reactor};
+    /// let reactor: Reactor<()> = Reactor::new(BackendKind::default_kind())?;
+    /// // `Epoll` falls back to `Polling` where epoll is unavailable.
+    /// println!("polling with {:?}", reactor.backend_kind());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn backend_kind(&self) -> BackendKind {
         self.backend.kind()
     }
 
     /// The handle other threads use to wake this reactor.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use tulip::reactor::{BackendKind, Reactor};
+    /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::default_kind())?;
+    /// reactor.notifier().notify()?; // from any thread
+    /// let start = Instant::now();
+    /// reactor.poll(Some(Duration::from_secs(60)), &mut Vec::new())?;
+    /// assert!(start.elapsed() < Duration::from_secs(30)); // woken, not timed out
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn notifier(&self) -> Arc<Notifier> {
         self.backend.notifier().clone()
     }
 
     /// How many descriptors are registered.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Reactor};
+    /// let (a, b) = UnixStream::pair()?;
+    /// let mut reactor = Reactor::new(BackendKind::default_kind())?;
+    /// reactor.set_reader(a.as_fd(), 1)?;
+    /// reactor.set_writer(a.as_fd(), 2)?; // the same descriptor: still one
+    /// reactor.set_writer(b.as_fd(), 3)?;
+    /// assert_eq!(reactor.len(), 2);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn len(&self) -> usize {
         self.registered
     }
 
     /// Whether no descriptor is registered.
+    ///
+    /// ```
+    /// use std::os::fd::{AsFd, AsRawFd};
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Reactor};
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let mut reactor = Reactor::new(BackendKind::default_kind())?;
+    /// assert!(reactor.is_empty());
+    /// reactor.set_reader(a.as_fd(), ())?;
+    /// assert!(!reactor.is_empty());
+    /// reactor.remove_reader(a.as_raw_fd())?;
+    /// assert!(reactor.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.registered == 0
     }
@@ -153,22 +231,90 @@ impl<C: Clone> Reactor<C> {
     /// Fails with `AlreadyExists` if the descriptor is registered as an
     /// [`IoSource`], and with the OS error if it cannot be watched (a closed
     /// descriptor, or a regular file under `epoll`).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::fd::AsFd;
+    /// use std::time::Duration;
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Dispatch, Reactor};
+    ///
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// let mut reactor = Reactor::new(BackendKind::default_kind())?;
+    /// assert_eq!(reactor.set_reader(a.as_fd(), "first")?, None);
+    /// assert_eq!(reactor.set_reader(a.as_fd(), "second")?, Some("first")); // replaced
+    /// b.write_all(b"x")?;
+    /// // Level-triggered: reported on every poll until the data is read.
+    /// for _ in 0..2 {
+    ///     let mut out = Vec::new();
+    ///     reactor.poll(Some(Duration::ZERO), &mut out)?;
+    ///     assert!(matches!(out.as_slice(), [Dispatch::Callback("second")]));
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_reader(&mut self, fd: BorrowedFd<'_>, callback: C) -> io::Result<Option<C>> {
         self.set_callback(fd.as_raw_fd(), Interest::READ, callback)
     }
 
     /// Watches `fd` for writability; as [`set_reader`](Reactor::set_reader).
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::time::Duration;
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Dispatch, Reactor};
+    ///
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let mut reactor = Reactor::new(BackendKind::default_kind())?;
+    /// reactor.set_writer(a.as_fd(), "a writable")?;
+    /// let mut out = Vec::new();
+    /// reactor.poll(Some(Duration::ZERO), &mut out)?; // an empty socket buffer
+    /// assert!(matches!(out.as_slice(), [Dispatch::Callback("a writable")]));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn set_writer(&mut self, fd: BorrowedFd<'_>, callback: C) -> io::Result<Option<C>> {
         self.set_callback(fd.as_raw_fd(), Interest::WRITE, callback)
     }
 
     /// Stops watching `fd` for readability; returns the callback removed.
     /// A descriptor that was already closed is forgotten without error.
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::fd::{AsFd, AsRawFd};
+    /// use std::time::Duration;
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Reactor};
+    ///
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// let mut reactor = Reactor::new(BackendKind::default_kind())?;
+    /// reactor.set_reader(a.as_fd(), "reader")?;
+    /// assert_eq!(reactor.remove_reader(a.as_raw_fd())?, Some("reader"));
+    /// assert_eq!(reactor.remove_reader(a.as_raw_fd())?, None); // nothing left
+    /// b.write_all(b"x")?;
+    /// let mut out = Vec::new();
+    /// reactor.poll(Some(Duration::ZERO), &mut out)?;
+    /// assert!(out.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn remove_reader(&mut self, fd: RawFd) -> io::Result<Option<C>> {
         self.remove_callback(fd, Interest::READ)
     }
 
     /// Stops watching `fd` for writability; returns the callback removed.
+    ///
+    /// ```
+    /// use std::os::fd::{AsFd, AsRawFd};
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Reactor};
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let mut reactor = Reactor::new(BackendKind::default_kind())?;
+    /// reactor.set_reader(a.as_fd(), "reader")?;
+    /// reactor.set_writer(a.as_fd(), "writer")?;
+    /// assert_eq!(reactor.remove_writer(a.as_raw_fd())?, Some("writer"));
+    /// assert_eq!(reactor.len(), 1); // still watched for reading
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn remove_writer(&mut self, fd: RawFd) -> io::Result<Option<C>> {
         self.remove_callback(fd, Interest::WRITE)
     }
@@ -258,6 +404,27 @@ impl<C: Clone> Reactor<C> {
 
     /// Registers `fd` for async I/O. Fails with `AlreadyExists` if the
     /// descriptor already has callbacks or a source.
+    ///
+    /// ```
+    /// use std::io::{ErrorKind, Read};
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Interest, Reactor};
+    ///
+    /// let (mut a, _b) = UnixStream::pair()?;
+    /// a.set_nonblocking(true)?;
+    /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::default_kind())?;
+    /// let source = reactor.register(a.as_fd())?;
+    /// // Try the call first; on EWOULDBLOCK clear the cached readiness and wait.
+    /// let err = a.read(&mut [0; 16]).unwrap_err();
+    /// assert_eq!(err.kind(), ErrorKind::WouldBlock);
+    /// source.clear_ready(Interest::READ);
+    /// assert!(!source.readiness().readable);
+    /// // A descriptor takes one registration.
+    /// assert_eq!(reactor.register(a.as_fd()).unwrap_err().kind(), ErrorKind::AlreadyExists);
+    /// reactor.deregister(&source)?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn register(&mut self, fd: BorrowedFd<'_>) -> io::Result<Rc<IoSource>> {
         let raw = fd.as_raw_fd();
         let slot = self.slot_mut(raw)?;
@@ -279,6 +446,20 @@ impl<C: Clone> Reactor<C> {
     /// returns the wakers still waiting on it, so the caller can wake them
     /// (they retry and see the descriptor gone). Call it before closing the
     /// descriptor; after, it still forgets the source and returns its wakers.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Reactor};
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::default_kind())?;
+    /// let source = reactor.register(a.as_fd())?;
+    /// let wakers = reactor.deregister(&source)?; // before closing `a`
+    /// assert!(wakers.is_empty()); // no task was waiting
+    /// assert!(reactor.is_empty());
+    /// drop(a);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn deregister(&mut self, source: &IoSource) -> io::Result<Vec<Waker>> {
         let fd = source.fd();
         let Some(slot) = self.slots.get_mut(fd as usize) else {
@@ -307,6 +488,26 @@ impl<C: Clone> Reactor<C> {
     ///
     /// Returns the number of OS events seen (0 after a timeout or a bare
     /// cross-thread notification).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::fd::AsFd;
+    /// use std::time::Duration;
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Dispatch, Reactor};
+    ///
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// let mut reactor = Reactor::new(BackendKind::default_kind())?;
+    /// reactor.set_reader(a.as_fd(), 'r')?;
+    /// let mut out = Vec::new();
+    /// // Nothing to read yet: a zero timeout just looks.
+    /// assert_eq!(reactor.poll(Some(Duration::ZERO), &mut out)?, 0);
+    /// assert!(out.is_empty());
+    /// b.write_all(b"x")?;
+    /// assert_eq!(reactor.poll(None, &mut out)?, 1); // returns at once: a is readable
+    /// assert!(matches!(out.as_slice(), [Dispatch::Callback('r')]));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll(
         &mut self,
         timeout: Option<Duration>,
@@ -351,6 +552,22 @@ impl<C: Clone> Reactor<C> {
     /// Forgets every registration (deregistering each from the poller) and
     /// returns the callbacks it held and the wakers still waiting, for the
     /// owner to drop or wake on its own terms.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Reactor};
+    /// let (a, b) = UnixStream::pair()?;
+    /// let mut reactor = Reactor::new(BackendKind::default_kind())?;
+    /// reactor.set_reader(a.as_fd(), "reader")?;
+    /// reactor.set_writer(a.as_fd(), "writer")?;
+    /// let _source = reactor.register(b.as_fd())?;
+    /// let (callbacks, wakers) = reactor.clear();
+    /// assert_eq!(callbacks, ["reader", "writer"]);
+    /// assert!(wakers.is_empty());
+    /// assert!(reactor.is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn clear(&mut self) -> (Vec<C>, Vec<Waker>) {
         let mut callbacks = Vec::new();
         let mut wakers = Vec::new();

@@ -15,6 +15,33 @@ use crate::interest::{Interest, Readiness};
 /// [`clear_ready`](IoSource::clear_ready) and then
 /// [`poll_ready`](IoSource::poll_ready), which returns `Pending` until the
 /// reactor sees the next edge and wakes the stored waker.
+///
+/// ```
+/// use std::io::{ErrorKind, Read, Write};
+/// use std::os::fd::AsFd;
+/// use std::os::unix::net::UnixStream;
+/// use std::task::{Context, Poll, Waker};
+/// use tulip::reactor::{BackendKind, Dispatch, Interest, Reactor};
+///
+/// let (mut a, mut b) = UnixStream::pair()?;
+/// a.set_nonblocking(true)?;
+/// let mut reactor: Reactor<()> = Reactor::new(BackendKind::default_kind())?;
+/// let source = reactor.register(a.as_fd())?;
+/// let mut cx = Context::from_waker(Waker::noop());
+/// let mut buf = [0; 16];
+/// // Nothing to read: clear the readiness, then wait for the next edge.
+/// assert_eq!(a.read(&mut buf).unwrap_err().kind(), ErrorKind::WouldBlock);
+/// source.clear_ready(Interest::READ);
+/// assert!(source.poll_ready(Interest::READ, &mut cx).is_pending());
+/// b.write_all(b"hi")?;
+/// let mut out = Vec::new();
+/// reactor.poll(None, &mut out)?;
+/// assert!(matches!(out.as_slice(), [Dispatch::Waker(_)])); // the stored waker
+/// assert_eq!(source.poll_ready(Interest::READ, &mut cx), Poll::Ready(()));
+/// assert_eq!(a.read(&mut buf)?, 2);
+/// reactor.deregister(&source)?;
+/// # Ok::<(), std::io::Error>(())
+/// ```
 pub struct IoSource {
     fd: RawFd,
     token: u64,
@@ -49,6 +76,17 @@ impl IoSource {
     }
 
     /// The registered descriptor.
+    ///
+    /// ```
+    /// use std::os::fd::{AsFd, AsRawFd};
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Reactor};
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::default_kind())?;
+    /// let source = reactor.register(a.as_fd())?;
+    /// assert_eq!(source.fd(), a.as_raw_fd());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn fd(&self) -> RawFd {
         self.fd
     }
@@ -58,6 +96,20 @@ impl IoSource {
     }
 
     /// The readiness cached since the last [`clear_ready`](IoSource::clear_ready).
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Interest, Reactor};
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::default_kind())?;
+    /// let source = reactor.register(a.as_fd())?;
+    /// // A new source assumes readiness: the first system call finds out.
+    /// assert!(source.readiness().readable && source.readiness().writable);
+    /// source.clear_ready(Interest::WRITE);
+    /// assert!(!source.readiness().writable);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn readiness(&self) -> Readiness {
         Readiness {
             readable: self.readable.get(),
@@ -67,6 +119,23 @@ impl IoSource {
 
     /// `Ready` if every direction of `interest` is ready; otherwise stores the
     /// context's waker for the missing directions and returns `Pending`.
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::task::{Context, Poll, Waker};
+    /// use tulip::reactor::{BackendKind, Interest, Reactor};
+    ///
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::default_kind())?;
+    /// let source = reactor.register(a.as_fd())?;
+    /// let mut cx = Context::from_waker(Waker::noop());
+    /// assert_eq!(source.poll_ready(Interest::WRITE, &mut cx), Poll::Ready(()));
+    /// source.clear_ready(Interest::READ);
+    /// // Both directions asked, one missing: pending, the waker kept for reads.
+    /// assert!(source.poll_ready(Interest::BOTH, &mut cx).is_pending());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn poll_ready(&self, interest: Interest, cx: &mut Context<'_>) -> Poll<()> {
         let mut ready = true;
         if interest.is_readable() && !self.readable.get() {
@@ -86,6 +155,18 @@ impl IoSource {
 
     /// Forgets the cached readiness in the directions of `interest` (after a
     /// system call reported `EWOULDBLOCK`).
+    ///
+    /// ```
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Interest, Reactor};
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::default_kind())?;
+    /// let source = reactor.register(a.as_fd())?;
+    /// source.clear_ready(Interest::BOTH); // after EWOULDBLOCK both ways
+    /// assert!(source.readiness().is_empty());
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
     pub fn clear_ready(&self, interest: Interest) {
         if interest.is_readable() {
             self.readable.set(false);

@@ -54,6 +54,12 @@ pub struct StreamOptions<O> {
 
 impl<O> StreamOptions<O> {
     /// The default limit with `transport` options.
+    ///
+    /// ```
+    /// use tulip::streams::{ConnectOptions, StreamOptions};
+    /// let options = StreamOptions::new(ConnectOptions::new());
+    /// assert_eq!(options.limit, None); // the default, 64 KiB
+    /// ```
     pub fn new(transport: O) -> StreamOptions<O> {
         StreamOptions {
             limit: None,
@@ -62,12 +68,33 @@ impl<O> StreamOptions<O> {
     }
 
     /// Sets [`limit`](StreamOptions::limit).
+    ///
+    /// ```
+    /// use tulip::streams::{StreamOptions, UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     let (a, _b) = std::os::unix::net::UnixStream::pair()?;
+    ///     let options = StreamOptions::new(UnixConnectOptions::new().sock(a.into())).limit(256);
+    ///     let (reader, _writer) = open_unix_connection(None, options).await?;
+    ///     assert_eq!(reader.limit(), 256);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn limit(mut self, limit: usize) -> StreamOptions<O> {
         self.limit = Some(limit);
         self
     }
 
     /// Sets [`transport`](StreamOptions::transport).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tulip::streams::{ConnectOptions, StreamOptions};
+    /// let options = StreamOptions::default()
+    ///     .limit(1024)
+    ///     .transport(ConnectOptions::new().happy_eyeballs_delay(Duration::from_millis(250)));
+    /// assert_eq!(options.limit, Some(1024));
+    /// ```
     pub fn transport(mut self, transport: O) -> StreamOptions<O> {
         self.transport = transport;
         self
@@ -88,8 +115,37 @@ impl<O> From<O> for StreamOptions<O> {
 /// or a `Result` whose error is reported to the loop's exception handler
 /// ("Unhandled exception in client_connected_cb") before the connection
 /// is closed, as asyncio does with an exception.
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::streams::{ConnectOptions, Error, ServerOptions};
+///
+/// // A handler may return `()` or a `Result`: an `Err` is reported to the
+/// // loop's exception handler, then the connection is closed.
+/// async fn greet(_reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+///     writer.write(b"hello\n")?;
+///     writer.drain().await
+/// }
+///
+/// tulip::run(async {
+///     let server = start_server(greet, "127.0.0.1", 0, ServerOptions::new()).await?;
+///     let port = server.sockets()[0].inet_addr().expect("a TCP socket").port();
+///     let (mut reader, _writer) = open_connection("127.0.0.1", port, ConnectOptions::new()).await?;
+///     assert_eq!(reader.readline().await?, b"hello\n");
+///     server.close();
+///     Ok::<(), Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait ClientResult {
     /// `Err` with the error's text for a failure.
+    ///
+    /// ```
+    /// use tulip::streams::ClientResult;
+    /// assert_eq!(().into_client_result(), Ok(()));
+    /// let failed: Result<(), std::io::Error> = Err(std::io::Error::other("handshake failed"));
+    /// assert_eq!(failed.into_client_result(), Err(String::from("handshake failed")));
+    /// ```
     fn into_client_result(self) -> std::result::Result<(), String>;
 }
 
@@ -164,6 +220,20 @@ pub async fn open_connection(
 /// Errors: as `create_unix_connection` (no socket at `path` is
 /// `NotFound`, no one listening `ConnectionRefused`); a zero limit.
 /// Cancel safety: as [`open_connection`].
+///
+/// ```
+/// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+/// tulip::run(async {
+///     // With an already connected socket (`path` None), here one end of a pair.
+///     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+///     let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+///     let (mut reader, _) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+///     writer.write(b"over a Unix socket\n")?;
+///     assert_eq!(reader.readline().await?, b"over a Unix socket\n");
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub async fn open_unix_connection(
     path: Option<&Path>,
     options: impl Into<StreamOptions<UnixConnectOptions>>,

@@ -6,6 +6,20 @@ use std::fmt;
 use std::io;
 
 /// The result type of the streams layer.
+///
+/// ```
+/// use tulip::streams::{Result, StreamReader};
+/// async fn first_line(reader: &mut StreamReader) -> Result<Vec<u8>> {
+///     reader.readline().await
+/// }
+/// tulip::run(async {
+///     let mut reader = StreamReader::new();
+///     reader.feed_data(b"one\ntwo\n");
+///     assert_eq!(first_line(&mut reader).await?, b"one\n");
+///     Ok::<(), tulip::streams::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error of the streams layer. Cheap to clone: a reader keeps the
@@ -51,6 +65,21 @@ pub enum Error {
 /// `IncompleteReadError`). The bytes read before EOF are in
 /// [`partial`](IncompleteReadError::partial): they are removed from the
 /// reader and handed over here, never lost.
+///
+/// ```
+/// use tulip::streams::{Error, StreamReader};
+/// tulip::run(async {
+///     let mut reader = StreamReader::new();
+///     reader.feed_data(b"ab");
+///     reader.feed_eof();
+///     let err = reader.readexactly(4).await.unwrap_err();
+///     let incomplete = err.as_incomplete_read().expect("EOF after 2 of 4 bytes");
+///     assert_eq!(incomplete.partial, b"ab");
+///     assert_eq!(incomplete.expected, Some(4));
+///     # let _: &Error = &err;
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct IncompleteReadError {
@@ -63,6 +92,12 @@ pub struct IncompleteReadError {
 
 impl IncompleteReadError {
     /// An error carrying `partial` bytes out of `expected`.
+    ///
+    /// ```
+    /// use tulip::streams::IncompleteReadError;
+    /// let e = IncompleteReadError::new(b"ab".to_vec(), Some(4));
+    /// assert_eq!(e.to_string(), "2 bytes read on a total of 4 expected bytes");
+    /// ```
     pub fn new(partial: Vec<u8>, expected: Option<usize>) -> IncompleteReadError {
         IncompleteReadError { partial, expected }
     }
@@ -104,6 +139,21 @@ impl std::error::Error for IncompleteReadError {}
 /// From [`readline`](crate::StreamReader::readline) it has been discarded,
 /// as asyncio does: up to and including the newline if one was found, the
 /// whole buffer otherwise.
+///
+/// ```
+/// use tulip::streams::StreamReader;
+/// tulip::run(async {
+///     let mut reader = StreamReader::with_limit(4)?;
+///     reader.feed_data(b"no separator in sight");
+///     let err = reader.readuntil(b"\n").await.unwrap_err();
+///     let overrun = err.as_limit_overrun().expect("over the limit");
+///     assert!(overrun.consumed > 0);
+///     // `readuntil` left the data in the buffer.
+///     assert!(reader.bytes_buffered() > 0);
+///     Ok::<(), tulip::streams::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct LimitOverrunError {
@@ -116,6 +166,12 @@ pub struct LimitOverrunError {
 
 impl LimitOverrunError {
     /// An error with `message` and `consumed`.
+    ///
+    /// ```
+    /// use tulip::streams::LimitOverrunError;
+    /// let e = LimitOverrunError::new("Separator is not found, and chunk exceed the limit", 8);
+    /// assert_eq!(e.consumed, 8);
+    /// ```
     pub fn new(message: &'static str, consumed: usize) -> LimitOverrunError {
         LimitOverrunError { message, consumed }
     }
@@ -131,6 +187,17 @@ impl std::error::Error for LimitOverrunError {}
 
 impl Error {
     /// The I/O error inside, if this is one.
+    ///
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     let missing = std::path::Path::new("/nonexistent/tulip.sock");
+    ///     let err = open_unix_connection(Some(missing), UnixConnectOptions::new()).await.unwrap_err();
+    ///     let io = err.as_io().expect("an OS error");
+    ///     assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn as_io(&self) -> Option<&io::Error> {
         match self {
             Error::Transport(e) => e.as_io(),
@@ -139,6 +206,18 @@ impl Error {
     }
 
     /// The kind of the I/O error inside, if this is one.
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use tulip::streams::{Error, UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     let missing = std::path::Path::new("/nonexistent/tulip.sock");
+    ///     let err = open_unix_connection(Some(missing), UnixConnectOptions::new()).await.unwrap_err();
+    ///     assert_eq!(err.io_kind(), Some(ErrorKind::NotFound));
+    ///     assert_eq!(Error::InvalidInput(String::from("limit")).io_kind(), None);
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn io_kind(&self) -> Option<io::ErrorKind> {
         self.as_io().map(io::Error::kind)
     }
@@ -165,6 +244,13 @@ impl Error {
     }
 
     /// The [`IncompleteReadError`], if this is one.
+    ///
+    /// ```
+    /// use tulip::streams::{Error, IncompleteReadError};
+    /// let e = Error::IncompleteRead(IncompleteReadError::new(b"x".to_vec(), None));
+    /// assert_eq!(e.as_incomplete_read().map(|e| e.partial.len()), Some(1));
+    /// assert!(e.as_limit_overrun().is_none());
+    /// ```
     pub fn as_incomplete_read(&self) -> Option<&IncompleteReadError> {
         match self {
             Error::IncompleteRead(e) => Some(e),
@@ -173,6 +259,13 @@ impl Error {
     }
 
     /// The [`LimitOverrunError`], if this is one.
+    ///
+    /// ```
+    /// use tulip::streams::{Error, LimitOverrunError};
+    /// let e = Error::LimitOverrun(LimitOverrunError::new("too long", 3));
+    /// assert_eq!(e.as_limit_overrun().map(|e| e.consumed), Some(3));
+    /// assert!(e.as_incomplete_read().is_none());
+    /// ```
     pub fn as_limit_overrun(&self) -> Option<&LimitOverrunError> {
         match self {
             Error::LimitOverrun(e) => Some(e),
@@ -181,6 +274,13 @@ impl Error {
     }
 
     /// Whether this is a cancellation.
+    ///
+    /// ```
+    /// use tulip::streams::Error;
+    /// // A read's own errors are not cancellations; a cancelled task's read
+    /// // returns an error whose `is_cancelled()` is true.
+    /// assert!(!Error::InvalidInput(String::from("limit")).is_cancelled());
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Error::Transport(e) if e.is_cancelled())
     }

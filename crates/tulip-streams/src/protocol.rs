@@ -129,6 +129,24 @@ impl StreamReaderProtocol {
     /// `lp.connect_accepted_socket`, `lp.connect_read_pipe`, ...).
     ///
     /// Errors: [`Error::InvalidInput`] if `limit` is 0.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::streams::{StreamReaderProtocol, UnixConnectOptions};
+    /// tulip::run(async {
+    ///     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     let lp = get_running_loop()?;
+    ///     // asyncio's `loop.create_connection(lambda: StreamReaderProtocol(...))`.
+    ///     let factory = StreamReaderProtocol::factory(1024)?;
+    ///     let (_transport, protocol) =
+    ///         lp.create_unix_connection(factory, None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     let (reader, writer) = StreamReaderProtocol::into_streams(protocol)?;
+    ///     assert_eq!(reader.limit(), 1024);
+    ///     # drop((reader, writer, b));
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn factory(limit: usize) -> Result<StreamProtocolFactory> {
         Ok(StreamProtocolFactory {
             limit: check_limit(limit)?,
@@ -143,6 +161,25 @@ impl StreamReaderProtocol {
     /// Errors: [`Error::InvalidInput`] if the streams were taken already;
     /// the transport error [`Closed`](tulip_transport::Error::Closed) if the
     /// connection was never made.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::streams::{Error, StreamReaderProtocol, UnixConnectOptions};
+    /// tulip::run(async {
+    ///     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     let factory = StreamReaderProtocol::factory(1024)?;
+    ///     let (_, protocol) = get_running_loop()?
+    ///         .create_unix_connection(factory, None, UnixConnectOptions::new().sock(a.into()))
+    ///         .await?;
+    ///     let (_reader, writer) = StreamReaderProtocol::into_streams(protocol.clone())?;
+    ///     writer.write(b"via the protocol's streams")?;
+    ///     // Once only: a second call is refused.
+    ///     assert!(matches!(StreamReaderProtocol::into_streams(protocol), Err(Error::InvalidInput(_))));
+    ///     # drop(b);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn into_streams(
         protocol: Rc<RefCell<StreamReaderProtocol>>,
     ) -> Result<(StreamReader, StreamWriter)> {
@@ -163,6 +200,29 @@ impl StreamReaderProtocol {
     }
 
     /// Whether `connection_lost` was called.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::streams::{StreamReaderProtocol, UnixConnectOptions};
+    /// tulip::run(async {
+    ///     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     let (_, protocol) = get_running_loop()?
+    ///         .create_unix_connection(
+    ///             StreamReaderProtocol::factory(1024)?,
+    ///             None,
+    ///             UnixConnectOptions::new().sock(a.into()),
+    ///         )
+    ///         .await?;
+    ///     assert!(!protocol.borrow().is_connection_lost());
+    ///     let (_reader, writer) = StreamReaderProtocol::into_streams(protocol.clone())?;
+    ///     writer.close();
+    ///     writer.wait_closed().await?;
+    ///     assert!(protocol.borrow().is_connection_lost());
+    ///     # drop(b);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_connection_lost(&self) -> bool {
         self.writer.lost
     }
@@ -258,6 +318,23 @@ impl BufferedProtocol for StreamReaderProtocol {
 
 /// Makes a [`StreamReaderProtocol`] per connection (see
 /// [`StreamReaderProtocol::factory`]).
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::streams::{StreamProtocolFactory, StreamReaderProtocol, UnixConnectOptions};
+/// tulip::run(async {
+///     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+///     let factory: StreamProtocolFactory = StreamReaderProtocol::factory(4096)?;
+///     let (_, protocol) = get_running_loop()?
+///         .create_unix_connection(factory, None, UnixConnectOptions::new().sock(a.into()))
+///         .await?;
+///     let (reader, _writer) = StreamReaderProtocol::into_streams(protocol)?;
+///     assert_eq!(reader.limit(), 4096);
+///     # drop(b);
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct StreamProtocolFactory {
     limit: usize,
     on_connected: Option<OnConnected>,
@@ -275,6 +352,26 @@ impl StreamProtocolFactory {
     }
 
     /// A factory of protocols whose readers have the default limit.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::streams::{DEFAULT_LIMIT, StreamProtocolFactory, StreamReaderProtocol, UnixConnectOptions};
+    /// tulip::run(async {
+    ///     let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     let (_, protocol) = get_running_loop()?
+    ///         .create_unix_connection(
+    ///             StreamProtocolFactory::new(),
+    ///             None,
+    ///             UnixConnectOptions::new().sock(a.into()),
+    ///         )
+    ///         .await?;
+    ///     let (reader, _writer) = StreamReaderProtocol::into_streams(protocol)?;
+    ///     assert_eq!(reader.limit(), DEFAULT_LIMIT);
+    ///     # drop(b);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn new() -> StreamProtocolFactory {
         StreamProtocolFactory {
             limit: DEFAULT_LIMIT,

@@ -92,6 +92,13 @@ pub struct StreamReader {
 impl StreamReader {
     /// A standalone reader with the default limit (64 KiB), fed by
     /// [`feed_data`](StreamReader::feed_data).
+    ///
+    /// ```
+    /// use tulip::streams::{DEFAULT_LIMIT, StreamReader};
+    /// let reader = StreamReader::new();
+    /// assert_eq!(reader.limit(), DEFAULT_LIMIT);
+    /// assert_eq!(reader.bytes_buffered(), 0);
+    /// ```
     pub fn new() -> StreamReader {
         StreamReader::from_shared(StreamReaderProtocol::standalone(DEFAULT_LIMIT), None)
     }
@@ -101,6 +108,14 @@ impl StreamReader {
     /// transport.
     ///
     /// Errors: [`Error::InvalidInput`] if `limit` is 0.
+    ///
+    /// ```
+    /// use tulip::streams::{Error, StreamReader};
+    /// let reader = StreamReader::with_limit(1024)?;
+    /// assert_eq!(reader.limit(), 1024);
+    /// assert!(matches!(StreamReader::with_limit(0), Err(Error::InvalidInput(_))));
+    /// # Ok::<(), Error>(())
+    /// ```
     pub fn with_limit(limit: usize) -> Result<StreamReader> {
         Ok(StreamReader::from_shared(
             StreamReaderProtocol::standalone(check_limit(limit)?),
@@ -121,22 +136,66 @@ impl StreamReader {
     }
 
     /// The reader's limit.
+    ///
+    /// ```
+    /// use tulip::streams::StreamReader;
+    /// assert_eq!(StreamReader::with_limit(16)?.limit(), 16);
+    /// # Ok::<(), tulip::streams::Error>(())
+    /// ```
     pub fn limit(&self) -> usize {
         self.shared.borrow().reader.limit
     }
 
     /// Bytes buffered and not read yet.
+    ///
+    /// ```
+    /// use tulip::streams::StreamReader;
+    /// tulip::run(async {
+    ///     let mut reader = StreamReader::new();
+    ///     reader.feed_data(b"abcdef");
+    ///     assert_eq!(reader.bytes_buffered(), 6);
+    ///     reader.read(4).await?;
+    ///     assert_eq!(reader.bytes_buffered(), 2);
+    ///     Ok::<(), tulip::streams::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn bytes_buffered(&self) -> usize {
         self.shared.borrow().reader.total()
     }
 
     /// Bytes of memory the reader's buffer holds now (0 when idle).
+    ///
+    /// ```
+    /// use tulip::streams::StreamReader;
+    /// let reader = StreamReader::new();
+    /// assert_eq!(reader.buffer_capacity(), 0); // nothing held while idle
+    /// reader.feed_data(b"some bytes");
+    /// assert!(reader.buffer_capacity() >= 10);
+    /// ```
     pub fn buffer_capacity(&self) -> usize {
         self.shared.borrow().reader.buffer.allocated() + self.lent.allocated()
     }
 
     /// A handle that feeds this reader, for the code that plays the
     /// protocol's part while a read is waiting.
+    ///
+    /// ```
+    /// use tulip::streams::StreamReader;
+    /// tulip::run(async {
+    ///     let mut reader = StreamReader::new();
+    ///     let feeder = reader.feeder();
+    ///     // Another task plays the protocol's part while `readline` waits.
+    ///     tulip::spawn(async move {
+    ///         feeder.feed_data(b"hello ");
+    ///         tulip::yield_now().await;
+    ///         feeder.feed_data(b"world\n");
+    ///     });
+    ///     assert_eq!(reader.readline().await?, b"hello world\n");
+    ///     Ok::<(), tulip::streams::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn feeder(&self) -> StreamFeeder {
         StreamFeeder {
             shared: self.shared.clone(),
@@ -385,6 +444,20 @@ impl StreamReader {
     }
 
     /// Whether EOF was fed and every byte was read (asyncio's `at_eof`).
+    ///
+    /// ```
+    /// use tulip::streams::StreamReader;
+    /// tulip::run(async {
+    ///     let mut reader = StreamReader::new();
+    ///     reader.feed_data(b"last");
+    ///     reader.feed_eof();
+    ///     assert!(!reader.at_eof()); // EOF fed, but bytes are left
+    ///     reader.read(4).await?;
+    ///     assert!(reader.at_eof());
+    ///     Ok::<(), tulip::streams::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn at_eof(&self) -> bool {
         self.shared.borrow().reader.at_eof() && self.lent.is_empty()
     }
@@ -392,16 +465,48 @@ impl StreamReader {
     /// Appends bytes to the buffer and wakes the waiting read (asyncio's
     /// `feed_data`). Bytes fed after [`feed_eof`](StreamReader::feed_eof)
     /// are ignored (asyncio asserts).
+    ///
+    /// ```
+    /// use tulip::streams::StreamReader;
+    /// tulip::run(async {
+    ///     let mut reader = StreamReader::new();
+    ///     reader.feed_data(b"12");
+    ///     reader.feed_data(b"34");
+    ///     assert_eq!(reader.readexactly(4).await?, b"1234");
+    ///     Ok::<(), tulip::streams::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn feed_data(&self, data: &[u8]) {
         self.shared.borrow_mut().reader.feed_data(data);
     }
 
     /// Marks the end of the stream (asyncio's `feed_eof`).
+    ///
+    /// ```
+    /// use tulip::streams::StreamReader;
+    /// tulip::run(async {
+    ///     let mut reader = StreamReader::new();
+    ///     reader.feed_data(b"tail");
+    ///     reader.feed_eof();
+    ///     assert_eq!(reader.read_to_eof().await?, b"tail"); // returns at EOF
+    ///     Ok::<(), tulip::streams::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn feed_eof(&self) {
         self.shared.borrow_mut().reader.feed_eof();
     }
 
     /// The exception set on the reader, if any (asyncio's `exception`).
+    ///
+    /// ```
+    /// use tulip::streams::{Error, StreamReader};
+    /// let reader = StreamReader::new();
+    /// assert!(reader.exception().is_none());
+    /// reader.set_exception(Error::InvalidInput(String::from("bad frame")));
+    /// assert!(matches!(reader.exception(), Some(Error::InvalidInput(_))));
+    /// ```
     pub fn exception(&self) -> Option<Error> {
         self.shared.borrow().reader.exception.clone()
     }
@@ -409,6 +514,18 @@ impl StreamReader {
     /// Sets the exception every later read returns, and wakes the waiting
     /// read with it (asyncio's `set_exception`). A connection lost with an
     /// error sets it.
+    ///
+    /// ```
+    /// use tulip::streams::{Error, StreamReader};
+    /// tulip::run(async {
+    ///     let mut reader = StreamReader::new();
+    ///     reader.set_exception(Error::InvalidInput(String::from("bad frame")));
+    ///     // Every later read returns it.
+    ///     assert!(matches!(reader.read(10).await, Err(Error::InvalidInput(_))));
+    ///     assert!(matches!(reader.readline().await, Err(Error::InvalidInput(_))));
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn set_exception(&self, exc: Error) {
         self.shared.borrow_mut().reader.set_exception(exc);
     }
@@ -480,6 +597,22 @@ impl Stream for StreamReader {
 
 /// Feeds a [`StreamReader`] (made by [`StreamReader::feeder`]): the
 /// protocol's side of the reader, usable while a read waits.
+///
+/// ```
+/// use tulip::streams::StreamReader;
+/// tulip::run(async {
+///     let mut reader = StreamReader::new();
+///     let feeder = reader.feeder();
+///     let feeding = tulip::spawn(async move {
+///         feeder.feed_data(b"a\nb\n");
+///         feeder.feed_eof();
+///     });
+///     assert_eq!(reader.read_to_eof().await?, b"a\nb\n");
+///     feeding.await?;
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct StreamFeeder {
     shared: Rc<RefCell<StreamReaderProtocol>>,
@@ -487,21 +620,55 @@ pub struct StreamFeeder {
 
 impl StreamFeeder {
     /// [`StreamReader::feed_data`].
+    ///
+    /// ```
+    /// use tulip::streams::StreamReader;
+    /// tulip::run(async {
+    ///     let mut reader = StreamReader::new();
+    ///     reader.feeder().feed_data(b"fed");
+    ///     assert_eq!(reader.read(3).await?, b"fed");
+    ///     Ok::<(), tulip::streams::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn feed_data(&self, data: &[u8]) {
         self.shared.borrow_mut().reader.feed_data(data);
     }
 
     /// [`StreamReader::feed_eof`].
+    ///
+    /// ```
+    /// use tulip::streams::StreamReader;
+    /// let reader = StreamReader::new();
+    /// reader.feeder().feed_eof();
+    /// assert!(reader.at_eof());
+    /// ```
     pub fn feed_eof(&self) {
         self.shared.borrow_mut().reader.feed_eof();
     }
 
     /// [`StreamReader::set_exception`].
+    ///
+    /// ```
+    /// use tulip::streams::{Error, StreamReader};
+    /// let reader = StreamReader::new();
+    /// reader.feeder().set_exception(Error::InvalidInput(String::from("lost")));
+    /// assert!(reader.exception().is_some());
+    /// ```
     pub fn set_exception(&self, exc: Error) {
         self.shared.borrow_mut().reader.set_exception(exc);
     }
 
     /// [`StreamReader::exception`].
+    ///
+    /// ```
+    /// use tulip::streams::{Error, StreamReader};
+    /// let reader = StreamReader::new();
+    /// let feeder = reader.feeder();
+    /// assert!(feeder.exception().is_none());
+    /// reader.set_exception(Error::InvalidInput(String::from("lost")));
+    /// assert!(feeder.exception().is_some());
+    /// ```
     pub fn exception(&self) -> Option<Error> {
         self.shared.borrow().reader.exception.clone()
     }

@@ -39,8 +39,29 @@ pub(crate) fn find_separator(
 /// string (`b"\r\n"`, `&[u8]`, `&Vec<u8>`, `&str`) or a list of them
 /// (`[&b"\r\n"[..], b"\n"]`, `&[&[u8]]`), as asyncio accepts `bytes` or a
 /// tuple of `bytes`.
+///
+/// ```
+/// use tulip::streams::StreamReader;
+/// tulip::run(async {
+///     let mut reader = StreamReader::new();
+///     reader.feed_data(b"a\r\nb\nc;");
+///     // One separator, or several: the first found ends the chunk.
+///     assert_eq!(reader.readuntil(b"\r\n").await?, b"a\r\n");
+///     assert_eq!(reader.readuntil([&b"\r\n"[..], b"\n"]).await?, b"b\n");
+///     assert_eq!(reader.readuntil(";").await?, b"c;");
+///     Ok::<(), tulip::streams::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait Separators {
     /// Calls `f` with the separators.
+    ///
+    /// ```
+    /// use tulip::streams::Separators;
+    /// let several = [&b"\r\n"[..], b"\n"];
+    /// assert_eq!(several.with_separators(|seps| seps.len()), 2);
+    /// assert!("\n".with_separators(|seps| seps == [b"\n"]));
+    /// ```
     fn with_separators<R>(&self, f: impl FnOnce(&[&[u8]]) -> R) -> R;
 }
 

@@ -81,6 +81,20 @@ impl StreamWriter {
     }
 
     /// The transport (asyncio's `transport` attribute).
+    ///
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     # let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     # let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     # let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     // `writer` and `reader` are the two ends of a connection.
+    ///     let transport = writer.transport();
+    ///     assert!(!transport.is_closing());
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn transport(&self) -> &Transport {
         &self.transport
     }
@@ -92,6 +106,22 @@ impl StreamWriter {
     /// Errors: writing after [`write_eof`](StreamWriter::write_eof). A
     /// write to a lost connection is dropped (as asyncio does); `drain`
     /// reports the loss.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     // The two ends of a connection: a socket pair.
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     writer.write(b"ping\n")?;
+    ///     writer.drain().await?;
+    ///     assert_eq!(reader.readline().await?, b"ping\n");
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write(&self, data: &[u8]) -> Result<()> {
         Ok(self.transport.write(data)?)
     }
@@ -100,6 +130,21 @@ impl StreamWriter {
     /// (asyncio's `writelines`).
     ///
     /// Errors: as [`write`](StreamWriter::write).
+    ///
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     # let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     # let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     # let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     // `writer` and `reader` are the two ends of a connection.
+    ///     writer.writelines(&[&b"HTTP/1.1 200 OK\r\n"[..], b"\r\n"])?;
+    ///     writer.drain().await?;
+    ///     assert_eq!(reader.readuntil(b"\r\n\r\n").await?, b"HTTP/1.1 200 OK\r\n\r\n");
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn writelines<B: AsRef<[u8]>>(&self, data: &[B]) -> Result<()> {
         let bufs: Vec<&[u8]> = data.iter().map(AsRef::as_ref).collect();
         Ok(self.transport.writelines(&bufs)?)
@@ -107,11 +152,42 @@ impl StreamWriter {
 
     /// Closes the write side once the buffer is sent, keeping the read
     /// side open (asyncio's `write_eof`; a TCP half-close).
+    ///
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     # let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     # let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     # let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     // `writer` and `reader` are the two ends of a connection.
+    ///     writer.write(b"all of it")?;
+    ///     writer.write_eof()?; // the reader sees EOF; it could still answer
+    ///     assert_eq!(reader.read_to_eof().await?, b"all of it");
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_eof(&self) -> Result<()> {
         Ok(self.transport.write_eof()?)
     }
 
     /// Whether [`write_eof`](StreamWriter::write_eof) is possible.
+    ///
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     # let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     # let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     # let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     // `writer` and `reader` are the two ends of a connection.
+    ///     if writer.can_write_eof() {
+    ///         writer.write_eof()?;
+    ///         assert!(reader.read_to_eof().await?.is_empty());
+    ///     }
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn can_write_eof(&self) -> bool {
         self.transport.can_write_eof()
     }
@@ -119,6 +195,23 @@ impl StreamWriter {
     /// Closes the stream (asyncio's `close`): the buffer is sent, then the
     /// connection closed. Await [`wait_closed`](StreamWriter::wait_closed)
     /// to know when it is.
+    ///
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     # let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     # let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     # let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     // `writer` and `reader` are the two ends of a connection.
+    ///     writer.write(b"bye")?;
+    ///     writer.close(); // what was written is still sent
+    ///     assert!(writer.is_closing());
+    ///     writer.wait_closed().await?;
+    ///     assert_eq!(reader.read_to_eof().await?, b"bye");
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn close(&self) {
         self.transport.close();
     }
@@ -144,11 +237,46 @@ impl StreamWriter {
     /// writer.wait_closed().await.ok();
     /// # Ok(()) }
     /// ```
+    ///
+    /// What was still buffered never reaches the peer:
+    ///
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     # let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     # let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     # let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     // `writer` and `reader` are the two ends of a connection.
+    ///     let size = 8 << 20; // more than the socket takes at once
+    ///     writer.write(&vec![0u8; size])?;
+    ///     writer.abort();
+    ///     assert!(writer.is_closing());
+    ///     let received = reader.read_to_eof().await.map_or(0, |data| data.len());
+    ///     assert!(received < size);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn abort(&self) {
         self.transport.abort();
     }
 
     /// Whether the stream is closing or closed.
+    ///
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     # let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     # let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     # let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     // `writer` and `reader` are the two ends of a connection.
+    ///     assert!(!writer.is_closing());
+    ///     writer.close();
+    ///     assert!(writer.is_closing());
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn is_closing(&self) -> bool {
         self.transport.is_closing()
     }
@@ -160,6 +288,21 @@ impl StreamWriter {
     /// # Cancel safety
     ///
     /// Cancel safe: it only waits.
+    ///
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     # let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     # let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     # let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     // `writer` and `reader` are the two ends of a connection.
+    ///     writer.close();
+    ///     writer.wait_closed().await?; // the connection is closed now
+    ///     assert!(reader.read_to_eof().await?.is_empty());
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub async fn wait_closed(&self) -> Result<()> {
         poll_fn(|cx| {
             let mut p = self.shared.borrow_mut();
@@ -176,6 +319,20 @@ impl StreamWriter {
 
     /// asyncio's `get_extra_info(name)`: `"peername"`, `"sockname"`,
     /// `"socket"`, ...; `None` when unknown.
+    ///
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     # let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     # let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     # let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     // `writer` and `reader` are the two ends of a connection.
+    ///     assert!(writer.get_extra_info("socket").is_some()); // the descriptor
+    ///     assert!(writer.get_extra_info("no such name").is_none());
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn get_extra_info(&self, name: &str) -> Option<ExtraInfo> {
         self.transport.get_extra_info(name)
     }
@@ -232,13 +389,23 @@ impl StreamWriter {
     /// unless the transport's write buffer is over its high-water mark,
     /// else until it drains to the low-water mark.
     ///
-    /// ```no_run
-    /// # async fn demo(writer: tulip::streams::StreamWriter, chunks: Vec<Vec<u8>>) -> Result<(), tulip::streams::Error> {
-    /// for chunk in chunks {
-    ///     writer.write(&chunk)?;
-    ///     writer.drain().await?; // memory stays bounded whatever the peer reads
-    /// }
-    /// # Ok(()) }
+    /// ```
+    /// use tulip::streams::{UnixConnectOptions, open_unix_connection};
+    /// tulip::run(async {
+    ///     # let (a, b) = std::os::unix::net::UnixStream::pair()?;
+    ///     # let (_, writer) = open_unix_connection(None, UnixConnectOptions::new().sock(a.into())).await?;
+    ///     # let (mut reader, _peer) = open_unix_connection(None, UnixConnectOptions::new().sock(b.into())).await?;
+    ///     // `writer` and `reader` are the two ends of a connection.
+    ///     let consumer = tulip::spawn(async move { reader.read_to_eof().await });
+    ///     for chunk in std::iter::repeat_n([7u8; 64 * 1024], 32) {
+    ///         writer.write(&chunk)?;
+    ///         writer.drain().await?; // memory stays bounded whatever the peer reads
+    ///     }
+    ///     writer.close();
+    ///     assert_eq!(consumer.await??.len(), 32 * 64 * 1024);
+    ///     Ok::<(), Box<dyn std::error::Error>>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     ///
     /// Errors: once the connection is lost, its error (the reader's

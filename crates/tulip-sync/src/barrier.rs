@@ -62,6 +62,12 @@ pub struct Barrier {
 impl Barrier {
     /// A barrier for `parties` tasks. asyncio raises `ValueError` for 0;
     /// here a barrier of 0 parties behaves as one of 1 (as std's `Barrier`).
+    ///
+    /// ```
+    /// use tulip::sync::Barrier;
+    /// assert_eq!(Barrier::new(3).parties(), 3);
+    /// assert_eq!(Barrier::new(0).parties(), 1);
+    /// ```
     pub fn new(parties: usize) -> Barrier {
         Barrier {
             state: Rc::new(RefCell::new(BarrierState {
@@ -81,6 +87,21 @@ impl Barrier {
     /// Cancel safe: a dropped [`BarrierWait`] that was not released leaves
     /// the barrier (one fewer party waiting); one already released has
     /// nothing to pass on, the others were released too.
+    ///
+    /// ```
+    /// use tulip::sync::Barrier;
+    /// tulip::run(async {
+    ///     let barrier = Barrier::new(2);
+    ///     let other = tulip::spawn({
+    ///         let barrier = barrier.clone();
+    ///         async move { barrier.wait().await }
+    ///     });
+    ///     let mine = barrier.wait().await.unwrap();
+    ///     let theirs = other.await.unwrap().unwrap();
+    ///     assert_eq!(mine + theirs, 1); // arrival indices 0 and 1
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn wait(&self) -> BarrierWait {
         BarrierWait {
             state: self.state.clone(),
@@ -90,6 +111,23 @@ impl Barrier {
 
     /// Returns the barrier to its empty state; tasks waiting on it get
     /// [`Error::BrokenBarrier`]. A broken barrier becomes usable again.
+    ///
+    /// ```
+    /// use tulip::sync::{Barrier, Error};
+    /// tulip::run(async {
+    ///     let barrier = Barrier::new(2);
+    ///     let waiter = tulip::spawn({
+    ///         let barrier = barrier.clone();
+    ///         async move { barrier.wait().await }
+    ///     });
+    ///     tulip::yield_now().await;
+    ///     assert_eq!(barrier.n_waiting(), 1);
+    ///     barrier.reset();
+    ///     assert_eq!(waiter.await.unwrap(), Err(Error::BrokenBarrier));
+    ///     assert!(!barrier.broken());
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn reset(&self) {
         let wakers = {
             let mut s = self.state.borrow_mut();
@@ -102,6 +140,19 @@ impl Barrier {
     /// Breaks the barrier: waiting tasks and every later
     /// [`wait`](Barrier::wait) get [`Error::BrokenBarrier`] until
     /// [`reset`](Barrier::reset).
+    ///
+    /// ```
+    /// use tulip::sync::{Barrier, Error};
+    /// tulip::run(async {
+    ///     let barrier = Barrier::new(2);
+    ///     barrier.abort();
+    ///     assert!(barrier.broken());
+    ///     assert_eq!(barrier.wait().await, Err(Error::BrokenBarrier));
+    ///     barrier.reset();
+    ///     assert!(!barrier.broken());
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn abort(&self) {
         let wakers = {
             let mut s = self.state.borrow_mut();
@@ -112,16 +163,46 @@ impl Barrier {
     }
 
     /// The number of tasks needed to pass the barrier.
+    ///
+    /// ```
+    /// use tulip::sync::Barrier;
+    /// assert_eq!(Barrier::new(4).parties(), 4);
+    /// ```
     pub fn parties(&self) -> usize {
         self.state.borrow().parties
     }
 
     /// The number of tasks waiting in the current cycle.
+    ///
+    /// ```
+    /// use tulip::sync::Barrier;
+    /// tulip::run(async {
+    ///     let barrier = Barrier::new(2);
+    ///     assert_eq!(barrier.n_waiting(), 0);
+    ///     let waiter = tulip::spawn({
+    ///         let barrier = barrier.clone();
+    ///         async move { barrier.wait().await }
+    ///     });
+    ///     tulip::yield_now().await;
+    ///     assert_eq!(barrier.n_waiting(), 1);
+    ///     barrier.wait().await.unwrap();
+    ///     waiter.await.unwrap().unwrap();
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn n_waiting(&self) -> usize {
         self.state.borrow().waiters.len()
     }
 
     /// Whether the barrier is broken.
+    ///
+    /// ```
+    /// use tulip::sync::Barrier;
+    /// let barrier = Barrier::new(2);
+    /// assert!(!barrier.broken());
+    /// barrier.abort();
+    /// assert!(barrier.broken());
+    /// ```
     pub fn broken(&self) -> bool {
         self.state.borrow().broken
     }
@@ -139,6 +220,19 @@ impl fmt::Debug for Barrier {
 }
 
 /// The future of [`Barrier::wait`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::sync::Barrier;
+/// tulip::run(async {
+///     let barrier = Barrier::new(2);
+///     // The second party never comes: the dropped wait leaves the barrier.
+///     let waited = tulip::timeout(Duration::from_millis(10)).run(barrier.wait()).await;
+///     assert!(waited.is_err());
+///     assert_eq!(barrier.n_waiting(), 0);
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct BarrierWait {
     state: Rc<RefCell<BarrierState>>,

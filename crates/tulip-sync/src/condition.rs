@@ -85,12 +85,27 @@ impl Default for Condition {
 
 impl Condition {
     /// A condition over a new lock of its own.
+    ///
+    /// ```
+    /// use tulip::sync::Condition;
+    /// let cond = Condition::new();
+    /// assert!(!cond.locked());
+    /// ```
     pub fn new() -> Condition {
         Condition::with_lock(Lock::new())
     }
 
     /// A condition over `lock` (asyncio's `Condition(lock)`), which other
     /// code may also acquire directly.
+    ///
+    /// ```
+    /// use tulip::sync::{Condition, Lock};
+    /// let lock = Lock::new();
+    /// let cond = Condition::with_lock(lock.clone());
+    /// assert!(cond.lock().ptr_eq(&lock));
+    /// let _guard = lock.try_acquire().unwrap();
+    /// assert!(cond.locked());
+    /// ```
     pub fn with_lock(lock: Lock) -> Condition {
         Condition {
             inner: Rc::new(ConditionInner {
@@ -101,11 +116,30 @@ impl Condition {
     }
 
     /// The underlying lock.
+    ///
+    /// ```
+    /// use tulip::sync::Condition;
+    /// let cond = Condition::new();
+    /// let guard = cond.lock().try_acquire().unwrap();
+    /// assert!(guard.lock().ptr_eq(cond.lock()));
+    /// ```
     pub fn lock(&self) -> &Lock {
         &self.inner.lock
     }
 
     /// Whether the underlying lock is held.
+    ///
+    /// ```
+    /// use tulip::sync::Condition;
+    /// tulip::run(async {
+    ///     let cond = Condition::new();
+    ///     let guard = cond.acquire().await;
+    ///     assert!(cond.locked());
+    ///     drop(guard);
+    ///     assert!(!cond.locked());
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn locked(&self) -> bool {
         self.inner.lock.locked()
     }
@@ -115,6 +149,16 @@ impl Condition {
     /// # Cancel safety
     ///
     /// Cancel safe, as [`Lock::acquire`].
+    ///
+    /// ```
+    /// use tulip::sync::Condition;
+    /// tulip::run(async {
+    ///     let cond = Condition::new();
+    ///     let guard = cond.acquire().await; // asyncio's `async with cond:`
+    ///     assert_eq!(cond.notify(&guard, 1), Ok(0)); // nobody waits
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn acquire(&self) -> LockAcquire {
         self.inner.lock.acquire()
     }
@@ -133,6 +177,27 @@ impl Condition {
     /// the next waiter, as asyncio 3.13 does. Nothing is lost; at worst a
     /// waiter sees a spurious wake-up, which the condition-variable protocol
     /// allows (use [`wait_for`](Condition::wait_for)).
+    ///
+    /// ```
+    /// use tulip::sync::Condition;
+    /// tulip::run(async {
+    ///     let cond = Condition::new();
+    ///     let waiter = tulip::spawn({
+    ///         let cond = cond.clone();
+    ///         async move {
+    ///             let guard = cond.acquire().await;
+    ///             let guard = cond.wait(guard).await.unwrap(); // lock released while waiting
+    ///             assert!(guard.lock().ptr_eq(cond.lock())); // and held again now
+    ///         }
+    ///     });
+    ///     tulip::yield_now().await;
+    ///     let guard = cond.acquire().await;
+    ///     assert_eq!(cond.notify(&guard, 1), Ok(1));
+    ///     drop(guard);
+    ///     waiter.await.unwrap();
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn wait(&self, guard: LockGuard) -> ConditionWait {
         ConditionWait {
             cond: self.clone(),
@@ -148,6 +213,31 @@ impl Condition {
     /// # Cancel safety
     ///
     /// Cancel safe, as [`wait`](Condition::wait).
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use tulip::sync::Condition;
+    /// tulip::run(async {
+    ///     let cond = Condition::new();
+    ///     let count = Rc::new(Cell::new(0));
+    ///     let waiter = tulip::spawn({
+    ///         let (cond, count) = (cond.clone(), count.clone());
+    ///         async move {
+    ///             let guard = cond.acquire().await;
+    ///             let _guard = cond.wait_for(guard, || count.get() >= 2).await.unwrap();
+    ///             count.get()
+    ///         }
+    ///     });
+    ///     for _ in 0..2 {
+    ///         tulip::yield_now().await;
+    ///         let guard = cond.acquire().await;
+    ///         count.set(count.get() + 1);
+    ///         cond.notify_all(&guard).unwrap();
+    ///     }
+    ///     assert_eq!(waiter.await.unwrap(), 2);
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub async fn wait_for(
         &self,
         mut guard: LockGuard,
@@ -163,6 +253,34 @@ impl Condition {
     /// Wakes up to `n` waiters, in FIFO order; returns how many were woken.
     ///
     /// [`Error::NotOwner`] if `guard` holds another lock.
+    ///
+    /// ```
+    /// use tulip::sync::{Condition, Error, Lock};
+    /// tulip::run(async {
+    ///     let cond = Condition::new();
+    ///     let waiters: Vec<_> = (0..3)
+    ///         .map(|_| {
+    ///             let cond = cond.clone();
+    ///             tulip::spawn(async move {
+    ///                 let guard = cond.acquire().await;
+    ///                 drop(cond.wait(guard).await.unwrap());
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     tulip::yield_now().await;
+    ///     let guard = cond.acquire().await;
+    ///     assert_eq!(cond.notify(&guard, 2), Ok(2)); // two of the three
+    ///     assert_eq!(cond.notify(&guard, 2), Ok(1)); // the last one
+    ///     // Notifying needs the condition's own lock held.
+    ///     let other = Lock::new().acquire().await;
+    ///     assert_eq!(cond.notify(&other, 1), Err(Error::NotOwner));
+    ///     drop(guard);
+    ///     for waiter in waiters {
+    ///         waiter.await.unwrap();
+    ///     }
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn notify(&self, guard: &LockGuard, n: usize) -> Result<usize, Error> {
         self.check(guard)?;
         Ok(self.inner.notify(n))
@@ -171,6 +289,30 @@ impl Condition {
     /// Wakes every waiter; returns how many were woken.
     ///
     /// [`Error::NotOwner`] if `guard` holds another lock.
+    ///
+    /// ```
+    /// use tulip::sync::Condition;
+    /// tulip::run(async {
+    ///     let cond = Condition::new();
+    ///     let waiters: Vec<_> = (0..2)
+    ///         .map(|_| {
+    ///             let cond = cond.clone();
+    ///             tulip::spawn(async move {
+    ///                 let guard = cond.acquire().await;
+    ///                 drop(cond.wait(guard).await.unwrap());
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     tulip::yield_now().await;
+    ///     let guard = cond.acquire().await;
+    ///     assert_eq!(cond.notify_all(&guard), Ok(2));
+    ///     drop(guard);
+    ///     for waiter in waiters {
+    ///         waiter.await.unwrap();
+    ///     }
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[doc(alias = "notify_waiters")]
     pub fn notify_all(&self, guard: &LockGuard) -> Result<usize, Error> {
         self.notify(guard, usize::MAX)
@@ -202,6 +344,21 @@ enum WaitState {
 }
 
 /// The future of [`Condition::wait`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::sync::Condition;
+/// tulip::run(async {
+///     let cond = Condition::new();
+///     let guard = cond.acquire().await;
+///     // Nobody notifies: the timeout drops the `ConditionWait`, and the lock
+///     // it released is not held any more.
+///     let waited = tulip::timeout(Duration::from_millis(10)).run(cond.wait(guard)).await;
+///     assert!(waited.is_err());
+///     assert!(!cond.locked());
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct ConditionWait {
     cond: Condition,

@@ -81,17 +81,41 @@ impl<T> PutError<T> {
     }
 
     /// Why the put was refused.
+    ///
+    /// ```
+    /// use tulip::sync::{Error, Queue};
+    /// let queue = Queue::new(1);
+    /// queue.shutdown(false);
+    /// assert_eq!(queue.put_nowait(1).unwrap_err().error(), Error::QueueShutDown);
+    /// ```
     pub fn error(&self) -> Error {
         self.error
     }
 
     /// The item that was not put.
+    ///
+    /// ```
+    /// use tulip::sync::Queue;
+    /// let queue = Queue::new(1);
+    /// queue.put_nowait(String::from("a")).unwrap();
+    /// let refused = queue.put_nowait(String::from("b")).unwrap_err();
+    /// let item: String = refused.into_item(); // back to the caller, not lost
+    /// assert_eq!(item, "b");
+    /// ```
     #[doc(alias = "into_inner")]
     pub fn into_item(self) -> T {
         self.item
     }
 
     /// The item that was not put, by reference.
+    ///
+    /// ```
+    /// use tulip::sync::Queue;
+    /// let queue = Queue::new(1);
+    /// queue.put_nowait(1).unwrap();
+    /// let refused = queue.put_nowait(2).unwrap_err();
+    /// assert_eq!(*refused.item(), 2);
+    /// ```
     pub fn item(&self) -> &T {
         &self.item
     }

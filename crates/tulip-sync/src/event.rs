@@ -52,6 +52,12 @@ impl Default for Event {
 
 impl Event {
     /// A new event, not set.
+    ///
+    /// ```
+    /// use tulip::sync::Event;
+    /// let event = Event::new();
+    /// assert!(!event.is_set());
+    /// ```
     pub fn new() -> Event {
         Event {
             state: Rc::new(RefCell::new(EventState {
@@ -62,6 +68,25 @@ impl Event {
     }
 
     /// Sets the flag and wakes every waiter.
+    ///
+    /// ```
+    /// use tulip::sync::Event;
+    /// tulip::run(async {
+    ///     let event = Event::new();
+    ///     let waiters: Vec<_> = (0..2)
+    ///         .map(|_| {
+    ///             let event = event.clone();
+    ///             tulip::spawn(async move { event.wait().await })
+    ///         })
+    ///         .collect();
+    ///     tulip::yield_now().await;
+    ///     event.set(); // wakes both
+    ///     for waiter in waiters {
+    ///         waiter.await.unwrap();
+    ///     }
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[doc(alias = "notify_waiters")]
     pub fn set(&self) {
         let wakers = {
@@ -74,11 +99,26 @@ impl Event {
 
     /// Clears the flag: later [`wait`](Event::wait)s block until the next
     /// [`set`](Event::set). Waiters already woken still return.
+    ///
+    /// ```
+    /// use tulip::sync::Event;
+    /// let event = Event::new();
+    /// event.set();
+    /// event.clear();
+    /// assert!(!event.is_set());
+    /// ```
     pub fn clear(&self) {
         self.state.borrow_mut().flag = false;
     }
 
     /// Whether the flag is set.
+    ///
+    /// ```
+    /// use tulip::sync::Event;
+    /// let event = Event::new();
+    /// event.set();
+    /// assert!(event.is_set());
+    /// ```
     pub fn is_set(&self) -> bool {
         self.state.borrow().flag
     }
@@ -89,6 +129,16 @@ impl Event {
     ///
     /// Cancel safe: a dropped [`EventWait`] leaves the waiter list in O(1);
     /// `set` wakes everyone, so there is no wake-up to pass on.
+    ///
+    /// ```
+    /// use tulip::sync::Event;
+    /// tulip::run(async {
+    ///     let event = Event::new();
+    ///     event.set();
+    ///     event.wait().await; // already set: returns at once
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn wait(&self) -> EventWait {
         EventWait {
             state: self.state.clone(),
@@ -108,6 +158,18 @@ impl fmt::Debug for Event {
 }
 
 /// The future of [`Event::wait`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::sync::Event;
+/// tulip::run(async {
+///     let event = Event::new();
+///     // Nobody sets the event: the timeout drops the `EventWait`.
+///     let waited = tulip::timeout(Duration::from_millis(10)).run(event.wait()).await;
+///     assert!(waited.is_err());
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct EventWait {
     state: Rc<RefCell<EventState>>,

@@ -53,6 +53,12 @@ impl Default for Lock {
 
 impl Lock {
     /// A new, unlocked lock.
+    ///
+    /// ```
+    /// use tulip::sync::Lock;
+    /// let lock = Lock::new();
+    /// assert!(!lock.locked());
+    /// ```
     pub fn new() -> Lock {
         Lock {
             permits: Rc::new(Permits::new(1, Some(1))),
@@ -61,6 +67,15 @@ impl Lock {
 
     /// Whether the lock is held, or handed over to a waiter that has not run
     /// yet.
+    ///
+    /// ```
+    /// use tulip::sync::Lock;
+    /// let lock = Lock::new();
+    /// let guard = lock.try_acquire().unwrap();
+    /// assert!(lock.locked());
+    /// drop(guard);
+    /// assert!(!lock.locked());
+    /// ```
     pub fn locked(&self) -> bool {
         self.permits.locked()
     }
@@ -72,6 +87,30 @@ impl Lock {
     /// Cancel safe: a dropped [`LockAcquire`] leaves the queue, and if the
     /// lock had already been handed to it, the lock passes to the next
     /// waiter (or is released).
+    ///
+    /// ```
+    /// use tulip::sync::Lock;
+    /// tulip::run(async {
+    ///     let lock = Lock::new();
+    ///     let counter = std::rc::Rc::new(std::cell::Cell::new(0));
+    ///     let tasks: Vec<_> = (0..3)
+    ///         .map(|_| {
+    ///             let (lock, counter) = (lock.clone(), counter.clone());
+    ///             tulip::spawn(async move {
+    ///                 let _guard = lock.acquire().await; // asyncio's `async with lock:`
+    ///                 let seen = counter.get();
+    ///                 tulip::yield_now().await; // nobody else gets in meanwhile
+    ///                 counter.set(seen + 1);
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     for task in tasks {
+    ///         task.await.unwrap();
+    ///     }
+    ///     assert_eq!(counter.get(), 3);
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[doc(alias = "lock")]
     pub fn acquire(&self) -> LockAcquire {
         LockAcquire {
@@ -81,6 +120,15 @@ impl Lock {
     }
 
     /// Takes the lock if it is free and nobody waits for it.
+    ///
+    /// ```
+    /// use tulip::sync::Lock;
+    /// let lock = Lock::new();
+    /// let guard = lock.try_acquire().expect("the lock is free");
+    /// assert!(lock.try_acquire().is_none());
+    /// drop(guard);
+    /// assert!(lock.try_acquire().is_some());
+    /// ```
     #[doc(alias = "try_lock")]
     pub fn try_acquire(&self) -> Option<LockGuard> {
         self.permits
@@ -89,6 +137,13 @@ impl Lock {
     }
 
     /// Whether both handles are the same lock.
+    ///
+    /// ```
+    /// use tulip::sync::Lock;
+    /// let lock = Lock::new();
+    /// assert!(lock.ptr_eq(&lock.clone()));
+    /// assert!(!lock.ptr_eq(&Lock::new()));
+    /// ```
     pub fn ptr_eq(&self, other: &Lock) -> bool {
         Rc::ptr_eq(&self.permits, &other.permits)
     }
@@ -104,6 +159,23 @@ impl fmt::Debug for Lock {
 }
 
 /// The future of [`Lock::acquire`].
+///
+/// ```
+/// use tulip::sync::Lock;
+/// tulip::run(async {
+///     let lock = Lock::new();
+///     let guard = lock.acquire().await;
+///     // Waiting for a held lock, with a timeout: the dropped
+///     // `LockAcquire` leaves the queue.
+///     let waited = tulip::timeout(std::time::Duration::from_millis(10))
+///         .run(lock.acquire())
+///         .await;
+///     assert!(waited.is_err());
+///     drop(guard);
+///     assert!(lock.try_acquire().is_some());
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct LockAcquire {
     lock: Lock,
@@ -160,6 +232,13 @@ pub struct LockGuard {
 
 impl LockGuard {
     /// The lock this guard holds.
+    ///
+    /// ```
+    /// use tulip::sync::Lock;
+    /// let lock = Lock::new();
+    /// let guard = lock.try_acquire().unwrap();
+    /// assert!(guard.lock().ptr_eq(&lock));
+    /// ```
     pub fn lock(&self) -> &Lock {
         &self.lock
     }

@@ -47,12 +47,46 @@ use crate::waiters::{Removed, WaiterList, wake_all};
 /// ```
 pub trait QueueStorage<T> {
     /// Adds an item (asyncio's `_put`).
+    ///
+    /// ```
+    /// use tulip::sync::{Lifo, QueueStorage};
+    /// let mut storage = Lifo::default();
+    /// storage.push('a');
+    /// storage.push('b');
+    /// assert_eq!(storage.len(), 2);
+    /// ```
     fn push(&mut self, item: T);
     /// Removes the next item (asyncio's `_get`).
+    ///
+    /// ```
+    /// use tulip::sync::{Priority, QueueStorage};
+    /// let mut storage = Priority::default();
+    /// storage.push(3);
+    /// storage.push(1);
+    /// assert_eq!(storage.pop(), Some(1)); // the smallest first
+    /// assert_eq!(storage.pop(), Some(3));
+    /// assert_eq!(storage.pop(), None);
+    /// ```
     fn pop(&mut self) -> Option<T>;
     /// The number of items stored.
+    ///
+    /// ```
+    /// use tulip::sync::{Fifo, QueueStorage};
+    /// let mut storage = Fifo::default();
+    /// assert_eq!(storage.len(), 0);
+    /// storage.push(());
+    /// assert_eq!(storage.len(), 1);
+    /// ```
     fn len(&self) -> usize;
     /// Whether no item is stored.
+    ///
+    /// ```
+    /// use tulip::sync::{Fifo, QueueStorage};
+    /// let mut storage = Fifo::default();
+    /// assert!(storage.is_empty());
+    /// storage.push(1);
+    /// assert!(!storage.is_empty());
+    /// ```
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -333,6 +367,14 @@ impl<T, S> Clone for BaseQueue<T, S> {
 
 impl<T, S: QueueStorage<T> + Default> BaseQueue<T, S> {
     /// A queue holding at most `maxsize` items; 0 means unbounded.
+    ///
+    /// ```
+    /// use tulip::sync::Queue;
+    /// let bounded: Queue<u32> = Queue::new(10);
+    /// assert_eq!(bounded.maxsize(), 10);
+    /// let unbounded: Queue<u32> = Queue::new(0);
+    /// assert!(!unbounded.full());
+    /// ```
     pub fn new(maxsize: usize) -> Self {
         Self::with_storage(S::default(), maxsize)
     }
@@ -341,6 +383,15 @@ impl<T, S: QueueStorage<T> + Default> BaseQueue<T, S> {
 impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
     /// A queue over `storage` (which may already hold items: they count as
     /// unfinished for [`join`](BaseQueue::join)); `maxsize` 0 is unbounded.
+    ///
+    /// ```
+    /// use tulip::sync::{BaseQueue, Fifo, QueueStorage};
+    /// let mut storage = Fifo::default();
+    /// storage.push("already here");
+    /// let queue = BaseQueue::with_storage(storage, 0);
+    /// assert_eq!(queue.qsize(), 1);
+    /// assert_eq!(queue.get_nowait(), Ok("already here"));
+    /// ```
     pub fn with_storage(storage: S, maxsize: usize) -> Self {
         BaseQueue {
             state: Rc::new(RefCell::new(QueueState {
@@ -360,12 +411,28 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
 
     /// The number of items in the queue, not counting those already
     /// promised to a woken getter that has not run yet.
+    ///
+    /// ```
+    /// use tulip::sync::Queue;
+    /// let queue = Queue::new(0);
+    /// queue.put_nowait('a').unwrap();
+    /// queue.put_nowait('b').unwrap();
+    /// assert_eq!(queue.qsize(), 2);
+    /// ```
     #[doc(alias = "len")]
     pub fn qsize(&self) -> usize {
         self.state.borrow().available()
     }
 
     /// Whether the queue holds no item.
+    ///
+    /// ```
+    /// use tulip::sync::Queue;
+    /// let queue = Queue::new(0);
+    /// assert!(queue.empty());
+    /// queue.put_nowait(1).unwrap();
+    /// assert!(!queue.empty());
+    /// ```
     #[doc(alias = "is_empty")]
     pub fn empty(&self) -> bool {
         self.qsize() == 0
@@ -374,24 +441,53 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
     /// Whether the queue holds `maxsize` items (never, if unbounded),
     /// counting the places promised to woken putters that have not run yet:
     /// whether [`put_nowait`](BaseQueue::put_nowait) would fail.
+    ///
+    /// ```
+    /// use tulip::sync::Queue;
+    /// let queue = Queue::new(1);
+    /// assert!(!queue.full());
+    /// queue.put_nowait(1).unwrap();
+    /// assert!(queue.full());
+    /// ```
     #[doc(alias = "is_full")]
     pub fn full(&self) -> bool {
         self.state.borrow().full()
     }
 
     /// The largest number of items the queue holds; 0 means unbounded.
+    ///
+    /// ```
+    /// use tulip::sync::Queue;
+    /// let queue: Queue<()> = Queue::new(5);
+    /// assert_eq!(queue.maxsize(), 5);
+    /// ```
     #[doc(alias = "capacity")]
     pub fn maxsize(&self) -> usize {
         self.state.borrow().maxsize
     }
 
     /// Whether [`shutdown`](BaseQueue::shutdown) was called.
+    ///
+    /// ```
+    /// use tulip::sync::Queue;
+    /// let queue: Queue<()> = Queue::new(0);
+    /// assert!(!queue.is_shutdown());
+    /// queue.shutdown(false);
+    /// assert!(queue.is_shutdown());
+    /// ```
     pub fn is_shutdown(&self) -> bool {
         self.state.borrow().shutdown
     }
 
     /// Puts `item` without waiting: [`Error::QueueFull`] or
     /// [`Error::QueueShutDown`], with the item given back, if it cannot.
+    ///
+    /// ```
+    /// use tulip::sync::{Error, Queue};
+    /// let queue = Queue::new(1);
+    /// assert!(queue.put_nowait(1).is_ok());
+    /// assert_eq!(queue.put_nowait(2).unwrap_err().error(), Error::QueueFull);
+    /// ```
     #[doc(alias = "try_put")]
     #[doc(alias = "try_send")]
     pub fn put_nowait(&self, item: T) -> Result<(), PutError<T>> {
@@ -412,6 +508,14 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
 
     /// Takes the next item without waiting: [`Error::QueueEmpty`], or
     /// [`Error::QueueShutDown`] once a shut-down queue is drained.
+    ///
+    /// ```
+    /// use tulip::sync::{Error, Queue};
+    /// let queue = Queue::new(0);
+    /// queue.put_nowait(1).unwrap();
+    /// assert_eq!(queue.get_nowait(), Ok(1));
+    /// assert_eq!(queue.get_nowait(), Err(Error::QueueEmpty));
+    /// ```
     #[doc(alias = "try_get")]
     #[doc(alias = "try_recv")]
     pub fn get_nowait(&self) -> Result<T, Error> {
@@ -439,6 +543,29 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
     /// to the next putter), as with a cancelled `await queue.put(x)` in
     /// asyncio. So a caller may put the item again without duplicating it.
     /// One that completed with `Ok` had its item put.
+    ///
+    /// ```
+    /// use tulip::sync::Queue;
+    /// tulip::run(async {
+    ///     // A bounded queue: the producer waits while the consumer is behind.
+    ///     let queue = Queue::new(1);
+    ///     let producer = tulip::spawn({
+    ///         let queue = queue.clone();
+    ///         async move {
+    ///             for i in 0..3 {
+    ///                 queue.put(i).await.unwrap();
+    ///             }
+    ///         }
+    ///     });
+    ///     let mut got = Vec::new();
+    ///     for _ in 0..3 {
+    ///         got.push(queue.get().await.unwrap());
+    ///     }
+    ///     producer.await.unwrap();
+    ///     assert_eq!(got, [0, 1, 2]);
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[doc(alias = "send")]
     pub fn put(&self, item: T) -> QueuePut<T, S> {
         QueuePut {
@@ -458,6 +585,30 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
     /// dropped [`QueueGet`] took none; if an item had been promised to it,
     /// the promise passes to the next getter (or the item is free again).
     /// No item is lost or reordered.
+    ///
+    /// ```
+    /// use tulip::sync::{Error, Queue};
+    /// tulip::run(async {
+    ///     let queue = Queue::new(0);
+    ///     let consumer = tulip::spawn({
+    ///         let queue = queue.clone();
+    ///         async move {
+    ///             let mut got = Vec::new();
+    ///             // Waits for each item; ends once the queue is shut down and drained.
+    ///             while let Ok(item) = queue.get().await {
+    ///                 got.push(item);
+    ///             }
+    ///             got
+    ///         }
+    ///     });
+    ///     queue.put("a").await.unwrap();
+    ///     queue.put("b").await.unwrap();
+    ///     queue.shutdown(false);
+    ///     assert_eq!(consumer.await.unwrap(), ["a", "b"]);
+    ///     assert_eq!(queue.get().await, Err(Error::QueueShutDown));
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[doc(alias = "recv")]
     pub fn get(&self) -> QueueGet<T, S> {
         QueueGet {
@@ -469,6 +620,17 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
     /// Marks one item taken from the queue as processed; when every item put
     /// is, [`join`](BaseQueue::join) returns. [`Error::TaskDoneTooManyTimes`]
     /// if there is no unfinished item.
+    ///
+    /// ```
+    /// use tulip::sync::{Error, Queue};
+    /// let queue = Queue::new(0);
+    /// queue.put_nowait("job").unwrap();
+    /// let job = queue.get_nowait().unwrap();
+    /// // ... process `job` ...
+    /// # let _ = job;
+    /// assert_eq!(queue.task_done(), Ok(()));
+    /// assert_eq!(queue.task_done(), Err(Error::TaskDoneTooManyTimes));
+    /// ```
     pub fn task_done(&self) -> Result<(), Error> {
         let mut after = After::new();
         {
@@ -489,6 +651,32 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
     ///
     /// Cancel safe: every joiner is woken together, so a dropped
     /// [`QueueJoin`] has nothing to pass on.
+    ///
+    /// ```
+    /// use std::{cell::RefCell, rc::Rc};
+    /// use tulip::sync::Queue;
+    /// tulip::run(async {
+    ///     let queue = Queue::new(0);
+    ///     let done = Rc::new(RefCell::new(Vec::new()));
+    ///     let worker = tulip::spawn({
+    ///         let (queue, done) = (queue.clone(), done.clone());
+    ///         async move {
+    ///             while let Ok(job) = queue.get().await {
+    ///                 done.borrow_mut().push(job * 10);
+    ///                 queue.task_done().unwrap();
+    ///             }
+    ///         }
+    ///     });
+    ///     for job in 1..=3 {
+    ///         queue.put_nowait(job).unwrap();
+    ///     }
+    ///     queue.join().await; // every job put has been marked done
+    ///     assert_eq!(*done.borrow(), [10, 20, 30]);
+    ///     queue.shutdown(false); // lets the worker's loop end
+    ///     worker.await.unwrap();
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn join(&self) -> QueueJoin<T, S> {
         QueueJoin {
             state: self.state.clone(),
@@ -502,6 +690,20 @@ impl<T, S: QueueStorage<T>> BaseQueue<T, S> {
     /// can still be taken, then gets fail too; with `immediate`, they are
     /// dropped at once and counted as done, so [`join`](BaseQueue::join)
     /// returns unless items already taken are unfinished.
+    ///
+    /// ```
+    /// use tulip::sync::{Error, Queue};
+    /// let queue = Queue::new(0);
+    /// queue.put_nowait(1).unwrap();
+    /// queue.put_nowait(2).unwrap();
+    /// queue.shutdown(false);
+    /// assert_eq!(queue.put_nowait(3).unwrap_err().error(), Error::QueueShutDown);
+    /// assert_eq!(queue.get_nowait(), Ok(1)); // what was in can still be taken
+    /// let drop_rest = Queue::new(0);
+    /// drop_rest.put_nowait(1).unwrap();
+    /// drop_rest.shutdown(true); // items dropped and counted as done
+    /// assert_eq!(drop_rest.get_nowait(), Err(Error::QueueShutDown));
+    /// ```
     pub fn shutdown(&self, immediate: bool) {
         let mut after = After::new();
         {
@@ -542,6 +744,20 @@ impl<T, S: QueueStorage<T>> fmt::Debug for BaseQueue<T, S> {
 }
 
 /// The future of [`BaseQueue::put`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::sync::Queue;
+/// tulip::run(async {
+///     let queue = Queue::new(1);
+///     queue.put_nowait(1).unwrap();
+///     // The queue stays full: the timeout drops the `QueuePut` and its item.
+///     let put = tulip::timeout(Duration::from_millis(10)).run(queue.put(2)).await;
+///     assert!(put.is_err());
+///     assert_eq!(queue.qsize(), 1);
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct QueuePut<T, S: QueueStorage<T>> {
     state: Rc<RefCell<QueueState<T, S>>>,
@@ -616,6 +832,18 @@ impl<T, S: QueueStorage<T>> fmt::Debug for QueuePut<T, S> {
 }
 
 /// The future of [`BaseQueue::get`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::sync::Queue;
+/// tulip::run(async {
+///     let queue: Queue<u8> = Queue::new(0);
+///     // Nothing comes: the dropped `QueueGet` took no item.
+///     let got = tulip::timeout(Duration::from_millis(10)).run(queue.get()).await;
+///     assert!(got.is_err());
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct QueueGet<T, S: QueueStorage<T>> {
     state: Rc<RefCell<QueueState<T, S>>>,
@@ -691,6 +919,19 @@ impl<T, S: QueueStorage<T>> fmt::Debug for QueueGet<T, S> {
 }
 
 /// The future of [`BaseQueue::join`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::sync::Queue;
+/// tulip::run(async {
+///     let queue = Queue::new(0);
+///     queue.put_nowait("never done").unwrap();
+///     // One item is unfinished: the join times out.
+///     let joined = tulip::timeout(Duration::from_millis(10)).run(queue.join()).await;
+///     assert!(joined.is_err());
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct QueueJoin<T, S: QueueStorage<T>> {
     state: Rc<RefCell<QueueState<T, S>>>,

@@ -161,6 +161,12 @@ pub struct Semaphore {
 
 impl Semaphore {
     /// A semaphore holding `value` permits.
+    ///
+    /// ```
+    /// use tulip::sync::Semaphore;
+    /// let sem = Semaphore::new(2);
+    /// assert_eq!(sem.value(), 2);
+    /// ```
     pub fn new(value: usize) -> Semaphore {
         Semaphore {
             permits: Rc::new(Permits::new(value, None)),
@@ -169,11 +175,27 @@ impl Semaphore {
 
     /// Whether an [`acquire`](Semaphore::acquire) would wait: no permit is
     /// free, or other tasks are already waiting.
+    ///
+    /// ```
+    /// use tulip::sync::Semaphore;
+    /// let sem = Semaphore::new(1);
+    /// let permit = sem.try_acquire().unwrap();
+    /// assert!(sem.locked());
+    /// drop(permit);
+    /// assert!(!sem.locked());
+    /// ```
     pub fn locked(&self) -> bool {
         self.permits.locked()
     }
 
     /// The number of free permits (asyncio's private `_value`).
+    ///
+    /// ```
+    /// use tulip::sync::Semaphore;
+    /// let sem = Semaphore::new(3);
+    /// let _permit = sem.try_acquire().unwrap();
+    /// assert_eq!(sem.value(), 2);
+    /// ```
     pub fn value(&self) -> usize {
         self.permits.value()
     }
@@ -185,11 +207,47 @@ impl Semaphore {
     /// Cancel safe: a dropped [`SemaphoreAcquire`] leaves the queue, and if
     /// it had already been handed a permit, the permit goes to the next
     /// waiter.
+    ///
+    /// ```
+    /// use std::{cell::Cell, rc::Rc};
+    /// use tulip::sync::Semaphore;
+    /// tulip::run(async {
+    ///     // At most two tasks in the guarded section at once.
+    ///     let sem = Semaphore::new(2);
+    ///     let inside = Rc::new(Cell::new(0));
+    ///     let most = Rc::new(Cell::new(0));
+    ///     let tasks: Vec<_> = (0..5)
+    ///         .map(|_| {
+    ///             let (sem, inside, most) = (sem.clone(), inside.clone(), most.clone());
+    ///             tulip::spawn(async move {
+    ///                 let _permit = sem.acquire().await;
+    ///                 inside.set(inside.get() + 1);
+    ///                 most.set(most.get().max(inside.get()));
+    ///                 tulip::yield_now().await;
+    ///                 inside.set(inside.get() - 1);
+    ///             })
+    ///         })
+    ///         .collect();
+    ///     for task in tasks {
+    ///         task.await.unwrap();
+    ///     }
+    ///     assert_eq!(most.get(), 2);
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn acquire(&self) -> SemaphoreAcquire {
         SemaphoreAcquire::new(self.permits.clone(), Kind::Plain)
     }
 
     /// Takes a permit without waiting, if one is free and nobody waits.
+    ///
+    /// ```
+    /// use tulip::sync::Semaphore;
+    /// let sem = Semaphore::new(1);
+    /// let permit = sem.try_acquire();
+    /// assert!(permit.is_some());
+    /// assert!(sem.try_acquire().is_none());
+    /// ```
     #[doc(alias = "try_lock")]
     pub fn try_acquire(&self) -> Option<SemaphorePermit> {
         self.permits
@@ -201,6 +259,17 @@ impl Semaphore {
     /// Usually done by dropping a [`SemaphorePermit`]; call this for a permit
     /// that was [`forget`](SemaphorePermit::forget)-ed, or to grow the
     /// semaphore.
+    ///
+    /// ```
+    /// use tulip::sync::Semaphore;
+    /// let sem = Semaphore::new(1);
+    /// sem.try_acquire().unwrap().forget(); // asyncio's bare `acquire()`
+    /// assert_eq!(sem.value(), 0);
+    /// sem.release();
+    /// assert_eq!(sem.value(), 1);
+    /// sem.release(); // a plain semaphore may grow past its initial value
+    /// assert_eq!(sem.value(), 2);
+    /// ```
     #[doc(alias = "add_permits")]
     pub fn release(&self) {
         self.permits.release_saturating();
@@ -227,6 +296,12 @@ pub struct BoundedSemaphore {
 
 impl BoundedSemaphore {
     /// A semaphore holding `value` permits, never more.
+    ///
+    /// ```
+    /// use tulip::sync::BoundedSemaphore;
+    /// let sem = BoundedSemaphore::new(2);
+    /// assert_eq!(sem.value(), 2);
+    /// ```
     pub fn new(value: usize) -> BoundedSemaphore {
         BoundedSemaphore {
             permits: Rc::new(Permits::new(value, Some(value))),
@@ -234,11 +309,27 @@ impl BoundedSemaphore {
     }
 
     /// Whether an [`acquire`](BoundedSemaphore::acquire) would wait.
+    ///
+    /// ```
+    /// use tulip::sync::BoundedSemaphore;
+    /// let sem = BoundedSemaphore::new(1);
+    /// let permit = sem.try_acquire().unwrap();
+    /// assert!(sem.locked());
+    /// drop(permit);
+    /// assert!(!sem.locked());
+    /// ```
     pub fn locked(&self) -> bool {
         self.permits.locked()
     }
 
     /// The number of free permits.
+    ///
+    /// ```
+    /// use tulip::sync::BoundedSemaphore;
+    /// let sem = BoundedSemaphore::new(2);
+    /// let _permit = sem.try_acquire().unwrap();
+    /// assert_eq!(sem.value(), 1);
+    /// ```
     pub fn value(&self) -> usize {
         self.permits.value()
     }
@@ -248,11 +339,30 @@ impl BoundedSemaphore {
     /// # Cancel safety
     ///
     /// Cancel safe, as [`Semaphore::acquire`].
+    ///
+    /// ```
+    /// use tulip::sync::BoundedSemaphore;
+    /// tulip::run(async {
+    ///     let sem = BoundedSemaphore::new(1);
+    ///     let permit = sem.acquire().await;
+    ///     assert_eq!(sem.value(), 0);
+    ///     drop(permit);
+    ///     assert_eq!(sem.value(), 1);
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn acquire(&self) -> SemaphoreAcquire {
         SemaphoreAcquire::new(self.permits.clone(), Kind::Bounded)
     }
 
     /// Takes a permit without waiting, if one is free and nobody waits.
+    ///
+    /// ```
+    /// use tulip::sync::BoundedSemaphore;
+    /// let sem = BoundedSemaphore::new(1);
+    /// let _permit = sem.try_acquire().unwrap();
+    /// assert!(sem.try_acquire().is_none());
+    /// ```
     #[doc(alias = "try_lock")]
     pub fn try_acquire(&self) -> Option<SemaphorePermit> {
         self.permits
@@ -262,12 +372,35 @@ impl BoundedSemaphore {
 
     /// Adds a permit back; [`Error::ReleasedTooManyTimes`] (and no change)
     /// if that would exceed the initial value.
+    ///
+    /// ```
+    /// use tulip::sync::{BoundedSemaphore, Error};
+    /// let sem = BoundedSemaphore::new(1);
+    /// sem.try_acquire().unwrap().forget();
+    /// assert_eq!(sem.release(), Ok(()));
+    /// assert_eq!(sem.release(), Err(Error::ReleasedTooManyTimes));
+    /// assert_eq!(sem.value(), 1);
+    /// ```
     pub fn release(&self) -> Result<(), Error> {
         self.permits.release()
     }
 }
 
 /// The future of [`Semaphore::acquire`] and [`BoundedSemaphore::acquire`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::sync::Semaphore;
+/// tulip::run(async {
+///     let sem = Semaphore::new(0);
+///     // No permit comes: the dropped `SemaphoreAcquire` leaves the queue.
+///     let waited = tulip::timeout(Duration::from_millis(10)).run(sem.acquire()).await;
+///     assert!(waited.is_err());
+///     sem.release();
+///     assert!(sem.try_acquire().is_some());
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct SemaphoreAcquire {
     permits: Rc<Permits>,
@@ -342,6 +475,16 @@ impl SemaphorePermit {
     /// Keeps the permit acquired without releasing it on drop (asyncio's
     /// plain `await sem.acquire()` with no `release()`); give it back later
     /// with `release()` on the semaphore.
+    ///
+    /// ```
+    /// use tulip::sync::Semaphore;
+    /// let sem = Semaphore::new(1);
+    /// let permit = sem.try_acquire().unwrap();
+    /// permit.forget();
+    /// assert_eq!(sem.value(), 0); // still taken
+    /// sem.release();
+    /// assert_eq!(sem.value(), 1);
+    /// ```
     pub fn forget(mut self) {
         self.permits = None;
     }
