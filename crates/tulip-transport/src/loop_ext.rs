@@ -42,10 +42,126 @@ pub trait LoopNetExt {
     /// tries every address (Happy Eyeballs when
     /// [`ConnectOptions::happy_eyeballs_delay`] is set), and returns the
     /// transport and the protocol `factory` made once `connection_made` has
-    /// run. With [`ConnectOptions::sock`], `host` must be empty and `port`
-    /// 0. A [`Fallible`](crate::Fallible) factory's error is returned as
+    /// run.
+    ///
+    /// Options ([`ConnectOptions`], `ConnectOptions::new()` for asyncio's
+    /// defaults): `family`, `proto` and `flags` narrow the resolution;
+    /// `local_addr` binds the socket first; `happy_eyeballs_delay` and
+    /// `interleave` race the addresses; `all_errors` keeps every attempt's
+    /// error; `sock` connects nothing and wraps an already connected
+    /// socket (then `host` must be empty and `port` 0); `tls`,
+    /// `server_hostname` and the `ssl_*` timeouts run a TLS client
+    /// handshake before returning.
+    ///
+    /// Errors: a resolution failure is [`Error::Io`](crate::Error::Io)
+    /// holding a [`GaiError`](crate::GaiError); a refused or unreachable
+    /// address is the OS error ([`Error::Io`](crate::Error::Io)), the
+    /// first attempt's when several failed, or all of them in
+    /// [`Error::AllAttemptsFailed`](crate::Error::AllAttemptsFailed) with
+    /// `all_errors`; `sock` together with a host or port is
+    /// [`Error::InvalidInput`](crate::Error::InvalidInput); a failed
+    /// handshake is [`Error::Tls`](crate::Error::Tls). A
+    /// [`Fallible`](crate::Fallible) factory's error is returned as
     /// [`Error::ProtocolFactory`](crate::Error::ProtocolFactory), the
     /// socket closed.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the attempt is abandoned: every socket
+    /// it opened is closed and no protocol is made (or, during a TLS
+    /// handshake, the connection is aborted). Nothing is left behind to
+    /// clean up.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::transport::{ConnectOptions, Error, ServerOptions};
+    ///
+    /// /// Echoes every byte back; closes at the peer's EOF.
+    /// #[derive(Default)]
+    /// struct Echo(Option<Transport>);
+    /// impl BaseProtocol for Echo {}
+    /// impl Protocol for Echo {
+    ///     fn connection_made(&mut self, t: Transport) {
+    ///         self.0 = Some(t);
+    ///     }
+    ///     fn data_received(&mut self, data: &[u8]) {
+    ///         if let Some(t) = &self.0 {
+    ///             let _ = t.write(data);
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// /// Collects the reply; resolves `done` with it once the connection
+    /// /// is gone.
+    /// struct Client {
+    ///     got: Vec<u8>,
+    ///     done: LoopFuture<Vec<u8>>,
+    /// }
+    /// impl BaseProtocol for Client {
+    ///     fn connection_lost(&mut self, _exc: Option<Error>) {
+    ///         let _ = self.done.set_result(std::mem::take(&mut self.got));
+    ///     }
+    /// }
+    /// impl Protocol for Client {
+    ///     fn data_received(&mut self, data: &[u8]) {
+    ///         self.got.extend_from_slice(data);
+    ///     }
+    /// }
+    ///
+    /// let reply = tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     // Port 0: the OS picks a free port.
+    ///     let server = lp
+    ///         .create_server(Echo::default, "127.0.0.1", 0, ServerOptions::new())
+    ///         .await?;
+    ///     let port = server.sockets()[0].inet_addr().unwrap().port();
+    ///
+    ///     let done = lp.create_future();
+    ///     let factory = {
+    ///         let done = done.clone();
+    ///         move || Client { got: Vec::new(), done: done.clone() }
+    ///     };
+    ///     let (transport, _client) = lp
+    ///         .create_connection(factory, "127.0.0.1", port, ConnectOptions::new())
+    ///         .await?;
+    ///     transport.write(b"hello")?;
+    ///     transport.write_eof()?;
+    ///     let reply = done.await?;
+    ///     server.close();
+    ///     Ok::<_, Error>(reply)
+    /// })??;
+    /// assert_eq!(reply, b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// A port nobody listens on fails with the OS error:
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::transport::{ConnectOptions, ServerOptions};
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl BaseProtocol for Quiet {}
+    /// # impl Protocol for Quiet {}
+    ///
+    /// let err = tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     // A port that was free a moment ago.
+    ///     let server = lp
+    ///         .create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new())
+    ///         .await?;
+    ///     let port = server.sockets()[0].inet_addr().unwrap().port();
+    ///     server.close();
+    ///     server.wait_closed().await;
+    ///     let res = lp
+    ///         .create_connection(Quiet::default, "127.0.0.1", port, ConnectOptions::new())
+    ///         .await;
+    ///     Ok::<_, tulip::transport::Error>(res.err())
+    /// })??;
+    /// let err = err.expect("nothing listens there");
+    /// assert_eq!(err.io_kind(), Some(std::io::ErrorKind::ConnectionRefused));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn create_connection<F: ProtocolFactory>(
         &self,
         factory: F,
@@ -54,11 +170,68 @@ pub trait LoopNetExt {
         options: ConnectOptions,
     ) -> Result<Connection<F::Protocol>>;
 
-    /// Listens on `port` of `hosts` (asyncio's `create_server`). A bind
-    /// error names the address. A factory that fails for an accepted
-    /// connection (a panic, a [`Fallible`](crate::Fallible) one's error)
-    /// is reported to the loop's exception handler and that connection
-    /// closed; the server goes on.
+    /// Listens on `port` of `hosts` (asyncio's `create_server`): binds one
+    /// socket per distinct address `hosts` resolves to (every interface,
+    /// IPv4 and IPv6, for [`Hosts::All`](crate::Hosts::All) or `None`;
+    /// port 0 lets the OS pick a port, read back from
+    /// [`Server::sockets`]), and, unless told otherwise, starts accepting:
+    /// each connection gets its own protocol from `factory`.
+    ///
+    /// Options ([`ServerOptions`], `ServerOptions::new()` for asyncio's
+    /// defaults): `family` and `flags` narrow the resolution; `backlog`,
+    /// `reuse_address` (on by default), `reuse_port` and `keep_alive` set
+    /// up the listening sockets; `sock` listens on an already bound socket
+    /// (then `hosts` must be [`Hosts::All`](crate::Hosts::All) and `port`
+    /// 0); `start_serving: Some(false)` binds without accepting until
+    /// [`Server::start_serving`]; `tls` and the `ssl_*` timeouts make
+    /// every connection a TLS server side.
+    ///
+    /// Errors: a host that does not resolve is [`Error::Io`](crate::Error::Io)
+    /// holding a [`GaiError`](crate::GaiError); a bind error (address in
+    /// use, not available, no permission) is the OS error with a message
+    /// naming the address; `sock` together with a host or port, or nothing
+    /// to listen on, is [`Error::InvalidInput`](crate::Error::InvalidInput).
+    /// A factory that fails for an accepted connection (a panic, a
+    /// [`Fallible`](crate::Fallible) one's error) is no error of this
+    /// call: it is reported to the loop's exception handler and that
+    /// connection closed; the server goes on.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, no socket is left listening: binding
+    /// happens only after every host is resolved, and the sockets bound
+    /// (or the server already made over them) are closed with the future.
+    ///
+    /// See [`create_connection`](LoopNetExt::create_connection) for an
+    /// echo server and its client in one program; a port already taken
+    /// fails with the address in the message:
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::transport::{Error, ServerOptions};
+    ///
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl BaseProtocol for Quiet {}
+    /// impl Protocol for Quiet {}
+    ///
+    /// let err = tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let first = lp
+    ///         .create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new())
+    ///         .await?;
+    ///     let port = first.sockets()[0].inet_addr().unwrap().port();
+    ///     let mut options = ServerOptions::new();
+    ///     options.reuse_address = Some(false);
+    ///     let second = lp.create_server(Quiet::default, "127.0.0.1", port, options).await;
+    ///     first.close();
+    ///     Ok::<_, Error>(second.err())
+    /// })??;
+    /// let err = err.expect("the port is taken");
+    /// assert_eq!(err.io_kind(), Some(std::io::ErrorKind::AddrInUse));
+    /// assert!(err.to_string().contains("127.0.0.1"), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn create_server<F: ProtocolFactory>(
         &self,
         factory: F,
