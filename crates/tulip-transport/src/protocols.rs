@@ -26,6 +26,68 @@ use crate::transports::Transport;
 /// What every protocol can be told (asyncio's `BaseProtocol`). The
 /// `connection_made` of each kind of protocol lives in its own trait, as it
 /// receives that kind's transport.
+///
+/// Here a client that writes faster than its peer reads is paused by its
+/// transport, and told when the connection is gone:
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use tulip::prelude::*;
+/// use tulip::transport::{ConnectOptions, Error, ServerOptions};
+///
+/// #[derive(Default)]
+/// struct Writer {
+///     paused: bool,
+///     lost: Option<Option<Error>>,
+/// }
+/// impl BaseProtocol for Writer {
+///     fn pause_writing(&mut self) {
+///         self.paused = true;
+///     }
+///     fn resume_writing(&mut self) {
+///         self.paused = false;
+///     }
+///     fn connection_lost(&mut self, exc: Option<Error>) {
+///         self.lost = Some(exc);
+///     }
+/// }
+/// impl Protocol for Writer {}
+///
+/// /// A peer that never reads.
+/// #[derive(Default)]
+/// struct Deaf;
+/// impl BaseProtocol for Deaf {}
+/// impl Protocol for Deaf {
+///     fn connection_made(&mut self, t: Transport) {
+///         t.pause_reading();
+///     }
+/// }
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Deaf::default, "127.0.0.1", 0, ServerOptions::new())
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     let (transport, writer): (Transport, Rc<RefCell<Writer>>) = lp
+///         .create_connection(Writer::default, "127.0.0.1", port, ConnectOptions::new())
+///         .await?;
+///     // More than the kernel's socket buffers hold: the rest is buffered,
+///     // and the protocol paused once it is over the high-water mark.
+///     transport.write(&vec![0u8; 64 << 20])?;
+///     assert!(writer.borrow().paused);
+///
+///     transport.abort();
+///     while writer.borrow().lost.is_none() {
+///         yield_now().await;
+///     }
+///     assert!(matches!(writer.borrow().lost, Some(None)));
+///     server.close();
+///     Ok::<_, Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait BaseProtocol: 'static {
     /// The connection is gone: `None` for a regular close or EOF, the error
     /// otherwise. Called exactly once, and last.
@@ -86,6 +148,67 @@ pub trait Protocol: BaseProtocol {
 
 /// A streaming protocol that lends the transport its own buffer, so bytes
 /// land there straight from the socket (asyncio's `BufferedProtocol`).
+/// Its factory is wrapped in [`Buffered`].
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{ConnectOptions, Error, ServerOptions};
+///
+/// /// Reads into one fixed buffer; resolves `done` with what came at EOF.
+/// struct Collect {
+///     buf: Vec<u8>,
+///     len: usize,
+///     done: LoopFuture<Vec<u8>>,
+/// }
+/// impl BaseProtocol for Collect {}
+/// impl BufferedProtocol for Collect {
+///     fn get_buffer(&mut self, _sizehint: usize) -> &mut [u8] {
+///         if self.len == self.buf.len() {
+///             self.buf.resize(self.buf.len() * 2, 0);
+///         }
+///         &mut self.buf[self.len..]
+///     }
+///     fn buffer_updated(&mut self, nbytes: usize) {
+///         self.len += nbytes;
+///     }
+///     fn eof_received(&mut self) -> bool {
+///         let _ = self.done.set_result(self.buf[..self.len].to_vec());
+///         false
+///     }
+/// }
+///
+/// /// Sends a greeting and closes.
+/// #[derive(Default)]
+/// struct Greeter;
+/// impl BaseProtocol for Greeter {}
+/// impl Protocol for Greeter {
+///     fn connection_made(&mut self, t: Transport) {
+///         let _ = t.write(b"hello, buffered world");
+///         t.close();
+///     }
+/// }
+///
+/// let got = tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Greeter::default, "127.0.0.1", 0, ServerOptions::new())
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     let done = lp.create_future();
+///     let factory = {
+///         let done = done.clone();
+///         // A small buffer on purpose: `get_buffer` grows it.
+///         Buffered(move || Collect { buf: vec![0; 4], len: 0, done: done.clone() })
+///     };
+///     lp.create_connection(factory, "127.0.0.1", port, ConnectOptions::new())
+///         .await?;
+///     let got = done.await?;
+///     server.close();
+///     Ok::<_, Error>(got)
+/// })??;
+/// assert_eq!(got, b"hello, buffered world");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub trait BufferedProtocol: BaseProtocol {
     /// The connection is made, as [`Protocol::connection_made`].
     fn connection_made(&mut self, transport: Transport) {

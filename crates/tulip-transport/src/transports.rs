@@ -111,6 +111,55 @@ pub type Connection<P> = (Transport, Rc<RefCell<P>>);
 ///
 /// A read-only transport (a read pipe) answers writes with
 /// [`Error::Unsupported`]; a write-only one never reads.
+///
+/// A protocol gets its transport in `connection_made`; the caller of
+/// [`create_connection`](crate::LoopNetExt::create_connection) gets it
+/// too. Writing never blocks: what the socket does not take at once is
+/// buffered, and the protocol is told to pause over the high-water mark.
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{ConnectOptions, Error, ServerOptions};
+///
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl BaseProtocol for Quiet {}
+/// impl Protocol for Quiet {}
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new())
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     let (transport, _) = lp
+///         .create_connection(Quiet::default, "127.0.0.1", port, ConnectOptions::new())
+///         .await?;
+///
+///     // The addresses, as asyncio's `get_extra_info('peername')`.
+///     let peer = transport.peer_addr().and_then(|a| a.as_inet()).unwrap();
+///     assert_eq!(peer.port(), port);
+///     assert!(transport.fd().is_some());
+///
+///     // Water marks: only `high` given, `low` is a quarter of it.
+///     transport.set_write_buffer_limits(Some(1024), None)?;
+///     assert_eq!(transport.get_write_buffer_limits(), (256, 1024));
+///     assert!(transport.set_write_buffer_limits(Some(1), Some(2)).is_err());
+///
+///     transport.write(b"GET / HTTP/1.0\r\n")?;
+///     transport.writelines(&[b"Host: localhost\r\n", b"\r\n"])?;
+///     // Half-close: no more writes, but the peer can still answer.
+///     assert!(transport.can_write_eof());
+///     transport.write_eof()?;
+///     assert!(matches!(transport.write(b"late"), Err(Error::WriteAfterEof)));
+///
+///     transport.close();
+///     assert!(transport.is_closing());
+///     server.close();
+///     Ok::<_, Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Transport {
     inner: Rc<dyn TransportImpl>,
