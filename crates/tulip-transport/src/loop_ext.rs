@@ -221,8 +221,7 @@ pub trait LoopNetExt {
     ///         .create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new())
     ///         .await?;
     ///     let port = first.sockets()[0].inet_addr().unwrap().port();
-    ///     let mut options = ServerOptions::new();
-    ///     options.reuse_address = Some(false);
+    ///     let options = ServerOptions::new().reuse_address(false);
     ///     let second = lp.create_server(Quiet::default, "127.0.0.1", port, options).await;
     ///     first.close();
     ///     Ok::<_, Error>(second.err())

@@ -112,12 +112,65 @@ fn system_roots() -> Arc<RootCertStore> {
 /// name (`server_hostname`, by default the host connected to), as
 /// asyncio's `ssl.create_default_context()` does.
 ///
+/// Options: the trust roots are chosen by the constructor (the system's,
+/// [`with_ca_pem`](TlsClientConfig::with_ca_pem),
+/// [`with_ca_file`](TlsClientConfig::with_ca_file), an explicit
+/// [`RootCertStore`], or a whole rustls configuration with
+/// [`from_rustls`](TlsClientConfig::from_rustls));
+/// [`alpn_protocols`](TlsClientConfig::alpn_protocols) offers ALPN
+/// names. The per-connection settings live in the option structs:
+/// [`ConnectOptions`](crate::ConnectOptions)'s `tls`, `server_hostname`,
+/// `ssl_handshake_timeout` (60 s by default) and `ssl_shutdown_timeout`
+/// (30 s).
+///
+/// Errors: building fails with [`Error::InvalidInput`] for bad CA data
+/// and [`Error::Io`] for an unreadable CA file (naming it); connecting
+/// fails with [`Error::Tls`] when the server's certificate is not
+/// trusted or not valid for the name, when the handshake breaks, or when
+/// it outlasts `ssl_handshake_timeout`
+/// ([`Error::is_timeout`](crate::Error::is_timeout)).
+///
 /// ```no_run
 /// use tulip::transport::{ConnectOptions, TlsClientConfig};
 ///
 /// let tls = TlsClientConfig::new()?.alpn_protocols(&[b"h2", b"http/1.1"]);
 /// let options = ConnectOptions::new().tls(tls);
 /// # Ok::<(), tulip::transport::Error>(())
+/// ```
+///
+/// A server whose certificate the client does not trust is refused:
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::rustls::{CertificateError, RootCertStore};
+/// use tulip::transport::{ConnectOptions, ServerOptions, TlsClientConfig, TlsServerConfig};
+///
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl BaseProtocol for Quiet {}
+/// impl Protocol for Quiet {}
+///
+/// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+/// let server_tls =
+///     TlsServerConfig::from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes())?;
+/// // Trusts nobody.
+/// let client_tls = TlsClientConfig::with_roots(RootCertStore::empty())?;
+///
+/// let res = tulip::run(async move {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new().tls(server_tls))
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     let options = ConnectOptions::new().tls(client_tls).server_hostname("localhost");
+///     let res = lp.create_connection(Quiet::default, "127.0.0.1", port, options).await;
+///     server.close();
+///     Ok::<_, tulip::transport::Error>(res.map(|_| ()))
+/// })??;
+/// let err = res.unwrap_err();
+/// let tls = err.as_tls().expect("a TLS error");
+/// assert!(matches!(tls.certificate_error(), Some(CertificateError::UnknownIssuer)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct TlsClientConfig {
@@ -244,12 +297,88 @@ impl fmt::Debug for TlsClientConfig {
 /// A server's TLS configuration (asyncio's server `SSLContext` with
 /// `load_cert_chain`).
 ///
+/// Options: the certificate chain and key come from the constructor
+/// (DER, PEM texts, PEM files, or a whole rustls configuration with
+/// [`from_rustls`](TlsServerConfig::from_rustls));
+/// [`alpn_protocols`](TlsServerConfig::alpn_protocols) names the
+/// protocols it accepts. Per server: [`ServerOptions`](crate::ServerOptions)'s
+/// `tls` and `ssl_*` timeouts (or
+/// [`AcceptedSocketOptions`](crate::AcceptedSocketOptions)'s for one
+/// accepted socket).
+///
+/// Errors: building fails with [`Error::InvalidInput`] for a malformed
+/// PEM text, no certificate or no key, [`Error::Io`] for an unreadable
+/// file (naming it), [`Error::Tls`] for a key that does not fit the
+/// certificate. A client's failed handshake is no error of the server:
+/// that connection is closed and the server goes on.
+///
 /// ```no_run
 /// use tulip::transport::{ServerOptions, TlsServerConfig};
 ///
 /// let tls = TlsServerConfig::from_pem_files("cert.pem", "key.pem")?;
 /// let options = ServerOptions::new().tls(tls);
 /// # Ok::<(), tulip::transport::Error>(())
+/// ```
+///
+/// A TLS echo round trip over loopback, with a self-signed certificate
+/// generated on the spot (by the `rcgen` crate) and trusted by the client:
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{ConnectOptions, Error, ServerOptions, TlsClientConfig, TlsServerConfig};
+///
+/// #[derive(Default)]
+/// struct Echo(Option<Transport>);
+/// impl BaseProtocol for Echo {}
+/// impl Protocol for Echo {
+///     fn connection_made(&mut self, t: Transport) {
+///         self.0 = Some(t);
+///     }
+///     fn data_received(&mut self, data: &[u8]) {
+///         if let Some(t) = &self.0 {
+///             let _ = t.write(data);
+///         }
+///     }
+/// }
+///
+/// struct Client(LoopFuture<Vec<u8>>);
+/// impl BaseProtocol for Client {}
+/// impl Protocol for Client {
+///     fn data_received(&mut self, data: &[u8]) {
+///         let _ = self.0.set_result(data.to_vec());
+///     }
+/// }
+///
+/// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+/// let cert_pem = cert.cert.pem();
+/// let server_tls =
+///     TlsServerConfig::from_pem(cert_pem.as_bytes(), cert.key_pair.serialize_pem().as_bytes())?;
+/// let client_tls = TlsClientConfig::with_ca_pem(cert_pem.as_bytes())?;
+///
+/// let (reply, version) = tulip::run(async move {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Echo::default, "127.0.0.1", 0, ServerOptions::new().tls(server_tls))
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     let reply = lp.create_future();
+///     let factory = {
+///         let reply = reply.clone();
+///         move || Client(reply.clone())
+///     };
+///     // The certificate names "localhost", not the address dialled.
+///     let options = ConnectOptions::new().tls(client_tls).server_hostname("localhost");
+///     let (transport, _) = lp.create_connection(factory, "127.0.0.1", port, options).await?;
+///     let version = transport.tls_info().and_then(|i| i.protocol_version);
+///     transport.write(b"secret")?;
+///     let reply = reply.await?;
+///     transport.close();
+///     server.close();
+///     Ok::<_, Error>((reply, version))
+/// })??;
+/// assert_eq!(reply, b"secret");
+/// assert!(version.is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct TlsServerConfig {
