@@ -322,7 +322,28 @@ impl fmt::Debug for Transport {
 }
 
 /// Write-buffer water marks and the paused state of a protocol: the flow
-/// control every writing transport shares.
+/// control every writing transport shares. A transport written outside
+/// tulip (a [`TransportImpl`]) keeps one to pause and resume its protocol
+/// as tulip's own do.
+///
+/// ```
+/// use tulip::transport::FlowControl;
+///
+/// let flow = FlowControl::default();
+/// flow.set_limits(Some(100), None)?;
+/// assert_eq!(flow.limits(), (25, 100));
+/// // Over the high-water mark: pause, once.
+/// assert!(flow.should_pause(101));
+/// assert!(flow.is_paused());
+/// assert!(!flow.should_pause(200));
+/// // Not yet down to the low-water mark; then resume, once.
+/// assert!(!flow.should_resume(26));
+/// assert!(flow.should_resume(25));
+/// assert!(!flow.is_paused());
+/// // `high` under `low` is refused.
+/// assert!(flow.set_limits(Some(1), Some(2)).is_err());
+/// # Ok::<(), tulip::transport::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct FlowControl {
     high: Cell<usize>,
