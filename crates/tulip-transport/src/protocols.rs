@@ -229,7 +229,51 @@ pub trait BufferedProtocol: BaseProtocol {
     }
 }
 
-/// A stream transport's protocol: either kind, shared.
+/// A stream transport's protocol: either kind, shared. What
+/// [`Transport::set_protocol`](crate::Transport::set_protocol) takes, to
+/// hand a connection over to another protocol (asyncio's
+/// `set_protocol`), and [`get_protocol`](crate::Transport::get_protocol)
+/// gives back.
+///
+/// ```
+/// use std::cell::RefCell;
+/// use std::rc::Rc;
+/// use tulip::prelude::*;
+/// use tulip::transport::{ConnectOptions, Error, ProtocolRef, ServerOptions};
+///
+/// #[derive(Default)]
+/// struct Handshake;
+/// impl BaseProtocol for Handshake {}
+/// impl Protocol for Handshake {}
+///
+/// /// Takes over once the handshake is done.
+/// #[derive(Default)]
+/// struct Session;
+/// impl BaseProtocol for Session {}
+/// impl Protocol for Session {}
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Handshake::default, "127.0.0.1", 0, ServerOptions::new())
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     let (transport, first) = lp
+///         .create_connection(Handshake::default, "127.0.0.1", port, ConnectOptions::new())
+///         .await?;
+///     let current = transport.get_protocol().unwrap();
+///     assert!(current.ptr_eq(&ProtocolRef::plain(first)));
+///
+///     let session = Rc::new(RefCell::new(Session));
+///     transport.set_protocol(ProtocolRef::plain(session.clone()));
+///     // From now on the transport calls `session`.
+///     assert!(transport.get_protocol().unwrap().ptr_eq(&ProtocolRef::plain(session)));
+///     transport.close();
+///     server.close();
+///     Ok::<_, Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub enum ProtocolRef {
     /// A [`Protocol`]: the transport reads into the loop's shared buffer.
@@ -286,6 +330,38 @@ impl ProtocolRef {
 /// `protocol_factory`). Implemented by every `FnMut() -> P` where `P` is a
 /// [`Protocol`]; wrap the closure in [`Buffered`] for a
 /// [`BufferedProtocol`], in [`Fallible`] for one that can fail.
+///
+/// The loop calls [`build`](ProtocolFactory::build) once per connection;
+/// calling it by hand shows what each kind makes:
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{Buffered, ProtocolFactory, ProtocolRef};
+///
+/// #[derive(Default)]
+/// struct Plain;
+/// impl BaseProtocol for Plain {}
+/// impl Protocol for Plain {}
+///
+/// struct Lender(Vec<u8>);
+/// impl BaseProtocol for Lender {}
+/// impl BufferedProtocol for Lender {
+///     fn get_buffer(&mut self, _sizehint: usize) -> &mut [u8] {
+///         &mut self.0
+///     }
+///     fn buffer_updated(&mut self, _nbytes: usize) {}
+/// }
+///
+/// let mut plain = Plain::default;
+/// let (typed, shared) = plain.build()?;
+/// // One object: the caller's typed handle and the transport's handle.
+/// assert!(shared.ptr_eq(&ProtocolRef::plain(typed)));
+///
+/// let mut buffered = Buffered(|| Lender(vec![0; 4096]));
+/// let (_typed, shared) = buffered.build()?;
+/// assert!(matches!(shared, ProtocolRef::Buffered(_)));
+/// # Ok::<(), tulip::transport::Error>(())
+/// ```
 pub trait ProtocolFactory: 'static {
     /// The protocol type made.
     type Protocol: 'static;
