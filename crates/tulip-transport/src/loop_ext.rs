@@ -426,6 +426,34 @@ pub trait LoopNetExt {
 
     /// Resolves `host` and `port` (asyncio's `getaddrinfo`) on a worker
     /// thread.
+    ///
+    /// Errors: a failed resolution is [`Error::Io`](crate::Error::Io)
+    /// holding a [`GaiError`](crate::GaiError) (found back with
+    /// [`GaiError::find`](crate::GaiError::find)).
+    ///
+    /// ```
+    /// use std::net::SocketAddr;
+    /// use tulip::prelude::*;
+    /// use tulip::transport::{AddrInfoOptions, AddressFamily, GaiError, SockType};
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     // Numeric host and port: answered without asking any DNS server.
+    ///     let options = AddrInfoOptions::new()
+    ///         .socktype(SockType::Stream)
+    ///         .flags(AddrInfoOptions::AI_NUMERICHOST | AddrInfoOptions::AI_NUMERICSERV);
+    ///     let found = lp.getaddrinfo(Some("127.0.0.1"), Some("8080"), options.clone()).await?;
+    ///     assert_eq!(found[0].family, AddressFamily::Inet);
+    ///     assert_eq!(found[0].socktype, SockType::Stream);
+    ///     assert_eq!(found[0].address, "127.0.0.1:8080".parse::<SocketAddr>().unwrap());
+    ///
+    ///     // A name where only numbers are allowed fails as asyncio's `gaierror`.
+    ///     let err = lp.getaddrinfo(Some("localhost"), Some("80"), options).await.unwrap_err();
+    ///     assert!(GaiError::find(&err).is_some());
+    ///     Ok::<_, tulip::transport::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn getaddrinfo(
         &self,
         host: Option<&str>,
@@ -435,6 +463,19 @@ pub trait LoopNetExt {
 
     /// Looks up the host and service names of `addr` (asyncio's
     /// `getnameinfo`) on a worker thread.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::transport::NameInfoFlags;
+    ///
+    /// let names = tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let flags = NameInfoFlags::NUMERICHOST | NameInfoFlags::NUMERICSERV;
+    ///     lp.getnameinfo("127.0.0.1:8080".parse().unwrap(), flags).await
+    /// })??;
+    /// assert_eq!(names, ("127.0.0.1".to_string(), "8080".to_string()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn getnameinfo(&self, addr: SocketAddr, flags: NameInfoFlags)
     -> Result<(String, String)>;
 }
