@@ -321,6 +321,38 @@ pub trait LoopNetExt {
     /// Receives up to `nbytes` bytes from a non-blocking socket (empty at
     /// EOF). A blocking socket is [`Error::InvalidInput`](crate::Error::InvalidInput).
     ///
+    /// The `sock_*` methods work on sockets the program made itself (here
+    /// with std), waiting on the loop instead of blocking:
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use tulip::prelude::*;
+    ///
+    /// let got = tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let listener = TcpListener::bind("127.0.0.1:0")?;
+    ///     listener.set_nonblocking(true)?;
+    ///     let client = TcpStream::connect(listener.local_addr()?)?;
+    ///     client.set_nonblocking(true)?;
+    ///
+    ///     let (accepted, peer) = lp.sock_accept(&listener).await?;
+    ///     assert_eq!(peer.and_then(|p| p.as_inet()), Some(client.local_addr()?));
+    ///     lp.sock_sendall(&client, b"hello").await?;
+    ///     drop(client);
+    ///     let mut got = Vec::new();
+    ///     loop {
+    ///         let chunk = lp.sock_recv(&accepted, 1024).await?;
+    ///         if chunk.is_empty() {
+    ///             break; // EOF
+    ///         }
+    ///         got.extend_from_slice(&chunk);
+    ///     }
+    ///     Ok::<_, tulip::transport::Error>(got)
+    /// })??;
+    /// assert_eq!(got, b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe: nothing is consumed unless the call completes.
@@ -334,6 +366,27 @@ pub trait LoopNetExt {
     async fn sock_recv_into(&self, sock: impl AsFd, buf: &mut [u8]) -> Result<usize>;
 
     /// Receives one datagram of up to `bufsize` bytes and its sender.
+    ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use tulip::prelude::*;
+    /// use tulip::transport::SockAddr;
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let a = UdpSocket::bind("127.0.0.1:0")?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0")?;
+    ///     a.set_nonblocking(true)?;
+    ///     b.set_nonblocking(true)?;
+    ///     let to = SockAddr::Inet(b.local_addr()?);
+    ///     assert_eq!(lp.sock_sendto(&a, b"ping", &to).await?, 4);
+    ///     let (data, from) = lp.sock_recvfrom(&b, 64).await?;
+    ///     assert_eq!(data, b"ping");
+    ///     assert_eq!(from.and_then(|f| f.as_inet()), Some(a.local_addr()?));
+    ///     Ok::<_, tulip::transport::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Cancel safety
     ///
