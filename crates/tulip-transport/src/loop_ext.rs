@@ -242,6 +242,41 @@ pub trait LoopNetExt {
     /// Connects to a Unix-domain stream socket (asyncio's
     /// `create_unix_connection`). `path` may be `None` with
     /// [`UnixConnectOptions::sock`].
+    ///
+    /// A server on a socket file and a client, with the file removed when
+    /// the server closes:
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::transport::{Error, UnixConnectOptions, UnixServerOptions};
+    ///
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl BaseProtocol for Quiet {}
+    /// impl Protocol for Quiet {}
+    ///
+    /// let dir = std::env::temp_dir().join(format!("tulip-doc-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let path = dir.join("app.sock");
+    /// let p = path.clone();
+    /// tulip::run(async move {
+    ///     let lp = get_running_loop()?;
+    ///     let server = lp
+    ///         .create_unix_server(Quiet::default, Some(&p), UnixServerOptions::new())
+    ///         .await?;
+    ///     let (transport, _) = lp
+    ///         .create_unix_connection(Quiet::default, Some(&p), UnixConnectOptions::new())
+    ///         .await?;
+    ///     let peer = transport.peer_addr().and_then(|a| a.as_unix().cloned());
+    ///     assert_eq!(peer, Some(tulip::transport::UnixAddr::path(&p)));
+    ///     transport.close();
+    ///     server.close();
+    ///     Ok::<_, Error>(())
+    /// })??;
+    /// assert!(!path.exists(), "removed with the server");
+    /// # std::fs::remove_dir(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn create_unix_connection<F: ProtocolFactory>(
         &self,
         factory: F,
@@ -305,6 +340,45 @@ pub trait LoopNetExt {
 
     /// Reads a pipe (or any readable stream descriptor) through a protocol
     /// (asyncio's `connect_read_pipe`).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::fd::OwnedFd;
+    /// use tulip::prelude::*;
+    /// use tulip::transport::Error;
+    ///
+    /// /// Collects everything; resolves `done` at the end.
+    /// struct Sink {
+    ///     got: Vec<u8>,
+    ///     done: LoopFuture<Vec<u8>>,
+    /// }
+    /// impl BaseProtocol for Sink {
+    ///     fn connection_lost(&mut self, _exc: Option<Error>) {
+    ///         let _ = self.done.set_result(std::mem::take(&mut self.got));
+    ///     }
+    /// }
+    /// impl Protocol for Sink {
+    ///     fn data_received(&mut self, data: &[u8]) {
+    ///         self.got.extend_from_slice(data);
+    ///     }
+    /// }
+    ///
+    /// let (reader, mut writer) = std::io::pipe()?;
+    /// writer.write_all(b"from the other end")?;
+    /// drop(writer); // EOF
+    /// let got = tulip::run(async move {
+    ///     let lp = get_running_loop()?;
+    ///     let done = lp.create_future();
+    ///     let factory = {
+    ///         let done = done.clone();
+    ///         move || Sink { got: Vec::new(), done: done.clone() }
+    ///     };
+    ///     lp.connect_read_pipe(factory, OwnedFd::from(reader)).await?;
+    ///     Ok::<_, Error>(done.await?)
+    /// })??;
+    /// assert_eq!(got, b"from the other end");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn connect_read_pipe<F: ProtocolFactory>(
         &self,
         factory: F,
@@ -312,6 +386,34 @@ pub trait LoopNetExt {
     ) -> Result<Connection<F::Protocol>>;
 
     /// Writes a pipe through a transport (asyncio's `connect_write_pipe`).
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use std::os::fd::OwnedFd;
+    /// use tulip::prelude::*;
+    ///
+    /// #[derive(Default)]
+    /// struct Quiet;
+    /// impl BaseProtocol for Quiet {}
+    /// impl Protocol for Quiet {}
+    ///
+    /// let (mut reader, writer) = std::io::pipe()?;
+    /// tulip::run(async move {
+    ///     let lp = get_running_loop()?;
+    ///     let (transport, _) = lp.connect_write_pipe(Quiet::default, OwnedFd::from(writer)).await?;
+    ///     transport.write(b"to the other end")?;
+    ///     // Closing flushes, then closes the pipe: the reader sees EOF.
+    ///     transport.close();
+    ///     while transport.fd().is_some() {
+    ///         yield_now().await;
+    ///     }
+    ///     Ok::<_, tulip::transport::Error>(())
+    /// })??;
+    /// let mut got = String::new();
+    /// reader.read_to_string(&mut got)?;
+    /// assert_eq!(got, "to the other end");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn connect_write_pipe<F: ProtocolFactory>(
         &self,
         factory: F,
