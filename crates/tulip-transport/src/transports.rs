@@ -21,6 +21,35 @@ use crate::protocols::{BaseProtocol, ProtocolRef};
 pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
 
 /// A value of `get_extra_info`.
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{ConnectOptions, ExtraInfo, ServerOptions};
+/// # #[derive(Default)]
+/// # struct Quiet;
+/// # impl BaseProtocol for Quiet {}
+/// # impl Protocol for Quiet {}
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new())
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     let (t, _) = lp
+///         .create_connection(Quiet::default, "127.0.0.1", port, ConnectOptions::new())
+///         .await?;
+///     let peer = t.get_extra_info("peername").unwrap();
+///     assert_eq!(peer.as_addr().and_then(|a| a.as_inet()).map(|a| a.port()), Some(port));
+///     assert!(matches!(t.get_extra_info("socket"), Some(ExtraInfo::Fd(_))));
+///     // A key the transport does not know.
+///     assert_eq!(t.get_extra_info("no such key"), None);
+///     t.close();
+///     server.close();
+///     Ok::<_, tulip::transport::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExtraInfo {

@@ -488,6 +488,21 @@ impl fmt::Debug for TlsServerConfig {
 /// [`LoopNetExt::start_tls`](crate::LoopNetExt::start_tls): asyncio's
 /// `sslcontext` with its `server_side` flag, which is which variant this
 /// is.
+///
+/// ```
+/// use tulip::transport::{TlsClientConfig, TlsConfig, TlsServerConfig};
+///
+/// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+/// let server = TlsServerConfig::from_pem(
+///     cert.cert.pem().as_bytes(),
+///     cert.key_pair.serialize_pem().as_bytes(),
+/// )?;
+/// let client = TlsClientConfig::with_ca_pem(cert.cert.pem().as_bytes())?;
+/// // `start_tls` takes either, by `Into<TlsConfig>`.
+/// assert!(matches!(TlsConfig::from(server), TlsConfig::Server(_)));
+/// assert!(matches!(TlsConfig::from(client), TlsConfig::Client(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub enum TlsConfig {
     /// The client side: verifies the peer.
