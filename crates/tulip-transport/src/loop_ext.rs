@@ -330,6 +330,42 @@ pub trait LoopNetExt {
     /// # Cancel safety
     ///
     /// Cancelled during the handshake, the connection is aborted.
+    ///
+    /// A plain connection upgraded by the client (here to a server that
+    /// speaks TLS from the start, with an `rcgen` self-signed certificate):
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::transport::{ConnectOptions, ProtocolRef, ServerOptions, StartTlsOptions};
+    /// use tulip::transport::{TlsClientConfig, TlsServerConfig};
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl BaseProtocol for Quiet {}
+    /// # impl Protocol for Quiet {}
+    ///
+    /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    /// let pem = cert.cert.pem();
+    /// let server_tls =
+    ///     TlsServerConfig::from_pem(pem.as_bytes(), cert.key_pair.serialize_pem().as_bytes())?;
+    /// let client_tls = TlsClientConfig::with_ca_pem(pem.as_bytes())?;
+    /// tulip::run(async move {
+    ///     let lp = get_running_loop()?;
+    ///     let options = ServerOptions::new().tls(server_tls);
+    ///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0, options).await?;
+    ///     let port = server.sockets()[0].inet_addr().unwrap().port();
+    ///     let (plain, protocol) = lp
+    ///         .create_connection(Quiet::default, "127.0.0.1", port, ConnectOptions::new())
+    ///         .await?;
+    ///     assert!(plain.tls_info().is_none());
+    ///     let options = StartTlsOptions::new().server_hostname("localhost");
+    ///     let tls = lp.start_tls(&plain, ProtocolRef::plain(protocol), client_tls, options).await?;
+    ///     assert!(tls.tls_info().is_some_and(|i| i.handshake_complete));
+    ///     tls.close();
+    ///     server.close();
+    ///     Ok::<_, tulip::transport::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn start_tls(
         &self,
         transport: &Transport,
@@ -551,6 +587,27 @@ pub trait LoopNetExt {
     ///
     /// Cancelled, part of the file may have been sent; the file's position
     /// says how much.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::prelude::*;
+    ///
+    /// let mut file = tempfile::tempfile()?;
+    /// file.write_all(b"0123456789")?;
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// a.set_nonblocking(true)?;
+    /// let sent = tulip::run(async move {
+    ///     let lp = get_running_loop()?;
+    ///     // Four bytes from offset 3.
+    ///     lp.sock_sendfile(&a, &file, 3, Some(4), true).await
+    /// })??;
+    /// assert_eq!(sent, 4);
+    /// let mut got = [0; 4];
+    /// b.read_exact(&mut got)?;
+    /// assert_eq!(&got, b"3456");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn sock_sendfile(
         &self,
         sock: impl AsFd,
