@@ -294,7 +294,9 @@ pub trait LoopNetExt {
         options: UnixServerOptions,
     ) -> Result<Server>;
 
-    /// Opens a datagram endpoint (asyncio's `create_datagram_endpoint`).
+    /// Opens a datagram endpoint (asyncio's `create_datagram_endpoint`);
+    /// [`DatagramProtocol`](crate::DatagramProtocol)'s example runs a UDP
+    /// echo endpoint and a client.
     async fn create_datagram_endpoint<F: DatagramProtocolFactory>(
         &self,
         factory: F,

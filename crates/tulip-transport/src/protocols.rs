@@ -390,7 +390,27 @@ where
 
 /// Marks a factory of [`BufferedProtocol`]s:
 /// `lp.create_connection(Buffered(|| MyProto::new()), ...)`; a fallible
-/// one is `Buffered(Fallible(...))`.
+/// one is `Buffered(Fallible(...))`. The whole round trip is in
+/// [`BufferedProtocol`]'s example.
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{ProtocolFactory, ProtocolRef};
+///
+/// struct Lender([u8; 512]);
+/// impl BaseProtocol for Lender {}
+/// impl BufferedProtocol for Lender {
+///     fn get_buffer(&mut self, _sizehint: usize) -> &mut [u8] {
+///         &mut self.0
+///     }
+///     fn buffer_updated(&mut self, _nbytes: usize) {}
+/// }
+///
+/// let mut fallible = Buffered(Fallible(|| Ok::<_, String>(Lender([0; 512]))));
+/// let (_typed, shared) = fallible.build()?;
+/// assert!(matches!(shared, ProtocolRef::Buffered(_)));
+/// # Ok::<(), tulip::transport::Error>(())
+/// ```
 pub struct Buffered<F>(pub F);
 
 impl<F, P> ProtocolFactory for Buffered<F>

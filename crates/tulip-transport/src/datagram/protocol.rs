@@ -94,6 +94,25 @@ pub trait DatagramProtocol: BaseProtocol {
 
 /// Makes the protocol of a datagram endpoint: every `FnMut() -> P` where
 /// `P` is a [`DatagramProtocol`], or a [`Fallible`] one.
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{DatagramProtocolFactory, Error};
+///
+/// #[derive(Debug, Default)]
+/// struct Counter(u32);
+/// impl BaseProtocol for Counter {}
+/// impl DatagramProtocol for Counter {}
+///
+/// let mut plain = Counter::default;
+/// assert_eq!(plain.build()?.borrow().0, 0);
+///
+/// // A factory that refuses: its error comes back as `Error::ProtocolFactory`.
+/// let mut refusing = Fallible(|| Err::<Counter, _>("no more endpoints"));
+/// let err = refusing.build().unwrap_err();
+/// assert!(matches!(err, Error::ProtocolFactory(_)));
+/// # Ok::<(), Error>(())
+/// ```
 pub trait DatagramProtocolFactory: 'static {
     /// The protocol type made.
     type Protocol: DatagramProtocol;
