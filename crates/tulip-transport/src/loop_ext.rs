@@ -307,6 +307,31 @@ pub trait LoopNetExt {
     /// a transport (asyncio's `connect_accepted_socket`); with
     /// [`AcceptedSocketOptions::tls`], as the TLS server side, returning
     /// once the handshake is done.
+    ///
+    /// ```
+    /// use std::net::{TcpListener, TcpStream};
+    /// use tulip::prelude::*;
+    /// use tulip::transport::AcceptedSocketOptions;
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl BaseProtocol for Quiet {}
+    /// # impl Protocol for Quiet {}
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let client = TcpStream::connect(listener.local_addr()?)?;
+    /// let (accepted, _) = listener.accept()?;
+    /// tulip::run(async move {
+    ///     let lp = get_running_loop()?;
+    ///     let (transport, _) = lp
+    ///         .connect_accepted_socket(Quiet::default, accepted.into(), AcceptedSocketOptions::new())
+    ///         .await?;
+    ///     let peer = transport.peer_addr().and_then(|a| a.as_inet());
+    ///     assert_eq!(peer, Some(client.local_addr()?));
+    ///     transport.close();
+    ///     Ok::<_, tulip::transport::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn connect_accepted_socket<F: ProtocolFactory>(
         &self,
         factory: F,

@@ -435,29 +435,34 @@ where
 /// exception handler and that connection closed, and the server goes on.
 /// Any error type converts (`String` and `&str` too).
 ///
-/// ```no_run
-/// use tulip::EventLoop;
-/// use tulip::transport::{BaseProtocol, ConnectOptions, Fallible, LoopNetExt, Protocol};
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{ConnectOptions, ServerOptions};
 ///
+/// #[derive(Default)]
 /// struct Client;
 /// impl BaseProtocol for Client {}
 /// impl Protocol for Client {}
 ///
-/// let event_loop = EventLoop::new()?;
-/// let lp = event_loop.handle();
-/// event_loop.run_until_complete(async move {
+/// let err = tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Client::default, "127.0.0.1", 0, ServerOptions::new())
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
 ///     let quota_left = false;
 ///     let factory = Fallible(move || {
 ///         if quota_left { Ok(Client) } else { Err("no connection quota left") }
 ///     });
-///     let err = lp
-///         .create_connection(factory, "127.0.0.1", 8888, ConnectOptions::new())
-///         .await
-///         .err()
-///         .unwrap();
-///     assert!(err.as_protocol_factory().is_some());
-///     assert_eq!(err.to_string(), "the protocol factory failed: no connection quota left");
-/// })?;
+///     let res = lp
+///         .create_connection(factory, "127.0.0.1", port, ConnectOptions::new())
+///         .await;
+///     server.close();
+///     Ok::<_, tulip::transport::Error>(res.err())
+/// })??;
+/// let err = err.expect("the factory refused");
+/// assert!(err.as_protocol_factory().is_some());
+/// assert_eq!(err.to_string(), "the protocol factory failed: no connection quota left");
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Fallible<F>(pub F);
