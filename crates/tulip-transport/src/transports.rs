@@ -88,6 +88,62 @@ impl ExtraInfo {
 ///
 /// Methods take `&self`: a transport is shared between the loop's
 /// callbacks, its protocol and its users.
+///
+/// An in-memory transport that records what is written, e.g. to drive a
+/// protocol in a test without a socket:
+///
+/// ```
+/// use std::any::Any;
+/// use std::cell::{Cell, RefCell};
+/// use std::rc::Rc;
+/// use tulip::transport::{Error, ExtraInfo, FlowControl, ProtocolRef, Result, Transport, TransportImpl};
+///
+/// #[derive(Default)]
+/// struct Recorder {
+///     written: RefCell<Vec<u8>>,
+///     closing: Cell<bool>,
+///     eof: Cell<bool>,
+///     protocol: RefCell<Option<ProtocolRef>>,
+///     flow: FlowControl,
+/// }
+///
+/// impl TransportImpl for Recorder {
+///     fn close(&self) { self.closing.set(true) }
+///     fn is_closing(&self) -> bool { self.closing.get() }
+///     fn get_extra_info(&self, _name: &str) -> Option<ExtraInfo> { None }
+///     fn set_protocol(&self, p: ProtocolRef) { *self.protocol.borrow_mut() = Some(p) }
+///     fn get_protocol(&self) -> Option<ProtocolRef> { self.protocol.borrow().clone() }
+///     fn is_reading(&self) -> bool { false }
+///     fn pause_reading(&self) {}
+///     fn resume_reading(&self) {}
+///     fn write(&self, data: &[u8]) -> Result<()> {
+///         if self.eof.get() {
+///             return Err(Error::WriteAfterEof);
+///         }
+///         self.written.borrow_mut().extend_from_slice(data);
+///         Ok(())
+///     }
+///     fn write_eof(&self) -> Result<()> { self.eof.set(true); Ok(()) }
+///     fn can_write_eof(&self) -> bool { true }
+///     fn abort(&self) { self.closing.set(true) }
+///     fn get_write_buffer_size(&self) -> usize { 0 }
+///     fn get_write_buffer_limits(&self) -> (usize, usize) { self.flow.limits() }
+///     fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
+///         self.flow.set_limits(high, low)
+///     }
+///     fn as_any(&self) -> &dyn Any { self }
+/// }
+///
+/// let recorder = Rc::new(Recorder::default());
+/// let transport = Transport::new(recorder.clone());
+/// transport.writelines(&[b"a", b"b"])?;
+/// transport.write_eof()?;
+/// assert!(matches!(transport.write(b"c"), Err(Error::WriteAfterEof)));
+/// assert_eq!(*recorder.written.borrow(), b"ab");
+/// // The concrete type back from the handle.
+/// assert!(transport.inner().as_any().downcast_ref::<Recorder>().is_some());
+/// # Ok::<(), Error>(())
+/// ```
 pub trait TransportImpl: 'static {
     /// See [`Transport::close`].
     fn close(&self);
