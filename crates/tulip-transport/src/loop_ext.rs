@@ -33,6 +33,24 @@ use crate::transports::{Connection, Transport};
 /// asyncio's networking methods of the event loop. Every method is
 /// `async` and runs on the loop it is called on (the loop must be running
 /// to make progress, as with every tulip future).
+///
+/// The trait is in `tulip::prelude`; the loop comes from
+/// `get_running_loop()` inside `tulip::run`. Each method has its own
+/// runnable example; [`create_connection`](LoopNetExt::create_connection)'s
+/// runs an echo server and its client.
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::NameInfoFlags;
+///
+/// let (host, port) = tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let numeric = NameInfoFlags::NUMERICHOST | NameInfoFlags::NUMERICSERV;
+///     lp.getnameinfo("[::1]:443".parse().unwrap(), numeric).await
+/// })??;
+/// assert_eq!((host.as_str(), port.as_str()), ("::1", "443"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 // The futures are !Send by design (one loop per thread), so the lint about
 // unnameable Send bounds of async trait methods does not apply.
 #[allow(async_fn_in_trait)]
@@ -654,6 +672,58 @@ pub trait LoopNetExt {
     ///
     /// As [`sock_sendfile`](LoopNetExt::sock_sendfile); the transport gets
     /// its state back (writes allowed, reading resumed, protocol restored).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use tulip::prelude::*;
+    /// use tulip::transport::{ConnectOptions, Error, ServerOptions};
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl BaseProtocol for Quiet {}
+    /// # impl Protocol for Quiet {}
+    ///
+    /// /// The server side: collects everything, resolves `done` at the end.
+    /// struct Sink {
+    ///     got: Vec<u8>,
+    ///     done: LoopFuture<Vec<u8>>,
+    /// }
+    /// impl BaseProtocol for Sink {
+    ///     fn connection_lost(&mut self, _exc: Option<Error>) {
+    ///         let _ = self.done.set_result(std::mem::take(&mut self.got));
+    ///     }
+    /// }
+    /// impl Protocol for Sink {
+    ///     fn data_received(&mut self, data: &[u8]) {
+    ///         self.got.extend_from_slice(data);
+    ///     }
+    /// }
+    ///
+    /// let mut file = tempfile::tempfile()?;
+    /// file.write_all(&[7u8; 100_000])?;
+    /// let got = tulip::run(async move {
+    ///     let lp = get_running_loop()?;
+    ///     let done = lp.create_future();
+    ///     let factory = {
+    ///         let done = done.clone();
+    ///         move || Sink { got: Vec::new(), done: done.clone() }
+    ///     };
+    ///     let server = lp.create_server(factory, "127.0.0.1", 0, ServerOptions::new()).await?;
+    ///     let port = server.sockets()[0].inet_addr().unwrap().port();
+    ///     let (transport, _) = lp
+    ///         .create_connection(Quiet::default, "127.0.0.1", port, ConnectOptions::new())
+    ///         .await?;
+    ///     transport.write(b"header:")?;
+    ///     let sent = lp.sendfile(&transport, &file, 0, None, true).await?;
+    ///     assert_eq!(sent, 100_000);
+    ///     transport.close();
+    ///     let got = done.await?;
+    ///     server.close();
+    ///     Ok::<_, Error>(got)
+    /// })??;
+    /// assert_eq!(got.len(), 7 + 100_000);
+    /// assert!(got.starts_with(b"header:"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     async fn sendfile(
         &self,
         transport: &Transport,
