@@ -205,6 +205,19 @@ impl TlsClientConfig {
     ///
     /// Errors: [`Error::InvalidInput`] if the text holds no certificate
     /// or a malformed one.
+    ///
+    /// ```
+    /// use tulip::transport::{Error, TlsClientConfig};
+    ///
+    /// let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    /// let tls = TlsClientConfig::with_ca_pem(ca.cert.pem().as_bytes())?
+    ///     .alpn_protocols(&[b"h2", b"http/1.1"]);
+    /// assert_eq!(tls.rustls_config().alpn_protocols.len(), 2);
+    ///
+    /// let err = TlsClientConfig::with_ca_pem(b"not a certificate").unwrap_err();
+    /// assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_ca_pem(pem: &[u8]) -> Result<TlsClientConfig> {
         TlsClientConfig::with_ca_certificates(pem_certificates(pem, "the CA data")?)
     }
@@ -415,6 +428,21 @@ impl TlsServerConfig {
     ///
     /// Errors: [`Error::InvalidInput`] for a malformed text, no
     /// certificate or no key; as `from_der`.
+    ///
+    /// ```
+    /// use tulip::transport::{Error, TlsServerConfig};
+    ///
+    /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    /// let (cert_pem, key_pem) = (cert.cert.pem(), cert.key_pair.serialize_pem());
+    /// let tls = TlsServerConfig::from_pem(cert_pem.as_bytes(), key_pem.as_bytes())?
+    ///     .alpn_protocols(&[b"h2"]);
+    /// assert_eq!(tls.rustls_config().alpn_protocols, vec![b"h2".to_vec()]);
+    ///
+    /// // The key where the certificate should be: no certificate found.
+    /// let err = TlsServerConfig::from_pem(key_pem.as_bytes(), key_pem.as_bytes()).unwrap_err();
+    /// assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_pem(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<TlsServerConfig> {
         TlsServerConfig::from_named_pem(
             cert_chain_pem,
