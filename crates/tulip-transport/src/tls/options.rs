@@ -267,6 +267,39 @@ impl TlsClientConfig {
     /// can read and change it. For tests against a throwaway server only
     /// (asyncio's `check_hostname = False` with `verify_mode =
     /// CERT_NONE`). This is the only way tulip skips verification.
+    ///
+    /// The connection is still encrypted, but to whoever answered: here a
+    /// self-signed server nobody vouches for is accepted.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::transport::{ConnectOptions, ServerOptions, TlsClientConfig, TlsServerConfig};
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl BaseProtocol for Quiet {}
+    /// # impl Protocol for Quiet {}
+    ///
+    /// let cert = rcgen::generate_simple_self_signed(vec!["anything".to_string()])?;
+    /// let server_tls = TlsServerConfig::from_pem(
+    ///     cert.cert.pem().as_bytes(),
+    ///     cert.key_pair.serialize_pem().as_bytes(),
+    /// )?;
+    /// tulip::run(async move {
+    ///     let lp = get_running_loop()?;
+    ///     let options = ServerOptions::new().tls(server_tls);
+    ///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0, options).await?;
+    ///     let port = server.sockets()[0].inet_addr().unwrap().port();
+    ///     let tls = TlsClientConfig::dangerous_no_certificate_verification();
+    ///     let (t, _) = lp
+    ///         .create_connection(Quiet::default, "127.0.0.1", port, ConnectOptions::new().tls(tls))
+    ///         .await?;
+    ///     assert!(t.tls_info().is_some());
+    ///     t.close();
+    ///     server.close();
+    ///     Ok::<_, tulip::transport::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dangerous_no_certificate_verification() -> TlsClientConfig {
         let provider = provider();
         let verifier = Arc::new(NoVerification(provider.clone()));
