@@ -12,6 +12,21 @@ use rustix::net::{SocketAddrAny, SocketAddrUnix};
 use crate::error::{Error, Result};
 
 /// The address of a socket: asyncio's `peername` / `sockname` values.
+///
+/// ```
+/// use std::net::SocketAddr;
+/// use tulip::transport::{AddressFamily, SockAddr, UnixAddr};
+///
+/// let inet = SockAddr::Inet("[::1]:8080".parse::<SocketAddr>()?);
+/// assert_eq!(inet.family(), AddressFamily::Inet6);
+/// assert_eq!(inet.as_inet().map(|a| a.port()), Some(8080));
+/// assert!(inet.as_unix().is_none());
+///
+/// let unix = SockAddr::Unix(UnixAddr::path("/run/app.sock"));
+/// assert_eq!(unix.family(), AddressFamily::Unix);
+/// assert!(unix.as_inet().is_none());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SockAddr {
     /// An IPv4 or IPv6 address and port.
@@ -21,6 +36,14 @@ pub enum SockAddr {
 }
 
 /// An address family (asyncio's `socket.AF_INET`, `AF_INET6`, `AF_UNIX`).
+///
+/// ```
+/// use tulip::transport::{AddressFamily, ConnectOptions};
+///
+/// // Connect over IPv4 only, as asyncio's `family=socket.AF_INET`.
+/// let options = ConnectOptions::new().family(AddressFamily::Inet);
+/// assert_eq!(options.family, Some(AddressFamily::Inet));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum AddressFamily {
@@ -43,6 +66,14 @@ impl AddressFamily {
 }
 
 /// A Unix-domain socket address.
+///
+/// ```
+/// use tulip::transport::UnixAddr;
+///
+/// assert_eq!(UnixAddr::from_asyncio("/tmp/s"), UnixAddr::path("/tmp/s"));
+/// // asyncio's leading NUL byte: Linux's abstract namespace.
+/// assert_eq!(UnixAddr::from_asyncio("\0tulip"), UnixAddr::Abstract(b"tulip".to_vec()));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum UnixAddr {
     /// A path in the file system.

@@ -13,6 +13,37 @@ use std::sync::Arc;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// An error of the transport layer. Cheap to clone.
+///
+/// Most failures of the OS (refused, reset, address in use) are
+/// [`Error::Io`], read back with [`io_kind`](Error::io_kind); the other
+/// variants are tulip's own. The enum is `#[non_exhaustive]`: a `match`
+/// keeps a catch-all arm.
+///
+/// ```
+/// use std::io;
+/// use tulip::transport::Error;
+///
+/// /// Whether trying again later might help.
+/// fn transient(e: &Error) -> bool {
+///     match e {
+///         Error::AllAttemptsFailed(all) => all.iter().any(transient),
+///         Error::Io(_) => matches!(
+///             e.io_kind(),
+///             Some(io::ErrorKind::ConnectionRefused | io::ErrorKind::TimedOut)
+///         ),
+///         _ => e.is_timeout(),
+///     }
+/// }
+///
+/// let refused = Error::from(io::Error::from(io::ErrorKind::ConnectionRefused));
+/// assert!(transient(&refused));
+/// assert!(transient(&Error::AllAttemptsFailed(vec![Error::Closed, refused])));
+/// assert!(!transient(&Error::WriteAfterEof));
+/// assert!(!transient(&Error::InvalidInput("no host to listen on".into())));
+/// // Back to an `io::Error` for code that speaks std's errors.
+/// let e: io::Error = Error::Closed.into();
+/// assert!(!e.to_string().is_empty());
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error {

@@ -21,6 +21,35 @@ use crate::protocols::{BaseProtocol, ProtocolRef};
 pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
 
 /// A value of `get_extra_info`.
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{ConnectOptions, ExtraInfo, ServerOptions};
+/// # #[derive(Default)]
+/// # struct Quiet;
+/// # impl BaseProtocol for Quiet {}
+/// # impl Protocol for Quiet {}
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new())
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     let (t, _) = lp
+///         .create_connection(Quiet::default, "127.0.0.1", port, ConnectOptions::new())
+///         .await?;
+///     let peer = t.get_extra_info("peername").unwrap();
+///     assert_eq!(peer.as_addr().and_then(|a| a.as_inet()).map(|a| a.port()), Some(port));
+///     assert!(matches!(t.get_extra_info("socket"), Some(ExtraInfo::Fd(_))));
+///     // A key the transport does not know.
+///     assert_eq!(t.get_extra_info("no such key"), None);
+///     t.close();
+///     server.close();
+///     Ok::<_, tulip::transport::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ExtraInfo {
@@ -59,6 +88,62 @@ impl ExtraInfo {
 ///
 /// Methods take `&self`: a transport is shared between the loop's
 /// callbacks, its protocol and its users.
+///
+/// An in-memory transport that records what is written, e.g. to drive a
+/// protocol in a test without a socket:
+///
+/// ```
+/// use std::any::Any;
+/// use std::cell::{Cell, RefCell};
+/// use std::rc::Rc;
+/// use tulip::transport::{Error, ExtraInfo, FlowControl, ProtocolRef, Result, Transport, TransportImpl};
+///
+/// #[derive(Default)]
+/// struct Recorder {
+///     written: RefCell<Vec<u8>>,
+///     closing: Cell<bool>,
+///     eof: Cell<bool>,
+///     protocol: RefCell<Option<ProtocolRef>>,
+///     flow: FlowControl,
+/// }
+///
+/// impl TransportImpl for Recorder {
+///     fn close(&self) { self.closing.set(true) }
+///     fn is_closing(&self) -> bool { self.closing.get() }
+///     fn get_extra_info(&self, _name: &str) -> Option<ExtraInfo> { None }
+///     fn set_protocol(&self, p: ProtocolRef) { *self.protocol.borrow_mut() = Some(p) }
+///     fn get_protocol(&self) -> Option<ProtocolRef> { self.protocol.borrow().clone() }
+///     fn is_reading(&self) -> bool { false }
+///     fn pause_reading(&self) {}
+///     fn resume_reading(&self) {}
+///     fn write(&self, data: &[u8]) -> Result<()> {
+///         if self.eof.get() {
+///             return Err(Error::WriteAfterEof);
+///         }
+///         self.written.borrow_mut().extend_from_slice(data);
+///         Ok(())
+///     }
+///     fn write_eof(&self) -> Result<()> { self.eof.set(true); Ok(()) }
+///     fn can_write_eof(&self) -> bool { true }
+///     fn abort(&self) { self.closing.set(true) }
+///     fn get_write_buffer_size(&self) -> usize { 0 }
+///     fn get_write_buffer_limits(&self) -> (usize, usize) { self.flow.limits() }
+///     fn set_write_buffer_limits(&self, high: Option<usize>, low: Option<usize>) -> Result<()> {
+///         self.flow.set_limits(high, low)
+///     }
+///     fn as_any(&self) -> &dyn Any { self }
+/// }
+///
+/// let recorder = Rc::new(Recorder::default());
+/// let transport = Transport::new(recorder.clone());
+/// transport.writelines(&[b"a", b"b"])?;
+/// transport.write_eof()?;
+/// assert!(matches!(transport.write(b"c"), Err(Error::WriteAfterEof)));
+/// assert_eq!(*recorder.written.borrow(), b"ab");
+/// // The concrete type back from the handle.
+/// assert!(transport.inner().as_any().downcast_ref::<Recorder>().is_some());
+/// # Ok::<(), Error>(())
+/// ```
 pub trait TransportImpl: 'static {
     /// See [`Transport::close`].
     fn close(&self);
@@ -111,6 +196,55 @@ pub type Connection<P> = (Transport, Rc<RefCell<P>>);
 ///
 /// A read-only transport (a read pipe) answers writes with
 /// [`Error::Unsupported`]; a write-only one never reads.
+///
+/// A protocol gets its transport in `connection_made`; the caller of
+/// [`create_connection`](crate::LoopNetExt::create_connection) gets it
+/// too. Writing never blocks: what the socket does not take at once is
+/// buffered, and the protocol is told to pause over the high-water mark.
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{ConnectOptions, Error, ServerOptions};
+///
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl BaseProtocol for Quiet {}
+/// impl Protocol for Quiet {}
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new())
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     let (transport, _) = lp
+///         .create_connection(Quiet::default, "127.0.0.1", port, ConnectOptions::new())
+///         .await?;
+///
+///     // The addresses, as asyncio's `get_extra_info('peername')`.
+///     let peer = transport.peer_addr().and_then(|a| a.as_inet()).unwrap();
+///     assert_eq!(peer.port(), port);
+///     assert!(transport.fd().is_some());
+///
+///     // Water marks: only `high` given, `low` is a quarter of it.
+///     transport.set_write_buffer_limits(Some(1024), None)?;
+///     assert_eq!(transport.get_write_buffer_limits(), (256, 1024));
+///     assert!(transport.set_write_buffer_limits(Some(1), Some(2)).is_err());
+///
+///     transport.write(b"GET / HTTP/1.0\r\n")?;
+///     transport.writelines(&[b"Host: localhost\r\n", b"\r\n"])?;
+///     // Half-close: no more writes, but the peer can still answer.
+///     assert!(transport.can_write_eof());
+///     transport.write_eof()?;
+///     assert!(matches!(transport.write(b"late"), Err(Error::WriteAfterEof)));
+///
+///     transport.close();
+///     assert!(transport.is_closing());
+///     server.close();
+///     Ok::<_, Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone)]
 pub struct Transport {
     inner: Rc<dyn TransportImpl>,
@@ -273,7 +407,28 @@ impl fmt::Debug for Transport {
 }
 
 /// Write-buffer water marks and the paused state of a protocol: the flow
-/// control every writing transport shares.
+/// control every writing transport shares. A transport written outside
+/// tulip (a [`TransportImpl`]) keeps one to pause and resume its protocol
+/// as tulip's own do.
+///
+/// ```
+/// use tulip::transport::FlowControl;
+///
+/// let flow = FlowControl::default();
+/// flow.set_limits(Some(100), None)?;
+/// assert_eq!(flow.limits(), (25, 100));
+/// // Over the high-water mark: pause, once.
+/// assert!(flow.should_pause(101));
+/// assert!(flow.is_paused());
+/// assert!(!flow.should_pause(200));
+/// // Not yet down to the low-water mark; then resume, once.
+/// assert!(!flow.should_resume(26));
+/// assert!(flow.should_resume(25));
+/// assert!(!flow.is_paused());
+/// // `high` under `low` is refused.
+/// assert!(flow.set_limits(Some(1), Some(2)).is_err());
+/// # Ok::<(), tulip::transport::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct FlowControl {
     high: Cell<usize>,

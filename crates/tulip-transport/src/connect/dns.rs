@@ -31,6 +31,14 @@ pub(crate) fn family_of(addr: &SocketAddr) -> AddressFamily {
 
 /// A socket type of [`getaddrinfo`](crate::LoopNetExt::getaddrinfo)
 /// (asyncio's `socket.SOCK_STREAM`, ...).
+///
+/// ```
+/// use tulip::transport::SockType;
+///
+/// assert_eq!(SockType::from_raw(SockType::Datagram.raw()), SockType::Datagram);
+/// // A value tulip has no name for is kept as it is.
+/// assert_eq!(SockType::from_raw(12345), SockType::Other(12345));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SockType {
     /// A byte stream (`SOCK_STREAM`: TCP).
@@ -228,19 +236,24 @@ impl BitOrAssign for NameInfoFlags {
 /// when the name does not exist, `InvalidInput` for bad flags, family or
 /// service, `Other` otherwise.
 ///
-/// ```no_run
-/// use tulip::transport::{AddrInfoOptions, GaiError, LoopNetExt};
-/// let event_loop = tulip::EventLoop::new()?;
-/// let lp = event_loop.handle();
-/// event_loop.run_until_complete(async move {
-///     let err = lp
-///         .getaddrinfo(Some("no-such-host.invalid"), None, AddrInfoOptions::new())
-///         .await
-///         .unwrap_err();
-///     let gai = GaiError::find(&err).expect("a resolution error");
-///     assert!(gai.is_not_found());
-/// })?;
-/// # Ok::<(), tulip::Error>(())
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{AddrInfoOptions, GaiError};
+///
+/// let err = tulip::run(async {
+///     let lp = get_running_loop()?;
+///     // `AI_NUMERICHOST` forbids a lookup: a name fails at once, with no
+///     // DNS server asked.
+///     let options = AddrInfoOptions::new().flags(AddrInfoOptions::AI_NUMERICHOST);
+///     let res = lp.getaddrinfo(Some("example.invalid"), None, options).await;
+///     Ok::<_, tulip::transport::Error>(res.unwrap_err())
+/// })??;
+/// let gai = GaiError::find(&err).expect("a resolution error");
+/// assert!(gai.is_not_found() && !gai.is_temporary());
+/// assert_eq!(err.io_kind(), Some(std::io::ErrorKind::NotFound));
+/// assert!(!gai.message().is_empty());
+/// assert_ne!(gai.code(), 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[doc(alias = "gaierror")]
 #[derive(Debug)]

@@ -105,6 +105,29 @@ impl Listener {
 
 /// A listening socket of a [`Server`]: its address and descriptor
 /// (asyncio's `Server.sockets` items).
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{AddressFamily, ServerOptions};
+/// # #[derive(Default)]
+/// # struct Quiet;
+/// # impl BaseProtocol for Quiet {}
+/// # impl Protocol for Quiet {}
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new())
+///         .await?;
+///     let sock = &server.sockets()[0];
+///     assert_eq!(sock.local_addr().map(|a| a.family()), Some(AddressFamily::Inet));
+///     assert_ne!(sock.inet_addr().unwrap().port(), 0, "the port the OS chose");
+///     assert!(sock.fd() >= 0);
+///     server.close();
+///     Ok::<_, tulip::transport::Error>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ServerSocket {
     addr: Option<SockAddr>,
@@ -157,6 +180,66 @@ impl ServerSocket {
 ///         .await?;
 ///     println!("serving on {:?}", server.sockets()[0].local_addr());
 ///     server.serve_forever().await
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Its life, all on loopback: bound without accepting, then serving in a
+/// task, its clients closed, and the server closed:
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use tulip::prelude::*;
+/// use tulip::transport::{ConnectOptions, Error, ServerOptions};
+///
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl BaseProtocol for Quiet {}
+/// impl Protocol for Quiet {}
+///
+/// /// Counts its connection's end in `lost`.
+/// struct Client(Rc<Cell<u32>>);
+/// impl BaseProtocol for Client {
+///     fn connection_lost(&mut self, _exc: Option<Error>) {
+///         self.0.set(self.0.get() + 1);
+///     }
+/// }
+/// impl Protocol for Client {}
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let options = ServerOptions::new().start_serving(false);
+///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0, options).await?;
+///     // Bound, but not listening yet: a client would be refused.
+///     assert!(!server.is_serving());
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     server.start_serving().await?;
+///     assert!(server.is_serving());
+///
+///     let serving = spawn({
+///         let server = server.clone();
+///         async move { server.serve_forever().await }
+///     });
+///     let lost = Rc::new(Cell::new(0));
+///     let factory = {
+///         let lost = lost.clone();
+///         move || Client(lost.clone())
+///     };
+///     let (_transport, _) = lp
+///         .create_connection(factory, "127.0.0.1", port, ConnectOptions::new())
+///         .await?;
+///
+///     // Stop accepting; the accepted connection stays until closed too.
+///     server.close();
+///     assert!(server.sockets().is_empty());
+///     server.close_clients();
+///     server.wait_closed().await;
+///     serving.await??;
+///     while lost.get() == 0 {
+///         yield_now().await;
+///     }
+///     Ok::<_, Error>(())
 /// })??;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```

@@ -7,6 +7,26 @@ use std::io;
 use std::time::Duration;
 
 /// A TLS failure (inside [`Error::Tls`](crate::Error::Tls)).
+///
+/// ```
+/// use std::io;
+/// use std::time::Duration;
+/// use tulip::transport::rustls::{self, CertificateError};
+/// use tulip::transport::{Error, TlsError};
+///
+/// let expired = TlsError::Rustls(rustls::Error::InvalidCertificate(CertificateError::Expired));
+/// assert!(expired.is_certificate_error());
+/// assert_eq!(expired.certificate_error(), Some(&CertificateError::Expired));
+/// assert_eq!(expired.io_kind(), io::ErrorKind::InvalidData);
+///
+/// let slow = TlsError::HandshakeTimeout(Duration::from_secs(60));
+/// assert!(slow.is_timeout() && !slow.is_certificate_error());
+/// // Inside the transport error, and as an `io::Error`.
+/// let e = Error::from(slow);
+/// assert!(e.is_timeout());
+/// assert_eq!(io::Error::from(e).kind(), io::ErrorKind::TimedOut);
+/// assert_eq!(TlsError::Truncated.io_kind(), io::ErrorKind::UnexpectedEof);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum TlsError {

@@ -112,12 +112,65 @@ fn system_roots() -> Arc<RootCertStore> {
 /// name (`server_hostname`, by default the host connected to), as
 /// asyncio's `ssl.create_default_context()` does.
 ///
+/// Options: the trust roots are chosen by the constructor (the system's,
+/// [`with_ca_pem`](TlsClientConfig::with_ca_pem),
+/// [`with_ca_file`](TlsClientConfig::with_ca_file), an explicit
+/// [`RootCertStore`], or a whole rustls configuration with
+/// [`from_rustls`](TlsClientConfig::from_rustls));
+/// [`alpn_protocols`](TlsClientConfig::alpn_protocols) offers ALPN
+/// names. The per-connection settings live in the option structs:
+/// [`ConnectOptions`](crate::ConnectOptions)'s `tls`, `server_hostname`,
+/// `ssl_handshake_timeout` (60 s by default) and `ssl_shutdown_timeout`
+/// (30 s).
+///
+/// Errors: building fails with [`Error::InvalidInput`] for bad CA data
+/// and [`Error::Io`] for an unreadable CA file (naming it); connecting
+/// fails with [`Error::Tls`] when the server's certificate is not
+/// trusted or not valid for the name, when the handshake breaks, or when
+/// it outlasts `ssl_handshake_timeout`
+/// ([`Error::is_timeout`](crate::Error::is_timeout)).
+///
 /// ```no_run
 /// use tulip::transport::{ConnectOptions, TlsClientConfig};
 ///
 /// let tls = TlsClientConfig::new()?.alpn_protocols(&[b"h2", b"http/1.1"]);
 /// let options = ConnectOptions::new().tls(tls);
 /// # Ok::<(), tulip::transport::Error>(())
+/// ```
+///
+/// A server whose certificate the client does not trust is refused:
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::rustls::{CertificateError, RootCertStore};
+/// use tulip::transport::{ConnectOptions, ServerOptions, TlsClientConfig, TlsServerConfig};
+///
+/// #[derive(Default)]
+/// struct Quiet;
+/// impl BaseProtocol for Quiet {}
+/// impl Protocol for Quiet {}
+///
+/// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+/// let server_tls =
+///     TlsServerConfig::from_pem(cert.cert.pem().as_bytes(), cert.key_pair.serialize_pem().as_bytes())?;
+/// // Trusts nobody.
+/// let client_tls = TlsClientConfig::with_roots(RootCertStore::empty())?;
+///
+/// let res = tulip::run(async move {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new().tls(server_tls))
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     let options = ConnectOptions::new().tls(client_tls).server_hostname("localhost");
+///     let res = lp.create_connection(Quiet::default, "127.0.0.1", port, options).await;
+///     server.close();
+///     Ok::<_, tulip::transport::Error>(res.map(|_| ()))
+/// })??;
+/// let err = res.unwrap_err();
+/// let tls = err.as_tls().expect("a TLS error");
+/// assert!(matches!(tls.certificate_error(), Some(CertificateError::UnknownIssuer)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct TlsClientConfig {
@@ -152,6 +205,19 @@ impl TlsClientConfig {
     ///
     /// Errors: [`Error::InvalidInput`] if the text holds no certificate
     /// or a malformed one.
+    ///
+    /// ```
+    /// use tulip::transport::{Error, TlsClientConfig};
+    ///
+    /// let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    /// let tls = TlsClientConfig::with_ca_pem(ca.cert.pem().as_bytes())?
+    ///     .alpn_protocols(&[b"h2", b"http/1.1"]);
+    /// assert_eq!(tls.rustls_config().alpn_protocols.len(), 2);
+    ///
+    /// let err = TlsClientConfig::with_ca_pem(b"not a certificate").unwrap_err();
+    /// assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_ca_pem(pem: &[u8]) -> Result<TlsClientConfig> {
         TlsClientConfig::with_ca_certificates(pem_certificates(pem, "the CA data")?)
     }
@@ -201,6 +267,39 @@ impl TlsClientConfig {
     /// can read and change it. For tests against a throwaway server only
     /// (asyncio's `check_hostname = False` with `verify_mode =
     /// CERT_NONE`). This is the only way tulip skips verification.
+    ///
+    /// The connection is still encrypted, but to whoever answered: here a
+    /// self-signed server nobody vouches for is accepted.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::transport::{ConnectOptions, ServerOptions, TlsClientConfig, TlsServerConfig};
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl BaseProtocol for Quiet {}
+    /// # impl Protocol for Quiet {}
+    ///
+    /// let cert = rcgen::generate_simple_self_signed(vec!["anything".to_string()])?;
+    /// let server_tls = TlsServerConfig::from_pem(
+    ///     cert.cert.pem().as_bytes(),
+    ///     cert.key_pair.serialize_pem().as_bytes(),
+    /// )?;
+    /// tulip::run(async move {
+    ///     let lp = get_running_loop()?;
+    ///     let options = ServerOptions::new().tls(server_tls);
+    ///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0, options).await?;
+    ///     let port = server.sockets()[0].inet_addr().unwrap().port();
+    ///     let tls = TlsClientConfig::dangerous_no_certificate_verification();
+    ///     let (t, _) = lp
+    ///         .create_connection(Quiet::default, "127.0.0.1", port, ConnectOptions::new().tls(tls))
+    ///         .await?;
+    ///     assert!(t.tls_info().is_some());
+    ///     t.close();
+    ///     server.close();
+    ///     Ok::<_, tulip::transport::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn dangerous_no_certificate_verification() -> TlsClientConfig {
         let provider = provider();
         let verifier = Arc::new(NoVerification(provider.clone()));
@@ -244,12 +343,88 @@ impl fmt::Debug for TlsClientConfig {
 /// A server's TLS configuration (asyncio's server `SSLContext` with
 /// `load_cert_chain`).
 ///
+/// Options: the certificate chain and key come from the constructor
+/// (DER, PEM texts, PEM files, or a whole rustls configuration with
+/// [`from_rustls`](TlsServerConfig::from_rustls));
+/// [`alpn_protocols`](TlsServerConfig::alpn_protocols) names the
+/// protocols it accepts. Per server: [`ServerOptions`](crate::ServerOptions)'s
+/// `tls` and `ssl_*` timeouts (or
+/// [`AcceptedSocketOptions`](crate::AcceptedSocketOptions)'s for one
+/// accepted socket).
+///
+/// Errors: building fails with [`Error::InvalidInput`] for a malformed
+/// PEM text, no certificate or no key, [`Error::Io`] for an unreadable
+/// file (naming it), [`Error::Tls`] for a key that does not fit the
+/// certificate. A client's failed handshake is no error of the server:
+/// that connection is closed and the server goes on.
+///
 /// ```no_run
 /// use tulip::transport::{ServerOptions, TlsServerConfig};
 ///
 /// let tls = TlsServerConfig::from_pem_files("cert.pem", "key.pem")?;
 /// let options = ServerOptions::new().tls(tls);
 /// # Ok::<(), tulip::transport::Error>(())
+/// ```
+///
+/// A TLS echo round trip over loopback, with a self-signed certificate
+/// generated on the spot (by the `rcgen` crate) and trusted by the client:
+///
+/// ```
+/// use tulip::prelude::*;
+/// use tulip::transport::{ConnectOptions, Error, ServerOptions, TlsClientConfig, TlsServerConfig};
+///
+/// #[derive(Default)]
+/// struct Echo(Option<Transport>);
+/// impl BaseProtocol for Echo {}
+/// impl Protocol for Echo {
+///     fn connection_made(&mut self, t: Transport) {
+///         self.0 = Some(t);
+///     }
+///     fn data_received(&mut self, data: &[u8]) {
+///         if let Some(t) = &self.0 {
+///             let _ = t.write(data);
+///         }
+///     }
+/// }
+///
+/// struct Client(LoopFuture<Vec<u8>>);
+/// impl BaseProtocol for Client {}
+/// impl Protocol for Client {
+///     fn data_received(&mut self, data: &[u8]) {
+///         let _ = self.0.set_result(data.to_vec());
+///     }
+/// }
+///
+/// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+/// let cert_pem = cert.cert.pem();
+/// let server_tls =
+///     TlsServerConfig::from_pem(cert_pem.as_bytes(), cert.key_pair.serialize_pem().as_bytes())?;
+/// let client_tls = TlsClientConfig::with_ca_pem(cert_pem.as_bytes())?;
+///
+/// let (reply, version) = tulip::run(async move {
+///     let lp = get_running_loop()?;
+///     let server = lp
+///         .create_server(Echo::default, "127.0.0.1", 0, ServerOptions::new().tls(server_tls))
+///         .await?;
+///     let port = server.sockets()[0].inet_addr().unwrap().port();
+///     let reply = lp.create_future();
+///     let factory = {
+///         let reply = reply.clone();
+///         move || Client(reply.clone())
+///     };
+///     // The certificate names "localhost", not the address dialled.
+///     let options = ConnectOptions::new().tls(client_tls).server_hostname("localhost");
+///     let (transport, _) = lp.create_connection(factory, "127.0.0.1", port, options).await?;
+///     let version = transport.tls_info().and_then(|i| i.protocol_version);
+///     transport.write(b"secret")?;
+///     let reply = reply.await?;
+///     transport.close();
+///     server.close();
+///     Ok::<_, Error>((reply, version))
+/// })??;
+/// assert_eq!(reply, b"secret");
+/// assert!(version.is_some());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct TlsServerConfig {
@@ -286,6 +461,21 @@ impl TlsServerConfig {
     ///
     /// Errors: [`Error::InvalidInput`] for a malformed text, no
     /// certificate or no key; as `from_der`.
+    ///
+    /// ```
+    /// use tulip::transport::{Error, TlsServerConfig};
+    ///
+    /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+    /// let (cert_pem, key_pem) = (cert.cert.pem(), cert.key_pair.serialize_pem());
+    /// let tls = TlsServerConfig::from_pem(cert_pem.as_bytes(), key_pem.as_bytes())?
+    ///     .alpn_protocols(&[b"h2"]);
+    /// assert_eq!(tls.rustls_config().alpn_protocols, vec![b"h2".to_vec()]);
+    ///
+    /// // The key where the certificate should be: no certificate found.
+    /// let err = TlsServerConfig::from_pem(key_pem.as_bytes(), key_pem.as_bytes()).unwrap_err();
+    /// assert!(matches!(err, Error::InvalidInput(_)), "{err}");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn from_pem(cert_chain_pem: &[u8], key_pem: &[u8]) -> Result<TlsServerConfig> {
         TlsServerConfig::from_named_pem(
             cert_chain_pem,
@@ -359,6 +549,21 @@ impl fmt::Debug for TlsServerConfig {
 /// [`LoopNetExt::start_tls`](crate::LoopNetExt::start_tls): asyncio's
 /// `sslcontext` with its `server_side` flag, which is which variant this
 /// is.
+///
+/// ```
+/// use tulip::transport::{TlsClientConfig, TlsConfig, TlsServerConfig};
+///
+/// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
+/// let server = TlsServerConfig::from_pem(
+///     cert.cert.pem().as_bytes(),
+///     cert.key_pair.serialize_pem().as_bytes(),
+/// )?;
+/// let client = TlsClientConfig::with_ca_pem(cert.cert.pem().as_bytes())?;
+/// // `start_tls` takes either, by `Into<TlsConfig>`.
+/// assert!(matches!(TlsConfig::from(server), TlsConfig::Server(_)));
+/// assert!(matches!(TlsConfig::from(client), TlsConfig::Client(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub enum TlsConfig {
     /// The client side: verifies the peer.
