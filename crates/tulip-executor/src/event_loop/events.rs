@@ -69,6 +69,14 @@ impl Default for EventLoopBuilder {
 impl EventLoopBuilder {
     /// The reactor backend (default: `TULIP_BACKEND`, else `epoll` on
     /// Linux, `polling` elsewhere).
+    ///
+    /// ```
+    /// use tulip::reactor::BackendKind;
+    ///
+    /// let event_loop = tulip::EventLoop::builder().backend(BackendKind::Polling).build()?;
+    /// assert_eq!(event_loop.backend_kind(), BackendKind::Polling);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn backend(mut self, kind: BackendKind) -> EventLoopBuilder {
         self.backend = kind;
         self
@@ -78,18 +86,41 @@ impl EventLoopBuilder {
     /// until [`Loop::advance`] moves it, or until the loop has nothing to do
     /// but wait for a timer, when it jumps straight to that timer. Timer-heavy
     /// tests then run instantly and deterministically.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use tulip::prelude::*;
+    ///
+    /// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
+    /// let started = Instant::now();
+    /// event_loop.run_until_complete(sleep(Duration::from_secs(3600)))?; // an hour, virtually
+    /// assert!(started.elapsed() < Duration::from_secs(60));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn paused_clock(mut self, paused: bool) -> EventLoopBuilder {
         self.paused_clock = paused;
         self
     }
 
     /// Debug mode from the start (default: `TULIP_DEBUG=1`).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::builder().debug(true).build()?;
+    /// assert!(event_loop.get_debug());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn debug(mut self, debug: bool) -> EventLoopBuilder {
         self.debug = debug;
         self
     }
 
     /// Opens the loop (its poller and notifier).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::builder().debug(false).build()?;
+    /// assert_eq!(event_loop.run_until_complete(async { 1 + 1 })?, 2);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn build(self) -> Result<EventLoop, Error> {
         let inner = LoopInner::new(self.backend, self.paused_clock, self.debug)?;
         Ok(EventLoop {
@@ -101,6 +132,13 @@ impl EventLoopBuilder {
 impl EventLoop {
     /// A new loop with the default settings (asyncio's `new_event_loop`,
     /// without the thread's loop factory).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// assert_eq!(event_loop.run_until_complete(async { "done" })?, "done");
+    /// event_loop.close()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn new() -> Result<EventLoop, Error> {
         EventLoopBuilder::default().build()
     }
@@ -111,6 +149,14 @@ impl EventLoop {
     }
 
     /// The loop's handle.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle(); // a cheap, clonable handle for tasks and callbacks
+    /// let task = lp.create_task(async { 7 });
+    /// assert_eq!(event_loop.run_until_complete(task)??, 7);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn handle(&self) -> Loop {
         self.lp.clone()
     }
@@ -118,6 +164,16 @@ impl EventLoop {
     /// Runs the loop until [`Loop::stop`] is called (asyncio's
     /// `run_forever`). [`Error::LoopRunning`] if this or another loop is
     /// already running on this thread, [`Error::LoopClosed`] after close.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// event_loop.call_later(Duration::from_millis(1), move || lp.stop())?;
+    /// event_loop.run_forever()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn run_forever(&self) -> Result<(), Error> {
         let _guard = RunningGuard::enter(&self.lp)?;
         loop {
@@ -134,6 +190,19 @@ impl EventLoop {
     /// resumed here. If the task is cancelled the result is
     /// [`Error::Cancelled`]; if the loop is stopped first,
     /// [`Error::StoppedBeforeComplete`] (the task stays scheduled).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tulip::prelude::*;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let out = event_loop.run_until_complete(async {
+    ///     sleep(Duration::from_millis(1)).await;
+    ///     "finished"
+    /// })?;
+    /// assert_eq!(out, "finished");
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[track_caller]
     #[doc(alias = "block_on")]
     pub fn run_until_complete<F>(&self, future: F) -> Result<F::Output, Error>
@@ -167,6 +236,15 @@ impl EventLoop {
     /// cancelled and their futures dropped; queued callbacks, timers and
     /// watched descriptors are dropped; the default executor is released
     /// without waiting. Idempotent; [`Error::LoopRunning`] while running.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let task = event_loop.create_task(std::future::pending::<()>());
+    /// event_loop.close()?;
+    /// assert!(task.cancelled()); // pending tasks are cancelled by close
+    /// event_loop.close()?; // idempotent
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn close(&self) -> Result<(), Error> {
         self.lp.close_inner()
     }

@@ -140,12 +140,41 @@ fn spawn_failed<T: 'static>(
 
 /// Spawns `future` on the running loop (asyncio's `asyncio.create_task`).
 ///
+/// It returns at once with a [`Task`](crate::Task): the task is scheduled
+/// and first runs when the caller yields to the loop. Awaiting the `Task`
+/// gives `Ok(output)`, `Err(Error::Cancelled)` if it was cancelled, or
+/// `Err(Error::Panicked(..))` if its future panicked (the panic is caught
+/// and does not reach the loop).
+///
+/// Dropping the `Task` (or calling [`detach`](crate::Task::detach)) does
+/// *not* stop it: the task runs on, detached, to completion, and its
+/// outcome is dropped. To stop it, call [`cancel`](crate::Task::cancel):
+/// its future is dropped at its next poll and awaiting the `Task` gives
+/// `Err(Error::Cancelled)`.
+///
 /// ```
-/// use tulip::spawn;
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
 /// tulip::run(async {
 ///     let task = spawn(async { 6 * 7 });
-///     assert_eq!(task.await.unwrap(), 42);
-/// })?;
+///     assert_eq!(task.await?, 42);
+///
+///     // Dropped: detached, it still runs to completion.
+///     let ran = Rc::new(Cell::new(false));
+///     let flag = ran.clone();
+///     drop(spawn(async move { flag.set(true) }));
+///     sleep(Duration::from_millis(1)).await;
+///     assert!(ran.get());
+///
+///     // Cancelled: stopped at its next suspension.
+///     let task = spawn(sleep(Duration::from_secs(3600)));
+///     task.cancel();
+///     assert!(task.await.unwrap_err().is_cancelled());
+///     Ok::<(), tulip::Error>(())
+/// })??;
 /// # Ok::<(), tulip::Error>(())
 /// ```
 ///
