@@ -254,6 +254,20 @@ pub fn gather<G: GatherInput>(input: G) -> Gather<G> {
 }
 
 /// The future of [`gather`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
+/// event_loop.run_until_complete(async {
+///     let both = gather((sleep(Duration::from_secs(60)), sleep(Duration::from_secs(90))));
+///     assert_eq!(all_tasks().len(), 3); // the children started at the call
+///     drop(both); // dropping a Gather cancels its children
+///     assert_eq!(all_tasks().len(), 1);
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited; dropping a Gather cancels its children"]
 pub struct Gather<G: GatherInput> {
     /// The futures, until they are spawned: at once inside a running loop,
@@ -342,6 +356,17 @@ impl<G: GatherInput> Future for Gather<G> {
 }
 
 /// The future of [`Gather::return_exceptions`].
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let (a, b) = gather((async { 1 }, async { "two" })).return_exceptions().await;
+///     assert_eq!((a?, b?), (1, "two"));
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited; dropping it cancels the children"]
 pub struct GatherOutcomes<G: GatherInput> {
     inner: Gather<G>,
@@ -393,6 +418,19 @@ pub fn try_gather<G: TryGatherInput>(input: G) -> TryGather<G> {
 }
 
 /// The future of [`try_gather`].
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// // The error type converts from tulip::Error (a child task's own failure).
+/// tulip::run(async {
+///     let names = ["a", "b"].map(|s| async move { Ok::<_, tulip::Error>(s) });
+///     let lines = try_gather(Vec::from(names)).await?;
+///     assert_eq!(lines, ["a", "b"]);
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited; dropping a TryGather cancels its children"]
 pub struct TryGather<G: TryGatherInput> {
     input: Option<G>,
