@@ -433,6 +433,24 @@ impl Loop {
     /// Errors: [`Error::LoopClosed`]; [`Error::Io`] if the descriptor cannot
     /// be watched (e.g. a regular file under epoll) or is used by an async
     /// I/O object (`AlreadyExists`).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// let (rx, mut tx) = UnixStream::pair()?;
+    /// tx.write_all(b"x")?;
+    /// let fd = rx.as_raw_fd();
+    /// event_loop.add_reader(&rx, move || {
+    ///     assert!(lp.remove_reader(fd)); // level-triggered: stop watching once handled
+    ///     lp.stop();
+    /// })?;
+    /// event_loop.run_forever()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[track_caller]
     pub fn add_reader<F: FnMut() + 'static>(
         &self,
@@ -447,6 +465,22 @@ impl Loop {
     }
 
     /// Calls `callback` whenever `fd` is writable; as [`add_reader`](Loop::add_reader).
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// let (sock, _peer) = UnixStream::pair()?;
+    /// let fd = sock.as_raw_fd();
+    /// event_loop.add_writer(&sock, move || {
+    ///     lp.remove_writer(fd); // an empty buffer is writable at once
+    ///     lp.stop();
+    /// })?;
+    /// event_loop.run_forever()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[track_caller]
     pub fn add_writer<F: FnMut() + 'static>(
         &self,
@@ -482,11 +516,34 @@ impl Loop {
     /// Takes the descriptor number (`sock.as_raw_fd()`), as asyncio takes an
     /// fd, so that a reader can be removed even after its descriptor was
     /// closed.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let (sock, _peer) = UnixStream::pair()?;
+    /// assert!(!event_loop.remove_reader(sock.as_raw_fd())); // nothing registered
+    /// event_loop.add_reader(&sock, || ())?;
+    /// assert!(event_loop.remove_reader(sock.as_raw_fd()));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn remove_reader(&self, fd: impl AsRawFd) -> bool {
         self.remove(fd.as_raw_fd(), true)
     }
 
     /// Stops watching `fd` for writability; as [`remove_reader`](Loop::remove_reader).
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let (sock, _peer) = UnixStream::pair()?;
+    /// event_loop.add_writer(&sock, || ())?;
+    /// assert!(event_loop.remove_writer(sock.as_raw_fd()));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn remove_writer(&self, fd: impl AsRawFd) -> bool {
         self.remove(fd.as_raw_fd(), false)
     }
@@ -522,6 +579,17 @@ impl Loop {
 
     /// Registers `fd` for async I/O (edge-triggered readiness delivered to
     /// wakers). For the transport layer; see [`IoSource`].
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let (sock, _peer) = UnixStream::pair()?;
+    /// sock.set_nonblocking(true)?;
+    /// let source = event_loop.register_io(&sock)?;
+    /// event_loop.deregister_io(&source)?; // before the descriptor closes
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn register_io(&self, fd: impl AsFd) -> Result<Rc<IoSource>, Error> {
         self.check_closed()?;
         Ok(self.inner.reactor.borrow_mut().register(fd.as_fd())?)
@@ -539,11 +607,25 @@ impl Loop {
     }
 
     /// The reactor backend this loop polls with.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::builder().backend(tulip::BackendKind::Polling).build()?;
+    /// assert_eq!(event_loop.backend_kind(), tulip::BackendKind::Polling);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn backend_kind(&self) -> BackendKind {
         self.inner.reactor.borrow().backend_kind()
     }
 
     /// A `Send + Sync` handle for other threads.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let remote = event_loop.remote();
+    /// std::thread::spawn(move || remote.stop()).join().unwrap()?;
+    /// event_loop.run_forever()?; // stopped from the other thread
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn remote(&self) -> RemoteLoop {
         RemoteLoop::new(self.inner.remote.clone())
     }
@@ -881,6 +963,13 @@ impl Loop {
     /// callbacks and task steps slower than
     /// [`slow_callback_duration`](Loop::slow_callback_duration) are
     /// reported with where they were created.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// event_loop.set_debug(true);
+    /// assert!(event_loop.get_debug());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn set_debug(&self, enabled: bool) {
         self.inner.debug.set_enabled(enabled);
     }
@@ -892,6 +981,15 @@ impl Loop {
     }
 
     /// Sets the slow-callback threshold of debug mode.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// event_loop.set_slow_callback_duration(Duration::from_millis(10));
+    /// assert_eq!(event_loop.slow_callback_duration(), Duration::from_millis(10));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn set_slow_callback_duration(&self, d: Duration) {
         self.inner.debug.set_slow_callback_duration(d);
     }

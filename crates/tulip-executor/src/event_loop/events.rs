@@ -144,6 +144,12 @@ impl EventLoop {
     }
 
     /// A builder for non-default settings.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::builder().paused_clock(true).debug(true).build()?;
+    /// assert!(event_loop.is_clock_paused() && event_loop.get_debug());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn builder() -> EventLoopBuilder {
         EventLoopBuilder::default()
     }
@@ -289,6 +295,20 @@ static LOOP_FACTORY: RwLock<Option<LoopFactory>> = RwLock::new(None);
 /// Sets (or with `None` resets) the factory [`new_event_loop`] and
 /// `tulip::run` use, for every thread: what asyncio's event loop policy's
 /// `new_event_loop` does.
+///
+/// ```standalone_crate
+/// use tulip::{EventLoop, new_event_loop, set_event_loop_factory};
+///
+/// fn debug_loop() -> Result<EventLoop, tulip::Error> {
+///     EventLoop::builder().debug(true).build()
+/// }
+///
+/// set_event_loop_factory(Some(debug_loop));
+/// assert!(new_event_loop()?.get_debug());
+/// tulip::run(async { assert!(tulip::get_running_loop().unwrap().get_debug()) })?;
+/// set_event_loop_factory(None); // back to EventLoop::new
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub fn set_event_loop_factory(factory: Option<LoopFactory>) {
     match LOOP_FACTORY.write() {
         Ok(mut g) => *g = factory,
@@ -298,6 +318,12 @@ pub fn set_event_loop_factory(factory: Option<LoopFactory>) {
 
 /// A new event loop from the factory set with [`set_event_loop_factory`]
 /// (default: [`EventLoop::new`]). asyncio's `new_event_loop`.
+///
+/// ```
+/// let event_loop = tulip::new_event_loop()?;
+/// assert_eq!(event_loop.run_until_complete(async { 5 })?, 5);
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub fn new_event_loop() -> Result<EventLoop, Error> {
     let factory = match LOOP_FACTORY.read() {
         Ok(g) => *g,
@@ -311,6 +337,17 @@ pub fn new_event_loop() -> Result<EventLoop, Error> {
 
 /// Sets the current loop of this thread (asyncio's `set_event_loop`);
 /// `None` clears it.
+///
+/// ```
+/// use tulip::{EventLoop, get_event_loop, set_event_loop};
+///
+/// let event_loop = EventLoop::new()?;
+/// set_event_loop(Some(&event_loop));
+/// assert!(get_event_loop()?.same_loop(&event_loop));
+/// set_event_loop(None);
+/// assert!(get_event_loop().is_err());
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub fn set_event_loop(lp: Option<&Loop>) {
     CURRENT.with(|c| *c.borrow_mut() = lp.cloned());
 }
