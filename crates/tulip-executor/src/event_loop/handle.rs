@@ -221,14 +221,14 @@ impl Handle {
         is_cancelled(&*self.cb)
     }
 
-///
-/// ```
-/// let event_loop = tulip::EventLoop::new()?;
-/// let handle = event_loop.call_soon(|| ())?;
-/// assert_eq!(handle.source_location().file(), file!());
-/// # Ok::<(), tulip::Error>(())
-/// ```
     /// Where the callback was scheduled from.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let handle = event_loop.call_soon(|| ())?;
+    /// assert_eq!(handle.source_location().file(), file!());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn source_location(&self) -> &'static Location<'static> {
         self.cb.site()
     }
@@ -315,16 +315,16 @@ impl TimerHandle {
         self.when
     }
 
-///
-/// ```
-/// use std::time::Duration;
-///
-/// let event_loop = tulip::EventLoop::new()?;
-/// let timer = event_loop.call_later(Duration::from_secs(60), || ())?;
-/// assert_eq!(timer.source_location().file(), file!());
-/// # Ok::<(), tulip::Error>(())
-/// ```
     /// Where the timer was scheduled from.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let timer = event_loop.call_later(Duration::from_secs(60), || ())?;
+    /// assert_eq!(timer.source_location().file(), file!());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn source_location(&self) -> &'static Location<'static> {
         self.cb.site()
     }
