@@ -172,11 +172,28 @@ impl<T: 'static> LoopFuture<T> {
     }
 
     /// Whether the future has an outcome.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<()>();
+    /// assert!(!fut.done());
+    /// fut.set_result(())?;
+    /// assert!(fut.done());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn done(&self) -> bool {
         !matches!(*self.state.outcome.borrow(), Outcome::Pending)
     }
 
     /// Whether the future was cancelled.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<()>();
+    /// fut.cancel();
+    /// assert!(fut.cancelled());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn cancelled(&self) -> bool {
         matches!(
             *self.state.outcome.borrow(),
@@ -289,6 +306,15 @@ impl<T: 'static> LoopFuture<T> {
     }
 
     /// Removes a done callback not yet scheduled; whether it was found.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<()>();
+    /// let id = fut.add_done_callback(|_| unreachable!("removed"));
+    /// assert!(fut.remove_done_callback(id));
+    /// assert!(!fut.remove_done_callback(id)); // gone already
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn remove_done_callback(&self, id: CallbackId) -> bool {
         let mut cbs = self.state.callbacks.borrow_mut();
         let before = cbs.len();
@@ -297,6 +323,15 @@ impl<T: 'static> LoopFuture<T> {
     }
 
     /// The loop the future belongs to (`None` once it is gone).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<()>();
+    /// assert!(fut.get_loop().unwrap().same_loop(&event_loop));
+    /// drop(event_loop);
+    /// assert!(fut.get_loop().is_none()); // the loop is gone
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn get_loop(&self) -> Option<Loop> {
         self.state.lp.upgrade().map(Loop::from_inner)
     }
@@ -345,6 +380,20 @@ impl<T: Clone + 'static> Future for LoopFuture<T> {
 }
 
 /// The future of [`LoopFuture::wait`].
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let fut = get_running_loop()?.create_future::<String>();
+///     fut.set_result("done".into())?;
+///     let waiting: tulip::WaitDone<'_, String> = fut.wait();
+///     waiting.await;
+///     assert_eq!(fut.take_result()?, "done");
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct WaitDone<'a, T> {
     fut: &'a LoopFuture<T>,

@@ -72,6 +72,12 @@ pub struct Runner {
 
 impl Runner {
     /// A runner on a loop from [`new_event_loop`].
+    ///
+    /// ```
+    /// let runner = tulip::Runner::new()?;
+    /// assert_eq!(runner.run(async { "one loop" })?, "one loop");
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn new() -> Result<Runner, Error> {
         Runner::with_loop(new_event_loop()?)
     }
