@@ -213,6 +213,12 @@ pub struct PanicError {
 
 impl PanicError {
     /// Wraps a payload caught by `catch_unwind`.
+    ///
+    /// ```
+    /// let payload = std::panic::catch_unwind(|| panic!("oops {}", 1)).unwrap_err();
+    /// let err = tulip::PanicError::new(payload);
+    /// assert_eq!(err.message(), "oops 1");
+    /// ```
     pub fn new(payload: Box<dyn Any + Send>) -> PanicError {
         let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
             Arc::from(*s)
@@ -228,11 +234,24 @@ impl PanicError {
     }
 
     /// The panic's message (`"Box<dyn Any>"` if it was not a string).
+    ///
+    /// ```
+    /// let err = tulip::PanicError::new(Box::new(42_u8)); // not a string
+    /// assert_eq!(err.message(), "Box<dyn Any>");
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// Takes the payload, for `std::panic::resume_unwind`; `None` once taken.
+    ///
+    /// ```
+    /// let err = tulip::PanicError::new(Box::new("boom"));
+    /// let copy = err.clone(); // clones share the payload
+    /// let payload = err.take_payload().unwrap();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// assert!(copy.take_payload().is_none()); // taken once
+    /// ```
     pub fn take_payload(&self) -> Option<Box<dyn Any + Send>> {
         match self.payload.lock() {
             Ok(mut g) => g.take(),

@@ -33,6 +33,22 @@ use crate::toolkit::task_set::{Child, TaskSet, spawn_child};
 
 /// What [`gather`] accepts: a `Vec` of futures, or a tuple of futures of
 /// different types (arity 1 to 8).
+///
+/// ```
+/// use tulip::{GatherInput, gather};
+///
+/// // Generic over what gather accepts: a Vec or a tuple.
+/// async fn all_of<G: GatherInput>(input: G) -> Result<G::Output, tulip::Error> {
+///     gather(input).await
+/// }
+///
+/// tulip::run(async {
+///     assert_eq!(all_of(vec![async { 1 }]).await?, [1]);
+///     assert_eq!(all_of((async { 1 }, async { 'b' })).await?, (1, 'b'));
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub trait GatherInput {
     /// The output of one child task, as the gather stores it.
     type Item: 'static;
@@ -72,6 +88,18 @@ where
 
 /// What [`try_gather`] accepts: a `Vec` of futures yielding `Result<T, E>`,
 /// or a tuple of futures yielding `Result<_, E>` with one error type.
+///
+/// ```
+/// use tulip::{Error, try_gather};
+///
+/// tulip::run(async {
+///     // A tuple: different value types, one error type.
+///     let (n, s) = try_gather((async { Ok::<_, Error>(1) }, async { Ok::<_, Error>("one") })).await?;
+///     assert_eq!((n, s), (1, "one"));
+///     Ok::<(), Error>(())
+/// })??;
+/// # Ok::<(), Error>(())
+/// ```
 pub trait TryGatherInput {
     /// The `Ok` value of one child, as the gather stores it.
     type Value: 'static;
@@ -141,6 +169,13 @@ macro_rules! tuple_gather {
 
 /// A `Result<T, E>` seen through its parts, for the tuple impls of
 /// [`TryGatherInput`].
+///
+/// ```
+/// use tulip::TryOutput;
+///
+/// let r: Result<u8, String> = Ok(1);
+/// assert_eq!(r.into_result(), Ok(1));
+/// ```
 pub trait TryOutput: 'static {
     /// The `Ok` type.
     type Ok: 'static;
