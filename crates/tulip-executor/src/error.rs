@@ -9,6 +9,20 @@ use std::sync::{Arc, Mutex};
 /// asyncio raises these as exceptions; tulip returns them. `Clone`, `Send`
 /// and `Sync`, so one outcome can be handed to every awaiter of a
 /// [`LoopFuture`](crate::LoopFuture) and across threads.
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let slow = sleep(Duration::from_secs(3600));
+///     match wait_for(slow, Duration::from_millis(1)).await {
+///         Err(tulip::Error::Timeout) => {} // asyncio's TimeoutError
+///         other => panic!("expected a timeout, got {other:?}"),
+///     }
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Error {
@@ -53,27 +67,77 @@ pub enum Error {
 
 impl Error {
     /// Whether this is [`Error::Cancelled`].
+    ///
+    /// ```
+    /// tulip::run(async {
+    ///     let task = tulip::spawn(std::future::pending::<()>());
+    ///     task.cancel();
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn is_cancelled(&self) -> bool {
         matches!(self, Error::Cancelled)
     }
 
     /// Whether this is [`Error::Panicked`].
+    ///
+    /// ```
+    /// tulip::run(async {
+    ///     let task = tulip::spawn(async { panic!("boom") });
+    ///     let err = task.await.unwrap_err();
+    ///     assert!(err.is_panic());
+    ///     assert_eq!(err.to_string(), "panicked: boom");
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, Error::Panicked(_))
     }
 
     /// Whether this is [`Error::Timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let err = wait_for(std::future::pending::<()>(), Duration::from_millis(1)).await.unwrap_err();
+    ///     assert!(err.is_timeout());
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn is_timeout(&self) -> bool {
         matches!(self, Error::Timeout)
     }
 
     /// Wraps any error as [`Error::Exception`].
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// let err = tulip::Error::exception(io::Error::other("disk full"));
+    /// assert!(matches!(err, tulip::Error::Exception(_)));
+    /// assert_eq!(err.to_string(), "disk full");
+    /// ```
     pub fn exception(err: impl std::error::Error + Send + Sync + 'static) -> Error {
         Error::Exception(Arc::new(err))
     }
 
     /// Resumes the panic this error carries, if it is a [`Error::Panicked`]
     /// whose payload was not taken yet; otherwise returns the error.
+    ///
+    /// ```
+    /// use std::panic::{AssertUnwindSafe, catch_unwind};
+    ///
+    /// let caught = catch_unwind(|| panic!("boom")).unwrap_err();
+    /// let err = tulip::Error::Panicked(tulip::PanicError::new(caught));
+    /// let resumed = catch_unwind(AssertUnwindSafe(|| err.resume_panic()));
+    /// assert!(resumed.is_err()); // the panic carried on
+    ///
+    /// // Any other error comes back as it was.
+    /// assert!(tulip::Error::Timeout.resume_panic().is_timeout());
+    /// ```
     pub fn resume_panic(self) -> Error {
         if let Error::Panicked(p) = &self {
             if let Some(payload) = p.take_payload() {
@@ -130,6 +194,17 @@ impl From<std::io::Error> for Error {
 /// The payload of a caught panic, with its message kept as text.
 ///
 /// The payload can be taken once (to resume the panic); clones share it.
+///
+/// ```
+/// tulip::run(async {
+///     let task = tulip::spawn(async { panic!("boom") });
+///     let Err(tulip::Error::Panicked(p)) = task.await else { unreachable!() };
+///     assert_eq!(p.message(), "boom");
+///     assert!(p.take_payload().is_some()); // once: for resume_unwind
+///     assert!(p.take_payload().is_none());
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct PanicError {
     message: Arc<str>,
@@ -138,6 +213,12 @@ pub struct PanicError {
 
 impl PanicError {
     /// Wraps a payload caught by `catch_unwind`.
+    ///
+    /// ```
+    /// let payload = std::panic::catch_unwind(|| panic!("oops {}", 1)).unwrap_err();
+    /// let err = tulip::PanicError::new(payload);
+    /// assert_eq!(err.message(), "oops 1");
+    /// ```
     pub fn new(payload: Box<dyn Any + Send>) -> PanicError {
         let message: Arc<str> = if let Some(s) = payload.downcast_ref::<&'static str>() {
             Arc::from(*s)
@@ -153,11 +234,24 @@ impl PanicError {
     }
 
     /// The panic's message (`"Box<dyn Any>"` if it was not a string).
+    ///
+    /// ```
+    /// let err = tulip::PanicError::new(Box::new(42_u8)); // not a string
+    /// assert_eq!(err.message(), "Box<dyn Any>");
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// Takes the payload, for `std::panic::resume_unwind`; `None` once taken.
+    ///
+    /// ```
+    /// let err = tulip::PanicError::new(Box::new("boom"));
+    /// let copy = err.clone(); // clones share the payload
+    /// let payload = err.take_payload().unwrap();
+    /// assert_eq!(payload.downcast_ref::<&str>(), Some(&"boom"));
+    /// assert!(copy.take_payload().is_none()); // taken once
+    /// ```
     pub fn take_payload(&self) -> Option<Box<dyn Any + Send>> {
         match self.payload.lock() {
             Ok(mut g) => g.take(),

@@ -70,6 +70,20 @@ impl<T> Clone for LoopFuture<T> {
 
 impl Loop {
     /// A new pending future attached to this loop (asyncio's `create_future`).
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let fut = lp.create_future::<u32>();
+    ///     let setter = fut.clone();
+    ///     lp.call_soon(move || setter.set_result(42).unwrap())?;
+    ///     assert_eq!(fut.await?, 42);
+    ///     Ok::<(), tulip::Error>(())
+    /// })??;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[doc(alias = "Future")]
     pub fn create_future<T: 'static>(&self) -> LoopFuture<T> {
         LoopFuture {
@@ -111,27 +125,75 @@ impl<T: 'static> LoopFuture<T> {
 
     /// Completes the future with `value`. [`Error::InvalidState`] if it is
     /// already done.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future();
+    /// fut.set_result("ready")?;
+    /// assert!(fut.done());
+    /// assert_eq!(fut.result()?, "ready");
+    /// assert!(fut.set_result("again").is_err()); // already done: InvalidState
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn set_result(&self, value: T) -> Result<(), Error> {
         self.complete(Ok(value))
     }
 
     /// Completes the future with an error. [`Error::InvalidState`] if it is
     /// already done.
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<()>();
+    /// fut.set_exception(tulip::Error::exception(io::Error::other("no route")))?;
+    /// assert_eq!(fut.exception()?.unwrap().to_string(), "no route");
+    /// assert!(fut.result().is_err());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn set_exception(&self, error: Error) -> Result<(), Error> {
         self.complete(Err(error))
     }
 
     /// Cancels the future; false if it was already done.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<()>();
+    /// assert!(fut.cancel());
+    /// assert!(fut.cancelled());
+    /// assert!(!fut.cancel()); // already done
+    /// assert!(event_loop.run_until_complete(fut)?.unwrap_err().is_cancelled());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn cancel(&self) -> bool {
         self.complete(Err(Error::Cancelled)).is_ok()
     }
 
     /// Whether the future has an outcome.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<()>();
+    /// assert!(!fut.done());
+    /// fut.set_result(())?;
+    /// assert!(fut.done());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn done(&self) -> bool {
         !matches!(*self.state.outcome.borrow(), Outcome::Pending)
     }
 
     /// Whether the future was cancelled.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<()>();
+    /// fut.cancel();
+    /// assert!(fut.cancelled());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn cancelled(&self) -> bool {
         matches!(
             *self.state.outcome.borrow(),
@@ -143,6 +205,15 @@ impl<T: 'static> LoopFuture<T> {
     /// `Ok(None)` for a value, `Ok(Some(e))` for an error,
     /// `Err(Error::Cancelled)` if cancelled, `Err(Error::InvalidState)` if
     /// not done.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<i32>();
+    /// assert!(fut.exception().is_err()); // not done yet
+    /// fut.set_result(1)?;
+    /// assert!(fut.exception()?.is_none()); // done with a value
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn exception(&self) -> Result<Option<Error>, Error> {
         match &*self.state.outcome.borrow() {
             Outcome::Pending => Err(Error::InvalidState("Exception is not set.")),
@@ -154,6 +225,15 @@ impl<T: 'static> LoopFuture<T> {
 
     /// Moves the value (or error) out of a done future, for values that are
     /// not `Clone`; later calls and awaits see `Error::InvalidState`.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<Vec<u8>>(); // any T, Clone or not
+    /// fut.set_result(vec![1, 2, 3])?;
+    /// assert_eq!(fut.take_result()?, [1, 2, 3]);
+    /// assert!(fut.take_result().is_err()); // taken
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn take_result(&self) -> Result<T, Error> {
         let mut o = self.state.outcome.borrow_mut();
         match std::mem::replace(&mut *o, Outcome::Taken) {
@@ -168,12 +248,46 @@ impl<T: 'static> LoopFuture<T> {
 
     /// Waits until the future is done, without taking its outcome (for
     /// values that are not `Clone`: wait, then [`take_result`](LoopFuture::take_result)).
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    ///
+    /// struct NotClone(u8);
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let fut = lp.create_future::<NotClone>();
+    ///     let setter = fut.clone();
+    ///     lp.call_soon(move || setter.set_result(NotClone(9)).unwrap())?;
+    ///     fut.wait().await;
+    ///     assert_eq!(fut.take_result()?.0, 9);
+    ///     Ok::<(), tulip::Error>(())
+    /// })??;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn wait(&self) -> WaitDone<'_, T> {
         WaitDone { fut: self }
     }
 
     /// Adds a callback run through the loop's `call_soon` once the future is
     /// done (on the next pass if it already is).
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<i32>();
+    /// let seen = Rc::new(Cell::new(0));
+    /// let s = seen.clone();
+    /// fut.add_done_callback(move |f| s.set(f.result().unwrap()));
+    /// let removed = fut.add_done_callback(|_| unreachable!());
+    /// assert!(fut.remove_done_callback(removed));
+    /// fut.set_result(5)?;
+    /// event_loop.run_until_complete(tulip::sleep(std::time::Duration::ZERO))?; // one pass
+    /// assert_eq!(seen.get(), 5);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn add_done_callback(&self, callback: impl FnOnce(&LoopFuture<T>) + 'static) -> CallbackId {
         let id = self.state.next_callback_id.get() + 1;
         self.state.next_callback_id.set(id);
@@ -192,6 +306,15 @@ impl<T: 'static> LoopFuture<T> {
     }
 
     /// Removes a done callback not yet scheduled; whether it was found.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<()>();
+    /// let id = fut.add_done_callback(|_| unreachable!("removed"));
+    /// assert!(fut.remove_done_callback(id));
+    /// assert!(!fut.remove_done_callback(id)); // gone already
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn remove_done_callback(&self, id: CallbackId) -> bool {
         let mut cbs = self.state.callbacks.borrow_mut();
         let before = cbs.len();
@@ -200,6 +323,15 @@ impl<T: 'static> LoopFuture<T> {
     }
 
     /// The loop the future belongs to (`None` once it is gone).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future::<()>();
+    /// assert!(fut.get_loop().unwrap().same_loop(&event_loop));
+    /// drop(event_loop);
+    /// assert!(fut.get_loop().is_none()); // the loop is gone
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn get_loop(&self) -> Option<Loop> {
         self.state.lp.upgrade().map(Loop::from_inner)
     }
@@ -215,6 +347,16 @@ impl<T: 'static> LoopFuture<T> {
 impl<T: Clone + 'static> LoopFuture<T> {
     /// The outcome of a done future, cloned (asyncio's `result()`):
     /// [`Error::InvalidState`] if not done.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let fut = event_loop.create_future();
+    /// assert!(fut.result().is_err()); // not done: InvalidState
+    /// fut.set_result(3)?;
+    /// assert_eq!(fut.result()?, 3);
+    /// assert_eq!(fut.result()?, 3); // cloned, still there
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn result(&self) -> Result<T, Error> {
         match &*self.state.outcome.borrow() {
             Outcome::Pending => Err(Error::InvalidState("Result is not set.")),
@@ -238,6 +380,20 @@ impl<T: Clone + 'static> Future for LoopFuture<T> {
 }
 
 /// The future of [`LoopFuture::wait`].
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let fut = get_running_loop()?.create_future::<String>();
+///     fut.set_result("done".into())?;
+///     let waiting: tulip::WaitDone<'_, String> = fut.wait();
+///     waiting.await;
+///     assert_eq!(fut.take_result()?, "done");
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct WaitDone<'a, T> {
     fut: &'a LoopFuture<T>,

@@ -72,11 +72,25 @@ pub struct Runner {
 
 impl Runner {
     /// A runner on a loop from [`new_event_loop`].
+    ///
+    /// ```
+    /// let runner = tulip::Runner::new()?;
+    /// assert_eq!(runner.run(async { "one loop" })?, "one loop");
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn new() -> Result<Runner, Error> {
         Runner::with_loop(new_event_loop()?)
     }
 
     /// A runner on `event_loop` (asyncio's `loop_factory`).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
+    /// let runner = tulip::Runner::with_loop(event_loop)?;
+    /// runner.run(tulip::sleep(std::time::Duration::from_secs(60)))?; // virtual minute
+    /// runner.close()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn with_loop(event_loop: EventLoop) -> Result<Runner, Error> {
         if event_loop.is_closed() {
             return Err(Error::LoopClosed);
@@ -88,6 +102,14 @@ impl Runner {
     }
 
     /// The runner's loop; [`Error::LoopClosed`] after close.
+    ///
+    /// ```
+    /// let runner = tulip::Runner::new()?;
+    /// let lp = runner.get_loop()?;
+    /// let task = lp.create_task(async { "from a task" });
+    /// assert_eq!(runner.run(task)??, "from a task");
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn get_loop(&self) -> Result<Loop, Error> {
         self.event_loop
             .as_ref()
@@ -113,6 +135,19 @@ impl Runner {
     /// no destructor run (asyncio gives `SIGINT` back to
     /// `KeyboardInterrupt`). The runner's handler is removed when the run
     /// ends; one of `main`'s stays.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tulip::prelude::*;
+    ///
+    /// let runner = tulip::Runner::new()?;
+    /// let n = runner.run(async {
+    ///     sleep(Duration::from_millis(1)).await;
+    ///     21 * 2
+    /// })?;
+    /// assert_eq!(n, 42);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[track_caller]
     pub fn run<F>(&self, main: F) -> Result<F::Output, Error>
     where
@@ -134,6 +169,16 @@ impl Runner {
 
     /// Cancels what is still pending, shuts the default executor down and
     /// closes the loop. Idempotent.
+    ///
+    /// ```
+    /// let runner = tulip::Runner::new()?;
+    /// let lp = runner.get_loop()?;
+    /// let pending = lp.create_task(std::future::pending::<()>());
+    /// runner.close()?;
+    /// assert!(pending.cancelled());
+    /// assert!(lp.is_closed());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn close(mut self) -> Result<(), Error> {
         self.shutdown()
     }

@@ -50,6 +50,17 @@ enum Deadline {
 }
 
 /// The future of [`sleep`] and [`sleep_until`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let nap: tulip::Sleep = sleep(Duration::from_millis(1)); // nothing happens yet
+///     nap.await; // the timer is armed at the first poll
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Sleep {
     deadline: Deadline,
@@ -85,6 +96,20 @@ pub fn sleep(delay: Duration) -> Sleep {
 }
 
 /// Waits until `deadline` on the running loop's clock.
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let deadline = lp.time() + Duration::from_millis(5);
+///     sleep_until(deadline).await;
+///     assert!(lp.time() >= deadline);
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[track_caller]
 pub fn sleep_until(deadline: Instant) -> Sleep {
     Sleep {
@@ -97,11 +122,35 @@ pub fn sleep_until(deadline: Instant) -> Sleep {
 
 /// Yields to the loop once: the task is rescheduled behind everything already
 /// ready (asyncio's `await asyncio.sleep(0)`).
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let ran = Rc::new(Cell::new(false));
+///     let flag = ran.clone();
+///     let task = spawn(async move { flag.set(true) });
+///     assert!(!ran.get());
+///     yield_now().await; // the task scheduled before us runs first
+///     assert!(ran.get() && task.done());
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub fn yield_now() -> YieldNow {
     YieldNow { yielded: false }
 }
 
 /// The future of [`yield_now`].
+///
+/// ```
+/// tulip::run(async {
+///     let once: tulip::YieldNow = tulip::yield_now();
+///     once.await;
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct YieldNow {
     yielded: bool,
@@ -122,6 +171,28 @@ impl Future for YieldNow {
 
 impl Sleep {
     /// The deadline, on the loop's clock, once the sleep was first polled.
+    ///
+    /// ```
+    /// use std::future::{Future, poll_fn};
+    /// use std::pin::pin;
+    /// use std::task::Poll;
+    /// use std::time::Duration;
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let mut nap = pin!(sleep(Duration::from_secs(3600)));
+    ///     assert!(nap.deadline().is_none()); // not polled yet
+    ///     poll_fn(|cx| {
+    ///         assert!(nap.as_mut().poll(cx).is_pending());
+    ///         Poll::Ready(())
+    ///     })
+    ///     .await;
+    ///     let lp = get_running_loop()?;
+    ///     assert!(nap.deadline().unwrap() > lp.time());
+    ///     Ok::<(), tulip::Error>(())
+    /// })??;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn deadline(&self) -> Option<Instant> {
         self.armed.as_ref().map(|entry| entry.when)
     }

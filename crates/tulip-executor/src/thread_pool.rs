@@ -18,6 +18,30 @@ pub type Job = Box<dyn FnOnce() + Send + 'static>;
 
 /// Runs jobs somewhere other than the loop thread (asyncio's
 /// `concurrent.futures.Executor`).
+///
+/// ```
+/// use std::sync::Arc;
+/// use tulip::{Error, Executor, Job};
+///
+/// /// Runs every job on a fresh thread.
+/// struct ThreadPerJob;
+///
+/// impl Executor for ThreadPerJob {
+///     fn submit(&self, job: Job) -> Result<(), Error> {
+///         std::thread::spawn(job);
+///         Ok(())
+///     }
+///     fn shutdown(&self, _wait: bool) {}
+/// }
+///
+/// tulip::run(async {
+///     let lp = tulip::get_running_loop()?;
+///     let pool: Arc<dyn Executor> = Arc::new(ThreadPerJob);
+///     assert_eq!(lp.run_in_executor(Some(pool), || 6 * 7).await?, 42);
+///     Ok::<(), Error>(())
+/// })??;
+/// # Ok::<(), Error>(())
+/// ```
 pub trait Executor: Send + Sync + 'static {
     /// Queues `job`; an error if the executor is shut down.
     fn submit(&self, job: Job) -> Result<(), Error>;
@@ -62,6 +86,11 @@ pub struct ThreadPool {
 
 impl ThreadPool {
     /// A pool of at most `max_workers` threads (at least one).
+    ///
+    /// ```
+    /// assert_eq!(tulip::ThreadPool::new(4).max_workers(), 4);
+    /// assert_eq!(tulip::ThreadPool::new(0).max_workers(), 1); // at least one
+    /// ```
     pub fn new(max_workers: usize) -> ThreadPool {
         ThreadPool {
             shared: Arc::new(PoolShared {
@@ -79,12 +108,22 @@ impl ThreadPool {
     }
 
     /// CPython's default size: `min(32, available cores + 4)`.
+    ///
+    /// ```
+    /// let n = tulip::ThreadPool::default_workers();
+    /// assert!((5..=32).contains(&n));
+    /// ```
     pub fn default_workers() -> usize {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         (cpus + 4).min(32)
     }
 
     /// The maximum number of threads.
+    ///
+    /// ```
+    /// let pool = tulip::ThreadPool::new(tulip::ThreadPool::default_workers());
+    /// assert_eq!(pool.max_workers(), tulip::ThreadPool::default_workers());
+    /// ```
     pub fn max_workers(&self) -> usize {
         self.shared.max_workers
     }

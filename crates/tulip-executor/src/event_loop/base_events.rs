@@ -281,6 +281,22 @@ impl Loop {
     /// callbacks already scheduled (FIFO). asyncio's `call_soon`.
     ///
     /// [`Error::LoopClosed`] if the loop is closed.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// for n in 1..=3 {
+    ///     let log = log.clone();
+    ///     event_loop.call_soon(move || log.borrow_mut().push(n))?;
+    /// }
+    /// event_loop.stop(); // one pass: the callbacks run in order, then it stops
+    /// event_loop.run_forever()?;
+    /// assert_eq!(*log.borrow(), [1, 2, 3]);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[track_caller]
     pub fn call_soon<F: FnOnce() + 'static>(&self, callback: F) -> Result<Handle, Error> {
         self.check_closed()?;
@@ -292,6 +308,18 @@ impl Loop {
     /// Schedules `callback` to run once `delay` has passed (asyncio's
     /// `call_later`). Callbacks due at the same time run in the order they
     /// were scheduled. A delay too large to represent never fires.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// let start = lp.time();
+    /// event_loop.call_later(Duration::from_millis(10), move || lp.stop())?;
+    /// event_loop.run_forever()?;
+    /// assert!(event_loop.time() - start >= Duration::from_millis(10));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[track_caller]
     pub fn call_later<F: FnOnce() + 'static>(
         &self,
@@ -306,6 +334,18 @@ impl Loop {
     /// Schedules `callback` to run at `when`, on the loop's clock
     /// ([`Loop::time`]); a time in the past runs on the next pass. asyncio's
     /// `call_at`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// let when = lp.time() + Duration::from_millis(10);
+    /// event_loop.call_at(when, move || lp.stop())?;
+    /// event_loop.run_forever()?;
+    /// assert!(event_loop.time() >= when);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[track_caller]
     pub fn call_at<F: FnOnce() + 'static>(
         &self,
@@ -328,6 +368,20 @@ impl Loop {
 
     /// The loop's current time (asyncio's `loop.time()`): `Instant::now()`,
     /// or the virtual time of a loop built with a paused clock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let start = lp.time();
+    ///     sleep(Duration::from_millis(5)).await;
+    ///     assert!(lp.time() - start >= Duration::from_millis(5));
+    ///     Ok::<(), tulip::Error>(())
+    /// })??;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn time(&self) -> Instant {
         self.inner.clock.instant(self.inner.clock.now())
     }
@@ -341,6 +395,13 @@ impl Loop {
     }
 
     /// Whether this loop's clock is paused (virtual time).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
+    /// assert!(event_loop.is_clock_paused());
+    /// assert!(!tulip::EventLoop::new()?.is_clock_paused());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn is_clock_paused(&self) -> bool {
         self.inner.clock.is_paused()
     }
@@ -372,6 +433,24 @@ impl Loop {
     /// Errors: [`Error::LoopClosed`]; [`Error::Io`] if the descriptor cannot
     /// be watched (e.g. a regular file under epoll) or is used by an async
     /// I/O object (`AlreadyExists`).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// let (rx, mut tx) = UnixStream::pair()?;
+    /// tx.write_all(b"x")?;
+    /// let fd = rx.as_raw_fd();
+    /// event_loop.add_reader(&rx, move || {
+    ///     assert!(lp.remove_reader(fd)); // level-triggered: stop watching once handled
+    ///     lp.stop();
+    /// })?;
+    /// event_loop.run_forever()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[track_caller]
     pub fn add_reader<F: FnMut() + 'static>(
         &self,
@@ -386,6 +465,22 @@ impl Loop {
     }
 
     /// Calls `callback` whenever `fd` is writable; as [`add_reader`](Loop::add_reader).
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// let (sock, _peer) = UnixStream::pair()?;
+    /// let fd = sock.as_raw_fd();
+    /// event_loop.add_writer(&sock, move || {
+    ///     lp.remove_writer(fd); // an empty buffer is writable at once
+    ///     lp.stop();
+    /// })?;
+    /// event_loop.run_forever()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[track_caller]
     pub fn add_writer<F: FnMut() + 'static>(
         &self,
@@ -421,11 +516,34 @@ impl Loop {
     /// Takes the descriptor number (`sock.as_raw_fd()`), as asyncio takes an
     /// fd, so that a reader can be removed even after its descriptor was
     /// closed.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let (sock, _peer) = UnixStream::pair()?;
+    /// assert!(!event_loop.remove_reader(sock.as_raw_fd())); // nothing registered
+    /// event_loop.add_reader(&sock, || ())?;
+    /// assert!(event_loop.remove_reader(sock.as_raw_fd()));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn remove_reader(&self, fd: impl AsRawFd) -> bool {
         self.remove(fd.as_raw_fd(), true)
     }
 
     /// Stops watching `fd` for writability; as [`remove_reader`](Loop::remove_reader).
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let (sock, _peer) = UnixStream::pair()?;
+    /// event_loop.add_writer(&sock, || ())?;
+    /// assert!(event_loop.remove_writer(sock.as_raw_fd()));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn remove_writer(&self, fd: impl AsRawFd) -> bool {
         self.remove(fd.as_raw_fd(), false)
     }
@@ -461,6 +579,17 @@ impl Loop {
 
     /// Registers `fd` for async I/O (edge-triggered readiness delivered to
     /// wakers). For the transport layer; see [`IoSource`].
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let (sock, _peer) = UnixStream::pair()?;
+    /// sock.set_nonblocking(true)?;
+    /// let source = event_loop.register_io(&sock)?;
+    /// event_loop.deregister_io(&source)?; // before the descriptor closes
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn register_io(&self, fd: impl AsFd) -> Result<Rc<IoSource>, Error> {
         self.check_closed()?;
         Ok(self.inner.reactor.borrow_mut().register(fd.as_fd())?)
@@ -478,11 +607,25 @@ impl Loop {
     }
 
     /// The reactor backend this loop polls with.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::builder().backend(tulip::BackendKind::Polling).build()?;
+    /// assert_eq!(event_loop.backend_kind(), tulip::BackendKind::Polling);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn backend_kind(&self) -> BackendKind {
         self.inner.reactor.borrow().backend_kind()
     }
 
     /// A `Send + Sync` handle for other threads.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let remote = event_loop.remote();
+    /// std::thread::spawn(move || remote.stop()).join().unwrap()?;
+    /// event_loop.run_forever()?; // stopped from the other thread
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn remote(&self) -> RemoteLoop {
         RemoteLoop::new(self.inner.remote.clone())
     }
@@ -491,21 +634,55 @@ impl Loop {
     /// the current pass run, then `run_forever` returns; callbacks scheduled
     /// after that wait for the next `run_forever`. Called before
     /// `run_forever`, it makes that run do one pass.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// event_loop.call_soon(move || lp.stop())?;
+    /// event_loop.run_forever()?; // returns once the callback stopped it
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn stop(&self) {
         self.inner.stopping.set(true);
     }
 
     /// Whether the loop is running.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// assert!(!lp.is_running());
+    /// let inside = event_loop.run_until_complete(async move { lp.is_running() })?;
+    /// assert!(inside);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn is_running(&self) -> bool {
         self.inner.running.get()
     }
 
     /// Whether the loop was closed.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// assert!(!event_loop.is_closed());
+    /// event_loop.close()?;
+    /// assert!(event_loop.is_closed());
+    /// assert!(matches!(event_loop.call_soon(|| ()), Err(tulip::Error::LoopClosed)));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.inner.closed.get()
     }
 
     /// Whether `self` and `other` are handles on the same loop.
+    ///
+    /// ```
+    /// let a = tulip::EventLoop::new()?;
+    /// let b = tulip::EventLoop::new()?;
+    /// assert!(a.handle().same_loop(&a.handle()));
+    /// assert!(!a.handle().same_loop(&b.handle()));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn same_loop(&self, other: &Loop) -> bool {
         Rc::ptr_eq(&self.inner, &other.inner)
     }
@@ -786,6 +963,13 @@ impl Loop {
     /// callbacks and task steps slower than
     /// [`slow_callback_duration`](Loop::slow_callback_duration) are
     /// reported with where they were created.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// event_loop.set_debug(true);
+    /// assert!(event_loop.get_debug());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn set_debug(&self, enabled: bool) {
         self.inner.debug.set_enabled(enabled);
     }
@@ -797,6 +981,15 @@ impl Loop {
     }
 
     /// Sets the slow-callback threshold of debug mode.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// event_loop.set_slow_callback_duration(Duration::from_millis(10));
+    /// assert_eq!(event_loop.slow_callback_duration(), Duration::from_millis(10));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn set_slow_callback_duration(&self, d: Duration) {
         self.inner.debug.set_slow_callback_duration(d);
     }

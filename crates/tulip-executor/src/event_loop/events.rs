@@ -69,6 +69,14 @@ impl Default for EventLoopBuilder {
 impl EventLoopBuilder {
     /// The reactor backend (default: `TULIP_BACKEND`, else `epoll` on
     /// Linux, `polling` elsewhere).
+    ///
+    /// ```
+    /// use tulip::reactor::BackendKind;
+    ///
+    /// let event_loop = tulip::EventLoop::builder().backend(BackendKind::Polling).build()?;
+    /// assert_eq!(event_loop.backend_kind(), BackendKind::Polling);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn backend(mut self, kind: BackendKind) -> EventLoopBuilder {
         self.backend = kind;
         self
@@ -78,18 +86,41 @@ impl EventLoopBuilder {
     /// until [`Loop::advance`] moves it, or until the loop has nothing to do
     /// but wait for a timer, when it jumps straight to that timer. Timer-heavy
     /// tests then run instantly and deterministically.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use tulip::prelude::*;
+    ///
+    /// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
+    /// let started = Instant::now();
+    /// event_loop.run_until_complete(sleep(Duration::from_secs(3600)))?; // an hour, virtually
+    /// assert!(started.elapsed() < Duration::from_secs(60));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn paused_clock(mut self, paused: bool) -> EventLoopBuilder {
         self.paused_clock = paused;
         self
     }
 
     /// Debug mode from the start (default: `TULIP_DEBUG=1`).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::builder().debug(true).build()?;
+    /// assert!(event_loop.get_debug());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn debug(mut self, debug: bool) -> EventLoopBuilder {
         self.debug = debug;
         self
     }
 
     /// Opens the loop (its poller and notifier).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::builder().debug(false).build()?;
+    /// assert_eq!(event_loop.run_until_complete(async { 1 + 1 })?, 2);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn build(self) -> Result<EventLoop, Error> {
         let inner = LoopInner::new(self.backend, self.paused_clock, self.debug)?;
         Ok(EventLoop {
@@ -101,16 +132,37 @@ impl EventLoopBuilder {
 impl EventLoop {
     /// A new loop with the default settings (asyncio's `new_event_loop`,
     /// without the thread's loop factory).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// assert_eq!(event_loop.run_until_complete(async { "done" })?, "done");
+    /// event_loop.close()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn new() -> Result<EventLoop, Error> {
         EventLoopBuilder::default().build()
     }
 
     /// A builder for non-default settings.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::builder().paused_clock(true).debug(true).build()?;
+    /// assert!(event_loop.is_clock_paused() && event_loop.get_debug());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn builder() -> EventLoopBuilder {
         EventLoopBuilder::default()
     }
 
     /// The loop's handle.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle(); // a cheap, clonable handle for tasks and callbacks
+    /// let task = lp.create_task(async { 7 });
+    /// assert_eq!(event_loop.run_until_complete(task)??, 7);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn handle(&self) -> Loop {
         self.lp.clone()
     }
@@ -118,6 +170,16 @@ impl EventLoop {
     /// Runs the loop until [`Loop::stop`] is called (asyncio's
     /// `run_forever`). [`Error::LoopRunning`] if this or another loop is
     /// already running on this thread, [`Error::LoopClosed`] after close.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// event_loop.call_later(Duration::from_millis(1), move || lp.stop())?;
+    /// event_loop.run_forever()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn run_forever(&self) -> Result<(), Error> {
         let _guard = RunningGuard::enter(&self.lp)?;
         loop {
@@ -134,6 +196,19 @@ impl EventLoop {
     /// resumed here. If the task is cancelled the result is
     /// [`Error::Cancelled`]; if the loop is stopped first,
     /// [`Error::StoppedBeforeComplete`] (the task stays scheduled).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tulip::prelude::*;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let out = event_loop.run_until_complete(async {
+    ///     sleep(Duration::from_millis(1)).await;
+    ///     "finished"
+    /// })?;
+    /// assert_eq!(out, "finished");
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[track_caller]
     #[doc(alias = "block_on")]
     pub fn run_until_complete<F>(&self, future: F) -> Result<F::Output, Error>
@@ -167,6 +242,15 @@ impl EventLoop {
     /// cancelled and their futures dropped; queued callbacks, timers and
     /// watched descriptors are dropped; the default executor is released
     /// without waiting. Idempotent; [`Error::LoopRunning`] while running.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let task = event_loop.create_task(std::future::pending::<()>());
+    /// event_loop.close()?;
+    /// assert!(task.cancelled()); // pending tasks are cancelled by close
+    /// event_loop.close()?; // idempotent
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn close(&self) -> Result<(), Error> {
         self.lp.close_inner()
     }
@@ -211,6 +295,20 @@ static LOOP_FACTORY: RwLock<Option<LoopFactory>> = RwLock::new(None);
 /// Sets (or with `None` resets) the factory [`new_event_loop`] and
 /// `tulip::run` use, for every thread: what asyncio's event loop policy's
 /// `new_event_loop` does.
+///
+/// ```standalone_crate
+/// use tulip::{EventLoop, new_event_loop, set_event_loop_factory};
+///
+/// fn debug_loop() -> Result<EventLoop, tulip::Error> {
+///     EventLoop::builder().debug(true).build()
+/// }
+///
+/// set_event_loop_factory(Some(debug_loop));
+/// assert!(new_event_loop()?.get_debug());
+/// tulip::run(async { assert!(tulip::get_running_loop().unwrap().get_debug()) })?;
+/// set_event_loop_factory(None); // back to EventLoop::new
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub fn set_event_loop_factory(factory: Option<LoopFactory>) {
     match LOOP_FACTORY.write() {
         Ok(mut g) => *g = factory,
@@ -220,6 +318,12 @@ pub fn set_event_loop_factory(factory: Option<LoopFactory>) {
 
 /// A new event loop from the factory set with [`set_event_loop_factory`]
 /// (default: [`EventLoop::new`]). asyncio's `new_event_loop`.
+///
+/// ```
+/// let event_loop = tulip::new_event_loop()?;
+/// assert_eq!(event_loop.run_until_complete(async { 5 })?, 5);
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub fn new_event_loop() -> Result<EventLoop, Error> {
     let factory = match LOOP_FACTORY.read() {
         Ok(g) => *g,
@@ -233,6 +337,17 @@ pub fn new_event_loop() -> Result<EventLoop, Error> {
 
 /// Sets the current loop of this thread (asyncio's `set_event_loop`);
 /// `None` clears it.
+///
+/// ```
+/// use tulip::{EventLoop, get_event_loop, set_event_loop};
+///
+/// let event_loop = EventLoop::new()?;
+/// set_event_loop(Some(&event_loop));
+/// assert!(get_event_loop()?.same_loop(&event_loop));
+/// set_event_loop(None);
+/// assert!(get_event_loop().is_err());
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub fn set_event_loop(lp: Option<&Loop>) {
     CURRENT.with(|c| *c.borrow_mut() = lp.cloned());
 }

@@ -46,6 +46,12 @@ pub struct ExceptionContext {
 
 impl ExceptionContext {
     /// A context with `message`.
+    ///
+    /// ```
+    /// let ctx = tulip::ExceptionContext::new("socket read failed");
+    /// assert_eq!(ctx.message, "socket read failed");
+    /// assert!(ctx.error.is_none() && ctx.task.is_none());
+    /// ```
     pub fn new(message: impl Into<String>) -> ExceptionContext {
         ExceptionContext {
             message: message.into(),
@@ -54,18 +60,40 @@ impl ExceptionContext {
     }
 
     /// The context with `error` set.
+    ///
+    /// ```
+    /// use std::io;
+    ///
+    /// let ctx = tulip::ExceptionContext::new("socket read failed")
+    ///     .with_error(io::Error::from(io::ErrorKind::ConnectionReset).into());
+    /// assert!(matches!(ctx.error, Some(tulip::Error::Io(_))));
+    /// ```
     pub fn with_error(mut self, error: Error) -> ExceptionContext {
         self.error = Some(error);
         self
     }
 
     /// The context with `task` set.
+    ///
+    /// ```
+    /// tulip::run(async {
+    ///     let task = tulip::spawn(async {});
+    ///     let ctx = tulip::ExceptionContext::new("task failed").with_task(task.task_ref());
+    ///     assert!(ctx.task.unwrap().same_task(&task.task_ref()));
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn with_task(mut self, task: TaskRef) -> ExceptionContext {
         self.task = Some(task);
         self
     }
 
     /// The context with an extra key.
+    ///
+    /// ```
+    /// let ctx = tulip::ExceptionContext::new("write failed").with_extra("peer", "127.0.0.1:8080");
+    /// assert_eq!(ctx.extra, [("peer", String::from("127.0.0.1:8080"))]);
+    /// ```
     pub fn with_extra(mut self, key: &'static str, value: impl Into<String>) -> ExceptionContext {
         self.extra.push((key, value.into()));
         self
@@ -136,12 +164,37 @@ impl Loop {
     /// The handler set with [`set_exception_handler`](Loop::set_exception_handler)
     /// (`None`: the default one). A saved handler `h` is set again with
     /// `lp.set_exception_handler(move |lp, ctx| h(lp, ctx))`.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// assert!(event_loop.get_exception_handler().is_none()); // the default one
+    /// event_loop.set_exception_handler(|_, _| ());
+    /// let saved = event_loop.get_exception_handler().unwrap();
+    /// event_loop.reset_exception_handler();
+    /// event_loop.set_exception_handler(move |lp, ctx| saved(lp, ctx)); // set again
+    /// assert!(event_loop.get_exception_handler().is_some());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn get_exception_handler(&self) -> Option<ExceptionHandler> {
         self.inner.exception_handler.borrow().clone()
     }
 
     /// The default handler: logs the context (through `log` at error level,
     /// or on standard error when no logger is installed).
+    ///
+    /// ```
+    /// use tulip::ExceptionContext;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// // A custom handler that filters, then defers to the default one (which logs).
+    /// event_loop.set_exception_handler(|lp, ctx| {
+    ///     if !ctx.message.contains("expected") {
+    ///         lp.default_exception_handler(ctx);
+    ///     }
+    /// });
+    /// event_loop.call_exception_handler(&ExceptionContext::new("an expected hiccup"));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn default_exception_handler(&self, context: &ExceptionContext) {
         let mut msg = context.to_string();
         if msg.is_empty() {
@@ -152,6 +205,20 @@ impl Loop {
 
     /// Reports `context` to the loop's handler (or the default one). A panic
     /// in a custom handler is caught and reported by the default handler.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    /// use tulip::ExceptionContext;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let seen = Rc::new(RefCell::new(Vec::new()));
+    /// let log = seen.clone();
+    /// event_loop.set_exception_handler(move |_, ctx| log.borrow_mut().push(ctx.message.clone()));
+    /// event_loop.call_exception_handler(&ExceptionContext::new("protocol error"));
+    /// assert_eq!(*seen.borrow(), ["protocol error"]);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn call_exception_handler(&self, context: &ExceptionContext) {
         let handler = self.inner.exception_handler.borrow().clone();
         match handler {

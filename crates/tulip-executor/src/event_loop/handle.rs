@@ -193,16 +193,42 @@ impl Handle {
     /// Cancels the callback: it will not run, and what it captured is
     /// dropped now. Returns false if it was already cancelled. Cancelling a
     /// callback that already ran has no effect (besides the flag).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let handle = event_loop.call_soon(|| unreachable!("cancelled"))?;
+    /// assert!(handle.cancel());
+    /// assert!(!handle.cancel()); // already cancelled
+    /// event_loop.stop();
+    /// event_loop.run_forever()?; // one pass: the callback does not run
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn cancel(&self) -> bool {
         cancel(&*self.cb)
     }
 
     /// Whether [`cancel`](Handle::cancel) was called.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let handle = event_loop.call_soon(|| ())?;
+    /// assert!(!handle.cancelled());
+    /// handle.cancel();
+    /// assert!(handle.cancelled());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn cancelled(&self) -> bool {
         is_cancelled(&*self.cb)
     }
 
     /// Where the callback was scheduled from.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let handle = event_loop.call_soon(|| ())?;
+    /// assert_eq!(handle.source_location().file(), file!());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn source_location(&self) -> &'static Location<'static> {
         self.cb.site()
     }
@@ -242,22 +268,63 @@ impl TimerHandle {
     /// Cancels the timer; returns false if it was already cancelled. The
     /// heap entry is removed lazily, and the heap is compacted once most of
     /// it is cancelled.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let timer = event_loop.call_later(Duration::from_millis(1), || unreachable!("cancelled"))?;
+    /// assert!(timer.cancel());
+    /// assert!(timer.cancelled());
+    /// event_loop.run_until_complete(tulip::sleep(Duration::from_millis(5)))?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn cancel(&self) -> bool {
         cancel_timer(&*self.cb, &self.cancelled_in_heap)
     }
 
     /// Whether [`cancel`](TimerHandle::cancel) was called.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let timer = event_loop.call_later(Duration::from_secs(60), || ())?;
+    /// assert!(!timer.cancelled());
+    /// timer.cancel();
+    /// assert!(timer.cancelled());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn cancelled(&self) -> bool {
         is_cancelled(&*self.cb)
     }
 
     /// When the callback is (or was) due, on the loop's clock
     /// ([`Loop::time`](crate::Loop::time)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let at = event_loop.time() + Duration::from_secs(60);
+    /// let timer = event_loop.call_at(at, || ())?;
+    /// assert_eq!(timer.when(), at);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn when(&self) -> Instant {
         self.when
     }
 
     /// Where the timer was scheduled from.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let timer = event_loop.call_later(Duration::from_secs(60), || ())?;
+    /// assert_eq!(timer.source_location().file(), file!());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn source_location(&self) -> &'static Location<'static> {
         self.cb.site()
     }

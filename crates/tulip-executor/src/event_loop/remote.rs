@@ -128,6 +128,22 @@ impl RemoteLoop {
     ///
     /// After the loop is closed this returns [`Error::LoopClosed`] and the
     /// callback is dropped (never run).
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let remote = event_loop.remote();
+    /// let (tx, rx) = mpsc::channel();
+    /// let worker = std::thread::spawn(move || {
+    ///     remote.call_soon_threadsafe(move || tx.send(std::thread::current().id()).unwrap())?;
+    ///     remote.stop()
+    /// });
+    /// worker.join().unwrap()?;
+    /// event_loop.run_forever()?;
+    /// assert_eq!(rx.recv().unwrap(), std::thread::current().id()); // ran on the loop's thread
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn call_soon_threadsafe<F: FnOnce() + Send + 'static>(
         &self,
         callback: F,
@@ -137,11 +153,35 @@ impl RemoteLoop {
 
     /// Stops the loop as [`Loop::stop`](crate::Loop::stop) does, from any
     /// thread. [`Error::LoopClosed`] after close.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tulip::prelude::*;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let remote = event_loop.remote();
+    /// let stopper = std::thread::spawn(move || {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    ///     remote.stop()
+    /// });
+    /// event_loop.run_forever()?; // waits until the other thread stops it
+    /// stopper.join().unwrap()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn stop(&self) -> Result<(), Error> {
         self.remote.push_stop()
     }
 
     /// Whether the loop was closed.
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let remote = event_loop.remote();
+    /// event_loop.close()?;
+    /// assert!(remote.is_closed());
+    /// assert!(remote.call_soon_threadsafe(|| ()).is_err());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.remote.is_closed()
     }

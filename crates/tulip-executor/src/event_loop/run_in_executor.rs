@@ -26,6 +26,16 @@ struct Slot<T> {
 /// The future of [`Loop::run_in_executor`] and [`to_thread`]: the job's
 /// return value, [`Error::Panicked`] if it panicked, or the executor's error
 /// if it refused the job.
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let fut: tulip::ExecutorFuture<u32> = to_thread(|| panic!("in the pool"));
+///     assert!(fut.await.unwrap_err().is_panic()); // caught, the pool thread lives on
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct ExecutorFuture<T> {
     slot: Option<Arc<Mutex<Slot<T>>>>,
@@ -155,6 +165,21 @@ impl Loop {
     }
 
     /// Replaces the default executor (asyncio's `set_default_executor`).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use tulip::prelude::*;
+    /// use tulip::ThreadPool;
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     lp.set_default_executor(Arc::new(ThreadPool::new(1)));
+    ///     let name = to_thread(|| std::thread::current().name().map(String::from)).await?;
+    ///     assert_ne!(name, std::thread::current().name().map(String::from));
+    ///     Ok::<(), tulip::Error>(())
+    /// })??;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn set_default_executor(&self, executor: Arc<dyn Executor>) {
         *self.inner.default_executor.borrow_mut() = Some(executor);
     }
@@ -164,6 +189,20 @@ impl Loop {
     /// `shutdown_default_executor(timeout=300)`); past it, a warning is
     /// written and the wait abandoned. Later `run_in_executor(None, ..)`
     /// calls start a new default pool.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     assert_eq!(to_thread(|| 1 + 1).await?, 2);
+    ///     lp.shutdown_default_executor(Some(Duration::from_secs(5))).await?;
+    ///     assert_eq!(to_thread(|| 2 + 2).await?, 4); // a new default pool
+    ///     Ok::<(), tulip::Error>(())
+    /// })??;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub async fn shutdown_default_executor(&self, timeout: Option<Duration>) -> Result<(), Error> {
         let Some(executor) = self.inner.default_executor.borrow_mut().take() else {
             return Ok(());
@@ -214,6 +253,23 @@ impl Loop {
 
 /// Runs `f` on the running loop's default executor (asyncio's `to_thread`).
 /// Outside a running loop the future yields [`Error::NoRunningLoop`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     // Blocking work off the loop thread; the loop keeps serving others.
+///     let n = to_thread(|| {
+///         std::thread::sleep(Duration::from_millis(5));
+///         (1..=5u32).product::<u32>()
+///     })
+///     .await?;
+///     assert_eq!(n, 120);
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub fn to_thread<T, F>(f: F) -> ExecutorFuture<T>
 where
     T: Send + 'static,

@@ -423,6 +423,17 @@ impl Loop {
     /// removing a `SIGINT` handler gives Ctrl-C back to the runner (the
     /// first cancels the main future, a second ends the process), as
     /// asyncio gives it back to `KeyboardInterrupt`.
+    ///
+    /// ```standalone_crate
+    /// use tulip::signal::SIGUSR1;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// event_loop.add_signal_handler(SIGUSR1, || ())?;
+    /// assert!(event_loop.remove_signal_handler(SIGUSR1));
+    /// assert!(!event_loop.remove_signal_handler(SIGUSR1)); // none left
+    /// assert!(!event_loop.remove_signal_handler(-1)); // not a signal
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn remove_signal_handler(&self, signum: i32) -> bool {
         self.remove_signal_handler_if(signum, |_| true)
     }

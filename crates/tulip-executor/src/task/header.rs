@@ -266,6 +266,19 @@ pub(super) fn registered(header: &TaskHeader) -> Option<TaskRef> {
 
 /// An untyped reference to a task, for inspection and cancellation
 /// (what [`current_task`](crate::current_task) and [`all_tasks`](crate::all_tasks) return).
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let _a = spawn(async { 1 });
+///     let _b = spawn(async { "two" });
+///     // Tasks of different output types, one type of reference.
+///     let names: Vec<String> = all_tasks().iter().map(TaskRef::get_name).collect();
+///     assert_eq!(names.len(), 3);
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct TaskRef {
     /// A waker of the task: it keeps the task's allocation (and so its
@@ -294,6 +307,15 @@ impl TaskRef {
 }
 
 /// Identifies a done callback, for [`Task::remove_done_callback`](crate::Task::remove_done_callback).
+///
+/// ```
+/// tulip::run(async {
+///     let task = tulip::spawn(async {});
+///     let id: tulip::CallbackId = task.add_done_callback(|_| ());
+///     assert!(task.remove_done_callback(id));
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct CallbackId(pub(super) u64);
 
@@ -313,6 +335,16 @@ impl TaskRef {
     }
 
     /// Whether `self` and `other` refer to the same task.
+    ///
+    /// ```
+    /// tulip::run(async {
+    ///     let a = tulip::spawn(async {});
+    ///     let b = tulip::spawn(async {});
+    ///     assert!(a.task_ref().same_task(&a.task_ref()));
+    ///     assert!(!a.task_ref().same_task(&b.task_ref()));
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn same_task(&self, other: &TaskRef) -> bool {
         self.header == other.header
     }

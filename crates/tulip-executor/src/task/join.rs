@@ -109,6 +109,18 @@ impl<T> Task<T> {
     }
 
     /// An untyped reference to this task.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let task = spawn(std::future::pending::<()>());
+    ///     let tasks: Vec<TaskRef> = vec![task.task_ref()]; // untyped: any output type
+    ///     tasks[0].cancel();
+    ///     assert!(task.await.unwrap_err().is_cancelled());
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn task_ref(&self) -> TaskRef {
         match self.tref_clone() {
             Some(t) => t,
@@ -119,6 +131,19 @@ impl<T> Task<T> {
     /// The outcome of a done task, without waiting (asyncio's `result()`):
     /// [`Error::InvalidState`](crate::Error::InvalidState) if the task is not done or its outcome was
     /// already taken.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let mut task = spawn(async { 3 });
+    ///     assert!(task.result().is_err()); // not done yet
+    ///     yield_now().await;
+    ///     assert_eq!(task.result()?, 3);
+    ///     Ok::<(), tulip::Error>(())
+    /// })??;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn result(&mut self) -> Result<T, Error> {
         if !self.done() {
             return Err(Error::InvalidState("Result is not set."));
@@ -132,6 +157,22 @@ impl<T> Task<T> {
     }
 
     /// Lets the task run on without this handle (what dropping it does).
+    ///
+    /// ```
+    /// use std::cell::Cell;
+    /// use std::rc::Rc;
+    /// use std::time::Duration;
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let ran = Rc::new(Cell::new(false));
+    ///     let flag = ran.clone();
+    ///     spawn(async move { flag.set(true) }).detach();
+    ///     sleep(Duration::from_millis(1)).await;
+    ///     assert!(ran.get());
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn detach(self) {
         drop(self);
     }

@@ -7,16 +7,42 @@
 macro_rules! task_methods {
     () => {
         /// The task's id, unique within its loop.
+        ///
+        /// ```
+        /// tulip::run(async {
+        ///     let a = tulip::spawn(async {});
+        ///     let b = tulip::spawn(async {});
+        ///     assert_ne!(a.id(), b.id());
+        /// })?;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn id(&self) -> u64 {
             self.h().id
         }
 
         /// The task's name (`Task-<id>` unless set).
+        ///
+        /// ```
+        /// tulip::run(async {
+        ///     let task = tulip::spawn(async {});
+        ///     assert!(task.get_name().starts_with("Task-"));
+        /// })?;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn get_name(&self) -> String {
             self.h().name()
         }
 
         /// Renames the task.
+        ///
+        /// ```
+        /// tulip::run(async {
+        ///     let task = tulip::spawn(async {});
+        ///     task.set_name("fetcher");
+        ///     assert_eq!(task.get_name(), "fetcher");
+        /// })?;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn set_name(&self, name: impl Into<String>) {
             let name = name.into();
             self.h().with_extra(|e| e.name = Some(name));
@@ -26,6 +52,21 @@ macro_rules! task_methods {
         /// poll its future is dropped and it completes as cancelled. Returns
         /// false if the task is already done. Each call counts (see
         /// [`cancelling`](Self::cancelling)).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use tulip::prelude::*;
+        ///
+        /// tulip::run(async {
+        ///     let task = spawn(sleep(Duration::from_secs(3600)));
+        ///     assert!(task.cancel());
+        ///     let task_ref = task.task_ref();
+        ///     assert!(task.await.unwrap_err().is_cancelled());
+        ///     assert!(task_ref.cancelled());
+        ///     assert!(!task_ref.cancel()); // already done
+        /// })?;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn cancel(&self) -> bool {
             let h = self.h();
             if h.state.get() & DONE != 0 {
@@ -43,6 +84,16 @@ macro_rules! task_methods {
 
         /// The number of cancellation requests standing (asyncio 3.11's
         /// `cancelling`).
+        ///
+        /// ```
+        /// tulip::run(async {
+        ///     let task = tulip::spawn(std::future::pending::<()>());
+        ///     task.cancel();
+        ///     task.cancel();
+        ///     assert_eq!(task.cancelling(), 2);
+        /// })?;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn cancelling(&self) -> u32 {
             self.h().cancel_requests.get()
         }
@@ -50,6 +101,23 @@ macro_rules! task_methods {
         /// Takes one cancellation request back and returns how many remain
         /// (asyncio 3.11's `uncancel`); at zero a pending cancellation that
         /// has not been delivered yet is withdrawn.
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use tulip::prelude::*;
+        ///
+        /// tulip::run(async {
+        ///     let task = spawn(async {
+        ///         sleep(Duration::from_millis(1)).await;
+        ///         "finished"
+        ///     });
+        ///     task.cancel();
+        ///     assert_eq!(task.uncancel(), 0); // withdrawn before it was delivered
+        ///     assert_eq!(task.await?, "finished");
+        ///     Ok::<(), tulip::Error>(())
+        /// })??;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn uncancel(&self) -> u32 {
             let h = self.h();
             let n = h.cancel_requests.get();
@@ -63,27 +131,90 @@ macro_rules! task_methods {
         }
 
         /// Whether the task is done (finished, cancelled or panicked).
+        ///
+        /// ```
+        /// use tulip::prelude::*;
+        ///
+        /// tulip::run(async {
+        ///     let task = spawn(async { 1 });
+        ///     assert!(!task.done()); // scheduled, not run yet
+        ///     yield_now().await;
+        ///     assert!(task.done() && !task.cancelled() && !task.panicked());
+        /// })?;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn done(&self) -> bool {
             self.h().state.get() & DONE != 0
         }
 
         /// Whether the task completed as cancelled.
+        ///
+        /// ```
+        /// use tulip::prelude::*;
+        ///
+        /// tulip::run(async {
+        ///     let task = spawn(std::future::pending::<()>());
+        ///     task.cancel();
+        ///     yield_now().await;
+        ///     assert!(task.done() && task.cancelled());
+        /// })?;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn cancelled(&self) -> bool {
             self.h().state.get() & CANCELLED != 0
         }
 
         /// Whether the task completed with a panic.
+        ///
+        /// ```
+        /// use tulip::prelude::*;
+        ///
+        /// tulip::run(async {
+        ///     let task = spawn(async { panic!("boom") });
+        ///     yield_now().await;
+        ///     assert!(task.done() && task.panicked());
+        ///     assert!(task.await.unwrap_err().is_panic());
+        /// })?;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn panicked(&self) -> bool {
             self.h().state.get() & PANICKED != 0
         }
 
         /// Where the task was created.
+        ///
+        /// ```
+        /// tulip::run(async {
+        ///     let task = tulip::spawn(async {});
+        ///     assert_eq!(task.source_location().file(), file!());
+        /// })?;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn source_location(&self) -> &'static Location<'static> {
             self.h().site
         }
 
         /// Adds a callback run (on the loop, via `call_soon`) once the task
         /// is done; right away (next pass) if it already is.
+        ///
+        /// ```
+        /// use std::cell::Cell;
+        /// use std::rc::Rc;
+        /// use std::time::Duration;
+        /// use tulip::prelude::*;
+        ///
+        /// tulip::run(async {
+        ///     let cancelled = Rc::new(Cell::new(None));
+        ///     let seen = cancelled.clone();
+        ///     let task = spawn(async { 5 });
+        ///     task.add_done_callback(move |t| seen.set(Some(t.cancelled())));
+        ///     assert_eq!(task.await?, 5);
+        ///     sleep(Duration::from_millis(1)).await; // the callback runs via call_soon
+        ///     assert_eq!(cancelled.get(), Some(false));
+        ///     Ok::<(), tulip::Error>(())
+        /// })??;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn add_done_callback(&self, callback: impl FnOnce(&TaskRef) + 'static) -> CallbackId {
             let h = self.h();
             let id = h.with_extra(|e| {
@@ -102,6 +233,17 @@ macro_rules! task_methods {
 
         /// Removes a done callback that has not been scheduled yet; returns
         /// whether it was found.
+        ///
+        /// ```
+        /// tulip::run(async {
+        ///     let task = tulip::spawn(async {});
+        ///     let id = task.add_done_callback(|_| unreachable!("removed"));
+        ///     assert!(task.remove_done_callback(id));
+        ///     assert!(!task.remove_done_callback(id)); // gone already
+        ///     task.await
+        /// })??;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn remove_done_callback(&self, id: CallbackId) -> bool {
             let mut extra = self.h().extra.borrow_mut();
             let Some(e) = extra.as_mut() else {
@@ -113,6 +255,17 @@ macro_rules! task_methods {
         }
 
         /// The loop the task runs on (`None` once that loop is gone).
+        ///
+        /// ```
+        /// use tulip::prelude::*;
+        ///
+        /// tulip::run(async {
+        ///     let task = spawn(async {});
+        ///     assert!(task.get_loop().unwrap().same_loop(&get_running_loop()?));
+        ///     Ok::<(), tulip::Error>(())
+        /// })??;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
         pub fn get_loop(&self) -> Option<Loop> {
             self.h().loop_inner().map(Loop::from_inner)
         }

@@ -16,6 +16,18 @@ use crate::event_loop::base_events::{Loop, LoopInner, Ready, schedule_runnable, 
 
 /// Options for [`Loop::create_task_with`] (asyncio's `name=` and
 /// `eager_start=` arguments).
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let lp = get_running_loop()?;
+///     let task = lp.create_task_with(async {}, TaskOptions::new().name("poller"));
+///     assert_eq!(task.get_name(), "poller");
+///     task.await
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[derive(Clone, Debug, Default)]
 #[non_exhaustive]
 pub struct TaskOptions {
@@ -29,17 +41,31 @@ pub struct TaskOptions {
 
 impl TaskOptions {
     /// The default options.
+    ///
+    /// ```
+    /// let options = tulip::TaskOptions::new();
+    /// assert!(options.name.is_none() && !options.eager);
+    /// ```
     pub fn new() -> TaskOptions {
         TaskOptions::default()
     }
 
     /// Sets the name.
+    ///
+    /// ```
+    /// let options = tulip::TaskOptions::new().name("worker-1");
+    /// assert_eq!(options.name.as_deref(), Some("worker-1"));
+    /// ```
     pub fn name(mut self, name: impl Into<String>) -> TaskOptions {
         self.name = Some(name.into());
         self
     }
 
     /// Sets eager start.
+    ///
+    /// ```
+    /// assert!(tulip::TaskOptions::new().eager(true).eager);
+    /// ```
     pub fn eager(mut self, eager: bool) -> TaskOptions {
         self.eager = eager;
         self
@@ -52,6 +78,15 @@ impl Loop {
     /// it runs. On a closed loop the task is already done with
     /// [`Error::LoopClosed`](crate::Error::LoopClosed) (no panic: a closed loop can be reached from
     /// destructors that [`close`](crate::EventLoop::close) itself runs).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// // The loop need not run yet: the task starts when it does.
+    /// let task = event_loop.create_task(async { "hello" });
+    /// assert!(!task.done());
+    /// assert_eq!(event_loop.run_until_complete(task)??, "hello");
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[track_caller]
     pub fn create_task<F>(&self, future: F) -> Task<F::Output>
     where
@@ -111,6 +146,16 @@ impl Loop {
     }
 
     /// The tasks of this loop that are not done yet (asyncio's `all_tasks`).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let a = event_loop.create_task(async {});
+    /// let _b = event_loop.create_task(async {});
+    /// assert_eq!(event_loop.all_tasks().len(), 2);
+    /// event_loop.run_until_complete(a)??;
+    /// assert!(event_loop.all_tasks().is_empty()); // both ran to completion
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn all_tasks(&self) -> Vec<TaskRef> {
         all_task_refs(self)
     }
@@ -140,12 +185,41 @@ fn spawn_failed<T: 'static>(
 
 /// Spawns `future` on the running loop (asyncio's `asyncio.create_task`).
 ///
+/// It returns at once with a [`Task`](crate::Task): the task is scheduled
+/// and first runs when the caller yields to the loop. Awaiting the `Task`
+/// gives `Ok(output)`, `Err(Error::Cancelled)` if it was cancelled, or
+/// `Err(Error::Panicked(..))` if its future panicked (the panic is caught
+/// and does not reach the loop).
+///
+/// Dropping the `Task` (or calling [`detach`](crate::Task::detach)) does
+/// *not* stop it: the task runs on, detached, to completion, and its
+/// outcome is dropped. To stop it, call [`cancel`](crate::Task::cancel):
+/// its future is dropped at its next poll and awaiting the `Task` gives
+/// `Err(Error::Cancelled)`.
+///
 /// ```
-/// use tulip::spawn;
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
 /// tulip::run(async {
 ///     let task = spawn(async { 6 * 7 });
-///     assert_eq!(task.await.unwrap(), 42);
-/// })?;
+///     assert_eq!(task.await?, 42);
+///
+///     // Dropped: detached, it still runs to completion.
+///     let ran = Rc::new(Cell::new(false));
+///     let flag = ran.clone();
+///     drop(spawn(async move { flag.set(true) }));
+///     sleep(Duration::from_millis(1)).await;
+///     assert!(ran.get());
+///
+///     // Cancelled: stopped at its next suspension.
+///     let task = spawn(sleep(Duration::from_secs(3600)));
+///     task.cancel();
+///     assert!(task.await.unwrap_err().is_cancelled());
+///     Ok::<(), tulip::Error>(())
+/// })??;
 /// # Ok::<(), tulip::Error>(())
 /// ```
 ///
@@ -187,6 +261,21 @@ fn panic_no_running_loop() -> ! {
 
 /// The task whose future is being polled on this thread (asyncio's
 /// `current_task`), `None` outside a task.
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// assert!(current_task().is_none()); // not inside a task
+/// tulip::run(async {
+///     let me = current_task().expect("run drives the future as a task");
+///     let task = spawn(async { current_task().unwrap().get_name() });
+///     task.set_name("child");
+///     assert_eq!(task.await?, "child");
+///     assert!(me.same_task(&current_task().unwrap()));
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub fn current_task() -> Option<TaskRef> {
     let header = CURRENT_TASK.with(Cell::get)?;
     // SAFETY: `CURRENT_TASK` is set only while that task's future is being
@@ -196,6 +285,18 @@ pub fn current_task() -> Option<TaskRef> {
 
 /// The running loop's tasks that are not done (asyncio's `all_tasks`);
 /// empty outside a running loop.
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// assert!(all_tasks().is_empty()); // no running loop
+/// tulip::run(async {
+///     let worker = spawn(std::future::pending::<()>());
+///     assert_eq!(all_tasks().len(), 2); // this one and the worker
+///     worker.cancel();
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub fn all_tasks() -> Vec<TaskRef> {
     crate::get_running_loop()
         .map(|lp| all_task_refs(&lp))

@@ -75,6 +75,24 @@ where
 }
 
 /// The stream of [`as_completed`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
+/// event_loop.run_until_complete(async {
+///     let mut it = as_completed(
+///         [1u64, 60].map(|s| async move { sleep(Duration::from_secs(s)).await; s }),
+///         Some(Duration::from_secs(5)),
+///     );
+///     assert_eq!(it.next().await.unwrap()?, 1);
+///     assert!(it.next().await.unwrap().unwrap_err().is_timeout()); // ends the stream
+///     assert!(it.next().await.is_none());
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "streams do nothing unless polled; dropping it cancels the tasks not yet reported"]
 pub struct AsCompleted<T> {
     set: TaskSet<T>,
@@ -107,6 +125,18 @@ impl<T> AsCompleted<T> {
     }
 
     /// How many outcomes are still to come (before a timeout).
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let mut it = as_completed((1..=2).map(|i| async move { i }), None);
+    ///     assert_eq!(it.remaining(), 2);
+    ///     it.next().await;
+    ///     assert_eq!(it.remaining(), 1);
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn remaining(&self) -> usize {
         if self.ended { 0 } else { self.set.pending() }
     }
@@ -151,6 +181,18 @@ impl<T> futures_core::FusedStream for AsCompleted<T> {
 }
 
 /// The future of [`AsCompleted::next`].
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let mut it = as_completed(vec![async { 7 }], None);
+///     let next: tulip::Next<'_, i32> = it.next();
+///     assert_eq!(next.await.unwrap()?, 7);
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Next<'a, T> {
     it: &'a mut AsCompleted<T>,

@@ -33,6 +33,22 @@ use crate::toolkit::task_set::{Child, TaskSet, spawn_child};
 
 /// What [`gather`] accepts: a `Vec` of futures, or a tuple of futures of
 /// different types (arity 1 to 8).
+///
+/// ```
+/// use tulip::{GatherInput, gather};
+///
+/// // Generic over what gather accepts: a Vec or a tuple.
+/// async fn all_of<G: GatherInput>(input: G) -> Result<G::Output, tulip::Error> {
+///     gather(input).await
+/// }
+///
+/// tulip::run(async {
+///     assert_eq!(all_of(vec![async { 1 }]).await?, [1]);
+///     assert_eq!(all_of((async { 1 }, async { 'b' })).await?, (1, 'b'));
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub trait GatherInput {
     /// The output of one child task, as the gather stores it.
     type Item: 'static;
@@ -72,6 +88,18 @@ where
 
 /// What [`try_gather`] accepts: a `Vec` of futures yielding `Result<T, E>`,
 /// or a tuple of futures yielding `Result<_, E>` with one error type.
+///
+/// ```
+/// use tulip::{Error, try_gather};
+///
+/// tulip::run(async {
+///     // A tuple: different value types, one error type.
+///     let (n, s) = try_gather((async { Ok::<_, Error>(1) }, async { Ok::<_, Error>("one") })).await?;
+///     assert_eq!((n, s), (1, "one"));
+///     Ok::<(), Error>(())
+/// })??;
+/// # Ok::<(), Error>(())
+/// ```
 pub trait TryGatherInput {
     /// The `Ok` value of one child, as the gather stores it.
     type Value: 'static;
@@ -141,6 +169,13 @@ macro_rules! tuple_gather {
 
 /// A `Result<T, E>` seen through its parts, for the tuple impls of
 /// [`TryGatherInput`].
+///
+/// ```
+/// use tulip::TryOutput;
+///
+/// let r: Result<u8, String> = Ok(1);
+/// assert_eq!(r.into_result(), Ok(1));
+/// ```
 pub trait TryOutput: 'static {
     /// The `Ok` type.
     type Ok: 'static;
@@ -254,6 +289,20 @@ pub fn gather<G: GatherInput>(input: G) -> Gather<G> {
 }
 
 /// The future of [`gather`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
+/// event_loop.run_until_complete(async {
+///     let both = gather((sleep(Duration::from_secs(60)), sleep(Duration::from_secs(90))));
+///     assert_eq!(all_tasks().len(), 3); // the children started at the call
+///     drop(both); // dropping a Gather cancels its children
+///     assert_eq!(all_tasks().len(), 1);
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited; dropping a Gather cancels its children"]
 pub struct Gather<G: GatherInput> {
     /// The futures, until they are spawned: at once inside a running loop,
@@ -342,6 +391,17 @@ impl<G: GatherInput> Future for Gather<G> {
 }
 
 /// The future of [`Gather::return_exceptions`].
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let (a, b) = gather((async { 1 }, async { "two" })).return_exceptions().await;
+///     assert_eq!((a?, b?), (1, "two"));
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited; dropping it cancels the children"]
 pub struct GatherOutcomes<G: GatherInput> {
     inner: Gather<G>,
@@ -393,6 +453,19 @@ pub fn try_gather<G: TryGatherInput>(input: G) -> TryGather<G> {
 }
 
 /// The future of [`try_gather`].
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// // The error type converts from tulip::Error (a child task's own failure).
+/// tulip::run(async {
+///     let names = ["a", "b"].map(|s| async move { Ok::<_, tulip::Error>(s) });
+///     let lines = try_gather(Vec::from(names)).await?;
+///     assert_eq!(lines, ["a", "b"]);
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited; dropping a TryGather cancels its children"]
 pub struct TryGather<G: TryGatherInput> {
     input: Option<G>,

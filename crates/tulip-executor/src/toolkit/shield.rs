@@ -55,6 +55,20 @@ where
 }
 
 /// The future of [`shield`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let shielded = shield(async { sleep(Duration::from_millis(1)).await; "saved" });
+///     let inner = shielded.task().task_ref();
+///     drop(shielded); // the awaiter gave up: the inner task runs on
+///     sleep(Duration::from_millis(5)).await;
+///     assert!(inner.done() && !inner.cancelled());
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Shield<T> {
     task: Task<T>,
@@ -62,6 +76,18 @@ pub struct Shield<T> {
 
 impl<T> Shield<T> {
     /// The inner task (to inspect it, or to cancel it explicitly).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let shielded = shield(sleep(Duration::from_secs(3600)));
+    ///     shielded.task().cancel(); // an explicit cancel does reach the inner task
+    ///     assert!(shielded.await.unwrap_err().is_cancelled());
+    /// })?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn task(&self) -> &Task<T> {
         &self.task
     }

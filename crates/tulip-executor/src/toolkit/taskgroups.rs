@@ -51,6 +51,23 @@ use crate::toolkit::task_set::{ChildSlot, EmptySlot, empty_slot, new_slot};
 
 /// The errors of a failed [`TaskGroup`] (asyncio's `ExceptionGroup`), in the
 /// order they happened.
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let r = task_group(|tg| async move {
+///         tg.create_task(async { 1 })?;
+///         tg.try_create_task(async { Err::<(), _>(tulip::Error::Timeout) })?;
+///         Ok::<_, tulip::Error>(())
+///     })
+///     .await;
+///     let group_error: tulip::TaskGroupError = r.unwrap_err();
+///     assert_eq!(group_error.errors.len(), 1);
+///     assert!(group_error.errors[0].is_timeout());
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct TaskGroupError {
@@ -161,6 +178,26 @@ impl GroupState {
 }
 
 /// The handle a [`task_group`] body creates children with.
+///
+/// ```
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let sum = task_group(|tg: tulip::TaskGroup| async move {
+///         let tasks: Vec<_> = (1..=3).map(|i| tg.create_task(async move { i * i })).collect::<Result<_, _>>()?;
+///         let mut sum = 0;
+///         for t in tasks {
+///             sum += t.await?;
+///         }
+///         Ok::<_, tulip::Error>(sum)
+///     })
+///     .await
+///     .unwrap()?;
+///     assert_eq!(sum, 14);
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct TaskGroup {
     state: Rc<GroupState>,
@@ -380,6 +417,24 @@ impl<T> Drop for Child<T> {
 }
 
 /// The future of [`task_group`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
+/// event_loop.run_until_complete(async {
+///     let mut child = None;
+///     let scope = task_group(|tg| {
+///         child = Some(tg.create_task(sleep(Duration::from_secs(60))));
+///         async {}
+///     });
+///     // A timeout around the scope drops it: every child is cancelled.
+///     assert!(wait_for(scope, Duration::from_secs(1)).await.unwrap_err().is_timeout());
+///     assert!(child.unwrap().unwrap().cancelled());
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited; dropping it cancels the group's children"]
 pub struct TaskGroupScope<Fut: Future> {
     state: Rc<GroupState>,

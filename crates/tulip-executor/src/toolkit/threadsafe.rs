@@ -97,6 +97,20 @@ impl<T> Shared<T> {
 /// `run_coroutine_threadsafe`): block on it with
 /// [`result`](ConcurrentFuture::result), [`cancel`](ConcurrentFuture::cancel)
 /// it, or await it (from any executor).
+///
+/// ```
+/// let event_loop = tulip::EventLoop::new()?;
+/// let remote = event_loop.remote();
+/// let fut: tulip::ConcurrentFuture<u8> =
+///     tulip::run_coroutine_threadsafe(&remote, || std::future::pending());
+/// let canceller = std::thread::spawn(move || {
+///     assert!(fut.cancel()); // cancels the task on the loop
+///     fut.result(None).unwrap_err().is_cancelled() && remote.stop().is_ok()
+/// });
+/// event_loop.run_forever()?;
+/// assert!(canceller.join().unwrap());
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "a ConcurrentFuture is how the submitted future's outcome is obtained"]
 pub struct ConcurrentFuture<T> {
     shared: Arc<Shared<T>>,

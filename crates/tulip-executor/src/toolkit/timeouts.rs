@@ -291,6 +291,18 @@ impl fmt::Debug for Timeout {
 
 pin_project_lite::pin_project! {
     /// The future of [`Timeout::run`] and [`wait_for`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let quick = wait_for(async { 5 }, Duration::from_secs(1));
+    ///     assert_eq!(quick.await?, 5);
+    ///     Ok::<(), tulip::Error>(())
+    /// })??;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     #[must_use = "futures do nothing unless awaited"]
     pub struct TimeoutScope<F> {
         state: Rc<State>,
@@ -488,6 +500,18 @@ pub fn wait_for_task<T>(task: Task<T>, timeout: Duration) -> WaitForTask<T> {
 }
 
 /// The future of [`wait_for_task`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+///
+/// tulip::run(async {
+///     let task = spawn(async { "in time" });
+///     assert_eq!(wait_for_task(task, Duration::from_secs(1)).await?, "in time");
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited; dropping it cancels the task"]
 pub struct WaitForTask<T> {
     task: Task<T>,

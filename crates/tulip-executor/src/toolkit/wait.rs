@@ -16,6 +16,24 @@ use crate::task::{CallbackId, Task, TaskRef};
 
 /// When [`wait`] returns (asyncio's `FIRST_COMPLETED`, `FIRST_EXCEPTION`,
 /// `ALL_COMPLETED`).
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+/// use tulip::ReturnWhen;
+///
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
+/// event_loop.run_until_complete(async {
+///     let ok = spawn(sleep(Duration::from_secs(5)));
+///     let bad = spawn(async { panic!("boom") });
+///     // FirstException: back as soon as `bad` panicked, `ok` still pending.
+///     let (done, pending) = wait([&ok, &bad], None, ReturnWhen::FirstException).await;
+///     assert_eq!((done.len(), pending.len()), (1, 1));
+///     assert!(bad.panicked());
+///     assert_eq!(ReturnWhen::default(), ReturnWhen::AllCompleted);
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum ReturnWhen {
     /// As soon as any task is done.
@@ -30,6 +48,22 @@ pub enum ReturnWhen {
 
 /// What [`wait`] waits on: a [`Task`] or a [`TaskRef`] (by value or by
 /// reference).
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+/// use tulip::{AsTaskRef, ReturnWhen};
+///
+/// tulip::run(async {
+///     let a = spawn(async { 1 });
+///     let b = spawn(async { "two" });
+///     // Tasks of different types, through their untyped references.
+///     let refs: Vec<TaskRef> = vec![a.as_task_ref(), b.as_task_ref()];
+///     let (done, _) = wait(refs, Some(Duration::from_secs(5)), ReturnWhen::AllCompleted).await;
+///     assert_eq!(done.len(), 2);
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 pub trait AsTaskRef {
     /// A reference to the task.
     fn as_task_ref(&self) -> TaskRef;
@@ -102,6 +136,23 @@ pub fn wait<W: AsTaskRef>(
 }
 
 /// The future of [`wait`].
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::prelude::*;
+/// use tulip::ReturnWhen;
+///
+/// let event_loop = tulip::EventLoop::builder().paused_clock(true).build()?;
+/// event_loop.run_until_complete(async {
+///     let slow = spawn(sleep(Duration::from_secs(60)));
+///     // The timeout ends the wait, not the task.
+///     let (done, pending) = wait([&slow], Some(Duration::from_secs(1)), ReturnWhen::AllCompleted).await;
+///     assert!(done.is_empty() && pending.len() == 1);
+///     assert!(!slow.done());
+///     slow.cancel();
+/// })?;
+/// # Ok::<(), tulip::Error>(())
+/// ```
 #[must_use = "futures do nothing unless awaited"]
 pub struct Wait<W> {
     tasks: Vec<W>,
