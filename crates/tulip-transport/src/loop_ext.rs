@@ -541,7 +541,26 @@ pub trait LoopNetExt {
     /// Cancel-safe: nothing is consumed unless the call completes.
     async fn sock_recv(&self, sock: impl AsFd, nbytes: usize) -> Result<Vec<u8>>;
 
-    /// Receives into `buf`; returns the number of bytes received.
+    /// Receives into `buf`; returns the number of bytes received (0 at
+    /// EOF).
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::prelude::*;
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let (a, b) = UnixStream::pair()?;
+    ///     a.set_nonblocking(true)?;
+    ///     b.set_nonblocking(true)?;
+    ///     lp.sock_sendall(&a, b"ping").await?;
+    ///     let mut buf = [0u8; 16];
+    ///     let n = lp.sock_recv_into(&b, &mut buf).await?;
+    ///     assert_eq!(&buf[..n], b"ping");
+    ///     Ok::<_, tulip::transport::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Cancel safety
     ///
@@ -582,6 +601,27 @@ pub trait LoopNetExt {
 
     /// Receives one datagram into `buf`: its length and sender.
     ///
+    /// ```
+    /// use std::net::UdpSocket;
+    /// use tulip::prelude::*;
+    /// use tulip::transport::SockAddr;
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let a = UdpSocket::bind("127.0.0.1:0")?;
+    ///     let b = UdpSocket::bind("127.0.0.1:0")?;
+    ///     a.set_nonblocking(true)?;
+    ///     b.set_nonblocking(true)?;
+    ///     lp.sock_sendto(&a, b"ping", &SockAddr::Inet(b.local_addr()?)).await?;
+    ///     let mut buf = [0u8; 64];
+    ///     let (n, from) = lp.sock_recvfrom_into(&b, &mut buf).await?;
+    ///     assert_eq!(&buf[..n], b"ping");
+    ///     assert_eq!(from.and_then(|f| f.as_inet()), Some(a.local_addr()?));
+    ///     Ok::<_, tulip::transport::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
     /// # Cancel safety
     ///
     /// Cancel-safe, as [`sock_recvfrom`](LoopNetExt::sock_recvfrom).
@@ -607,7 +647,32 @@ pub trait LoopNetExt {
     /// Cancel-safe: the datagram is sent whole or not at all.
     async fn sock_sendto(&self, sock: impl AsFd, data: &[u8], addr: &SockAddr) -> Result<usize>;
 
-    /// Connects a non-blocking socket to `addr`.
+    /// Connects a non-blocking socket to `addr`. The standard library makes
+    /// no unconnected socket, so the example makes one with `rustix` (a
+    /// `socket2::Socket` works the same way).
+    ///
+    /// ```
+    /// use std::net::TcpListener;
+    /// use rustix::net::{AddressFamily, SocketFlags, SocketType, socket_with};
+    /// use tulip::prelude::*;
+    /// use tulip::transport::SockAddr;
+    ///
+    /// let listener = TcpListener::bind("127.0.0.1:0")?;
+    /// let addr = SockAddr::Inet(listener.local_addr()?);
+    /// tulip::run(async move {
+    ///     let lp = get_running_loop()?;
+    ///     let flags = SocketFlags::NONBLOCK | SocketFlags::CLOEXEC;
+    ///     let sock = socket_with(AddressFamily::INET, SocketType::STREAM, flags, None)?;
+    ///     lp.sock_connect(&sock, &addr).await?;
+    ///     lp.sock_sendall(&sock, b"hi").await?;
+    ///     Ok::<_, tulip::transport::Error>(())
+    /// })??;
+    /// let (mut peer, _) = listener.accept()?;
+    /// let mut got = [0u8; 2];
+    /// std::io::Read::read_exact(&mut peer, &mut got)?;
+    /// assert_eq!(&got, b"hi");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Cancel safety
     ///

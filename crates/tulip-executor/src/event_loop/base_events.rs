@@ -597,6 +597,22 @@ impl Loop {
 
     /// Removes a source registered with [`register_io`](Loop::register_io),
     /// waking whatever still waits on it. Call before closing the descriptor.
+    ///
+    /// ```
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let (sock, _peer) = UnixStream::pair()?;
+    /// sock.set_nonblocking(true)?;
+    /// let source = event_loop.register_io(&sock)?;
+    /// event_loop.deregister_io(&source)?;
+    /// drop(sock); // the descriptor closes after it left the reactor
+    /// // The same descriptor number may be registered again by a new owner.
+    /// let (again, _peer2) = UnixStream::pair()?;
+    /// let source = event_loop.register_io(&again)?;
+    /// event_loop.deregister_io(&source)?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn deregister_io(&self, source: &IoSource) -> Result<(), Error> {
         if self.inner.closed.get() {
             return Ok(());
@@ -954,7 +970,17 @@ impl Loop {
 
 // Debug mode's switches (the settings and the diagnostics live in `debug`).
 impl Loop {
-    /// Whether debug mode is on (asyncio's `get_debug`).
+    /// Whether debug mode is on (asyncio's `get_debug`). Off unless the
+    /// loop was built with [`EventLoopBuilder::debug`](crate::EventLoopBuilder::debug)
+    /// or switched on with [`set_debug`](Loop::set_debug).
+    ///
+    /// ```
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// assert!(!event_loop.get_debug());
+    /// let debugging = tulip::EventLoop::builder().debug(true).build()?;
+    /// assert!(debugging.get_debug());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn get_debug(&self) -> bool {
         self.inner.debug.enabled()
     }
@@ -976,6 +1002,14 @@ impl Loop {
 
     /// The duration above which a callback counts as slow in debug mode
     /// (default 100 ms).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// assert_eq!(event_loop.slow_callback_duration(), Duration::from_millis(100));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
     pub fn slow_callback_duration(&self) -> Duration {
         self.inner.debug.slow_callback_duration()
     }
