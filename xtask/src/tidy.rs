@@ -16,11 +16,10 @@
 //!   colon) on one of the 3 lines above it, in the comment block directly above
 //!   it, or earlier on its own line. Plain `//` comments and doc-comment prose
 //!   are not code; code blocks in doc comments are;
-//! - doc examples are written as a user writes them, through the facade: code
-//!   blocks in the doc comments of `crates/*/src` and `examples/src` (hidden
-//!   `# ` lines included; prose and intra-doc links are not checked) name no
-//!   layer crate's path (`tulip_streams::` and the like), only `tulip::`.
-//!   While [`FACADE_DOCS_ENFORCED`] is false this rule only warns and counts.
+//! - the docs users read go through the facade: no doc-comment line of
+//!   `crates/*/src` and `examples/src` (code blocks with their hidden `# `
+//!   lines, prose and intra-doc link targets alike) names a layer crate's
+//!   path (`tulip_streams::` and the like), only `tulip::`.
 //!
 //! Violations fail the check; warnings are printed and counted.
 //!
@@ -49,11 +48,6 @@ const LAYER_CRATES: &[&str] = &[
     "tulip_process",
     "tulip_reactor",
 ];
-
-/// Whether a doc example through a layer crate fails the check (`true`) or
-/// is only warned about and counted (`false`, while the examples are being
-/// rewritten against the facade).
-const FACADE_DOCS_ENFORCED: bool = true;
 
 /// The cfg key that must stay in `sys/` directories.
 const OS_CFG: &str = concat!("target", "_os");
@@ -131,7 +125,7 @@ pub fn run() -> Result<(), String> {
 }
 
 /// One line: files checked, violations, warnings, and how many of the
-/// warnings are doc examples through a layer crate.
+/// findings are doc lines through a layer crate.
 pub fn summary(files: usize, findings: &[Violation]) -> String {
     let violations = findings.iter().filter(|f| f.fails()).count();
     let warnings = findings.len() - violations;
@@ -139,14 +133,9 @@ pub fn summary(files: usize, findings: &[Violation]) -> String {
         .iter()
         .filter(|f| f.message.starts_with(LAYER_DOC_MESSAGE))
         .count();
-    let enforced = if FACADE_DOCS_ENFORCED {
-        "enforced"
-    } else {
-        "warned only: FACADE_DOCS_ENFORCED is false"
-    };
     format!(
         "tidy: {files} files checked: {violations} violation(s), {warnings} warning(s); \
-         {layer_docs} doc-example line(s) through a layer crate ({enforced})"
+         {layer_docs} doc line(s) through a layer crate"
     )
 }
 
@@ -264,24 +253,19 @@ pub fn check_file(path: &Path, text: &str) -> Vec<Violation> {
                 );
             }
         }
-        let Some(code) = code_of(line, &mut in_doc_code) else {
-            continue;
-        };
-        // `code_of` keeps `in_doc_code` set only on the lines of a doc code block.
-        if facade_docs && in_doc_code {
-            for name in layer_paths(code) {
-                let level = if FACADE_DOCS_ENFORCED {
-                    Level::Violation
-                } else {
-                    Level::Warning
-                };
+        let user_doc = doc_text(line).filter(|_| facade_docs);
+        if let Some(doc) = user_doc {
+            for name in layer_paths(doc) {
                 report(
-                    level,
+                    Level::Violation,
                     i + 1,
                     format!("{LAYER_DOC_MESSAGE} `{name}::`: write `tulip::` as a user does"),
                 );
             }
         }
+        let Some(code) = code_of(line, &mut in_doc_code) else {
+            continue;
+        };
         for (offset, what) in unsafe_uses(code) {
             let before = &code[..offset];
             if !before.contains(SAFETY) && !safety_above(&lines, i) {
@@ -298,9 +282,9 @@ pub fn check_file(path: &Path, text: &str) -> Vec<Violation> {
     violations
 }
 
-/// How a doc example through a layer crate is reported (the start of the
+/// How a doc line through a layer crate is reported (the start of the
 /// message, which [`summary`] counts by).
-const LAYER_DOC_MESSAGE: &str = "doc example through a layer crate:";
+const LAYER_DOC_MESSAGE: &str = "doc line through a layer crate:";
 
 /// Whether the doc comments of the file at `path` (relative to the workspace
 /// root) are read by users: library and example sources, not tests, benches
@@ -330,6 +314,15 @@ fn layer_paths(code: &str) -> Vec<&'static str> {
     }
     found.sort();
     found.into_iter().map(|(_, name)| name).collect()
+}
+
+/// The text of a doc-comment line (after `///` or `//!`), `None` for any
+/// other line.
+fn doc_text(line: &str) -> Option<&str> {
+    let trimmed = line.trim_start();
+    trimmed
+        .strip_prefix("///")
+        .or_else(|| trimmed.strip_prefix("//!"))
 }
 
 /// The part of a line that is code: the whole line for code, the text after

@@ -1,4 +1,4 @@
-//! Ctrl-C in `tulip_executor::run` and `Runner::run`, as in asyncio's
+//! Ctrl-C in `tulip::run` and `Runner::run`, as in asyncio's
 //! `Runner`: the first `SIGINT` cancels the main future and the run returns
 //! `Error::Interrupted`; a second one ends the process, even while the loop
 //! is stuck; a handler set by the main future wins, and when the main

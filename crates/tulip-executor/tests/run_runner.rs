@@ -1,4 +1,4 @@
-//! `tulip_executor::run` and `Runner` (asyncio's `asyncio.run` and
+//! `tulip::run` and `Runner` (asyncio's `asyncio.run` and
 //! `asyncio.Runner`), and the thread's loops: `get_running_loop`,
 //! `get_event_loop`, `set_event_loop`, `new_event_loop`. `run` returns the
 //! main output, cancels the tasks left over (their destructors run), shuts

@@ -116,7 +116,7 @@ impl Error {
     }
 
     /// The TLS error inside, if there is one (at any layer), as
-    /// [`tulip::transport::Error::as_tls`](tulip_transport::Error::as_tls).
+    /// `tulip::transport::Error::as_tls`.
     ///
     /// ```
     /// use tulip::process::Error;
@@ -135,7 +135,7 @@ impl Error {
     }
 
     /// The error of a fallible protocol factory
-    /// ([`Fallible`](tulip_transport::Fallible)), if this is one: the
+    /// (`tulip::transport::Fallible`), if this is one: the
     /// subprocess was not spawned.
     ///
     /// ```

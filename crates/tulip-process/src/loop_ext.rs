@@ -109,7 +109,7 @@ pub trait LoopProcessExt {
     /// started (`NotFound` for a missing one) or a pipe cannot be made;
     /// [`Error::InvalidInput`](crate::Error::InvalidInput) for
     /// `Stdio::Stdout` on stdin or stdout; a closed loop; a
-    /// [`Fallible`](tulip_transport::Fallible) factory's error (see
+    /// `tulip::transport::Fallible` factory's error (see
     /// [`Error::as_protocol_factory`](crate::Error::as_protocol_factory)),
     /// returned before anything is spawned.
     ///

@@ -259,7 +259,7 @@ pub trait SubprocessProtocolFactory: 'static {
     /// factory that fails leaves no process behind.
     ///
     /// Errors: the factory's own failure, as
-    /// [`Error::Transport`](crate::Error::Transport)`(`[`ProtocolFactory`](tulip_transport::Error::ProtocolFactory)`)`
+    /// [`Error::Transport`](crate::Error::Transport)`(tulip::transport::Error::ProtocolFactory)`
     /// (see [`Error::as_protocol_factory`](crate::Error::as_protocol_factory)).
     ///
     /// ```

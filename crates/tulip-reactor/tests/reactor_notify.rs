@@ -1,4 +1,4 @@
-//! The cross-thread [`Notifier`](tulip_reactor::Notifier) on both backends: a
+//! The cross-thread `tulip::reactor::Notifier` on both backends: a
 //! notification wakes a poll blocked with no timeout, a notification made
 //! before the poll makes it return at once, a burst of notifications from
 //! many threads (coalesced into at most one pending wake-up) leaves the

@@ -224,7 +224,7 @@ impl Error {
 
     /// The TLS error inside, if this is one (a certificate rejected, a
     /// truncated TLS stream, a TLS timeout), as
-    /// [`tulip::transport::Error::as_tls`](tulip_transport::Error::as_tls).
+    /// `tulip::transport::Error::as_tls`.
     ///
     /// ```
     /// use tulip::streams::Error;

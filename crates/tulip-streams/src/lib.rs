@@ -24,7 +24,7 @@
 //! ```
 //!
 //! - **No extra copy.** Each connection's protocol is a
-//!   [`BufferedProtocol`](tulip_transport::BufferedProtocol): the socket is
+//!   `tulip::transport::BufferedProtocol`: the socket is
 //!   read straight into the spare room of the reader's buffer, where
 //!   `readline`, `readuntil` and `readexactly` find the bytes.
 //!   `readexactly(n)` sizes the buffer for `n` bytes (up to 4 MiB at once)

@@ -159,7 +159,7 @@ impl StreamReaderProtocol {
     /// once both (and every clone of the writer) are dropped.
     ///
     /// Errors: [`Error::InvalidInput`] if the streams were taken already;
-    /// the transport error [`Closed`](tulip_transport::Error::Closed) if the
+    /// the transport error `tulip::transport::Error::Closed` if the
     /// connection was never made.
     ///
     /// ```

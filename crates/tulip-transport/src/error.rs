@@ -2,7 +2,7 @@
 //!
 //! I/O errors stay [`std::io::Error`] (shared behind an `Arc` so that one
 //! error can be reported to a protocol and to every waiter), loop errors stay
-//! [`tulip_executor::Error`], and asyncio's networking exceptions get named
+//! `tulip::Error`, and asyncio's networking exceptions get named
 //! variants.
 
 use std::fmt;

@@ -4,10 +4,10 @@
 //! with callbacks, timers and I/O readiness, futures and tasks, with Rust's
 //! types and speed.
 //!
-//! This facade re-exports every layer: the loop, futures and tasks of
-//! [`tulip-executor`](tulip_executor) at the crate root, the OS boundary of
-//! [`tulip-reactor`](tulip_reactor) as [`reactor`], the locks and queues of
-//! [`tulip-sync`](tulip_sync) as [`sync`], the I/O and stream traits that
+//! This facade re-exports every layer: the loop, futures and tasks of the
+//! `tulip-executor` crate at the crate root, the OS boundary of
+//! `tulip-reactor` as [`reactor`], the locks and queues of `tulip-sync` as
+//! [`sync`], the I/O and stream traits that
 //! tulip's types implement (with their extension traits) as [`io`] and
 //! [`stream`], and the names most code needs, the task toolkit included,
 //! in [`prelude`].
