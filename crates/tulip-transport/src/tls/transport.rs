@@ -239,23 +239,12 @@ impl TlsStart {
             }
         };
         let name = server_name(&hostname)?;
-        Ok(Some(TlsStart {
-            side: Side::Client {
-                config,
-                name,
-                hostname,
-            },
-            handshake_timeout: timeout_or(
-                handshake_timeout,
-                SSL_HANDSHAKE_TIMEOUT,
-                "ssl_handshake_timeout",
-            )?,
-            shutdown_timeout: timeout_or(
-                shutdown_timeout,
-                SSL_SHUTDOWN_TIMEOUT,
-                "ssl_shutdown_timeout",
-            )?,
-        }))
+        let side = Side::Client {
+            config,
+            name,
+            hostname,
+        };
+        TlsStart::with_timeouts(side, handshake_timeout, shutdown_timeout).map(Some)
     }
 
     /// The server side: `tls` and the timeouts; `None` when `tls` is,
@@ -274,8 +263,19 @@ impl TlsStart {
         };
         // A configuration rustls refuses fails here, not per connection.
         rustls::ServerConnection::new(config.rustls_config().clone()).map_err(tls_error)?;
-        Ok(Some(TlsStart {
-            side: Side::Server(config),
+        TlsStart::with_timeouts(Side::Server(config), handshake_timeout, shutdown_timeout).map(Some)
+    }
+
+    /// `side` with the given timeouts, asyncio's defaults where `None`.
+    ///
+    /// Errors: [`Error::InvalidInput`] for a zero timeout, naming it.
+    fn with_timeouts(
+        side: Side,
+        handshake_timeout: Option<Duration>,
+        shutdown_timeout: Option<Duration>,
+    ) -> Result<TlsStart> {
+        Ok(TlsStart {
+            side,
             handshake_timeout: timeout_or(
                 handshake_timeout,
                 SSL_HANDSHAKE_TIMEOUT,
@@ -286,7 +286,7 @@ impl TlsStart {
                 SSL_SHUTDOWN_TIMEOUT,
                 "ssl_shutdown_timeout",
             )?,
-        }))
+        })
     }
 
     /// A new rustls session.
