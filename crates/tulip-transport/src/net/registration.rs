@@ -28,16 +28,18 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    /// Registers `fd` (put in non-blocking mode first) with the running
-    /// loop: the error of `get_running_loop` outside a loop.
+    /// Registers a socket from elsewhere (`from_std`) with the running
+    /// loop, putting it in non-blocking mode first: the error of
+    /// `get_running_loop` outside a loop.
     pub(crate) fn new(fd: OwnedFd) -> Result<Registration> {
         let lp = tulip_executor::get_running_loop()?;
+        sock::set_nonblocking(fd.as_fd())?;
         Registration::with_loop(&lp, fd)
     }
 
-    /// Registers `fd` (put in non-blocking mode first) with `lp`.
+    /// Registers `fd`, a socket tulip made non-blocking (`SOCK_NONBLOCK`),
+    /// with `lp`.
     pub(crate) fn with_loop(lp: &Loop, fd: OwnedFd) -> Result<Registration> {
-        sock::set_nonblocking(fd.as_fd())?;
         let source = lp.register_io(&fd)?;
         Ok(Registration {
             lp: lp.clone(),
