@@ -26,7 +26,7 @@
 //! | `ssl.SSLError`, `ssl.SSLCertVerificationError` | [`Error::Tls`], [`TlsError`] |
 //! | `get_extra_info('ssl_object')`, `'peercert'`, `'cipher'` | [`Transport::tls_info`], [`TlsInfo`], the SSL keys of `get_extra_info` |
 
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 mod address;
 mod connect;
@@ -34,6 +34,7 @@ mod datagram;
 mod error;
 mod lifecycle;
 mod loop_ext;
+pub mod net;
 mod protocols;
 mod server;
 mod sock;

@@ -244,6 +244,30 @@ pub mod transport {
     pub use tulip_transport::*;
 }
 
+/// Poll-based sockets on the running loop (`TcpListener`, `TcpStream`,
+/// `UnixListener`, `UnixStream`, `UdpSocket`): the `futures-io` traits
+/// always, tokio's I/O traits with the `tokio-io` feature and hyper's with
+/// the `hyper` feature (re-export of `tulip-transport`'s `net`).
+///
+/// ```
+/// use tulip::net::{TcpListener, TcpStream};
+///
+/// tulip::run(async {
+///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+///     let client = TcpStream::connect("127.0.0.1", listener.local_addr()?.port()).await?;
+///     let (server_side, _) = listener.accept().await?;
+///     client.write_all(b"hi").await?;
+///     let mut buf = [0; 2];
+///     server_side.read_exact(&mut buf).await?;
+///     assert_eq!(&buf, b"hi");
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub mod net {
+    pub use tulip_transport::net::*;
+}
+
 /// asyncio's streams: `StreamReader`, `StreamWriter`, `open_connection`,
 /// `start_server` and their Unix-socket twins (re-export of
 /// `tulip-streams`).

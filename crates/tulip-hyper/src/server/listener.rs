@@ -7,9 +7,13 @@
 //! or silent client never holds up the others.
 
 use std::fmt;
-use std::future::Future;
+use std::future::{Future, ready};
 use std::io;
+use std::net::SocketAddr;
 use std::task::{Context, Poll};
+
+use tulip_transport::UnixAddr;
+use tulip_transport::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// A source of connections for [`serve`](crate::serve): tulip's
 /// [`TcpListener`](tulip_transport::net::TcpListener) and
@@ -73,4 +77,86 @@ pub trait Listener: 'static {
 
     /// The address the listener is bound to.
     fn local_addr(&self) -> io::Result<Self::Addr>;
+}
+
+/// TCP: no handshake beyond turning Nagle's algorithm off (`TCP_NODELAY`),
+/// so that a response written in pieces is not held back waiting for the
+/// peer's acknowledgement.
+///
+/// ```
+/// use hyper::service::service_fn;
+/// use tulip::net::TcpListener;
+///
+/// tulip::run(async {
+///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+///     let hello = service_fn(|_req| async {
+///         Ok::<_, std::convert::Infallible>(hyper::Response::new(String::from("hi")))
+///     });
+///     let server = tulip::hyper::serve_hyper(listener, hello);
+///     assert!(server.local_addr()?.ip().is_loopback());
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })??;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl Listener for TcpListener {
+    type Conn = TcpStream;
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, SocketAddr)>> {
+        TcpListener::poll_accept(self, cx)
+    }
+
+    fn handshake(&self, conn: TcpStream) -> impl Future<Output = io::Result<TcpStream>> + 'static {
+        if let Err(e) = conn.set_nodelay(true) {
+            log::debug!("cannot set TCP_NODELAY on an accepted connection: {e}");
+        }
+        ready(Ok(conn))
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        TcpListener::local_addr(self)
+    }
+}
+
+/// Unix-domain sockets: no handshake.
+///
+/// ```
+/// use hyper::service::service_fn;
+/// use tulip::net::UnixListener;
+///
+/// let dir = std::env::temp_dir().join(format!("tulip-hyper-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let path = dir.join("http.sock");
+/// tulip::run(async move {
+///     let listener = UnixListener::bind(&path)?;
+///     let hello = service_fn(|_req| async {
+///         Ok::<_, std::convert::Infallible>(hyper::Response::new(String::from("hi")))
+///     });
+///     let server = tulip::hyper::serve_hyper(listener, hello);
+///     println!("serving on {:?}", server.local_addr()?);
+///     Ok::<(), Box<dyn std::error::Error>>(())
+/// })??;
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl Listener for UnixListener {
+    type Conn = UnixStream;
+    type Io = UnixStream;
+    type Addr = UnixAddr;
+
+    fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(UnixStream, UnixAddr)>> {
+        UnixListener::poll_accept(self, cx)
+    }
+
+    fn handshake(
+        &self,
+        conn: UnixStream,
+    ) -> impl Future<Output = io::Result<UnixStream>> + 'static {
+        ready(Ok(conn))
+    }
+
+    fn local_addr(&self) -> io::Result<UnixAddr> {
+        UnixListener::local_addr(self)
+    }
 }

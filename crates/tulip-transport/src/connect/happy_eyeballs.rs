@@ -62,7 +62,7 @@ pub(crate) async fn connect(
 /// is, without a trip to a worker thread; any other through
 /// `getaddrinfo` (an empty host: `getaddrinfo(None, port)`, the loopback
 /// addresses).
-async fn resolve(
+pub(crate) async fn resolve(
     lp: &Loop,
     host: &str,
     port: u16,

@@ -665,7 +665,7 @@ fn no_ipv6(e: &io::Error) -> bool {
 }
 
 /// A socket bound to `addr` with the server's options.
-fn bind_one(addr: SocketAddr, options: &ServerOptions) -> io::Result<OwnedFd> {
+pub(crate) fn bind_one(addr: SocketAddr, options: &ServerOptions) -> io::Result<OwnedFd> {
     let fd = sock::new_socket(dns::family_of(&addr).to_rustix(), SocketType::STREAM)?;
     if options.reuse_address.unwrap_or(true) {
         sockopt::set_socket_reuseaddr(&fd, true)?;
@@ -686,7 +686,7 @@ fn bind_one(addr: SocketAddr, options: &ServerOptions) -> io::Result<OwnedFd> {
 
 /// The addresses of `host`: a numeric address at once, a name through
 /// `getaddrinfo` on the executor (asyncio's `_create_server_getaddrinfo`).
-async fn resolve(
+pub(crate) async fn resolve(
     lp: &Loop,
     host: &str,
     port: u16,

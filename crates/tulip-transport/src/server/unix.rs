@@ -213,7 +213,7 @@ pub(crate) async fn create_unix_connection<F: ProtocolFactory>(
 }
 
 /// A new socket connected to `addr`, without blocking the loop.
-async fn connect(lp: &Loop, addr: &UnixAddr) -> Result<OwnedFd> {
+pub(crate) async fn connect(lp: &Loop, addr: &UnixAddr) -> Result<OwnedFd> {
     let addr = addr.to_rustix()?;
     let fd = sock::new_socket(AddressFamily::UNIX, SocketType::STREAM)?;
     let mut backoff = Duration::from_millis(1);
