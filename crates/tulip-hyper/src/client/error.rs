@@ -7,6 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use hyper::Uri;
+use tulip_transport::Error as TransportError;
 
 use crate::client::origin::Origin;
 
@@ -56,8 +57,8 @@ pub enum ClientError {
     Connect {
         /// Where the connection was going.
         origin: Origin,
-        /// The error of [`TcpStream::connect`](tulip_transport::net::TcpStream::connect).
-        source: tulip_transport::Error,
+        /// The error of `tulip::net::TcpStream::connect`.
+        source: TransportError,
     },
     /// The TLS handshake failed: the server's certificate was not trusted
     /// or not valid for the host, the server sent an alert, the
@@ -66,9 +67,9 @@ pub enum ClientError {
         /// The origin whose server failed the handshake (its host is the
         /// name the certificate was checked for).
         origin: Origin,
-        /// The error of [`TlsStream::connect`](tulip_transport::net::TlsStream::connect)
-        /// ([`tulip_transport::Error::as_tls`] gives the TLS error).
-        source: tulip_transport::Error,
+        /// The error of `tulip::net::TlsStream::connect`
+        /// ([`as_tls`](TransportError::as_tls) gives the TLS error).
+        source: TransportError,
     },
     /// Connecting (TCP and TLS handshake) outlasted the
     /// [connect timeout](crate::ClientOptions::connect_timeout).

@@ -1,20 +1,8 @@
 //! A small pooled HTTP client on hyper's `client::conn`, on the running
 //! loop: [`Client`] (`get`, `post`, `request`), its [`ClientOptions`], its
-//! [`ClientResponse`] and [`ClientError`].
-//!
-//! - **Connecting**: [`TcpStream::connect`] (asyncio's address handling,
-//!   Happy Eyeballs between a name's addresses) with `TCP_NODELAY`, then
-//!   for `https://` a [`TlsStream`] with the host as the server name
-//!   (SNI and certificate check) and ALPN `h2`, `http/1.1`.
-//! - **HTTP/1.1**: keep-alive connections pooled per origin (see
-//!   [`ClientOptions`] for the limits); **HTTP/2** (ALPN `h2`, or prior
-//!   knowledge for `http://`): one connection per origin, multiplexed.
-//! - Each connection is a task of the loop (spawned with
-//!   [`TulipExecutor`]); HTTP/2's keep-alive and timers use
-//!   [`TulipTimer`].
-//! - Redirects are not followed, nothing is retried but a request that
-//!   never left: one sent on a pooled connection the server had just
-//!   closed goes again on a new connection.
+//! [`ClientResponse`] and [`ClientError`]. The connections are kept per
+//! [`Origin`] by the pool (`pool.rs`); [`Client`]'s documentation says
+//! how they are made and reused.
 
 mod body;
 mod error;
@@ -24,7 +12,7 @@ mod pool;
 mod response;
 
 use std::cell::RefCell;
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::rc::Rc;
 
 use hyper::client::conn::{http1, http2};
@@ -44,7 +32,7 @@ pub use origin::{IntoUri, Origin};
 pub use response::ClientResponse;
 
 use origin::Scheme;
-use pool::{FirstConnection, Pool};
+use pool::{FirstConnection, Pool, Release};
 use response::Deadline;
 
 /// ALPN protocol names.
@@ -54,8 +42,26 @@ const HTTP11: &[u8] = b"http/1.1";
 /// A pooled HTTP/1.1 and HTTP/2 client on the running loop.
 ///
 /// Cheap to clone (an `Rc` inside: clones share the pool); `!Send`, as
-/// everything of a loop. See the [module](self) for what it does, and
-/// [`ClientOptions`] for its settings.
+/// everything of a loop. [`ClientOptions`] holds its settings.
+///
+/// - **Connecting**: [`TcpStream::connect`] (asyncio's address handling,
+///   Happy Eyeballs between a name's addresses) with `TCP_NODELAY`, then
+///   for `https://` a [`TlsStream`] with the URI's host as the server name
+///   (SNI and certificate check) and ALPN `h2`, `http/1.1`.
+/// - **HTTP/1.1**: keep-alive connections pooled per [`Origin`]: one goes
+///   back to the pool once its response's body has been read to its end
+///   (when [`bytes`](ClientResponse::bytes) or [`text`](ClientResponse::text)
+///   return, it is there), is reused while hyper says it is ready, and is
+///   closed after the idle timeout or when the origin keeps the maximum.
+/// - **HTTP/2** (the server picked `h2` by ALPN, or
+///   [prior knowledge](ClientOptions::http2_prior_knowledge) for
+///   `http://`): one connection per origin, shared by concurrent requests;
+///   requests that come while it is being made wait for it.
+/// - Each connection is a task of the loop ([`TulipExecutor`]); HTTP/2's
+///   timers are the loop's ([`TulipTimer`]).
+/// - Redirects are returned, not followed. Nothing is retried but a
+///   request that never left: one sent on a pooled connection the server
+///   had just closed goes again on a new connection.
 ///
 /// ```
 /// use std::convert::Infallible;
@@ -264,7 +270,7 @@ impl Client {
             timeout,
         });
         let exchange = self.inner.send(origin, request);
-        let response = match deadline {
+        let (response, release) = match deadline {
             Some(d) => timeout_at(d.at).run(exchange).await.unwrap_or_else(|_| {
                 Err(ClientError::RequestTimeout {
                     uri: uri.clone(),
@@ -278,6 +284,7 @@ impl Client {
             uri,
             deadline,
             self.inner.options.max_body_size,
+            release,
         ))
     }
 }
@@ -298,29 +305,30 @@ impl std::fmt::Debug for Client {
 
 impl Inner {
     /// Sends the request on a connection to `origin` and waits for the
-    /// response's head; an HTTP/1.1 connection goes back to the pool once
-    /// the body has been read.
+    /// response's head; with an HTTP/1.1 connection, the release that puts
+    /// it back in the pool once the body has been read.
     async fn send(
         &self,
         origin: Origin,
         mut request: Request<RequestBody>,
-    ) -> Result<hyper::Response<hyper::body::Incoming>, ClientError> {
+    ) -> Result<(hyper::Response<hyper::body::Incoming>, Option<Release>), ClientError> {
         let uri = request.uri().clone();
         loop {
             match self.sender_for(&origin, &uri).await? {
                 Sender::Http2(mut sender) => {
                     *request.version_mut() = Version::HTTP_2;
-                    return sender
-                        .send_request(request)
-                        .await
-                        .map_err(|source| ClientError::Http { uri, source });
+                    return match sender.send_request(request).await {
+                        Ok(response) => Ok((response, None)),
+                        Err(source) => Err(ClientError::Http { uri, source }),
+                    };
                 }
                 Sender::Http1 { mut sender, reused } => {
                     prepare_http1(&mut request, &origin);
                     match sender.try_send_request(request).await {
                         Ok(response) => {
-                            self.release_http1(origin, sender);
-                            return Ok(response);
+                            let release = (self.options.max_idle_per_origin > 0)
+                                .then(|| Release::new(&self.pool, origin, sender));
+                            return Ok((response, release));
                         }
                         Err(mut e) => match e.take_message() {
                             // The request never left: a pooled connection
@@ -459,28 +467,6 @@ impl Inner {
                 }
             }
         }
-    }
-
-    /// Puts an HTTP/1.1 connection back in the pool once its response has
-    /// been read (at once if it already has, else from a small task that
-    /// waits for hyper to be ready for the next request; a body dropped
-    /// unread closes the connection instead).
-    fn release_http1(&self, origin: Origin, mut sender: http1::SendRequest<RequestBody>) {
-        if self.options.max_idle_per_origin == 0 {
-            return;
-        }
-        if sender.is_ready() {
-            self.pool.put_http1(origin, sender);
-            return;
-        }
-        let pool = Rc::downgrade(&self.pool);
-        TulipExecutor::new().execute(async move {
-            if poll_fn(|cx| sender.poll_ready(cx)).await.is_ok() {
-                if let Some(pool) = pool.upgrade() {
-                    pool.put_http1(origin, sender);
-                }
-            }
-        });
     }
 }
 

@@ -16,15 +16,18 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::poll_fn;
 use std::rc::{Rc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use hyper::client::conn::{http1, http2};
-use tulip_executor::{TimerHandle, get_running_loop};
+use hyper::rt::Executor;
+use tulip_executor::{TimerHandle, get_running_loop, timeout_at};
 use tulip_sync::{Event, EventWait};
 
 use crate::client::body::RequestBody;
 use crate::client::origin::Origin;
+use crate::rt::TulipExecutor;
 
 /// An idle HTTP/1.1 connection (its sender; the connection itself is a
 /// task of the loop, which ends when the sender is dropped).
@@ -244,5 +247,77 @@ impl Drop for Connecting<'_> {
     fn drop(&mut self) {
         self.pool.connecting.borrow_mut().remove(&self.origin);
         self.event.set();
+    }
+}
+
+/// An HTTP/1.1 connection whose response is being read: it goes back to
+/// the pool once hyper is ready for its next request, which is once the
+/// response's body has been read to its end (a body dropped unread closes
+/// the connection instead).
+///
+/// [`ClientResponse::bytes`](crate::ClientResponse::bytes) waits for that
+/// itself after the body's end ([`Release::when_ready`]), so that the
+/// next request of a sequence finds the connection in the pool; dropped
+/// otherwise (the response streamed or dropped), the release waits in a
+/// small task of the loop.
+#[derive(Debug)]
+pub(crate) struct Release {
+    pool: Weak<Pool>,
+    origin: Origin,
+    sender: Option<http1::SendRequest<RequestBody>>,
+}
+
+impl Release {
+    pub(crate) fn new(
+        pool: &Rc<Pool>,
+        origin: Origin,
+        sender: http1::SendRequest<RequestBody>,
+    ) -> Release {
+        Release {
+            pool: Rc::downgrade(pool),
+            origin,
+            sender: Some(sender),
+        }
+    }
+
+    /// Waits (until `deadline` at most) for the connection to be ready
+    /// again, and puts it in the pool; past the deadline or closed, the
+    /// connection is dropped.
+    pub(crate) async fn when_ready(mut self, deadline: Option<Instant>) {
+        let Some(mut sender) = self.sender.take() else {
+            return;
+        };
+        let ready = poll_fn(|cx| sender.poll_ready(cx));
+        let ready = match deadline {
+            Some(at) => matches!(timeout_at(at).run(ready).await, Ok(Ok(()))),
+            None => ready.await.is_ok(),
+        };
+        if let (true, Some(pool)) = (ready, self.pool.upgrade()) {
+            pool.put_http1(self.origin.clone(), sender);
+        }
+    }
+}
+
+impl Drop for Release {
+    fn drop(&mut self) {
+        let Some(mut sender) = self.sender.take() else {
+            return;
+        };
+        let Some(pool) = self.pool.upgrade() else {
+            return;
+        };
+        let origin = self.origin.clone();
+        if sender.is_ready() {
+            pool.put_http1(origin, sender);
+            return;
+        }
+        let pool = Rc::downgrade(&pool);
+        TulipExecutor::new().execute(async move {
+            if poll_fn(|cx| sender.poll_ready(cx)).await.is_ok() {
+                if let Some(pool) = pool.upgrade() {
+                    pool.put_http1(origin, sender);
+                }
+            }
+        });
     }
 }

@@ -13,6 +13,7 @@ use hyper::{HeaderMap, StatusCode, Uri, Version};
 use tulip_executor::timeout_at;
 
 use crate::client::error::ClientError;
+use crate::client::pool::Release;
 
 /// The request's deadline, carried into the reading of its body.
 #[derive(Clone, Copy, Debug)]
@@ -61,6 +62,8 @@ pub struct ClientResponse {
     uri: Uri,
     deadline: Option<Deadline>,
     max_body_size: Option<usize>,
+    /// An HTTP/1.1 connection to put back in the pool after the body.
+    release: Option<Release>,
 }
 
 impl ClientResponse {
@@ -69,12 +72,14 @@ impl ClientResponse {
         uri: Uri,
         deadline: Option<Deadline>,
         max_body_size: Option<usize>,
+        release: Option<Release>,
     ) -> ClientResponse {
         ClientResponse {
             inner,
             uri,
             deadline,
             max_body_size,
+            release,
         }
     }
 
@@ -134,6 +139,7 @@ impl ClientResponse {
             uri,
             deadline,
             max_body_size,
+            release,
         } = self;
         let limit = max_body_size.unwrap_or(usize::MAX);
         let announced = inner
@@ -145,15 +151,21 @@ impl ClientResponse {
             return Err(ClientError::BodyTooLarge { uri, limit });
         }
         let read = read_body(inner.into_body(), &uri, limit);
-        match deadline {
+        let body = match deadline {
             Some(d) => timeout_at(d.at).run(read).await.unwrap_or_else(|_| {
                 Err(ClientError::RequestTimeout {
                     uri: uri.clone(),
                     after: d.timeout,
                 })
-            }),
-            None => read.await,
+            })?,
+            None => read.await?,
+        };
+        // The body is read: the connection is about to be ready for the
+        // next request; it is back in the pool when this returns.
+        if let Some(release) = release {
+            release.when_ready(deadline.map(|d| d.at)).await;
         }
+        Ok(body)
     }
 
     /// Reads the whole body as [`bytes`](ClientResponse::bytes) does, and
