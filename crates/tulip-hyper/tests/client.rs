@@ -195,18 +195,21 @@ async fn get_concurrently(client: &Client, url: &str, n: usize) -> Vec<(Version,
     responses
 }
 
-/// A server that accepts connections and never answers: its port, and
-/// the task holding them.
-async fn silent_server() -> (u16, Task<()>) {
+/// A server that accepts connections and never answers: its port, how
+/// many connections it accepted, and the task holding them.
+async fn silent_server() -> (u16, Rc<Cell<usize>>, Task<()>) {
     let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let accepted = Rc::new(Cell::new(0));
+    let counter = accepted.clone();
     let task = spawn(async move {
         let mut held = Vec::new();
         loop {
             held.push(listener.accept().await.unwrap());
+            counter.set(held.len());
         }
     });
-    (port, task)
+    (port, accepted, task)
 }
 
 // ---------------------------------------------------------------------
@@ -571,7 +574,7 @@ fn a_refused_connection_is_an_error_naming_the_address() {
 #[test]
 fn a_silent_server_is_a_request_timeout() {
     run(async {
-        let (port, _silent) = silent_server().await;
+        let (port, _, _silent) = silent_server().await;
         let options = ClientOptions::new().request_timeout(Duration::from_millis(200));
         let client = Client::with_options(options);
         let url = format!("http://127.0.0.1:{port}/never");
@@ -590,7 +593,7 @@ fn a_silent_server_is_a_request_timeout() {
 fn a_silent_tls_server_is_a_connect_timeout_naming_the_origin() {
     run(async {
         // The TCP connection is accepted; the TLS handshake never answers.
-        let (port, _silent) = silent_server().await;
+        let (port, _, _silent) = silent_server().await;
         let options = ClientOptions::new().connect_timeout(Duration::from_millis(200));
         let client = Client::with_options(options);
         let err = client
@@ -604,6 +607,29 @@ fn a_silent_tls_server_is_a_connect_timeout_naming_the_origin() {
                 .contains(&format!("https://localhost:{port}")),
             "{err}"
         );
+    });
+}
+
+#[test]
+fn requests_waiting_on_a_first_connection_share_its_failure() {
+    run(async {
+        // https: whether it is HTTP/2 is known after the handshake, so the
+        // concurrent requests wait for the first connection, and get its
+        // timeout rather than each trying again in turn.
+        let (port, accepted, _silent) = silent_server().await;
+        let options = ClientOptions::new().connect_timeout(Duration::from_millis(200));
+        let client = Client::with_options(options);
+        let tasks: Vec<_> = (0..4)
+            .map(|_| {
+                let client = client.clone();
+                spawn(async move { client.get(format!("https://localhost:{port}/")).await })
+            })
+            .collect();
+        for task in tasks {
+            let err = task.await.unwrap().unwrap_err();
+            assert!(matches!(err, ClientError::ConnectTimeout { .. }), "{err}");
+        }
+        assert_eq!(accepted.get(), 1, "one attempt for the four requests");
     });
 }
 

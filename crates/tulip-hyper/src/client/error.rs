@@ -158,6 +158,29 @@ impl ClientError {
     }
 }
 
+impl ClientError {
+    /// A copy of a connection error ([`Connect`](ClientError::Connect),
+    /// [`Tls`](ClientError::Tls), [`ConnectTimeout`](ClientError::ConnectTimeout)),
+    /// for the requests that waited on the same connection attempt.
+    pub(crate) fn clone_connect_error(&self) -> Option<ClientError> {
+        match self {
+            ClientError::Connect { origin, source } => Some(ClientError::Connect {
+                origin: origin.clone(),
+                source: source.clone(),
+            }),
+            ClientError::Tls { origin, source } => Some(ClientError::Tls {
+                origin: origin.clone(),
+                source: source.clone(),
+            }),
+            ClientError::ConnectTimeout { origin, after } => Some(ClientError::ConnectTimeout {
+                origin: origin.clone(),
+                after: *after,
+            }),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -372,14 +372,20 @@ impl Inner {
             }
             // Whether it is HTTP/2 is known once connected: one request
             // connects, the others wait for it to share its connection.
-            let _connecting = match self.pool.first_connection(origin) {
-                FirstConnection::Wait(wait) => {
-                    wait.await;
+            let connecting = match self.pool.first_connection(origin) {
+                FirstConnection::Wait(attempt) => {
+                    attempt.wait().await?;
                     continue;
                 }
                 FirstConnection::Make(connecting) => connecting,
             };
-            let sender = self.connect(origin, uri).await?;
+            let sender = match self.connect(origin, uri).await {
+                Ok(sender) => sender,
+                Err(e) => {
+                    connecting.failed(&e);
+                    return Err(e);
+                }
+            };
             match &sender {
                 Sender::Http2(h2) => self.pool.set_http2(origin, h2.clone()),
                 Sender::Http1 { .. } => self.pool.set_http1_only(origin),

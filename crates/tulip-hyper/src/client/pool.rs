@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 use hyper::client::conn::{http1, http2};
 use hyper::rt::Executor;
 use tulip_executor::{TimerHandle, get_running_loop, timeout_at};
-use tulip_sync::{Event, EventWait};
+use tulip_sync::Event;
 
 use crate::client::body::RequestBody;
+use crate::client::error::ClientError;
 use crate::client::origin::Origin;
 use crate::rt::TulipExecutor;
 
@@ -42,8 +43,8 @@ struct Idle {
 pub(crate) struct Pool {
     idle: RefCell<HashMap<Origin, VecDeque<Idle>>>,
     h2: RefCell<HashMap<Origin, http2::SendRequest<RequestBody>>>,
-    /// The origins whose first connection is being made; set when it is.
-    connecting: RefCell<HashMap<Origin, Event>>,
+    /// The origins whose first connection is being made.
+    connecting: RefCell<HashMap<Origin, Rc<FirstAttempt>>>,
     /// The `https` origins that chose HTTP/1.1 by ALPN.
     http1_only: RefCell<HashSet<Origin>>,
     next_key: Cell<u64>,
@@ -179,15 +180,18 @@ impl Pool {
     /// which wakes the waiters).
     pub(crate) fn first_connection(&self, origin: &Origin) -> FirstConnection<'_> {
         let mut connecting = self.connecting.borrow_mut();
-        if let Some(event) = connecting.get(origin) {
-            return FirstConnection::Wait(event.wait());
+        if let Some(attempt) = connecting.get(origin) {
+            return FirstConnection::Wait(attempt.clone());
         }
-        let event = Event::new();
-        connecting.insert(origin.clone(), event.clone());
+        let attempt = Rc::new(FirstAttempt {
+            done: Event::new(),
+            failed: RefCell::new(None),
+        });
+        connecting.insert(origin.clone(), attempt.clone());
         FirstConnection::Make(Connecting {
             pool: self,
             origin: origin.clone(),
-            event,
+            attempt,
         })
     }
 }
@@ -231,22 +235,53 @@ fn expire(pool: &Weak<Pool>, origin: &Origin, key: u64) {
 /// See [`Pool::first_connection`].
 pub(crate) enum FirstConnection<'a> {
     /// Another request is making the first connection: wait for it.
-    Wait(EventWait),
+    Wait(Rc<FirstAttempt>),
     /// Make it; the guard releases the origin.
     Make(Connecting<'a>),
+}
+
+/// An origin's first connection being made, as the requests waiting for
+/// it see it.
+pub(crate) struct FirstAttempt {
+    /// Set when the attempt is over.
+    done: Event,
+    /// Why it failed, when it failed to connect.
+    failed: RefCell<Option<ClientError>>,
+}
+
+impl FirstAttempt {
+    /// Waits for the attempt to end. Its connection error is the waiter's
+    /// too (the same origin, at the same time: the waiters do not each
+    /// try again in turn, one timeout after the other).
+    pub(crate) async fn wait(&self) -> Result<(), ClientError> {
+        self.done.wait().await;
+        let failed = self.failed.borrow();
+        match failed.as_ref().and_then(ClientError::clone_connect_error) {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
 }
 
 /// The right to make an origin's first connection.
 pub(crate) struct Connecting<'a> {
     pool: &'a Pool,
     origin: Origin,
-    event: Event,
+    attempt: Rc<FirstAttempt>,
+}
+
+impl Connecting<'_> {
+    /// The attempt failed with `error`, which the waiters get too when it
+    /// is a connection error (not one of hyper's handshake).
+    pub(crate) fn failed(&self, error: &ClientError) {
+        *self.attempt.failed.borrow_mut() = error.clone_connect_error();
+    }
 }
 
 impl Drop for Connecting<'_> {
     fn drop(&mut self) {
         self.pool.connecting.borrow_mut().remove(&self.origin);
-        self.event.set();
+        self.attempt.done.set();
     }
 }
 
