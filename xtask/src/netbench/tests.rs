@@ -22,8 +22,21 @@ fn every_server_has_a_known_kind_and_a_tokio_peer_for_tulip() {
         let peer = SERVERS
             .iter()
             .find(|p| p.family == s.family && p.runtime == "tokio");
-        assert!(peer.is_some_and(|p| p.kind == s.kind), "{}", s.bin);
+        assert!(peer.is_some_and(|p| p.serves == s.serves), "{}", s.bin);
     }
+}
+
+#[test]
+fn http2_runs_against_the_axum_family_only() {
+    let h2: Vec<&str> = SERVERS
+        .iter()
+        .filter(|s| s.serves(Kind::Http2))
+        .map(|s| s.bin)
+        .collect();
+    assert_eq!(h2, ["axum_hello", "axum_hello_tokio"]);
+    assert!(SERVERS.iter().all(|s| !s.serves.is_empty()));
+    let h2_loads = WORKLOADS.iter().filter(|w| w.kind == Kind::Http2);
+    assert!(h2_loads.map(|w| w.conns * w.streams).eq([50]));
 }
 
 #[test]
@@ -110,6 +123,7 @@ fn the_table_compares_tulip_with_tokio_of_its_family() {
         bins: PathBuf::new(),
         secs: 3.0,
         wrk: true,
+        h2load: true,
         strace: true,
         pinnings: vec![SPLIT],
         nofile: Vec::new(),
