@@ -762,7 +762,7 @@ fn throughput(
     let mut running = start(env, server, &[], server_core)?;
     let pid = running.proc.pid();
     let before = cpu_secs(env, pid)?;
-    let warmup = if workload.kind.client() == "loadgen" {
+    let warmup = if matches!(workload.kind, Kind::Echo | Kind::TlsEcho) {
         WARMUP_SECS
     } else {
         0.0
