@@ -30,6 +30,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+pub mod axum_app;
 pub mod echo_protocol;
 pub mod netbench;
 pub mod tls;
