@@ -56,7 +56,8 @@ fn a_new_source_assumes_readiness() {
             source.readiness(),
             Readiness {
                 readable: true,
-                writable: true
+                writable: true,
+                read_closed: false
             }
         );
         let (count, waker) = Counter::waker();
@@ -66,7 +67,8 @@ fn a_new_source_assumes_readiness() {
             source.readiness(),
             Readiness {
                 readable: false,
-                writable: true
+                writable: true,
+                read_closed: false
             }
         );
         assert!(poll_ready(&source, Interest::WRITE, &waker).is_ready());
@@ -187,7 +189,8 @@ fn the_peer_closing_is_an_edge_in_both_directions() {
             source.readiness(),
             Readiness {
                 readable: true,
-                writable: true
+                writable: true,
+                read_closed: false
             }
         );
         r.deregister(&source).unwrap();
@@ -262,7 +265,8 @@ fn deregister_returns_the_waiting_wakers_and_stops_reporting() {
             source.readiness(),
             Readiness {
                 readable: true,
-                writable: true
+                writable: true,
+                read_closed: false
             },
             "waiters retry"
         );
