@@ -73,17 +73,22 @@ async fn handler(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
     Ok(response)
 }
 
-/// A server of the test's loop: its port and how many connections it
-/// accepted.
+/// A server of the test's loop: its port, how many connections it
+/// accepted, and how many of them have ended.
 struct Server {
     port: u16,
     accepted: Rc<Cell<usize>>,
+    ended: Rc<Cell<usize>>,
     task: Task<()>,
 }
 
 impl Server {
     fn accepted(&self) -> usize {
         self.accepted.get()
+    }
+
+    fn ended(&self) -> usize {
+        self.ended.get()
     }
 
     fn url(&self, scheme: &str, path: &str) -> String {
@@ -107,24 +112,26 @@ async fn start_server(tls: Option<TlsServerConfig>) -> Server {
     let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let accepted = Rc::new(Cell::new(0));
-    let counter = accepted.clone();
+    let ended = Rc::new(Cell::new(0));
+    let (counter, end_counter) = (accepted.clone(), ended.clone());
     let task = spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 continue;
             };
             counter.set(counter.get() + 1);
-            let tls = tls.clone();
+            let (tls, end_counter) = (tls.clone(), end_counter.clone());
             spawn(async move {
                 let builder = auto::Builder::new(TulipExecutor::new());
                 let service = service_fn(handler);
                 let _ = match tls {
                     Some(config) => match TlsStream::accept(stream, &config).await {
                         Ok(stream) => builder.serve_connection(stream, service).await,
-                        Err(_) => return,
+                        Err(_) => Ok(()),
                     },
                     None => builder.serve_connection(stream, service).await,
                 };
+                end_counter.set(end_counter.get() + 1);
             })
             .detach();
         }
@@ -132,6 +139,7 @@ async fn start_server(tls: Option<TlsServerConfig>) -> Server {
     Server {
         port,
         accepted,
+        ended,
         task,
     }
 }
@@ -295,6 +303,11 @@ fn a_body_over_the_limit_is_an_error_naming_the_limit() {
             "{err}"
         );
         assert!(err.to_string().contains("/big"), "{err}");
+        // A HEAD's Content-Length announces no body to read.
+        let head = Request::head(server.url("http", "/big")).body(()).unwrap();
+        let response = client.request(head).await.unwrap();
+        assert_eq!(response.headers()["content-length"], "100000");
+        assert!(response.bytes().await.unwrap().is_empty());
         // Under the limit it is read.
         let client = Client::with_options(ClientOptions::new().max_body_size(100_000));
         let body = client
@@ -397,12 +410,31 @@ fn an_idle_connection_is_closed_after_the_idle_timeout() {
         get_text(&client, &url).await;
         assert_eq!(client.idle_connections(&url).unwrap(), 1);
         assert!(wait_until(|| client.idle_connections(&url).unwrap() == 0).await);
+        // Closed, not just forgotten: the server saw it end.
+        assert!(wait_until(|| server.ended() == 1).await);
         get_text(&client, &url).await;
         assert_eq!(
             server.accepted(),
             2,
             "the expired connection was not reused"
         );
+    });
+}
+
+#[test]
+fn dropping_the_client_closes_its_connections() {
+    run(async {
+        let server = start_server(None).await;
+        let (tls, ca) = private_ca(&["localhost"], &[b"h2", b"http/1.1"]);
+        let tls_server = start_server(Some(tls)).await;
+        let client = client_trusting(&ca);
+        get_concurrently(&client, &server.url("http", "/slow"), 3).await;
+        get_concurrently(&client, &tls_server.url("https", "/slow"), 3).await;
+        assert_eq!((server.accepted(), tls_server.accepted()), (3, 1));
+        assert_eq!((server.ended(), tls_server.ended()), (0, 0));
+        drop(client);
+        assert!(wait_until(|| server.ended() == 3).await, "pooled HTTP/1.1");
+        assert!(wait_until(|| tls_server.ended() == 1).await, "HTTP/2");
     });
 }
 

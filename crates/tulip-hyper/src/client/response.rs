@@ -6,9 +6,9 @@
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
+use http_body::Body;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use hyper::header::CONTENT_LENGTH;
 use hyper::{HeaderMap, StatusCode, Uri, Version};
 use tulip_executor::timeout_at;
 
@@ -142,12 +142,9 @@ impl ClientResponse {
             release,
         } = self;
         let limit = max_body_size.unwrap_or(usize::MAX);
-        let announced = inner
-            .headers()
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if announced.is_some_and(|len| len > limit as u64) {
+        // What hyper knows of the length (a `Content-Length`, except for
+        // the responses that have no body: to a HEAD, a 204, a 304).
+        if inner.body().size_hint().lower() > limit as u64 {
             return Err(ClientError::BodyTooLarge { uri, limit });
         }
         let read = read_body(inner.into_body(), &uri, limit);
