@@ -109,6 +109,12 @@ impl Drop for Server {
 
 /// Starts the test server (with TLS when `tls` is given) on 127.0.0.1.
 async fn start_server(tls: Option<TlsServerConfig>) -> Server {
+    start_server_with(tls, None).await
+}
+
+/// [`start_server`] whose connections are cut (dropped, the socket
+/// closed) after `life`.
+async fn start_server_with(tls: Option<TlsServerConfig>, life: Option<Duration>) -> Server {
     let listener = TcpListener::bind("127.0.0.1", 0).await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let accepted = Rc::new(Cell::new(0));
@@ -124,12 +130,18 @@ async fn start_server(tls: Option<TlsServerConfig>) -> Server {
             spawn(async move {
                 let builder = auto::Builder::new(TulipExecutor::new());
                 let service = service_fn(handler);
-                let _ = match tls {
-                    Some(config) => match TlsStream::accept(stream, &config).await {
-                        Ok(stream) => builder.serve_connection(stream, service).await,
-                        Err(_) => Ok(()),
-                    },
-                    None => builder.serve_connection(stream, service).await,
+                let serve = async {
+                    match tls {
+                        Some(config) => match TlsStream::accept(stream, &config).await {
+                            Ok(stream) => builder.serve_connection(stream, service).await,
+                            Err(_) => Ok(()),
+                        },
+                        None => builder.serve_connection(stream, service).await,
+                    }
+                };
+                let _ = match life {
+                    Some(life) => wait_for(serve, life).await.unwrap_or(Ok(())),
+                    None => serve.await,
                 };
                 end_counter.set(end_counter.get() + 1);
             })
@@ -556,6 +568,21 @@ fn https_with_a_server_that_picks_http11_pools_keep_alive_connections() {
             );
         }
         assert_eq!(server.accepted(), 1);
+    });
+}
+
+#[test]
+fn a_closed_http2_connection_is_replaced() {
+    run(async {
+        let server = start_server_with(None, Some(Duration::from_millis(200))).await;
+        let client = Client::with_options(ClientOptions::new().http2_prior_knowledge(true));
+        let url = server.url("http", "/");
+        assert!(get_text(&client, &url).await.starts_with("GET / HTTP/2.0"));
+        // The server cuts the connection; the client's side sees it close.
+        assert!(wait_until(|| server.ended() == 1).await);
+        sleep(Duration::from_millis(50)).await;
+        assert!(get_text(&client, &url).await.starts_with("GET / HTTP/2.0"));
+        assert_eq!(server.accepted(), 2);
     });
 }
 

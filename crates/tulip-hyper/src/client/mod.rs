@@ -313,14 +313,33 @@ impl Inner {
         mut request: Request<RequestBody>,
     ) -> Result<(hyper::Response<hyper::body::Incoming>, Option<Release>), ClientError> {
         let uri = request.uri().clone();
+        // An HTTP/2 connection found closed as the request was handed to
+        // it is replaced once (a server that closes every new connection
+        // at once fails the request, rather than loop).
+        let mut http2_retried = false;
         loop {
             match self.sender_for(&origin, &uri).await? {
                 Sender::Http2(mut sender) => {
                     *request.version_mut() = Version::HTTP_2;
-                    return match sender.send_request(request).await {
-                        Ok(response) => Ok((response, None)),
-                        Err(source) => Err(ClientError::Http { uri, source }),
-                    };
+                    match sender.try_send_request(request).await {
+                        Ok(response) => return Ok((response, None)),
+                        Err(mut e) => match e.take_message() {
+                            Some(unsent) if sender.is_closed() && !http2_retried => {
+                                log::debug!(
+                                    "the HTTP/2 connection to {origin} closed; sending again: {}",
+                                    e.error()
+                                );
+                                http2_retried = true;
+                                request = unsent;
+                            }
+                            _ => {
+                                return Err(ClientError::Http {
+                                    uri,
+                                    source: e.into_error(),
+                                });
+                            }
+                        },
+                    }
                 }
                 Sender::Http1 { mut sender, reused } => {
                     prepare_http1(&mut request, &origin);
