@@ -19,7 +19,7 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::server::conn::auto;
 use tulip::hyper::rt::TulipExecutor;
-use tulip::hyper::{Client, ClientError, ClientOptions, Origin, RequestBody};
+use tulip::hyper::{Client, ClientError, ClientOptions, ClientResponse, Origin, RequestBody};
 use tulip::net::{TcpListener, TlsStream};
 use tulip::prelude::*;
 use tulip::transport::rustls::CertificateError;
@@ -759,8 +759,10 @@ fn origins_name_scheme_host_and_port() {
 }
 
 #[test]
-fn the_client_is_a_loop_object() {
-    tulip_test::neither_send_nor_sync!(Client);
+fn the_client_is_a_loop_object_and_its_errors_travel() {
+    tulip_test::neither_send_nor_sync!(Client, ClientResponse, RequestBody);
+    // An error can go to another thread, or into a `Box<dyn Error + Send + Sync>`.
+    tulip_test::send_sync!(ClientError, ClientOptions, Origin);
 }
 
 // ---------------------------------------------------------------------
