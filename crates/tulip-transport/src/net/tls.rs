@@ -17,7 +17,8 @@
 //!   its buffer of records, 64 KiB at most), then pushes the records to
 //!   the stream as far as it takes them; a full buffer waits for the
 //!   stream. `poll_flush` drives every pending record out; `poll_close`
-//!   sends close_notify, flushes, and closes the stream's writing side.
+//!   sends close_notify, flushes, and closes the stream's writing side (a
+//!   peer that is gone already is not an error, as for the sockets).
 //! - **Errors.** A handshake fails with [`Error::Tls`] (a certificate
 //!   rejected, an alert, the timeout); once connected, the I/O traits
 //!   return `io::Error`s whose inner error is the [`Error`] (so
@@ -368,10 +369,18 @@ where
     /// it is sent.
     fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         loop {
-            let sent = self.poll_send_records(cx).map_err(Error::io)?;
+            let sent = self.poll_send_records(cx);
             if !self.conn.is_handshaking() {
-                return sent.map(Ok);
+                // Done once its last records are sent. A peer already gone
+                // cannot take them (a client that closed at once, a
+                // server's session tickets): what it sent before is still
+                // readable, and the next write or flush reports the error.
+                return match sent {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(_) => Poll::Ready(Ok(())),
+                };
             }
+            let sent = sent.map_err(Error::io)?;
             if sent.is_pending() && !self.conn.wants_read() {
                 return Poll::Pending;
             }
@@ -520,7 +529,12 @@ where
             self.conn.send_close_notify();
             self.close_notify_sent = true;
         }
-        ready!(self.poll_flush_records(cx))?;
+        match ready!(self.poll_flush_records(cx)) {
+            Ok(()) => {}
+            // A peer that is gone cannot get it: closing goes on.
+            Err(e) if peer_gone(&e) => {}
+            Err(e) => return Poll::Ready(Err(e)),
+        }
         Pin::new(&mut self.io).poll_close(cx)
     }
 }
@@ -685,8 +699,8 @@ impl<S> TlsStream<S> {
     /// The stream underneath.
     ///
     /// ```
-    /// use tulip::net::{TlsStream, UnixStream};
-    /// use tulip::transport::{TlsClientConfig, TlsServerConfig, UnixAddr};
+    /// use tulip::net::{TcpListener, TcpStream, TlsStream};
+    /// use tulip::transport::{TlsClientConfig, TlsServerConfig};
     ///
     /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
     /// let server_tls = TlsServerConfig::from_pem(
@@ -696,11 +710,14 @@ impl<S> TlsStream<S> {
     /// let client_tls = TlsClientConfig::with_ca_pem(cert.cert.pem().as_bytes())?;
     ///
     /// tulip::run(async move {
-    ///     let (a, b) = UnixStream::pair()?;
-    ///     let server = tulip::spawn(async move { TlsStream::accept(b, &server_tls).await });
-    ///     let client = TlsStream::connect(a, "localhost", &client_tls).await?;
+    ///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+    ///     let port = listener.local_addr()?.port();
+    ///     let tcp = TcpStream::connect("127.0.0.1", port).await?;
+    ///     let (served, _) = listener.accept().await?;
+    ///     let server = tulip::spawn(async move { TlsStream::accept(served, &server_tls).await });
+    ///     let client = TlsStream::connect(tcp, "localhost", &client_tls).await?;
     ///     let _server = server.await??;
-    ///     assert_eq!(client.get_ref().peer_addr()?, UnixAddr::Unnamed);
+    ///     assert_eq!(client.get_ref().peer_addr()?.port(), port);
     ///     Ok::<(), Box<dyn std::error::Error>>(())
     /// })??;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -761,9 +778,10 @@ impl<S> TlsStream<S> {
     ///     let server = tulip::spawn(async move { TlsStream::accept(b, &server_tls).await });
     ///     let client = TlsStream::connect(a, "localhost", &client_tls).await?;
     ///     let mut served = server.await??;
-    ///     // The bare socket goes on; the server sees the TLS stream end
-    ///     // without a close_notify: a truncation.
-    ///     drop(client.into_inner());
+    ///     // The bare socket goes on; ended, the server sees the TLS
+    ///     // stream end without a close_notify: a truncation.
+    ///     let bare = client.into_inner();
+    ///     bare.shutdown(std::net::Shutdown::Write)?;
     ///     let mut buf = Vec::new();
     ///     let err = served.read_to_end(&mut buf).await.unwrap_err();
     ///     assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
@@ -801,6 +819,14 @@ impl<S: AsyncWrite + Unpin> Write for PollIo<'_, '_, S> {
     fn flush(&mut self) -> io::Result<()> {
         would_block(Pin::new(&mut *self.io).poll_flush(self.cx))
     }
+}
+
+/// Whether `e` says the peer closed the connection.
+fn peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::NotConnected
+    )
 }
 
 fn would_block<T>(poll: Poll<io::Result<T>>) -> io::Result<T> {
@@ -879,40 +905,6 @@ where
     }
 }
 
-#[cfg(feature = "tokio-io")]
-impl<S> tokio::io::AsyncWrite for TlsStream<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        AsyncWrite::poll_write(self, cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        AsyncWrite::poll_write_vectored(self, cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        AsyncWrite::poll_flush(self, cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        AsyncWrite::poll_close(self, cx)
-    }
-}
-
 #[cfg(feature = "hyper")]
 impl<S> hyper::rt::Read for TlsStream<S>
 where
@@ -935,36 +927,45 @@ where
     }
 }
 
-#[cfg(feature = "hyper")]
-impl<S> hyper::rt::Write for TlsStream<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        AsyncWrite::poll_write(self, cx, buf)
-    }
+/// tokio's `AsyncWrite` and hyper's `rt::Write` (`$Write`, behind
+/// `$feature`): the futures-io methods, `poll_shutdown` being `poll_close`.
+macro_rules! write_trait {
+    ($feature:literal, $Write:path) => {
+        #[cfg(feature = $feature)]
+        impl<S> $Write for TlsStream<S>
+        where
+            S: AsyncRead + AsyncWrite + Unpin,
+        {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write(self, cx, buf)
+            }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        AsyncWrite::poll_write_vectored(self, cx, bufs)
-    }
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write_vectored(self, cx, bufs)
+            }
 
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        AsyncWrite::poll_flush(self, cx)
-    }
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_flush(self, cx)
+            }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        AsyncWrite::poll_close(self, cx)
-    }
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_close(self, cx)
+            }
+        }
+    };
 }
+
+write_trait!("tokio-io", tokio::io::AsyncWrite);
+write_trait!("hyper", hyper::rt::Write);
