@@ -385,8 +385,9 @@ fn the_handshake_times_out_against_a_silent_peer() {
         );
         assert!(err.is_timeout());
 
-        // Our server against a client that never speaks.
-        let (_silent, served) = tcp_pair().await;
+        // Our server against a client that never speaks; the server's
+        // socket is closed when it gives up (the client reads EOF).
+        let (silent, served) = tcp_pair().await;
         let options = TlsStreamOptions::new().ssl_handshake_timeout(Duration::from_millis(300));
         let err = TlsStream::accept_with(served, &pki.server(), options)
             .await
@@ -395,6 +396,7 @@ fn the_handshake_times_out_against_a_silent_peer() {
             matches!(err.as_tls(), Some(TlsError::HandshakeTimeout(_))),
             "{err:?}"
         );
+        assert_eq!(silent.read(&mut [0; 16]).await.unwrap(), 0);
     });
     // The client hello reached the silent peer, and the socket was closed
     // when the handshake gave up (the peer's read ended).

@@ -182,7 +182,14 @@ where
     /// ([`TlsError::certificate_error`]: an unknown issuer, not valid for
     /// the name, which the error then names), when the server refuses us
     /// with an alert, or at the timeout; [`Error::Io`] when the stream
-    /// fails or ends during the handshake. The stream is closed then.
+    /// fails or ends during the handshake; [`Error::Loop`] outside a
+    /// running loop (the timeout is the loop's timer). The stream is
+    /// dropped (closed) then.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the stream is dropped (closed) with
+    /// it.
     ///
     /// ```
     /// use tulip::net::{TcpListener, TcpStream, TlsStream};
@@ -264,7 +271,13 @@ where
     /// (an alert), offers nothing we support (no common version, cipher
     /// suite or ALPN protocol), sends something that is not TLS, or at
     /// the timeout; [`Error::Io`] when the stream fails or ends during
-    /// the handshake. The stream is closed then.
+    /// the handshake; [`Error::Loop`] outside a running loop. The stream
+    /// is dropped (closed) then.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the stream is dropped (closed) with
+    /// it.
     ///
     /// ```
     /// use tulip::io::AsyncWriteExt;
