@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use rustls::CertificateError;
 use tls_support::{Pki, silent_peer};
-use tulip::io::{AsyncReadExt, AsyncWriteExt};
+use tulip::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 use tulip_executor::spawn;
 use tulip_test::run;
 use tulip_transport::net::{
@@ -113,9 +113,17 @@ fn a_client_and_a_server_echo_over_tcp() {
         let mut buf = [0; 7];
         client.read_exact(&mut buf).await.unwrap();
         assert_eq!(&buf, b"one two");
+        // Lines straight from rustls' buffer (AsyncBufRead).
+        client.write_all(b"first\nsecond\n").await.unwrap();
+        let mut line = String::new();
+        client.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "first\n");
+        line.clear();
+        client.read_line(&mut line).await.unwrap();
+        assert_eq!(line, "second\n");
         // Our close_notify ends the echo; its close_notify is our EOF.
         client.close().await.unwrap();
-        assert_eq!(echoing.await.unwrap().unwrap(), 21);
+        assert_eq!(echoing.await.unwrap().unwrap(), 34);
         let mut rest = Vec::new();
         assert_eq!(client.read_to_end(&mut rest).await.unwrap(), 0);
         // Writing after close is refused, not lost silently.

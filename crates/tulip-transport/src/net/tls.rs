@@ -35,7 +35,7 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use futures_io::{AsyncRead, AsyncWrite};
+use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
 use crate::error::{Error, Result};
 use crate::tls::error::TlsError;
@@ -97,9 +97,10 @@ impl TlsStreamOptions {
 /// ([`connect`](TlsStream::connect)) or the server's
 /// ([`accept`](TlsStream::accept)), on rustls.
 ///
-/// It implements `futures_io::{AsyncRead, AsyncWrite}` (so
+/// It implements `futures_io::{AsyncRead, AsyncBufRead, AsyncWrite}` (so
 /// [`tulip::io`](https://docs.rs/futures-util/latest/futures_util/io/)'s
-/// extension traits give it `read`, `write_all`, `close`, ...), tokio's
+/// extension traits give it `read`, `read_line`, `write_all`, `close`,
+/// ...), tokio's
 /// `AsyncRead`/`AsyncWrite` with the `tokio-io` feature and hyper's
 /// `rt::Read`/`rt::Write` with the `hyper` feature. It is `Send` exactly
 /// when `S` is (a `tulip::net` stream is not: it belongs to its loop).
@@ -861,6 +862,25 @@ where
         let room = buf.len();
         self.get_mut()
             .poll_read_into(cx, room, |chunk| buf[..chunk.len()].copy_from_slice(chunk))
+    }
+}
+
+/// Lends rustls' own plaintext buffer: `read_line` and friends need no
+/// `BufReader` (and no copy) over a TLS stream.
+impl<S> AsyncBufRead for TlsStream<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        if !ready!(this.poll_plaintext(cx))? {
+            return Poll::Ready(Ok(&[]));
+        }
+        Poll::Ready(this.conn.reader().into_first_chunk())
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        self.get_mut().conn.reader().consume(amt);
     }
 }
 
