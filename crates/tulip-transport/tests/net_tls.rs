@@ -8,9 +8,7 @@
 
 mod tls_support;
 
-use std::future::poll_fn;
 use std::io::{self, IoSlice};
-use std::pin::Pin;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -471,6 +469,8 @@ fn a_peer_that_closes_during_the_handshake_is_an_io_error() {
 #[cfg(feature = "tokio-io")]
 #[test]
 fn tokio_io_traits_read_and_write() {
+    use std::future::poll_fn;
+    use std::pin::Pin;
     use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
     let pki = Pki::new("tulip test CA");
     run(async move {
@@ -506,6 +506,8 @@ fn tokio_io_traits_read_and_write() {
 #[test]
 fn hyper_rt_traits_read_and_write() {
     use hyper::rt::{Read, ReadBuf, Write};
+    use std::future::poll_fn;
+    use std::pin::Pin;
     let pki = Pki::new("tulip test CA");
     run(async move {
         let (mut client, mut served) = tls_tcp_pair(&pki).await;
