@@ -202,6 +202,22 @@ fn alpn_h2_is_negotiated_on_both_sides() {
 }
 
 #[test]
+fn an_ip_address_is_verified_against_the_certificate_and_sends_no_sni() {
+    let pki = Pki::new("tulip test CA");
+    run(async move {
+        let (client, served) = tcp_pair().await;
+        let (c, s) = handshake(client, served, "127.0.0.1", pki.client(), pki.server()).await;
+        let (client, served) = (c.unwrap(), s.unwrap());
+        assert_eq!(client.server_name(), Some("127.0.0.1"));
+        assert_eq!(served.server_name(), None);
+        // IPv6, bracketed as in a URL.
+        let (client, served) = tcp_pair().await;
+        let (c, _s) = handshake(client, served, "[::1]", pki.client(), pki.server()).await;
+        assert!(c.unwrap().tls_info().handshake_complete);
+    });
+}
+
+#[test]
 fn a_certificate_of_an_unknown_ca_or_for_another_name_is_rejected() {
     let pki = Pki::new("tulip test CA");
     let other = Pki::new("someone else's CA");
