@@ -79,10 +79,12 @@ pub(crate) mod registration;
 mod split;
 pub(crate) mod stream;
 mod tcp;
+mod tls;
 mod udp;
 mod unix;
 
 pub use split::{OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, WriteHalf};
 pub use tcp::{HAPPY_EYEBALLS_DELAY, TcpListener, TcpStream};
+pub use tls::{TlsStream, TlsStreamOptions};
 pub use udp::UdpSocket;
 pub use unix::{UnixListener, UnixStream};
