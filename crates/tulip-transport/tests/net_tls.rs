@@ -342,9 +342,6 @@ fn close_notify_is_eof_and_a_bare_close_is_a_truncation() {
 }
 
 #[test]
-#[ignore = "tulip::net's registration clears the read readiness after a short read even \
-            when the peer's FIN came with the data, so the EOF is never seen (a plain \
-            TcpStream hangs the same way); run it once that is fixed"]
 fn a_last_record_and_the_end_arriving_together_are_both_seen() {
     let pki = Pki::new("tulip test CA");
     run(async move {

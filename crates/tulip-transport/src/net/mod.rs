@@ -11,6 +11,7 @@
 //! | [`TcpListener`], [`TcpStream`] | TCP, with asyncio's address handling and Happy Eyeballs |
 //! | [`UnixListener`], [`UnixStream`] | Unix-domain stream sockets (asyncio's path spelling) |
 //! | [`UdpSocket`] | UDP datagrams |
+//! | [`TlsStream`] | TLS (rustls) over any of the streams, client (`connect`) or server (`accept`), with ALPN and asyncio's `ssl_handshake_timeout` |
 //! | [`ReadHalf`], [`WriteHalf`], [`OwnedReadHalf`], [`OwnedWriteHalf`] | a stream split in two |
 //!
 //! Each socket is registered with the loop once, edge-triggered, for its
