@@ -73,9 +73,9 @@ impl Registration {
     }
 
     /// Forgets the cached readiness for `interest` (a system call said
-    /// `EWOULDBLOCK`, or a short read or write showed the socket drained
-    /// or full: with edge-triggered readiness the next change brings a new
-    /// edge, so asking again would only cost a system call).
+    /// `EWOULDBLOCK`, or a short write showed the socket's buffer full:
+    /// with edge-triggered readiness the next change brings a new edge, so
+    /// asking again would only cost a system call).
     pub(crate) fn clear_ready(&self, interest: Interest) {
         self.source.clear_ready(interest);
     }
@@ -108,12 +108,14 @@ impl Registration {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let len = buf.len();
-        let n = ready!(self.poll_io(Interest::READ, cx, |fd| {
+        // A read shorter than the buffer does not clear the readiness: the
+        // peer's EOF (or an error) may have come with the same edge as the
+        // last bytes, and no edge follows it (the reactor reports no
+        // "read closed" that would survive `clear_ready`); the next read
+        // sees it, or `EWOULDBLOCK`.
+        self.poll_io(Interest::READ, cx, |fd| {
             Ok(rustix::net::recv(fd, &mut *buf, RecvFlags::empty())?.0)
-        }))?;
-        self.after_read(n, len);
-        Poll::Ready(Ok(n))
+        })
     }
 
     /// [`poll_recv`](Registration::poll_recv) into a buffer that may be
@@ -126,22 +128,11 @@ impl Registration {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
         }
-        let len = buf.len();
-        let n = ready!(self.poll_io(Interest::READ, cx, |fd| {
+        // As `poll_recv`: a short read keeps the readiness.
+        self.poll_io(Interest::READ, cx, |fd| {
             let (filled, _) = rustix::net::recv(fd, &mut *buf, RecvFlags::empty())?.0;
             Ok(filled.len())
-        }))?;
-        self.after_read(n, len);
-        Poll::Ready(Ok(n))
-    }
-
-    /// A stream read shorter than its buffer drained the socket: the next
-    /// read would only say `EWOULDBLOCK`, so wait for the next edge now.
-    /// (0 is the peer's EOF: readable for good, so the readiness stays.)
-    fn after_read(&self, n: usize, len: usize) {
-        if n > 0 && n < len {
-            self.clear_ready(Interest::READ);
-        }
+        })
     }
 
     /// Sends from `buf` without ever raising `SIGPIPE`: the count sent.
