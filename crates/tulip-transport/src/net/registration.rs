@@ -4,7 +4,6 @@
 //! on `EWOULDBLOCK` forget the cached readiness and wait for the next edge.
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
@@ -126,10 +125,11 @@ impl Registration {
 
     /// [`poll_recv`](Registration::poll_recv) into a buffer that may be
     /// uninitialised: the count of bytes now initialised at its start.
+    #[cfg(any(feature = "tokio-io", feature = "hyper"))]
     pub(crate) fn poll_recv_uninit(
         &self,
         cx: &mut Context<'_>,
-        buf: &mut [MaybeUninit<u8>],
+        buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
