@@ -386,8 +386,14 @@ impl UnixStream {
 }
 
 /// The Unix-domain address of `addr` (unnamed when the kernel gives none).
+///
+/// An unnamed socket's address is the family alone; rustix reads that as
+/// an empty path, which the conversion would take for an empty abstract
+/// name: it is checked by its length first.
 fn unix_addr(addr: Option<rustix::net::SocketAddrAny>) -> UnixAddr {
-    match addr.and_then(SockAddr::from_any) {
+    let family_only = std::mem::size_of::<libc::sa_family_t>();
+    let named = addr.filter(|a| a.addr_len() as usize > family_only);
+    match named.and_then(SockAddr::from_any) {
         Some(SockAddr::Unix(u)) => u,
         _ => UnixAddr::Unnamed,
     }
