@@ -262,20 +262,19 @@ macro_rules! stream_impl {
             /// Borrows the stream as a reading and a writing half (for a
             /// `select` or `join` of a read and a write in one task).
             ///
+            /// With `tulip::io::AsyncReadExt` (or the prelude) in scope,
+            /// `stream.split()` is that trait's `split`, which takes the
+            /// stream by value: call this one by its path.
+            ///
             /// ```
             #[doc = $setup]
-            /// let (reader, writer) = stream.split();
-            /// let (sent, received) = tulip::gather((
-            ///     async { writer.write_all(b"x").await },
-            ///     async {
-            ///         let mut buf = [0; 1];
-            ///         peer.read_exact(&mut buf).await.map(|_| buf)
-            ///     },
-            /// ))
-            /// .await?;
-            /// sent?;
-            /// assert_eq!(&received?, b"x");
-            /// # drop(reader);
+            #[doc = concat!("let (mut reader, mut writer) = tulip::net::", stringify!($T), "::split(&stream);")]
+            /// tulip::io::AsyncWriteExt::write_all(&mut writer, b"x").await?;
+            /// let mut buf = [0; 1];
+            /// peer.read_exact(&mut buf).await?;
+            /// peer.write_all(b"y").await?;
+            /// reader.read_exact(&mut buf).await?;
+            /// assert_eq!(&buf, b"y");
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// # })??;
             /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -298,7 +297,7 @@ macro_rules! stream_impl {
             ///
             /// ```
             #[doc = $setup]
-            /// let (reader, writer) = stream.into_split();
+            /// let (mut reader, writer) = stream.into_split();
             /// let reading = tulip::spawn(async move {
             ///     let mut buf = [0; 2];
             ///     reader.read_exact(&mut buf).await.map(|_| buf)

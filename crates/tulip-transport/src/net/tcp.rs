@@ -373,7 +373,7 @@ impl TcpStream {
     ///     let listener = TcpListener::bind("::1", 0).await?;
     ///     let port = listener.local_addr()?.port();
     ///     let options = ConnectOptions::new().family(AddressFamily::Inet6);
-    ///     let stream = TcpStream::connect_with("localhost", port, options).await?;
+    ///     let stream = TcpStream::connect_with("::1", port, options).await?;
     ///     assert!(stream.peer_addr()?.is_ipv6());
     ///     Ok::<(), tulip::transport::Error>(())
     /// })??;
