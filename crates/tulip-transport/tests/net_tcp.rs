@@ -24,7 +24,9 @@ use futures_util::future::{join, join3};
 use net_support::{echo_once, pattern, tcp_pair};
 use tulip::io::{AsyncReadExt, AsyncWriteExt};
 use tulip::net::{OwnedReadHalf, OwnedWriteHalf, TcpListener, TcpStream};
-use tulip::transport::{AddrInfoOptions, Error, LoopNetExt, ServerOptions, SockType};
+use tulip::transport::{
+    AddrInfoOptions, ConnectOptions, Error, LoopNetExt, ServerOptions, SockType,
+};
 use tulip::{EventLoop, get_running_loop, spawn, timeout};
 use tulip_test::child::{child_test_run, is_child_run, quiet_success};
 use tulip_test::{fd_count, run, settled_fd_count, wait_until};
@@ -304,6 +306,50 @@ fn connect_to_a_refused_port_names_the_address() {
             .await
             .unwrap_err();
         assert!(err.to_string().contains("no such host.invalid"), "{err}");
+        // `sock` and `tls` are not a TcpStream's: typed errors saying what
+        // to use instead.
+        let (_peer, fd) = tulip_test::tcp_pair();
+        let err = TcpStream::connect_with("127.0.0.1", port, ConnectOptions::new().sock(fd))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidInput(m) if m.contains("from_std")),
+            "{err:?}"
+        );
+    });
+}
+
+#[test]
+fn a_reset_during_a_pending_read_is_an_error_not_a_hang() {
+    run(async {
+        let (a, b) = tcp_pair().await;
+        let reading = spawn(async move {
+            let mut buf = [0; 8];
+            a.read(&mut buf).await
+        });
+        tulip::sleep(Duration::from_millis(20)).await;
+        // SO_LINGER 0: closing sends a reset, not a FIN.
+        rustix::net::sockopt::set_socket_linger(&b, Some(Duration::ZERO)).unwrap();
+        drop(b);
+        let err = reading.await.unwrap().unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::ConnectionReset, "{err}");
+    });
+}
+
+#[test]
+fn shutdown_read_reads_eof_and_shutdown_both_ends_the_peer() {
+    run(async {
+        let (a, b) = tcp_pair().await;
+        a.shutdown(Shutdown::Read).unwrap();
+        let mut buf = [0; 4];
+        assert_eq!(a.read(&mut buf).await.unwrap(), 0);
+        // Writing still works after shutting down reading.
+        a.write_all(b"more").await.unwrap();
+        b.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"more");
+        a.shutdown(Shutdown::Both).unwrap();
+        assert_eq!(b.read(&mut buf).await.unwrap(), 0);
+        assert!(a.write(b"x").await.is_err());
     });
 }
 
