@@ -40,6 +40,7 @@
 
 use std::error::Error;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use tulip::io::{AsyncReadExt, AsyncWriteExt};
@@ -185,14 +186,27 @@ async fn main_task(mode: Mode) -> Result<(), Box<dyn Error>> {
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mode = parse_args(&args)?;
-    match tulip::run(main_task(mode)) {
+    let mode = match parse_args(&args) {
+        Ok(mode) => mode,
+        Err(usage) => {
+            eprintln!("net_echo: {usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match tulip::run(main_task(mode)) {
         // Ctrl-C stops the server: a normal end for it.
         Err(tulip::Error::Interrupted) => Ok(()),
         Err(e) => Err(e.into()),
         Ok(outcome) => outcome,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("net_echo: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -74,6 +74,7 @@ use std::cell::RefCell;
 use std::error::Error;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use async_tungstenite::WebSocketStream;
@@ -225,14 +226,14 @@ async fn fail(ws: &mut WebSocketStream<&TcpStream>, peer: SocketAddr, error: tun
     };
     println!("{peer}: {error}");
     if let Some(code) = code {
+        // A close frame's reason holds at most 123 bytes.
+        let mut reason = error.to_string();
+        while reason.len() > 123 {
+            reason.pop();
+        }
         let frame = CloseFrame {
             code,
-            reason: error
-                .to_string()
-                .chars()
-                .take(100)
-                .collect::<String>()
-                .into(),
+            reason: reason.into(),
         };
         if let Err(e) = ws.close(Some(frame)).await {
             println!("{peer}: sending the close frame failed: {e}");
@@ -270,7 +271,9 @@ fn describe(message: &Message) -> String {
 /// The client: connects to `url`, sends a text message, a binary one and
 /// a ping, checks that each comes back, then closes cleanly.
 async fn client(url: &str) -> Result<(), Box<dyn Error>> {
-    let request = url.into_client_request()?;
+    let request = url
+        .into_client_request()
+        .map_err(|e| format!("{url}: not a WebSocket URL: {e}"))?;
     let uri = request.uri();
     match uri.scheme_str() {
         Some("ws") => {}
@@ -403,14 +406,27 @@ async fn main_task(mode: Mode) -> Result<(), Box<dyn Error>> {
     }
 }
 
-fn main() -> Result<(), Box<dyn Error>> {
+fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mode = parse_args(&args)?;
-    match tulip::run(main_task(mode)) {
+    let mode = match parse_args(&args) {
+        Ok(mode) => mode,
+        Err(usage) => {
+            eprintln!("websocket_echo: {usage}");
+            return ExitCode::from(2);
+        }
+    };
+    let outcome = match tulip::run(main_task(mode)) {
         // Ctrl-C stops the server: a normal end for it.
         Err(tulip::Error::Interrupted) => Ok(()),
         Err(e) => Err(e.into()),
         Ok(outcome) => outcome,
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("websocket_echo: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
