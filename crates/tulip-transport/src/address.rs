@@ -151,7 +151,9 @@ impl UnixAddr {
                 return UnixAddr::Path(PathBuf::from(std::ffi::OsStr::from_bytes(path)));
             }
         }
-        if let Some(name) = u.abstract_name() {
+        // An unnamed socket's address (the family alone) reads as an empty
+        // abstract name: it is unnamed.
+        if let Some(name) = u.abstract_name().filter(|name| !name.is_empty()) {
             return UnixAddr::Abstract(name.to_vec());
         }
         UnixAddr::Unnamed

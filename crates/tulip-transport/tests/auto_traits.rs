@@ -13,6 +13,9 @@
 //! | `Hosts`, `ServerSocket` | yes | yes | plain values |
 //! | `AcceptedSocketOptions`, `StartTlsOptions`, `TlsClientConfig`, `TlsServerConfig`, `TlsConfig`, `TlsError`, `TlsInfo` | yes | yes | plain values and `Arc`ed rustls configurations |
 //! | `Buffered<F>` | as `F` | as `F` | a wrapper |
+//! | `net::{TcpListener, TcpStream, UnixListener, UnixStream, UdpSocket}` | no | no | registered with one loop (an `Rc` of its reactor source) |
+//! | `net::{ReadHalf, WriteHalf, OwnedReadHalf, OwnedWriteHalf}` | no | no | a borrow or an `Rc` of a stream |
+//! | `net::ReuniteError` | no | no | holds two owned halves |
 //!
 //! `!Send` is proven with `tulip_test::auto_traits`, the ambiguous-impl technique of the
 //! `static_assertions` crate, as in `tulip-executor`'s table; the
@@ -30,7 +33,40 @@ use tulip_transport::{
     UnixConnectOptions, UnixServerOptions,
 };
 
+use tulip_transport::net::{
+    OwnedReadHalf, OwnedWriteHalf, ReadHalf, ReuniteError, TcpListener, TcpStream, UdpSocket,
+    UnixListener, UnixStream, WriteHalf,
+};
+
 use tulip_test::{auto_traits::is_send, not_send, not_sync, send_sync};
+
+#[test]
+fn sockets_belong_to_their_loop() {
+    not_send!(
+        TcpListener,
+        TcpStream,
+        UnixListener,
+        UnixStream,
+        UdpSocket,
+        ReadHalf<'static, TcpStream>,
+        WriteHalf<'static, TcpStream>,
+        OwnedReadHalf<TcpStream>,
+        OwnedWriteHalf<UnixStream>,
+        ReuniteError<TcpStream>
+    );
+    not_sync!(
+        TcpListener,
+        TcpStream,
+        UnixListener,
+        UnixStream,
+        UdpSocket,
+        ReadHalf<'static, TcpStream>,
+        WriteHalf<'static, TcpStream>,
+        OwnedReadHalf<TcpStream>,
+        OwnedWriteHalf<UnixStream>,
+        ReuniteError<TcpStream>
+    );
+}
 
 #[test]
 fn loop_side_types_are_neither_send_nor_sync() {

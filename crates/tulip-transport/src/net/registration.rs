@@ -4,7 +4,6 @@
 //! on `EWOULDBLOCK` forget the cached readiness and wait for the next edge.
 
 use std::io;
-use std::mem::MaybeUninit;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
@@ -28,16 +27,18 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    /// Registers `fd` (put in non-blocking mode first) with the running
-    /// loop: the error of `get_running_loop` outside a loop.
+    /// Registers a socket from elsewhere (`from_std`) with the running
+    /// loop, putting it in non-blocking mode first: the error of
+    /// `get_running_loop` outside a loop.
     pub(crate) fn new(fd: OwnedFd) -> Result<Registration> {
         let lp = tulip_executor::get_running_loop()?;
+        sock::set_nonblocking(fd.as_fd())?;
         Registration::with_loop(&lp, fd)
     }
 
-    /// Registers `fd` (put in non-blocking mode first) with `lp`.
+    /// Registers `fd`, a socket tulip made non-blocking (`SOCK_NONBLOCK`),
+    /// with `lp`.
     pub(crate) fn with_loop(lp: &Loop, fd: OwnedFd) -> Result<Registration> {
-        sock::set_nonblocking(fd.as_fd())?;
         let source = lp.register_io(&fd)?;
         Ok(Registration {
             lp: lp.clone(),
@@ -118,10 +119,11 @@ impl Registration {
 
     /// [`poll_recv`](Registration::poll_recv) into a buffer that may be
     /// uninitialised: the count of bytes now initialised at its start.
+    #[cfg(any(feature = "tokio-io", feature = "hyper"))]
     pub(crate) fn poll_recv_uninit(
         &self,
         cx: &mut Context<'_>,
-        buf: &mut [MaybeUninit<u8>],
+        buf: &mut [std::mem::MaybeUninit<u8>],
     ) -> Poll<io::Result<usize>> {
         if buf.is_empty() {
             return Poll::Ready(Ok(0));

@@ -261,20 +261,22 @@ macro_rules! stream_impl {
             /// Borrows the stream as a reading and a writing half (for a
             /// `select` or `join` of a read and a write in one task).
             ///
+            /// With futures' `AsyncReadExt` in scope (`tulip::prelude` and
+            /// `tulip::io` have it), method-call syntax `stream.split()`
+            /// finds that trait's by-value `split` first: call this one as
+            /// `TcpStream::split(&stream)` (or `UnixStream::split`) there.
+            ///
             /// ```
             #[doc = $setup]
-            /// let (reader, writer) = stream.split();
-            /// let (sent, received) = tulip::gather((
-            ///     async { writer.write_all(b"x").await },
-            ///     async {
-            ///         let mut buf = [0; 1];
-            ///         peer.read_exact(&mut buf).await.map(|_| buf)
-            ///     },
-            /// ))
-            /// .await?;
-            /// sent?;
-            /// assert_eq!(&received?, b"x");
-            /// # drop(reader);
+            /// use tulip::io::{AsyncReadExt, AsyncWriteExt};
+            /// // AsyncReadExt is in scope: name the inherent split.
+            #[doc = concat!("let (mut reader, mut writer) = ", stringify!($T), "::split(&stream);")]
+            /// writer.write_all(b"x").await?;
+            /// let mut buf = [0; 1];
+            /// peer.read_exact(&mut buf).await?;
+            /// peer.write_all(&buf).await?;
+            /// reader.read_exact(&mut buf).await?;
+            /// assert_eq!(&buf, b"x");
             /// # Ok::<(), Box<dyn std::error::Error>>(())
             /// # })??;
             /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -297,7 +299,8 @@ macro_rules! stream_impl {
             ///
             /// ```
             #[doc = $setup]
-            /// let (reader, writer) = stream.into_split();
+            /// use tulip::io::AsyncReadExt;
+            /// let (mut reader, writer) = stream.into_split();
             /// let reading = tulip::spawn(async move {
             ///     let mut buf = [0; 2];
             ///     reader.read_exact(&mut buf).await.map(|_| buf)

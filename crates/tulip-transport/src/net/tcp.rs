@@ -321,8 +321,7 @@ pub struct TcpStream {
 
 stream_impl!(
     TcpStream,
-    "use tulip::io::AsyncReadExt;
-use tulip::net::{TcpListener, TcpStream};
+    "use tulip::net::{TcpListener, TcpStream};
 # tulip::run(async {
 let listener = TcpListener::bind(\"127.0.0.1\", 0).await?;
 let stream = TcpStream::connect(\"127.0.0.1\", listener.local_addr()?.port()).await?;
@@ -370,11 +369,11 @@ impl TcpStream {
     /// use tulip::transport::{AddressFamily, ConnectOptions};
     ///
     /// tulip::run(async {
-    ///     let listener = TcpListener::bind("::1", 0).await?;
+    ///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
     ///     let port = listener.local_addr()?.port();
-    ///     let options = ConnectOptions::new().family(AddressFamily::Inet6);
+    ///     let options = ConnectOptions::new().family(AddressFamily::Inet);
     ///     let stream = TcpStream::connect_with("localhost", port, options).await?;
-    ///     assert!(stream.peer_addr()?.is_ipv6());
+    ///     assert!(stream.peer_addr()?.is_ipv4());
     ///     Ok::<(), tulip::transport::Error>(())
     /// })??;
     /// # Ok::<(), Box<dyn std::error::Error>>(())

@@ -240,8 +240,7 @@ pub struct UnixStream {
 
 stream_impl!(
     UnixStream,
-    "use tulip::io::AsyncReadExt;
-use tulip::net::UnixStream;
+    "use tulip::net::UnixStream;
 # tulip::run(async {
 let (stream, mut peer) = UnixStream::pair()?;"
 );
