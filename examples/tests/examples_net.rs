@@ -59,6 +59,17 @@ fn start(path: &'static str, backend: &str, prefix: &str, suffix: &str) -> (Runn
     (server, addr.port())
 }
 
+/// Runs the client mode of `path` against a port nobody listens on (that
+/// of a listener just closed): it fails, saying where and why.
+fn client_finds_nobody(path: &'static str) {
+    let port = common::free_port(false);
+    let (status, lines, stderr) = run(path, "epoll", port, &["client"]).wait();
+    assert!(!status.success());
+    assert!(lines.is_empty(), "{lines:?}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(stderr.contains("refused"), "{stderr}");
+}
+
 /// The lines of `lines` that start with `prefix`, in order, without it.
 fn with_prefix(lines: &[String], prefix: &str) -> Vec<String> {
     lines
@@ -417,13 +428,7 @@ fn websocket_server_fails_an_oversized_or_unmasked_frame_with_its_close_code() {
 
 #[test]
 fn websocket_client_says_why_it_cannot_connect() {
-    // Nobody listens on the port of a listener just closed.
-    let port = common::free_port(false);
-    let (status, lines, stderr) = run(WEBSOCKET_ECHO, "epoll", port, &["client"]).wait();
-    assert!(!status.success());
-    assert!(lines.is_empty(), "{lines:?}");
-    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
-    assert!(stderr.contains("refused"), "{stderr}");
+    client_finds_nobody(WEBSOCKET_ECHO);
 
     for (url, why) in [
         (
@@ -550,11 +555,7 @@ fn net_echo_server_echoes_its_client_and_std_clients() {
 
 #[test]
 fn net_echo_client_says_why_it_cannot_connect() {
-    let port = common::free_port(false);
-    let (status, lines, stderr) = run(NET_ECHO, "epoll", port, &["client"]).wait();
-    assert!(!status.success());
-    assert!(lines.is_empty(), "{lines:?}");
-    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    client_finds_nobody(NET_ECHO);
 
     let (status, _, stderr) = run(NET_ECHO, "epoll", 1, &["client", "a", "b"]).wait();
     assert!(!status.success());

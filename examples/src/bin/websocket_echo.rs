@@ -70,7 +70,6 @@
 //! own for WebSocket clients, with `accept_hdr_async` to look at the
 //! request's path and headers and to refuse it with an HTTP error.
 
-use std::cell::RefCell;
 use std::error::Error;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -137,10 +136,10 @@ async fn echo_client(stream: TcpStream, peer: SocketAddr) {
         return;
     }
     // The request's path, seen by the handshake's callback.
-    let path = RefCell::new(String::new());
+    let mut path = String::new();
     let check_path = |request: &Request, response: Response| {
         let requested = request.uri().path();
-        path.replace(requested.to_string());
+        path = requested.to_string();
         if requested == "/" {
             Ok(response)
         } else {
@@ -153,15 +152,16 @@ async fn echo_client(stream: TcpStream, peer: SocketAddr) {
     // socket, which stays here to answer a request that is not one.
     let handshake =
         async_tungstenite::accept_hdr_async_with_config(&stream, check_path, Some(config()));
-    let mut ws = match wait_for(handshake, HANDSHAKE_TIMEOUT).await {
+    let handshaken = wait_for(handshake, HANDSHAKE_TIMEOUT).await;
+    let mut ws = match handshaken {
         Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => return refuse(&stream, peer, &path.borrow(), e).await,
+        Ok(Err(e)) => return refuse(&stream, peer, &path, e).await,
         Err(_) => {
             println!("{peer}: no handshake within {HANDSHAKE_TIMEOUT:?}");
             return;
         }
     };
-    println!("{peer}: connected to {}", path.borrow());
+    println!("{peer}: connected to {path}");
     while let Some(received) = ws.next().await {
         let message = match received {
             Ok(message) => message,
