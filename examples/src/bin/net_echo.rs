@@ -63,12 +63,13 @@ async fn serve(listener: TcpListener) {
             Ok((stream, peer)) => {
                 println!("{peer}: connected");
                 // A detached task: it runs to its end by itself.
-                drop(tulip::spawn(async move {
+                tulip::spawn(async move {
                     match echo(&stream).await {
                         Ok(n) => println!("{peer}: echoed {n} bytes"),
                         Err(e) => println!("{peer}: {e}"),
                     }
-                }));
+                })
+                .detach();
             }
             Err(e) => {
                 eprintln!("accept failed: {e}");

@@ -19,16 +19,21 @@
 //!
 //! ```text
 //! Serving on ws://127.0.0.1:41237/
-//! Connected to ws://127.0.0.1:41237/ (101 Switching Protocols)
 //! 127.0.0.1:50432: connected to /
+//! Connected to ws://127.0.0.1:41237/ (101 Switching Protocols)
 //! > text "Hello, WebSocket!"
 //! 127.0.0.1:50432: text "Hello, WebSocket!"
 //! < text "Hello, WebSocket!"
-//! ...
+//! > binary 6 bytes [00 01 7f 80 fe ff]
+//! 127.0.0.1:50432: binary 6 bytes [00 01 7f 80 fe ff]
+//! < binary 6 bytes [00 01 7f 80 fe ff]
+//! > ping "tulip"
+//! 127.0.0.1:50432: ping "tulip"
+//! < pong "tulip"
 //! > close 1000 "done"
 //! 127.0.0.1:50432: close 1000 "done"
-//! < close 1000 "done"
 //! 127.0.0.1:50432: disconnected
+//! < close 1000 "done"
 //! Closed cleanly
 //! ```
 //!
@@ -118,7 +123,7 @@ async fn serve(listener: TcpListener) {
         match listener.accept().await {
             Ok((stream, peer)) => {
                 // A detached task: it runs to its end by itself.
-                drop(tulip::spawn(echo_client(stream, peer)));
+                tulip::spawn(echo_client(stream, peer)).detach();
             }
             Err(e) => {
                 eprintln!("accept failed: {e}");
