@@ -84,6 +84,17 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 ///     }
 /// }
 ///
+/// /// A client: one HTTP/1.1 request with the standard library's blocking
+/// /// socket (run off the loop with `to_thread`).
+/// fn get(port: u16) -> std::io::Result<String> {
+///     use std::io::{Read, Write};
+///     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+///     stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+///     let mut reply = String::new();
+///     stream.read_to_string(&mut reply)?;
+///     Ok(reply)
+/// }
+///
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     tulip::run(async {
 ///         let listener = TcpListener::bind("127.0.0.1", 0).await?;
@@ -94,12 +105,8 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 ///             tulip::hyper::serve(listener, Hello).with_graceful_shutdown(stop.clone()).into_future(),
 ///         );
 ///
-///         // A client: one HTTP/1.1 request.
-///         let client = tulip::net::TcpStream::connect("127.0.0.1", port).await?;
-///         client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
-///         let mut reply = Vec::new();
-///         (&client).read_to_end(&mut reply).await?;
-///         assert!(reply.ends_with(b"Hello, World!"));
+///         let reply = to_thread(move || get(port)).await??;
+///         assert!(reply.ends_with("Hello, World!"));
 ///
 ///         stop.set_result(())?;
 ///         server.await??;
@@ -130,11 +137,22 @@ where
 /// use hyper::body::Incoming;
 /// use hyper::service::service_fn;
 /// use hyper::{Request, Response};
-/// use tulip::net::{TcpListener, TcpStream};
+/// use tulip::net::TcpListener;
 /// use tulip::prelude::*;
 ///
 /// async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
 ///     Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
+/// }
+///
+/// /// A client: one HTTP/1.1 request with the standard library's blocking
+/// /// socket (run off the loop with `to_thread`).
+/// fn get(port: u16) -> std::io::Result<String> {
+///     use std::io::{Read, Write};
+///     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
+///     stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+///     let mut reply = String::new();
+///     stream.read_to_string(&mut reply)?;
+///     Ok(reply)
 /// }
 ///
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -143,11 +161,8 @@ where
 ///         let port = listener.local_addr()?.port();
 ///         let server = spawn(tulip::hyper::serve_hyper(listener, service_fn(hello)).into_future());
 ///
-///         let client = TcpStream::connect("127.0.0.1", port).await?;
-///         client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
-///         let mut reply = Vec::new();
-///         (&client).read_to_end(&mut reply).await?;
-///         assert!(reply.starts_with(b"HTTP/1.1 200 OK"));
+///         let reply = to_thread(move || get(port)).await??;
+///         assert!(reply.starts_with("HTTP/1.1 200 OK"));
 ///
 ///         server.cancel(); // dropping the server closes it
 ///         Ok(())

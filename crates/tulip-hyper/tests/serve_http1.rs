@@ -1,0 +1,87 @@
+//! `serve` over HTTP/1.1 with a raw client on loopback: keep-alive (three
+//! requests on one connection), pipelining (two requests written at once),
+//! Unix-domain sockets, and a `!Send` tower service.
+
+mod common;
+
+use std::future::IntoFuture;
+
+use common::{RawClient, app_server, get, stop_signal, with_app};
+use tulip::net::UnixListener;
+use tulip::prelude::*;
+use tulip_test::run;
+
+#[test]
+fn keep_alive_serves_three_requests_on_one_connection() {
+    run(async {
+        let (server, port, stats) = app_server().await;
+        let (stop, set_stop) = stop_signal();
+        let server = spawn(server.with_graceful_shutdown(stop).into_future());
+
+        let mut client = RawClient::connect(port).await;
+        for path in ["/", "/slow/1", "/nowhere"] {
+            client.send(&get(path)).await;
+            let reply = client
+                .response()
+                .await
+                .expect("a response on the same connection");
+            match path {
+                "/" => {
+                    assert_eq!(reply.status, 200);
+                    assert_eq!(reply.body, b"Hello, World!");
+                }
+                "/slow/1" => assert_eq!(reply.body, b"slept 1 ms"),
+                _ => assert_eq!(reply.status, 404),
+            }
+            assert!(reply.head.starts_with("HTTP/1.1 "), "{}", reply.head);
+        }
+        assert_eq!(stats.started.get(), 3);
+
+        set_stop();
+        server.await.unwrap().unwrap();
+        // The idle keep-alive connection was closed by the shutdown.
+        assert!(client.closed().await);
+    });
+}
+
+#[test]
+fn pipelined_requests_written_at_once_are_answered_in_order() {
+    with_app(
+        |s| s,
+        |port, _| async move {
+            let mut client = RawClient::connect(port).await;
+            // The slow one first: its answer must still come first.
+            let mut both = get("/slow/30");
+            both.extend_from_slice(&get("/"));
+            client.send(&both).await;
+            let first = client.response().await.expect("the first response");
+            let second = client.response().await.expect("the second response");
+            assert_eq!(first.body, b"slept 30 ms");
+            assert_eq!(second.body, b"Hello, World!");
+        },
+    );
+}
+
+#[test]
+fn a_unix_listener_serves_the_same_service() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("http.sock");
+    run(async move {
+        let listener = UnixListener::bind(&path).unwrap();
+        let (stop, set_stop) = stop_signal();
+        let server = spawn(
+            tulip::hyper::serve(listener, common::App::default())
+                .with_graceful_shutdown(stop)
+                .into_future(),
+        );
+
+        let mut client = RawClient::connect_unix(path.clone()).await;
+        client.send(&get("/")).await;
+        let reply = client.response().await.expect("a response");
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body, b"Hello, World!");
+
+        set_stop();
+        server.await.unwrap().unwrap();
+    });
+}
