@@ -26,6 +26,8 @@ use hyper::service::Service;
 use hyper::{Request, Response};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
+#[cfg(doc)]
+use tulip_executor::{Loop, Runner, run as tulip_run};
 use tulip_executor::{get_running_loop, sleep, timeout};
 
 use crate::rt::TulipTimer;
@@ -244,12 +246,12 @@ impl<L: Listener, H, G> Serve<L, H, G> {
     ///
     /// ## Ctrl-C
     ///
-    /// Under [`tulip::run`](tulip_executor::run) (or a
-    /// [`Runner`](tulip_executor::Runner)), Ctrl-C cancels the main future:
+    /// Under [`tulip::run`](tulip_run) (or a
+    /// [`Runner`]), Ctrl-C cancels the main future:
     /// the serve future is dropped, which closes the listener and every
     /// connection at once, requests in flight included. For a graceful
     /// Ctrl-C, make the signal a loop future set by a `SIGINT` handler
-    /// ([`Loop::add_signal_handler`](tulip_executor::Loop::add_signal_handler)),
+    /// ([`Loop::add_signal_handler`]),
     /// and remove the handler when it fires, so that a second Ctrl-C falls
     /// back to the runner's (which cancels the main future):
     ///
