@@ -85,3 +85,51 @@ fn a_unix_listener_serves_the_same_service() {
         server.await.unwrap().unwrap();
     });
 }
+
+#[test]
+fn three_hundred_connections_queued_at_once_are_all_served() {
+    const N: usize = 300;
+    run(async {
+        let options = tulip::transport::ServerOptions::new().backlog(1024);
+        let listener = tulip::net::TcpListener::bind_with("127.0.0.1", 0, &options)
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Connected before the server runs: its first accepts come in one
+        // burst, longer than the accept loop takes in a row.
+        let mut clients = Vec::new();
+        for _ in 0..N {
+            clients.push(
+                tulip::net::TcpStream::connect("127.0.0.1", port)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let (stop, set_stop) = stop_signal();
+        let server = spawn(
+            tulip::hyper::serve(listener, common::App::default())
+                .with_graceful_shutdown(stop)
+                .into_future(),
+        );
+        let tasks: Vec<_> = clients
+            .into_iter()
+            .map(|client| {
+                spawn(async move {
+                    client.write_all(&get("/")).await.unwrap();
+                    let mut reply = Vec::new();
+                    let mut chunk = [0u8; 1024];
+                    while !reply.ends_with(b"Hello, World!") {
+                        let n = client.read(&mut chunk).await.unwrap();
+                        assert!(n > 0, "closed before the response");
+                        reply.extend_from_slice(&chunk[..n]);
+                    }
+                })
+            })
+            .collect();
+        for t in tasks {
+            t.await.unwrap();
+        }
+        set_stop();
+        server.await.unwrap().unwrap();
+    });
+}

@@ -28,7 +28,7 @@ use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 #[cfg(doc)]
 use tulip_executor::{Loop, Runner, run as tulip_run};
-use tulip_executor::{get_running_loop, sleep, timeout};
+use tulip_executor::{get_running_loop, sleep, timeout, yield_now};
 
 use crate::rt::TulipTimer;
 use conn::{ConnParams, serve_connection};
@@ -39,6 +39,11 @@ use tracker::Tracker;
 /// connection (out of descriptors or memory, say): asyncio's
 /// `ACCEPT_RETRY_DELAY`, which tulip's own servers use too.
 pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// How many connections the accept loop takes in a row before it lets
+/// the loop run the others (the transport's servers take up to their
+/// backlog per readiness, for the same reason).
+const ACCEPT_BURST: u32 = 128;
 
 /// How long a graceful shutdown waits for in-flight requests by default
 /// ([`Serve::shutdown_timeout`]).
@@ -441,14 +446,25 @@ where
 
             let mut signal = pin!(signal);
             let mut starved = false;
+            let mut burst = 0;
             loop {
+                // A flood of connections must not hold the loop: yield to
+                // the connections' tasks every so many accepts in a row.
+                if burst == ACCEPT_BURST {
+                    burst = 0;
+                    yield_now().await;
+                }
+                let mut waited = false;
                 let event = poll_fn(|cx| {
                     if signal.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Event::Shutdown);
                     }
-                    listener.poll_accept(cx).map(Event::Accepted)
+                    let accepted = listener.poll_accept(cx).map(Event::Accepted);
+                    waited |= accepted.is_pending();
+                    accepted
                 })
                 .await;
+                burst = if waited { 0 } else { burst + 1 };
                 let error = match event {
                     Event::Shutdown => break,
                     Event::Accepted(Ok((conn, peer))) => {
@@ -576,7 +592,6 @@ fn classify(e: &io::Error) -> AcceptError {
     match e.raw_os_error() {
         Some(
             libc::EINTR
-            | libc::EAGAIN
             | libc::ECONNABORTED
             | libc::ECONNRESET
             | libc::EPROTO
