@@ -24,12 +24,15 @@
 //!   futures polled in place, some dropped early);
 //! - [`work`]: the workload of every row on every runtime, shared by the
 //!   bench targets and the `profile` binary (which runs one workload alone,
-//!   for callgrind or perf).
+//!   for callgrind or perf);
+//! - [`axum_app`]: the axum Router of the `axum` bench family, served the
+//!   same on tulip (`axum_hello`) and on tokio (`axum_hello_tokio`).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::time::{Duration, Instant};
 
+pub mod axum_app;
 pub mod echo_protocol;
 pub mod netbench;
 pub mod tls;

@@ -5,7 +5,8 @@
 //! - `cargo xtask bench [--no-run] [FILTER] [-- CRITERION_ARGS...]`: runs the
 //!   criterion benches of `tulip-benches` and prints one table of ns/op and
 //!   tulip/peer ratios, then the network benches; `bench net[/FILTER]` runs
-//!   only the network benches (servers against a load generator and wrk).
+//!   only the network benches (servers against a load generator, wrk and
+//!   h2load).
 //! - `cargo xtask tidy`: the source rules a lint cannot check (also run by
 //!   `cargo test` as a unit test of this crate).
 //!
@@ -33,7 +34,7 @@ commands:
                             --no-run only prints the table from the existing results;
                             without FILTER, the network benches follow
   bench net[/FILTER]        only the network benches: echo and HTTP servers of tulip, tokio
-                            and smol against loadgen and wrk (TULIP_NETBENCH_SECS=3)
+                            and smol against loadgen, wrk and h2load (TULIP_NETBENCH_SECS=3)
   tidy                      check the source rules (module docs, file length: a warning over
                             800 lines, a failure over 1,500; sys/ layout, no placeholder
                             macros, SAFETY comments, doc examples through the facade)

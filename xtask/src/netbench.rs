@@ -12,7 +12,9 @@
 //! What runs, interleaving the servers (every server of a workload and
 //! pinning, then the next):
 //! - echo servers: `loadgen` with 1 connection x 64 B and 50 connections x
-//!   1 KiB, ping-pong; HTTP servers: `wrk -t1 -c50`;
+//!   1 KiB, ping-pong; HTTP servers: `wrk -t1 -c50` (HTTP/1.1), and those
+//!   that also speak HTTP/2 (the axum family) `h2load -c10 -m5` too, 50
+//!   streams over 10 connections by prior knowledge (h2c);
 //! - each on two pinnings (`taskset`): `split`, the server on core 0 and the
 //!   client on core 1; `same`, both on core 0;
 //! - the server's CPU time is utime + stime of `/proc/PID/stat` read before
@@ -26,7 +28,8 @@
 //! `TULIP_NETBENCH_SECS` sets the measured seconds of each run (default 3;
 //! plus 1 s of warm-up for loadgen). FILTER keeps the runs whose label
 //! contains it: labels are `echo_1x64B/split echo_tokio`,
-//! `syscalls/http_50conns http_hello_tokio`, `memory echo_smol`.
+//! `syscalls/http_50conns http_hello_tokio`, `http2_10x5streams/same
+//! axum_hello`, `memory echo_smol` (so `net/axum` runs the axum family).
 //!
 //! Linux only: it reads `/proc` and pins with `taskset`.
 
@@ -46,9 +49,32 @@ enum Kind {
     Echo,
     /// Answers HTTP/1.1 requests: driven by `wrk`.
     Http,
+    /// Answers HTTP/2 requests by prior knowledge over cleartext (h2c):
+    /// driven by `h2load`.
+    Http2,
     /// Echoes bytes over TLS (`--cert`/`--key`): driven by `loadgen --tls`.
     TlsEcho,
 }
+
+impl Kind {
+    /// The client program that drives this kind of load.
+    fn client(self) -> &'static str {
+        match self {
+            Kind::Echo | Kind::TlsEcho => "loadgen",
+            Kind::Http => "wrk",
+            Kind::Http2 => "h2load",
+        }
+    }
+}
+
+/// A plain echo server.
+const ECHO: &[Kind] = &[Kind::Echo];
+/// An HTTP/1.1 server.
+const HTTP1: &[Kind] = &[Kind::Http];
+/// An HTTP server of both versions on one port (HTTP/2 by prior knowledge).
+const HTTP1_AND_2: &[Kind] = &[Kind::Http, Kind::Http2];
+/// A TLS echo server.
+const TLS_ECHO: &[Kind] = &[Kind::TlsEcho];
 
 /// One server binary: a row of every table.
 #[derive(Debug)]
@@ -57,7 +83,8 @@ struct Server {
     bin: &'static str,
     /// `tulip`, `tokio` or `smol`.
     runtime: &'static str,
-    kind: Kind,
+    /// The loads it serves: each workload of one of these kinds runs it.
+    serves: &'static [Kind],
     /// Servers of one family are the same program on different runtimes:
     /// tulip's is compared with tokio's of its family.
     family: &'static str,
@@ -65,29 +92,40 @@ struct Server {
 
 /// The servers, in table order. Adding a server is one line.
 const SERVERS: &[Server] = &[
-    server("echo_protocol", "tulip", Kind::Echo, "protocol"),
-    server("echo_tokio", "tokio", Kind::Echo, "protocol"),
-    server("echo_smol", "smol", Kind::Echo, "protocol"),
-    server("echo_streams", "tulip", Kind::Echo, "streams"),
-    server("echo_streams_tokio", "tokio", Kind::Echo, "streams"),
-    server("http_hello", "tulip", Kind::Http, "http"),
-    server("http_hello_tokio", "tokio", Kind::Http, "http"),
-    server("echo_tls", "tulip", Kind::TlsEcho, "tls"),
-    server("echo_tls_tokio", "tokio", Kind::TlsEcho, "tls"),
+    server("echo_protocol", "tulip", ECHO, "protocol"),
+    server("echo_tokio", "tokio", ECHO, "protocol"),
+    server("echo_smol", "smol", ECHO, "protocol"),
+    server("echo_streams", "tulip", ECHO, "streams"),
+    server("echo_streams_tokio", "tokio", ECHO, "streams"),
+    server("echo_net", "tulip", ECHO, "net"),
+    server("echo_net_tokio", "tokio", ECHO, "net"),
+    server("http_hello", "tulip", HTTP1, "http"),
+    server("http_hello_tokio", "tokio", HTTP1, "http"),
+    server("axum_hello", "tulip", HTTP1_AND_2, "axum"),
+    server("axum_hello_tokio", "tokio", HTTP1_AND_2, "axum"),
+    server("echo_tls", "tulip", TLS_ECHO, "tls"),
+    server("echo_tls_tokio", "tokio", TLS_ECHO, "tls"),
 ];
 
 /// A row of [`SERVERS`].
 const fn server(
     bin: &'static str,
     runtime: &'static str,
-    kind: Kind,
+    serves: &'static [Kind],
     family: &'static str,
 ) -> Server {
     Server {
         bin,
         runtime,
-        kind,
+        serves,
         family,
+    }
+}
+
+impl Server {
+    /// Whether loads of `kind` run against this server.
+    fn serves(&self, kind: Kind) -> bool {
+        self.serves.contains(&kind)
     }
 }
 
@@ -97,8 +135,10 @@ struct Workload {
     name: &'static str,
     kind: Kind,
     conns: usize,
-    /// Message size for loadgen (unused by wrk).
+    /// Message size for loadgen (unused by wrk and h2load).
     size: usize,
+    /// Concurrent streams per connection for h2load (1 elsewhere).
+    streams: usize,
 }
 
 /// The loads, in table order.
@@ -106,6 +146,7 @@ const WORKLOADS: &[Workload] = &[
     workload("echo_1x64B", Kind::Echo, 1, 64),
     workload("echo_50x1KiB", Kind::Echo, 50, 1024),
     workload("http_50conns", Kind::Http, 50, 0),
+    h2_workload("http2_10x5streams", 10, 5),
     workload("tls_echo_1x64B", Kind::TlsEcho, 1, 64),
     workload("tls_echo_50x1KiB", Kind::TlsEcho, 50, 1024),
 ];
@@ -117,6 +158,19 @@ const fn workload(name: &'static str, kind: Kind, conns: usize, size: usize) -> 
         kind,
         conns,
         size,
+        streams: 1,
+    }
+}
+
+/// An HTTP/2 row of [`WORKLOADS`]: `streams` at once on each of `conns`
+/// connections.
+const fn h2_workload(name: &'static str, conns: usize, streams: usize) -> Workload {
+    Workload {
+        name,
+        kind: Kind::Http2,
+        conns,
+        size: 0,
+        streams,
     }
 }
 
@@ -129,7 +183,8 @@ const SPLIT: Pinning = Pinning("split", Some((0, 1)));
 /// Server and client on core 0.
 const SAME: Pinning = Pinning("same", Some((0, 0)));
 
-/// Warm-up seconds of each loadgen run (wrk has none).
+/// Warm-up seconds of each loadgen run (wrk and h2load have none: their
+/// requests are counted from the start, as the server's CPU time is).
 const WARMUP_SECS: f64 = 1.0;
 /// Measured seconds of each strace'd run.
 const STRACE_SECS: f64 = 1.0;
@@ -177,14 +232,15 @@ pub fn run(filter: Option<&str>) -> Result<(), String> {
 
     let mut results = Results::default();
     for workload in WORKLOADS {
-        if workload.kind == Kind::Http && !env.wrk {
-            println!("note: wrk is not installed: {} skipped", workload.name);
+        let client = workload.kind.client();
+        if !env.has_client(workload.kind) {
+            println!("note: {client} is not installed: {} skipped", workload.name);
             continue;
         }
         let serving: Vec<&Server> = servers
             .iter()
             .copied()
-            .filter(|s| s.kind == workload.kind)
+            .filter(|s| s.serves(workload.kind))
             .collect();
         for &pinning in &env.pinnings {
             for &server in &serving {
@@ -207,7 +263,7 @@ pub fn run(filter: Option<&str>) -> Result<(), String> {
             }
         }
     }
-    for &server in servers.iter().filter(|s| s.kind == Kind::Echo) {
+    for &server in servers.iter().filter(|s| s.serves(Kind::Echo)) {
         let label = format!("memory {}", server.bin);
         if wanted(&label) {
             let outcome = memory(&env, server);
@@ -244,6 +300,7 @@ struct Env {
     bins: PathBuf,
     secs: f64,
     wrk: bool,
+    h2load: bool,
     strace: bool,
     pinnings: Vec<Pinning>,
     /// `prlimit --nofile=...` for the memory runs, if the limit is too low.
@@ -282,6 +339,7 @@ impl Env {
             bins,
             secs,
             wrk: have("wrk"),
+            h2load: have("h2load"),
             strace: have("strace"),
             pinnings,
             nofile: nofile_prefix(IDLE_CONNS as u64 + 100)?,
@@ -289,13 +347,23 @@ impl Env {
         };
         let yes = |b: bool| if b { "yes" } else { "no (apt-get install it)" };
         println!(
-            "net benches: {} s per run, {cores} cores, taskset {}, wrk {}, strace {}",
+            "net benches: {} s per run, {cores} cores, taskset {}, wrk {}, h2load {}, strace {}",
             env.secs,
             yes(taskset),
             yes(env.wrk),
+            yes(env.h2load),
             yes(env.strace)
         );
         Ok(env)
+    }
+
+    /// Whether the client of `kind` is installed (loadgen is built).
+    fn has_client(&self, kind: Kind) -> bool {
+        match kind {
+            Kind::Echo | Kind::TlsEcho => true,
+            Kind::Http => self.wrk,
+            Kind::Http2 => self.h2load,
+        }
     }
 
     /// The command that runs `program` with `args` on `core`, behind
@@ -538,7 +606,7 @@ fn start(
 ) -> Result<Running, String> {
     let mut command = env.command(prefix, core, &env.bins.join(server.bin));
     command.args(["--addr", "127.0.0.1:0"]);
-    command.args(tls::server_args(&env.bins, server.kind == Kind::TlsEcho)?);
+    command.args(tls::server_args(&env.bins, server.serves(Kind::TlsEcho))?);
     let mut proc = Proc::spawn(command, false)?;
     let addr = proc
         .expect("listening on ", STARTUP)
@@ -582,6 +650,11 @@ fn load(
             command.args(["-t1", &format!("-c{}", workload.conns), "--latency"]);
             command.args([format!("-d{}s", secs.ceil()), format!("http://{addr}/")]);
             (command, parse_wrk)
+        }
+        Kind::Http2 => {
+            let mut command = env.command(&[], core, Path::new("h2load"));
+            command.args(h2load::args(workload.conns, workload.streams, secs, addr));
+            (command, h2load::parse)
         }
     };
     command.stderr(Stdio::inherit());
@@ -689,7 +762,7 @@ fn throughput(
     let mut running = start(env, server, &[], server_core)?;
     let pid = running.proc.pid();
     let before = cpu_secs(env, pid)?;
-    let warmup = if workload.kind != Kind::Http {
+    let warmup = if matches!(workload.kind, Kind::Echo | Kind::TlsEcho) {
         WARMUP_SECS
     } else {
         0.0
@@ -940,7 +1013,7 @@ impl Results<'_> {
         }
         let (warmup, secs) = (WARMUP_SECS, env.secs);
         out.push_str(&format!(
-            "\nops = round trips (echo: loadgen, {secs} s after {warmup} s warm-up) or requests (http: wrk -t1, {secs} s); \
+            "\nops = round trips (echo: loadgen, {secs} s after {warmup} s warm-up) or requests (http: wrk -t1, {secs} s; http2: h2load -t1, {secs} s); \
              split = server on core 0, client on core 1; same = both on core 0.\n\
              server CPU = utime + stime from /proc/PID/stat ({} ms ticks) over every op of the run, warm-up included.\n\
              tulip/tokio: ops/s > 1.00 means tulip serves more; CPU < 1.00 means tulip spends less per op.\n",
@@ -995,6 +1068,7 @@ impl Results<'_> {
     }
 }
 
+mod h2load;
 #[cfg(test)]
 mod tests;
 mod tls;

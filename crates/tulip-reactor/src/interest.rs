@@ -123,7 +123,7 @@ impl fmt::Debug for Interest {
 ///
 /// ```
 /// use tulip::reactor::{Interest, Readiness};
-/// let r = Readiness { readable: true, writable: false };
+/// let r = Readiness { readable: true, writable: false, read_closed: false };
 /// assert_eq!(r, Readiness::from_interest(Interest::READ));
 /// assert!(!r.is_empty());
 /// ```
@@ -133,6 +133,12 @@ pub struct Readiness {
     pub readable: bool,
     /// The descriptor can be written without blocking (or has an error or hang-up).
     pub writable: bool,
+    /// The peer closed its end of the stream, or an error or hang-up was
+    /// reported (epoll's `EPOLLRDHUP`, `EPOLLHUP`, `EPOLLERR`): reading
+    /// will not block again, and no later edge would say so. The portable
+    /// backend cannot tell a close from data, so it sets this with every
+    /// readable event.
+    pub read_closed: bool,
 }
 
 impl Readiness {
@@ -147,6 +153,7 @@ impl Readiness {
         Readiness {
             readable: interest.is_readable(),
             writable: interest.is_writable(),
+            read_closed: false,
         }
     }
 

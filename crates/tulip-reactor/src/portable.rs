@@ -110,6 +110,9 @@ impl Portable {
                 Readiness {
                     readable: ev.readable || err,
                     writable: ev.writable || err,
+                    // polling does not report a peer's close apart from
+                    // data: any readable event may carry one.
+                    read_closed: ev.readable || err,
                 },
             ));
         }

@@ -47,6 +47,9 @@ pub struct IoSource {
     token: u64,
     readable: Cell<bool>,
     writable: Cell<bool>,
+    /// Sticky: the peer's close (or an error) was reported, so a short
+    /// read does not prove the socket drained.
+    read_closed: Cell<bool>,
     read_waker: Cell<Option<Waker>>,
     write_waker: Cell<Option<Waker>>,
 }
@@ -70,6 +73,7 @@ impl IoSource {
             token,
             readable: Cell::new(true),
             writable: Cell::new(true),
+            read_closed: Cell::new(false),
             read_waker: Cell::new(None),
             write_waker: Cell::new(None),
         }
@@ -114,6 +118,7 @@ impl IoSource {
         Readiness {
             readable: self.readable.get(),
             writable: self.writable.get(),
+            read_closed: self.read_closed.get(),
         }
     }
 
@@ -170,6 +175,48 @@ impl IoSource {
     pub fn clear_ready(&self, interest: Interest) {
         if interest.is_readable() {
             self.readable.set(false);
+            // `EWOULDBLOCK` on a read: whatever close was reported was not
+            // the peer's end of this stream.
+            self.read_closed.set(false);
+        }
+        if interest.is_writable() {
+            self.writable.set(false);
+        }
+    }
+
+    /// Forgets readiness that a short read (or write) showed used up: the
+    /// read returned less than its buffer, so the socket is drained, and a
+    /// write sent less than asked, so the socket's buffer is full. With
+    /// edge-triggered readiness the next change brings a new edge, so
+    /// asking the OS again would only cost an `EWOULDBLOCK`. Read readiness
+    /// stays when the peer's close was reported
+    /// ([`Readiness::read_closed`]): data and the close can come in one
+    /// edge, and no later edge would bring the end of the stream.
+    ///
+    /// ```
+    /// use std::io::{Read, Write};
+    /// use std::os::fd::AsFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use tulip::reactor::{BackendKind, Interest, Reactor};
+    ///
+    /// let (mut a, mut b) = UnixStream::pair()?;
+    /// a.set_nonblocking(true)?;
+    /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::Epoll)?;
+    /// let source = reactor.register(a.as_fd())?;
+    /// b.write_all(b"last words")?;
+    /// drop(b); // the data and the close arrive together
+    /// reactor.poll(None, &mut Vec::new())?;
+    /// let mut buf = [0; 64];
+    /// assert_eq!(a.read(&mut buf)?, 10); // a short read...
+    /// source.clear_drained(Interest::READ);
+    /// // ...but the close was seen: reading goes on, to the EOF.
+    /// assert!(source.readiness().readable);
+    /// assert_eq!(a.read(&mut buf)?, 0);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn clear_drained(&self, interest: Interest) {
+        if interest.is_readable() && !self.read_closed.get() {
+            self.readable.set(false);
         }
         if interest.is_writable() {
             self.writable.set(false);
@@ -178,6 +225,9 @@ impl IoSource {
 
     /// Records an edge and collects the wakers to wake.
     pub(crate) fn set_ready(&self, readiness: Readiness, wake: &mut impl FnMut(Waker)) {
+        if readiness.read_closed {
+            self.read_closed.set(true);
+        }
         if readiness.readable {
             self.readable.set(true);
             if let Some(w) = self.read_waker.take() {
@@ -199,6 +249,7 @@ impl IoSource {
             Readiness {
                 readable: true,
                 writable: true,
+                read_closed: true,
             },
             wake,
         );

@@ -56,7 +56,8 @@ fn a_new_source_assumes_readiness() {
             source.readiness(),
             Readiness {
                 readable: true,
-                writable: true
+                writable: true,
+                read_closed: false
             }
         );
         let (count, waker) = Counter::waker();
@@ -66,7 +67,8 @@ fn a_new_source_assumes_readiness() {
             source.readiness(),
             Readiness {
                 readable: false,
-                writable: true
+                writable: true,
+                read_closed: false
             }
         );
         assert!(poll_ready(&source, Interest::WRITE, &waker).is_ready());
@@ -183,11 +185,13 @@ fn the_peer_closing_is_an_edge_in_both_directions() {
         assert_eq!(woken.len(), 2);
         woken.into_iter().for_each(Waker::wake);
         assert_eq!((read_count.count(), write_count.count()), (1, 1));
+        // The close is remembered: a short read will not clear readability.
         assert_eq!(
             source.readiness(),
             Readiness {
                 readable: true,
-                writable: true
+                writable: true,
+                read_closed: true
             }
         );
         r.deregister(&source).unwrap();
@@ -262,7 +266,8 @@ fn deregister_returns_the_waiting_wakers_and_stops_reporting() {
             source.readiness(),
             Readiness {
                 readable: true,
-                writable: true
+                writable: true,
+                read_closed: true
             },
             "waiters retry"
         );

@@ -22,8 +22,21 @@ fn every_server_has_a_known_kind_and_a_tokio_peer_for_tulip() {
         let peer = SERVERS
             .iter()
             .find(|p| p.family == s.family && p.runtime == "tokio");
-        assert!(peer.is_some_and(|p| p.kind == s.kind), "{}", s.bin);
+        assert!(peer.is_some_and(|p| p.serves == s.serves), "{}", s.bin);
     }
+}
+
+#[test]
+fn http2_runs_against_the_axum_family_only() {
+    let h2: Vec<&str> = SERVERS
+        .iter()
+        .filter(|s| s.serves(Kind::Http2))
+        .map(|s| s.bin)
+        .collect();
+    assert_eq!(h2, ["axum_hello", "axum_hello_tokio"]);
+    assert!(SERVERS.iter().all(|s| !s.serves.is_empty()));
+    let h2_loads = WORKLOADS.iter().filter(|w| w.kind == Kind::Http2);
+    assert!(h2_loads.map(|w| w.conns * w.streams).eq([50]));
 }
 
 #[test]
@@ -104,28 +117,69 @@ fn proc_stat_fields_survive_odd_names() {
     assert_eq!((fields[11], fields[12]), ("250", "75"));
 }
 
-#[test]
-fn the_table_compares_tulip_with_tokio_of_its_family() {
-    let env = Env {
+/// A machine with every tool, two cores, 3 s runs.
+fn test_env() -> Env {
+    Env {
         bins: PathBuf::new(),
         secs: 3.0,
         wrk: true,
+        h2load: true,
         strace: true,
         pinnings: vec![SPLIT],
         nofile: Vec::new(),
         clock_ticks: 100.0,
+    }
+}
+
+/// A throughput run that measured these numbers.
+fn measured(rps: f64, ops: u64, cpu_secs: f64, p99_us: Option<f64>) -> Outcome<Throughput> {
+    Ok(Throughput {
+        load: Load { rps, ops, p99_us },
+        cpu_secs,
+    })
+}
+
+/// The row of [`SERVERS`] running `bin`.
+fn by_bin(bin: &str) -> &'static Server {
+    SERVERS.iter().find(|s| s.bin == bin).expect("a server")
+}
+
+#[test]
+fn the_http2_rows_compare_axum_hello_with_its_tokio_peer() {
+    let h2 = WORKLOADS
+        .iter()
+        .find(|w| w.kind == Kind::Http2)
+        .expect("an HTTP/2 workload");
+    let run = |rps, ops, cpu_secs| measured(rps, ops, cpu_secs, None);
+    let results = Results {
+        runs: vec![
+            (
+                (h2, "same", by_bin("axum_hello")),
+                run(150_000.0, 450_000, 1.8),
+            ),
+            (
+                (h2, "same", by_bin("axum_hello_tokio")),
+                run(100_000.0, 300_000, 1.5),
+            ),
+        ],
+        syscalls: Vec::new(),
+        memory: Vec::new(),
     };
-    let run = |rps: f64, ops: u64, cpu_secs: f64| {
-        Ok(Throughput {
-            load: Load {
-                rps,
-                ops,
-                p99_us: Some(50.0),
-            },
-            cpu_secs,
-        })
-    };
-    let by_bin = |bin: &str| SERVERS.iter().find(|s| s.bin == bin).expect("a server");
+    let table = results.tables(&test_env());
+    assert!(
+        table.contains(
+            "| http2_10x5streams/same | axum_hello | 150000 | 1.50 | 4.00 | 0.80 | – | – |"
+        ),
+        "{table}"
+    );
+    assert!(table.contains("http2: h2load"), "{table}");
+    assert_eq!(results.failures(), 0);
+}
+
+#[test]
+fn the_table_compares_tulip_with_tokio_of_its_family() {
+    let env = test_env();
+    let run = |rps, ops, cpu_secs| measured(rps, ops, cpu_secs, Some(50.0));
     let w = &WORKLOADS[0];
     let results = Results {
         runs: vec![

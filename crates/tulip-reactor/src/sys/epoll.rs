@@ -150,6 +150,7 @@ impl Epoll {
                 Readiness {
                     readable: err_or_hup || f.intersects(EventFlags::IN | EventFlags::RDHUP),
                     writable: err_or_hup || f.contains(EventFlags::OUT),
+                    read_closed: err_or_hup || f.contains(EventFlags::RDHUP),
                 },
             ));
         }

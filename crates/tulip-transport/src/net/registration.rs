@@ -74,9 +74,7 @@ impl Registration {
     }
 
     /// Forgets the cached readiness for `interest` (a system call said
-    /// `EWOULDBLOCK`, or a short read or write showed the socket drained
-    /// or full: with edge-triggered readiness the next change brings a new
-    /// edge, so asking again would only cost a system call).
+    /// `EWOULDBLOCK`).
     pub(crate) fn clear_ready(&self, interest: Interest) {
         self.source.clear_ready(interest);
     }
@@ -138,11 +136,12 @@ impl Registration {
     }
 
     /// A stream read shorter than its buffer drained the socket: the next
-    /// read would only say `EWOULDBLOCK`, so wait for the next edge now.
-    /// (0 is the peer's EOF: readable for good, so the readiness stays.)
+    /// read would only say `EWOULDBLOCK`, so wait for the next edge now,
+    /// unless the peer's close was reported with the data (see
+    /// `IoSource::clear_drained`). 0 is the peer's EOF: readable for good.
     fn after_read(&self, n: usize, len: usize) {
         if n > 0 && n < len {
-            self.clear_ready(Interest::READ);
+            self.source.clear_drained(Interest::READ);
         }
     }
 
@@ -174,7 +173,7 @@ impl Registration {
     /// A short send filled the socket's buffer: wait for the next edge.
     fn after_write(&self, n: usize, len: usize) {
         if n < len {
-            self.clear_ready(Interest::WRITE);
+            self.source.clear_drained(Interest::WRITE);
         }
     }
 
