@@ -36,22 +36,11 @@
 //! use hyper::body::Incoming;
 //! use hyper::service::service_fn;
 //! use hyper::{Request, Response};
-//! use tulip::net::TcpListener;
+//! use tulip::net::{TcpListener, TcpStream};
 //! use tulip::prelude::*;
 //!
 //! async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
 //!     Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
-//! }
-//!
-//! /// A client: one HTTP/1.1 request with the standard library's blocking
-//! /// socket (run off the loop with `to_thread`).
-//! fn get(port: u16) -> std::io::Result<String> {
-//!     use std::io::{Read, Write};
-//!     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-//!     stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
-//!     let mut reply = String::new();
-//!     stream.read_to_string(&mut reply)?;
-//!     Ok(reply)
 //! }
 //!
 //! fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -66,7 +55,11 @@
 //!                 .into_future(),
 //!         );
 //!
-//!         let reply = to_thread(move || get(port)).await??;
+//!         // A client: one HTTP/1.1 request.
+//!         let client = TcpStream::connect("127.0.0.1", port).await?;
+//!         client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+//!         let mut reply = String::new();
+//!         (&client).read_to_string(&mut reply).await?;
 //!         assert!(reply.ends_with("Hello, World!"));
 //!
 //!         stop.set_result(())?;

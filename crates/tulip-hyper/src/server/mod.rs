@@ -72,7 +72,7 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// use bytes::Bytes;
 /// use http_body_util::Full;
 /// use hyper::{Request, Response};
-/// use tulip::net::TcpListener;
+/// use tulip::net::{TcpListener, TcpStream};
 /// use tulip::prelude::*;
 ///
 /// /// A tower service (an axum Router would do the same).
@@ -91,17 +91,6 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 ///     }
 /// }
 ///
-/// /// A client: one HTTP/1.1 request with the standard library's blocking
-/// /// socket (run off the loop with `to_thread`).
-/// fn get(port: u16) -> std::io::Result<String> {
-///     use std::io::{Read, Write};
-///     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-///     stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
-///     let mut reply = String::new();
-///     stream.read_to_string(&mut reply)?;
-///     Ok(reply)
-/// }
-///
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
 ///     tulip::run(async {
 ///         let listener = TcpListener::bind("127.0.0.1", 0).await?;
@@ -112,7 +101,11 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 ///             tulip::hyper::serve(listener, Hello).with_graceful_shutdown(stop.clone()).into_future(),
 ///         );
 ///
-///         let reply = to_thread(move || get(port)).await??;
+///         // A client: one HTTP/1.1 request.
+///         let client = TcpStream::connect("127.0.0.1", port).await?;
+///         client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+///         let mut reply = String::new();
+///         (&client).read_to_string(&mut reply).await?;
 ///         assert!(reply.ends_with("Hello, World!"));
 ///
 ///         stop.set_result(())?;
@@ -144,22 +137,11 @@ where
 /// use hyper::body::Incoming;
 /// use hyper::service::service_fn;
 /// use hyper::{Request, Response};
-/// use tulip::net::TcpListener;
+/// use tulip::net::{TcpListener, TcpStream};
 /// use tulip::prelude::*;
 ///
 /// async fn hello(_: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
 ///     Ok(Response::new(Full::new(Bytes::from_static(b"Hello, World!"))))
-/// }
-///
-/// /// A client: one HTTP/1.1 request with the standard library's blocking
-/// /// socket (run off the loop with `to_thread`).
-/// fn get(port: u16) -> std::io::Result<String> {
-///     use std::io::{Read, Write};
-///     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port))?;
-///     stream.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
-///     let mut reply = String::new();
-///     stream.read_to_string(&mut reply)?;
-///     Ok(reply)
 /// }
 ///
 /// fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -168,7 +150,11 @@ where
 ///         let port = listener.local_addr()?.port();
 ///         let server = spawn(tulip::hyper::serve_hyper(listener, service_fn(hello)).into_future());
 ///
-///         let reply = to_thread(move || get(port)).await??;
+///         // A client: one HTTP/1.1 request.
+///         let client = TcpStream::connect("127.0.0.1", port).await?;
+///         client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
+///         let mut reply = String::new();
+///         (&client).read_to_string(&mut reply).await?;
 ///         assert!(reply.starts_with("HTTP/1.1 200 OK"));
 ///
 ///         server.cancel(); // dropping the server closes it
