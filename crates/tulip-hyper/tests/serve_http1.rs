@@ -133,3 +133,21 @@ fn three_hundred_connections_queued_at_once_are_all_served() {
         server.await.unwrap().unwrap();
     });
 }
+
+#[test]
+fn a_keep_alive_connection_holds_one_header_timer_however_many_requests() {
+    with_app(
+        |s| s.header_read_timeout(Some(std::time::Duration::from_secs(3600))),
+        |port, _| async move {
+            let before = tulip::hyper::rt::TulipTimer::pending_timers();
+            let mut client = RawClient::connect(port).await;
+            for _ in 0..200 {
+                client.send(&get("/")).await;
+                assert_eq!(client.response().await.unwrap().status, 200);
+                // The connection waits for its next request head under one
+                // timer; the timers of the requests before are gone.
+                assert!(tulip::hyper::rt::TulipTimer::pending_timers() <= before + 1);
+            }
+        },
+    );
+}
