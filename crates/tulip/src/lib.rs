@@ -284,6 +284,17 @@ pub mod process {
     pub use tulip_process::*;
 }
 
+/// hyper 1.x on tulip (re-export of `tulip-hyper`, behind the facade's
+/// `hyper` feature): the runtime traits hyper needs
+/// ([`TulipExecutor`](hyper::rt::TulipExecutor),
+/// [`TulipTimer`](hyper::rt::TulipTimer)) and
+/// [`serve`](hyper::serve), which serves any tower service (an axum
+/// `Router`) or hyper service over HTTP/1.1 and HTTP/2.
+#[cfg(feature = "hyper")]
+pub mod hyper {
+    pub use tulip_hyper::*;
+}
+
 /// Asynchronous byte I/O: the `futures-io` traits that tulip's streams and
 /// pipes implement ([`StreamReader`](streams::StreamReader) is
 /// [`AsyncRead`](io::AsyncRead) and [`AsyncBufRead`](io::AsyncBufRead),
