@@ -33,15 +33,18 @@
 //! | `signal_handler` | Set signal handlers for SIGINT and SIGTERM |
 //! | `tls_echo_server_protocol`, `tls_echo_client_protocol` | The TCP echo server and client with protocols, over TLS (`ssl=`) |
 //! | `tls_echo_server_streams`, `tls_echo_client_streams` | The TCP echo server and client using streams, over TLS (`ssl=`) |
+//! | `net_echo` | A tour of `tulip::net`: a `TcpListener` accept loop, a task per client, `split` and `into_split` halves, `tulip::io::copy` |
+//! | `websocket_echo` | A WebSocket echo server and client on `tulip::net` (async-tungstenite over futures-io; server, client, or both) |
 //!
 //! Each binary stands alone: what it needs beyond tulip (Python's `repr()`
 //! of a string, the port, the examples' TLS certificates) is written in
 //! its own file, so it pastes into a project that depends on `tulip`.
 //!
 //! `tests/examples_output.rs` runs every binary and checks its output;
-//! `tests/examples_network.rs`, `tests/examples_streams.rs` and
-//! `tests/examples_tls.rs` run the networking ones against each other and
-//! against plain `std::net` peers over loopback. This library names the
+//! `tests/examples_network.rs`, `tests/examples_streams.rs`,
+//! `tests/examples_tls.rs` and `tests/examples_net.rs` run the networking
+//! ones against each other and against plain `std::net` peers (and
+//! Python's standard library) over loopback. This library names the
 //! environment variables through which the tests steer the binaries.
 
 /// Set to `1`, the examples that wait (`display_date`,

@@ -67,7 +67,8 @@ impl Step {
 
 /// The crates whose tests run again on the `polling` backend: those that
 /// drive the loop.
-const POLLING_PACKAGES: &str = "tulip-executor tulip-transport tulip-streams tulip-process";
+const POLLING_PACKAGES: &str =
+    "tulip-executor tulip-transport tulip-streams tulip-process tulip-hyper";
 
 /// The `polling` re-run through cargo-nextest: the binaries of
 /// `cargo test --workspace`, selected by package, nothing rebuilt; all but
@@ -79,7 +80,7 @@ const POLLING_NEXTEST: Step = Step {
         "run",
         "--workspace",
         "-E",
-        "(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process)) & !binary(run_ctrl_c)",
+        "(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process) | package(tulip-hyper)) & !binary(run_ctrl_c) & !binary(serve_ctrl_c)",
     ],
     slow: true,
 };
@@ -88,7 +89,14 @@ const POLLING_NEXTEST: Step = Step {
 /// (`--workspace` again, so nothing is rebuilt).
 const POLLING_OWN_HARNESS: Step = Step {
     env: &[("TULIP_BACKEND", "polling")],
-    args: &["test", "--workspace", "--test", "run_ctrl_c"],
+    args: &[
+        "test",
+        "--workspace",
+        "--test",
+        "run_ctrl_c",
+        "--test",
+        "serve_ctrl_c",
+    ],
     slow: true,
 };
 
@@ -115,6 +123,8 @@ const POLLING_CARGO_TEST: Step = Step {
         "tulip-streams",
         "-p",
         "tulip-process",
+        "-p",
+        "tulip-hyper",
     ],
     slow: true,
 };
@@ -258,7 +268,7 @@ mod tests {
     /// The test binaries of the `polling` crates with their own harness
     /// (`harness = false`), which nextest cannot list: the nextest step
     /// leaves them out and a cargo step runs them.
-    const OWN_HARNESS: &[&str] = &["run_ctrl_c"];
+    const OWN_HARNESS: &[&str] = &["run_ctrl_c", "serve_ctrl_c"];
 
     /// The steps as typed, for `quick` and `nextest`.
     fn shown(quick: bool, nextest: bool) -> Vec<String> {
@@ -274,7 +284,7 @@ mod tests {
         assert_eq!(shown[0], "cargo fmt --all --check");
         assert_eq!(
             shown[3],
-            "TULIP_BACKEND=polling cargo test -p tulip-executor -p tulip-transport -p tulip-streams -p tulip-process"
+            "TULIP_BACKEND=polling cargo test -p tulip-executor -p tulip-transport -p tulip-streams -p tulip-process -p tulip-hyper"
         );
         assert_eq!(
             shown[4],
@@ -289,11 +299,11 @@ mod tests {
         let without = shown(false, false);
         assert_eq!(
             with[3],
-            "TULIP_BACKEND=polling cargo nextest run --workspace -E \"(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process)) & !binary(run_ctrl_c)\""
+            "TULIP_BACKEND=polling cargo nextest run --workspace -E \"(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process) | package(tulip-hyper)) & !binary(run_ctrl_c) & !binary(serve_ctrl_c)\""
         );
         assert_eq!(
             with[4],
-            "TULIP_BACKEND=polling cargo test --workspace --test run_ctrl_c"
+            "TULIP_BACKEND=polling cargo test --workspace --test run_ctrl_c --test serve_ctrl_c"
         );
         assert_eq!(
             with[5],

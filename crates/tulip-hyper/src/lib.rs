@@ -55,11 +55,12 @@
 //!                 .into_future(),
 //!         );
 //!
+//!         // A client: one HTTP/1.1 request.
 //!         let client = TcpStream::connect("127.0.0.1", port).await?;
 //!         client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
-//!         let mut reply = Vec::new();
-//!         (&client).read_to_end(&mut reply).await?;
-//!         assert!(reply.ends_with(b"Hello, World!"));
+//!         let mut reply = String::new();
+//!         (&client).read_to_string(&mut reply).await?;
+//!         assert!(reply.ends_with("Hello, World!"));
 //!
 //!         stop.set_result(())?;
 //!         server.await??;

@@ -50,6 +50,59 @@ pub fn child_test_run(name: &str, marker: &str) -> Command {
     cmd
 }
 
+/// Runs the `#[ignore]`d test `name` alone in a child run
+/// ([`child_test_run`] with `marker`) and asserts that it ended normally
+/// (not killed by a signal: the check of a test that sets a signal's
+/// disposition to its default, `SIGPIPE` say, in the child) and printed
+/// `passed` (so that a child that ran no test does not pass). Returns its
+/// output.
+///
+/// ```no_run
+/// use tulip_test::child::{assert_child_passed, is_child_run};
+///
+/// const CHILD: &str = "MY_SIGPIPE_CHILD";
+/// const PASSED: &str = "scenario passed";
+///
+/// #[test]
+/// fn driver() {
+///     assert_child_passed("in_a_child", CHILD, PASSED);
+/// }
+///
+/// #[test]
+/// #[ignore = "run by `driver` in a child process"]
+/// fn in_a_child() {
+///     if !is_child_run(CHILD) {
+///         return;
+///     }
+///     // ... set SIGPIPE to SIG_DFL, write to a closed peer ...
+///     println!("{PASSED}");
+/// }
+/// ```
+///
+/// # Panics
+///
+/// If the child cannot be run, was killed by a signal (naming it), failed,
+/// or did not print `passed`.
+pub fn assert_child_passed(name: &str, marker: &str, passed: &str) -> Output {
+    use std::os::unix::process::ExitStatusExt;
+    let out = child_test_run(name, marker)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the child for {name}: {e}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if let Some(signal) = out.status.signal() {
+        panic!(
+            "{name}: the child was killed by signal {signal} (SIGPIPE is {})\n{stdout}",
+            libc::SIGPIPE
+        );
+    }
+    assert!(
+        out.status.success() && stdout.contains(passed),
+        "{name}: the child failed\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Whether this process is a child run that [`child_test_run`] started
 /// with `marker` (the variable is set).
 ///

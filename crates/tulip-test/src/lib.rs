@@ -17,7 +17,8 @@
 //! - [`heap`]: the heap in use, for tests that a burst gives memory back
 //!   ([`heap_in_use`]).
 //! - [`child`]: running one test of this binary in a child process of
-//!   its own ([`child_test_run`](child::child_test_run)), and a program to
+//!   its own ([`child_test_run`](child::child_test_run), checked with
+//!   [`assert_child_passed`](child::assert_child_passed)), and a program to
 //!   a quiet, successful end ([`quiet_success`](child::quiet_success)).
 //! - [`looping`]: running a test body on a fresh event loop with a
 //!   deadline ([`run`], [`run_with_loop`], [`paused_loop`]) and waiting

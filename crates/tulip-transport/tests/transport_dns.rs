@@ -189,6 +189,25 @@ fn bad_service_family_and_name_are_typed_errors() {
 }
 
 #[test]
+fn a_numeric_host_of_another_family_is_a_resolution_error_naming_the_host() {
+    // glibc answers EAI_ADDRFAMILY (a code dns-lookup has no name for).
+    let err = run_with_loop(async |lp| {
+        lp.getaddrinfo(
+            Some("127.0.0.1"),
+            Some("80"),
+            AddrInfoOptions::new()
+                .family(AddressFamily::Inet6)
+                .flags(AddrInfoOptions::AI_NUMERICHOST),
+        )
+        .await
+        .unwrap_err()
+    });
+    let gai = GaiError::find(&err).unwrap_or_else(|| panic!("a GaiError: {err:?}"));
+    assert_ne!(gai.code(), 0);
+    assert!(err.to_string().contains("127.0.0.1"), "{err}");
+}
+
+#[test]
 fn getnameinfo_numeric_and_named() {
     let addr: SocketAddr = "127.0.0.1:80".parse().unwrap();
     let (numeric, named, v6) = run_with_loop(async move |lp| {

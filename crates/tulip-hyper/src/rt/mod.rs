@@ -26,8 +26,8 @@
 //!   no `Rc` (nor anything else tied to a thread) inside it.
 //! - **The loop's timer lives in a thread-local table.** Arming a sleep (at
 //!   its first poll, on the running loop of the polling thread) schedules a
-//!   loop timer with [`Loop::call_at`](tulip_executor::Loop::call_at) and
-//!   stores its [`TimerHandle`](tulip_executor::TimerHandle) and the waker
+//!   loop timer with [`Loop::call_at`] and
+//!   stores its [`TimerHandle`] and the waker
 //!   in a `thread_local!` table of that thread, under the sleep's key. Only
 //!   code running on that thread can reach that table, so the `Rc` inside
 //!   the handle is created, used and dropped on one thread, which is what
@@ -68,6 +68,9 @@
 
 mod executor;
 mod timer;
+
+#[cfg(doc)]
+use tulip_executor::{Loop, TimerHandle};
 
 pub use executor::TulipExecutor;
 pub use timer::{TulipSleep, TulipTimer};

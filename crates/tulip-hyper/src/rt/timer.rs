@@ -12,6 +12,8 @@ use std::task::{Context, Poll, Waker};
 use std::thread::{self, ThreadId};
 use std::time::{Duration, Instant};
 
+#[cfg(doc)]
+use tulip_executor::spawn;
 use tulip_executor::{Loop, TimerHandle, get_running_loop};
 
 /// How far away a deadline that does not fit in an `Instant` is put: never
@@ -19,7 +21,7 @@ use tulip_executor::{Loop, TimerHandle, get_running_loop};
 const FAR_FUTURE: Duration = Duration::from_secs(u32::MAX as u64);
 
 /// hyper's [`Timer`](hyper::rt::Timer) on the running tulip loop: its
-/// sleeps are loop timers ([`Loop::call_at`]), and [`now`](Self::now) is the
+/// sleeps are loop timers ([`Loop::call_at`]), and [`now`](hyper::rt::Timer::now) is the
 /// loop's clock ([`Loop::time`], virtual on a loop with a paused clock).
 ///
 /// `TulipTimer` holds nothing: it is `Send + Sync + Copy`, as hyper's
@@ -165,7 +167,7 @@ fn deadline_after(now: Instant, d: Duration) -> Instant {
 /// thread than the one it was armed on panics ("TulipSleep polled on a
 /// thread other than its loop's ..."): its loop timer lives on that
 /// thread. Its first poll panics outside a running tulip loop, as
-/// [`spawn`](tulip_executor::spawn) does: there is no loop to time it.
+/// [`spawn`] does: there is no loop to time it.
 #[derive(Debug)]
 #[must_use = "futures do nothing unless awaited"]
 pub struct TulipSleep {

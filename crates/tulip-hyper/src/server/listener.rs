@@ -16,8 +16,8 @@ use tulip_transport::UnixAddr;
 use tulip_transport::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 
 /// A source of connections for [`serve`](crate::serve): tulip's
-/// [`TcpListener`](tulip_transport::net::TcpListener) and
-/// [`UnixListener`](tulip_transport::net::UnixListener), or your own (a TLS
+/// [`TcpListener`] and
+/// [`UnixListener`], or your own (a TLS
 /// listener wraps one of them and does its handshake in
 /// [`handshake`](Listener::handshake)).
 ///

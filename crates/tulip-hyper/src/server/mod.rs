@@ -26,7 +26,9 @@ use hyper::service::Service;
 use hyper::{Request, Response};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
-use tulip_executor::{get_running_loop, sleep, timeout};
+#[cfg(doc)]
+use tulip_executor::{Loop, Runner, run as tulip_run};
+use tulip_executor::{get_running_loop, sleep, timeout, yield_now};
 
 use crate::rt::TulipTimer;
 use conn::{ConnParams, serve_connection};
@@ -37,6 +39,11 @@ use tracker::Tracker;
 /// connection (out of descriptors or memory, say): asyncio's
 /// `ACCEPT_RETRY_DELAY`, which tulip's own servers use too.
 pub const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// How many connections the accept loop takes in a row before it lets
+/// the loop run the others (the transport's servers take up to their
+/// backlog per readiness, for the same reason).
+const ACCEPT_BURST: u32 = 128;
 
 /// How long a graceful shutdown waits for in-flight requests by default
 /// ([`Serve::shutdown_timeout`]).
@@ -65,7 +72,7 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// use bytes::Bytes;
 /// use http_body_util::Full;
 /// use hyper::{Request, Response};
-/// use tulip::net::TcpListener;
+/// use tulip::net::{TcpListener, TcpStream};
 /// use tulip::prelude::*;
 ///
 /// /// A tower service (an axum Router would do the same).
@@ -95,11 +102,11 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 ///         );
 ///
 ///         // A client: one HTTP/1.1 request.
-///         let client = tulip::net::TcpStream::connect("127.0.0.1", port).await?;
+///         let client = TcpStream::connect("127.0.0.1", port).await?;
 ///         client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
-///         let mut reply = Vec::new();
-///         (&client).read_to_end(&mut reply).await?;
-///         assert!(reply.ends_with(b"Hello, World!"));
+///         let mut reply = String::new();
+///         (&client).read_to_string(&mut reply).await?;
+///         assert!(reply.ends_with("Hello, World!"));
 ///
 ///         stop.set_result(())?;
 ///         server.await??;
@@ -143,11 +150,12 @@ where
 ///         let port = listener.local_addr()?.port();
 ///         let server = spawn(tulip::hyper::serve_hyper(listener, service_fn(hello)).into_future());
 ///
+///         // A client: one HTTP/1.1 request.
 ///         let client = TcpStream::connect("127.0.0.1", port).await?;
 ///         client.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await?;
-///         let mut reply = Vec::new();
-///         (&client).read_to_end(&mut reply).await?;
-///         assert!(reply.starts_with(b"HTTP/1.1 200 OK"));
+///         let mut reply = String::new();
+///         (&client).read_to_string(&mut reply).await?;
+///         assert!(reply.starts_with("HTTP/1.1 200 OK"));
 ///
 ///         server.cancel(); // dropping the server closes it
 ///         Ok(())
@@ -229,12 +237,12 @@ impl<L: Listener, H, G> Serve<L, H, G> {
     ///
     /// ## Ctrl-C
     ///
-    /// Under [`tulip::run`](tulip_executor::run) (or a
-    /// [`Runner`](tulip_executor::Runner)), Ctrl-C cancels the main future:
+    /// Under [`tulip::run`](tulip_run) (or a
+    /// [`Runner`]), Ctrl-C cancels the main future:
     /// the serve future is dropped, which closes the listener and every
     /// connection at once, requests in flight included. For a graceful
     /// Ctrl-C, make the signal a loop future set by a `SIGINT` handler
-    /// ([`Loop::add_signal_handler`](tulip_executor::Loop::add_signal_handler)),
+    /// ([`Loop::add_signal_handler`]),
     /// and remove the handler when it fires, so that a second Ctrl-C falls
     /// back to the runner's (which cancels the main future):
     ///
@@ -424,14 +432,25 @@ where
 
             let mut signal = pin!(signal);
             let mut starved = false;
+            let mut burst = 0;
             loop {
+                // A flood of connections must not hold the loop: yield to
+                // the connections' tasks every so many accepts in a row.
+                if burst == ACCEPT_BURST {
+                    burst = 0;
+                    yield_now().await;
+                }
+                let mut waited = false;
                 let event = poll_fn(|cx| {
                     if signal.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Event::Shutdown);
                     }
-                    listener.poll_accept(cx).map(Event::Accepted)
+                    let accepted = listener.poll_accept(cx).map(Event::Accepted);
+                    waited |= accepted.is_pending();
+                    accepted
                 })
                 .await;
+                burst = if waited { 0 } else { burst + 1 };
                 let error = match event {
                     Event::Shutdown => break,
                     Event::Accepted(Ok((conn, peer))) => {
@@ -559,7 +578,6 @@ fn classify(e: &io::Error) -> AcceptError {
     match e.raw_os_error() {
         Some(
             libc::EINTR
-            | libc::EAGAIN
             | libc::ECONNABORTED
             | libc::ECONNRESET
             | libc::EPROTO

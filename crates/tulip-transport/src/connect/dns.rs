@@ -296,8 +296,10 @@ impl GaiError {
         let code = err.error_num();
         let kind = err.kind();
         let io_kind = match kind {
-            // EAI_SYSTEM: the OS error (errno) is the real cause.
-            LookupErrorKind::System | LookupErrorKind::IO => return Error::io(err.into()),
+            // EAI_SYSTEM: the OS error (errno) is the real cause. (A code
+            // dns-lookup has no name for, `EAI_ADDRFAMILY` say, is its
+            // `IO` kind: that one is a resolution error like the rest.)
+            LookupErrorKind::System => return Error::io(err.into()),
             LookupErrorKind::NoName | LookupErrorKind::NoData => io::ErrorKind::NotFound,
             LookupErrorKind::Badflags
             | LookupErrorKind::Family

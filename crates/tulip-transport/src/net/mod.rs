@@ -11,10 +11,11 @@
 //! | [`TcpListener`], [`TcpStream`] | TCP, with asyncio's address handling and Happy Eyeballs |
 //! | [`UnixListener`], [`UnixStream`] | Unix-domain stream sockets (asyncio's path spelling) |
 //! | [`UdpSocket`] | UDP datagrams |
+//! | [`TlsStream`] | TLS (rustls) over any of the streams, client (`connect`) or server (`accept`), with ALPN and asyncio's `ssl_handshake_timeout` |
 //! | [`ReadHalf`], [`WriteHalf`], [`OwnedReadHalf`], [`OwnedWriteHalf`] | a stream split in two |
 //!
 //! Each socket is registered with the loop once, edge-triggered, for its
-//! whole life (an [`IoSource`](tulip_executor::IoSource)): the readiness
+//! whole life (an [`IoSource`](tulip::IoSource)): the readiness
 //! the OS reports is cached, an operation tries its system call at once
 //! and waits for the next edge only after `EWOULDBLOCK`, and no
 //! `epoll_ctl` runs while the socket is in use. The sockets are `!Send`,

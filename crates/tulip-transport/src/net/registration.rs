@@ -81,13 +81,19 @@ impl Registration {
 
     /// Runs `op` once the socket is ready for `interest`, again after each
     /// `EWOULDBLOCK` (which clears the readiness and waits for the next
-    /// edge) or `EINTR`; its first other outcome.
+    /// edge) or `EINTR`; its first other outcome. Once the socket's loop
+    /// is closed no edge will ever come: the loop's `LoopClosed` error at
+    /// once, not a wait without end.
     pub(crate) fn poll_io<T>(
         &self,
         interest: Interest,
         cx: &mut Context<'_>,
         mut op: impl FnMut(BorrowedFd<'_>) -> io::Result<T>,
     ) -> Poll<io::Result<T>> {
+        if self.lp.is_closed() {
+            let closed = crate::error::Error::from(tulip_executor::Error::LoopClosed);
+            return Poll::Ready(Err(io::Error::from(closed)));
+        }
         loop {
             ready!(self.source.poll_ready(interest, cx));
             match op(self.fd()) {

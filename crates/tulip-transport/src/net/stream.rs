@@ -5,10 +5,11 @@
 //! the stream, for `&stream` (so that one task can read while another
 //! writes), and for its halves.
 //!
-//! Reading: a read shorter than its buffer drained the socket, so the
-//! cached readiness is cleared at once (the next edge brings it back);
-//! writing: a short write means the socket's buffer is full, likewise.
-//! This saves the `EWOULDBLOCK` system call that would otherwise follow.
+//! Writing: a short write means the socket's buffer is full, so the
+//! cached readiness is cleared at once (the next edge brings it back),
+//! saving the `EWOULDBLOCK` system call that would otherwise follow.
+//! Reading keeps it after a short read: the peer's EOF may have come with
+//! the same edge as the last bytes, and no later edge would announce it.
 //! `poll_flush` has nothing to do (the streams keep no buffer of their
 //! own) and `poll_close` shuts down the writing side.
 //!

@@ -17,7 +17,8 @@
 //!   its buffer of records, 64 KiB at most), then pushes the records to
 //!   the stream as far as it takes them; a full buffer waits for the
 //!   stream. `poll_flush` drives every pending record out; `poll_close`
-//!   sends close_notify, flushes, and closes the stream's writing side.
+//!   sends close_notify, flushes, and closes the stream's writing side (a
+//!   peer that is gone already is not an error, as for the sockets).
 //! - **Errors.** A handshake fails with [`Error::Tls`] (a certificate
 //!   rejected, an alert, the timeout); once connected, the I/O traits
 //!   return `io::Error`s whose inner error is the [`Error`] (so
@@ -34,7 +35,7 @@ use std::pin::{Pin, pin};
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use futures_io::{AsyncRead, AsyncWrite};
+use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
 use crate::error::{Error, Result};
 use crate::tls::error::TlsError;
@@ -96,9 +97,10 @@ impl TlsStreamOptions {
 /// ([`connect`](TlsStream::connect)) or the server's
 /// ([`accept`](TlsStream::accept)), on rustls.
 ///
-/// It implements `futures_io::{AsyncRead, AsyncWrite}` (so
+/// It implements `futures_io::{AsyncRead, AsyncBufRead, AsyncWrite}` (so
 /// [`tulip::io`](https://docs.rs/futures-util/latest/futures_util/io/)'s
-/// extension traits give it `read`, `write_all`, `close`, ...), tokio's
+/// extension traits give it `read`, `read_line`, `write_all`, `close`,
+/// ...), tokio's
 /// `AsyncRead`/`AsyncWrite` with the `tokio-io` feature and hyper's
 /// `rt::Read`/`rt::Write` with the `hyper` feature. It is `Send` exactly
 /// when `S` is (a `tulip::net` stream is not: it belongs to its loop).
@@ -181,7 +183,14 @@ where
     /// ([`TlsError::certificate_error`]: an unknown issuer, not valid for
     /// the name, which the error then names), when the server refuses us
     /// with an alert, or at the timeout; [`Error::Io`] when the stream
-    /// fails or ends during the handshake. The stream is closed then.
+    /// fails or ends during the handshake; [`Error::Loop`] outside a
+    /// running loop (the timeout is the loop's timer). The stream is
+    /// dropped (closed) then.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the stream is dropped (closed) with
+    /// it.
     ///
     /// ```
     /// use tulip::net::{TcpListener, TcpStream, TlsStream};
@@ -263,7 +272,13 @@ where
     /// (an alert), offers nothing we support (no common version, cipher
     /// suite or ALPN protocol), sends something that is not TLS, or at
     /// the timeout; [`Error::Io`] when the stream fails or ends during
-    /// the handshake. The stream is closed then.
+    /// the handshake; [`Error::Loop`] outside a running loop. The stream
+    /// is dropped (closed) then.
+    ///
+    /// # Cancel safety
+    ///
+    /// Dropped before it completes, the stream is dropped (closed) with
+    /// it.
     ///
     /// ```
     /// use tulip::io::AsyncWriteExt;
@@ -368,10 +383,18 @@ where
     /// it is sent.
     fn poll_handshake(&mut self, cx: &mut Context<'_>) -> Poll<Result<()>> {
         loop {
-            let sent = self.poll_send_records(cx).map_err(Error::io)?;
+            let sent = self.poll_send_records(cx);
             if !self.conn.is_handshaking() {
-                return sent.map(Ok);
+                // Done once its last records are sent. A peer already gone
+                // cannot take them (a client that closed at once, a
+                // server's session tickets): what it sent before is still
+                // readable, and the next write or flush reports the error.
+                return match sent {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(_) => Poll::Ready(Ok(())),
+                };
             }
+            let sent = sent.map_err(Error::io)?;
             if sent.is_pending() && !self.conn.wants_read() {
                 return Poll::Pending;
             }
@@ -520,7 +543,12 @@ where
             self.conn.send_close_notify();
             self.close_notify_sent = true;
         }
-        ready!(self.poll_flush_records(cx))?;
+        match ready!(self.poll_flush_records(cx)) {
+            Ok(()) => {}
+            // A peer that is gone cannot get it: closing goes on.
+            Err(e) if peer_gone(&e) => {}
+            Err(e) => return Poll::Ready(Err(e)),
+        }
         Pin::new(&mut self.io).poll_close(cx)
     }
 }
@@ -685,8 +713,8 @@ impl<S> TlsStream<S> {
     /// The stream underneath.
     ///
     /// ```
-    /// use tulip::net::{TlsStream, UnixStream};
-    /// use tulip::transport::{TlsClientConfig, TlsServerConfig, UnixAddr};
+    /// use tulip::net::{TcpListener, TcpStream, TlsStream};
+    /// use tulip::transport::{TlsClientConfig, TlsServerConfig};
     ///
     /// let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])?;
     /// let server_tls = TlsServerConfig::from_pem(
@@ -696,11 +724,14 @@ impl<S> TlsStream<S> {
     /// let client_tls = TlsClientConfig::with_ca_pem(cert.cert.pem().as_bytes())?;
     ///
     /// tulip::run(async move {
-    ///     let (a, b) = UnixStream::pair()?;
-    ///     let server = tulip::spawn(async move { TlsStream::accept(b, &server_tls).await });
-    ///     let client = TlsStream::connect(a, "localhost", &client_tls).await?;
+    ///     let listener = TcpListener::bind("127.0.0.1", 0).await?;
+    ///     let port = listener.local_addr()?.port();
+    ///     let tcp = TcpStream::connect("127.0.0.1", port).await?;
+    ///     let (served, _) = listener.accept().await?;
+    ///     let server = tulip::spawn(async move { TlsStream::accept(served, &server_tls).await });
+    ///     let client = TlsStream::connect(tcp, "localhost", &client_tls).await?;
     ///     let _server = server.await??;
-    ///     assert_eq!(client.get_ref().peer_addr()?, UnixAddr::Unnamed);
+    ///     assert_eq!(client.get_ref().peer_addr()?.port(), port);
     ///     Ok::<(), Box<dyn std::error::Error>>(())
     /// })??;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -761,9 +792,10 @@ impl<S> TlsStream<S> {
     ///     let server = tulip::spawn(async move { TlsStream::accept(b, &server_tls).await });
     ///     let client = TlsStream::connect(a, "localhost", &client_tls).await?;
     ///     let mut served = server.await??;
-    ///     // The bare socket goes on; the server sees the TLS stream end
-    ///     // without a close_notify: a truncation.
-    ///     drop(client.into_inner());
+    ///     // The bare socket goes on; ended, the server sees the TLS
+    ///     // stream end without a close_notify: a truncation.
+    ///     let bare = client.into_inner();
+    ///     bare.shutdown(std::net::Shutdown::Write)?;
     ///     let mut buf = Vec::new();
     ///     let err = served.read_to_end(&mut buf).await.unwrap_err();
     ///     assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
@@ -803,6 +835,14 @@ impl<S: AsyncWrite + Unpin> Write for PollIo<'_, '_, S> {
     }
 }
 
+/// Whether `e` says the peer closed the connection.
+fn peer_gone(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset | io::ErrorKind::NotConnected
+    )
+}
+
 fn would_block<T>(poll: Poll<io::Result<T>>) -> io::Result<T> {
     match poll {
         Poll::Ready(r) => r,
@@ -822,6 +862,25 @@ where
         let room = buf.len();
         self.get_mut()
             .poll_read_into(cx, room, |chunk| buf[..chunk.len()].copy_from_slice(chunk))
+    }
+}
+
+/// Lends rustls' own plaintext buffer: `read_line` and friends need no
+/// `BufReader` (and no copy) over a TLS stream.
+impl<S> AsyncBufRead for TlsStream<S>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    fn poll_fill_buf(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<&[u8]>> {
+        let this = self.get_mut();
+        if !ready!(this.poll_plaintext(cx))? {
+            return Poll::Ready(Ok(&[]));
+        }
+        Poll::Ready(this.conn.reader().into_first_chunk())
+    }
+
+    fn consume(self: Pin<&mut Self>, amt: usize) {
+        self.get_mut().conn.reader().consume(amt);
     }
 }
 
@@ -879,40 +938,6 @@ where
     }
 }
 
-#[cfg(feature = "tokio-io")]
-impl<S> tokio::io::AsyncWrite for TlsStream<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        AsyncWrite::poll_write(self, cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        AsyncWrite::poll_write_vectored(self, cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        AsyncWrite::poll_flush(self, cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        AsyncWrite::poll_close(self, cx)
-    }
-}
-
 #[cfg(feature = "hyper")]
 impl<S> hyper::rt::Read for TlsStream<S>
 where
@@ -935,36 +960,45 @@ where
     }
 }
 
-#[cfg(feature = "hyper")]
-impl<S> hyper::rt::Write for TlsStream<S>
-where
-    S: AsyncRead + AsyncWrite + Unpin,
-{
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        AsyncWrite::poll_write(self, cx, buf)
-    }
+/// tokio's `AsyncWrite` and hyper's `rt::Write` (`$Write`, behind
+/// `$feature`): the futures-io methods, `poll_shutdown` being `poll_close`.
+macro_rules! write_trait {
+    ($feature:literal, $Write:path) => {
+        #[cfg(feature = $feature)]
+        impl<S> $Write for TlsStream<S>
+        where
+            S: AsyncRead + AsyncWrite + Unpin,
+        {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                buf: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write(self, cx, buf)
+            }
 
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        AsyncWrite::poll_write_vectored(self, cx, bufs)
-    }
+            fn poll_write_vectored(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                bufs: &[IoSlice<'_>],
+            ) -> Poll<io::Result<usize>> {
+                AsyncWrite::poll_write_vectored(self, cx, bufs)
+            }
 
-    fn is_write_vectored(&self) -> bool {
-        true
-    }
+            fn is_write_vectored(&self) -> bool {
+                true
+            }
 
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        AsyncWrite::poll_flush(self, cx)
-    }
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_flush(self, cx)
+            }
 
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        AsyncWrite::poll_close(self, cx)
-    }
+            fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                AsyncWrite::poll_close(self, cx)
+            }
+        }
+    };
 }
+
+write_trait!("tokio-io", tokio::io::AsyncWrite);
+write_trait!("hyper", hyper::rt::Write);
