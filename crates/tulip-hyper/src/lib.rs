@@ -69,9 +69,13 @@
 //! }
 //! ```
 
+mod client;
 pub mod rt;
 mod server;
 
+pub use client::{
+    Client, ClientError, ClientOptions, ClientResponse, IntoUri, Origin, RequestBody,
+};
 pub use server::listener::Listener;
 pub use server::{
     ACCEPT_RETRY_DELAY, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, Serve, ServeFuture,
