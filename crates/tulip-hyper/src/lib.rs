@@ -72,7 +72,8 @@
 pub mod rt;
 mod server;
 
-pub use server::listener::Listener;
+pub use server::listener::{HttpProtocol, Listener};
+pub use server::tls::TlsListener;
 pub use server::{
     ACCEPT_RETRY_DELAY, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, Serve, ServeFuture,
     serve, serve_hyper,
