@@ -18,8 +18,9 @@ use tulip_transport::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 /// A source of connections for [`serve`](crate::serve): tulip's
 /// [`TcpListener`] and
 /// [`UnixListener`], or your own (a TLS
-/// listener wraps one of them and does its handshake in
-/// [`handshake`](Listener::handshake)).
+/// listener, [`TlsListener`](crate::TlsListener), wraps one of them, does
+/// its handshake in [`handshake`](Listener::handshake) and tells the HTTP
+/// version ALPN chose in [`protocol`](Listener::protocol)).
 ///
 /// ```
 /// use std::future::{Future, Ready, ready};
@@ -82,6 +83,53 @@ pub trait Listener: 'static {
     /// done: the one its TLS handshake chose by ALPN, say. The default,
     /// [`HttpProtocol::Auto`], tells HTTP/1.1 and HTTP/2 (by prior
     /// knowledge) apart by the first bytes the client sends.
+    ///
+    /// A port that serves HTTP/2 by prior knowledge only (an HTTP/1.1
+    /// request there is a protocol error):
+    ///
+    /// ```
+    /// use std::future::{Future, ready};
+    /// use std::io;
+    /// use std::task::{Context, Poll};
+    /// use hyper::service::service_fn;
+    /// use tulip::hyper::{HttpProtocol, Listener};
+    /// use tulip::net::{TcpListener, TcpStream};
+    ///
+    /// struct H2cOnly(TcpListener);
+    ///
+    /// impl Listener for H2cOnly {
+    ///     type Conn = TcpStream;
+    ///     type Io = TcpStream;
+    ///     type Addr = std::net::SocketAddr;
+    ///
+    ///     fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<(TcpStream, Self::Addr)>> {
+    ///         self.0.poll_accept(cx)
+    ///     }
+    ///
+    ///     fn handshake(&self, conn: TcpStream) -> impl Future<Output = io::Result<TcpStream>> + 'static {
+    ///         ready(Ok(conn))
+    ///     }
+    ///
+    ///     fn local_addr(&self) -> io::Result<Self::Addr> {
+    ///         self.0.local_addr()
+    ///     }
+    ///
+    ///     fn protocol(_: &TcpStream) -> HttpProtocol {
+    ///         HttpProtocol::Http2
+    ///     }
+    /// }
+    ///
+    /// tulip::run(async {
+    ///     let listener = H2cOnly(TcpListener::bind("127.0.0.1", 0).await?);
+    ///     let hello = service_fn(|_req| async {
+    ///         Ok::<_, std::convert::Infallible>(hyper::Response::new(String::from("hi")))
+    ///     });
+    ///     let server = tulip::hyper::serve_hyper(listener, hello);
+    ///     assert!(server.local_addr()?.ip().is_loopback());
+    ///     Ok::<(), io::Error>(())
+    /// })??;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     fn protocol(io: &Self::Io) -> HttpProtocol {
         let _ = io;
         HttpProtocol::Auto
