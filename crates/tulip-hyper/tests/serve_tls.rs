@@ -4,7 +4,7 @@
 //! text, an untrusted certificate, no common protocol) closes that
 //! connection only; the header-read timeout covers a client that never
 //! finishes its handshake; a graceful shutdown lets an HTTP/2 request
-//! over TLS finish; HTTPS over a Unix socket.
+//! over TLS finish and ends a handshake under way; HTTPS over a Unix socket.
 //!
 //! The clients are tulip's own: `TlsStream::connect` over a
 //! `tulip::net` stream, and hyper's `client::conn` (HTTP/1.1 or HTTP/2)
@@ -375,6 +375,27 @@ fn a_graceful_shutdown_lets_an_http2_request_over_tls_finish() {
         assert_eq!(counts.done.get(), 1);
         let got = request.await.unwrap().unwrap();
         assert_eq!(got, answers(Version::HTTP_2, 1));
+    });
+}
+
+#[test]
+fn a_graceful_shutdown_ends_an_unfinished_tls_handshake() {
+    run(async {
+        let (config, _) = certificate();
+        let server = Server::start(config, None).await;
+        // Connected, silent: its handshake waits (up to the 30 s default
+        // header-read timeout) when the shutdown starts.
+        let silent = TcpStream::connect("127.0.0.1", server.port).await.unwrap();
+        sleep(Duration::from_millis(50)).await;
+        // The shutdown ends the handshake at once rather than waiting
+        // for it (the 30 s shutdown timeout would end it too: 10 s tells
+        // them apart).
+        let ended = timeout(Duration::from_secs(10))
+            .run(server.shut_down())
+            .await;
+        assert!(ended.is_ok(), "the shutdown waited for the handshake");
+        let mut rest = Vec::new();
+        assert_eq!((&silent).read_to_end(&mut rest).await.unwrap_or(0), 0);
     });
 }
 
