@@ -69,9 +69,13 @@
 //! }
 //! ```
 
+mod client;
 pub mod rt;
 mod server;
 
+pub use client::{
+    Client, ClientError, ClientOptions, ClientResponse, IntoUri, Origin, RequestBody,
+};
 pub use server::listener::{HttpProtocol, Listener};
 pub use server::tls::TlsListener;
 pub use server::{
