@@ -76,7 +76,8 @@ mod server;
 pub use client::{
     Client, ClientError, ClientOptions, ClientResponse, IntoUri, Origin, RequestBody,
 };
-pub use server::listener::Listener;
+pub use server::listener::{HttpProtocol, Listener};
+pub use server::tls::TlsListener;
 pub use server::{
     ACCEPT_RETRY_DELAY, DEFAULT_HEADER_READ_TIMEOUT, DEFAULT_SHUTDOWN_TIMEOUT, Serve, ServeFuture,
     serve, serve_hyper,

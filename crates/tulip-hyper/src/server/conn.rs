@@ -1,6 +1,6 @@
-//! One connection's task: its handshake, then hyper-util's auto
-//! connection (HTTP/1.1 or HTTP/2 by prior knowledge), told to shut down
-//! gracefully when the server does.
+//! One connection's task: its handshake, then hyper-util's connection
+//! (HTTP/1.1 or HTTP/2: the one the handshake chose by ALPN, else told by
+//! the first bytes), told to shut down gracefully when the server does.
 //!
 //! The header-read timeout runs from the accept: it covers the handshake
 //! and the first bytes, until the connection has read 24 bytes (the length
@@ -27,14 +27,44 @@ use hyper_util::server::conn::auto::Builder;
 use tulip_executor::{Sleep, sleep_until};
 
 use crate::server::ServerExecutor;
+use crate::server::listener::HttpProtocol;
 use crate::server::tracker::TaskGuard;
 
 /// Bytes after which the protocol is known (HTTP/2's connection preface).
 const PROTOCOL_KNOWN_AFTER: usize = 24;
 
+/// The server's connection builders, one per [`HttpProtocol`].
+pub(crate) struct Builders {
+    /// Tells HTTP/1.1 and HTTP/2 apart by the first bytes.
+    pub(crate) auto: Builder<ServerExecutor>,
+    /// HTTP/1 only (ALPN chose `http/1.1`).
+    pub(crate) http1: Builder<ServerExecutor>,
+    /// HTTP/2 only (ALPN chose `h2`).
+    pub(crate) http2: Builder<ServerExecutor>,
+}
+
+impl Builders {
+    /// The builders of `auto`'s settings.
+    pub(crate) fn new(auto: Builder<ServerExecutor>) -> Builders {
+        Builders {
+            http1: auto.clone().http1_only(),
+            http2: auto.clone().http2_only(),
+            auto,
+        }
+    }
+
+    fn get(&self, protocol: HttpProtocol) -> &Builder<ServerExecutor> {
+        match protocol {
+            HttpProtocol::Auto => &self.auto,
+            HttpProtocol::Http1 => &self.http1,
+            HttpProtocol::Http2 => &self.http2,
+        }
+    }
+}
+
 /// What one connection needs from its server.
 pub(crate) struct ConnParams<H> {
-    pub(crate) builder: Rc<Builder<ServerExecutor>>,
+    pub(crate) builders: Rc<Builders>,
     pub(crate) service: H,
     pub(crate) header_read_timeout: Option<Duration>,
 }
@@ -43,6 +73,7 @@ pub(crate) struct ConnParams<H> {
 /// closes, an error, or the end of a graceful shutdown.
 pub(crate) async fn serve_connection<Hs, I, H, B, A>(
     handshake: Hs,
+    protocol: fn(&I) -> HttpProtocol,
     peer: A,
     accepted_at: Instant,
     params: ConnParams<H>,
@@ -90,12 +121,13 @@ pub(crate) async fn serve_connection<Hs, I, H, B, A>(
         }
     };
 
+    let builder = params.builders.get(protocol(&io));
     let io = FirstBytes {
         io,
         deadline,
         read: 0,
     };
-    let mut conn = pin!(params.builder.serve_connection(io, params.service));
+    let mut conn = pin!(builder.serve_connection(io, params.service));
     let mut graceful = false;
     let outcome = poll_fn(|cx| {
         if !graceful && guard.poll_shutdown(cx) {

@@ -1,6 +1,7 @@
 //! [`serve`]: accept connections from a [`Listener`] and serve each in its
 //! own task with hyper-util's auto builder (HTTP/1.1 with keep-alive and
-//! pipelining, HTTP/2 by prior knowledge), on [`TulipExecutor`]'s loop and
+//! pipelining, HTTP/2 by prior knowledge, or the version the listener's
+//! handshake chose by ALPN), on [`TulipExecutor`]'s loop and
 //! [`TulipTimer`]'s clock.
 //!
 //! The server's tasks (connections, and the HTTP/2 streams hyper spawns)
@@ -10,6 +11,7 @@
 
 pub(crate) mod conn;
 pub(crate) mod listener;
+pub(crate) mod tls;
 pub(crate) mod tracker;
 
 use std::error::Error as StdError;
@@ -31,7 +33,7 @@ use tulip_executor::{Loop, Runner, run as tulip_run};
 use tulip_executor::{get_running_loop, sleep, timeout, yield_now};
 
 use crate::rt::TulipTimer;
-use conn::{ConnParams, serve_connection};
+use conn::{Builders, ConnParams, serve_connection};
 use listener::Listener;
 use tracker::Tracker;
 
@@ -56,7 +58,8 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Serves `service`, any tower `Service` (an axum `Router` as it is), on
 /// every connection `listener` accepts, each in its own task on the running
 /// loop: HTTP/1.1 (keep-alive, pipelining) or HTTP/2 by prior knowledge,
-/// told apart by the first bytes.
+/// told apart by the first bytes, or the version a TLS listener's ALPN
+/// chose ([`TlsListener`](crate::TlsListener), [`Listener::protocol`]).
 ///
 /// The service is cloned per connection and need not be `Send`; its
 /// response body is any `http_body::Body`. The returned [`Serve`] is
@@ -428,7 +431,7 @@ where
                 .timer(TulipTimer)
                 .header_read_timeout(header_read_timeout);
             builder.http2().timer(TulipTimer);
-            let builder = Rc::new(builder);
+            let builders = Rc::new(Builders::new(builder));
 
             let mut signal = pin!(signal);
             let mut starved = false;
@@ -457,13 +460,20 @@ where
                         starved = false;
                         let handshake = listener.handshake(conn);
                         let params = ConnParams {
-                            builder: builder.clone(),
+                            builders: builders.clone(),
                             service: service.clone(),
                             header_read_timeout,
                         };
                         let accepted_at = lp.time();
                         tracker.spawn(&lp, move |guard| {
-                            serve_connection(handshake, peer, accepted_at, params, guard)
+                            serve_connection(
+                                handshake,
+                                L::protocol,
+                                peer,
+                                accepted_at,
+                                params,
+                                guard,
+                            )
                         });
                         continue;
                     }
