@@ -34,6 +34,7 @@
 //! | `tls_echo_server_protocol`, `tls_echo_client_protocol` | The TCP echo server and client with protocols, over TLS (`ssl=`) |
 //! | `tls_echo_server_streams`, `tls_echo_client_streams` | The TCP echo server and client using streams, over TLS (`ssl=`) |
 //! | `net_echo` | A tour of `tulip::net`: a `TcpListener` accept loop, a task per client, `split` and `into_split` halves, `tulip::io::copy` |
+//! | `hyper_server` | Not in asyncio's docs: hyper's hello `service_fn` on `tulip::hyper::serve_hyper`, HTTP/1.1 and HTTP/2 (prior knowledge) on one port, HTTPS with ALPN (`TlsListener`) on another; graceful Ctrl-C |
 //! | `hyper_client` | Not in asyncio's docs: GET over http and https with `tulip::hyper::Client` (HTTP/1.1 pooling, HTTP/2 by ALPN) |
 //! | `websocket_echo` | A WebSocket echo server and client on `tulip::net` (async-tungstenite over futures-io; server, client, or both) |
 //!

@@ -6,11 +6,14 @@
 //! bound anywhere.
 //!
 //! - [`serve`] / [`serve_hyper`]: accept connections from a [`Listener`]
-//!   (tulip's `TcpListener` and `UnixListener`) and serve each in its own
-//!   task with hyper-util's auto builder: HTTP/1.1 with keep-alive and
-//!   pipelining, HTTP/2 by prior knowledge. Graceful shutdown, a shutdown
-//!   deadline and a header-read timeout are options of the returned
-//!   [`Serve`].
+//!   (tulip's `TcpListener` and `UnixListener`, or a [`TlsListener`] over
+//!   either) and serve each in its own task with hyper-util's auto
+//!   builder: HTTP/1.1 with keep-alive and pipelining, HTTP/2 by prior
+//!   knowledge, and over TLS the version ALPN chose. Graceful shutdown, a
+//!   shutdown deadline and a header-read timeout are options of the
+//!   returned [`Serve`].
+//! - [`Client`]: a pooled HTTP/1.1 and HTTP/2 client (keep-alive per
+//!   origin, HTTP/2 by ALPN, typed errors, redirects returned).
 //! - [`rt`]: hyper's runtime traits, for your own use of hyper's
 //!   connection builders: [`TulipExecutor`](rt::TulipExecutor) spawns on
 //!   the running loop (`!Send` futures included) and
