@@ -145,11 +145,9 @@ fn bad_requests_are_refused() {
     for backend in BACKENDS {
         let (server, addr) = start(backend);
         for protocol in ["--http1.1", "--http2-prior-knowledge"] {
-            // Not JSON; JSON without `text`; not declared as JSON.
+            // Not JSON; JSON without `text`.
             assert_eq!(post_note(addr, protocol, "nope").status, 400, "{backend}");
             assert_eq!(post_note(addr, protocol, r#"{"txt":"a"}"#).status, 422);
-            let plain = curl(addr, &[protocol, "--data", r#"{"text":"a"}"#], "/notes");
-            assert_eq!(plain.status, 415, "{plain:?} on {backend}");
             // An id that is not a number; a path nobody serves; a method
             // `/notes/{id}` does not take.
             assert_eq!(curl(addr, &[protocol], "/notes/first").status, 400);
@@ -157,6 +155,13 @@ fn bad_requests_are_refused() {
             let delete = curl(addr, &[protocol, "-X", "DELETE"], "/notes/1");
             assert_eq!(delete.status, 405, "{delete:?} on {backend}");
         }
+        // A body not declared as JSON. HTTP/1.1 only: axum answers from the
+        // headers, before the body is read, and over HTTP/2 hyper then
+        // resets the stream whose body is still coming, which curl reports
+        // as an error now and then (whatever the runtime: axum::serve on
+        // tokio does the same).
+        let plain = curl(addr, &["--http1.1", "--data", r#"{"text":"a"}"#], "/notes");
+        assert_eq!(plain.status, 415, "{plain:?} on {backend}");
         // None of them stored anything.
         assert_eq!(curl(addr, &["--http1.1"], "/notes").body, "[]");
         server.kill();
