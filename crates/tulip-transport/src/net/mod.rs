@@ -15,7 +15,7 @@
 //! | [`ReadHalf`], [`WriteHalf`], [`OwnedReadHalf`], [`OwnedWriteHalf`] | a stream split in two |
 //!
 //! Each socket is registered with the loop once, edge-triggered, for its
-//! whole life (an [`IoSource`](tulip::IoSource)): the readiness
+//! whole life (an [`IoSource`]): the readiness
 //! the OS reports is cached, an operation tries its system call at once
 //! and waits for the next edge only after `EWOULDBLOCK`, and no
 //! `epoll_ctl` runs while the socket is in use. The sockets are `!Send`,
@@ -73,6 +73,9 @@
 //! })??;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+
+#[cfg(doc)]
+use tulip_executor::IoSource;
 
 #[cfg(any(feature = "tokio-io", feature = "hyper"))]
 mod io_ext;

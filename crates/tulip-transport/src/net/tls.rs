@@ -105,7 +105,7 @@ impl TlsStreamOptions {
 /// `rt::Read`/`rt::Write` with the `hyper` feature. It is `Send` exactly
 /// when `S` is (a `tulip::net` stream is not: it belongs to its loop).
 ///
-/// Dropped without [`close`](tulip::io::AsyncWriteExt::close), it sends
+/// Dropped without `close` (`tulip::io::AsyncWriteExt::close`), it sends
 /// no close_notify: the peer sees a truncated stream.
 ///
 /// ```
