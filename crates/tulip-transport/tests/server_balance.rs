@@ -240,16 +240,22 @@ fn bind_acceptor() -> BalancedAcceptor {
     acceptor
 }
 
+/// A fresh acceptor and `loops` loops serving it (loop 0 accepts).
+fn acceptor_loops(loops: usize) -> (BalancedAcceptor, Served, Vec<ServingLoop>) {
+    let acceptor = bind_acceptor();
+    let served = Served::default();
+    let serving = (0..loops)
+        .map(|i| start_loop(i, Mode::Acceptor(acceptor.clone()), &served, false))
+        .collect();
+    (acceptor, served, serving)
+}
+
 /// `loops` loops sharing one acceptor serve 1,000 connections.
 fn balanced(loops: usize) {
     let _serial = lock(&SERIAL);
     let before = fd_count();
-    let acceptor = bind_acceptor();
+    let (acceptor, served, serving) = acceptor_loops(loops);
     let addr = acceptor.local_addr();
-    let served = Served::default();
-    let serving: Vec<ServingLoop> = (0..loops)
-        .map(|i| start_loop(i, Mode::Acceptor(acceptor.clone()), &served, false))
-        .collect();
     assert_eq!(serving[0].port, addr.port(), "the first target accepts");
     assert!(
         serving[1..].iter().all(|l| l.port == 0),
@@ -355,12 +361,8 @@ fn reuse_port_four_loops_all_serve() {
 fn acceptor_target_closing_midway_gives_its_share_to_the_others() {
     let _serial = lock(&SERIAL);
     let before = fd_count();
-    let acceptor = bind_acceptor();
+    let (acceptor, served, mut serving) = acceptor_loops(3);
     let addr = acceptor.local_addr();
-    let served = Served::default();
-    let mut serving: Vec<ServingLoop> = (0..3)
-        .map(|i| start_loop(i, Mode::Acceptor(acceptor.clone()), &served, false))
-        .collect();
     let leaving = serving.pop().unwrap();
 
     let done = Arc::new(AtomicUsize::new(0));
@@ -396,6 +398,69 @@ fn acceptor_target_closing_midway_gives_its_share_to_the_others() {
         "{:?}",
         acceptor.loads()
     );
+    drop(acceptor);
+    assert_eq!(
+        settled_fd_count(before),
+        before,
+        "descriptors back to the baseline"
+    );
+}
+
+/// Connects, sends `id` and reads it back; the connection stays open.
+fn held_connection(addr: SocketAddr, id: u32) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(&id.to_be_bytes()).unwrap();
+    let mut back = [0; 4];
+    s.read_exact(&mut back).unwrap();
+    assert_eq!(u32::from_be_bytes(back), id);
+    s
+}
+
+/// Waits (at most 20 s) until `done` holds of the acceptor's loads.
+fn wait_loads(acceptor: &BalancedAcceptor, done: impl Fn(&[tulip_transport::LoopLoad]) -> bool) {
+    for _ in 0..2_000 {
+        if done(&acceptor.loads()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("loads never settled: {:?}", acceptor.loads());
+}
+
+/// New connections go to the loop with the fewest live connections: with
+/// loop 1 holding ten and loop 0 none, the next connections go to loop 0
+/// until it is within one of loop 1.
+#[test]
+fn acceptor_hands_new_connections_to_the_least_loaded_loop() {
+    let _serial = lock(&SERIAL);
+    let before = fd_count();
+    let (acceptor, served, serving) = acceptor_loops(2);
+    let addr = acceptor.local_addr();
+
+    // Twenty held connections, ten on each loop.
+    let mut held: Vec<(u32, TcpStream)> =
+        (0..20).map(|id| (id, held_connection(addr, id))).collect();
+    let loop_of = |id: u32| lock(&served).iter().find(|&&(_, i)| i == id).unwrap().0;
+    wait_loads(&acceptor, |l| l[0].live == 10 && l[1].live == 10);
+    // Loop 0's clients leave.
+    held.retain(|&(id, _)| loop_of(id) == 1);
+    wait_loads(&acceptor, |l| l[0].live == 0 && l[1].live == 10);
+
+    let fresh: Vec<TcpStream> = (100..110).map(|id| held_connection(addr, id)).collect();
+    let to_loop0 = (100..110).filter(|&id| loop_of(id) == 0).count();
+    eprintln!("after loop 0 emptied: {to_loop0} of 10 new connections to loop 0");
+    assert!(
+        to_loop0 >= 9,
+        "the least-loaded loop takes the new connections: {to_loop0} of 10"
+    );
+
+    drop(fresh);
+    drop(held);
+    wait_loads(&acceptor, |l| l.iter().all(|l| l.live == 0));
+    for l in serving {
+        l.finish();
+    }
     drop(acceptor);
     assert_eq!(
         settled_fd_count(before),
