@@ -5,6 +5,8 @@
 //! binding the same port serves; its spread is reported). Descriptors are
 //! back to their count before each test once everything is closed.
 
+mod tls_support;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -18,7 +20,8 @@ use std::time::Duration;
 use tulip_executor::{EventLoop, RemoteLoop};
 use tulip_test::{fd_count, settled_fd_count};
 use tulip_transport::{
-    BalancedAcceptor, BaseProtocol, Error, LoopNetExt, Protocol, ServerOptions, Transport,
+    BalancedAcceptor, BaseProtocol, Error, LoopNetExt, Protocol, ServerOptions, TlsServerConfig,
+    Transport,
 };
 
 /// The tests count this process's descriptors: one at a time.
@@ -66,6 +69,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone)]
 enum Mode {
     Acceptor(BalancedAcceptor),
+    /// The acceptor's connections, served with TLS.
+    AcceptorTls(BalancedAcceptor, TlsServerConfig),
     /// Its own socket on this port (0: any) with `SO_REUSEPORT`.
     ReusePort(u16),
 }
@@ -109,6 +114,10 @@ fn start_loop(index: usize, mode: Mode, served: &Served, close_loop_only: bool) 
                 match mode {
                     Mode::Acceptor(acceptor) => {
                         let options = ServerOptions::new().acceptor(acceptor);
+                        lp.create_server(factory, "", 0, options).await
+                    }
+                    Mode::AcceptorTls(acceptor, tls) => {
+                        let options = ServerOptions::new().acceptor(acceptor).tls(tls);
                         lp.create_server(factory, "", 0, options).await
                     }
                     Mode::ReusePort(port) => {
@@ -559,4 +568,72 @@ fn acceptor_bad_options_are_invalid_input() {
         "no target registered on failure"
     );
     event_loop.close().unwrap();
+}
+
+/// A real TLS client (python3's `ssl`) opening `count` connections that
+/// each send their id and read it back.
+const PYTHON_TLS_CLIENT: &str = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+for i in range(int(sys.argv[3])):
+    with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(i.to_bytes(4, "big"))
+            back = b""
+            while len(back) < 4:
+                chunk = s.recv(4 - len(back))
+                assert chunk, "connection closed early"
+                back += chunk
+            assert int.from_bytes(back, "big") == i
+print("ok")
+"#;
+
+/// TLS through the acceptor: each target serves its share with its own
+/// server's TLS configuration, handshake included.
+#[test]
+fn acceptor_serves_tls_on_every_loop() {
+    let _serial = lock(&SERIAL);
+    let before = fd_count();
+    let pki = tls_support::Pki::new("tulip test CA");
+    let acceptor = bind_acceptor();
+    let served = Served::default();
+    let serving: Vec<ServingLoop> = (0..2)
+        .map(|i| {
+            start_loop(
+                i,
+                Mode::AcceptorTls(acceptor.clone(), pki.server()),
+                &served,
+                false,
+            )
+        })
+        .collect();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(PYTHON_TLS_CLIENT)
+        .arg(pki.ca_file())
+        .arg(acceptor.local_addr().port().to_string())
+        .arg("40")
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python3 client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let per_loop = shares(&served, 0..40, 2);
+    eprintln!("acceptor with TLS: served {per_loop:?}");
+    assert!(
+        per_loop.iter().all(|&n| n > 0),
+        "both loops serve: {per_loop:?}"
+    );
+    for l in serving {
+        l.finish();
+    }
+    drop(acceptor);
+    drop(pki);
+    assert_eq!(
+        settled_fd_count(before),
+        before,
+        "descriptors back to the baseline"
+    );
 }
