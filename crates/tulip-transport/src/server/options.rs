@@ -153,7 +153,11 @@ pub struct ServerOptions {
     pub reuse_address: Option<bool>,
     /// Set `SO_REUSEPORT`, so that several sockets (of this process or
     /// others) can listen on the same port, the kernel balancing
-    /// connections between them.
+    /// connections between them. The first listening mode of a loop
+    /// group: every loop's `create_server` binds the same address with it
+    /// (the kernel picks a socket by a hash of the connection's addresses,
+    /// so few clients can leave a loop idle; see
+    /// [`acceptor`](ServerOptions::acceptor) for the other mode).
     pub reuse_port: bool,
     /// Set `SO_KEEPALIVE` on the listening sockets; accepted connections
     /// inherit it.
