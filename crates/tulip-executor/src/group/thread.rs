@@ -23,7 +23,7 @@ use crate::event_loop::remote::RemoteLoop;
 use crate::futures::LoopFuture;
 use crate::group::builder::{OnLoopStart, PanicPolicy};
 use crate::runners::Runner;
-use crate::task::{TaskOptions, TaskRef};
+use crate::task::{Task, TaskOptions, TaskRef};
 
 /// What every loop of a group and its handles share.
 pub(crate) struct Shared {
@@ -311,30 +311,66 @@ where
             state.main = Some(main_ref.clone());
         }
     });
+    let mut report = Report {
+        task,
+        main_ref,
+        slot: Some(slot),
+        index,
+    };
     lp.create_task(async move {
-        let out = task.await;
+        let out = (&mut report.task).await;
+        report.finish(out);
+    })
+    .detach();
+}
+
+/// What reports a main task's outcome into its slot: once the task ends,
+/// or, if the loop closes before the reporting task ran, when it is
+/// dropped (then a finished main task's outcome is still taken).
+struct Report<T> {
+    task: Task<T>,
+    main_ref: TaskRef,
+    slot: Option<Slot<T>>,
+    index: usize,
+}
+
+impl<T> Report<T> {
+    /// Reports `out`: a panic to the loop's exception handler (and the
+    /// group stops under `StopGroup`), the outcome to the slot.
+    fn finish(&mut self, out: Result<T, Error>) {
+        let Some(mut slot) = self.slot.take() else {
+            return;
+        };
         let _ = THIS_LOOP.try_with(|state| {
             if let Some(state) = &mut *state.borrow_mut() {
                 state.main = None;
             }
         });
         let panicked = matches!(out, Err(Error::Panicked(_)));
-        if let Err(Error::Panicked(p)) = &out {
-            if let Ok(lp) = get_running_loop() {
-                lp.call_exception_handler(
-                    &ExceptionContext::new(format!(
-                        "panic in the main task of loop {index} of a LoopGroup"
-                    ))
-                    .with_error(Error::Panicked(p.clone()))
-                    .with_task(main_ref),
-                );
-            }
+        if let (Err(Error::Panicked(p)), Some(lp)) = (&out, self.main_ref.get_loop()) {
+            lp.call_exception_handler(
+                &ExceptionContext::new(format!(
+                    "panic in the main task of loop {} of a LoopGroup",
+                    self.index
+                ))
+                .with_error(Error::Panicked(p.clone()))
+                .with_task(self.main_ref.clone()),
+            );
         }
         let shared = slot.shared.clone();
         slot.fill(out);
         if panicked && shared.panic_policy == PanicPolicy::StopGroup {
             shared.stop();
         }
-    })
-    .detach();
+    }
+}
+
+impl<T> Drop for Report<T> {
+    fn drop(&mut self) {
+        if self.slot.is_some() && self.task.done() {
+            let out = self.task.result();
+            self.finish(out);
+        }
+        // Otherwise the slot, dropped, says the main task was cancelled.
+    }
 }
