@@ -110,14 +110,9 @@ pub(crate) fn serve(config: LoopConfig, ready: SyncSender<Result<RemoteLoop, Err
         return;
     }
     drop(ready);
-    loop {
-        // User code may stop the loop (`lp.stop()`): serving goes on until
-        // the group stops.
-        match runner.run(shutdown.clone()) {
-            Err(Error::StoppedBeforeComplete) => {}
-            _ => break,
-        }
-    }
+    // User code may stop the loop (`lp.stop()`): serving goes on until
+    // the group stops.
+    while let Err(Error::StoppedBeforeComplete) = runner.run(shutdown.clone()) {}
     if let Err(e) = runner.close() {
         log::warn!(
             "loop {} of a LoopGroup did not close cleanly: {e}",
