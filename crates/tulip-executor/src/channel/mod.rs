@@ -443,9 +443,9 @@ impl<T> fmt::Debug for Sender<T> {
 /// The future of [`Sender::send`].
 ///
 /// ```
-/// let (tx, rx) = tulip::channel::unbounded();
-/// let fut: tulip::channel::SendFuture<'_, u8> = tx.send(5);
-/// tulip::run(async move {
+/// tulip::run(async {
+///     let (tx, rx) = tulip::channel::unbounded();
+///     let fut: tulip::channel::SendFuture<'_, u8> = tx.send(5);
 ///     fut.await.unwrap();
 ///     assert_eq!(rx.recv().await, Ok(5));
 /// })?;
@@ -700,10 +700,12 @@ impl<T> fmt::Debug for Receiver<T> {
 /// The future of [`Receiver::recv`].
 ///
 /// ```
-/// let (tx, rx) = tulip::channel::unbounded();
-/// tx.try_send(1u8).unwrap();
-/// let fut: tulip::channel::RecvFuture<'_, u8> = rx.recv();
-/// assert_eq!(tulip::run(fut)?, Ok(1));
+/// tulip::run(async {
+///     let (tx, rx) = tulip::channel::unbounded();
+///     tx.try_send(1u8).unwrap();
+///     let fut: tulip::channel::RecvFuture<'_, u8> = rx.recv();
+///     assert_eq!(fut.await, Ok(1));
+/// })?;
 /// # Ok::<(), tulip::Error>(())
 /// ```
 #[must_use = "futures do nothing unless awaited"]
