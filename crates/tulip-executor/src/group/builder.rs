@@ -125,10 +125,13 @@ impl LoopGroupBuilder {
     /// ```
     /// use tulip::LoopGroup;
     ///
-    /// # #[cfg(target_os = "linux")] {
-    /// let group = LoopGroup::builder().loops(2).pin_cores(true).build()?;
-    /// group.run(|_lp, _index| async { /* runs on one CPU */ })?;
-    /// # }
+    /// match LoopGroup::builder().loops(2).pin_cores(true).build() {
+    ///     Ok(group) => {
+    ///         group.run(|_lp, _index| async { /* runs on one CPU */ })?;
+    ///     }
+    ///     // Not Linux, or a system that refuses: the error names the loop.
+    ///     Err(e) => eprintln!("loops not pinned: {e}"),
+    /// }
     /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn pin_cores(mut self, pin: bool) -> LoopGroupBuilder {
