@@ -193,7 +193,7 @@ fn pinned_loops_run_each_on_one_cpu() {
         .build()
         .expect("build");
     let seen = group
-        .run(|_lp, _index| async { cpus_allowed() })
+        .run(|_lp, _index| async { cpus_allowed().expect("the same /proc on every thread") })
         .expect("run");
     for (index, cpus) in seen.into_iter().enumerate() {
         assert_eq!(
@@ -205,7 +205,7 @@ fn pinned_loops_run_each_on_one_cpu() {
     // Unpinned loops keep the whole mask.
     let group = LoopGroup::builder().loops(1).build().expect("build");
     let seen = group
-        .run(|_lp, _index| async { cpus_allowed() })
+        .run(|_lp, _index| async { cpus_allowed().expect("the same /proc on every thread") })
         .expect("run");
     assert_eq!(seen[0].as_ref().expect("ok"), &allowed);
 }
