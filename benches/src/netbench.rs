@@ -172,7 +172,21 @@ where
     F: Fn(tokio::net::TcpStream) -> Fut,
     Fut: Future<Output = io::Result<()>> + Send + 'static,
 {
-    crate::tokio_current_thread().block_on(async {
+    serve_tokio_on(&crate::tokio_current_thread(), program, addr, serve)
+}
+
+/// As [`serve_tokio_at`], on `runtime` (current-thread or multi-thread).
+pub fn serve_tokio_on<F, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    program: &'static str,
+    addr: SocketAddr,
+    serve: F,
+) -> io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: Future<Output = io::Result<()>> + Send + 'static,
+{
+    runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         announce(listener.local_addr()?)?;
         loop {
@@ -195,6 +209,165 @@ where
             });
         }
     })
+}
+
+/// The whole life of a tokio bench server named `program` on tokio's
+/// multi-threaded runtime: parses `--addr` and `--workers N` (default
+/// [`DEFAULT_THREADS`]), then serves as [`serve_tokio`] does, the
+/// connections' tasks spread over the N worker threads by tokio's
+/// scheduler (the accept loop is a task like the others).
+pub fn serve_tokio_mt<F, Fut>(program: &'static str, serve: F) -> io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: Future<Output = io::Result<()>> + Send + 'static,
+{
+    let args = per_core_args(program, ThreadsFlag::Workers);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads)
+        .enable_all()
+        .build()?;
+    serve_tokio_on(&runtime, program, args.addr, serve)
+}
+
+/// How many loops (tulip) or workers (tokio) the multi-threaded bench
+/// servers run when not told: the two cores of the bench machine.
+pub const DEFAULT_THREADS: usize = 2;
+
+/// How a per-core tulip server spreads connections over its loops
+/// (`--balance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    /// `reuse-port`: a listener per loop on one port (`SO_REUSEPORT`); the
+    /// kernel picks the loop of each connection by a hash of its addresses.
+    ReusePort,
+    /// `acceptor`: one listener whose connections go to the loop with the
+    /// fewest live ones.
+    Acceptor,
+}
+
+impl Balance {
+    /// The name `--balance` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Balance::ReusePort => "reuse-port",
+            Balance::Acceptor => "acceptor",
+        }
+    }
+}
+
+impl std::str::FromStr for Balance {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Balance, String> {
+        match text {
+            "reuse-port" => Ok(Balance::ReusePort),
+            "acceptor" => Ok(Balance::Acceptor),
+            other => Err(format!(
+                "bad --balance {other:?}: want reuse-port or acceptor"
+            )),
+        }
+    }
+}
+
+/// The thread-count flag of a multi-threaded bench server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadsFlag {
+    /// `--loops N` and `--balance MODE`: a tulip server with a loop per core.
+    Loops,
+    /// `--workers N`: a tokio multi-threaded peer (no `--balance`).
+    Workers,
+}
+
+impl ThreadsFlag {
+    fn flag(self) -> &'static str {
+        match self {
+            ThreadsFlag::Loops => "--loops",
+            ThreadsFlag::Workers => "--workers",
+        }
+    }
+
+    fn usage(self) -> &'static str {
+        match self {
+            ThreadsFlag::Loops => "[--addr HOST:PORT] [--loops N] [--balance reuse-port|acceptor]",
+            ThreadsFlag::Workers => "[--addr HOST:PORT] [--workers N]",
+        }
+    }
+}
+
+/// The arguments of a multi-threaded bench server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerCoreArgs {
+    /// `--addr` ([`DEFAULT_ADDR`] if absent).
+    pub addr: SocketAddr,
+    /// `--loops` or `--workers` ([`DEFAULT_THREADS`] if absent).
+    pub threads: usize,
+    /// `--balance` ([`Balance::ReusePort`] if absent; tulip servers only).
+    pub balance: Balance,
+}
+
+/// Parses the arguments of the multi-threaded server named `program`;
+/// prints the usage and exits on `--help` (status 0) or on a bad argument
+/// (status 2).
+pub fn per_core_args(program: &str, threads: ThreadsFlag) -> PerCoreArgs {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = threads.usage();
+    match parse_per_core_args(&args, threads) {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => {
+            println!("usage: {program} {usage}   (default {DEFAULT_ADDR}, {DEFAULT_THREADS})");
+            std::process::exit(0);
+        }
+        Err(message) => {
+            eprintln!("{program}: {message}\nusage: {program} {usage}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The arguments in `args` (`--flag V` or `--flag=V`): `--addr` as
+/// [`parse_server_args`] reads it, the thread count of `threads`
+/// (1 to 1024) and, for [`ThreadsFlag::Loops`], `--balance`. `Ok(None)`
+/// for `--help`.
+pub fn parse_per_core_args(
+    args: &[String],
+    threads: ThreadsFlag,
+) -> Result<Option<PerCoreArgs>, String> {
+    let (mut count, mut balance) = (DEFAULT_THREADS, Balance::ReusePort);
+    let mut rest = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let is_threads = flag == threads.flag();
+        let is_balance = flag == "--balance" && threads == ThreadsFlag::Loops;
+        if !is_threads && !is_balance {
+            rest.push(arg.clone());
+            continue;
+        }
+        let value = match inline {
+            Some(value) => value,
+            None => args
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value"))?
+                .clone(),
+        };
+        if is_balance {
+            balance = value.parse()?;
+        } else {
+            count = value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| format!("bad {flag} {value:?}: want 1 to 1024"))?;
+        }
+    }
+    Ok(parse_server_args(&rest)?.map(|addr| PerCoreArgs {
+        addr,
+        threads: count,
+        balance,
+    }))
 }
 
 /// The echo loop of the transport-style servers (`echo_tokio`,
@@ -714,5 +887,124 @@ pub mod http {
             assert!(progress.close);
             assert_eq!(out, BAD_REQUEST);
         }
+    }
+}
+
+/// The connection handlers of the tokio peers, written once so that the
+/// current-thread and the multi-threaded servers of a family run the same
+/// code (`echo_net_tokio` / `echo_mt_tokio`, `http_hello_tokio` /
+/// `http_hello_mt_tokio`).
+pub mod tokio_peers {
+    use std::io;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::http;
+
+    /// The size of each echo connection's buffer.
+    pub const ECHO_BUF_SIZE: usize = 16 * 1024;
+
+    /// How much each read may add to an HTTP connection's buffer.
+    pub const HTTP_READ_SIZE: usize = 4 * 1024;
+
+    /// How long a closing HTTP connection keeps reading (and discarding)
+    /// what the client still sends, so that its last response is not lost
+    /// to a reset.
+    pub const LINGER: Duration = Duration::from_secs(1);
+
+    /// Echoes what `stream` receives into its own 16 KiB buffer, `read`
+    /// then `write_all`, until its EOF, then shuts down writing.
+    pub async fn echo(mut stream: TcpStream) -> io::Result<()> {
+        let mut buf = vec![0; ECHO_BUF_SIZE].into_boxed_slice();
+        while let n @ 1.. = stream.read(&mut buf).await? {
+            stream.write_all(&buf[..n]).await?;
+        }
+        stream.shutdown().await
+    }
+
+    /// Answers HTTP/1.1 requests ([`http::respond_all`]) until the client
+    /// closes, a request asks to close, or a request is malformed; a
+    /// closing connection shuts down writing and drains the client for at
+    /// most [`LINGER`].
+    pub async fn http_hello(mut stream: TcpStream) -> io::Result<()> {
+        let mut received: Vec<u8> = Vec::new();
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            received.reserve(HTTP_READ_SIZE);
+            if stream.read_buf(&mut received).await? == 0 {
+                return Ok(()); // the client closed (perhaps mid-request)
+            }
+            let progress = http::respond_all(&received, &mut out);
+            received.drain(..progress.consumed);
+            stream.write_all(&out).await?;
+            out.clear();
+            if progress.close {
+                break;
+            }
+        }
+        stream.shutdown().await?;
+        let mut sink = [0; 1024];
+        let _ = tokio::time::timeout(LINGER, async {
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<(), io::Error>(())
+        })
+        .await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod per_core_tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn loops_and_balance() {
+        let parsed = parse_per_core_args(
+            &args("--loops 4 --addr 127.0.0.1:8080 --balance=acceptor"),
+            ThreadsFlag::Loops,
+        );
+        assert_eq!(
+            parsed,
+            Ok(Some(PerCoreArgs {
+                addr: "127.0.0.1:8080".parse().expect("an address"),
+                threads: 4,
+                balance: Balance::Acceptor,
+            }))
+        );
+        let defaults = parse_per_core_args(&[], ThreadsFlag::Loops).expect("valid");
+        assert_eq!(
+            defaults.map(|a| (a.threads, a.balance)),
+            Some((DEFAULT_THREADS, Balance::ReusePort))
+        );
+        assert_eq!(
+            parse_per_core_args(&args("--help"), ThreadsFlag::Loops),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn workers_take_no_balance() {
+        let parsed = parse_per_core_args(&args("--workers=3"), ThreadsFlag::Workers);
+        assert_eq!(parsed.map(|a| a.map(|a| a.threads)), Ok(Some(3)));
+        for bad in [
+            "--workers 2 --balance acceptor",
+            "--workers 0",
+            "--workers many",
+            "--loops 2",
+        ] {
+            assert!(
+                parse_per_core_args(&args(bad), ThreadsFlag::Workers).is_err(),
+                "{bad}"
+            );
+        }
+        let err = parse_per_core_args(&args("--balance hash"), ThreadsFlag::Loops);
+        assert!(err.is_err_and(|e| e.contains("hash")));
+        assert!(parse_per_core_args(&args("--loops"), ThreadsFlag::Loops).is_err());
     }
 }
