@@ -79,8 +79,16 @@ const TLS_ECHO: &[Kind] = &[Kind::TlsEcho];
 /// One server binary: a row of every table.
 #[derive(Debug)]
 struct Server {
+    /// The row's name in labels and tables: the binary's, or with the
+    /// per-core servers' balancing mode (`echo_per_core:acceptor`).
+    name: &'static str,
     /// The binary's name in `tulip-benches`.
     bin: &'static str,
+    /// Arguments after `--addr` (`--loops 2 --balance acceptor`).
+    args: &'static [&'static str],
+    /// Threads serving: 1, or the loops / workers of a per-core server,
+    /// which serves the per-core loads only.
+    threads: usize,
     /// `tulip`, `tokio` or `smol`.
     runtime: &'static str,
     /// The loads it serves: each workload of one of these kinds runs it.
@@ -105,7 +113,54 @@ const SERVERS: &[Server] = &[
     server("axum_hello_tokio", "tokio", HTTP1_AND_2, "axum"),
     server("echo_tls", "tulip", TLS_ECHO, "tls"),
     server("echo_tls_tokio", "tokio", TLS_ECHO, "tls"),
+    // Two threads: tulip's loop per core in both listening modes, tokio's
+    // multi-threaded scheduler with two workers.
+    per_core_server(
+        "echo_per_core:reuse-port",
+        "echo_per_core",
+        LOOPS_REUSE_PORT,
+        "tulip",
+        ECHO,
+    ),
+    per_core_server(
+        "echo_per_core:acceptor",
+        "echo_per_core",
+        LOOPS_ACCEPTOR,
+        "tulip",
+        ECHO,
+    ),
+    per_core_server("echo_mt_tokio", "echo_mt_tokio", WORKERS, "tokio", ECHO),
+    per_core_server(
+        "http_per_core:reuse-port",
+        "http_per_core",
+        LOOPS_REUSE_PORT,
+        "tulip",
+        HTTP1,
+    ),
+    per_core_server(
+        "http_per_core:acceptor",
+        "http_per_core",
+        LOOPS_ACCEPTOR,
+        "tulip",
+        HTTP1,
+    ),
+    per_core_server(
+        "http_hello_mt_tokio",
+        "http_hello_mt_tokio",
+        WORKERS,
+        "tokio",
+        HTTP1,
+    ),
 ];
+
+/// The threads of the per-core rows: the two cores of the bench machine.
+const PER_CORE_THREADS: usize = 2;
+/// The arguments of a per-core tulip server, one listener per loop.
+const LOOPS_REUSE_PORT: &[&str] = &["--loops", "2", "--balance", "reuse-port"];
+/// The arguments of a per-core tulip server with the balanced acceptor.
+const LOOPS_ACCEPTOR: &[&str] = &["--loops", "2", "--balance", "acceptor"];
+/// The arguments of a tokio multi-threaded peer.
+const WORKERS: &[&str] = &["--workers", "2"];
 
 /// A row of [`SERVERS`].
 const fn server(
@@ -115,7 +170,34 @@ const fn server(
     family: &'static str,
 ) -> Server {
     Server {
+        name: bin,
         bin,
+        args: &[],
+        threads: 1,
+        runtime,
+        serves,
+        family,
+    }
+}
+
+/// A per-core row of [`SERVERS`]: [`PER_CORE_THREADS`] threads, family
+/// `per-core-echo` or `per-core-http` by what it serves.
+const fn per_core_server(
+    name: &'static str,
+    bin: &'static str,
+    args: &'static [&'static str],
+    runtime: &'static str,
+    serves: &'static [Kind],
+) -> Server {
+    let family = match serves[0] {
+        Kind::Http => "per-core-http",
+        _ => "per-core-echo",
+    };
+    Server {
+        name,
+        bin,
+        args,
+        threads: PER_CORE_THREADS,
         runtime,
         serves,
         family,
@@ -126,6 +208,12 @@ impl Server {
     /// Whether loads of `kind` run against this server.
     fn serves(&self, kind: Kind) -> bool {
         self.serves.contains(&kind)
+    }
+
+    /// Whether `workload` runs against this server: its kind, and the
+    /// per-core loads for the per-core servers only.
+    fn runs(&self, workload: &Workload) -> bool {
+        self.serves(workload.kind) && (self.threads > 1) == workload.per_core
     }
 }
 
@@ -139,6 +227,8 @@ struct Workload {
     size: usize,
     /// Concurrent streams per connection for h2load (1 elsewhere).
     streams: usize,
+    /// A load of the per-core servers (two threads), run unpinned.
+    per_core: bool,
 }
 
 /// The loads, in table order.
@@ -149,6 +239,8 @@ const WORKLOADS: &[Workload] = &[
     h2_workload("http2_10x5streams", 10, 5),
     workload("tls_echo_1x64B", Kind::TlsEcho, 1, 64),
     workload("tls_echo_50x1KiB", Kind::TlsEcho, 50, 1024),
+    per_core_workload("per_core_echo_50x1KiB", Kind::Echo, 50, 1024),
+    per_core_workload("per_core_http_50conns", Kind::Http, 50, 0),
 ];
 
 /// A row of [`WORKLOADS`].
@@ -159,6 +251,15 @@ const fn workload(name: &'static str, kind: Kind, conns: usize, size: usize) -> 
         conns,
         size,
         streams: 1,
+        per_core: false,
+    }
+}
+
+/// A per-core row of [`WORKLOADS`].
+const fn per_core_workload(name: &'static str, kind: Kind, conns: usize, size: usize) -> Workload {
+    Workload {
+        per_core: true,
+        ..workload(name, kind, conns, size)
     }
 }
 
@@ -171,6 +272,7 @@ const fn h2_workload(name: &'static str, conns: usize, streams: usize) -> Worklo
         conns,
         size: 0,
         streams,
+        per_core: false,
     }
 }
 
@@ -182,6 +284,9 @@ struct Pinning(&'static str, Option<(usize, usize)>);
 const SPLIT: Pinning = Pinning("split", Some((0, 1)));
 /// Server and client on core 0.
 const SAME: Pinning = Pinning("same", Some((0, 0)));
+/// No pinning: the pinning of the per-core loads, whose server needs both
+/// cores (on a 2-core machine the same as pinning everything to both).
+const UNPINNED: Pinning = Pinning("unpinned", None);
 
 /// Warm-up seconds of each loadgen run (wrk and h2load have none: their
 /// requests are counted from the start, as the server's CPU time is).
@@ -240,11 +345,17 @@ pub fn run(filter: Option<&str>) -> Result<(), String> {
         let serving: Vec<&Server> = servers
             .iter()
             .copied()
-            .filter(|s| s.serves(workload.kind))
+            .filter(|s| s.runs(workload))
             .collect();
-        for &pinning in &env.pinnings {
+        let unpinned = [UNPINNED];
+        let pinnings = if workload.per_core {
+            &unpinned[..]
+        } else {
+            &env.pinnings
+        };
+        for &pinning in pinnings {
             for &server in &serving {
-                let label = format!("{}/{} {}", workload.name, pinning.0, server.bin);
+                let label = format!("{}/{} {}", workload.name, pinning.0, server.name);
                 if wanted(&label) {
                     let outcome = throughput(&env, server, workload, pinning);
                     report(&label, &outcome);
@@ -253,22 +364,33 @@ pub fn run(filter: Option<&str>) -> Result<(), String> {
             }
         }
         for &server in serving.iter().filter(|_| env.strace) {
-            let label = format!("syscalls/{} {}", workload.name, server.bin);
+            let label = format!("syscalls/{} {}", workload.name, server.name);
             if wanted(&label) {
                 let outcome = syscalls(&env, server, workload);
                 report(&label, &outcome);
                 results
                     .syscalls
-                    .push(((workload.name, server.bin), outcome));
+                    .push(((workload.name, server.name), outcome));
             }
         }
     }
-    for &server in servers.iter().filter(|s| s.serves(Kind::Echo)) {
-        let label = format!("memory {}", server.bin);
+    for &server in servers
+        .iter()
+        .filter(|s| s.serves(Kind::Echo) && s.threads == 1)
+    {
+        let label = format!("memory {}", server.name);
         if wanted(&label) {
             let outcome = memory(&env, server);
             report(&label, &outcome);
             results.memory.push((server, outcome));
+        }
+    }
+    for &server in servers.iter().filter(|s| per_core::balanced(s)) {
+        let label = format!("balance/{} {}", per_core::BALANCE_LOAD, server.name);
+        if wanted(&label) {
+            let outcome = per_core::balance(&env, server);
+            report(&label, &outcome);
+            results.balance.push((server, outcome));
         }
     }
     if results.is_empty() {
@@ -606,11 +728,12 @@ fn start(
 ) -> Result<Running, String> {
     let mut command = env.command(prefix, core, &env.bins.join(server.bin));
     command.args(["--addr", "127.0.0.1:0"]);
+    command.args(server.args);
     command.args(tls::server_args(&env.bins, server.serves(Kind::TlsEcho))?);
     let mut proc = Proc::spawn(command, false)?;
     let addr = proc
         .expect("listening on ", STARTUP)
-        .map_err(|e| format!("{}: {e}", server.bin))?;
+        .map_err(|e| format!("{}: {e}", server.name))?;
     Ok(Running { proc, addr })
 }
 
@@ -809,7 +932,7 @@ impl std::fmt::Display for Syscalls {
 fn syscalls(env: &Env, server: &Server, workload: &Workload) -> Result<Syscalls, String> {
     let dir = target_dir().join("netbench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let file = dir.join(format!("strace-{}-{}.txt", workload.name, server.bin));
+    let file = dir.join(format!("strace-{}-{}.txt", workload.name, server.name));
     let _ = std::fs::remove_file(&file);
     let prefix: Vec<OsString> = vec![
         "strace".into(),
@@ -819,7 +942,8 @@ fn syscalls(env: &Env, server: &Server, workload: &Workload) -> Result<Syscalls,
         file.clone().into(),
         "--".into(),
     ];
-    let (server_core, client_core) = SPLIT.1.unzip();
+    let pinning = if workload.per_core { UNPINNED } else { SPLIT };
+    let (server_core, client_core) = pinning.1.unzip();
     let mut running = start(env, server, &prefix, server_core)?;
     running.proc.target =
         Some(child_of(running.proc.child.id()).ok_or("strace started no server")?);
@@ -924,17 +1048,22 @@ struct Results<'a> {
     runs: Vec<(RunKey<'a>, Outcome<Throughput>)>,
     syscalls: Vec<(SyscallKey, Outcome<Syscalls>)>,
     memory: Vec<(&'a Server, Outcome<Memory>)>,
+    balance: Vec<(&'a Server, Outcome<per_core::Balance>)>,
 }
 
 impl Results<'_> {
     fn is_empty(&self) -> bool {
-        self.runs.is_empty() && self.syscalls.is_empty() && self.memory.is_empty()
+        self.runs.is_empty()
+            && self.syscalls.is_empty()
+            && self.memory.is_empty()
+            && self.balance.is_empty()
     }
 
     fn failures(&self) -> usize {
         self.runs.iter().filter(|(_, r)| r.is_err()).count()
             + self.syscalls.iter().filter(|(_, r)| r.is_err()).count()
             + self.memory.iter().filter(|(_, r)| r.is_err()).count()
+            + self.balance.iter().filter(|(_, r)| r.is_err()).count()
     }
 
     /// The markdown tables and their notes.
@@ -946,6 +1075,14 @@ impl Results<'_> {
         if !self.memory.is_empty() {
             out.push('\n');
             out.push_str(&self.memory_table());
+        }
+        if self.runs.iter().any(|((w, _, _), _)| w.per_core) {
+            out.push('\n');
+            out.push_str(&per_core::projection(&self.runs));
+        }
+        if !self.balance.is_empty() {
+            out.push('\n');
+            out.push_str(&per_core::balance_table(&self.balance));
         }
         out
     }
@@ -995,15 +1132,15 @@ impl Results<'_> {
             };
             out.push_str(&format!(
                 "| {name} | {} | {cells} | {} |\n",
-                server.bin,
-                syscalls(workload.name, server.bin)
+                server.name,
+                syscalls(workload.name, server.name)
             ));
         }
         for ((workload, bin), _) in &self.syscalls {
             if !self
                 .runs
                 .iter()
-                .any(|((w, _, s), _)| w.name == *workload && s.bin == *bin)
+                .any(|((w, _, s), _)| w.name == *workload && s.name == *bin)
             {
                 out.push_str(&format!(
                     "| {workload} | {bin} | – | – | – | – | – | {} |\n",
@@ -1014,7 +1151,9 @@ impl Results<'_> {
         let (warmup, secs) = (WARMUP_SECS, env.secs);
         out.push_str(&format!(
             "\nops = round trips (echo: loadgen, {secs} s after {warmup} s warm-up) or requests (http: wrk -t1, {secs} s; http2: h2load -t1, {secs} s); \
-             split = server on core 0, client on core 1; same = both on core 0.\n\
+             split = server on core 0, client on core 1; same = both on core 0; \
+             unpinned (the per_core loads) = the 2-thread servers (tulip --loops 2, tokio --workers 2) and the client share both cores, \
+             so neither server has 2 cores of its own: compare their ops/s side by side and carry only CPU per op to bigger machines.\n\
              server CPU = utime + stime from /proc/PID/stat ({} ms ticks) over every op of the run, warm-up included.\n\
              tulip/tokio: ops/s > 1.00 means tulip serves more; CPU < 1.00 means tulip spends less per op.\n",
             1000.0 / env.clock_ticks
@@ -1057,7 +1196,7 @@ impl Results<'_> {
             };
             out.push_str(&format!(
                 "| idle_{IDLE_CONNS} | {} | {cells} |\n",
-                server.bin
+                server.name
             ));
         }
         out.push_str(
@@ -1069,6 +1208,7 @@ impl Results<'_> {
 }
 
 mod h2load;
+mod per_core;
 #[cfg(test)]
 mod tests;
 mod tls;
