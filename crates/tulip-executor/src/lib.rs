@@ -74,6 +74,7 @@ mod error;
 mod event_loop;
 mod futures;
 mod futures_util;
+mod group;
 mod runners;
 mod sleep;
 mod sys;
@@ -95,6 +96,7 @@ pub use event_loop::run_in_executor::{ExecutorFuture, to_thread};
 #[cfg(unix)]
 pub use event_loop::signals::signal;
 pub use futures::{LoopFuture, WaitDone};
+pub use group::{GroupStop, LoopGroup, LoopGroupBuilder, PanicPolicy, run_per_core};
 pub use runners::{Runner, run};
 pub use sleep::{Sleep, YieldNow, sleep, sleep_until, yield_now};
 pub use task::{CallbackId, Task, TaskOptions, TaskRef, all_tasks, current_task, spawn};

@@ -2,5 +2,6 @@
 //! the C library. Every OS-specific `cfg` of the crate belongs under this
 //! module.
 
+pub(crate) mod affinity;
 #[cfg(unix)]
 pub(crate) mod signals;
