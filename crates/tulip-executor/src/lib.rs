@@ -70,6 +70,7 @@
 //! | `CancelledError`, `InvalidStateError`, `TimeoutError` | [`Error::Cancelled`], [`Error::InvalidState`], [`Error::Timeout`] |
 //! | `KeyboardInterrupt` out of `asyncio.run`, `ValueError` of `add_signal_handler` | [`Error::Interrupted`], [`Error::InvalidSignal`] |
 
+pub mod channel;
 mod error;
 mod event_loop;
 mod futures;
@@ -91,7 +92,7 @@ pub use event_loop::events::{
 };
 pub use event_loop::exception_handler::{ExceptionContext, ExceptionHandler};
 pub use event_loop::handle::{Handle, TimerHandle};
-pub use event_loop::remote::RemoteLoop;
+pub use event_loop::remote::{RemoteLoop, RemoteTask};
 pub use event_loop::run_in_executor::{ExecutorFuture, to_thread};
 #[cfg(unix)]
 pub use event_loop::signals::signal;

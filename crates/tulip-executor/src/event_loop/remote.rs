@@ -7,14 +7,23 @@
 //! it with its task runnable) and [`RemoteLoop`] sees it through
 //! `RemoteQueue`, so this file names neither the loop nor the task: the
 //! loop imports it, not the other way round.
+//!
+//! [`RemoteLoop::spawn`] builds a task on the loop from another thread (or
+//! another loop) and hands back a [`RemoteTask`], the `Send` future of its
+//! outcome: the same submission `run_coroutine_threadsafe` makes, through
+//! the same queue.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use concurrent_queue::{ConcurrentQueue, PushError};
 use tulip_reactor::Notifier;
 
 use crate::error::Error;
+use crate::toolkit::threadsafe::{ConcurrentFuture, run_coroutine_threadsafe};
 
 /// An entry of the remote queue; `R` is the loop's task runnable.
 pub(crate) enum RemoteItem<R> {
@@ -185,12 +194,193 @@ impl RemoteLoop {
     pub fn is_closed(&self) -> bool {
         self.remote.is_closed()
     }
+
+    /// Builds a task on this loop and returns the `Send` future of its
+    /// outcome, awaitable on any loop (or with
+    /// [`RemoteTask::join_blocking`] on a plain thread).
+    ///
+    /// `f` is a `Send` closure called on the loop's thread, inside the new
+    /// task: the future it makes need not be `Send` and can use the loop's
+    /// `!Send` API (`Rc`, [`spawn`](crate::spawn), [`sleep`](crate::sleep)).
+    /// Only the closure and the result `T` cross threads. The outcome is
+    /// the value, [`Error::Panicked`] if the task panicked,
+    /// [`Error::Cancelled`] if it was cancelled, [`Error::LoopClosed`] if
+    /// the loop closed before it ran.
+    ///
+    /// Dropping the [`RemoteTask`] before it is done cancels the task on
+    /// its loop; [`RemoteTask::detach`] lets it run on unobserved.
+    ///
+    /// ```
+    /// use std::rc::Rc;
+    ///
+    /// let worker = tulip::EventLoop::new()?;
+    /// let remote = worker.remote();
+    /// let stop = remote.clone();
+    /// let thread = std::thread::spawn(move || worker.run_forever());
+    /// let answer = tulip::run(async move {
+    ///     let task = remote.spawn(|| async {
+    ///         let local = Rc::new(21); // stays on the worker's loop
+    ///         tulip::sleep(std::time::Duration::from_millis(1)).await;
+    ///         *local * 2
+    ///     });
+    ///     task.await
+    /// })?;
+    /// assert_eq!(answer?, 42);
+    /// stop.stop()?;
+    /// thread.join().unwrap()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
+    ///
+    /// `!Send` values stay on their loop: a task whose result is an `Rc`
+    /// cannot be spawned this way.
+    ///
+    /// ```compile_fail
+    /// use std::rc::Rc;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let shared = Rc::new(1);
+    /// let task = event_loop.remote().spawn(move || async move { shared });
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
+    pub fn spawn<F, Fut, T>(&self, f: F) -> RemoteTask<T>
+    where
+        F: FnOnce() -> Fut + Send + 'static,
+        Fut: Future<Output = T> + 'static,
+        T: Send + 'static,
+    {
+        RemoteTask {
+            inner: Some(run_coroutine_threadsafe(self, f)),
+        }
+    }
 }
 
 impl fmt::Debug for RemoteLoop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteLoop")
             .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+/// The outcome of a task built on another loop by [`RemoteLoop::spawn`]: a
+/// `Send` future of `Result<T, Error>`, awaitable on any loop, or
+/// [`join_blocking`](RemoteTask::join_blocking) on a plain thread.
+///
+/// Dropping it before the task is done cancels the task (its future is
+/// dropped on its own loop, so its cleanup runs there); use
+/// [`detach`](RemoteTask::detach) to let the task run on.
+///
+/// ```
+/// let worker = tulip::EventLoop::new()?;
+/// let remote = worker.remote();
+/// let task: tulip::RemoteTask<u32> = remote.spawn(|| async { 7 });
+/// worker.run_until_complete(async { tulip::yield_now().await })?;
+/// assert_eq!(task.join_blocking()?, 7);
+/// # Ok::<(), tulip::Error>(())
+/// ```
+#[must_use = "dropping a RemoteTask cancels the task"]
+pub struct RemoteTask<T> {
+    /// `None` once detached or joined.
+    inner: Option<ConcurrentFuture<T>>,
+}
+
+impl<T> RemoteTask<T> {
+    /// Blocks this thread until the task is done and returns its outcome.
+    /// Never call it on the task's own loop thread: that loop could not
+    /// run the task while its thread is blocked.
+    ///
+    /// ```
+    /// let worker = tulip::EventLoop::new()?;
+    /// let remote = worker.remote();
+    /// let stop = remote.clone();
+    /// let thread = std::thread::spawn(move || worker.run_forever());
+    /// let task = remote.spawn(|| async { "done" });
+    /// assert_eq!(task.join_blocking()?, "done");
+    /// stop.stop()?;
+    /// thread.join().unwrap()?;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
+    pub fn join_blocking(mut self) -> Result<T, Error> {
+        match self.inner.take() {
+            Some(fut) => fut.result(None),
+            None => Err(Error::InvalidState("the outcome was already taken")),
+        }
+    }
+
+    /// Lets the task run on without this handle: dropping the handle no
+    /// longer cancels it, and its outcome is dropped on its loop.
+    ///
+    /// ```
+    /// let worker = tulip::EventLoop::new()?;
+    /// let (tx, rx) = tulip::channel::unbounded();
+    /// worker.remote().spawn(move || async move { tx.try_send(1).unwrap() }).detach();
+    /// worker.run_until_complete(async { tulip::yield_now().await })?;
+    /// assert_eq!(rx.try_recv(), Ok(1));
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
+    pub fn detach(mut self) {
+        self.inner = None;
+    }
+
+    /// Asks the task's loop to cancel it; false if it is already done.
+    /// Awaiting the handle then gives [`Error::Cancelled`].
+    ///
+    /// ```
+    /// let worker = tulip::EventLoop::new()?;
+    /// let task = worker.remote().spawn(std::future::pending::<()>);
+    /// assert!(task.cancel());
+    /// worker.run_until_complete(async { for _ in 0..3 { tulip::yield_now().await } })?;
+    /// assert!(task.join_blocking().unwrap_err().is_cancelled());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
+    pub fn cancel(&self) -> bool {
+        self.inner.as_ref().is_some_and(ConcurrentFuture::cancel)
+    }
+
+    /// Whether the task is done (its outcome is there).
+    ///
+    /// ```
+    /// let worker = tulip::EventLoop::new()?;
+    /// let task = worker.remote().spawn(|| async {});
+    /// assert!(!task.is_done());
+    /// worker.run_until_complete(async { tulip::yield_now().await })?;
+    /// assert!(task.is_done());
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
+    pub fn is_done(&self) -> bool {
+        self.inner.as_ref().is_none_or(ConcurrentFuture::done)
+    }
+}
+
+impl<T> Future for RemoteTask<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.inner.as_mut() {
+            Some(fut) => {
+                let out = Pin::new(fut).poll(cx);
+                if out.is_ready() {
+                    self.inner = None;
+                }
+                out
+            }
+            None => Poll::Ready(Err(Error::InvalidState("the outcome was already taken"))),
+        }
+    }
+}
+
+impl<T> Drop for RemoteTask<T> {
+    fn drop(&mut self) {
+        if let Some(fut) = self.inner.take() {
+            fut.cancel();
+        }
+    }
+}
+
+impl<T> fmt::Debug for RemoteTask<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteTask")
+            .field("done", &self.is_done())
             .finish()
     }
 }
