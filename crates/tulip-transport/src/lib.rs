@@ -74,6 +74,7 @@ pub use loop_ext::LoopNetExt;
 pub use protocols::{
     BaseProtocol, Buffered, BufferedProtocol, Fallible, Protocol, ProtocolFactory, ProtocolRef,
 };
+pub use server::balance::{BalancedAcceptor, LoopLoad};
 pub use server::base::{Server, ServerSocket};
 pub use server::options::{Hosts, ServerOptions};
 pub use server::unix::{UnixConnectOptions, UnixServerOptions};

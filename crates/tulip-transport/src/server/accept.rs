@@ -24,6 +24,7 @@ use tulip_executor::{Error as LoopError, PanicError};
 
 use crate::address::SockAddr;
 use crate::error::Error;
+use crate::server::balance::LiveGuard;
 use crate::server::base::ServerInner;
 use crate::stream::socket::SocketTransport;
 
@@ -52,7 +53,10 @@ impl ServerInner {
     pub(crate) fn accept_ready(self: &Rc<Self>, idx: usize) {
         for _ in 0..self.backlog.max(1) {
             match self.accept_one(idx) {
-                Accepted::Conn(fd, peer) => self.start_connection(fd, peer),
+                Accepted::Conn(fd, peer) => match &self.balance {
+                    None => self.start_connection(fd, peer, None),
+                    Some(hook) => hook.route(self, fd, peer),
+                },
                 Accepted::Skip => {}
                 Accepted::Empty => break,
                 Accepted::Closed => return,
@@ -115,8 +119,14 @@ impl ServerInner {
     /// Wraps an accepted socket in a transport; `connection_made` runs on
     /// the next loop pass. A failing protocol factory (a panic, or a
     /// [`Fallible`](crate::Fallible) one's error) is reported and the
-    /// socket closed; the server goes on.
-    fn start_connection(self: &Rc<Self>, fd: OwnedFd, peer: Option<SockAddr>) {
+    /// socket closed; the server goes on. `live` counts the connection on
+    /// its balanced acceptor's target until it ends.
+    pub(crate) fn start_connection(
+        self: &Rc<Self>,
+        fd: OwnedFd,
+        peer: Option<SockAddr>,
+        live: Option<LiveGuard>,
+    ) {
         let made = match self.factory.try_borrow_mut() {
             Ok(mut factory) => catch_unwind(AssertUnwindSafe(&mut *factory)),
             // The factory is running (it drove the loop from inside
@@ -157,9 +167,15 @@ impl ServerInner {
         }
         let id = self.next_id.get();
         self.next_id.set(id + 1);
+        self.accepted.set(self.accepted.get() + 1);
+        if let Some(live) = &live {
+            live.started();
+        }
         self.clients.borrow_mut().insert(id, transport.clone());
         let server = Rc::downgrade(self);
         transport.set_on_lost(Box::new(move || {
+            // Uncounted on the acceptor once the connection is gone.
+            drop(live);
             if let Some(server) = server.upgrade() {
                 server.detach(id);
             }

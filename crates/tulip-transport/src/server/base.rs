@@ -34,6 +34,7 @@ use crate::sock::check_stream_socket;
 use crate::stream::socket::SocketTransport;
 use crate::transports::TransportImpl;
 
+use crate::server::balance::BalanceHook;
 use crate::server::options::DEFAULT_BACKLOG;
 use crate::server::options::{Hosts, ServerOptions};
 
@@ -66,6 +67,11 @@ impl Listener {
             reading: Cell::new(false),
             cleanup: None,
         }
+    }
+
+    /// The socket, for a listener that is not a server's (yet).
+    pub(crate) fn into_fd(self) -> OwnedFd {
+        self.fd
     }
 
     /// Removes the socket file at `path` when the server closes, if it is
@@ -275,6 +281,11 @@ pub(crate) struct ServerInner {
     pub(crate) starved: Cell<bool>,
     /// The back-off timer that resumes accepting.
     pub(crate) retry: RefCell<Option<TimerHandle>>,
+    /// Connections started, in all.
+    pub(crate) accepted: Cell<u64>,
+    /// The registration with a balanced acceptor, for a server made with
+    /// [`ServerOptions::acceptor`].
+    pub(crate) balance: Option<BalanceHook>,
 }
 
 impl Server {
@@ -286,6 +297,7 @@ impl Server {
         mut factory: F,
         backlog: Option<u32>,
         start_serving: Option<bool>,
+        balance: Option<BalanceHook>,
     ) -> Result<Server> {
         let factory: Factory = Box::new(move || factory.build().map(|(_, shared)| shared));
         let server = Server {
@@ -302,8 +314,13 @@ impl Server {
                 accept_paused: Cell::new(false),
                 starved: Cell::new(false),
                 retry: RefCell::new(None),
+                accepted: Cell::new(0),
+                balance,
             }),
         };
+        if let Some(hook) = &server.inner.balance {
+            hook.attach(&server.inner);
+        }
         if start_serving.unwrap_or(true) {
             server.start_serving().await?;
         }
@@ -328,6 +345,71 @@ impl Server {
     /// The loop the server runs on.
     pub fn get_loop(&self) -> Loop {
         self.inner.lp.clone()
+    }
+
+    /// How many connections of the server are open now (accepted and not
+    /// lost yet): the per-loop report of a loop group, for any server.
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::transport::ServerOptions;
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl BaseProtocol for Quiet {}
+    /// # impl Protocol for Quiet {}
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new()).await?;
+    ///     assert_eq!(server.live_connections(), 0);
+    ///     let addr = server.sockets()[0].inet_addr().unwrap();
+    ///     let client = std::net::TcpStream::connect(addr)?;
+    ///     while server.live_connections() == 0 {
+    ///         yield_now().await;
+    ///     }
+    ///     drop(client);
+    ///     while server.live_connections() == 1 {
+    ///         yield_now().await;
+    ///     }
+    ///     assert_eq!(server.accepted_total(), 1);
+    ///     server.close();
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })?
+    /// # ; Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn live_connections(&self) -> usize {
+        self.inner.clients.borrow().len()
+    }
+
+    /// How many connections the server has started since it was made
+    /// (each accepted socket whose protocol was made, including those a
+    /// [`BalancedAcceptor`](crate::BalancedAcceptor) handed it).
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::transport::ServerOptions;
+    /// # #[derive(Default)]
+    /// # struct Quiet;
+    /// # impl BaseProtocol for Quiet {}
+    /// # impl Protocol for Quiet {}
+    ///
+    /// tulip::run(async {
+    ///     let lp = get_running_loop()?;
+    ///     let server = lp.create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new()).await?;
+    ///     let addr = server.sockets()[0].inet_addr().unwrap();
+    ///     for _ in 0..3 {
+    ///         drop(std::net::TcpStream::connect(addr)?);
+    ///     }
+    ///     while server.accepted_total() < 3 {
+    ///         yield_now().await;
+    ///     }
+    ///     server.close();
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })?
+    /// # ; Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn accepted_total(&self) -> u64 {
+        self.inner.accepted.get()
     }
 
     /// Whether the server accepts new connections.
@@ -456,6 +538,9 @@ impl ServerInner {
             }
         }
         self.serving.set(true);
+        if let Some(hook) = &self.balance {
+            hook.open();
+        }
         Ok(())
     }
 
@@ -502,6 +587,9 @@ impl ServerInner {
         };
         self.serving.set(false);
         self.accept_paused.set(false);
+        if let Some(hook) = &self.balance {
+            hook.close();
+        }
         if let Some(timer) = self.retry.borrow_mut().take() {
             timer.cancel();
         }
@@ -563,6 +651,9 @@ impl Drop for ServerInner {
         if let Some(timer) = self.retry.get_mut().take() {
             timer.cancel();
         }
+        if let Some(hook) = &self.balance {
+            hook.close();
+        }
     }
 }
 
@@ -579,8 +670,24 @@ pub(crate) async fn create_server<F: ProtocolFactory>(
         options.ssl_handshake_timeout,
         options.ssl_shutdown_timeout,
     )?;
-    let listeners = match options.sock.take() {
-        Some(sock) => {
+    let mut balance = None;
+    let listeners = match (options.sock.take(), options.acceptor.take()) {
+        (Some(_), Some(_)) => {
+            return Err(Error::InvalidInput(String::from(
+                "acceptor and sock can not be specified at the same time",
+            )));
+        }
+        (None, Some(acceptor)) => {
+            if hosts != Hosts::All || port != 0 {
+                return Err(Error::InvalidInput(String::from(
+                    "host/port and acceptor can not be specified at the same time",
+                )));
+            }
+            let (listeners, hook) = acceptor.register(lp);
+            balance = Some(hook);
+            listeners
+        }
+        (Some(sock), None) => {
             if hosts != Hosts::All || port != 0 {
                 return Err(Error::InvalidInput(String::from(
                     "host/port and sock can not be specified at the same time",
@@ -590,7 +697,7 @@ pub(crate) async fn create_server<F: ProtocolFactory>(
             sock::set_nonblocking(sock.as_fd())?;
             vec![Listener::new(sock)]
         }
-        None => bind_all(lp, &hosts, port, &options).await?,
+        (None, None) => bind_all(lp, &hosts, port, &options).await?,
     };
     match tls {
         None => {
@@ -600,6 +707,7 @@ pub(crate) async fn create_server<F: ProtocolFactory>(
                 factory,
                 options.backlog,
                 options.start_serving,
+                balance,
             )
             .await
         }
@@ -610,6 +718,7 @@ pub(crate) async fn create_server<F: ProtocolFactory>(
                 tls.server_factory(lp, factory),
                 options.backlog,
                 options.start_serving,
+                balance,
             )
             .await
         }
@@ -617,7 +726,7 @@ pub(crate) async fn create_server<F: ProtocolFactory>(
 }
 
 /// Resolves `hosts` and binds one socket per distinct address.
-async fn bind_all(
+pub(crate) async fn bind_all(
     lp: &Loop,
     hosts: &Hosts,
     port: u16,

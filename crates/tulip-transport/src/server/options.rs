@@ -6,6 +6,7 @@ use std::os::fd::OwnedFd;
 use std::time::Duration;
 
 use crate::address::AddressFamily;
+use crate::server::balance::BalancedAcceptor;
 use crate::tls::options::TlsServerConfig;
 
 /// The backlog of a server when none is given (asyncio's default).
@@ -179,6 +180,12 @@ pub struct ServerOptions {
     /// How long closing waits for the peer's close_notify (default 30 s;
     /// TLS only).
     pub ssl_shutdown_timeout: Option<Duration>,
+    /// Serve the connections of a shared listening socket instead of
+    /// binding one: this loop's server becomes a target of the
+    /// [`BalancedAcceptor`], which hands it its share of the connections
+    /// (the hosts must then be [`Hosts::All`] and the port 0, and `sock`
+    /// unset). See [`ServerOptions::acceptor`].
+    pub acceptor: Option<BalancedAcceptor>,
 }
 
 impl ServerOptions {
@@ -244,6 +251,50 @@ impl ServerOptions {
     /// Sets [`ssl_handshake_timeout`](ServerOptions::ssl_handshake_timeout).
     pub fn ssl_handshake_timeout(mut self, timeout: Duration) -> ServerOptions {
         self.ssl_handshake_timeout = Some(timeout);
+        self
+    }
+
+    /// Sets [`acceptor`](ServerOptions::acceptor): the server (made by
+    /// `create_server` or streams' `start_server` with the host `""` and
+    /// the port 0) serves the connections the acceptor hands to its loop.
+    /// The first server to register accepts for every target, each socket
+    /// going to the target with the fewest live connections; it lists the
+    /// listening sockets in [`Server::sockets`](crate::Server::sockets),
+    /// the others list none. When it closes, accepting stops for all (the
+    /// other targets keep their connections).
+    ///
+    /// Errors of `create_server`: [`Error::InvalidInput`](crate::Error::InvalidInput)
+    /// with a host or a port, or with [`sock`](ServerOptions::sock).
+    ///
+    /// ```
+    /// use tulip::prelude::*;
+    /// use tulip::streams::{StreamReader, StreamWriter, open_connection, start_server};
+    /// use tulip::transport::{BalancedAcceptor, ServerOptions};
+    ///
+    /// async fn shout(reader: StreamReader, writer: StreamWriter) {
+    ///     if let Ok(line) = reader.readline().await {
+    ///         writer.write(&line.to_ascii_uppercase());
+    ///         let _ = writer.drain().await;
+    ///     }
+    ///     writer.close();
+    /// }
+    ///
+    /// tulip::run(async {
+    ///     let acceptor = BalancedAcceptor::bind("127.0.0.1", 0, &ServerOptions::new()).await?;
+    ///     // On every loop of a group: the same line.
+    ///     let server = start_server(shout, "", 0, ServerOptions::new().acceptor(acceptor.clone())).await?;
+    ///     let addr = acceptor.local_addr();
+    ///     let (reader, writer) = open_connection("127.0.0.1", addr.port(), Default::default()).await?;
+    ///     writer.write(b"hi\n");
+    ///     assert_eq!(reader.readline().await?, b"HI\n");
+    ///     assert_eq!(server.accepted_total(), 1);
+    ///     server.close();
+    ///     Ok::<_, Box<dyn std::error::Error>>(())
+    /// })?
+    /// # ; Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn acceptor(mut self, acceptor: BalancedAcceptor) -> ServerOptions {
+        self.acceptor = Some(acceptor);
         self
     }
 

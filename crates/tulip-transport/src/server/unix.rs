@@ -294,6 +294,7 @@ pub(crate) async fn create_unix_server<F: ProtocolFactory>(
                 factory,
                 options.backlog,
                 options.start_serving,
+                None,
             )
             .await
         }
@@ -304,6 +305,7 @@ pub(crate) async fn create_unix_server<F: ProtocolFactory>(
                 tls.server_factory(lp, factory),
                 options.backlog,
                 options.start_serving,
+                None,
             )
             .await
         }
