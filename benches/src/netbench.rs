@@ -890,6 +890,275 @@ pub mod http {
     }
 }
 
+/// The whole life of a tulip per-core bench server named `program`:
+/// parses `--addr`, `--loops N` and `--balance MODE`
+/// ([`per_core_args`]), starts a [`tulip::LoopGroup`] of N loops, and runs
+/// on every loop a server of `factory`'s protocol made by `create_server`
+/// with [`ServerOptions::reuse_port`](tulip::transport::ServerOptions::reuse_port)
+/// (a listener per loop) or
+/// [`ServerOptions::acceptor`](tulip::transport::ServerOptions::acceptor)
+/// (one shared [`BalancedAcceptor`](tulip::transport::BalancedAcceptor)).
+/// Once every loop serves, it announces the address.
+///
+/// SIGINT (the group's Ctrl-C handling) or SIGTERM (a handler on loop 0)
+/// stops the group; each loop then records its server's live connections
+/// and accepted total before closing the server and its connections, and
+/// the process prints them, in loop order, on one line before exiting 0:
+///
+/// ```text
+/// loads: 500/500 500/500
+/// ```
+pub fn serve_tulip_per_core<F>(
+    program: &'static str,
+    factory: F,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: tulip::transport::ProtocolFactory + Clone + Send + Sync,
+{
+    per_core::serve(per_core_args(program, ThreadsFlag::Loops), program, factory)
+}
+
+/// The machinery of [`serve_tulip_per_core`].
+mod per_core {
+    use std::error::Error;
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex, PoisonError, mpsc};
+    use std::time::Duration;
+
+    use tulip::transport::{BalancedAcceptor, LoopNetExt, ProtocolFactory, Server, ServerOptions};
+    use tulip::{GroupStop, Loop, LoopGroup};
+
+    use super::{Balance, PerCoreArgs, announce};
+
+    /// How long the loops may take to start serving.
+    const STARTUP: Duration = Duration::from_secs(10);
+
+    /// Each loop's (live, accepted) when its server closed.
+    type Loads = Arc<Mutex<Vec<Option<(usize, u64)>>>>;
+
+    /// How every loop listens.
+    #[derive(Clone)]
+    enum Listening {
+        /// Each loop binds this address with `SO_REUSEPORT`.
+        ReusePort(SocketAddr),
+        /// Each loop's server is a target of this acceptor.
+        Acceptor(BalancedAcceptor),
+    }
+
+    pub(super) fn serve<F>(
+        args: PerCoreArgs,
+        program: &'static str,
+        factory: F,
+    ) -> Result<(), Box<dyn Error>>
+    where
+        F: ProtocolFactory + Clone + Send + Sync,
+    {
+        let (listening, reservation, addr) = listen(&args)?;
+        let group = LoopGroup::builder()
+            .loops(args.threads)
+            .thread_name(program)
+            .build()?;
+        let loads: Loads = Arc::new(Mutex::new(vec![None; args.threads]));
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        let stop = group.stopper();
+        // The address is announced once every loop serves.
+        let threads = args.threads;
+        let announcer = std::thread::spawn(move || -> Result<(), String> {
+            for _ in 0..threads {
+                ready_rx
+                    .recv_timeout(STARTUP)
+                    .map_err(|e| format!("a loop did not start serving: {e}"))??;
+            }
+            drop(reservation);
+            announce(addr).map_err(|e| format!("stdout: {e}"))
+        });
+        let main_loads = loads.clone();
+        let results = group.run(move |lp, index| {
+            let (listening, factory) = (listening.clone(), factory.clone());
+            let (ready, loads, stop) = (ready_tx.clone(), main_loads.clone(), stop.clone());
+            async move { serve_loop(lp, index, listening, factory, ready, loads, stop).await }
+        })?;
+        let announced = announcer.join().map_err(|_| "the announcer panicked")?;
+        let loads = loads.lock().unwrap_or_else(PoisonError::into_inner);
+        let line: Vec<String> = loads
+            .iter()
+            .map(|l| {
+                l.map_or("-/-".into(), |(live, accepted)| {
+                    format!("{live}/{accepted}")
+                })
+            })
+            .collect();
+        println!("loads: {}", line.join(" "));
+        announced?;
+        for result in results {
+            match result {
+                Ok(Ok(())) | Err(tulip::Error::Cancelled | tulip::Error::Interrupted) => {}
+                Ok(Err(e)) => return Err(e.into()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Binds what the loops share: the acceptor, or for reuse-port a
+    /// socket bound (not listening, so it never takes a connection) to
+    /// reserve the port when `--addr` asks for port 0; it is dropped once
+    /// every loop listens on that port.
+    fn listen(
+        args: &PerCoreArgs,
+    ) -> Result<(Listening, Option<rustix::fd::OwnedFd>, SocketAddr), Box<dyn Error>> {
+        let (host, port) = (args.addr.ip().to_string(), args.addr.port());
+        match args.balance {
+            Balance::Acceptor => {
+                let acceptor = tulip::run(async move {
+                    BalancedAcceptor::bind(&host, port, &ServerOptions::new()).await
+                })??;
+                let addr = acceptor.local_addr();
+                Ok((Listening::Acceptor(acceptor), None, addr))
+            }
+            Balance::ReusePort if port != 0 => {
+                Ok((Listening::ReusePort(args.addr), None, args.addr))
+            }
+            Balance::ReusePort => {
+                use rustix::net::{AddressFamily, SocketType, bind, getsockname, socket, sockopt};
+                let family = if args.addr.is_ipv4() {
+                    AddressFamily::INET
+                } else {
+                    AddressFamily::INET6
+                };
+                let socket = socket(family, SocketType::STREAM, None)?;
+                sockopt::set_socket_reuseport(&socket, true)?;
+                bind(&socket, &args.addr)?;
+                let bound = SocketAddr::try_from(getsockname(&socket)?)
+                    .map_err(|_| format!("{}: not an IP address", args.addr))?;
+                Ok((Listening::ReusePort(bound), Some(socket), bound))
+            }
+        }
+    }
+
+    /// One loop's life: its server, the SIGTERM handler on loop 0, then
+    /// serving until the group stops.
+    async fn serve_loop<F: ProtocolFactory>(
+        lp: Loop,
+        index: usize,
+        listening: Listening,
+        factory: F,
+        ready: mpsc::Sender<Result<(), String>>,
+        loads: Loads,
+        stop: GroupStop,
+    ) -> Result<(), tulip::transport::Error> {
+        let made = match listening {
+            Listening::ReusePort(addr) => {
+                let options = ServerOptions::new().reuse_port(true);
+                lp.create_server(
+                    factory,
+                    addr.ip().to_string().as_str(),
+                    addr.port(),
+                    options,
+                )
+                .await
+            }
+            Listening::Acceptor(acceptor) => {
+                let options = ServerOptions::new().acceptor(acceptor);
+                lp.create_server(factory, "", 0, options).await
+            }
+        };
+        let server = match made {
+            Ok(server) => server,
+            Err(e) => {
+                let _ = ready.send(Err(format!("loop {index}: {e}")));
+                return Err(e);
+            }
+        };
+        let _record = Record {
+            server: server.clone(),
+            index,
+            loads,
+        };
+        if index == 0 {
+            lp.add_signal_handler(tulip::signal::SIGTERM, move || stop.stop())?;
+        }
+        let _ = ready.send(Ok(()));
+        server.serve_forever().await
+    }
+
+    /// Records its loop's server's loads, then closes it and its
+    /// connections, when the loop's main task ends (cancelled, mostly).
+    struct Record {
+        server: Server,
+        index: usize,
+        loads: Loads,
+    }
+
+    impl Drop for Record {
+        fn drop(&mut self) {
+            let load = (self.server.live_connections(), self.server.accepted_total());
+            let mut loads = self.loads.lock().unwrap_or_else(PoisonError::into_inner);
+            loads[self.index] = Some(load);
+            drop(loads);
+            self.server.close();
+            self.server.abort_clients();
+        }
+    }
+}
+
+/// tulip's HTTP/1.1 "Hello, World!" protocol (the Protocol API), shared by
+/// the per-core server `http_per_core`: keep-alive, pipelining, requests
+/// parsed by [`http::respond_all`]; a malformed request is answered `400`
+/// and the connection closed.
+pub mod http_protocol {
+    use tulip::prelude::*;
+    use tulip::transport::Error;
+
+    use super::http::respond_all;
+
+    /// One HTTP connection.
+    #[derive(Default)]
+    pub struct Hello {
+        transport: Option<Transport>,
+        /// The start of a request that has not arrived whole.
+        pending: Vec<u8>,
+        /// Responses to write, reused across requests.
+        out: Vec<u8>,
+    }
+
+    impl BaseProtocol for Hello {
+        fn connection_lost(&mut self, _exc: Option<Error>) {
+            self.transport = None;
+        }
+    }
+
+    impl Protocol for Hello {
+        fn connection_made(&mut self, transport: Transport) {
+            self.transport = Some(transport);
+        }
+
+        fn data_received(&mut self, data: &[u8]) {
+            let Some(t) = self.transport.clone() else {
+                return;
+            };
+            self.out.clear();
+            let progress = if self.pending.is_empty() {
+                let p = respond_all(data, &mut self.out);
+                self.pending.extend_from_slice(&data[p.consumed..]);
+                p
+            } else {
+                self.pending.extend_from_slice(data);
+                let p = respond_all(&self.pending, &mut self.out);
+                self.pending.drain(..p.consumed);
+                p
+            };
+            if !self.out.is_empty() {
+                let _ = t.write(&self.out);
+            }
+            if progress.close {
+                self.pending = Vec::new();
+                t.close();
+            }
+        }
+    }
+}
+
 /// The connection handlers of the tokio peers, written once so that the
 /// current-thread and the multi-threaded servers of a family run the same
 /// code (`echo_net_tokio` / `echo_mt_tokio`, `http_hello_tokio` /
