@@ -1160,7 +1160,7 @@ impl Results<'_> {
         ));
         if !self.syscalls.is_empty() {
             out.push_str(&format!(
-                "syscalls/op: strace -c -f of the server over a separate {STRACE_SECS} s split run (startup and connection setup included):\n"
+                "syscalls/op: strace -c -f of the server over a separate {STRACE_SECS} s run, split (unpinned for the per_core loads), startup and connection setup included:\n"
             ));
             for ((workload, bin), outcome) in &self.syscalls {
                 match outcome {
