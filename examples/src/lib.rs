@@ -34,6 +34,7 @@
 //! | `tls_echo_server_protocol`, `tls_echo_client_protocol` | The TCP echo server and client with protocols, over TLS (`ssl=`) |
 //! | `tls_echo_server_streams`, `tls_echo_client_streams` | The TCP echo server and client using streams, over TLS (`ssl=`) |
 //! | `net_echo` | A tour of `tulip::net`: a `TcpListener` accept loop, a task per client, `split` and `into_split` halves, `tulip::io::copy` |
+//! | `axum_app` | Not in asyncio's docs: an axum Router (JSON routes, a path parameter, shared state) served by `tulip::hyper::serve`, graceful Ctrl-C |
 //! | `hyper_server` | Not in asyncio's docs: hyper's hello `service_fn` on `tulip::hyper::serve_hyper`, HTTP/1.1 and HTTP/2 (prior knowledge) on one port, HTTPS with ALPN (`TlsListener`) on another; graceful Ctrl-C |
 //! | `hyper_client` | Not in asyncio's docs: GET over http and https with `tulip::hyper::Client` (HTTP/1.1 pooling, HTTP/2 by ALPN) |
 //! | `websocket_echo` | A WebSocket echo server and client on `tulip::net` (async-tungstenite over futures-io; server, client, or both) |
@@ -44,9 +45,11 @@
 //!
 //! `tests/examples_output.rs` runs every binary and checks its output;
 //! `tests/examples_network.rs`, `tests/examples_streams.rs`,
-//! `tests/examples_tls.rs` and `tests/examples_net.rs` run the networking
-//! ones against each other and against plain `std::net` peers (and
-//! Python's standard library) over loopback. This library names the
+//! `tests/examples_tls.rs`, `tests/examples_net.rs`,
+//! `tests/examples_axum_app.rs`, `tests/examples_hyper_server.rs` and
+//! `tests/examples_hyper_client.rs` run the networking ones against each
+//! other and against real clients and servers (plain `std::net` peers,
+//! curl, Python's standard library) over loopback. This library names the
 //! environment variables through which the tests steer the binaries.
 
 /// Set to `1`, the examples that wait (`display_date`,

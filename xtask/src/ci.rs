@@ -80,7 +80,7 @@ const POLLING_NEXTEST: Step = Step {
         "run",
         "--workspace",
         "-E",
-        "(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process) | package(tulip-hyper)) & !binary(run_ctrl_c) & !binary(serve_ctrl_c)",
+        "(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process) | package(tulip-hyper)) & !binary(run_ctrl_c) & !binary(group_ctrl_c) & !binary(serve_ctrl_c)",
     ],
     slow: true,
 };
@@ -94,6 +94,8 @@ const POLLING_OWN_HARNESS: Step = Step {
         "--workspace",
         "--test",
         "run_ctrl_c",
+        "--test",
+        "group_ctrl_c",
         "--test",
         "serve_ctrl_c",
     ],
@@ -268,7 +270,7 @@ mod tests {
     /// The test binaries of the `polling` crates with their own harness
     /// (`harness = false`), which nextest cannot list: the nextest step
     /// leaves them out and a cargo step runs them.
-    const OWN_HARNESS: &[&str] = &["run_ctrl_c", "serve_ctrl_c"];
+    const OWN_HARNESS: &[&str] = &["run_ctrl_c", "group_ctrl_c", "serve_ctrl_c"];
 
     /// The steps as typed, for `quick` and `nextest`.
     fn shown(quick: bool, nextest: bool) -> Vec<String> {
@@ -299,11 +301,11 @@ mod tests {
         let without = shown(false, false);
         assert_eq!(
             with[3],
-            "TULIP_BACKEND=polling cargo nextest run --workspace -E \"(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process) | package(tulip-hyper)) & !binary(run_ctrl_c) & !binary(serve_ctrl_c)\""
+            "TULIP_BACKEND=polling cargo nextest run --workspace -E \"(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process) | package(tulip-hyper)) & !binary(run_ctrl_c) & !binary(group_ctrl_c) & !binary(serve_ctrl_c)\""
         );
         assert_eq!(
             with[4],
-            "TULIP_BACKEND=polling cargo test --workspace --test run_ctrl_c --test serve_ctrl_c"
+            "TULIP_BACKEND=polling cargo test --workspace --test run_ctrl_c --test group_ctrl_c --test serve_ctrl_c"
         );
         assert_eq!(
             with[5],

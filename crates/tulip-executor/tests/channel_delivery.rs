@@ -375,3 +375,25 @@ fn senders_are_send_sync_clone_and_the_receiver_is_send() {
 fn a_zero_capacity_is_refused() {
     let _ = channel::bounded::<u8>(0);
 }
+
+#[test]
+fn two_tasks_waiting_on_one_receiver_both_get_a_message() {
+    let (tx, rx) = channel::unbounded();
+    let got = run(async move {
+        let rx = std::rc::Rc::new(rx);
+        let (r1, r2) = (rx.clone(), rx.clone());
+        let a = tulip::spawn(async move { r1.recv().await });
+        let b = tulip::spawn(async move { r2.recv().await });
+        tulip::yield_now().await; // both wait
+        let sender = thread::spawn(move || {
+            tx.send_blocking(1).unwrap();
+            thread::sleep(Duration::from_millis(10));
+            tx.send_blocking(2).unwrap();
+        });
+        let mut got = [a.await.unwrap().unwrap(), b.await.unwrap().unwrap()];
+        sender.join().unwrap();
+        got.sort();
+        got
+    });
+    assert_eq!(got, [1, 2]);
+}

@@ -53,13 +53,13 @@ fn a_panic_in_the_remote_task_is_an_error_here() {
     let (remote, _, handle) = loop_thread();
     let r = remote.clone();
     let err = run(async move {
-        r.spawn(|| async {
-            tulip::yield_now().await;
-            panic!("boom on the other loop");
-        })
-        .await
-        .map(|()| ())
-        .unwrap_err()
+        let out: Result<(), Error> = r
+            .spawn(|| async {
+                tulip::yield_now().await;
+                panic!("boom on the other loop");
+            })
+            .await;
+        out.unwrap_err()
     });
     assert!(err.is_panic(), "{err:?}");
     // The other loop keeps serving.

@@ -461,3 +461,16 @@ fn remotes_reach_their_own_loop() {
         assert_eq!(name, Some(format!("remote-{index}")));
     }
 }
+
+#[test]
+fn the_group_and_its_handles_cross_threads() {
+    use tulip_test::auto_traits::{is_clone, is_send, is_sync};
+    is_send::<LoopGroup>();
+    is_sync::<LoopGroup>();
+    is_send::<tulip_executor::GroupStop>();
+    is_sync::<tulip_executor::GroupStop>();
+    is_clone::<tulip_executor::GroupStop>();
+    is_send::<tulip_executor::LoopGroupBuilder>();
+    is_clone::<tulip_executor::LoopGroupBuilder>();
+    is_send::<tulip_executor::PanicPolicy>();
+}

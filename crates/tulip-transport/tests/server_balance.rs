@@ -5,6 +5,8 @@
 //! binding the same port serves; its spread is reported). Descriptors are
 //! back to their count before each test once everything is closed.
 
+mod tls_support;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -18,7 +20,8 @@ use std::time::Duration;
 use tulip_executor::{EventLoop, RemoteLoop};
 use tulip_test::{fd_count, settled_fd_count};
 use tulip_transport::{
-    BalancedAcceptor, BaseProtocol, Error, LoopNetExt, Protocol, ServerOptions, Transport,
+    BalancedAcceptor, BaseProtocol, Error, LoopNetExt, Protocol, ServerOptions, TlsServerConfig,
+    Transport,
 };
 
 /// The tests count this process's descriptors: one at a time.
@@ -66,6 +69,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[derive(Clone)]
 enum Mode {
     Acceptor(BalancedAcceptor),
+    /// The acceptor's connections, served with TLS.
+    AcceptorTls(BalancedAcceptor, TlsServerConfig),
     /// Its own socket on this port (0: any) with `SO_REUSEPORT`.
     ReusePort(u16),
 }
@@ -109,6 +114,10 @@ fn start_loop(index: usize, mode: Mode, served: &Served, close_loop_only: bool) 
                 match mode {
                     Mode::Acceptor(acceptor) => {
                         let options = ServerOptions::new().acceptor(acceptor);
+                        lp.create_server(factory, "", 0, options).await
+                    }
+                    Mode::AcceptorTls(acceptor, tls) => {
+                        let options = ServerOptions::new().acceptor(acceptor).tls(tls);
                         lp.create_server(factory, "", 0, options).await
                     }
                     Mode::ReusePort(port) => {
@@ -240,16 +249,22 @@ fn bind_acceptor() -> BalancedAcceptor {
     acceptor
 }
 
+/// A fresh acceptor and `loops` loops serving it (loop 0 accepts).
+fn acceptor_loops(loops: usize) -> (BalancedAcceptor, Served, Vec<ServingLoop>) {
+    let acceptor = bind_acceptor();
+    let served = Served::default();
+    let serving = (0..loops)
+        .map(|i| start_loop(i, Mode::Acceptor(acceptor.clone()), &served, false))
+        .collect();
+    (acceptor, served, serving)
+}
+
 /// `loops` loops sharing one acceptor serve 1,000 connections.
 fn balanced(loops: usize) {
     let _serial = lock(&SERIAL);
     let before = fd_count();
-    let acceptor = bind_acceptor();
+    let (acceptor, served, serving) = acceptor_loops(loops);
     let addr = acceptor.local_addr();
-    let served = Served::default();
-    let serving: Vec<ServingLoop> = (0..loops)
-        .map(|i| start_loop(i, Mode::Acceptor(acceptor.clone()), &served, false))
-        .collect();
     assert_eq!(serving[0].port, addr.port(), "the first target accepts");
     assert!(
         serving[1..].iter().all(|l| l.port == 0),
@@ -355,12 +370,8 @@ fn reuse_port_four_loops_all_serve() {
 fn acceptor_target_closing_midway_gives_its_share_to_the_others() {
     let _serial = lock(&SERIAL);
     let before = fd_count();
-    let acceptor = bind_acceptor();
+    let (acceptor, served, mut serving) = acceptor_loops(3);
     let addr = acceptor.local_addr();
-    let served = Served::default();
-    let mut serving: Vec<ServingLoop> = (0..3)
-        .map(|i| start_loop(i, Mode::Acceptor(acceptor.clone()), &served, false))
-        .collect();
     let leaving = serving.pop().unwrap();
 
     let done = Arc::new(AtomicUsize::new(0));
@@ -396,6 +407,69 @@ fn acceptor_target_closing_midway_gives_its_share_to_the_others() {
         "{:?}",
         acceptor.loads()
     );
+    drop(acceptor);
+    assert_eq!(
+        settled_fd_count(before),
+        before,
+        "descriptors back to the baseline"
+    );
+}
+
+/// Connects, sends `id` and reads it back; the connection stays open.
+fn held_connection(addr: SocketAddr, id: u32) -> TcpStream {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    s.write_all(&id.to_be_bytes()).unwrap();
+    let mut back = [0; 4];
+    s.read_exact(&mut back).unwrap();
+    assert_eq!(u32::from_be_bytes(back), id);
+    s
+}
+
+/// Waits (at most 20 s) until `done` holds of the acceptor's loads.
+fn wait_loads(acceptor: &BalancedAcceptor, done: impl Fn(&[tulip_transport::LoopLoad]) -> bool) {
+    for _ in 0..2_000 {
+        if done(&acceptor.loads()) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    panic!("loads never settled: {:?}", acceptor.loads());
+}
+
+/// New connections go to the loop with the fewest live connections: with
+/// loop 1 holding ten and loop 0 none, the next connections go to loop 0
+/// until it is within one of loop 1.
+#[test]
+fn acceptor_hands_new_connections_to_the_least_loaded_loop() {
+    let _serial = lock(&SERIAL);
+    let before = fd_count();
+    let (acceptor, served, serving) = acceptor_loops(2);
+    let addr = acceptor.local_addr();
+
+    // Twenty held connections, ten on each loop.
+    let mut held: Vec<(u32, TcpStream)> =
+        (0..20).map(|id| (id, held_connection(addr, id))).collect();
+    let loop_of = |id: u32| lock(&served).iter().find(|&&(_, i)| i == id).unwrap().0;
+    wait_loads(&acceptor, |l| l[0].live == 10 && l[1].live == 10);
+    // Loop 0's clients leave.
+    held.retain(|&(id, _)| loop_of(id) == 1);
+    wait_loads(&acceptor, |l| l[0].live == 0 && l[1].live == 10);
+
+    let fresh: Vec<TcpStream> = (100..110).map(|id| held_connection(addr, id)).collect();
+    let to_loop0 = (100..110).filter(|&id| loop_of(id) == 0).count();
+    eprintln!("after loop 0 emptied: {to_loop0} of 10 new connections to loop 0");
+    assert!(
+        to_loop0 >= 9,
+        "the least-loaded loop takes the new connections: {to_loop0} of 10"
+    );
+
+    drop(fresh);
+    drop(held);
+    wait_loads(&acceptor, |l| l.iter().all(|l| l.live == 0));
+    for l in serving {
+        l.finish();
+    }
     drop(acceptor);
     assert_eq!(
         settled_fd_count(before),
@@ -494,4 +568,72 @@ fn acceptor_bad_options_are_invalid_input() {
         "no target registered on failure"
     );
     event_loop.close().unwrap();
+}
+
+/// A real TLS client (python3's `ssl`) opening `count` connections that
+/// each send their id and read it back.
+const PYTHON_TLS_CLIENT: &str = r#"
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[1])
+for i in range(int(sys.argv[3])):
+    with socket.create_connection(("127.0.0.1", int(sys.argv[2])), timeout=20) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as s:
+            s.sendall(i.to_bytes(4, "big"))
+            back = b""
+            while len(back) < 4:
+                chunk = s.recv(4 - len(back))
+                assert chunk, "connection closed early"
+                back += chunk
+            assert int.from_bytes(back, "big") == i
+print("ok")
+"#;
+
+/// TLS through the acceptor: each target serves its share with its own
+/// server's TLS configuration, handshake included.
+#[test]
+fn acceptor_serves_tls_on_every_loop() {
+    let _serial = lock(&SERIAL);
+    let before = fd_count();
+    let pki = tls_support::Pki::new("tulip test CA");
+    let acceptor = bind_acceptor();
+    let served = Served::default();
+    let serving: Vec<ServingLoop> = (0..2)
+        .map(|i| {
+            start_loop(
+                i,
+                Mode::AcceptorTls(acceptor.clone(), pki.server()),
+                &served,
+                false,
+            )
+        })
+        .collect();
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(PYTHON_TLS_CLIENT)
+        .arg(pki.ca_file())
+        .arg(acceptor.local_addr().port().to_string())
+        .arg("40")
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python3 client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let per_loop = shares(&served, 0..40, 2);
+    eprintln!("acceptor with TLS: served {per_loop:?}");
+    assert!(
+        per_loop.iter().all(|&n| n > 0),
+        "both loops serve: {per_loop:?}"
+    );
+    for l in serving {
+        l.finish();
+    }
+    drop(acceptor);
+    drop(pki);
+    assert_eq!(
+        settled_fd_count(before),
+        before,
+        "descriptors back to the baseline"
+    );
 }

@@ -121,7 +121,10 @@ fn channel<T>(queue: ConcurrentQueue<T>, capacity: Option<usize>) -> (Sender<T>,
         capacity,
         senders: AtomicUsize::new(1),
         notified: AtomicBool::new(false),
-        receivers: Mutex::new(Vec::new()),
+        receivers: Mutex::new(RecvWakers {
+            first: None,
+            rest: Vec::new(),
+        }),
         waiting_senders: Mutex::new(SendWaiters {
             next_id: 0,
             list: VecDeque::new(),
@@ -134,6 +137,13 @@ fn channel<T>(queue: ConcurrentQueue<T>, capacity: Option<usize>) -> (Sender<T>,
         },
         Receiver { shared },
     )
+}
+
+/// The wakers of the tasks waiting in `recv`: one in the usual case, kept
+/// out of the `Vec` so that a wake-up moves no allocation.
+struct RecvWakers {
+    first: Option<Waker>,
+    rest: Vec<Waker>,
 }
 
 /// Senders waiting for room on a bounded channel, oldest first.
@@ -149,8 +159,7 @@ struct Shared<T> {
     /// "Receiver notified": set by the first sender after the receiver last
     /// waited; cleared by the receiver before it waits again.
     notified: AtomicBool,
-    /// The wakers of the tasks waiting in `recv` (one in the usual case).
-    receivers: Mutex<Vec<Waker>>,
+    receivers: Mutex<RecvWakers>,
     waiting_senders: Mutex<SendWaiters>,
     /// `waiting_senders.list.len()`, read without the lock by the receiver.
     waiting_len: AtomicUsize,
@@ -171,8 +180,17 @@ impl<T> Shared<T> {
     }
 
     fn wake_receivers(&self) {
-        let wakers = std::mem::take(&mut *lock(&self.receivers));
-        for w in wakers {
+        let mut receivers = lock(&self.receivers);
+        let first = receivers.first.take();
+        let rest = if receivers.rest.is_empty() {
+            Vec::new()
+        } else {
+            std::mem::take(&mut receivers.rest)
+        };
+        drop(receivers);
+        // Woken outside the lock: a wake from another thread may write the
+        // loop's notifier.
+        for w in first.into_iter().chain(rest) {
             w.wake();
         }
     }
@@ -219,8 +237,15 @@ impl<T> Shared<T> {
         self.notified.swap(false, Ordering::SeqCst);
         {
             let mut receivers = lock(&self.receivers);
-            if !receivers.iter().any(|w| w.will_wake(cx.waker())) {
-                receivers.push(cx.waker().clone());
+            let waker = cx.waker();
+            match &receivers.first {
+                None => receivers.first = Some(waker.clone()),
+                Some(w) if w.will_wake(waker) => {}
+                Some(_) => {
+                    if !receivers.rest.iter().any(|w| w.will_wake(waker)) {
+                        receivers.rest.push(waker.clone());
+                    }
+                }
             }
         }
         match self.pop() {
@@ -443,9 +468,9 @@ impl<T> fmt::Debug for Sender<T> {
 /// The future of [`Sender::send`].
 ///
 /// ```
-/// let (tx, rx) = tulip::channel::unbounded();
-/// let fut: tulip::channel::SendFuture<'_, u8> = tx.send(5);
-/// tulip::run(async move {
+/// tulip::run(async {
+///     let (tx, rx) = tulip::channel::unbounded();
+///     let fut: tulip::channel::SendFuture<'_, u8> = tx.send(5);
 ///     fut.await.unwrap();
 ///     assert_eq!(rx.recv().await, Ok(5));
 /// })?;
@@ -700,10 +725,12 @@ impl<T> fmt::Debug for Receiver<T> {
 /// The future of [`Receiver::recv`].
 ///
 /// ```
-/// let (tx, rx) = tulip::channel::unbounded();
-/// tx.try_send(1u8).unwrap();
-/// let fut: tulip::channel::RecvFuture<'_, u8> = rx.recv();
-/// assert_eq!(tulip::run(fut)?, Ok(1));
+/// tulip::run(async {
+///     let (tx, rx) = tulip::channel::unbounded();
+///     tx.try_send(1u8).unwrap();
+///     let fut: tulip::channel::RecvFuture<'_, u8> = rx.recv();
+///     assert_eq!(fut.await, Ok(1));
+/// })?;
 /// # Ok::<(), tulip::Error>(())
 /// ```
 #[must_use = "futures do nothing unless awaited"]

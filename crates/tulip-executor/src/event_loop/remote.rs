@@ -213,10 +213,15 @@ impl RemoteLoop {
     /// ```
     /// use std::rc::Rc;
     ///
-    /// let worker = tulip::EventLoop::new()?;
-    /// let remote = worker.remote();
+    /// // A second loop on its own thread.
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let thread = std::thread::spawn(move || {
+    ///     let worker = tulip::EventLoop::new()?;
+    ///     tx.send(worker.remote()).unwrap();
+    ///     worker.run_forever()
+    /// });
+    /// let remote: tulip::RemoteLoop = rx.recv().unwrap();
     /// let stop = remote.clone();
-    /// let thread = std::thread::spawn(move || worker.run_forever());
     /// let answer = tulip::run(async move {
     ///     let task = remote.spawn(|| async {
     ///         let local = Rc::new(21); // stays on the worker's loop
@@ -231,8 +236,8 @@ impl RemoteLoop {
     /// # Ok::<(), tulip::Error>(())
     /// ```
     ///
-    /// `!Send` values stay on their loop: a task whose result is an `Rc`
-    /// cannot be spawned this way.
+    /// `!Send` values stay on their loop: a closure that captures an `Rc`
+    /// cannot be sent to another loop.
     ///
     /// ```compile_fail
     /// use std::rc::Rc;
@@ -240,6 +245,14 @@ impl RemoteLoop {
     /// let event_loop = tulip::EventLoop::new()?;
     /// let shared = Rc::new(1);
     /// let task = event_loop.remote().spawn(move || async move { shared });
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
+    ///
+    /// Nor can a task whose result is an `Rc` it made on its loop.
+    ///
+    /// ```compile_fail
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let task = event_loop.remote().spawn(|| async { std::rc::Rc::new(1) });
     /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn spawn<F, Fut, T>(&self, f: F) -> RemoteTask<T>
@@ -290,10 +303,14 @@ impl<T> RemoteTask<T> {
     /// run the task while its thread is blocked.
     ///
     /// ```
-    /// let worker = tulip::EventLoop::new()?;
-    /// let remote = worker.remote();
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// let thread = std::thread::spawn(move || {
+    ///     let worker = tulip::EventLoop::new()?;
+    ///     tx.send(worker.remote()).unwrap();
+    ///     worker.run_forever()
+    /// });
+    /// let remote: tulip::RemoteLoop = rx.recv().unwrap();
     /// let stop = remote.clone();
-    /// let thread = std::thread::spawn(move || worker.run_forever());
     /// let task = remote.spawn(|| async { "done" });
     /// assert_eq!(task.join_blocking()?, "done");
     /// stop.stop()?;

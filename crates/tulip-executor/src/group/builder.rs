@@ -57,8 +57,8 @@ pub enum PanicPolicy {
 /// let names = group.run(|_lp, _index| async {
 ///     std::thread::current().name().unwrap().to_owned()
 /// })?;
-/// assert_eq!(names[0].as_deref()?, "worker-0");
-/// assert_eq!(names[1].as_deref()?, "worker-1");
+/// assert_eq!(names[0].as_ref().unwrap(), "worker-0");
+/// assert_eq!(names[1].as_ref().unwrap(), "worker-1");
 /// # Ok::<(), tulip::Error>(())
 /// ```
 #[derive(Clone)]

@@ -46,7 +46,7 @@ use crate::runners::Runner;
 /// the closure that makes them crosses to every loop's thread and must be
 /// `Send + Sync`, so it cannot capture one:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use std::rc::Rc;
 /// use tulip::LoopGroup;
 ///
@@ -60,7 +60,7 @@ use crate::runners::Runner;
 ///
 /// Nor can a result be `!Send`:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use std::rc::Rc;
 /// use tulip::LoopGroup;
 ///

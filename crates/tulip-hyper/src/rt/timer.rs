@@ -338,8 +338,18 @@ fn check_thread(armed_on: ThreadId, what: &str) {
 }
 
 /// One armed sleep on this thread: its loop timer and the waker to wake.
+///
+/// A reset to a later deadline only records it (`deadline`): the loop
+/// timer, due at `armed_at`, re-arms itself for the rest when it fires.
+/// hyper moves a keep-alive connection's header-read deadline later with
+/// every request, so that costs a store instead of a cancel and a new
+/// loop timer per request.
 struct Entry {
     timer: Option<TimerHandle>,
+    /// When the loop timer is due.
+    armed_at: Instant,
+    /// When the sleep is due (never before `armed_at`).
+    deadline: Instant,
     waker: Option<Waker>,
 }
 
@@ -384,18 +394,15 @@ fn arm(lp: &Loop, deadline: Instant, waker: Waker) -> u64 {
             key,
             Entry {
                 timer: None,
+                armed_at: deadline,
+                deadline,
                 waker: Some(waker),
             },
         );
         key
     })
     .unwrap_or_else(|| table_unavailable());
-    let timer = schedule(lp, key, deadline);
-    with_table(|t| {
-        if let Some(entry) = t.entries.get_mut(&key) {
-            entry.timer = Some(timer);
-        }
-    });
+    store_timer(key, schedule(lp, key, deadline));
     key
 }
 
@@ -406,21 +413,40 @@ fn schedule(lp: &Loop, key: u64, deadline: Instant) -> TimerHandle {
 }
 
 /// Reschedules `key`'s timer at `deadline`; false if it has fired already.
+/// A later deadline is only recorded (the loop timer re-arms when it
+/// fires); an earlier one replaces the loop timer.
 fn reschedule(lp: &Loop, key: u64, deadline: Instant) -> bool {
-    let Some(old) = with_table(|t| t.entries.get_mut(&key).map(|e| e.timer.take())).flatten()
-    else {
-        return false;
+    let found = with_table(|t| {
+        t.entries.get_mut(&key).map(|e| {
+            e.deadline = deadline;
+            if deadline >= e.armed_at && e.timer.is_some() {
+                None
+            } else {
+                e.armed_at = deadline;
+                Some(e.timer.take())
+            }
+        })
+    })
+    .flatten();
+    let old = match found {
+        None => return false,
+        Some(None) => return true,
+        Some(Some(old)) => old,
     };
     if let Some(old) = old {
         old.cancel();
     }
-    let timer = schedule(lp, key, deadline);
-    with_table(|t| {
-        if let Some(entry) = t.entries.get_mut(&key) {
-            entry.timer = Some(timer);
-        }
-    });
+    store_timer(key, schedule(lp, key, deadline));
     true
+}
+
+/// Gives `key`'s entry its new loop timer (dropped if the entry is gone).
+fn store_timer(key: u64, timer: TimerHandle) {
+    let unused = with_table(|t| match t.entries.get_mut(&key) {
+        Some(entry) => entry.timer.replace(timer),
+        None => Some(timer),
+    });
+    drop(unused);
 }
 
 /// Stores `waker` for `key`; false if the entry is gone (the timer fired).
@@ -454,7 +480,7 @@ fn take(key: u64) -> Option<Entry> {
 /// Removes `key`'s entry and cancels its loop timer (a sleep dropped or
 /// disarmed on its thread).
 fn cancel(key: u64) {
-    if let Some(Entry { timer, waker }) = take(key) {
+    if let Some(Entry { timer, waker, .. }) = take(key) {
         if let Some(timer) = timer {
             timer.cancel();
         }
@@ -462,9 +488,27 @@ fn cancel(key: u64) {
     }
 }
 
-/// The loop timer of `key` is due: free the entry, wake the sleep's task.
+/// The loop timer of `key` is due: free the entry and wake the sleep's
+/// task, or, if the deadline moved later meanwhile, arm a loop timer for
+/// the rest.
 fn fire(key: u64) {
-    if let Some(Entry { timer, waker }) = take(key) {
+    let later = with_table(|t| {
+        t.entries.get_mut(&key).and_then(|e| {
+            (e.deadline > e.armed_at).then(|| {
+                e.armed_at = e.deadline;
+                (e.deadline, e.timer.take())
+            })
+        })
+    })
+    .flatten();
+    if let Some((deadline, spent)) = later {
+        drop(spent);
+        if let Ok(lp) = get_running_loop() {
+            store_timer(key, schedule(&lp, key, deadline));
+            return;
+        }
+    }
+    if let Some(Entry { timer, waker, .. }) = take(key) {
         drop(timer);
         if let Some(w) = waker {
             w.wake();

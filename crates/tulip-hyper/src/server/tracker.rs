@@ -30,6 +30,9 @@ pub(crate) struct Tracker {
 pub(crate) struct TaskGuard {
     tracker: Rc<Tracker>,
     id: u64,
+    /// The waker last registered with the tracker (a copy of its entry), so
+    /// that a poll by the same task skips the map: one comparison per poll.
+    registered: RefCell<Option<Waker>>,
 }
 
 impl Drop for TaskGuard {
@@ -58,15 +61,19 @@ impl TaskGuard {
         if self.tracker.shutting_down.get() {
             return true;
         }
-        let mut listeners = self.tracker.listeners.borrow_mut();
-        match listeners.get(&self.id) {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => {
-                let old = listeners.insert(self.id, cx.waker().clone());
-                drop(listeners);
-                drop(old);
-            }
+        let mut registered = self.registered.borrow_mut();
+        if registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return false;
         }
+        let old = self
+            .tracker
+            .listeners
+            .borrow_mut()
+            .insert(self.id, cx.waker().clone());
+        let mine = registered.replace(cx.waker().clone());
+        drop(registered);
+        drop(old);
+        drop(mine);
         false
     }
 }
@@ -82,6 +89,7 @@ impl Tracker {
         let guard = TaskGuard {
             tracker: self.clone(),
             id,
+            registered: RefCell::new(None),
         };
         // Not eager: the task first runs on a later pass, after the handle
         // is in the map (so its guard always finds it there).

@@ -85,8 +85,8 @@ use crate::sock;
 ///         let event_loop = EventLoop::new()?;
 ///         let lp = event_loop.handle();
 ///         let options = ServerOptions::new().acceptor(acceptor);
-///         let server = event_loop
-///             .run_until_complete(lp.create_server(Echo::default, "", 0, options))??;
+///         let made = async move { lp.create_server(Echo::default, "", 0, options).await };
+///         let server = event_loop.run_until_complete(made)??;
 ///         ready_tx.send(event_loop.remote()).unwrap();
 ///         event_loop.run_forever()?;
 ///         server.close();
@@ -99,21 +99,21 @@ use crate::sock;
 ///     let options = ServerOptions::new().acceptor(acceptor.clone());
 ///     let server = lp.create_server(Echo::default, "", 0, options).await?;
 ///     // Two blocking clients, served by the two loops in turn.
-///     let clients = lp
-///         .run_in_executor(move || {
-///             for _ in 0..2 {
-///                 let mut c = std::net::TcpStream::connect(addr).unwrap();
-///                 c.write_all(b"ping").unwrap();
-///                 let mut buf = [0; 4];
-///                 c.read_exact(&mut buf).unwrap();
-///                 assert_eq!(&buf, b"ping");
-///             }
-///         })?;
-///     clients.await?;
+///     tulip::to_thread(move || -> std::io::Result<()> {
+///         for _ in 0..2 {
+///             let mut c = std::net::TcpStream::connect(addr)?;
+///             c.write_all(b"ping")?;
+///             let mut buf = [0; 4];
+///             c.read_exact(&mut buf)?;
+///             assert_eq!(&buf, b"ping");
+///         }
+///         Ok(())
+///     })
+///     .await??;
 ///     let total: u64 = acceptor.loads().iter().map(|l| l.accepted).sum();
 ///     assert_eq!(total, 2);
 ///     server.close();
-///     Ok::<_, Error>(())
+///     Ok::<_, Box<dyn std::error::Error>>(())
 /// })??;
 /// other_remote.stop()?;
 /// other.join().unwrap()?;

@@ -153,7 +153,11 @@ pub struct ServerOptions {
     pub reuse_address: Option<bool>,
     /// Set `SO_REUSEPORT`, so that several sockets (of this process or
     /// others) can listen on the same port, the kernel balancing
-    /// connections between them.
+    /// connections between them. The first listening mode of a loop
+    /// group: every loop's `create_server` binds the same address with it
+    /// (the kernel picks a socket by a hash of the connection's addresses,
+    /// so few clients can leave a loop idle; see
+    /// [`acceptor`](ServerOptions::acceptor) for the other mode).
     pub reuse_port: bool,
     /// Set `SO_KEEPALIVE` on the listening sockets; accepted connections
     /// inherit it.
@@ -268,24 +272,23 @@ impl ServerOptions {
     ///
     /// ```
     /// use tulip::prelude::*;
-    /// use tulip::streams::{StreamReader, StreamWriter, open_connection, start_server};
-    /// use tulip::transport::{BalancedAcceptor, ServerOptions};
+    /// use tulip::streams::{ConnectOptions, Error, ServerOptions};
+    /// use tulip::transport::BalancedAcceptor;
     ///
-    /// async fn shout(reader: StreamReader, writer: StreamWriter) {
-    ///     if let Ok(line) = reader.readline().await {
-    ///         writer.write(&line.to_ascii_uppercase());
-    ///         let _ = writer.drain().await;
-    ///     }
-    ///     writer.close();
+    /// async fn shout(mut reader: StreamReader, writer: StreamWriter) -> Result<(), Error> {
+    ///     let line = reader.readline().await?;
+    ///     writer.write(&line.to_ascii_uppercase())?;
+    ///     writer.drain().await
     /// }
     ///
     /// tulip::run(async {
     ///     let acceptor = BalancedAcceptor::bind("127.0.0.1", 0, &ServerOptions::new()).await?;
-    ///     // On every loop of a group: the same line.
-    ///     let server = start_server(shout, "", 0, ServerOptions::new().acceptor(acceptor.clone())).await?;
-    ///     let addr = acceptor.local_addr();
-    ///     let (reader, writer) = open_connection("127.0.0.1", addr.port(), Default::default()).await?;
-    ///     writer.write(b"hi\n");
+    ///     // The same line on every loop of a group:
+    ///     let options = ServerOptions::new().acceptor(acceptor.clone());
+    ///     let server = start_server(shout, "", 0, options).await?;
+    ///     let port = acceptor.local_addr().port();
+    ///     let (mut reader, writer) = open_connection("127.0.0.1", port, ConnectOptions::new()).await?;
+    ///     writer.write(b"hi\n")?;
     ///     assert_eq!(reader.readline().await?, b"HI\n");
     ///     assert_eq!(server.accepted_total(), 1);
     ///     server.close();
