@@ -109,7 +109,9 @@ impl Results<'_> {
             "\nops = round trips (echo: loadgen, {secs} s after {warmup} s warm-up) or requests (http: wrk -t1, {secs} s; http2: h2load -t1, {secs} s); \
              split = server on core 0, client on core 1; same = both on core 0; \
              unpinned (the per_core loads) = the 2-thread servers (tulip --loops 2, tokio --workers 2) and the client share both cores, \
-             so neither server has 2 cores of its own: compare their ops/s side by side and carry only CPU per op to bigger machines.\n\
+             so neither server has 2 cores of its own: compare their ops/s side by side and carry only CPU per op to bigger machines; \
+             the tulip per-core servers run the Protocol-API servers (echo_protocol's, http_hello's) on every loop, \
+             the tokio-mt peers the task-per-connection read/write_all code of echo_net_tokio and http_hello_tokio.\n\
              server CPU = utime + stime from /proc/PID/stat ({} ms ticks) over every op of the run, warm-up included.\n\
              tulip/tokio: ops/s > 1.00 means tulip serves more; CPU < 1.00 means tulip spends less per op.\n",
             1000.0 / env.clock_ticks
