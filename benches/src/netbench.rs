@@ -172,7 +172,21 @@ where
     F: Fn(tokio::net::TcpStream) -> Fut,
     Fut: Future<Output = io::Result<()>> + Send + 'static,
 {
-    crate::tokio_current_thread().block_on(async {
+    serve_tokio_on(&crate::tokio_current_thread(), program, addr, serve)
+}
+
+/// As [`serve_tokio_at`], on `runtime` (current-thread or multi-thread).
+pub fn serve_tokio_on<F, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    program: &'static str,
+    addr: SocketAddr,
+    serve: F,
+) -> io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: Future<Output = io::Result<()>> + Send + 'static,
+{
+    runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         announce(listener.local_addr()?)?;
         loop {
@@ -195,6 +209,165 @@ where
             });
         }
     })
+}
+
+/// The whole life of a tokio bench server named `program` on tokio's
+/// multi-threaded runtime: parses `--addr` and `--workers N` (default
+/// [`DEFAULT_THREADS`]), then serves as [`serve_tokio`] does, the
+/// connections' tasks spread over the N worker threads by tokio's
+/// scheduler (the accept loop is a task like the others).
+pub fn serve_tokio_mt<F, Fut>(program: &'static str, serve: F) -> io::Result<()>
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: Future<Output = io::Result<()>> + Send + 'static,
+{
+    let args = per_core_args(program, ThreadsFlag::Workers);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads)
+        .enable_all()
+        .build()?;
+    serve_tokio_on(&runtime, program, args.addr, serve)
+}
+
+/// How many loops (tulip) or workers (tokio) the multi-threaded bench
+/// servers run when not told: the two cores of the bench machine.
+pub const DEFAULT_THREADS: usize = 2;
+
+/// How a per-core tulip server spreads connections over its loops
+/// (`--balance`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Balance {
+    /// `reuse-port`: a listener per loop on one port (`SO_REUSEPORT`); the
+    /// kernel picks the loop of each connection by a hash of its addresses.
+    ReusePort,
+    /// `acceptor`: one listener whose connections go to the loop with the
+    /// fewest live ones.
+    Acceptor,
+}
+
+impl Balance {
+    /// The name `--balance` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            Balance::ReusePort => "reuse-port",
+            Balance::Acceptor => "acceptor",
+        }
+    }
+}
+
+impl std::str::FromStr for Balance {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Balance, String> {
+        match text {
+            "reuse-port" => Ok(Balance::ReusePort),
+            "acceptor" => Ok(Balance::Acceptor),
+            other => Err(format!(
+                "bad --balance {other:?}: want reuse-port or acceptor"
+            )),
+        }
+    }
+}
+
+/// The thread-count flag of a multi-threaded bench server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadsFlag {
+    /// `--loops N` and `--balance MODE`: a tulip server with a loop per core.
+    Loops,
+    /// `--workers N`: a tokio multi-threaded peer (no `--balance`).
+    Workers,
+}
+
+impl ThreadsFlag {
+    fn flag(self) -> &'static str {
+        match self {
+            ThreadsFlag::Loops => "--loops",
+            ThreadsFlag::Workers => "--workers",
+        }
+    }
+
+    fn usage(self) -> &'static str {
+        match self {
+            ThreadsFlag::Loops => "[--addr HOST:PORT] [--loops N] [--balance reuse-port|acceptor]",
+            ThreadsFlag::Workers => "[--addr HOST:PORT] [--workers N]",
+        }
+    }
+}
+
+/// The arguments of a multi-threaded bench server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerCoreArgs {
+    /// `--addr` ([`DEFAULT_ADDR`] if absent).
+    pub addr: SocketAddr,
+    /// `--loops` or `--workers` ([`DEFAULT_THREADS`] if absent).
+    pub threads: usize,
+    /// `--balance` ([`Balance::ReusePort`] if absent; tulip servers only).
+    pub balance: Balance,
+}
+
+/// Parses the arguments of the multi-threaded server named `program`;
+/// prints the usage and exits on `--help` (status 0) or on a bad argument
+/// (status 2).
+pub fn per_core_args(program: &str, threads: ThreadsFlag) -> PerCoreArgs {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let usage = threads.usage();
+    match parse_per_core_args(&args, threads) {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => {
+            println!("usage: {program} {usage}   (default {DEFAULT_ADDR}, {DEFAULT_THREADS})");
+            std::process::exit(0);
+        }
+        Err(message) => {
+            eprintln!("{program}: {message}\nusage: {program} {usage}");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// The arguments in `args` (`--flag V` or `--flag=V`): `--addr` as
+/// [`parse_server_args`] reads it, the thread count of `threads`
+/// (1 to 1024) and, for [`ThreadsFlag::Loops`], `--balance`. `Ok(None)`
+/// for `--help`.
+pub fn parse_per_core_args(
+    args: &[String],
+    threads: ThreadsFlag,
+) -> Result<Option<PerCoreArgs>, String> {
+    let (mut count, mut balance) = (DEFAULT_THREADS, Balance::ReusePort);
+    let mut rest = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) => (flag, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let is_threads = flag == threads.flag();
+        let is_balance = flag == "--balance" && threads == ThreadsFlag::Loops;
+        if !is_threads && !is_balance {
+            rest.push(arg.clone());
+            continue;
+        }
+        let value = match inline {
+            Some(value) => value,
+            None => args
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value"))?
+                .clone(),
+        };
+        if is_balance {
+            balance = value.parse()?;
+        } else {
+            count = value
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| format!("bad {flag} {value:?}: want 1 to 1024"))?;
+        }
+    }
+    Ok(parse_server_args(&rest)?.map(|addr| PerCoreArgs {
+        addr,
+        threads: count,
+        balance,
+    }))
 }
 
 /// The echo loop of the transport-style servers (`echo_tokio`,
@@ -714,5 +887,393 @@ pub mod http {
             assert!(progress.close);
             assert_eq!(out, BAD_REQUEST);
         }
+    }
+}
+
+/// The whole life of a tulip per-core bench server named `program`:
+/// parses `--addr`, `--loops N` and `--balance MODE`
+/// ([`per_core_args`]), starts a [`tulip::LoopGroup`] of N loops, and runs
+/// on every loop a server of `factory`'s protocol made by `create_server`
+/// with [`ServerOptions::reuse_port`](tulip::transport::ServerOptions::reuse_port)
+/// (a listener per loop) or
+/// [`ServerOptions::acceptor`](tulip::transport::ServerOptions::acceptor)
+/// (one shared [`BalancedAcceptor`](tulip::transport::BalancedAcceptor)).
+/// Once every loop serves, it announces the address.
+///
+/// SIGINT (the group's Ctrl-C handling) or SIGTERM (a handler on loop 0)
+/// stops the group; each loop then records its server's live connections
+/// and accepted total before closing the server and its connections, and
+/// the process prints them, in loop order, on one line before exiting 0:
+///
+/// ```text
+/// loads: 500/500 500/500
+/// ```
+pub fn serve_tulip_per_core<F>(
+    program: &'static str,
+    factory: F,
+) -> Result<(), Box<dyn std::error::Error>>
+where
+    F: tulip::transport::ProtocolFactory + Clone + Send + Sync,
+{
+    per_core::serve(per_core_args(program, ThreadsFlag::Loops), program, factory)
+}
+
+/// The machinery of [`serve_tulip_per_core`].
+mod per_core {
+    use std::error::Error;
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex, PoisonError, mpsc};
+    use std::time::Duration;
+
+    use tulip::transport::{BalancedAcceptor, LoopNetExt, ProtocolFactory, Server, ServerOptions};
+    use tulip::{GroupStop, Loop, LoopGroup};
+
+    use super::{Balance, PerCoreArgs, announce};
+
+    /// How long the loops may take to start serving.
+    const STARTUP: Duration = Duration::from_secs(10);
+
+    /// Each loop's (live, accepted) when its server closed.
+    type Loads = Arc<Mutex<Vec<Option<(usize, u64)>>>>;
+
+    /// How every loop listens.
+    #[derive(Clone)]
+    enum Listening {
+        /// Each loop binds this address with `SO_REUSEPORT`.
+        ReusePort(SocketAddr),
+        /// Each loop's server is a target of this acceptor.
+        Acceptor(BalancedAcceptor),
+    }
+
+    pub(super) fn serve<F>(
+        args: PerCoreArgs,
+        program: &'static str,
+        factory: F,
+    ) -> Result<(), Box<dyn Error>>
+    where
+        F: ProtocolFactory + Clone + Send + Sync,
+    {
+        let (listening, reservation, addr) = listen(&args)?;
+        let group = LoopGroup::builder()
+            .loops(args.threads)
+            .thread_name(program)
+            .build()?;
+        let loads: Loads = Arc::new(Mutex::new(vec![None; args.threads]));
+        let (ready_tx, ready_rx) = mpsc::channel::<Result<(), String>>();
+        let stop = group.stopper();
+        // The address is announced once every loop serves.
+        let threads = args.threads;
+        let announcer = std::thread::spawn(move || -> Result<(), String> {
+            for _ in 0..threads {
+                ready_rx
+                    .recv_timeout(STARTUP)
+                    .map_err(|e| format!("a loop did not start serving: {e}"))??;
+            }
+            drop(reservation);
+            announce(addr).map_err(|e| format!("stdout: {e}"))
+        });
+        let main_loads = loads.clone();
+        let results = group.run(move |lp, index| {
+            let (listening, factory) = (listening.clone(), factory.clone());
+            let (ready, loads, stop) = (ready_tx.clone(), main_loads.clone(), stop.clone());
+            async move { serve_loop(lp, index, listening, factory, ready, loads, stop).await }
+        })?;
+        let announced = announcer.join().map_err(|_| "the announcer panicked")?;
+        let loads = loads.lock().unwrap_or_else(PoisonError::into_inner);
+        let line: Vec<String> = loads
+            .iter()
+            .map(|l| {
+                l.map_or("-/-".into(), |(live, accepted)| {
+                    format!("{live}/{accepted}")
+                })
+            })
+            .collect();
+        println!("loads: {}", line.join(" "));
+        announced?;
+        for result in results {
+            match result {
+                Ok(Ok(())) | Err(tulip::Error::Cancelled | tulip::Error::Interrupted) => {}
+                Ok(Err(e)) => return Err(e.into()),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Binds what the loops share: the acceptor, or for reuse-port a
+    /// socket bound (not listening, so it never takes a connection) to
+    /// reserve the port when `--addr` asks for port 0; it is dropped once
+    /// every loop listens on that port.
+    fn listen(
+        args: &PerCoreArgs,
+    ) -> Result<(Listening, Option<rustix::fd::OwnedFd>, SocketAddr), Box<dyn Error>> {
+        let (host, port) = (args.addr.ip().to_string(), args.addr.port());
+        match args.balance {
+            Balance::Acceptor => {
+                let acceptor = tulip::run(async move {
+                    BalancedAcceptor::bind(&host, port, &ServerOptions::new()).await
+                })??;
+                let addr = acceptor.local_addr();
+                Ok((Listening::Acceptor(acceptor), None, addr))
+            }
+            Balance::ReusePort if port != 0 => {
+                Ok((Listening::ReusePort(args.addr), None, args.addr))
+            }
+            Balance::ReusePort => {
+                use rustix::net::{AddressFamily, SocketType, bind, getsockname, socket, sockopt};
+                let family = if args.addr.is_ipv4() {
+                    AddressFamily::INET
+                } else {
+                    AddressFamily::INET6
+                };
+                let socket = socket(family, SocketType::STREAM, None)?;
+                sockopt::set_socket_reuseport(&socket, true)?;
+                bind(&socket, &args.addr)?;
+                let bound = SocketAddr::try_from(getsockname(&socket)?)
+                    .map_err(|_| format!("{}: not an IP address", args.addr))?;
+                Ok((Listening::ReusePort(bound), Some(socket), bound))
+            }
+        }
+    }
+
+    /// One loop's life: its server, the SIGTERM handler on loop 0, then
+    /// serving until the group stops.
+    async fn serve_loop<F: ProtocolFactory>(
+        lp: Loop,
+        index: usize,
+        listening: Listening,
+        factory: F,
+        ready: mpsc::Sender<Result<(), String>>,
+        loads: Loads,
+        stop: GroupStop,
+    ) -> Result<(), tulip::transport::Error> {
+        let made = match listening {
+            Listening::ReusePort(addr) => {
+                let options = ServerOptions::new().reuse_port(true);
+                lp.create_server(
+                    factory,
+                    addr.ip().to_string().as_str(),
+                    addr.port(),
+                    options,
+                )
+                .await
+            }
+            Listening::Acceptor(acceptor) => {
+                let options = ServerOptions::new().acceptor(acceptor);
+                lp.create_server(factory, "", 0, options).await
+            }
+        };
+        let server = match made {
+            Ok(server) => server,
+            Err(e) => {
+                let _ = ready.send(Err(format!("loop {index}: {e}")));
+                return Err(e);
+            }
+        };
+        let _record = Record {
+            server: server.clone(),
+            index,
+            loads,
+        };
+        if index == 0 {
+            lp.add_signal_handler(tulip::signal::SIGTERM, move || stop.stop())?;
+        }
+        let _ = ready.send(Ok(()));
+        server.serve_forever().await
+    }
+
+    /// Records its loop's server's loads, then closes it and its
+    /// connections, when the loop's main task ends (cancelled, mostly).
+    struct Record {
+        server: Server,
+        index: usize,
+        loads: Loads,
+    }
+
+    impl Drop for Record {
+        fn drop(&mut self) {
+            let load = (self.server.live_connections(), self.server.accepted_total());
+            let mut loads = self.loads.lock().unwrap_or_else(PoisonError::into_inner);
+            loads[self.index] = Some(load);
+            drop(loads);
+            self.server.close();
+            self.server.abort_clients();
+        }
+    }
+}
+
+/// tulip's HTTP/1.1 "Hello, World!" protocol (the Protocol API), shared by
+/// the per-core server `http_per_core`: keep-alive, pipelining, requests
+/// parsed by [`http::respond_all`]; a malformed request is answered `400`
+/// and the connection closed.
+pub mod http_protocol {
+    use tulip::prelude::*;
+    use tulip::transport::Error;
+
+    use super::http::respond_all;
+
+    /// One HTTP connection.
+    #[derive(Default)]
+    pub struct Hello {
+        transport: Option<Transport>,
+        /// The start of a request that has not arrived whole.
+        pending: Vec<u8>,
+        /// Responses to write, reused across requests.
+        out: Vec<u8>,
+    }
+
+    impl BaseProtocol for Hello {
+        fn connection_lost(&mut self, _exc: Option<Error>) {
+            self.transport = None;
+        }
+    }
+
+    impl Protocol for Hello {
+        fn connection_made(&mut self, transport: Transport) {
+            self.transport = Some(transport);
+        }
+
+        fn data_received(&mut self, data: &[u8]) {
+            let Some(t) = self.transport.clone() else {
+                return;
+            };
+            self.out.clear();
+            let progress = if self.pending.is_empty() {
+                let p = respond_all(data, &mut self.out);
+                self.pending.extend_from_slice(&data[p.consumed..]);
+                p
+            } else {
+                self.pending.extend_from_slice(data);
+                let p = respond_all(&self.pending, &mut self.out);
+                self.pending.drain(..p.consumed);
+                p
+            };
+            if !self.out.is_empty() {
+                let _ = t.write(&self.out);
+            }
+            if progress.close {
+                self.pending = Vec::new();
+                t.close();
+            }
+        }
+    }
+}
+
+/// The connection handlers of the tokio peers, written once so that the
+/// current-thread and the multi-threaded servers of a family run the same
+/// code (`echo_net_tokio` / `echo_mt_tokio`, `http_hello_tokio` /
+/// `http_hello_mt_tokio`).
+pub mod tokio_peers {
+    use std::io;
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+
+    use super::http;
+
+    /// The size of each echo connection's buffer.
+    pub const ECHO_BUF_SIZE: usize = 16 * 1024;
+
+    /// How much each read may add to an HTTP connection's buffer.
+    pub const HTTP_READ_SIZE: usize = 4 * 1024;
+
+    /// How long a closing HTTP connection keeps reading (and discarding)
+    /// what the client still sends, so that its last response is not lost
+    /// to a reset.
+    pub const LINGER: Duration = Duration::from_secs(1);
+
+    /// Echoes what `stream` receives into its own 16 KiB buffer, `read`
+    /// then `write_all`, until its EOF, then shuts down writing.
+    pub async fn echo(mut stream: TcpStream) -> io::Result<()> {
+        let mut buf = vec![0; ECHO_BUF_SIZE].into_boxed_slice();
+        while let n @ 1.. = stream.read(&mut buf).await? {
+            stream.write_all(&buf[..n]).await?;
+        }
+        stream.shutdown().await
+    }
+
+    /// Answers HTTP/1.1 requests ([`http::respond_all`]) until the client
+    /// closes, a request asks to close, or a request is malformed; a
+    /// closing connection shuts down writing and drains the client for at
+    /// most [`LINGER`].
+    pub async fn http_hello(mut stream: TcpStream) -> io::Result<()> {
+        let mut received: Vec<u8> = Vec::new();
+        let mut out: Vec<u8> = Vec::new();
+        loop {
+            received.reserve(HTTP_READ_SIZE);
+            if stream.read_buf(&mut received).await? == 0 {
+                return Ok(()); // the client closed (perhaps mid-request)
+            }
+            let progress = http::respond_all(&received, &mut out);
+            received.drain(..progress.consumed);
+            stream.write_all(&out).await?;
+            out.clear();
+            if progress.close {
+                break;
+            }
+        }
+        stream.shutdown().await?;
+        let mut sink = [0; 1024];
+        let _ = tokio::time::timeout(LINGER, async {
+            while stream.read(&mut sink).await? > 0 {}
+            Ok::<(), io::Error>(())
+        })
+        .await;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod per_core_tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<String> {
+        line.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn loops_and_balance() {
+        let parsed = parse_per_core_args(
+            &args("--loops 4 --addr 127.0.0.1:8080 --balance=acceptor"),
+            ThreadsFlag::Loops,
+        );
+        assert_eq!(
+            parsed,
+            Ok(Some(PerCoreArgs {
+                addr: "127.0.0.1:8080".parse().expect("an address"),
+                threads: 4,
+                balance: Balance::Acceptor,
+            }))
+        );
+        let defaults = parse_per_core_args(&[], ThreadsFlag::Loops).expect("valid");
+        assert_eq!(
+            defaults.map(|a| (a.threads, a.balance)),
+            Some((DEFAULT_THREADS, Balance::ReusePort))
+        );
+        assert_eq!(
+            parse_per_core_args(&args("--help"), ThreadsFlag::Loops),
+            Ok(None)
+        );
+    }
+
+    #[test]
+    fn workers_take_no_balance() {
+        let parsed = parse_per_core_args(&args("--workers=3"), ThreadsFlag::Workers);
+        assert_eq!(parsed.map(|a| a.map(|a| a.threads)), Ok(Some(3)));
+        for bad in [
+            "--workers 2 --balance acceptor",
+            "--workers 0",
+            "--workers many",
+            "--loops 2",
+        ] {
+            assert!(
+                parse_per_core_args(&args(bad), ThreadsFlag::Workers).is_err(),
+                "{bad}"
+            );
+        }
+        let err = parse_per_core_args(&args("--balance hash"), ThreadsFlag::Loops);
+        assert!(err.is_err_and(|e| e.contains("hash")));
+        assert!(parse_per_core_args(&args("--loops"), ThreadsFlag::Loops).is_err());
     }
 }

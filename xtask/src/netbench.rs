@@ -24,12 +24,21 @@
 //!   under `strace -c -f` (when strace is present), split pinning;
 //! - memory: the server's `VmRSS` before and after a `loadgen --idle` opens
 //!   5,000 connections (each served one byte), per connection.
+//! - per-core (the `per_core_*` loads): the two-thread servers, tulip's
+//!   `--loops 2` in both listening modes (`--balance reuse-port|acceptor`)
+//!   and tokio's `--workers 2` peers, unpinned (they need both cores, which
+//!   the client shares), echo 50 x 1 KiB and HTTP with 50 connections; then
+//!   a projection of their CPU per op to 16 cores, and the balance runs
+//!   (1,000 held connections from 4 client threads, each loop's share read
+//!   from the server's `loads:` line), in `netbench/per_core.rs`.
 //!
 //! `TULIP_NETBENCH_SECS` sets the measured seconds of each run (default 3;
 //! plus 1 s of warm-up for loadgen). FILTER keeps the runs whose label
 //! contains it: labels are `echo_1x64B/split echo_tokio`,
 //! `syscalls/http_50conns http_hello_tokio`, `http2_10x5streams/same
-//! axum_hello`, `memory echo_smol` (so `net/axum` runs the axum family).
+//! axum_hello`, `memory echo_smol`, `balance/per_core_1000conns
+//! echo_per_core:acceptor` (so `net/axum` runs the axum family, and
+//! `net/per_core` every per-core run).
 //!
 //! Linux only: it reads `/proc` and pins with `taskset`.
 
@@ -79,8 +88,16 @@ const TLS_ECHO: &[Kind] = &[Kind::TlsEcho];
 /// One server binary: a row of every table.
 #[derive(Debug)]
 struct Server {
+    /// The row's name in labels and tables: the binary's, or with the
+    /// per-core servers' balancing mode (`echo_per_core:acceptor`).
+    name: &'static str,
     /// The binary's name in `tulip-benches`.
     bin: &'static str,
+    /// Arguments after `--addr` (`--loops 2 --balance acceptor`).
+    args: &'static [&'static str],
+    /// Threads serving: 1, or the loops / workers of a per-core server,
+    /// which serves the per-core loads only.
+    threads: usize,
     /// `tulip`, `tokio` or `smol`.
     runtime: &'static str,
     /// The loads it serves: each workload of one of these kinds runs it.
@@ -105,7 +122,54 @@ const SERVERS: &[Server] = &[
     server("axum_hello_tokio", "tokio", HTTP1_AND_2, "axum"),
     server("echo_tls", "tulip", TLS_ECHO, "tls"),
     server("echo_tls_tokio", "tokio", TLS_ECHO, "tls"),
+    // Two threads: tulip's loop per core in both listening modes, tokio's
+    // multi-threaded scheduler with two workers.
+    per_core_server(
+        "echo_per_core:reuse-port",
+        "echo_per_core",
+        LOOPS_REUSE_PORT,
+        "tulip",
+        ECHO,
+    ),
+    per_core_server(
+        "echo_per_core:acceptor",
+        "echo_per_core",
+        LOOPS_ACCEPTOR,
+        "tulip",
+        ECHO,
+    ),
+    per_core_server("echo_mt_tokio", "echo_mt_tokio", WORKERS, "tokio", ECHO),
+    per_core_server(
+        "http_per_core:reuse-port",
+        "http_per_core",
+        LOOPS_REUSE_PORT,
+        "tulip",
+        HTTP1,
+    ),
+    per_core_server(
+        "http_per_core:acceptor",
+        "http_per_core",
+        LOOPS_ACCEPTOR,
+        "tulip",
+        HTTP1,
+    ),
+    per_core_server(
+        "http_hello_mt_tokio",
+        "http_hello_mt_tokio",
+        WORKERS,
+        "tokio",
+        HTTP1,
+    ),
 ];
+
+/// The threads of the per-core rows: the two cores of the bench machine.
+const PER_CORE_THREADS: usize = 2;
+/// The arguments of a per-core tulip server, one listener per loop.
+const LOOPS_REUSE_PORT: &[&str] = &["--loops", "2", "--balance", "reuse-port"];
+/// The arguments of a per-core tulip server with the balanced acceptor.
+const LOOPS_ACCEPTOR: &[&str] = &["--loops", "2", "--balance", "acceptor"];
+/// The arguments of a tokio multi-threaded peer.
+const WORKERS: &[&str] = &["--workers", "2"];
 
 /// A row of [`SERVERS`].
 const fn server(
@@ -115,7 +179,34 @@ const fn server(
     family: &'static str,
 ) -> Server {
     Server {
+        name: bin,
         bin,
+        args: &[],
+        threads: 1,
+        runtime,
+        serves,
+        family,
+    }
+}
+
+/// A per-core row of [`SERVERS`]: [`PER_CORE_THREADS`] threads, family
+/// `per-core-echo` or `per-core-http` by what it serves.
+const fn per_core_server(
+    name: &'static str,
+    bin: &'static str,
+    args: &'static [&'static str],
+    runtime: &'static str,
+    serves: &'static [Kind],
+) -> Server {
+    let family = match serves[0] {
+        Kind::Http => "per-core-http",
+        _ => "per-core-echo",
+    };
+    Server {
+        name,
+        bin,
+        args,
+        threads: PER_CORE_THREADS,
         runtime,
         serves,
         family,
@@ -126,6 +217,12 @@ impl Server {
     /// Whether loads of `kind` run against this server.
     fn serves(&self, kind: Kind) -> bool {
         self.serves.contains(&kind)
+    }
+
+    /// Whether `workload` runs against this server: its kind, and the
+    /// per-core loads for the per-core servers only.
+    fn runs(&self, workload: &Workload) -> bool {
+        self.serves(workload.kind) && (self.threads > 1) == workload.per_core
     }
 }
 
@@ -139,6 +236,8 @@ struct Workload {
     size: usize,
     /// Concurrent streams per connection for h2load (1 elsewhere).
     streams: usize,
+    /// A load of the per-core servers (two threads), run unpinned.
+    per_core: bool,
 }
 
 /// The loads, in table order.
@@ -149,6 +248,8 @@ const WORKLOADS: &[Workload] = &[
     h2_workload("http2_10x5streams", 10, 5),
     workload("tls_echo_1x64B", Kind::TlsEcho, 1, 64),
     workload("tls_echo_50x1KiB", Kind::TlsEcho, 50, 1024),
+    per_core_workload("per_core_echo_50x1KiB", Kind::Echo, 50, 1024),
+    per_core_workload("per_core_http_50conns", Kind::Http, 50, 0),
 ];
 
 /// A row of [`WORKLOADS`].
@@ -159,6 +260,15 @@ const fn workload(name: &'static str, kind: Kind, conns: usize, size: usize) -> 
         conns,
         size,
         streams: 1,
+        per_core: false,
+    }
+}
+
+/// A per-core row of [`WORKLOADS`].
+const fn per_core_workload(name: &'static str, kind: Kind, conns: usize, size: usize) -> Workload {
+    Workload {
+        per_core: true,
+        ..workload(name, kind, conns, size)
     }
 }
 
@@ -171,6 +281,7 @@ const fn h2_workload(name: &'static str, conns: usize, streams: usize) -> Worklo
         conns,
         size: 0,
         streams,
+        per_core: false,
     }
 }
 
@@ -182,6 +293,9 @@ struct Pinning(&'static str, Option<(usize, usize)>);
 const SPLIT: Pinning = Pinning("split", Some((0, 1)));
 /// Server and client on core 0.
 const SAME: Pinning = Pinning("same", Some((0, 0)));
+/// No pinning: the pinning of the per-core loads, whose server needs both
+/// cores (on a 2-core machine the same as pinning everything to both).
+const UNPINNED: Pinning = Pinning("unpinned", None);
 
 /// Warm-up seconds of each loadgen run (wrk and h2load have none: their
 /// requests are counted from the start, as the server's CPU time is).
@@ -240,11 +354,17 @@ pub fn run(filter: Option<&str>) -> Result<(), String> {
         let serving: Vec<&Server> = servers
             .iter()
             .copied()
-            .filter(|s| s.serves(workload.kind))
+            .filter(|s| s.runs(workload))
             .collect();
-        for &pinning in &env.pinnings {
+        let unpinned = [UNPINNED];
+        let pinnings = if workload.per_core {
+            &unpinned[..]
+        } else {
+            &env.pinnings
+        };
+        for &pinning in pinnings {
             for &server in &serving {
-                let label = format!("{}/{} {}", workload.name, pinning.0, server.bin);
+                let label = format!("{}/{} {}", workload.name, pinning.0, server.name);
                 if wanted(&label) {
                     let outcome = throughput(&env, server, workload, pinning);
                     report(&label, &outcome);
@@ -253,22 +373,33 @@ pub fn run(filter: Option<&str>) -> Result<(), String> {
             }
         }
         for &server in serving.iter().filter(|_| env.strace) {
-            let label = format!("syscalls/{} {}", workload.name, server.bin);
+            let label = format!("syscalls/{} {}", workload.name, server.name);
             if wanted(&label) {
                 let outcome = syscalls(&env, server, workload);
                 report(&label, &outcome);
                 results
                     .syscalls
-                    .push(((workload.name, server.bin), outcome));
+                    .push(((workload.name, server.name), outcome));
             }
         }
     }
-    for &server in servers.iter().filter(|s| s.serves(Kind::Echo)) {
-        let label = format!("memory {}", server.bin);
+    for &server in servers
+        .iter()
+        .filter(|s| s.serves(Kind::Echo) && s.threads == 1)
+    {
+        let label = format!("memory {}", server.name);
         if wanted(&label) {
             let outcome = memory(&env, server);
             report(&label, &outcome);
             results.memory.push((server, outcome));
+        }
+    }
+    for &server in servers.iter().filter(|s| per_core::balanced(s)) {
+        let label = format!("balance/{} {}", per_core::BALANCE_LOAD, server.name);
+        if wanted(&label) {
+            let outcome = per_core::balance(&env, server);
+            report(&label, &outcome);
+            results.balance.push((server, outcome));
         }
     }
     if results.is_empty() {
@@ -606,11 +737,12 @@ fn start(
 ) -> Result<Running, String> {
     let mut command = env.command(prefix, core, &env.bins.join(server.bin));
     command.args(["--addr", "127.0.0.1:0"]);
+    command.args(server.args);
     command.args(tls::server_args(&env.bins, server.serves(Kind::TlsEcho))?);
     let mut proc = Proc::spawn(command, false)?;
     let addr = proc
         .expect("listening on ", STARTUP)
-        .map_err(|e| format!("{}: {e}", server.bin))?;
+        .map_err(|e| format!("{}: {e}", server.name))?;
     Ok(Running { proc, addr })
 }
 
@@ -809,7 +941,7 @@ impl std::fmt::Display for Syscalls {
 fn syscalls(env: &Env, server: &Server, workload: &Workload) -> Result<Syscalls, String> {
     let dir = target_dir().join("netbench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let file = dir.join(format!("strace-{}-{}.txt", workload.name, server.bin));
+    let file = dir.join(format!("strace-{}-{}.txt", workload.name, server.name));
     let _ = std::fs::remove_file(&file);
     let prefix: Vec<OsString> = vec![
         "strace".into(),
@@ -819,7 +951,8 @@ fn syscalls(env: &Env, server: &Server, workload: &Workload) -> Result<Syscalls,
         file.clone().into(),
         "--".into(),
     ];
-    let (server_core, client_core) = SPLIT.1.unzip();
+    let pinning = if workload.per_core { UNPINNED } else { SPLIT };
+    let (server_core, client_core) = pinning.1.unzip();
     let mut running = start(env, server, &prefix, server_core)?;
     running.proc.target =
         Some(child_of(running.proc.child.id()).ok_or("strace started no server")?);
@@ -924,151 +1057,12 @@ struct Results<'a> {
     runs: Vec<(RunKey<'a>, Outcome<Throughput>)>,
     syscalls: Vec<(SyscallKey, Outcome<Syscalls>)>,
     memory: Vec<(&'a Server, Outcome<Memory>)>,
-}
-
-impl Results<'_> {
-    fn is_empty(&self) -> bool {
-        self.runs.is_empty() && self.syscalls.is_empty() && self.memory.is_empty()
-    }
-
-    fn failures(&self) -> usize {
-        self.runs.iter().filter(|(_, r)| r.is_err()).count()
-            + self.syscalls.iter().filter(|(_, r)| r.is_err()).count()
-            + self.memory.iter().filter(|(_, r)| r.is_err()).count()
-    }
-
-    /// The markdown tables and their notes.
-    fn tables(&self, env: &Env) -> String {
-        let mut out = String::new();
-        if !self.runs.is_empty() || !self.syscalls.is_empty() {
-            out.push_str(&self.throughput_table(env));
-        }
-        if !self.memory.is_empty() {
-            out.push('\n');
-            out.push_str(&self.memory_table());
-        }
-        out
-    }
-
-    fn throughput_table(&self, env: &Env) -> String {
-        let mut out = String::from(
-            "| benchmark | server | ops/s | tulip/tokio ops/s | server CPU µs/op | tulip/tokio CPU | p99 µs | syscalls/op |\n\
-             | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
-        );
-        let syscalls = |workload: &str, bin: &str| {
-            self.syscalls
-                .iter()
-                .find(|(key, _)| *key == (workload, bin))
-                .map_or("–".to_string(), |(_, r)| match r {
-                    Ok(s) => format!("{:.2}", s.per_op(s.total)),
-                    Err(_) => "failed".into(),
-                })
-        };
-        for ((workload, pinning, server), outcome) in &self.runs {
-            let name = format!("{}/{pinning}", workload.name);
-            let peer = (server.runtime == "tulip")
-                .then(|| {
-                    self.runs.iter().find(|((w, p, s), _)| {
-                        w.name == workload.name
-                            && p == pinning
-                            && s.family == server.family
-                            && s.runtime == "tokio"
-                    })
-                })
-                .flatten()
-                .and_then(|(_, r)| r.as_ref().ok());
-            let cells = match outcome {
-                Ok(t) => {
-                    let ratio = |f: fn(&Throughput) -> f64| {
-                        peer.map_or("–".into(), |p| format!("{:.2}", f(t) / f(p)))
-                    };
-                    format!(
-                        "{:.0} | {} | {} | {} | {}",
-                        t.load.rps,
-                        ratio(|t| t.load.rps),
-                        fmt_ns(t.cpu_us_per_op()),
-                        ratio(Throughput::cpu_us_per_op),
-                        t.load.p99_us.map_or("–".into(), fmt_ns),
-                    )
-                }
-                Err(_) => "failed | – | – | – | –".into(),
-            };
-            out.push_str(&format!(
-                "| {name} | {} | {cells} | {} |\n",
-                server.bin,
-                syscalls(workload.name, server.bin)
-            ));
-        }
-        for ((workload, bin), _) in &self.syscalls {
-            if !self
-                .runs
-                .iter()
-                .any(|((w, _, s), _)| w.name == *workload && s.bin == *bin)
-            {
-                out.push_str(&format!(
-                    "| {workload} | {bin} | – | – | – | – | – | {} |\n",
-                    syscalls(workload, bin)
-                ));
-            }
-        }
-        let (warmup, secs) = (WARMUP_SECS, env.secs);
-        out.push_str(&format!(
-            "\nops = round trips (echo: loadgen, {secs} s after {warmup} s warm-up) or requests (http: wrk -t1, {secs} s; http2: h2load -t1, {secs} s); \
-             split = server on core 0, client on core 1; same = both on core 0.\n\
-             server CPU = utime + stime from /proc/PID/stat ({} ms ticks) over every op of the run, warm-up included.\n\
-             tulip/tokio: ops/s > 1.00 means tulip serves more; CPU < 1.00 means tulip spends less per op.\n",
-            1000.0 / env.clock_ticks
-        ));
-        if !self.syscalls.is_empty() {
-            out.push_str(&format!(
-                "syscalls/op: strace -c -f of the server over a separate {STRACE_SECS} s split run (startup and connection setup included):\n"
-            ));
-            for ((workload, bin), outcome) in &self.syscalls {
-                match outcome {
-                    Ok(s) => out.push_str(&format!("  {workload} {bin}: {s}\n")),
-                    Err(e) => out.push_str(&format!("  {workload} {bin}: failed: {e}\n")),
-                }
-            }
-        }
-        out
-    }
-
-    fn memory_table(&self) -> String {
-        let mut out = format!(
-            "| memory | server | RSS before KiB | RSS with {IDLE_CONNS} idle KiB | bytes/idle conn | goal < {MEMORY_GOAL:.0} B |\n\
-             | --- | --- | ---: | ---: | ---: | :---: |\n"
-        );
-        for (server, outcome) in &self.memory {
-            let cells = match outcome {
-                Ok(m) => {
-                    let met = if m.bytes_per_conn() < MEMORY_GOAL {
-                        "yes"
-                    } else {
-                        "no"
-                    };
-                    format!(
-                        "{} | {} | {:.0} | {met}",
-                        m.before_kib,
-                        m.after_kib,
-                        m.bytes_per_conn()
-                    )
-                }
-                Err(_) => "failed | – | – | –".into(),
-            };
-            out.push_str(&format!(
-                "| idle_{IDLE_CONNS} | {} | {cells} |\n",
-                server.bin
-            ));
-        }
-        out.push_str(
-            "\nbytes/idle conn = (VmRSS after - VmRSS before) / connections; each connection \
-             was served one byte before the measurement.\n",
-        );
-        out
-    }
+    balance: Vec<(&'a Server, Outcome<per_core::Balance>)>,
 }
 
 mod h2load;
+mod per_core;
+mod tables;
 #[cfg(test)]
 mod tests;
 mod tls;

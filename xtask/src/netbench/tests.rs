@@ -164,6 +164,7 @@ fn the_http2_rows_compare_axum_hello_with_its_tokio_peer() {
         ],
         syscalls: Vec::new(),
         memory: Vec::new(),
+        balance: Vec::new(),
     };
     let table = results.tables(&test_env());
     assert!(
@@ -208,6 +209,7 @@ fn the_table_compares_tulip_with_tokio_of_its_family() {
                 after_kib: 6000,
             }),
         )],
+        balance: Vec::new(),
     };
     let table = results.tables(&env);
     assert!(
@@ -229,4 +231,99 @@ fn the_table_compares_tulip_with_tokio_of_its_family() {
         "{table}"
     );
     assert_eq!(results.failures(), 1);
+}
+
+#[test]
+fn per_core_servers_run_the_per_core_loads_only() {
+    for server in SERVERS {
+        for workload in WORKLOADS.iter().filter(|w| server.runs(w)) {
+            assert_eq!(workload.per_core, server.threads > 1, "{}", server.name);
+        }
+    }
+    let names: Vec<&str> = SERVERS
+        .iter()
+        .filter(|s| per_core::balanced(s))
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["echo_per_core:reuse-port", "echo_per_core:acceptor"]
+    );
+    let peer = SERVERS
+        .iter()
+        .find(|s| s.family == "per-core-http" && s.runtime == "tokio");
+    assert_eq!(
+        peer.map(|s| (s.bin, s.args)),
+        Some(("http_hello_mt_tokio", WORKERS))
+    );
+}
+
+#[test]
+fn loads_lines() {
+    let balance = per_core::parse_loads("loads: 520/531 480/490").expect("valid");
+    assert_eq!(balance.loops, [(520, 531), (480, 490)]);
+    assert_eq!(
+        balance.to_string(),
+        "shares 52.0% / 48.0% (worst 4.0% from the mean)"
+    );
+    for bad in ["loads:", "loads: 1/x", "loads: 3", "live: 1/1"] {
+        assert!(per_core::parse_loads(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn the_per_core_tables() {
+    let w = WORKLOADS
+        .iter()
+        .find(|w| w.per_core && w.kind == Kind::Echo)
+        .expect("a per-core echo load");
+    let results = Results {
+        runs: vec![
+            (
+                (w, "unpinned", by_name("echo_per_core:acceptor")),
+                measured(110_000.0, 440_000, 2.2, None),
+            ),
+            (
+                (w, "unpinned", by_name("echo_mt_tokio")),
+                measured(100_000.0, 400_000, 4.0, None),
+            ),
+        ],
+        syscalls: Vec::new(),
+        memory: Vec::new(),
+        balance: vec![
+            (
+                by_name("echo_per_core:acceptor"),
+                per_core::parse_loads("loads: 500/500 500/500"),
+            ),
+            (
+                by_name("echo_per_core:reuse-port"),
+                per_core::parse_loads("loads: 620/620 380/380"),
+            ),
+        ],
+    };
+    let table = results.tables(&test_env());
+    assert!(
+        table.contains("| per_core_echo_50x1KiB/unpinned | echo_per_core:acceptor | 110000 | 1.10 | 5.00 | 0.50 | – | – |"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "| per_core_echo_50x1KiB | echo_per_core:acceptor | 5.00 | 200000 | 3200000 |"
+        ),
+        "{table}"
+    );
+    assert!(
+        table.contains("| per_core_1000conns | echo_per_core:acceptor | 500/500 500/500 | 50.0% / 50.0% | 0.0% | yes |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| per_core_1000conns | echo_per_core:reuse-port | 620/620 380/380 | 62.0% / 38.0% | 24.0% | no |"),
+        "{table}"
+    );
+    assert_eq!(results.failures(), 0);
+}
+
+/// The row of [`SERVERS`] named `name`.
+fn by_name(name: &str) -> &'static Server {
+    SERVERS.iter().find(|s| s.name == name).expect("a server")
 }
