@@ -35,6 +35,9 @@
 //! | `tls_echo_server_streams`, `tls_echo_client_streams` | The TCP echo server and client using streams, over TLS (`ssl=`) |
 //! | `net_echo` | A tour of `tulip::net`: a `TcpListener` accept loop, a task per client, `split` and `into_split` halves, `tulip::io::copy` |
 //! | `axum_app` | Not in asyncio's docs: an axum Router (JSON routes, a path parameter, shared state) served by `tulip::hyper::serve`, graceful Ctrl-C |
+//! | `echo_per_core` | Not in asyncio's docs: a protocol echo server on every loop of a `LoopGroup`, sharing the port by `reuse_port` or a `BalancedAcceptor` (`--balance`); Ctrl-C stops the group |
+//! | `http_per_core` | Not in asyncio's docs: a streams HTTP hello server on every loop (both listening modes) |
+//! | `fan_out` | Not in asyncio's docs: one loop hands jobs to the others over `tulip::channel` (workers started with `RemoteLoop::spawn`) and gathers the answers |
 //! | `hyper_server` | Not in asyncio's docs: hyper's hello `service_fn` on `tulip::hyper::serve_hyper`, HTTP/1.1 and HTTP/2 (prior knowledge) on one port, HTTPS with ALPN (`TlsListener`) on another; graceful Ctrl-C |
 //! | `hyper_client` | Not in asyncio's docs: GET over http and https with `tulip::hyper::Client` (HTTP/1.1 pooling, HTTP/2 by ALPN) |
 //! | `websocket_echo` | A WebSocket echo server and client on `tulip::net` (async-tungstenite over futures-io; server, client, or both) |
@@ -46,8 +49,8 @@
 //! `tests/examples_output.rs` runs every binary and checks its output;
 //! `tests/examples_network.rs`, `tests/examples_streams.rs`,
 //! `tests/examples_tls.rs`, `tests/examples_net.rs`,
-//! `tests/examples_axum_app.rs`, `tests/examples_hyper_server.rs` and
-//! `tests/examples_hyper_client.rs` run the networking ones against each
+//! `tests/examples_axum_app.rs`, `tests/examples_hyper_server.rs`,
+//! `tests/examples_hyper_client.rs` and `tests/examples_per_core.rs` run the networking ones against each
 //! other and against real clients and servers (plain `std::net` peers,
 //! curl, Python's standard library) over loopback. This library names the
 //! environment variables through which the tests steer the binaries.
