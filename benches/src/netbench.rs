@@ -1103,7 +1103,8 @@ mod per_core {
 }
 
 /// tulip's HTTP/1.1 "Hello, World!" protocol (the Protocol API), shared by
-/// the per-core server `http_per_core`: keep-alive, pipelining, requests
+/// the single-loop server `http_hello` and the per-core server
+/// `http_group`: keep-alive, pipelining, requests
 /// parsed by [`http::respond_all`]; a malformed request is answered `400`
 /// and the connection closed.
 pub mod http_protocol {

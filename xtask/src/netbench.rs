@@ -37,7 +37,7 @@
 //! contains it: labels are `echo_1x64B/split echo_tokio`,
 //! `syscalls/http_50conns http_hello_tokio`, `http2_10x5streams/same
 //! axum_hello`, `memory echo_smol`, `balance/per_core_1000conns
-//! echo_per_core:acceptor` (so `net/axum` runs the axum family, and
+//! echo_group:acceptor` (so `net/axum` runs the axum family, and
 //! `net/per_core` every per-core run).
 //!
 //! Linux only: it reads `/proc` and pins with `taskset`.
@@ -89,7 +89,7 @@ const TLS_ECHO: &[Kind] = &[Kind::TlsEcho];
 #[derive(Debug)]
 struct Server {
     /// The row's name in labels and tables: the binary's, or with the
-    /// per-core servers' balancing mode (`echo_per_core:acceptor`).
+    /// per-core servers' balancing mode (`echo_group:acceptor`).
     name: &'static str,
     /// The binary's name in `tulip-benches`.
     bin: &'static str,
@@ -125,30 +125,30 @@ const SERVERS: &[Server] = &[
     // Two threads: tulip's loop per core in both listening modes, tokio's
     // multi-threaded scheduler with two workers.
     per_core_server(
-        "echo_per_core:reuse-port",
-        "echo_per_core",
+        "echo_group:reuse-port",
+        "echo_group",
         LOOPS_REUSE_PORT,
         "tulip",
         ECHO,
     ),
     per_core_server(
-        "echo_per_core:acceptor",
-        "echo_per_core",
+        "echo_group:acceptor",
+        "echo_group",
         LOOPS_ACCEPTOR,
         "tulip",
         ECHO,
     ),
     per_core_server("echo_mt_tokio", "echo_mt_tokio", WORKERS, "tokio", ECHO),
     per_core_server(
-        "http_per_core:reuse-port",
-        "http_per_core",
+        "http_group:reuse-port",
+        "http_group",
         LOOPS_REUSE_PORT,
         "tulip",
         HTTP1,
     ),
     per_core_server(
-        "http_per_core:acceptor",
-        "http_per_core",
+        "http_group:acceptor",
+        "http_group",
         LOOPS_ACCEPTOR,
         "tulip",
         HTTP1,

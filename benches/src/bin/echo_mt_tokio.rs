@@ -1,6 +1,6 @@
 //! The poll-based socket echo server of the network benches on tokio's
 //! multi-threaded runtime (`--workers N`, default 2): the peer of tulip's
-//! `echo_per_core` (a loop per core). The program is `echo_net_tokio`'s
+//! `echo_group` (a loop per core). The program is `echo_net_tokio`'s
 //! ([`tokio_peers::echo`]): a task per connection, each with its own
 //! 16 KiB buffer, `read` into it and `write_all` back what came, until the
 //! client's EOF, then `shutdown` of the write side; here tokio's

@@ -14,24 +14,9 @@
 //! echo_net_tokio [--addr HOST:PORT]   # prints `listening on HOST:PORT`
 //! ```
 
-use std::io;
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tulip_benches::netbench::serve_tokio;
+use tulip_benches::netbench::tokio_peers::echo;
 
-/// The size of each connection's buffer.
-const BUF_SIZE: usize = 16 * 1024;
-
-fn main() -> io::Result<()> {
+fn main() -> std::io::Result<()> {
     serve_tokio("echo_net_tokio", echo)
-}
-
-/// Echoes what `stream` receives until its EOF, then shuts down writing.
-async fn echo(mut stream: TcpStream) -> io::Result<()> {
-    let mut buf = vec![0; BUF_SIZE].into_boxed_slice();
-    while let n @ 1.. = stream.read(&mut buf).await? {
-        stream.write_all(&buf[..n]).await?;
-    }
-    stream.shutdown().await
 }

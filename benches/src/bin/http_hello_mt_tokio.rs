@@ -1,6 +1,6 @@
 //! The HTTP/1.1 "Hello, World!" server of the network benches on tokio's
 //! multi-threaded runtime (`--workers N`, default 2): the peer of tulip's
-//! `http_per_core` (a loop per core). The program is `http_hello_tokio`'s
+//! `http_group` (a loop per core). The program is `http_hello_tokio`'s
 //! ([`tokio_peers::http_hello`]): keep-alive, pipelining, requests parsed
 //! by `tulip_benches::netbench::http`, a malformed request answered `400`
 //! and the connection closed; tokio's work-stealing scheduler spreads the

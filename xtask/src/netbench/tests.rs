@@ -245,10 +245,7 @@ fn per_core_servers_run_the_per_core_loads_only() {
         .filter(|s| per_core::balanced(s))
         .map(|s| s.name)
         .collect();
-    assert_eq!(
-        names,
-        ["echo_per_core:reuse-port", "echo_per_core:acceptor"]
-    );
+    assert_eq!(names, ["echo_group:reuse-port", "echo_group:acceptor"]);
     let peer = SERVERS
         .iter()
         .find(|s| s.family == "per-core-http" && s.runtime == "tokio");
@@ -280,7 +277,7 @@ fn the_per_core_tables() {
     let results = Results {
         runs: vec![
             (
-                (w, "unpinned", by_name("echo_per_core:acceptor")),
+                (w, "unpinned", by_name("echo_group:acceptor")),
                 measured(110_000.0, 440_000, 2.2, None),
             ),
             (
@@ -292,32 +289,30 @@ fn the_per_core_tables() {
         memory: Vec::new(),
         balance: vec![
             (
-                by_name("echo_per_core:acceptor"),
+                by_name("echo_group:acceptor"),
                 per_core::parse_loads("loads: 500/500 500/500"),
             ),
             (
-                by_name("echo_per_core:reuse-port"),
+                by_name("echo_group:reuse-port"),
                 per_core::parse_loads("loads: 620/620 380/380"),
             ),
         ],
     };
     let table = results.tables(&test_env());
     assert!(
-        table.contains("| per_core_echo_50x1KiB/unpinned | echo_per_core:acceptor | 110000 | 1.10 | 5.00 | 0.50 | – | – |"),
+        table.contains("| per_core_echo_50x1KiB/unpinned | echo_group:acceptor | 110000 | 1.10 | 5.00 | 0.50 | – | – |"),
         "{table}"
     );
     assert!(
-        table.contains(
-            "| per_core_echo_50x1KiB | echo_per_core:acceptor | 5.00 | 200000 | 3200000 |"
-        ),
+        table.contains("| per_core_echo_50x1KiB | echo_group:acceptor | 5.00 | 200000 | 3200000 |"),
         "{table}"
     );
     assert!(
-        table.contains("| per_core_1000conns | echo_per_core:acceptor | 500/500 500/500 | 50.0% / 50.0% | 0.0% | yes |"),
+        table.contains("| per_core_1000conns | echo_group:acceptor | 500/500 500/500 | 50.0% / 50.0% | 0.0% | yes |"),
         "{table}"
     );
     assert!(
-        table.contains("| per_core_1000conns | echo_per_core:reuse-port | 620/620 380/380 | 62.0% / 38.0% | 24.0% | no |"),
+        table.contains("| per_core_1000conns | echo_group:reuse-port | 620/620 380/380 | 62.0% / 38.0% | 24.0% | no |"),
         "{table}"
     );
     assert_eq!(results.failures(), 0);

@@ -591,7 +591,7 @@ impl<T> fmt::Debug for SendFuture<'_, T> {
 
 /// The receiving side of a channel: `Send`, so it can be created anywhere
 /// and moved to the loop that awaits it. Also a
-/// [`Stream`](futures_core::Stream) of the messages. Dropping it closes
+/// [`Stream`] of the messages. Dropping it closes
 /// the channel and drops the messages left in it.
 ///
 /// ```

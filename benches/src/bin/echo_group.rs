@@ -5,7 +5,7 @@
 //! `echo_mt_tokio` on tokio's multi-threaded runtime.
 //!
 //! ```text
-//! echo_per_core [--addr HOST:PORT] [--loops N] [--balance reuse-port|acceptor]
+//! echo_group [--addr HOST:PORT] [--loops N] [--balance reuse-port|acceptor]
 //! ```
 //!
 //! It prints `listening on HOST:PORT` once every loop serves; SIGINT or
@@ -16,5 +16,5 @@ use tulip_benches::echo_protocol::Echo;
 use tulip_benches::netbench::serve_tulip_per_core;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    serve_tulip_per_core("echo_per_core", Echo::default)
+    serve_tulip_per_core("echo_group", Echo::default)
 }

@@ -7,7 +7,7 @@
 //! multi-threaded runtime.
 //!
 //! ```text
-//! http_per_core [--addr HOST:PORT] [--loops N] [--balance reuse-port|acceptor]
+//! http_group [--addr HOST:PORT] [--loops N] [--balance reuse-port|acceptor]
 //! ```
 //!
 //! It prints `listening on HOST:PORT` once every loop serves; SIGINT or
@@ -18,5 +18,5 @@ use tulip_benches::netbench::http_protocol::Hello;
 use tulip_benches::netbench::serve_tulip_per_core;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    serve_tulip_per_core("http_per_core", Hello::default)
+    serve_tulip_per_core("http_group", Hello::default)
 }
