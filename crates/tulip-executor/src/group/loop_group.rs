@@ -398,13 +398,20 @@ impl LoopGroup {
                 out.and(closed)
             });
         set_event_loop(previous.as_ref());
-        if let Err(Error::Interrupted) = waited {
+        let interrupted = matches!(waited, Err(Error::Interrupted));
+        if interrupted {
             self.shared.interrupted.store(true, Ordering::SeqCst);
             self.shared.stop();
         }
         // After Ctrl-C (SIGINT has its default disposition again), or if no
         // loop could be made to wait on: wait plainly.
         state.wait_blocking();
+        if interrupted {
+            // The group is stopped for good: every loop finishes its cleanup
+            // (the tasks left on it are dropped as it closes) before `run`
+            // returns, not after.
+            self.join();
+        }
     }
 
     /// Stops the group and joins its threads (but the calling thread's,
