@@ -40,6 +40,11 @@
 //! echo_group:acceptor` (so `net/axum` runs the axum family, and
 //! `net/per_core` every per-core run).
 //!
+//! The tulip rows run on a named reactor backend (`TULIP_BACKEND`): the plain
+//! rows on `epoll`, whatever the default is, and the `BIN:polling` and
+//! `BIN:uring` rows on the other two, so `net/:uring` runs the io_uring rows
+//! and every table shows each backend beside tokio's row of its family.
+//!
 //! Linux only: it reads `/proc` and pins with `taskset`.
 
 use crate::bench::fmt_ns;
@@ -100,6 +105,9 @@ struct Server {
     threads: usize,
     /// `tulip`, `tokio` or `smol`.
     runtime: &'static str,
+    /// The reactor backend of a tulip row (`TULIP_BACKEND`): `epoll`,
+    /// `polling` or `uring`; the peers' rows leave it unset.
+    backend: Option<&'static str>,
     /// The loads it serves: each workload of one of these kinds runs it.
     serves: &'static [Kind],
     /// Servers of one family are the same program on different runtimes:
@@ -110,17 +118,49 @@ struct Server {
 /// The servers, in table order. Adding a server is one line.
 const SERVERS: &[Server] = &[
     server("echo_protocol", "tulip", ECHO, "protocol"),
+    on_backend(
+        "echo_protocol:polling",
+        "echo_protocol",
+        "polling",
+        ECHO,
+        "protocol",
+    ),
+    on_backend(
+        "echo_protocol:uring",
+        "echo_protocol",
+        "uring",
+        ECHO,
+        "protocol",
+    ),
     server("echo_tokio", "tokio", ECHO, "protocol"),
     server("echo_smol", "smol", ECHO, "protocol"),
     server("echo_streams", "tulip", ECHO, "streams"),
+    on_backend(
+        "echo_streams:uring",
+        "echo_streams",
+        "uring",
+        ECHO,
+        "streams",
+    ),
     server("echo_streams_tokio", "tokio", ECHO, "streams"),
     server("echo_net", "tulip", ECHO, "net"),
+    on_backend("echo_net:uring", "echo_net", "uring", ECHO, "net"),
     server("echo_net_tokio", "tokio", ECHO, "net"),
     server("http_hello", "tulip", HTTP1, "http"),
+    on_backend("http_hello:polling", "http_hello", "polling", HTTP1, "http"),
+    on_backend("http_hello:uring", "http_hello", "uring", HTTP1, "http"),
     server("http_hello_tokio", "tokio", HTTP1, "http"),
     server("axum_hello", "tulip", HTTP1_AND_2, "axum"),
+    on_backend(
+        "axum_hello:uring",
+        "axum_hello",
+        "uring",
+        HTTP1_AND_2,
+        "axum",
+    ),
     server("axum_hello_tokio", "tokio", HTTP1_AND_2, "axum"),
     server("echo_tls", "tulip", TLS_ECHO, "tls"),
+    on_backend("echo_tls:uring", "echo_tls", "uring", TLS_ECHO, "tls"),
     server("echo_tls_tokio", "tokio", TLS_ECHO, "tls"),
     // Two threads: tulip's loop per core in both listening modes, tokio's
     // multi-threaded scheduler with two workers.
@@ -184,8 +224,34 @@ const fn server(
         args: &[],
         threads: 1,
         runtime,
+        backend: tulip_default_backend(runtime),
         serves,
         family,
+    }
+}
+
+/// The backend of a tulip row that names none: `epoll`, named explicitly so
+/// the row measures the same thing whatever the default backend is.
+const fn tulip_default_backend(runtime: &'static str) -> Option<&'static str> {
+    match runtime.as_bytes() {
+        b"tulip" => Some("epoll"),
+        _ => None,
+    }
+}
+
+/// A tulip row of [`SERVERS`] on another reactor `backend`, named
+/// `BIN:BACKEND`: compared with tokio's row of its family like the rest.
+const fn on_backend(
+    name: &'static str,
+    bin: &'static str,
+    backend: &'static str,
+    serves: &'static [Kind],
+    family: &'static str,
+) -> Server {
+    Server {
+        name,
+        backend: Some(backend),
+        ..server(bin, "tulip", serves, family)
     }
 }
 
@@ -208,6 +274,7 @@ const fn per_core_server(
         args,
         threads: PER_CORE_THREADS,
         runtime,
+        backend: tulip_default_backend(runtime),
         serves,
         family,
     }
@@ -738,6 +805,9 @@ fn start(
     let mut command = env.command(prefix, core, &env.bins.join(server.bin));
     command.args(["--addr", "127.0.0.1:0"]);
     command.args(server.args);
+    if let Some(backend) = server.backend {
+        command.env("TULIP_BACKEND", backend);
+    }
     command.args(tls::server_args(&env.bins, server.serves(Kind::TlsEcho))?);
     let mut proc = Proc::spawn(command, false)?;
     let addr = proc

@@ -27,13 +27,54 @@ fn every_server_has_a_known_kind_and_a_tokio_peer_for_tulip() {
 }
 
 #[test]
+fn tulip_rows_name_their_backend_and_the_peers_none() {
+    for s in SERVERS {
+        match s.runtime {
+            "tulip" => {
+                let backend = s.backend.expect("a tulip row names its backend");
+                assert!(
+                    ["epoll", "polling", "uring"].contains(&backend),
+                    "{}",
+                    s.name
+                );
+                let suffix = s.name.strip_prefix(s.bin).unwrap_or("");
+                let named = suffix.strip_prefix(':');
+                // `BIN:polling`/`BIN:uring` rows run on that backend; the
+                // plain and per-core rows on epoll.
+                match named {
+                    Some("polling") | Some("uring") => assert_eq!(named, Some(backend)),
+                    _ => assert_eq!(backend, "epoll", "{}", s.name),
+                }
+            }
+            _ => assert_eq!(s.backend, None, "{}", s.name),
+        }
+    }
+    let uring: Vec<&str> = SERVERS
+        .iter()
+        .filter(|s| s.backend == Some("uring"))
+        .map(|s| s.bin)
+        .collect();
+    assert_eq!(
+        uring,
+        [
+            "echo_protocol",
+            "echo_streams",
+            "echo_net",
+            "http_hello",
+            "axum_hello",
+            "echo_tls"
+        ]
+    );
+}
+
+#[test]
 fn http2_runs_against_the_axum_family_only() {
     let h2: Vec<&str> = SERVERS
         .iter()
         .filter(|s| s.serves(Kind::Http2))
-        .map(|s| s.bin)
+        .map(|s| s.name)
         .collect();
-    assert_eq!(h2, ["axum_hello", "axum_hello_tokio"]);
+    assert_eq!(h2, ["axum_hello", "axum_hello:uring", "axum_hello_tokio"]);
     assert!(SERVERS.iter().all(|s| !s.serves.is_empty()));
     let h2_loads = WORKLOADS.iter().filter(|w| w.kind == Kind::Http2);
     assert!(h2_loads.map(|w| w.conns * w.streams).eq([50]));
