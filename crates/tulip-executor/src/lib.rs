@@ -75,6 +75,7 @@ mod error;
 mod event_loop;
 mod futures;
 mod futures_util;
+pub mod graph;
 mod group;
 mod runners;
 mod sleep;
@@ -97,6 +98,7 @@ pub use event_loop::run_in_executor::{ExecutorFuture, to_thread};
 #[cfg(unix)]
 pub use event_loop::signals::signal;
 pub use futures::{LoopFuture, WaitDone};
+pub use graph::{capture_call_graph, format_call_graph, print_call_graph};
 pub use group::{GroupStop, LoopGroup, LoopGroupBuilder, PanicPolicy, run_per_core};
 pub use runners::{Runner, run};
 pub use sleep::{Sleep, YieldNow, sleep, sleep_until, yield_now};

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::event_loop::clock::{Nanos, to_nanos};
 use crate::event_loop::handle::{self, Callback, CallbackRc};
+use crate::graph::{RawDetail, record_raw};
 
 struct SleepEntry {
     state: Cell<u8>,
@@ -212,6 +213,7 @@ impl Future for Sleep {
                 Some(w) if w.will_wake(cx.waker()) => w,
                 _ => cx.waker().clone(),
             }));
+            record_raw("sleep", RawDetail::Until(entry.when));
             return Poll::Pending;
         }
         if this.yielded {
@@ -246,6 +248,7 @@ impl Future for Sleep {
         });
         let cb: CallbackRc = entry.clone();
         inner.schedule_timer(when, cb);
+        record_raw("sleep", RawDetail::Until(entry.when));
         this.armed = Some(entry);
         Poll::Pending
     }

@@ -346,6 +346,10 @@ impl Inner {
         if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
             waiters.push(cx.waker().clone());
         }
+        tulip_executor::graph::waiting_on(
+            "Process.wait",
+            tulip_executor::graph::WaitDetail::Pid(self.pid),
+        );
         Poll::Pending
     }
 

@@ -208,6 +208,10 @@ impl ReaderCore {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => self.waiter = Some(cx.waker().clone()),
         }
+        tulip_executor::graph::waiting_on(
+            "StreamReader.read",
+            tulip_executor::graph::WaitDetail::None,
+        );
         Poll::Pending
     }
 

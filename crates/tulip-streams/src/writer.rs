@@ -447,6 +447,10 @@ impl StreamWriter {
         }
         *waiting = true;
         w.register(cx);
+        tulip_executor::graph::waiting_on(
+            "StreamWriter.drain",
+            tulip_executor::graph::WaitDetail::None,
+        );
         Poll::Pending
     }
 

@@ -19,7 +19,7 @@
 //! that was not taken yet, and the primitive passes it on to the next waiter:
 //! this is how a future dropped at the moment of its wake-up loses nothing.
 
-use std::task::Waker;
+use std::task::{Poll, Waker};
 
 const NIL: usize = usize::MAX;
 
@@ -216,6 +216,19 @@ impl<N, W> WaiterList<N, W> {
 }
 
 /// Wakes every waker (call it after releasing the primitive's borrows).
+/// `poll` as it is, telling the await graph what the task waits on when it
+/// is `Pending` (see `tulip::graph::waiting_on`; with the "graph" feature
+/// only, which the facade turns on).
+#[inline]
+#[cfg_attr(not(feature = "graph"), allow(unused_variables))]
+pub(crate) fn noting<T>(what: &'static str, poll: Poll<T>) -> Poll<T> {
+    #[cfg(feature = "graph")]
+    if poll.is_pending() {
+        tulip_executor::graph::waiting_on(what, tulip_executor::graph::WaitDetail::None);
+    }
+    poll
+}
+
 pub(crate) fn wake_all(wakers: Vec<Waker>) {
     for w in wakers {
         w.wake();

@@ -29,6 +29,7 @@
 // The inspection and cancellation methods that `Task` and `TaskRef` share.
 #[macro_use]
 mod methods;
+pub(crate) mod graph_hooks;
 mod harness;
 pub(crate) mod header;
 mod join;

@@ -68,7 +68,10 @@ where
     F::Output: 'static,
 {
     AsCompleted {
-        set: TaskSet::new(futures.into_iter().map(spawn_child).collect()),
+        set: TaskSet::new(
+            futures.into_iter().map(spawn_child).collect(),
+            crate::graph::AwaitVia::AsCompleted,
+        ),
         timeout: timeout.map(sleep),
         ended: false,
     }
@@ -158,6 +161,11 @@ impl<T> AsCompleted<T> {
                 self.ended = true;
                 return Poll::Ready(Some(Err(Error::Timeout)));
             }
+            // The timeout's sleep recorded itself: as_completed says more.
+            crate::graph::record_raw(
+                "as_completed",
+                crate::graph::RawDetail::Count(self.set.pending() as u64),
+            );
         }
         Poll::Pending
     }

@@ -29,6 +29,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::error::Error;
+use crate::graph::AwaitVia;
 use crate::toolkit::task_set::{Child, TaskSet, spawn_child};
 
 /// What [`gather`] accepts: a `Vec` of futures, or a tuple of futures of
@@ -279,7 +280,7 @@ tuple_gather!(A, B, C, D, E, F, G, H);
 pub fn gather<G: GatherInput>(input: G) -> Gather<G> {
     let mut g = Gather {
         input: Some(input),
-        set: TaskSet::new(Vec::new()),
+        set: TaskSet::new(Vec::new(), AwaitVia::Gather),
         results: Vec::new(),
     };
     if crate::get_running_loop().is_ok() {
@@ -345,7 +346,7 @@ impl<G: GatherInput> Gather<G> {
         if let Some(input) = self.input.take() {
             let tasks: Vec<_> = input.spawn_children();
             self.results = (0..tasks.len()).map(|_| None).collect();
-            self.set = TaskSet::new(tasks);
+            self.set = TaskSet::new(tasks, AwaitVia::Gather);
         }
     }
 
@@ -443,7 +444,7 @@ impl<G: GatherInput> Future for GatherOutcomes<G> {
 pub fn try_gather<G: TryGatherInput>(input: G) -> TryGather<G> {
     let mut g = TryGather {
         input: Some(input),
-        set: TaskSet::new(Vec::new()),
+        set: TaskSet::new(Vec::new(), AwaitVia::Gather),
         values: Vec::new(),
     };
     if crate::get_running_loop().is_ok() {
@@ -480,7 +481,7 @@ impl<G: TryGatherInput> TryGather<G> {
         if let Some(input) = self.input.take() {
             let tasks: Vec<_> = input.spawn_children();
             self.values = (0..tasks.len()).map(|_| None).collect();
-            self.set = TaskSet::new(tasks);
+            self.set = TaskSet::new(tasks, AwaitVia::Gather);
         }
     }
 }

@@ -18,6 +18,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use crate::error::{Error, PanicError};
 use crate::event_loop::exception_handler::ExceptionContext;
+use crate::graph::{AwaitVia, RawDetail, record_raw};
 use crate::task::{Task, finish_emptied, spawn};
 
 /// A child's future in a cell of its own, shared by its task and by the
@@ -182,10 +183,12 @@ pub(crate) struct TaskSet<T> {
     shared: Arc<Shared>,
     pending: usize,
     detached: bool,
+    /// How the task polling the set awaits the children (the await graph).
+    via: AwaitVia,
 }
 
 impl<T> TaskSet<T> {
-    pub(crate) fn new(tasks: Vec<Child<T>>) -> TaskSet<T> {
+    pub(crate) fn new(tasks: Vec<Child<T>>, via: AwaitVia) -> TaskSet<T> {
         let n = tasks.len();
         let shared = Arc::new(Shared {
             // Every task is polled once at first, in input order.
@@ -207,6 +210,7 @@ impl<T> TaskSet<T> {
             shared,
             pending: n,
             detached: false,
+            via,
         }
     }
 
@@ -239,6 +243,7 @@ impl<T> TaskSet<T> {
         }
         loop {
             let Some(index) = lock(&self.shared.woken).pop_front() else {
+                record_raw(self.via.as_str(), RawDetail::Count(self.pending as u64));
                 return Poll::Pending;
             };
             let child = &self.wakers[index];
@@ -253,6 +258,7 @@ impl<T> TaskSet<T> {
                 self.pending -= 1;
                 return Poll::Ready(Some((index, out)));
             }
+            c.task.note_awaited_via(self.via);
         }
     }
 }

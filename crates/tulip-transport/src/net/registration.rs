@@ -95,7 +95,16 @@ impl Registration {
             return Poll::Ready(Err(io::Error::from(closed)));
         }
         loop {
-            ready!(self.source.poll_ready(interest, cx));
+            if self.source.poll_ready(interest, cx).is_pending() {
+                let what = if interest.is_readable() {
+                    "socket read"
+                } else {
+                    "socket write"
+                };
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&self.fd());
+                tulip_executor::graph::waiting_on(what, tulip_executor::graph::WaitDetail::Fd(fd));
+                return Poll::Pending;
+            }
             match op(self.fd()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_ready(interest),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}

@@ -1,0 +1,63 @@
+//! The await graph of a running loop (asyncio 3.14's
+//! `asyncio.capture_call_graph`, `format_call_graph` and `print_call_graph`):
+//! for a task, what it waits on and who awaits it, through tasks awaiting
+//! tasks and the task toolkit ([`gather`](crate::gather), [`wait`](crate::wait),
+//! [`wait_for_task`](crate::wait_for_task), [`shield`](crate::shield),
+//! [`TaskGroup`](crate::TaskGroup), [`as_completed`](crate::as_completed)).
+//!
+//! # What is recorded, and when
+//!
+//! Nothing is walked while the program runs: each task carries two small
+//! cells in its header, written only where a poll returns `Pending` and
+//! read only when a graph (or a `tulip-ps` snapshot) is taken.
+//!
+//! - **What a task waits on** ([`WaitingOn`]): one of tulip's own leaf
+//!   futures returning `Pending` stores a `&'static str` naming itself
+//!   (`"sleep"`, `"Queue.get"`, `"Lock.acquire"`, `"socket read"`, ...) and a
+//!   small [`WaitDetail`] (a deadline, a descriptor, a pid, a task id) into
+//!   the task being polled: one thread-local read and one `Cell` store. The
+//!   cell is cleared when the task's next poll starts, so a task awaiting a
+//!   foreign future (a channel of another crate) shows nothing rather than
+//!   something stale. Your own leaf futures can say what they are with
+//!   [`waiting_on`].
+//! - **Who awaits a task** ([`AwaitVia`]): a [`Task`](crate::Task) handle
+//!   polled to `Pending` from inside another task stores that task's id in
+//!   the awaited task's header, and the combinator that polled it (gather,
+//!   shield, ...) says which it is; a [`TaskGroup`](crate::TaskGroup) child
+//!   is linked to the group's task when it is created, as asyncio links it.
+//!   Dropping the handle (the awaiter gave up) removes the link.
+//!
+//! Capturing reads the loop's task registry once, builds the links, and
+//! walks up (who awaits) and down (what is awaited) from the task; a task met
+//! again on the same path is a cycle, reported and not followed.
+//!
+//! ```
+//! use std::time::Duration;
+//! use tulip::prelude::*;
+//!
+//! tulip::run(async {
+//!     let worker = spawn(async { sleep(Duration::from_secs(3600)).await });
+//!     let main = current_task().unwrap();
+//!     let waiter = spawn(async move { worker.await });
+//!     yield_now().await; // let both start
+//!     let graph = tulip::capture_call_graph(&waiter);
+//!     let child = &graph.awaits[0];
+//!     assert_eq!(child.task.waiting_on.unwrap().what, "sleep");
+//!     println!("{graph}");
+//!     # drop(main);
+//! })?;
+//! # Ok::<(), tulip::Error>(())
+//! ```
+
+mod capture;
+mod format;
+#[cfg(unix)]
+pub(crate) mod ps;
+mod record;
+
+pub use capture::{CallGraph, TaskInfo, TaskState, capture_call_graph};
+pub use format::{format_call_graph, print_call_graph};
+#[cfg(unix)]
+pub use ps::{PS_DIR_ENV, PS_ENV, ps_socket_dir};
+pub use record::{AwaitVia, WaitDetail, WaitingOn, waiting_on};
+pub(crate) use record::{RawDetail, RawWait, link_awaited, record_raw, unlink};
