@@ -26,7 +26,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use crate::error::Error;
@@ -47,6 +47,13 @@ const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The longest request line read.
 const MAX_REQUEST: u64 = 256;
+
+/// The most connections answered at once in a process (each on a thread
+/// of its own); more are closed at once (a client sees EOF).
+const MAX_ANSWERING: usize = 16;
+
+/// Connections being answered now.
+static ANSWERING: AtomicUsize = AtomicUsize::new(0);
 
 /// Counts the loops of this process that enabled the view (the `n` of
 /// `<pid>-<n>.sock`).
@@ -173,15 +180,22 @@ impl Drop for PsServer {
 }
 
 /// Reads the request and writes `snapshot` (or an error line) on a thread
-/// of its own, with timeouts.
+/// of its own, with timeouts; at most [`MAX_ANSWERING`] at once.
 fn answer(stream: UnixStream, snapshot: String) {
+    if ANSWERING.fetch_add(1, Ordering::AcqRel) >= MAX_ANSWERING {
+        ANSWERING.fetch_sub(1, Ordering::AcqRel);
+        return;
+    }
     let spawned = std::thread::Builder::new()
         .name(String::from("tulip-ps"))
         .spawn(move || {
             let _ = serve(stream, &snapshot);
+            ANSWERING.fetch_sub(1, Ordering::AcqRel);
         });
     // No thread to be had: the connection is dropped, the client sees EOF.
-    drop(spawned);
+    if spawned.is_err() {
+        ANSWERING.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 fn serve(stream: UnixStream, snapshot: &str) -> io::Result<()> {
