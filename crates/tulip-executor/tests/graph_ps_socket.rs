@@ -29,14 +29,25 @@ fn request(path: &Path, line: &str) -> String {
     answer
 }
 
+/// Sets or removes an environment variable.
+fn set_env(key: &str, value: Option<&str>) {
+    // SAFETY: this binary's only test is the only code that reads or
+    // writes the environment; the other threads it starts (the thread
+    // pool's, the socket's answering threads) never touch it.
+    unsafe {
+        match value {
+            Some(v) => std::env::set_var(key, v),
+            None => std::env::remove_var(key),
+        }
+    }
+}
+
 #[test]
 fn ps_socket_lifecycle() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("ps");
-    // SAFETY (of the test): the only test of this binary, and no other
-    // thread runs yet.
-    unsafe { std::env::set_var("TULIP_PS_DIR", &dir) };
-    unsafe { std::env::remove_var("TULIP_PS") };
+    set_env("TULIP_PS_DIR", Some(dir.to_str().unwrap()));
+    set_env("TULIP_PS", None);
 
     // Not enabled: no socket, not even the directory.
     let plain = EventLoop::new().unwrap();
@@ -112,13 +123,13 @@ fn ps_socket_lifecycle() {
         "{err}"
     );
     // Enabled by the environment only, the loop runs without the view.
-    unsafe { std::env::set_var("TULIP_PS", "1") };
+    set_env("TULIP_PS", Some("1"));
     let by_env = EventLoop::new().unwrap();
     assert!(by_env.ps_socket_path().is_none());
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let by_env = EventLoop::new().unwrap();
     assert!(by_env.ps_socket_path().is_some());
-    unsafe { std::env::remove_var("TULIP_PS") };
+    set_env("TULIP_PS", None);
     drop(by_env);
 
     // Another user's directory (checkable only as root, who can chown).
