@@ -40,6 +40,7 @@
 //! | `fan_out` | Not in asyncio's docs: one loop hands jobs to the others over `tulip::channel` (workers started with `RemoteLoop::spawn`) and gathers the answers |
 //! | `hyper_server` | Not in asyncio's docs: hyper's hello `service_fn` on `tulip::hyper::serve_hyper`, HTTP/1.1 and HTTP/2 (prior knowledge) on one port, HTTPS with ALPN (`TlsListener`) on another; graceful Ctrl-C |
 //! | `hyper_client` | Not in asyncio's docs: GET over http and https with `tulip::hyper::Client` (HTTP/1.1 pooling, HTTP/2 by ALPN) |
+//! | `ps_demo` | Not in asyncio's docs: a job server (a task group, a queue, workers, a listener) whose loop answers `tulip-ps PID` (asyncio's `python -m asyncio ps`/`pstree`) |
 //! | `websocket_echo` | A WebSocket echo server and client on `tulip::net` (async-tungstenite over futures-io; server, client, or both) |
 //!
 //! Each binary stands alone: what it needs beyond tulip (Python's `repr()`
