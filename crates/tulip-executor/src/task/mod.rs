@@ -34,6 +34,8 @@ mod harness;
 pub(crate) mod header;
 mod join;
 mod spawn;
+#[cfg(feature = "tracing")]
+mod trace;
 
 pub(crate) use harness::{drop_cancelling_awaited, finish_emptied};
 pub(crate) use header::callback_id;
