@@ -128,7 +128,8 @@ impl EventLoopBuilder {
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
-    /// # unsafe { std::env::set_var("TULIP_PS_DIR", dir.path()) };
+    /// # // SAFETY: a doc test runs alone in its process, on one thread.
+    /// # unsafe { std::env::set_var("TULIP_PS_DIR", dir.path().join("ps")) };
     /// let event_loop = tulip::EventLoop::builder().ps(true).build()?;
     /// assert!(event_loop.ps_socket_path().is_some());
     /// # Ok::<(), Box<dyn std::error::Error>>(())

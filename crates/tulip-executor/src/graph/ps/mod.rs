@@ -229,7 +229,8 @@ impl Loop {
     ///
     /// ```
     /// # let dir = tempfile::tempdir()?;
-    /// # unsafe { std::env::set_var("TULIP_PS_DIR", dir.path()) };
+    /// # // SAFETY: a doc test runs alone in its process, on one thread.
+    /// # unsafe { std::env::set_var("TULIP_PS_DIR", dir.path().join("ps")) };
     /// let event_loop = tulip::EventLoop::builder().ps(true).build()?;
     /// let path = event_loop.ps_socket_path().unwrap();
     /// assert!(path.exists());
