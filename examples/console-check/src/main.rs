@@ -16,8 +16,8 @@
 //! `--hold` and, in another terminal, `tokio-console http://127.0.0.1:6699`.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use console_api::field::{Name, Value};
@@ -59,7 +59,11 @@ async fn watch() -> Result<Vec<Seen>, String> {
     let mut tasks: BTreeMap<u64, Seen> = BTreeMap::new();
     let mut field_names: BTreeMap<(u64, u64), String> = BTreeMap::new();
     while started.elapsed() < Duration::from_secs(30) {
-        let Some(update) = updates.message().await.map_err(|e| format!("update: {e}"))? else {
+        let Some(update) = updates
+            .message()
+            .await
+            .map_err(|e| format!("update: {e}"))?
+        else {
             break;
         };
         if let Some(meta) = update.new_metadata {
@@ -73,13 +77,17 @@ async fn watch() -> Result<Vec<Seen>, String> {
         }
         if let Some(tu) = update.task_update {
             for t in tu.new_tasks {
-                let Some(id) = t.id.map(|i| i.id) else { continue };
+                let Some(id) = t.id.map(|i| i.id) else {
+                    continue;
+                };
                 let seen = tasks.entry(id).or_default();
                 for f in &t.fields {
                     let meta = f.metadata_id.as_ref().map_or(0, |m| m.id);
                     let name = match &f.name {
                         Some(Name::StrName(s)) => s.clone(),
-                        Some(Name::NameIdx(i)) => field_names.get(&(meta, *i)).cloned().unwrap_or_default(),
+                        Some(Name::NameIdx(i)) => {
+                            field_names.get(&(meta, *i)).cloned().unwrap_or_default()
+                        }
                         None => String::new(),
                     };
                     let value = match &f.value {
@@ -125,7 +133,10 @@ fn main() {
         .publish_interval(Duration::from_millis(200))
         .build();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             if let Err(e) = server.serve().await {
                 eprintln!("console server: {e}");
@@ -137,7 +148,10 @@ fn main() {
     let finished = Arc::new(AtomicBool::new(false));
     let f = finished.clone();
     let checker = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let out = rt.block_on(watch());
         f.store(true, Ordering::Release);
         out
@@ -170,8 +184,14 @@ fn main() {
         Ok(tasks) => {
             let mut missing = Vec::new();
             for n in NAMES {
-                match tasks.iter().find(|t| t.fields.get("task.name").map(String::as_str) == Some(n)) {
-                    Some(t) => println!("console lists {n}: polls={} at {} fields={:?}", t.polls, t.location, t.fields),
+                match tasks
+                    .iter()
+                    .find(|t| t.fields.get("task.name").map(String::as_str) == Some(n))
+                {
+                    Some(t) => println!(
+                        "console lists {n}: polls={} at {} fields={:?}",
+                        t.polls, t.location, t.fields
+                    ),
                     None => missing.push(n),
                 }
             }
