@@ -294,3 +294,43 @@ fn formatted_graph_names_each_task_and_its_site() {
         })
         .unwrap();
 }
+
+#[test]
+fn toolkit_children_are_created_where_the_toolkit_is_called() {
+    paused()
+        .run_until_complete(async {
+            let main_id = current_task().unwrap().id();
+            let hour = || sleep(Duration::from_secs(3600));
+            let by_vec = gather(vec![hour(), hour()]);
+            let vec_line = line!() - 1;
+            let by_tuple = gather((hour(), hour()));
+            let tuple_line = line!() - 1;
+            let tried = try_gather(vec![async { Ok::<_, tulip::Error>(()) }]);
+            let try_line = line!() - 1;
+            let stream = as_completed(vec![hour()], None);
+            let stream_line = line!() - 1;
+            let mut lines: Vec<u32> = all_tasks()
+                .iter()
+                .filter(|t| t.id() != main_id)
+                .map(|t| {
+                    let site = capture_call_graph(t).task.created_at;
+                    assert!(site.file().ends_with("graph_trees.rs"), "{site}");
+                    site.line()
+                })
+                .collect();
+            lines.sort();
+            assert_eq!(
+                lines,
+                [
+                    vec_line,
+                    vec_line,
+                    tuple_line,
+                    tuple_line,
+                    try_line,
+                    stream_line
+                ]
+            );
+            drop((by_vec, by_tuple, tried, stream));
+        })
+        .unwrap();
+}

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::sleep::{Sleep, sleep};
-use crate::toolkit::task_set::{TaskSet, spawn_child};
+use crate::toolkit::task_set::{TaskSet, spawn_children};
 
 /// Runs `futures` concurrently and yields their outcomes in completion
 /// order; with `timeout`, an `Err(Error::Timeout)` item ends the stream
@@ -68,10 +68,7 @@ where
     F::Output: 'static,
 {
     AsCompleted {
-        set: TaskSet::new(
-            futures.into_iter().map(spawn_child).collect(),
-            crate::graph::AwaitVia::AsCompleted,
-        ),
+        set: TaskSet::new(spawn_children(futures), crate::graph::AwaitVia::AsCompleted),
         timeout: timeout.map(sleep),
         ended: false,
     }

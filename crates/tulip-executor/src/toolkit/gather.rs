@@ -30,7 +30,7 @@ use std::task::{Context, Poll};
 
 use crate::error::Error;
 use crate::graph::AwaitVia;
-use crate::toolkit::task_set::{Child, TaskSet, spawn_child};
+use crate::toolkit::task_set::{Child, TaskSet, spawn_child, spawn_children};
 
 /// What [`gather`] accepts: a `Vec` of futures, or a tuple of futures of
 /// different types (arity 1 to 8).
@@ -61,6 +61,7 @@ pub trait GatherInput {
     /// where the gather can drop it at once. (Implemented for `Vec`s and
     /// tuples only: `Child` cannot be built outside tulip.)
     #[doc(hidden)]
+    #[track_caller]
     fn spawn_children(self) -> Vec<Child<Self::Item>>;
     /// Puts the values back in shape.
     fn assemble(items: Vec<Self::Item>) -> Self::Output;
@@ -76,8 +77,9 @@ where
     type Item = F::Output;
     type Output = Vec<F::Output>;
     type Outcomes = Vec<Result<F::Output, Error>>;
+    #[track_caller]
     fn spawn_children(self) -> Vec<Child<F::Output>> {
-        self.into_iter().map(spawn_child).collect()
+        spawn_children(self)
     }
     fn assemble(items: Vec<F::Output>) -> Vec<F::Output> {
         items
@@ -112,6 +114,7 @@ pub trait TryGatherInput {
     /// `GatherInput::spawn_children`).
     #[doc(hidden)]
     #[allow(clippy::type_complexity)]
+    #[track_caller]
     fn spawn_children(self) -> Vec<Child<Result<Self::Value, Self::Error>>>;
     /// Puts the values back in shape.
     fn assemble(items: Vec<Self::Value>) -> Self::Output;
@@ -126,8 +129,9 @@ where
     type Value = T;
     type Error = E;
     type Output = Vec<T>;
+    #[track_caller]
     fn spawn_children(self) -> Vec<Child<Result<T, E>>> {
-        self.into_iter().map(spawn_child).collect()
+        spawn_children(self)
     }
     fn assemble(items: Vec<T>) -> Vec<T> {
         items
@@ -151,6 +155,7 @@ macro_rules! tuple_gather {
             type Item = Box<dyn Any>;
             type Output = ($($F::Output,)+);
             type Outcomes = ($(Result<$F::Output, Error>,)+);
+            #[track_caller]
             fn spawn_children(self) -> Vec<Child<Box<dyn Any>>> {
                 let ($($F,)+) = self;
                 vec![$(spawn_child(async move { Box::new($F.await) as Box<dyn Any> })),+]
@@ -208,6 +213,7 @@ macro_rules! tuple_try_gather {
             type Error = <$A::Output as TryOutput>::Err;
             type Output = (<$A::Output as TryOutput>::Ok, $(<$F::Output as TryOutput>::Ok,)*);
             #[allow(clippy::type_complexity)]
+            #[track_caller]
             fn spawn_children(self) -> Vec<Child<Result<Box<dyn Any>, Self::Error>>> {
                 let ($A, $($F,)*) = self;
                 vec![
@@ -342,6 +348,8 @@ impl<G: GatherInput> Gather<G> {
         GatherOutcomes { inner: self }
     }
 
+    // The children's creation site is the caller's (`gather(..)`).
+    #[track_caller]
     fn start(&mut self) {
         if let Some(input) = self.input.take() {
             let tasks: Vec<_> = input.spawn_children();
@@ -477,6 +485,8 @@ pub struct TryGather<G: TryGatherInput> {
 impl<G: TryGatherInput> Unpin for TryGather<G> {}
 
 impl<G: TryGatherInput> TryGather<G> {
+    // The children's creation site is the caller's (`gather(..)`).
+    #[track_caller]
     fn start(&mut self) {
         if let Some(input) = self.input.take() {
             let tasks: Vec<_> = input.spawn_children();

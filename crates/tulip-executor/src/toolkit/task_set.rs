@@ -110,6 +110,21 @@ where
     Child { task, slot }
 }
 
+/// Spawns each of `futures` as a child of a [`TaskSet`], in order, each
+/// created at the caller's site (a loop, not a closure, keeps it).
+#[track_caller]
+pub(crate) fn spawn_children<F>(futures: impl IntoIterator<Item = F>) -> Vec<Child<F::Output>>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let mut children = Vec::new();
+    for f in futures {
+        children.push(spawn_child(f));
+    }
+    children
+}
+
 /// A child of a [`TaskSet`]: its task and the slot of its future. Public
 /// only to appear in the (sealed) gather input traits; it cannot be named
 /// or built outside the crate.
