@@ -51,7 +51,7 @@
 //! `tests/examples_network.rs`, `tests/examples_streams.rs`,
 //! `tests/examples_tls.rs`, `tests/examples_net.rs`,
 //! `tests/examples_axum_app.rs`, `tests/examples_hyper_server.rs`,
-//! `tests/examples_hyper_client.rs` and `tests/examples_per_core.rs` run the networking ones against each
+//! `tests/examples_hyper_client.rs`, `tests/examples_per_core.rs` and `tests/examples_ps.rs` run the networking ones against each
 //! other and against real clients and servers (plain `std::net` peers,
 //! curl, Python's standard library) over loopback. This library names the
 //! environment variables through which the tests steer the binaries.

@@ -55,6 +55,7 @@ pub struct EventLoopBuilder {
     paused_clock: bool,
     debug: bool,
     /// The `tulip-ps` view: `None` follows `TULIP_PS`.
+    #[cfg_attr(not(unix), allow(dead_code))]
     ps: Option<bool>,
 }
 
