@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use tulip::graph::{WaitDetail, WaitingOn, waiting_on};
+use tulip::graph::{WaitDetail, WaitKind, WaitingOn, waiting_on};
 use tulip::prelude::*;
 use tulip::process::SubprocessOptions;
 use tulip::sync::{Condition, Event, Lock, Queue, Semaphore};
@@ -157,8 +157,9 @@ fn a_child_process_wait_shows_its_pid() {
 #[test]
 fn a_user_future_can_say_what_it_waits_on_and_a_foreign_one_shows_nothing() {
     tulip::run(async {
+        static HARDWARE: WaitKind = WaitKind::new("hardware");
         let custom = spawn(std::future::poll_fn(|_| {
-            waiting_on("hardware", WaitDetail::Count(2));
+            waiting_on(&HARDWARE, WaitDetail::Count(2));
             std::task::Poll::<()>::Pending
         }));
         // A task that slept once, then waits on a future that says nothing:

@@ -447,10 +447,9 @@ impl StreamWriter {
         }
         *waiting = true;
         w.register(cx);
-        tulip_executor::graph::waiting_on(
-            "StreamWriter.drain",
-            tulip_executor::graph::WaitDetail::None,
-        );
+        static DRAIN: tulip_executor::graph::WaitKind =
+            tulip_executor::graph::WaitKind::new("StreamWriter.drain");
+        tulip_executor::graph::waiting_on(&DRAIN, tulip_executor::graph::WaitDetail::None);
         Poll::Pending
     }
 

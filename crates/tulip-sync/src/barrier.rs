@@ -243,7 +243,7 @@ impl Future for BarrierWait {
     type Output = Result<usize, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
-        crate::waiters::noting("Barrier.wait", self.poll_leaf(cx))
+        crate::waiters::noting(&crate::waiters::BARRIER_WAIT, self.poll_leaf(cx))
     }
 }
 

@@ -369,7 +369,7 @@ impl Future for ConditionWait {
     type Output = Result<LockGuard, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
-        crate::waiters::noting("Condition.wait", self.poll_leaf(cx))
+        crate::waiters::noting(&crate::waiters::CONDITION_WAIT, self.poll_leaf(cx))
     }
 }
 

@@ -180,7 +180,7 @@ impl Future for EventWait {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        crate::waiters::noting("Event.wait", self.poll_leaf(cx))
+        crate::waiters::noting(&crate::waiters::EVENT_WAIT, self.poll_leaf(cx))
     }
 }
 

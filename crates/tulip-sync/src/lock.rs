@@ -186,7 +186,7 @@ impl Future for LockAcquire {
     type Output = LockGuard;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard> {
-        crate::waiters::noting("Lock.acquire", self.poll_leaf(cx))
+        crate::waiters::noting(&crate::waiters::LOCK_ACQUIRE, self.poll_leaf(cx))
     }
 }
 

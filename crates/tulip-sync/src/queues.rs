@@ -772,7 +772,7 @@ impl<T, S: QueueStorage<T>> Future for QueuePut<T, S> {
     type Output = Result<(), PutError<T>>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
-        crate::waiters::noting("Queue.put", self.poll_leaf(cx))
+        crate::waiters::noting(&crate::waiters::QUEUE_PUT, self.poll_leaf(cx))
     }
 }
 
@@ -860,7 +860,7 @@ impl<T, S: QueueStorage<T>> Future for QueueGet<T, S> {
     type Output = Result<T, Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
-        crate::waiters::noting("Queue.get", self.poll_leaf(cx))
+        crate::waiters::noting(&crate::waiters::QUEUE_GET, self.poll_leaf(cx))
     }
 }
 
@@ -954,7 +954,7 @@ impl<T, S: QueueStorage<T>> Future for QueueJoin<T, S> {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        crate::waiters::noting("Queue.join", self.poll_leaf(cx))
+        crate::waiters::noting(&crate::waiters::QUEUE_JOIN, self.poll_leaf(cx))
     }
 }
 

@@ -422,7 +422,7 @@ impl Future for SemaphoreAcquire {
     type Output = SemaphorePermit;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit> {
-        crate::waiters::noting("Semaphore.acquire", self.poll_leaf(cx))
+        crate::waiters::noting(&crate::waiters::SEMAPHORE_ACQUIRE, self.poll_leaf(cx))
     }
 }
 

@@ -5,9 +5,9 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::panic::Location;
-use std::time::Instant;
 
 use crate::TaskRef;
+use crate::event_loop::clock::Nanos;
 use crate::graph::{AwaitVia, WaitingOn};
 use crate::task::graph_hooks;
 use crate::task::header::all_task_refs;
@@ -104,7 +104,7 @@ pub struct TaskInfo {
 }
 
 impl TaskInfo {
-    pub(crate) fn of(task: &TaskRef, now: Instant) -> TaskInfo {
+    pub(crate) fn of(task: &TaskRef, now: Nanos) -> TaskInfo {
         let state = TaskState::of(task);
         TaskInfo {
             id: task.id(),
@@ -226,9 +226,9 @@ impl Links {
 pub fn capture_call_graph(task: impl AsTaskRef) -> CallGraph {
     let task = task.as_task_ref();
     let Some(lp) = task.get_loop() else {
-        return leaf(&task, Instant::now(), None);
+        return leaf(&task, 0, None);
     };
-    let now = lp.time();
+    let now = lp.now_nanos();
     let links = Links::new(all_task_refs(&lp), Some(&task));
     let mut path = HashSet::new();
     let mut root = down(&links, &task, None, now, &mut path);
@@ -238,7 +238,7 @@ pub fn capture_call_graph(task: impl AsTaskRef) -> CallGraph {
     root
 }
 
-fn leaf(task: &TaskRef, now: Instant, via: Option<AwaitVia>) -> CallGraph {
+fn leaf(task: &TaskRef, now: Nanos, via: Option<AwaitVia>) -> CallGraph {
     CallGraph {
         task: TaskInfo::of(task, now),
         via,
@@ -253,7 +253,7 @@ pub(crate) fn down(
     links: &Links,
     task: &TaskRef,
     via: Option<AwaitVia>,
-    now: Instant,
+    now: Nanos,
     path: &mut HashSet<u64>,
 ) -> CallGraph {
     let mut node = leaf(task, now, via);
@@ -273,7 +273,7 @@ pub(crate) fn down(
 }
 
 /// Who awaits the task `id`, recursively up.
-fn up(links: &Links, id: u64, now: Instant, path: &mut HashSet<u64>) -> Vec<CallGraph> {
+fn up(links: &Links, id: u64, now: Nanos, path: &mut HashSet<u64>) -> Vec<CallGraph> {
     let Some(&(pid, via)) = links.parent.get(&id) else {
         return Vec::new();
     };

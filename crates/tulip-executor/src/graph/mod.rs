@@ -7,22 +7,25 @@
 //!
 //! # What is recorded, and when
 //!
-//! Nothing is walked while the program runs: each task carries two small
-//! cells in its header, written only where a poll returns `Pending` and
-//! read only when a graph (or a `tulip-ps` snapshot) is taken.
+//! Nothing is walked while the program runs: each task carries 24 bytes
+//! for the graph in its header, written only where a poll returns
+//! `Pending` and read only when a graph (or a `tulip-ps` snapshot) is
+//! taken.
 //!
-//! - **What a task waits on** ([`WaitingOn`]): one of tulip's own leaf
-//!   futures returning `Pending` stores a `&'static str` naming itself
-//!   (`"sleep"`, `"Queue.get"`, `"Lock.acquire"`, `"socket read"`, ...) and a
-//!   small [`WaitDetail`] (a deadline, a descriptor, a pid, a task id) into
-//!   the task being polled: one thread-local read and one `Cell` store. The
-//!   cell is cleared when the task's next poll starts, so a task awaiting a
-//!   foreign future (a channel of another crate) shows nothing rather than
-//!   something stale. Your own leaf futures can say what they are with
-//!   [`waiting_on`].
-//! - **Who awaits a task** ([`AwaitVia`]): a [`Task`](crate::Task) handle
-//!   polled to `Pending` from inside another task stores that task's id in
-//!   the awaited task's header, and the combinator that polled it (gather,
+//! - **What a task waits on** ([`WaitingOn`], 16 bytes): one of tulip's
+//!   own leaf futures returning `Pending` stores a pointer to a static
+//!   [`WaitKind`] naming it (`"sleep"`, `"Queue.get"`, `"Lock.acquire"`,
+//!   `"socket read"`, ...) and a small [`WaitDetail`] packed in a `u64` (a
+//!   deadline, a descriptor, a pid, a task id, a count) into the task being
+//!   polled: one thread-local read and one `Cell` store. The record is
+//!   cleared when the task's next poll starts (one store per poll), so a
+//!   task awaiting a foreign future (a channel of another crate) shows
+//!   nothing rather than something stale. Your own leaf futures can say
+//!   what they are with [`waiting_on`].
+//! - **Who awaits a task** ([`AwaitVia`], 8 bytes: the awaiting task's id
+//!   and the combinator): a [`Task`](crate::Task) handle polled to
+//!   `Pending` from inside another task stores that task's id in the
+//!   awaited task's header, and the combinator that polled it (gather,
 //!   shield, ...) says which it is; a [`TaskGroup`](crate::TaskGroup) child
 //!   is linked to the group's task when it is created, as asyncio links it.
 //!   Dropping the handle (the awaiter gave up) removes the link.
@@ -59,5 +62,7 @@ pub use capture::{CallGraph, TaskInfo, TaskState, capture_call_graph};
 pub use format::{format_call_graph, print_call_graph};
 #[cfg(unix)]
 pub use ps::{PS_DIR_ENV, PS_ENV, ps_socket_dir};
-pub use record::{AwaitVia, WaitDetail, WaitingOn, waiting_on};
-pub(crate) use record::{RawDetail, RawWait, link_awaited, record_raw, unlink};
+pub use record::{AwaitVia, WaitDetail, WaitKind, WaitingOn, waiting_on};
+pub(crate) use record::{
+    RawWait, SLEEP, TASK, TASK_GROUP, WAIT, count, link_awaited, record_raw, task_id, unlink, until,
+};

@@ -4,7 +4,9 @@
 //! header of the task being polled, on a `Pending` path only.
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::event_loop::clock::{Nanos, to_nanos};
 
 use crate::task::graph_hooks::{self, with_current_header};
 
@@ -18,6 +20,7 @@ use crate::task::graph_hooks::{self, with_current_header};
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
+#[repr(u8)]
 pub enum AwaitVia {
     /// The awaiting task awaits the [`Task`](crate::Task) handle itself.
     Await,
@@ -37,6 +40,31 @@ pub enum AwaitVia {
 }
 
 impl AwaitVia {
+    const ALL: [AwaitVia; 7] = [
+        AwaitVia::Await,
+        AwaitVia::Gather,
+        AwaitVia::Wait,
+        AwaitVia::WaitFor,
+        AwaitVia::Shield,
+        AwaitVia::TaskGroup,
+        AwaitVia::AsCompleted,
+    ];
+
+    /// The link as a task's header stores it: the awaiting task's id in
+    /// the low 56 bits (ids count a loop's tasks from 1), `self` above.
+    pub(crate) fn pack(self, parent: u64) -> u64 {
+        (u64::from(self as u8) << 56) | (parent & ((1 << 56) - 1))
+    }
+
+    /// The awaiting task's id (0: none) and how, from [`pack`](Self::pack).
+    pub(crate) fn unpack(link: u64) -> (u64, AwaitVia) {
+        let via = Self::ALL
+            .get(usize::from((link >> 56) as u8))
+            .copied()
+            .unwrap_or(AwaitVia::Await);
+        (link & ((1 << 56) - 1), via)
+    }
+
     /// The name shown in graphs and by `tulip-ps` (asyncio's function name).
     ///
     /// ```
@@ -127,38 +155,99 @@ impl fmt::Display for WaitingOn {
     }
 }
 
-/// A detail as stored in a task's header: a deadline stays absolute until
-/// a capture turns it into the time left.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum RawDetail {
-    None,
-    Fd(i32),
-    Pid(u32),
-    Task(u64),
-    Count(u64),
-    Until(Instant),
+/// What a leaf future is, for the await graph: a name in a `static`, so
+/// that a task's header keeps one pointer to it (see [`waiting_on`]).
+///
+/// ```
+/// use tulip::graph::WaitKind;
+///
+/// static HARDWARE: WaitKind = WaitKind::new("hardware interrupt");
+/// assert_eq!(HARDWARE.name(), "hardware interrupt");
+/// ```
+#[derive(Debug)]
+pub struct WaitKind {
+    name: &'static str,
 }
 
-/// What a task's header stores: see [`WaitingOn`].
+impl WaitKind {
+    /// A kind named `name` (`"Queue.get"`, `"socket read"`, ...).
+    ///
+    /// ```
+    /// static DISK: tulip::graph::WaitKind = tulip::graph::WaitKind::new("disk");
+    /// assert_eq!(DISK.name(), "disk");
+    /// ```
+    pub const fn new(name: &'static str) -> WaitKind {
+        WaitKind { name }
+    }
+
+    /// Its name.
+    ///
+    /// ```
+    /// assert_eq!(tulip::graph::WaitKind::new("disk").name(), "disk");
+    /// ```
+    pub const fn name(&self) -> &'static str {
+        self.name
+    }
+}
+
+/// The kinds of the executor's own awaits.
+pub(crate) static SLEEP: WaitKind = WaitKind::new("sleep");
+pub(crate) static TASK: WaitKind = WaitKind::new("Task");
+pub(crate) static WAIT: WaitKind = WaitKind::new("wait");
+pub(crate) static TASK_GROUP: WaitKind = WaitKind::new("TaskGroup");
+
+// A detail packed in a `u64`: its variant in the top three bits, its value
+// in the others (a deadline as nanoseconds of the loop's clock: 73 years).
+const SHIFT: u32 = 61;
+const VALUE: u64 = (1 << SHIFT) - 1;
+const NONE: u64 = 0;
+const FD: u64 = 1;
+const PID: u64 = 2;
+const TASK_ID: u64 = 3;
+const COUNT: u64 = 4;
+const UNTIL: u64 = 5;
+
+fn pack(tag: u64, value: u64) -> u64 {
+    (tag << SHIFT) | value.min(VALUE)
+}
+
+/// A packed count (of pending children, ...).
+pub(crate) fn count(n: usize) -> u64 {
+    pack(COUNT, n as u64)
+}
+
+/// A packed task id.
+pub(crate) fn task_id(id: u64) -> u64 {
+    pack(TASK_ID, id)
+}
+
+/// A packed deadline, in nanoseconds of the loop's clock.
+pub(crate) fn until(when: Nanos) -> u64 {
+    pack(UNTIL, when)
+}
+
+/// What a task's header stores (16 bytes): the kind and a packed detail.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct RawWait {
-    pub(crate) what: &'static str,
-    pub(crate) detail: RawDetail,
+    pub(crate) kind: &'static WaitKind,
+    pub(crate) detail: u64,
 }
 
 impl RawWait {
-    /// The public form, a deadline as the time left after `now`.
-    pub(crate) fn resolve(self, now: Instant) -> WaitingOn {
-        let detail = match self.detail {
-            RawDetail::None => WaitDetail::None,
-            RawDetail::Fd(fd) => WaitDetail::Fd(fd),
-            RawDetail::Pid(p) => WaitDetail::Pid(p),
-            RawDetail::Task(t) => WaitDetail::Task(t),
-            RawDetail::Count(n) => WaitDetail::Count(n),
-            RawDetail::Until(when) => WaitDetail::Remaining(when.saturating_duration_since(now)),
+    /// The public form, a deadline as the time left after `now` (loop
+    /// nanoseconds).
+    pub(crate) fn resolve(self, now: Nanos) -> WaitingOn {
+        let value = self.detail & VALUE;
+        let detail = match self.detail >> SHIFT {
+            FD => WaitDetail::Fd(i32::try_from(value).unwrap_or(-1)),
+            PID => WaitDetail::Pid(u32::try_from(value).unwrap_or(u32::MAX)),
+            TASK_ID => WaitDetail::Task(value),
+            COUNT => WaitDetail::Count(value),
+            UNTIL => WaitDetail::Remaining(Duration::from_nanos(value.saturating_sub(now))),
+            _ => WaitDetail::None,
         };
         WaitingOn {
-            what: self.what,
+            what: self.kind.name,
             detail,
         }
     }
@@ -169,52 +258,56 @@ impl RawWait {
 /// leaf futures do (a sleep, a queue, a lock, a socket, a child process);
 /// a future of your own can too, so that [`capture_call_graph`](crate::capture_call_graph)
 /// and `tulip-ps` say what your tasks wait on. The record lasts until the
-/// task is polled again.
+/// task is polled again. It costs a thread-local read and one store of 16
+/// bytes into the task.
 ///
 /// ```
 /// use std::future::Future;
 /// use std::pin::Pin;
 /// use std::task::{Context, Poll};
-/// use tulip::graph::{WaitDetail, waiting_on};
+/// use tulip::graph::{WaitDetail, WaitKind, waiting_on};
 /// use tulip::prelude::*;
 ///
+/// static HARDWARE: WaitKind = WaitKind::new("hardware interrupt");
+///
 /// /// Pending forever, and says so.
-/// struct Hardware;
-/// impl Future for Hardware {
+/// struct Interrupt;
+/// impl Future for Interrupt {
 ///     type Output = ();
 ///     fn poll(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<()> {
-///         waiting_on("hardware interrupt", WaitDetail::Count(3));
+///         waiting_on(&HARDWARE, WaitDetail::Count(3));
 ///         Poll::Pending
 ///     }
 /// }
 ///
 /// tulip::run(async {
-///     let t = spawn(Hardware);
+///     let t = spawn(Interrupt);
 ///     yield_now().await;
 ///     let graph = tulip::capture_call_graph(&t);
 ///     assert_eq!(graph.task.waiting_on.unwrap().what, "hardware interrupt");
 /// })?;
 /// # Ok::<(), tulip::Error>(())
 /// ```
-pub fn waiting_on(what: &'static str, detail: WaitDetail) {
-    let raw = match detail {
-        WaitDetail::None => RawDetail::None,
-        WaitDetail::Fd(fd) => RawDetail::Fd(fd),
-        WaitDetail::Pid(p) => RawDetail::Pid(p),
-        WaitDetail::Task(t) => RawDetail::Task(t),
-        WaitDetail::Count(n) => RawDetail::Count(n),
-        WaitDetail::Remaining(d) => {
-            let now = crate::get_running_loop().map_or_else(|_| Instant::now(), |lp| lp.time());
-            RawDetail::Until(now + d)
-        }
+#[inline]
+pub fn waiting_on(kind: &'static WaitKind, detail: WaitDetail) {
+    let packed = match detail {
+        WaitDetail::None => pack(NONE, 0),
+        WaitDetail::Fd(fd) => pack(FD, u64::try_from(fd).unwrap_or(VALUE)),
+        WaitDetail::Pid(p) => pack(PID, u64::from(p)),
+        WaitDetail::Task(t) => task_id(t),
+        WaitDetail::Count(n) => pack(COUNT, n),
+        WaitDetail::Remaining(d) => match crate::get_running_loop() {
+            Ok(lp) => until(lp.now_nanos().saturating_add(to_nanos(d))),
+            Err(_) => pack(NONE, 0),
+        },
     };
-    record_raw(what, raw);
+    record_raw(kind, packed);
 }
 
-/// [`waiting_on`] with the stored form (a deadline kept absolute).
+/// [`waiting_on`] with a detail already packed.
 #[inline]
-pub(crate) fn record_raw(what: &'static str, detail: RawDetail) {
-    with_current_header(|h| graph_hooks::set_waiting(h, RawWait { what, detail }));
+pub(crate) fn record_raw(kind: &'static WaitKind, detail: u64) {
+    with_current_header(|h| graph_hooks::set_waiting(h, RawWait { kind, detail }));
 }
 
 /// Links `child` (by its id) to the task awaiting it, `parent_id`, through

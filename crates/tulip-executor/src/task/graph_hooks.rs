@@ -6,7 +6,7 @@
 use std::cell::Cell;
 
 use super::header::{CURRENT_TASK, TaskHeader, TaskRef};
-use crate::graph::{AwaitVia, RawDetail, RawWait};
+use crate::graph::{AwaitVia, RawWait, TASK, task_id};
 
 /// Runs `f` with the header of the task being polled on this thread, if any.
 #[inline]
@@ -26,6 +26,7 @@ pub(crate) fn current_task_id() -> Option<u64> {
     id
 }
 
+#[inline]
 pub(crate) fn set_waiting(h: &TaskHeader, w: RawWait) {
     h.waiting.set(Some(w));
 }
@@ -42,26 +43,23 @@ pub(crate) fn waiting(t: &TaskRef) -> Option<RawWait> {
 
 /// The id of the task awaiting `t` (0: none), and how.
 pub(crate) fn awaited_by(t: &TaskRef) -> (u64, AwaitVia) {
-    t.header().awaited_by.get()
+    AwaitVia::unpack(t.header().awaited_by.get())
 }
 
 pub(crate) fn set_awaited_by(t: &TaskRef, parent: u64, via: AwaitVia) {
-    t.header().awaited_by.set((parent, via));
+    t.header().awaited_by.set(via.pack(parent));
 }
 
 pub(crate) fn clear_awaited_by_if(t: &TaskRef, parent: u64) {
-    clear_link_if(t.header(), parent);
-}
-
-fn clear_link_if(h: &TaskHeader, parent: u64) {
-    if h.awaited_by.get().0 == parent {
-        h.awaited_by.set((0, AwaitVia::Await));
+    let h = t.header();
+    if AwaitVia::unpack(h.awaited_by.get()).0 == parent {
+        h.awaited_by.set(0);
     }
 }
 
-/// A [`Task`](crate::Task) handle's poll returned `Pending` for the task
-/// of `awaited`: the task being polled awaits it (and waits on it, unless
-/// a combinator around the handle says more afterwards).
+/// A [`Task`](crate::Task) handle's poll returned `Pending`: the task
+/// being polled awaits it (and waits on it, unless a combinator around the
+/// handle says more afterwards).
 #[inline]
 pub(crate) fn note_task_await(awaited: &TaskHeader) {
     with_current_header(|cur| {
@@ -70,12 +68,12 @@ pub(crate) fn note_task_await(awaited: &TaskHeader) {
         }
         // A link to this very task is kept as it is (a task group's, or a
         // combinator's): it says more than `Await`.
-        if awaited.awaited_by.get().0 != cur.id {
-            awaited.awaited_by.set((cur.id, AwaitVia::Await));
+        if AwaitVia::unpack(awaited.awaited_by.get()).0 != cur.id {
+            awaited.awaited_by.set(AwaitVia::Await.pack(cur.id));
         }
         cur.waiting.set(Some(RawWait {
-            what: "Task",
-            detail: RawDetail::Task(awaited.id),
+            kind: &TASK,
+            detail: task_id(awaited.id),
         }));
     });
 }
@@ -84,17 +82,17 @@ pub(crate) fn note_task_await(awaited: &TaskHeader) {
 /// handle's poll made is through `via`.
 #[inline]
 pub(crate) fn note_via(child: &TaskHeader, via: AwaitVia) {
-    let (parent, _) = child.awaited_by.get();
+    let (parent, _) = AwaitVia::unpack(child.awaited_by.get());
     if parent != 0 {
-        child.awaited_by.set((parent, via));
+        child.awaited_by.set(via.pack(parent));
     }
 }
 
 /// A task handle is dropped: whoever awaited through it gives up, unless
 /// the link is a task group's (the group still waits for its child).
 pub(crate) fn note_handle_dropped(h: &TaskHeader) {
-    let (parent, via) = h.awaited_by.get();
+    let (parent, via) = AwaitVia::unpack(h.awaited_by.get());
     if parent != 0 && via != AwaitVia::TaskGroup {
-        h.awaited_by.set((0, AwaitVia::Await));
+        h.awaited_by.set(0);
     }
 }

@@ -60,10 +60,12 @@ pub(crate) struct TaskHeader {
     // `graph::waiting_on`, a `Task` handle's poll, a combinator), cleared
     // when the task's next poll starts (`waiting`); read only when a graph
     // or a `tulip-ps` snapshot is taken. Accessors: `task/graph_hooks.rs`.
-    /// What the task's last poll stopped at, if a leaf future said.
+    /// What the task's last poll stopped at, if a leaf future said
+    /// (16 bytes: a `&'static WaitKind` and a packed detail).
     pub(crate) waiting: Cell<Option<crate::graph::RawWait>>,
-    /// The id of the task awaiting this one (0: none), and through what.
-    pub(crate) awaited_by: Cell<(u64, crate::graph::AwaitVia)>,
+    /// The task awaiting this one and through what, packed in 8 bytes
+    /// (`AwaitVia::pack`; 0: none).
+    pub(crate) awaited_by: Cell<u64>,
     // ---- end of the await graph block ----------------------------------
 }
 
@@ -133,7 +135,7 @@ impl TaskHeader {
             site,
             self_waker: Cell::new(None),
             waiting: Cell::new(None),
-            awaited_by: Cell::new((0, crate::graph::AwaitVia::Await)),
+            awaited_by: Cell::new(0),
             extra: ManuallyDrop::new(RefCell::new(name.map(|name| {
                 Box::new(TaskExtra {
                     name: Some(name),

@@ -160,8 +160,8 @@ impl<T> AsCompleted<T> {
             }
             // The timeout's sleep recorded itself: as_completed says more.
             crate::graph::record_raw(
-                "as_completed",
-                crate::graph::RawDetail::Count(self.set.pending() as u64),
+                &crate::toolkit::task_set::AS_COMPLETED,
+                crate::graph::count(self.set.pending()),
             );
         }
         Poll::Pending

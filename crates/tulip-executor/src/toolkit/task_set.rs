@@ -18,7 +18,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use crate::error::{Error, PanicError};
 use crate::event_loop::exception_handler::ExceptionContext;
-use crate::graph::{AwaitVia, RawDetail, record_raw};
+use crate::graph::{AwaitVia, WaitKind, count, record_raw};
 use crate::task::{Task, finish_emptied, spawn};
 
 /// A child's future in a cell of its own, shared by its task and by the
@@ -155,6 +155,10 @@ pub(crate) fn empty_slot(slot: &dyn EmptySlot, task: crate::TaskRef) {
     }
 }
 
+/// What a task polling a set waits on.
+static GATHER: WaitKind = WaitKind::new("gather");
+pub(crate) static AS_COMPLETED: WaitKind = WaitKind::new("as_completed");
+
 /// Indices woken since the last poll (oldest first), and the waker of
 /// whoever polls the set.
 struct Shared {
@@ -200,6 +204,8 @@ pub(crate) struct TaskSet<T> {
     detached: bool,
     /// How the task polling the set awaits the children (the await graph).
     via: AwaitVia,
+    /// What that task waits on meanwhile.
+    kind: &'static WaitKind,
 }
 
 impl<T> TaskSet<T> {
@@ -226,6 +232,10 @@ impl<T> TaskSet<T> {
             pending: n,
             detached: false,
             via,
+            kind: match via {
+                AwaitVia::AsCompleted => &AS_COMPLETED,
+                _ => &GATHER,
+            },
         }
     }
 
@@ -258,7 +268,7 @@ impl<T> TaskSet<T> {
         }
         loop {
             let Some(index) = lock(&self.shared.woken).pop_front() else {
-                record_raw(self.via.as_str(), RawDetail::Count(self.pending as u64));
+                record_raw(self.kind, count(self.pending));
                 return Poll::Pending;
             };
             let child = &self.wakers[index];

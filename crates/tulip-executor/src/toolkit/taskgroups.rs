@@ -492,8 +492,8 @@ impl<Fut: Future> Future for TaskGroupScope<Fut> {
         if this.body.is_some() || s.live.get() > 0 {
             if this.body.is_none() {
                 crate::graph::record_raw(
-                    "TaskGroup",
-                    crate::graph::RawDetail::Count(s.live.get() as u64),
+                    &crate::graph::TASK_GROUP,
+                    crate::graph::count(s.live.get()),
                 );
             }
             return Poll::Pending;

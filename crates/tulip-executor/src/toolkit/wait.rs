@@ -228,7 +228,7 @@ impl<W: AsTaskRef> Future for Wait<W> {
         if !timed_out && !this.satisfied() {
             *this.shared.waker.borrow_mut() = Some(cx.waker().clone());
             let left = this.tasks.len() - this.shared.done.get();
-            crate::graph::record_raw("wait", crate::graph::RawDetail::Count(left as u64));
+            crate::graph::record_raw(&crate::graph::WAIT, crate::graph::count(left));
             return Poll::Pending;
         }
         this.unregister();

@@ -7,6 +7,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
+use tulip_executor::graph::{WaitDetail, WaitKind};
 
 use rustix::net::{RecvFlags, Shutdown};
 use tulip_executor::{IoSource, Loop};
@@ -96,13 +97,15 @@ impl Registration {
         }
         loop {
             if self.source.poll_ready(interest, cx).is_pending() {
+                static READ: WaitKind = WaitKind::new("socket read");
+                static WRITE: WaitKind = WaitKind::new("socket write");
                 let what = if interest.is_readable() {
-                    "socket read"
+                    &READ
                 } else {
-                    "socket write"
+                    &WRITE
                 };
                 let fd = std::os::fd::AsRawFd::as_raw_fd(&self.fd());
-                tulip_executor::graph::waiting_on(what, tulip_executor::graph::WaitDetail::Fd(fd));
+                tulip_executor::graph::waiting_on(what, WaitDetail::Fd(fd));
                 return Poll::Pending;
             }
             match op(self.fd()) {

@@ -47,7 +47,7 @@ fn push_opt(out: &mut String, s: Option<&str>) {
 
 /// The snapshot of `lp`'s live tasks, as one line of JSON.
 pub(super) fn json(lp: &Loop) -> String {
-    let now = lp.time();
+    let now = lp.now_nanos();
     let links = Links::new(all_task_refs(lp), None);
     let mut out = String::with_capacity(128 + 160 * links.tasks.len());
     let _ = write!(
