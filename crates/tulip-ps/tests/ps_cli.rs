@@ -24,10 +24,11 @@ fn demo_server() {
     use tulip::prelude::*;
     use tulip::sync::{Lock, Queue};
     // A second loop on a thread of its own: tulip-ps shows every loop.
+    let (second_ready, second_started) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name(String::from("second-loop"))
-        .spawn(|| {
-            tulip::run(async {
+        .spawn(move || {
+            tulip::run(async move {
                 current_task().unwrap().set_name("second-main");
                 // ping awaits pong awaits ping: a deadlock shown as a cycle.
                 type Slot = std::rc::Rc<std::cell::RefCell<Option<Task<()>>>>;
@@ -47,12 +48,16 @@ fn demo_server() {
                 pong.set_name("pong");
                 *to_ping.borrow_mut() = Some(ping);
                 *to_pong.borrow_mut() = Some(pong);
+                for _ in 0..5 {
+                    yield_now().await;
+                }
+                second_ready.send(()).unwrap();
                 sleep(Duration::from_secs(3600)).await;
             })
             .unwrap();
         })
         .unwrap();
-    tulip::run(async {
+    tulip::run(async move {
         current_task().unwrap().set_name("main");
         let queue: Queue<u32> = Queue::new(0);
         let lock = Lock::new();
@@ -84,6 +89,10 @@ fn demo_server() {
         for _ in 0..5 {
             yield_now().await;
         }
+        // Both loops are up and their tasks parked.
+        second_started
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap();
         println!("ready");
         let _ = supervisor.await;
     })
