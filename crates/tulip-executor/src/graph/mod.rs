@@ -40,14 +40,16 @@
 //!
 //! tulip::run(async {
 //!     let worker = spawn(async { sleep(Duration::from_secs(3600)).await });
-//!     let main = current_task().unwrap();
+//!     let worker_id = worker.id();
 //!     let waiter = spawn(async move { worker.await });
 //!     yield_now().await; // let both start
 //!     let graph = tulip::capture_call_graph(&waiter);
+//!     // The waiter awaits the worker, which sleeps.
 //!     let child = &graph.awaits[0];
+//!     assert_eq!(child.task.id, worker_id);
 //!     assert_eq!(child.task.waiting_on.unwrap().what, "sleep");
 //!     println!("{graph}");
-//!     # drop(main);
+//!     waiter.cancel();
 //! })?;
 //! # Ok::<(), tulip::Error>(())
 //! ```
