@@ -16,13 +16,13 @@
 //! ps_demo: pid 4242; look at it with: tulip-ps 4242 (or tulip-ps --tree 4242)
 //! $ cargo run -p tulip-ps -- --tree 4242
 //! Thread 4242 (main), loop 1
-//! └── (T) main #1  waiting on Task (task 2)  @ examples/src/bin/ps_demo.rs:46:26
-//!     └── (T) dispatcher #2 via await  waiting on TaskGroup (5 pending)  @ examples/src/bin/ps_demo.rs:49:26
-//!         ├── (T) producer #3 via TaskGroup  waiting on sleep (0.454s left)  @ examples/src/bin/ps_demo.rs:52:16
-//!         ├── (T) worker-1 #4 via TaskGroup  waiting on Queue.get  @ examples/src/bin/ps_demo.rs:63:20
-//!         ├── (T) worker-2 #5 via TaskGroup  waiting on sleep (0.054s left)  @ examples/src/bin/ps_demo.rs:63:20
-//!         ├── (T) worker-3 #6 via TaskGroup  waiting on Queue.get  @ examples/src/bin/ps_demo.rs:63:20
-//!         └── (T) listener #7 via TaskGroup  waiting on socket read (fd 6)  @ examples/src/bin/ps_demo.rs:70:16
+//! └── (T) main #1  waiting on Task (task 2)  @ examples/src/bin/ps_demo.rs:47:26
+//!     └── (T) dispatcher #2 via await  waiting on TaskGroup (5 pending)  @ examples/src/bin/ps_demo.rs:50:26
+//!         ├── (T) producer #3 via TaskGroup  waiting on sleep (0.454s left)  @ examples/src/bin/ps_demo.rs:53:16
+//!         ├── (T) worker-1 #4 via TaskGroup  waiting on Queue.get  @ examples/src/bin/ps_demo.rs:64:20
+//!         ├── (T) worker-2 #5 via TaskGroup  waiting on sleep (0.054s left)  @ examples/src/bin/ps_demo.rs:64:20
+//!         ├── (T) worker-3 #6 via TaskGroup  waiting on Queue.get  @ examples/src/bin/ps_demo.rs:64:20
+//!         └── (T) listener #7 via TaskGroup  waiting on socket read (fd 6)  @ examples/src/bin/ps_demo.rs:71:16
 //! ```
 
 use std::time::Duration;
