@@ -40,6 +40,7 @@
 //! | `fan_out` | Not in asyncio's docs: one loop hands jobs to the others over `tulip::channel` (workers started with `RemoteLoop::spawn`) and gathers the answers |
 //! | `hyper_server` | Not in asyncio's docs: hyper's hello `service_fn` on `tulip::hyper::serve_hyper`, HTTP/1.1 and HTTP/2 (prior knowledge) on one port, HTTPS with ALPN (`TlsListener`) on another; graceful Ctrl-C |
 //! | `hyper_client` | Not in asyncio's docs: GET over http and https with `tulip::hyper::Client` (HTTP/1.1 pooling, HTTP/2 by ALPN) |
+//! | `ps_demo` | Not in asyncio's docs: a job server (a task group, a queue, workers, a listener) whose loop answers `tulip-ps PID` (asyncio's `python -m asyncio ps`/`pstree`) |
 //! | `websocket_echo` | A WebSocket echo server and client on `tulip::net` (async-tungstenite over futures-io; server, client, or both) |
 //!
 //! Each binary stands alone: what it needs beyond tulip (Python's `repr()`
@@ -50,7 +51,7 @@
 //! `tests/examples_network.rs`, `tests/examples_streams.rs`,
 //! `tests/examples_tls.rs`, `tests/examples_net.rs`,
 //! `tests/examples_axum_app.rs`, `tests/examples_hyper_server.rs`,
-//! `tests/examples_hyper_client.rs` and `tests/examples_per_core.rs` run the networking ones against each
+//! `tests/examples_hyper_client.rs`, `tests/examples_per_core.rs` and `tests/examples_ps.rs` run the networking ones against each
 //! other and against real clients and servers (plain `std::net` peers,
 //! curl, Python's standard library) over loopback. This library names the
 //! environment variables through which the tests steer the binaries.

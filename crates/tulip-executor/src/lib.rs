@@ -22,6 +22,9 @@
 //!   [`task_group`], [`ensure_future`] and [`run_coroutine_threadsafe`].
 //!   Cancellation is Rust's drop: dropping a combinator's future cancels
 //!   what it owns (its children), except [`shield`]'s.
+//! - The await graph ([`graph`]): what each task waits on and who awaits
+//!   it ([`capture_call_graph`]), and the live process view `tulip-ps`
+//!   reads ([`EventLoopBuilder::ps`]).
 //! - A loop built with a paused clock ([`EventLoopBuilder::paused_clock`])
 //!   runs timer-heavy code in virtual time.
 //!
@@ -67,6 +70,8 @@
 //! | `asyncio.shield` | [`shield`] |
 //! | `asyncio.TaskGroup` / `ExceptionGroup` | [`task_group`], [`TaskGroup`] / [`TaskGroupError`] |
 //! | `asyncio.ensure_future` / `run_coroutine_threadsafe` | [`ensure_future`] / [`run_coroutine_threadsafe`] ([`ConcurrentFuture`]) |
+//! | `asyncio.capture_call_graph` / `format_call_graph` / `print_call_graph` | [`capture_call_graph`] / [`format_call_graph`] / [`print_call_graph`] ([`graph::CallGraph`]) |
+//! | `python -m asyncio ps PID` / `pstree PID` | `tulip-ps PID` / `tulip-ps --tree PID`, for loops built with [`EventLoopBuilder::ps`] or run with `TULIP_PS=1` |
 //! | `CancelledError`, `InvalidStateError`, `TimeoutError` | [`Error::Cancelled`], [`Error::InvalidState`], [`Error::Timeout`] |
 //! | `KeyboardInterrupt` out of `asyncio.run`, `ValueError` of `add_signal_handler` | [`Error::Interrupted`], [`Error::InvalidSignal`] |
 
@@ -75,6 +80,7 @@ mod error;
 mod event_loop;
 mod futures;
 mod futures_util;
+pub mod graph;
 mod group;
 mod runners;
 mod sleep;
@@ -97,6 +103,7 @@ pub use event_loop::run_in_executor::{ExecutorFuture, to_thread};
 #[cfg(unix)]
 pub use event_loop::signals::signal;
 pub use futures::{LoopFuture, WaitDone};
+pub use graph::{capture_call_graph, format_call_graph, print_call_graph};
 pub use group::{GroupStop, LoopGroup, LoopGroupBuilder, PanicPolicy, run_per_core};
 pub use runners::{Runner, run};
 pub use sleep::{Sleep, YieldNow, sleep, sleep_until, yield_now};

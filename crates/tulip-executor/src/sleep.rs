@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use crate::event_loop::clock::{Nanos, to_nanos};
 use crate::event_loop::handle::{self, Callback, CallbackRc};
+use crate::graph::{SLEEP, record_raw, until};
 
 struct SleepEntry {
     state: Cell<u8>,
@@ -22,6 +23,8 @@ struct SleepEntry {
     site: &'static Location<'static>,
     /// The deadline, on the loop's clock.
     when: Instant,
+    /// The same in the loop's nanoseconds (for the await graph).
+    when_nanos: Nanos,
     /// The loop's count of cancelled timers still queued.
     cancelled_in_heap: Rc<Cell<usize>>,
 }
@@ -212,6 +215,7 @@ impl Future for Sleep {
                 Some(w) if w.will_wake(cx.waker()) => w,
                 _ => cx.waker().clone(),
             }));
+            record_raw(&SLEEP, until(entry.when_nanos));
             return Poll::Pending;
         }
         if this.yielded {
@@ -242,10 +246,12 @@ impl Future for Sleep {
             waker: Cell::new(Some(cx.waker().clone())),
             site: this.site,
             when: inner.clock.instant(when),
+            when_nanos: when,
             cancelled_in_heap: inner.timers.borrow().cancelled_counter().clone(),
         });
         let cb: CallbackRc = entry.clone();
         inner.schedule_timer(when, cb);
+        record_raw(&SLEEP, until(when));
         this.armed = Some(entry);
         Poll::Pending
     }

@@ -346,6 +346,12 @@ impl Inner {
         if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
             waiters.push(cx.waker().clone());
         }
+        static PROCESS_WAIT: tulip_executor::graph::WaitKind =
+            tulip_executor::graph::WaitKind::new("Process.wait");
+        tulip_executor::graph::waiting_on(
+            &PROCESS_WAIT,
+            tulip_executor::graph::WaitDetail::Pid(self.pid),
+        );
         Poll::Pending
     }
 

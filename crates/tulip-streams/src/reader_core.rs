@@ -208,6 +208,9 @@ impl ReaderCore {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => self.waiter = Some(cx.waker().clone()),
         }
+        static READ: tulip_executor::graph::WaitKind =
+            tulip_executor::graph::WaitKind::new("StreamReader.read");
+        tulip_executor::graph::waiting_on(&READ, tulip_executor::graph::WaitDetail::None);
         Poll::Pending
     }
 

@@ -447,6 +447,9 @@ impl StreamWriter {
         }
         *waiting = true;
         w.register(cx);
+        static DRAIN: tulip_executor::graph::WaitKind =
+            tulip_executor::graph::WaitKind::new("StreamWriter.drain");
+        tulip_executor::graph::waiting_on(&DRAIN, tulip_executor::graph::WaitDetail::None);
         Poll::Pending
     }
 

@@ -242,7 +242,13 @@ pub struct BarrierWait {
 impl Future for BarrierWait {
     type Output = Result<usize, Error>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
+        crate::waiters::noting(&crate::waiters::BARRIER_WAIT, self.poll_leaf(cx))
+    }
+}
+
+impl BarrierWait {
+    fn poll_leaf(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
         let this = &mut *self;
         let wakers = {
             let mut s = this.state.borrow_mut();

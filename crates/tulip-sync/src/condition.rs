@@ -368,7 +368,13 @@ pub struct ConditionWait {
 impl Future for ConditionWait {
     type Output = Result<LockGuard, Error>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
+        crate::waiters::noting(&crate::waiters::CONDITION_WAIT, self.poll_leaf(cx))
+    }
+}
+
+impl ConditionWait {
+    fn poll_leaf(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
         let this = &mut *self;
         loop {
             match std::mem::replace(&mut this.state, WaitState::Done) {

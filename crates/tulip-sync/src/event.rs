@@ -179,7 +179,13 @@ pub struct EventWait {
 impl Future for EventWait {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        crate::waiters::noting(&crate::waiters::EVENT_WAIT, self.poll_leaf(cx))
+    }
+}
+
+impl EventWait {
+    fn poll_leaf(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         let mut s = this.state.borrow_mut();
         match this.key {

@@ -185,7 +185,13 @@ pub struct LockAcquire {
 impl Future for LockAcquire {
     type Output = LockGuard;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard> {
+        crate::waiters::noting(&crate::waiters::LOCK_ACQUIRE, self.poll_leaf(cx))
+    }
+}
+
+impl LockAcquire {
+    fn poll_leaf(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<LockGuard> {
         let this = &mut *self;
         this.lock
             .permits

@@ -771,7 +771,13 @@ impl<T, S: QueueStorage<T>> Unpin for QueuePut<T, S> {}
 impl<T, S: QueueStorage<T>> Future for QueuePut<T, S> {
     type Output = Result<(), PutError<T>>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
+        crate::waiters::noting(&crate::waiters::QUEUE_PUT, self.poll_leaf(cx))
+    }
+}
+
+impl<T, S: QueueStorage<T>> QueuePut<T, S> {
+    fn poll_leaf(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
         let this = &mut *self;
         let mut after = After::new();
         let result = {
@@ -853,7 +859,13 @@ pub struct QueueGet<T, S: QueueStorage<T>> {
 impl<T, S: QueueStorage<T>> Future for QueueGet<T, S> {
     type Output = Result<T, Error>;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
+        crate::waiters::noting(&crate::waiters::QUEUE_GET, self.poll_leaf(cx))
+    }
+}
+
+impl<T, S: QueueStorage<T>> QueueGet<T, S> {
+    fn poll_leaf(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<<Self as Future>::Output> {
         let this = &mut *self;
         let mut after = After::new();
         let result = {
@@ -941,7 +953,13 @@ pub struct QueueJoin<T, S: QueueStorage<T>> {
 impl<T, S: QueueStorage<T>> Future for QueueJoin<T, S> {
     type Output = ();
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        crate::waiters::noting(&crate::waiters::QUEUE_JOIN, self.poll_leaf(cx))
+    }
+}
+
+impl<T, S: QueueStorage<T>> QueueJoin<T, S> {
+    fn poll_leaf(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = &mut *self;
         let mut s = this.state.borrow_mut();
         match this.key {

@@ -421,7 +421,13 @@ impl SemaphoreAcquire {
 impl Future for SemaphoreAcquire {
     type Output = SemaphorePermit;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit> {
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit> {
+        crate::waiters::noting(&crate::waiters::SEMAPHORE_ACQUIRE, self.poll_leaf(cx))
+    }
+}
+
+impl SemaphoreAcquire {
+    fn poll_leaf(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<SemaphorePermit> {
         let this = &mut *self;
         this.permits
             .poll_acquire(&mut this.key, cx)

@@ -19,7 +19,7 @@
 //! that was not taken yet, and the primitive passes it on to the next waiter:
 //! this is how a future dropped at the moment of its wake-up loses nothing.
 
-use std::task::Waker;
+use std::task::{Poll, Waker};
 
 const NIL: usize = usize::MAX;
 
@@ -216,6 +216,45 @@ impl<N, W> WaiterList<N, W> {
 }
 
 /// Wakes every waker (call it after releasing the primitive's borrows).
+/// What a waiting future is, for tulip's await graph (the "graph"
+/// feature); without it, nothing.
+#[cfg(feature = "graph")]
+pub(crate) type Kind = tulip_executor::graph::WaitKind;
+
+/// What a waiting future is, for tulip's await graph (the "graph"
+/// feature); without it, nothing.
+#[cfg(not(feature = "graph"))]
+pub(crate) struct Kind;
+
+#[cfg(not(feature = "graph"))]
+impl Kind {
+    const fn new(_name: &'static str) -> Kind {
+        Kind
+    }
+}
+
+pub(crate) static BARRIER_WAIT: Kind = Kind::new("Barrier.wait");
+pub(crate) static CONDITION_WAIT: Kind = Kind::new("Condition.wait");
+pub(crate) static EVENT_WAIT: Kind = Kind::new("Event.wait");
+pub(crate) static LOCK_ACQUIRE: Kind = Kind::new("Lock.acquire");
+pub(crate) static QUEUE_PUT: Kind = Kind::new("Queue.put");
+pub(crate) static QUEUE_GET: Kind = Kind::new("Queue.get");
+pub(crate) static QUEUE_JOIN: Kind = Kind::new("Queue.join");
+pub(crate) static SEMAPHORE_ACQUIRE: Kind = Kind::new("Semaphore.acquire");
+
+/// `poll` as it is, telling the await graph what the task waits on when it
+/// is `Pending` (see `tulip::graph::waiting_on`; with the "graph" feature
+/// only, which the facade turns on).
+#[inline]
+#[cfg_attr(not(feature = "graph"), allow(unused_variables))]
+pub(crate) fn noting<T>(kind: &'static Kind, poll: Poll<T>) -> Poll<T> {
+    #[cfg(feature = "graph")]
+    if poll.is_pending() {
+        tulip_executor::graph::waiting_on(kind, tulip_executor::graph::WaitDetail::None);
+    }
+    poll
+}
+
 pub(crate) fn wake_all(wakers: Vec<Waker>) {
     for w in wakers {
         w.wake();

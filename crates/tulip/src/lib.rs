@@ -10,7 +10,9 @@
 //! [`sync`], the I/O and stream traits that
 //! tulip's types implement (with their extension traits) as [`io`] and
 //! [`stream`], and the names most code needs, the task toolkit included,
-//! in [`prelude`].
+//! in [`prelude`]. The await graph of a running program (asyncio 3.14's
+//! `capture_call_graph`, at the root as in asyncio) and the live process
+//! view that the `tulip-ps` command reads are in [`graph`].
 //!
 //! ```
 //! use std::time::Duration;

@@ -86,6 +86,9 @@ pub(crate) struct LoopInner {
     /// paused clock does not jump ahead while any is outstanding.
     pub(crate) pending_executor_jobs: Cell<usize>,
     pub(crate) default_executor: RefCell<Option<Arc<dyn crate::thread_pool::Executor>>>,
+    /// The `tulip-ps` socket, when the loop enabled the live view.
+    #[cfg(unix)]
+    pub(crate) ps: crate::graph::ps::PsSlot,
 }
 
 /// A handle on an event loop: asyncio's loop object as seen by callbacks and
@@ -246,6 +249,8 @@ impl LoopInner {
             tasks: RefCell::new(TaskRegistry::default()),
             pending_executor_jobs: Cell::new(0),
             default_executor: RefCell::new(None),
+            #[cfg(unix)]
+            ps: RefCell::new(None),
         }))
     }
 
@@ -958,6 +963,8 @@ impl Loop {
         drop(timers);
         let (callbacks, wakers) = inner.reactor.borrow_mut().clear();
         drop(callbacks);
+        #[cfg(unix)]
+        drop(inner.ps.borrow_mut().take());
         wakers.into_iter().for_each(std::task::Waker::wake);
         let tasks = inner.tasks.borrow_mut().clear();
         drop(tasks);

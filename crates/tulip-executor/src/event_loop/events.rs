@@ -54,6 +54,9 @@ pub struct EventLoopBuilder {
     backend: BackendKind,
     paused_clock: bool,
     debug: bool,
+    /// The `tulip-ps` view: `None` follows `TULIP_PS`.
+    #[cfg_attr(not(unix), allow(dead_code))]
+    ps: Option<bool>,
 }
 
 impl Default for EventLoopBuilder {
@@ -62,6 +65,7 @@ impl Default for EventLoopBuilder {
             backend: BackendKind::default_kind(),
             paused_clock: false,
             debug: crate::event_loop::debug::env_debug(),
+            ps: None,
         }
     }
 }
@@ -114,6 +118,29 @@ impl EventLoopBuilder {
         self
     }
 
+    /// Answers `tulip-ps` (asyncio's `python -m asyncio ps PID`): the loop
+    /// listens on a Unix socket private to its user and sends a snapshot
+    /// of its tasks and their await graph to each connection (see
+    /// [`tulip::graph`](crate::graph) and [`Loop::ps_socket_path`]).
+    /// Default: the `TULIP_PS` environment variable (`1`); off otherwise,
+    /// with no socket and no cost. Enabled here, [`build`](Self::build)
+    /// fails if the socket cannot be made; enabled by the variable, the
+    /// loop runs without it and says why on standard error.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// # // SAFETY: a doc test runs alone in its process, on one thread.
+    /// # unsafe { std::env::set_var("TULIP_PS_DIR", dir.path().join("ps")) };
+    /// let event_loop = tulip::EventLoop::builder().ps(true).build()?;
+    /// assert!(event_loop.ps_socket_path().is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(unix)]
+    pub fn ps(mut self, enabled: bool) -> EventLoopBuilder {
+        self.ps = Some(enabled);
+        self
+    }
+
     /// Opens the loop (its poller and notifier).
     ///
     /// ```
@@ -123,9 +150,19 @@ impl EventLoopBuilder {
     /// ```
     pub fn build(self) -> Result<EventLoop, Error> {
         let inner = LoopInner::new(self.backend, self.paused_clock, self.debug)?;
-        Ok(EventLoop {
-            lp: Loop::from_inner(inner),
-        })
+        let lp = Loop::from_inner(inner);
+        #[cfg(unix)]
+        if self.ps.unwrap_or_else(crate::graph::ps::env_enabled) {
+            match crate::graph::ps::PsServer::start(&lp) {
+                Ok(server) => *lp.inner.ps.borrow_mut() = Some(server),
+                Err(e) if self.ps == Some(true) => return Err(e),
+                Err(e) => crate::event_loop::debug::warn(&format!(
+                    "{}=1 but this loop does not answer tulip-ps: {e}",
+                    crate::graph::PS_ENV
+                )),
+            }
+        }
+        Ok(EventLoop { lp })
     }
 }
 

@@ -4,4 +4,6 @@
 
 pub(crate) mod affinity;
 #[cfg(unix)]
+pub(crate) mod ids;
+#[cfg(unix)]
 pub(crate) mod signals;

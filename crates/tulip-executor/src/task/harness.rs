@@ -78,6 +78,7 @@ impl<F: Future> Future for TaskFuture<F> {
             let task = registered(header);
             LAST_POLLED.with(|l| *l.borrow_mut() = task);
         }
+        super::graph_hooks::clear_waiting(header);
         let previous = CURRENT_TASK.with(|c| c.replace(Some(*this.header)));
         let res = catch_unwind(AssertUnwindSafe(|| {
             this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))

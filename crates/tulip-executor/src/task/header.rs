@@ -55,6 +55,18 @@ pub(crate) struct TaskHeader {
     /// [`TaskRef`]s of a finished task. (Before completion the registry
     /// holds one.) The `Task` handle's drop takes it, ending the cycle.
     pub(super) self_waker: Cell<Option<Waker>>,
+    // ---- The await graph (issue 17; see `crate::graph`) ----------------
+    // Written only where a poll returns `Pending` (a leaf future's
+    // `graph::waiting_on`, a `Task` handle's poll, a combinator), cleared
+    // when the task's next poll starts (`waiting`); read only when a graph
+    // or a `tulip-ps` snapshot is taken. Accessors: `task/graph_hooks.rs`.
+    /// What the task's last poll stopped at, if a leaf future said
+    /// (16 bytes: a `&'static WaitKind` and a packed detail).
+    pub(crate) waiting: Cell<Option<crate::graph::RawWait>>,
+    /// The task awaiting this one and through what, packed in 8 bytes
+    /// (`AwaitVia::pack`; 0: none).
+    pub(crate) awaited_by: Cell<u64>,
+    // ---- end of the await graph block ----------------------------------
 }
 
 // SAFETY: async-task makes a `Runnable<M>` `Send` only if `M: Send + Sync`,
@@ -122,6 +134,8 @@ impl TaskHeader {
             owner: current_thread_id(),
             site,
             self_waker: Cell::new(None),
+            waiting: Cell::new(None),
+            awaited_by: Cell::new(0),
             extra: ManuallyDrop::new(RefCell::new(name.map(|name| {
                 Box::new(TaskExtra {
                     name: Some(name),

@@ -177,6 +177,12 @@ impl<T> Task<T> {
         drop(self);
     }
 
+    /// The await graph: a combinator (gather, shield, ...) polled this
+    /// handle to `Pending`, and says it is the link (see `crate::graph`).
+    pub(crate) fn note_awaited_via(&self, via: crate::graph::AwaitVia) {
+        super::graph_hooks::note_via(self.h(), via);
+    }
+
     /// Marks the outcome as retrieved without taking it: a panic that ends
     /// the task later is not reported as "never retrieved" (for combinators
     /// that stop caring about a child, as asyncio's `gather` does, or
@@ -233,6 +239,7 @@ impl<T> Future for Task<T> {
         let out = match Pin::new(&mut *task).poll(cx) {
             Poll::Pending => {
                 h.state.set(h.state.get() | AWAITED);
+                super::graph_hooks::note_task_await(h);
                 return Poll::Pending;
             }
             Poll::Ready(Some(r)) => r,
@@ -261,6 +268,7 @@ impl<T> Drop for Task<T> {
             });
         }
         h.state.set(h.state.get() | DETACHED);
+        super::graph_hooks::note_handle_dropped(h);
         let s = h.state.get();
         if s & PANICKED != 0 && s & RETRIEVED == 0 {
             if let (Some(inner), Some(t)) = (h.loop_inner(), self.tref_clone()) {

@@ -29,10 +29,13 @@
 // The inspection and cancellation methods that `Task` and `TaskRef` share.
 #[macro_use]
 mod methods;
+pub(crate) mod graph_hooks;
 mod harness;
 pub(crate) mod header;
 mod join;
 mod spawn;
+#[cfg(feature = "tracing")]
+mod trace;
 
 pub(crate) use harness::{drop_cancelling_awaited, finish_emptied};
 pub(crate) use header::callback_id;

@@ -121,6 +121,8 @@ impl Loop {
             return spawn_failed(Error::LoopClosed, self.downgrade(), site);
         }
         let id = inner.tasks.borrow_mut().next_id();
+        #[cfg(feature = "tracing")]
+        let future = super::trace::Traced::new(future, id, options.name.as_deref(), site);
         let header = TaskHeader::new(id, self.downgrade(), site, options.name);
         let remote = inner.remote.clone();
         let (runnable, task) = async_task::Builder::new().metadata(header).spawn_local(

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use crate::error::Error;
 use crate::sleep::{Sleep, sleep};
-use crate::toolkit::task_set::{TaskSet, spawn_child};
+use crate::toolkit::task_set::{TaskSet, spawn_children};
 
 /// Runs `futures` concurrently and yields their outcomes in completion
 /// order; with `timeout`, an `Err(Error::Timeout)` item ends the stream
@@ -68,7 +68,7 @@ where
     F::Output: 'static,
 {
     AsCompleted {
-        set: TaskSet::new(futures.into_iter().map(spawn_child).collect()),
+        set: TaskSet::new(spawn_children(futures), crate::graph::AwaitVia::AsCompleted),
         timeout: timeout.map(sleep),
         ended: false,
     }
@@ -158,6 +158,11 @@ impl<T> AsCompleted<T> {
                 self.ended = true;
                 return Poll::Ready(Some(Err(Error::Timeout)));
             }
+            // The timeout's sleep recorded itself: as_completed says more.
+            crate::graph::record_raw(
+                &crate::toolkit::task_set::AS_COMPLETED,
+                crate::graph::count(self.set.pending()),
+            );
         }
         Poll::Pending
     }

@@ -29,7 +29,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use crate::error::Error;
-use crate::toolkit::task_set::{Child, TaskSet, spawn_child};
+use crate::graph::AwaitVia;
+use crate::toolkit::task_set::{Child, TaskSet, spawn_child, spawn_children};
 
 /// What [`gather`] accepts: a `Vec` of futures, or a tuple of futures of
 /// different types (arity 1 to 8).
@@ -60,6 +61,7 @@ pub trait GatherInput {
     /// where the gather can drop it at once. (Implemented for `Vec`s and
     /// tuples only: `Child` cannot be built outside tulip.)
     #[doc(hidden)]
+    #[track_caller]
     fn spawn_children(self) -> Vec<Child<Self::Item>>;
     /// Puts the values back in shape.
     fn assemble(items: Vec<Self::Item>) -> Self::Output;
@@ -75,8 +77,9 @@ where
     type Item = F::Output;
     type Output = Vec<F::Output>;
     type Outcomes = Vec<Result<F::Output, Error>>;
+    #[track_caller]
     fn spawn_children(self) -> Vec<Child<F::Output>> {
-        self.into_iter().map(spawn_child).collect()
+        spawn_children(self)
     }
     fn assemble(items: Vec<F::Output>) -> Vec<F::Output> {
         items
@@ -111,6 +114,7 @@ pub trait TryGatherInput {
     /// `GatherInput::spawn_children`).
     #[doc(hidden)]
     #[allow(clippy::type_complexity)]
+    #[track_caller]
     fn spawn_children(self) -> Vec<Child<Result<Self::Value, Self::Error>>>;
     /// Puts the values back in shape.
     fn assemble(items: Vec<Self::Value>) -> Self::Output;
@@ -125,8 +129,9 @@ where
     type Value = T;
     type Error = E;
     type Output = Vec<T>;
+    #[track_caller]
     fn spawn_children(self) -> Vec<Child<Result<T, E>>> {
-        self.into_iter().map(spawn_child).collect()
+        spawn_children(self)
     }
     fn assemble(items: Vec<T>) -> Vec<T> {
         items
@@ -150,6 +155,7 @@ macro_rules! tuple_gather {
             type Item = Box<dyn Any>;
             type Output = ($($F::Output,)+);
             type Outcomes = ($(Result<$F::Output, Error>,)+);
+            #[track_caller]
             fn spawn_children(self) -> Vec<Child<Box<dyn Any>>> {
                 let ($($F,)+) = self;
                 vec![$(spawn_child(async move { Box::new($F.await) as Box<dyn Any> })),+]
@@ -207,6 +213,7 @@ macro_rules! tuple_try_gather {
             type Error = <$A::Output as TryOutput>::Err;
             type Output = (<$A::Output as TryOutput>::Ok, $(<$F::Output as TryOutput>::Ok,)*);
             #[allow(clippy::type_complexity)]
+            #[track_caller]
             fn spawn_children(self) -> Vec<Child<Result<Box<dyn Any>, Self::Error>>> {
                 let ($A, $($F,)*) = self;
                 vec![
@@ -279,7 +286,7 @@ tuple_gather!(A, B, C, D, E, F, G, H);
 pub fn gather<G: GatherInput>(input: G) -> Gather<G> {
     let mut g = Gather {
         input: Some(input),
-        set: TaskSet::new(Vec::new()),
+        set: TaskSet::new(Vec::new(), AwaitVia::Gather),
         results: Vec::new(),
     };
     if crate::get_running_loop().is_ok() {
@@ -341,11 +348,13 @@ impl<G: GatherInput> Gather<G> {
         GatherOutcomes { inner: self }
     }
 
+    // The children's creation site is the caller's (`gather(..)`).
+    #[track_caller]
     fn start(&mut self) {
         if let Some(input) = self.input.take() {
             let tasks: Vec<_> = input.spawn_children();
             self.results = (0..tasks.len()).map(|_| None).collect();
-            self.set = TaskSet::new(tasks);
+            self.set = TaskSet::new(tasks, AwaitVia::Gather);
         }
     }
 
@@ -443,7 +452,7 @@ impl<G: GatherInput> Future for GatherOutcomes<G> {
 pub fn try_gather<G: TryGatherInput>(input: G) -> TryGather<G> {
     let mut g = TryGather {
         input: Some(input),
-        set: TaskSet::new(Vec::new()),
+        set: TaskSet::new(Vec::new(), AwaitVia::Gather),
         values: Vec::new(),
     };
     if crate::get_running_loop().is_ok() {
@@ -476,11 +485,13 @@ pub struct TryGather<G: TryGatherInput> {
 impl<G: TryGatherInput> Unpin for TryGather<G> {}
 
 impl<G: TryGatherInput> TryGather<G> {
+    // The children's creation site is the caller's (`gather(..)`).
+    #[track_caller]
     fn start(&mut self) {
         if let Some(input) = self.input.take() {
             let tasks: Vec<_> = input.spawn_children();
             self.values = (0..tasks.len()).map(|_| None).collect();
-            self.set = TaskSet::new(tasks);
+            self.set = TaskSet::new(tasks, AwaitVia::Gather);
         }
     }
 }

@@ -96,7 +96,11 @@ impl<T> Shield<T> {
 impl<T> Future for Shield<T> {
     type Output = Result<T, Error>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.task).poll(cx)
+        let out = Pin::new(&mut self.task).poll(cx);
+        if out.is_pending() {
+            self.task.note_awaited_via(crate::graph::AwaitVia::Shield);
+        }
+        out
     }
 }
 

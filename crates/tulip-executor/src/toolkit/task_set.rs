@@ -18,6 +18,7 @@ use std::task::{Context, Poll, Wake, Waker};
 
 use crate::error::{Error, PanicError};
 use crate::event_loop::exception_handler::ExceptionContext;
+use crate::graph::{AwaitVia, WaitKind, count, record_raw};
 use crate::task::{Task, finish_emptied, spawn};
 
 /// A child's future in a cell of its own, shared by its task and by the
@@ -109,6 +110,21 @@ where
     Child { task, slot }
 }
 
+/// Spawns each of `futures` as a child of a [`TaskSet`], in order, each
+/// created at the caller's site (a loop, not a closure, keeps it).
+#[track_caller]
+pub(crate) fn spawn_children<F>(futures: impl IntoIterator<Item = F>) -> Vec<Child<F::Output>>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let mut children = Vec::new();
+    for f in futures {
+        children.push(spawn_child(f));
+    }
+    children
+}
+
 /// A child of a [`TaskSet`]: its task and the slot of its future. Public
 /// only to appear in the (sealed) gather input traits; it cannot be named
 /// or built outside the crate.
@@ -138,6 +154,10 @@ pub(crate) fn empty_slot(slot: &dyn EmptySlot, task: crate::TaskRef) {
         finish_emptied(&task);
     }
 }
+
+/// What a task polling a set waits on.
+static GATHER: WaitKind = WaitKind::new("gather");
+pub(crate) static AS_COMPLETED: WaitKind = WaitKind::new("as_completed");
 
 /// Indices woken since the last poll (oldest first), and the waker of
 /// whoever polls the set.
@@ -182,10 +202,14 @@ pub(crate) struct TaskSet<T> {
     shared: Arc<Shared>,
     pending: usize,
     detached: bool,
+    /// How the task polling the set awaits the children (the await graph).
+    via: AwaitVia,
+    /// What that task waits on meanwhile.
+    kind: &'static WaitKind,
 }
 
 impl<T> TaskSet<T> {
-    pub(crate) fn new(tasks: Vec<Child<T>>) -> TaskSet<T> {
+    pub(crate) fn new(tasks: Vec<Child<T>>, via: AwaitVia) -> TaskSet<T> {
         let n = tasks.len();
         let shared = Arc::new(Shared {
             // Every task is polled once at first, in input order.
@@ -207,6 +231,11 @@ impl<T> TaskSet<T> {
             shared,
             pending: n,
             detached: false,
+            via,
+            kind: match via {
+                AwaitVia::AsCompleted => &AS_COMPLETED,
+                _ => &GATHER,
+            },
         }
     }
 
@@ -239,6 +268,7 @@ impl<T> TaskSet<T> {
         }
         loop {
             let Some(index) = lock(&self.shared.woken).pop_front() else {
+                record_raw(self.kind, count(self.pending));
                 return Poll::Pending;
             };
             let child = &self.wakers[index];
@@ -253,6 +283,7 @@ impl<T> TaskSet<T> {
                 self.pending -= 1;
                 return Poll::Ready(Some((index, out)));
             }
+            c.task.note_awaited_via(self.via);
         }
     }
 }

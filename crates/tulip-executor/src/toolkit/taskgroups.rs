@@ -117,6 +117,9 @@ struct GroupState {
     exiting: Cell<bool>,
     finished: Cell<bool>,
     parent: RefCell<Option<Waker>>,
+    /// The id of the task running the group (the await graph links each
+    /// child to it, as asyncio does); 0 until the scope is first polled.
+    owner: Cell<u64>,
 }
 
 impl GroupState {
@@ -328,10 +331,18 @@ impl TaskGroup {
             state: s.clone(),
             key,
         });
+        let child = task.task_ref();
+        let owner = match s.owner.get() {
+            0 => crate::task::graph_hooks::current_task_id().unwrap_or(0),
+            id => id,
+        };
+        if owner != 0 {
+            crate::graph::link_awaited(&child, owner, crate::graph::AwaitVia::TaskGroup);
+        }
         s.children.borrow_mut().insert(
             key,
             ChildEntry {
-                task: task.task_ref(),
+                task: child,
                 fut: slot as Rc<dyn EmptySlot>,
             },
         );
@@ -453,6 +464,10 @@ impl<Fut: Future> Future for TaskGroupScope<Fut> {
         if s.finished.get() {
             return Poll::Pending;
         }
+        if s.owner.get() == 0 {
+            s.owner
+                .set(crate::task::graph_hooks::current_task_id().unwrap_or(0));
+        }
         {
             let mut p = s.parent.borrow_mut();
             match p.as_ref() {
@@ -475,6 +490,12 @@ impl<Fut: Future> Future for TaskGroupScope<Fut> {
             }
         }
         if this.body.is_some() || s.live.get() > 0 {
+            if this.body.is_none() {
+                crate::graph::record_raw(
+                    &crate::graph::TASK_GROUP,
+                    crate::graph::count(s.live.get()),
+                );
+            }
             return Poll::Pending;
         }
         s.finished.set(true);

@@ -529,7 +529,10 @@ impl<T> Future for WaitForTask<T> {
             this.task.cancel();
         }
         match Pin::new(&mut this.task).poll(cx) {
-            Poll::Pending => Poll::Pending,
+            Poll::Pending => {
+                this.task.note_awaited_via(crate::graph::AwaitVia::WaitFor);
+                Poll::Pending
+            }
             Poll::Ready(out) => {
                 this.finished = true;
                 Poll::Ready(match out {

@@ -132,6 +132,7 @@ pub fn wait<W: AsTaskRef>(
         }),
         callbacks: Vec::new(),
         started: false,
+        awaiter: 0,
     }
 }
 
@@ -162,6 +163,8 @@ pub struct Wait<W> {
     shared: Rc<Shared>,
     callbacks: Vec<(usize, CallbackId)>,
     started: bool,
+    /// The id of the task awaiting the tasks (the await graph), 0 if none.
+    awaiter: u64,
 }
 
 impl<W> Unpin for Wait<W> {}
@@ -180,6 +183,7 @@ impl<W: AsTaskRef> Wait<W> {
     fn unregister(&mut self) {
         for (i, id) in self.callbacks.drain(..) {
             self.refs[i].remove_done_callback(id);
+            crate::graph::unlink(&self.refs[i], self.awaiter);
         }
     }
 }
@@ -192,6 +196,7 @@ impl<W: AsTaskRef> Future for Wait<W> {
         if !this.started {
             this.started = true;
             this.refs = this.tasks.iter().map(AsTaskRef::as_task_ref).collect();
+            this.awaiter = crate::task::graph_hooks::current_task_id().unwrap_or(0);
             for (i, t) in this.refs.iter().enumerate() {
                 if t.done() {
                     this.shared.done.set(this.shared.done.get() + 1);
@@ -210,6 +215,9 @@ impl<W: AsTaskRef> Future for Wait<W> {
                         }
                     });
                     this.callbacks.push((i, id));
+                    if this.awaiter != 0 {
+                        crate::graph::link_awaited(t, this.awaiter, crate::graph::AwaitVia::Wait);
+                    }
                 }
             }
         }
@@ -219,6 +227,8 @@ impl<W: AsTaskRef> Future for Wait<W> {
         };
         if !timed_out && !this.satisfied() {
             *this.shared.waker.borrow_mut() = Some(cx.waker().clone());
+            let left = this.tasks.len() - this.shared.done.get();
+            crate::graph::record_raw(&crate::graph::WAIT, crate::graph::count(left));
             return Poll::Pending;
         }
         this.unregister();
@@ -242,6 +252,7 @@ impl<W> Drop for Wait<W> {
     fn drop(&mut self) {
         for (i, id) in self.callbacks.drain(..) {
             self.refs[i].remove_done_callback(id);
+            crate::graph::unlink(&self.refs[i], self.awaiter);
         }
     }
 }

@@ -7,6 +7,7 @@ use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::rc::Rc;
 use std::task::{Context, Poll, ready};
+use tulip_executor::graph::{WaitDetail, WaitKind};
 
 use rustix::net::{RecvFlags, Shutdown};
 use tulip_executor::{IoSource, Loop};
@@ -95,7 +96,18 @@ impl Registration {
             return Poll::Ready(Err(io::Error::from(closed)));
         }
         loop {
-            ready!(self.source.poll_ready(interest, cx));
+            if self.source.poll_ready(interest, cx).is_pending() {
+                static READ: WaitKind = WaitKind::new("socket read");
+                static WRITE: WaitKind = WaitKind::new("socket write");
+                let what = if interest.is_readable() {
+                    &READ
+                } else {
+                    &WRITE
+                };
+                let fd = std::os::fd::AsRawFd::as_raw_fd(&self.fd());
+                tulip_executor::graph::waiting_on(what, WaitDetail::Fd(fd));
+                return Poll::Pending;
+            }
             match op(self.fd()) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.clear_ready(interest),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
