@@ -86,6 +86,8 @@ pub(crate) struct LoopInner {
     /// paused clock does not jump ahead while any is outstanding.
     pub(crate) pending_executor_jobs: Cell<usize>,
     pub(crate) default_executor: RefCell<Option<Arc<dyn crate::thread_pool::Executor>>>,
+    /// [`EventLoopBuilder::around_wait`](crate::EventLoopBuilder::around_wait)'s hook.
+    pub(crate) around_wait: std::cell::OnceCell<crate::event_loop::wait_hook::AroundWait>,
 }
 
 /// A handle on an event loop: asyncio's loop object as seen by callbacks and
@@ -246,6 +248,7 @@ impl LoopInner {
             tasks: RefCell::new(TaskRegistry::default()),
             pending_executor_jobs: Cell::new(0),
             default_executor: RefCell::new(None),
+            around_wait: std::cell::OnceCell::new(),
         }))
     }
 
@@ -749,7 +752,16 @@ impl Loop {
             }
             let timeout = timeout.map(|t| t.min(MAX_WAIT));
             let mut buf = inner.dispatch_buf.take();
-            let res = inner.reactor.borrow_mut().poll(timeout, &mut buf);
+            let res = match inner.around_wait.get() {
+                None => inner.reactor.borrow_mut().poll(timeout, &mut buf),
+                Some(hook) => {
+                    let mut res = Ok(0);
+                    hook.call(timeout, &mut || {
+                        res = inner.reactor.borrow_mut().poll(timeout, &mut buf);
+                    });
+                    res
+                }
+            };
             saw_io = !buf.is_empty();
             for d in buf.drain(..) {
                 match d {

@@ -54,6 +54,7 @@ pub struct EventLoopBuilder {
     backend: BackendKind,
     paused_clock: bool,
     debug: bool,
+    pub(crate) around_wait: Option<crate::event_loop::wait_hook::AroundWait>,
 }
 
 impl Default for EventLoopBuilder {
@@ -62,6 +63,7 @@ impl Default for EventLoopBuilder {
             backend: BackendKind::default_kind(),
             paused_clock: false,
             debug: crate::event_loop::debug::env_debug(),
+            around_wait: None,
         }
     }
 }
@@ -123,6 +125,9 @@ impl EventLoopBuilder {
     /// ```
     pub fn build(self) -> Result<EventLoop, Error> {
         let inner = LoopInner::new(self.backend, self.paused_clock, self.debug)?;
+        if let Some(hook) = self.around_wait {
+            let _ = inner.around_wait.set(hook);
+        }
         Ok(EventLoop {
             lp: Loop::from_inner(inner),
         })

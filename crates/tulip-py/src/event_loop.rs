@@ -1,0 +1,395 @@
+//! `_BaseLoop`: the native core of the Python loop class, one tulip
+//! `EventLoop` on the thread that made it.
+//!
+//! It runs the loop (`_run`, with the GIL released in the reactor wait),
+//! schedules handles (`call_soon`, `call_later`, `call_at`,
+//! `call_soon_threadsafe`), watches descriptors (`_add_reader`,
+//! `_add_writer`, ...) and keeps the loop's clock (`time`). `tulipio`'s
+//! Python `Loop` class builds the rest of asyncio's loop on these.
+
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::gil;
+use crate::handle::{Handle, TimerHandle};
+use crate::thread_bound::ThreadBound;
+
+/// What only the loop's own thread touches.
+struct Core {
+    event_loop: tulip_executor::EventLoop,
+    /// The loop's clock at `base_time` (Python's `time.monotonic()`).
+    base_instant: Instant,
+    base_time: f64,
+}
+
+/// The native loop core (Python's `tulipio._tulipio._BaseLoop`).
+#[pyclass(module = "tulipio", subclass, weakref, frozen, name = "_BaseLoop")]
+pub struct BaseLoop {
+    core: ThreadBound<Core>,
+    remote: tulip_executor::RemoteLoop,
+    closed: AtomicBool,
+    running: AtomicBool,
+    debug: AtomicBool,
+}
+
+/// asyncio's message for a loop used after `close`.
+fn closed_error() -> PyErr {
+    PyRuntimeError::new_err("Event loop is closed")
+}
+
+/// A tulip error as the Python exception asyncio raises for it.
+fn to_py(err: tulip_executor::Error) -> PyErr {
+    match err {
+        tulip_executor::Error::LoopClosed => closed_error(),
+        tulip_executor::Error::LoopRunning => {
+            PyRuntimeError::new_err("This event loop is already running")
+        }
+        tulip_executor::Error::Io(e) => match e.raw_os_error() {
+            Some(code) => PyErr::from(std::io::Error::from_raw_os_error(code)),
+            None => PyErr::from(std::io::Error::new(e.kind(), e.to_string())),
+        },
+        other => PyRuntimeError::new_err(other.to_string()),
+    }
+}
+
+/// The error for a loop method called off the loop's thread.
+fn wrong_thread() -> PyErr {
+    PyRuntimeError::new_err(
+        "Non-thread-safe operation invoked on an event loop other than the current one \
+         (a tulipio loop runs on the thread that created it)",
+    )
+}
+
+impl BaseLoop {
+    fn core(&self) -> PyResult<&Core> {
+        self.core.get().ok_or_else(wrong_thread)
+    }
+
+    fn open_core(&self) -> PyResult<&Core> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(closed_error());
+        }
+        self.core()
+    }
+
+    /// Whether debug mode is on (read by handles as they run).
+    pub(crate) fn debug(&self) -> bool {
+        self.debug.load(Ordering::Relaxed)
+    }
+
+    /// Loop time (seconds) to the loop clock's `Instant`.
+    fn instant_of(core: &Core, when: f64) -> PyResult<Option<Instant>> {
+        if when.is_nan() {
+            return Err(PyValueError::new_err("call_at: when is NaN"));
+        }
+        let offset = when - core.base_time;
+        Ok(if offset >= 0.0 {
+            Duration::try_from_secs_f64(offset)
+                .ok()
+                .and_then(|d| core.base_instant.checked_add(d))
+        } else {
+            Some(
+                Duration::try_from_secs_f64(-offset)
+                    .ok()
+                    .and_then(|d| core.base_instant.checked_sub(d))
+                    .unwrap_or(core.base_instant),
+            )
+        })
+    }
+
+    fn now(core: &Core) -> f64 {
+        core.base_time + (core.event_loop.time() - core.base_instant).as_secs_f64()
+    }
+
+    fn schedule_timer(
+        slf: &Bound<'_, BaseLoop>,
+        when: f64,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        let py = slf.py();
+        let this = slf.get();
+        let core = this.open_core()?;
+        let instant = BaseLoop::instant_of(core, when)?;
+        let handle = Handle::create(
+            py,
+            callback,
+            args.clone().unbind(),
+            slf.clone().into_any().unbind(),
+            context,
+        )?;
+        let timer = Py::new(py, TimerHandle::create(handle, when))?;
+        let run = timer.clone_ref(py);
+        let callback = move || Python::attach(|py| Handle::run(run.bind(py).as_super()));
+        let tulip_timer = match instant {
+            Some(at) => core.event_loop.call_at(at, callback),
+            // Beyond the clock's range: never due.
+            None => core.event_loop.call_later(Duration::MAX, callback),
+        }
+        .map_err(to_py)?;
+        timer.borrow_mut(py).set_timer(tulip_timer);
+        Ok(timer)
+    }
+
+    fn watch(
+        slf: &Bound<'_, BaseLoop>,
+        fd: RawFd,
+        handle: Py<Handle>,
+        reader: bool,
+    ) -> PyResult<()> {
+        let core = slf.get().open_core()?;
+        if fd < 0 {
+            return Err(PyValueError::new_err(format!(
+                "Invalid file descriptor: {fd}"
+            )));
+        }
+        handle.borrow_mut(slf.py()).set_repeat();
+        // SAFETY: the caller (asyncio's add_reader contract) keeps `fd` open
+        // while it is registered; the borrow lasts only for this call,
+        // which registers the number with the reactor (a closed descriptor
+        // is an `EBADF` error there, not undefined behaviour).
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let callback = move || Python::attach(|py| Handle::run(handle.bind(py)));
+        let registered = if reader {
+            core.event_loop.add_reader(borrowed, callback)
+        } else {
+            core.event_loop.add_writer(borrowed, callback)
+        };
+        registered.map(drop).map_err(to_py)
+    }
+}
+
+#[pymethods]
+impl BaseLoop {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn py_new(
+        py: Python<'_>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<BaseLoop> {
+        let event_loop = tulip_executor::EventLoop::builder()
+            .debug(false)
+            .around_wait(gil::around_wait)
+            .build()
+            .map_err(to_py)?;
+        let base_time: f64 = py.import("time")?.call_method0("monotonic")?.extract()?;
+        let base_instant = event_loop.time();
+        let remote = event_loop.remote();
+        Ok(BaseLoop {
+            core: ThreadBound::new(Core {
+                event_loop,
+                base_instant,
+                base_time,
+            }),
+            remote,
+            closed: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            debug: AtomicBool::new(false),
+        })
+    }
+
+    /// Runs the loop until `stop` (the native half of `run_forever`).
+    fn _run(&self, py: Python<'_>) -> PyResult<()> {
+        let core = self.open_core()?;
+        self.running.store(true, Ordering::Relaxed);
+        let result = core.event_loop.run_forever();
+        self.running.store(false, Ordering::Relaxed);
+        if let Some(err) = gil::take_pending() {
+            return Err(err);
+        }
+        let _ = py;
+        result.map_err(to_py)
+    }
+
+    /// Closes the tulip loop: queued callbacks, timers and watched
+    /// descriptors are dropped (the native half of `close`).
+    fn _close(&self) -> PyResult<()> {
+        if self.running.load(Ordering::Relaxed) {
+            return Err(PyRuntimeError::new_err("Cannot close a running event loop"));
+        }
+        self.closed.store(true, Ordering::Relaxed);
+        match self.core.get() {
+            Some(core) => core.event_loop.close().map_err(to_py),
+            // Collected on another thread: the tulip loop leaks with it.
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the loop after the current pass (any thread).
+    fn stop(&self) -> PyResult<()> {
+        match self.core.get() {
+            Some(core) => {
+                core.event_loop.stop();
+                Ok(())
+            }
+            None => self.remote.stop().map_err(to_py),
+        }
+    }
+
+    /// Whether the loop is running.
+    fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Whether the loop was closed.
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Whether debug mode is on.
+    fn get_debug(&self) -> bool {
+        self.debug()
+    }
+
+    /// The native half of `set_debug`.
+    fn _set_debug(&self, enabled: bool) {
+        self.debug.store(enabled, Ordering::Relaxed);
+    }
+
+    /// The loop's clock, in seconds (as `time.monotonic()`).
+    fn time(&self) -> PyResult<f64> {
+        Ok(BaseLoop::now(self.core()?))
+    }
+
+    /// Schedules `callback(*args)` for the next pass.
+    #[pyo3(signature = (callback, *args, context=None))]
+    fn call_soon(
+        slf: &Bound<'_, BaseLoop>,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        let py = slf.py();
+        let this = slf.get();
+        let core = this.open_core()?;
+        if this.debug() {
+            slf.call_method1("_check_callback", (callback.clone_ref(py), "call_soon"))?;
+        }
+        let handle = Handle::create(
+            py,
+            callback,
+            args.clone().unbind(),
+            slf.clone().into_any().unbind(),
+            context,
+        )?;
+        let handle = Py::new(py, handle)?;
+        let run = handle.clone_ref(py);
+        core.event_loop
+            .call_soon(move || Python::attach(|py| Handle::run(run.bind(py))))
+            .map_err(to_py)?;
+        Ok(handle)
+    }
+
+    /// Schedules an existing handle for the next pass (signal handlers).
+    fn _call_handle_soon(&self, handle: Py<Handle>) -> PyResult<()> {
+        let core = self.open_core()?;
+        core.event_loop
+            .call_soon(move || Python::attach(|py| Handle::run(handle.bind(py))))
+            .map(drop)
+            .map_err(to_py)
+    }
+
+    /// Schedules `callback(*args)` after `delay` seconds.
+    #[pyo3(signature = (delay, callback, *args, context=None))]
+    fn call_later(
+        slf: &Bound<'_, BaseLoop>,
+        delay: Option<f64>,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        let delay = delay.ok_or_else(|| PyTypeError::new_err("delay must not be None"))?;
+        let this = slf.get();
+        let now = BaseLoop::now(this.open_core()?);
+        if this.debug() {
+            slf.call_method1(
+                "_check_callback",
+                (callback.clone_ref(slf.py()), "call_later"),
+            )?;
+        }
+        BaseLoop::schedule_timer(slf, now + delay, callback, args, context)
+    }
+
+    /// Schedules `callback(*args)` at loop time `when`.
+    #[pyo3(signature = (when, callback, *args, context=None))]
+    fn call_at(
+        slf: &Bound<'_, BaseLoop>,
+        when: Option<f64>,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        let when = when.ok_or_else(|| PyTypeError::new_err("when cannot be None"))?;
+        if slf.get().debug() {
+            slf.call_method1("_check_callback", (callback.clone_ref(slf.py()), "call_at"))?;
+        }
+        BaseLoop::schedule_timer(slf, when, callback, args, context)
+    }
+
+    /// Schedules `callback(*args)` from any thread, waking the loop.
+    #[pyo3(signature = (callback, *args, context=None))]
+    fn call_soon_threadsafe(
+        slf: &Bound<'_, BaseLoop>,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        let py = slf.py();
+        let this = slf.get();
+        if this.closed.load(Ordering::Relaxed) {
+            return Err(closed_error());
+        }
+        if this.debug() {
+            slf.call_method1(
+                "_check_callback",
+                (callback.clone_ref(py), "call_soon_threadsafe"),
+            )?;
+        }
+        let handle = Handle::create(
+            py,
+            callback,
+            args.clone().unbind(),
+            slf.clone().into_any().unbind(),
+            context,
+        )?;
+        let handle = Py::new(py, handle)?;
+        let run = handle.clone_ref(py);
+        this.remote
+            .call_soon_threadsafe(move || Python::attach(|py| Handle::run(run.bind(py))))
+            .map_err(to_py)?;
+        Ok(handle)
+    }
+
+    /// Runs `handle` whenever `fd` is readable (replacing a reader).
+    fn _add_reader(slf: &Bound<'_, BaseLoop>, fd: RawFd, handle: Py<Handle>) -> PyResult<()> {
+        BaseLoop::watch(slf, fd, handle, true)
+    }
+
+    /// Runs `handle` whenever `fd` is writable (replacing a writer).
+    fn _add_writer(slf: &Bound<'_, BaseLoop>, fd: RawFd, handle: Py<Handle>) -> PyResult<()> {
+        BaseLoop::watch(slf, fd, handle, false)
+    }
+
+    /// Stops watching `fd` for reading; whether a reader was registered.
+    fn _remove_reader(&self, fd: RawFd) -> PyResult<bool> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        Ok(self.core()?.event_loop.remove_reader(fd))
+    }
+
+    /// Stops watching `fd` for writing; whether a writer was registered.
+    fn _remove_writer(&self, fd: RawFd) -> PyResult<bool> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        Ok(self.core()?.event_loop.remove_writer(fd))
+    }
+}
