@@ -8,7 +8,8 @@
 //! Python `Loop` class builds the rest of asyncio's loop on these.
 
 use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -32,6 +33,10 @@ struct Core {
 pub struct BaseLoop {
     core: ThreadBound<Core>,
     remote: tulip_executor::RemoteLoop,
+    /// Handles queued through `remote` and not run yet: while there are
+    /// any, `call_soon` queues behind them (asyncio keeps one FIFO for
+    /// both), so callbacks run in the order they were scheduled.
+    remote_pending: Arc<AtomicUsize>,
     closed: AtomicBool,
     running: AtomicBool,
     debug: AtomicBool,
@@ -137,6 +142,31 @@ impl BaseLoop {
         Ok(timer)
     }
 
+    /// Queues `handle` for the next pass: directly on the loop's thread,
+    /// else (or while earlier handles wait there) through the remote queue.
+    fn schedule(&self, handle: Py<Handle>) -> PyResult<()> {
+        if let Some(core) = self.core.get() {
+            if self.remote_pending.load(Ordering::Acquire) == 0 {
+                return core
+                    .event_loop
+                    .call_soon(move || Python::attach(|py| Handle::run(handle.bind(py))))
+                    .map(drop)
+                    .map_err(to_py);
+            }
+        }
+        let pending = self.remote_pending.clone();
+        pending.fetch_add(1, Ordering::AcqRel);
+        let queued = self.remote.call_soon_threadsafe(move || {
+            pending.fetch_sub(1, Ordering::AcqRel);
+            Python::attach(|py| Handle::run(handle.bind(py)));
+        });
+        if let Err(err) = queued {
+            self.remote_pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(to_py(err));
+        }
+        Ok(())
+    }
+
     fn watch(
         slf: &Bound<'_, BaseLoop>,
         fd: RawFd,
@@ -189,6 +219,7 @@ impl BaseLoop {
                 base_time,
             }),
             remote,
+            remote_pending: Arc::new(AtomicUsize::new(0)),
             closed: AtomicBool::new(false),
             running: AtomicBool::new(false),
             debug: AtomicBool::new(false),
@@ -268,7 +299,7 @@ impl BaseLoop {
     ) -> PyResult<Py<Handle>> {
         let py = slf.py();
         let this = slf.get();
-        let core = this.open_core()?;
+        this.open_core()?;
         if this.debug() {
             slf.call_method1("_check_callback", (callback.clone_ref(py), "call_soon"))?;
         }
@@ -280,20 +311,14 @@ impl BaseLoop {
             context,
         )?;
         let handle = Py::new(py, handle)?;
-        let run = handle.clone_ref(py);
-        core.event_loop
-            .call_soon(move || Python::attach(|py| Handle::run(run.bind(py))))
-            .map_err(to_py)?;
+        this.schedule(handle.clone_ref(py))?;
         Ok(handle)
     }
 
     /// Schedules an existing handle for the next pass (signal handlers).
     fn _call_handle_soon(&self, handle: Py<Handle>) -> PyResult<()> {
-        let core = self.open_core()?;
-        core.event_loop
-            .call_soon(move || Python::attach(|py| Handle::run(handle.bind(py))))
-            .map(drop)
-            .map_err(to_py)
+        self.open_core()?;
+        self.schedule(handle)
     }
 
     /// Schedules `callback(*args)` after `delay` seconds.
@@ -360,10 +385,7 @@ impl BaseLoop {
             context,
         )?;
         let handle = Py::new(py, handle)?;
-        let run = handle.clone_ref(py);
-        this.remote
-            .call_soon_threadsafe(move || Python::attach(|py| Handle::run(run.bind(py))))
-            .map_err(to_py)?;
+        this.schedule(handle.clone_ref(py))?;
         Ok(handle)
     }
 

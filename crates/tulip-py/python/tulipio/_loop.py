@@ -479,36 +479,37 @@ class Loop(_BaseLoop, asyncio.AbstractEventLoop):
                 self.remove_writer(fd)
 
     async def _sock_op(self, sock, reader, op, *args):
-        """Runs the non-blocking ``op(*args)`` until it does not block."""
+        """Runs the non-blocking ``sock.<op>(*args)`` until it does not
+        block (the method looked up on each try, as asyncio does)."""
         self._check_sock(sock)
         while True:
             try:
-                return op(*args)
+                return getattr(sock, op)(*args)
             except (BlockingIOError, InterruptedError):
                 pass
             await self._wait_fd(sock.fileno(), reader)
 
     async def sock_recv(self, sock, n):
         """Receives up to ``n`` bytes from ``sock``."""
-        return await self._sock_op(sock, True, sock.recv, n)
+        return await self._sock_op(sock, True, "recv", n)
 
     async def sock_recv_into(self, sock, buf):
         """Receives into ``buf``; returns the number of bytes."""
-        return await self._sock_op(sock, True, sock.recv_into, buf)
+        return await self._sock_op(sock, True, "recv_into", buf)
 
     async def sock_recvfrom(self, sock, bufsize):
         """Receives a datagram of up to ``bufsize`` bytes: ``(data, address)``."""
-        return await self._sock_op(sock, True, sock.recvfrom, bufsize)
+        return await self._sock_op(sock, True, "recvfrom", bufsize)
 
     async def sock_recvfrom_into(self, sock, buf, nbytes=0):
         """Receives a datagram into ``buf``: ``(nbytes, address)``."""
         if not nbytes:
             nbytes = len(buf)
-        return await self._sock_op(sock, True, sock.recvfrom_into, buf, nbytes)
+        return await self._sock_op(sock, True, "recvfrom_into", buf, nbytes)
 
     async def sock_sendto(self, sock, data, address):
         """Sends the datagram ``data`` to ``address``."""
-        return await self._sock_op(sock, False, sock.sendto, data, address)
+        return await self._sock_op(sock, False, "sendto", data, address)
 
     async def sock_sendall(self, sock, data):
         """Sends all of ``data`` on ``sock``."""
@@ -549,7 +550,7 @@ class Loop(_BaseLoop, asyncio.AbstractEventLoop):
 
     async def sock_accept(self, sock):
         """Accepts a connection: ``(conn, address)``, ``conn`` non-blocking."""
-        conn, address = await self._sock_op(sock, True, sock.accept)
+        conn, address = await self._sock_op(sock, True, "accept")
         conn.setblocking(False)
         return conn, address
 
@@ -634,6 +635,12 @@ class Loop(_BaseLoop, asyncio.AbstractEventLoop):
         finally:
             if total > 0 and hasattr(file, "seek"):
                 file.seek(offset + total)
+
+    def _stop_serving(self, sock):
+        """Stops watching a listening socket and closes it (asyncio's
+        private selector-loop method, which its tests call)."""
+        self.remove_reader(sock.fileno())
+        sock.close()
 
     # ------------------------------------------------------------ signals
 
