@@ -17,6 +17,7 @@ mod ci;
 mod cmd;
 mod json;
 mod netbench;
+mod py;
 mod tidy;
 
 use std::process::ExitCode;

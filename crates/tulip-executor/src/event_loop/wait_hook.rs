@@ -17,7 +17,10 @@ use crate::event_loop::events::EventLoopBuilder;
 ///
 /// Built by [`EventLoopBuilder::around_wait`].
 #[derive(Clone)]
-pub struct AroundWait(Arc<dyn Fn(Option<Duration>, &mut dyn FnMut()) + Send + Sync>);
+pub struct AroundWait(Arc<HookFn>);
+
+/// The hook's signature: the timeout, then the wait to call.
+type HookFn = dyn Fn(Option<Duration>, &mut dyn FnMut()) + Send + Sync;
 
 impl AroundWait {
     /// Runs `wait` through the hook. A hook that never calls `wait` leaves

@@ -63,6 +63,18 @@ def _fileobj_to_fd(fileobj):
     return fd
 
 
+def _is_ip_literal(family, host):
+    """Whether ``host`` is already an address of ``family`` (no lookup:
+    ``sock_connect`` then connects at once, as asyncio's does)."""
+    if not isinstance(host, str):
+        return False
+    try:
+        socket.inet_pton(family, host.partition("%")[0])
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _sighandler_noop(signum, frame):
     """Python-level handler of a signal the loop handles (the work is
     done by the wakeup descriptor)."""
@@ -92,6 +104,8 @@ class Loop(_BaseLoop, asyncio.AbstractEventLoop):
         self._coroutine_origin_tracking_enabled = False
         self._coroutine_origin_tracking_saved_depth = None
         self._signal_handlers = {}
+        self._readers = {}
+        self._writers = {}
         self._ssock = self._csock = None
         self.slow_callback_duration = 0.1
         self._set_debug(coroutines._is_debug_mode())
@@ -201,6 +215,8 @@ class Loop(_BaseLoop, asyncio.AbstractEventLoop):
             self.remove_signal_handler(sig)
         self._close_self_pipe()
         self._close()
+        self._readers.clear()
+        self._writers.clear()
         executor = self._default_executor
         if executor is not None:
             self._default_executor = None
@@ -426,29 +442,47 @@ class Loop(_BaseLoop, asyncio.AbstractEventLoop):
 
     # ---------------------------------------------------- readers/writers
 
-    def add_reader(self, fd, callback, *args):
-        """Calls ``callback(*args)`` whenever ``fd`` is readable."""
+    def _watch(self, fd, callback, args, reader):
         self._check_closed()
         fd = _fileobj_to_fd(fd)
         if self.get_debug():
-            self._check_callback(callback, "add_reader")
-        self._add_reader(fd, Handle(callback, args, self, None))
+            self._check_callback(callback, "add_reader" if reader else "add_writer")
+        handle = Handle(callback, args, self, None)
+        watched = self._readers if reader else self._writers
+        if reader:
+            self._add_reader(fd, handle)
+        else:
+            self._add_writer(fd, handle)
+        old = watched.get(fd)
+        if old is not None:
+            old.cancel()
+        watched[fd] = handle
+        return handle
+
+    def _unwatch(self, fd, reader):
+        fd = _fileobj_to_fd(fd)
+        handle = (self._readers if reader else self._writers).pop(fd, None)
+        if handle is not None:
+            handle.cancel()
+        return self._remove_reader(fd) if reader else self._remove_writer(fd)
+
+    def add_reader(self, fd, callback, *args):
+        """Calls ``callback(*args)`` whenever ``fd`` is readable (replacing
+        its reader)."""
+        self._watch(fd, callback, args, True)
 
     def add_writer(self, fd, callback, *args):
-        """Calls ``callback(*args)`` whenever ``fd`` is writable."""
-        self._check_closed()
-        fd = _fileobj_to_fd(fd)
-        if self.get_debug():
-            self._check_callback(callback, "add_writer")
-        self._add_writer(fd, Handle(callback, args, self, None))
+        """Calls ``callback(*args)`` whenever ``fd`` is writable (replacing
+        its writer)."""
+        self._watch(fd, callback, args, False)
 
     def remove_reader(self, fd):
         """Stops watching ``fd`` for reading; whether it was watched."""
-        return self._remove_reader(_fileobj_to_fd(fd))
+        return self._unwatch(fd, True)
 
     def remove_writer(self, fd):
         """Stops watching ``fd`` for writing; whether it was watched."""
-        return self._remove_writer(_fileobj_to_fd(fd))
+        return self._unwatch(fd, False)
 
     # ------------------------------------------------------------ sockets
 
@@ -466,17 +500,14 @@ class Loop(_BaseLoop, asyncio.AbstractEventLoop):
             if not fut.done():
                 fut.set_result(None)
 
-        if reader:
-            self.add_reader(fd, ready)
-        else:
-            self.add_writer(fd, ready)
+        handle = self._watch(fd, ready, (), reader)
         try:
             await fut
         finally:
-            if reader:
-                self.remove_reader(fd)
-            else:
-                self.remove_writer(fd)
+            # Another operation may have taken the descriptor over (its
+            # watch cancelled ours): leave its watch alone.
+            if not handle.cancelled():
+                self._unwatch(fd, reader)
 
     async def _sock_op(self, sock, reader, op, *args):
         """Runs the non-blocking ``sock.<op>(*args)`` until it does not
@@ -532,11 +563,14 @@ class Loop(_BaseLoop, asyncio.AbstractEventLoop):
             hasattr(socket, "AF_INET6") and sock.family == socket.AF_INET6
         ):
             host, port = address[:2]
-            infos = await self.getaddrinfo(
-                host, port, family=sock.family, type=sock.type, proto=sock.proto
-            )
-            if not infos:
-                raise OSError(f"getaddrinfo({host!r}) returned empty list")
+            if _is_ip_literal(sock.family, host) and isinstance(port, int):
+                infos = [(sock.family, sock.type, sock.proto, "", address)]
+            else:
+                infos = await self.getaddrinfo(
+                    host, port, family=sock.family, type=sock.type, proto=sock.proto
+                )
+                if not infos:
+                    raise OSError(f"getaddrinfo({host!r}) returned empty list")
             address = infos[0][4]
         try:
             sock.connect(address)
