@@ -51,6 +51,11 @@ MODULES = [
     ("test_taskgroups", "policy"),
     ("test_runners", "policy"),
     ("test_streams", "policy"),
+    ("test_waitfor", "policy"),
+    ("test_threads", "policy"),
+    ("test_pep492", "policy"),
+    ("test_context", "policy"),
+    ("test_futures2", "policy"),
 ]
 
 PER_TEST_TIMEOUT = 60

@@ -144,7 +144,7 @@ impl BaseLoop {
 
     /// Queues `handle` for the next pass: directly on the loop's thread,
     /// else (or while earlier handles wait there) through the remote queue.
-    fn schedule(&self, handle: Py<Handle>) -> PyResult<()> {
+    pub(crate) fn schedule(&self, handle: Py<Handle>) -> PyResult<()> {
         if let Some(core) = self.core.get() {
             if self.remote_pending.load(Ordering::Acquire) == 0 {
                 return core
@@ -227,7 +227,7 @@ impl BaseLoop {
     }
 
     /// Runs the loop until `stop` (the native half of `run_forever`).
-    fn _run(&self, py: Python<'_>) -> PyResult<()> {
+    fn _run(&self) -> PyResult<()> {
         let core = self.open_core()?;
         self.running.store(true, Ordering::Relaxed);
         let result = core.event_loop.run_forever();
@@ -235,7 +235,6 @@ impl BaseLoop {
         if let Some(err) = gil::take_pending() {
             return Err(err);
         }
-        let _ = py;
         result.map_err(to_py)
     }
 

@@ -7,7 +7,7 @@
 //! and, once it has it back, runs Python's pending signal handlers (a
 //! signal interrupts the wait), as `selectors` does after `EINTR`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::time::Duration;
 
 use pyo3::ffi;
@@ -17,6 +17,15 @@ thread_local! {
     /// The exception that ends this thread's running loop, taken by
     /// `_run` when `run_forever` returns.
     static PENDING: RefCell<Option<PyErr>> = const { RefCell::new(None) };
+    /// Whether `PENDING` is set (one flag read per callback).
+    static ENDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Whether the running loop is ending with an exception: the callbacks
+/// left in this pass wait for the next `run_forever`, as asyncio leaves
+/// them in its ready queue.
+pub(crate) fn ending() -> bool {
+    ENDING.with(Cell::get)
 }
 
 /// Ends the running loop with `err` (the first one wins): asyncio lets a
@@ -28,6 +37,7 @@ pub(crate) fn raise_from_loop(err: PyErr) {
             *p = Some(err);
         }
     });
+    ENDING.with(|e| e.set(true));
     if let Ok(lp) = tulip_executor::get_running_loop() {
         lp.stop();
     }
@@ -35,6 +45,7 @@ pub(crate) fn raise_from_loop(err: PyErr) {
 
 /// The exception that ended the loop, if any.
 pub(crate) fn take_pending() -> Option<PyErr> {
+    ENDING.with(|e| e.set(false));
     PENDING.with(|p| p.borrow_mut().take())
 }
 

@@ -72,9 +72,30 @@ impl Handle {
         self.repeat = true;
     }
 
+    /// Puts a one-shot handle back on the loop's queue (its pass is ending
+    /// with an exception); a reader, writer or signal handle fires again
+    /// on its own.
+    fn requeue(slf: &Bound<'_, Handle>) {
+        let this = slf.borrow();
+        if this.repeat || this.cancelled {
+            return;
+        }
+        let lp = this.event_loop.bind(slf.py()).clone();
+        drop(this);
+        if let Ok(lp) = lp.cast::<BaseLoop>() {
+            if let Err(err) = lp.get().schedule(slf.clone().unbind()) {
+                err.write_unraisable(slf.py(), Some(slf.as_any()));
+            }
+        }
+    }
+
     /// Runs the handle once (unless cancelled), reporting what it raises.
     pub(crate) fn run(slf: &Bound<'_, Handle>) {
         let py = slf.py();
+        if gil::ending() {
+            Handle::requeue(slf);
+            return;
+        }
         let (callback, args, context) = {
             let this = slf.borrow();
             if this.cancelled {

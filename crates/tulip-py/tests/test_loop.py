@@ -101,6 +101,37 @@ class CallbackTests(LoopTestCase):
             self.loop.run_forever()
         self.assertFalse(self.loop.is_running())
 
+    def test_callbacks_after_an_interrupt_wait_for_the_next_run(self):
+        log = []
+
+        def interrupt():
+            raise KeyboardInterrupt
+
+        self.loop.call_soon(log.append, 1)
+        self.loop.call_soon(interrupt)
+        self.loop.call_soon(log.append, 2)
+        with self.assertRaises(KeyboardInterrupt):
+            self.loop.run_forever()
+        self.assertEqual(log, [1])  # as asyncio: 2 stays queued
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
+        self.assertEqual(log, [1, 2])
+
+    def test_other_threads_cannot_drive_the_loop(self):
+        errors = []
+
+        def use():
+            try:
+                self.loop.call_soon(print)
+            except RuntimeError as exc:
+                errors.append(exc)
+
+        t = threading.Thread(target=use)
+        t.start()
+        t.join()
+        self.assertEqual(len(errors), 1)
+        self.assertIn("thread", str(errors[0]))
+
     def test_closed_loop_refuses_callbacks(self):
         self.loop.close()
         self.assertTrue(self.loop.is_closed())
@@ -387,6 +418,42 @@ class SignalTests(LoopTestCase):
         t = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGUSR2))
         t.start()
         self.assertTrue(self.run_coro(got))
+        t.join()
+
+    def test_sigint_interrupts_a_waiting_loop(self):
+        # The loop waits in the reactor without the GIL; SIGINT (Python's
+        # default handler) ends run_forever with KeyboardInterrupt.
+        t = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+        t.start()
+        started = time.monotonic()
+        with self.assertRaises(KeyboardInterrupt):
+            self.loop.run_forever()
+        t.join()
+        self.assertLess(time.monotonic() - started, DEADLINE / 2)
+
+    def test_sigint_on_another_thread_still_wakes_the_loop(self):
+        # The C handler runs on the thread the signal hit; the wakeup byte
+        # on the loop's self-pipe wakes the main thread's wait.
+        def hit_me():
+            time.sleep(0.05)
+            signal.pthread_kill(threading.get_ident(), signal.SIGINT)
+
+        t = threading.Thread(target=hit_me)
+        t.start()
+        started = time.monotonic()
+        with self.assertRaises(KeyboardInterrupt):
+            self.loop.run_forever()
+        t.join()
+        self.assertLess(time.monotonic() - started, DEADLINE / 2)
+
+    def test_runner_cancels_main_on_ctrl_c(self):
+        async def main():
+            await asyncio.sleep(DEADLINE)
+
+        t = threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT))
+        t.start()
+        with self.assertRaises(KeyboardInterrupt):
+            tulipio.run(main())
         t.join()
 
     def test_bad_signals(self):

@@ -172,12 +172,38 @@ class Loop(_BaseLoop, asyncio.AbstractEventLoop):
                 finalizer=self._asyncgen_finalizer_hook,
             )
             events._set_running_loop(self)
-            self._run()
+            wakeup = self._install_wakeup_fd()
+            try:
+                self._run()
+            finally:
+                self._restore_wakeup_fd(wakeup)
         finally:
             self._thread_id = None
             events._set_running_loop(None)
             self._set_coroutine_origin_tracking(False)
             sys.set_asyncgen_hooks(*old_agen_hooks)
+
+    def _install_wakeup_fd(self):
+        """On the main thread, a signal wakes the waiting loop (its byte
+        lands on the self-pipe), whichever thread the kernel delivered it
+        to: Python's handler (Ctrl-C's KeyboardInterrupt, asyncio.Runner's
+        cancellation) then runs at once. Returns the wakeup fd to restore."""
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        if self._ssock is None:
+            self._make_self_pipe()
+        try:
+            return signal.set_wakeup_fd(self._csock.fileno(), warn_on_full_buffer=False)
+        except (ValueError, OSError):
+            return None
+
+    def _restore_wakeup_fd(self, old):
+        if old is None or self._signal_handlers:
+            return  # signal handlers keep the loop's wakeup fd (as asyncio)
+        try:
+            signal.set_wakeup_fd(old)
+        except (ValueError, OSError):
+            pass
 
     def run_until_complete(self, future):
         """Runs until ``future`` (a future or coroutine) is done; returns its
