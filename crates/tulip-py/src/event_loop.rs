@@ -1,5 +1,6 @@
 //! `_BaseLoop`: the native core of the Python loop class, one tulip
-//! `EventLoop` on the thread that made it.
+//! `EventLoop`, made on first use by the thread that schedules, watches or
+//! runs on it, which is the loop's thread from then on.
 //!
 //! It runs the loop (`_run`, with the GIL released in the reactor wait),
 //! schedules handles (`call_soon`, `call_later`, `call_at`,
@@ -8,8 +9,8 @@
 //! Python `Loop` class builds the rest of asyncio's loop on these.
 
 use std::os::fd::{BorrowedFd, RawFd};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
@@ -18,12 +19,16 @@ use pyo3::types::PyTuple;
 
 use crate::gil;
 use crate::handle::{Handle, TimerHandle};
-use crate::thread_bound::ThreadBound;
+use crate::thread_bound::LazyBound;
 
 /// What only the loop's own thread touches.
 struct Core {
     event_loop: tulip_executor::EventLoop,
-    /// The loop's clock at `base_time` (Python's `time.monotonic()`).
+}
+
+/// The loop's clock: `time.monotonic()` read at `base_instant` (tulip's
+/// clock is the same monotonic clock, as `Instant`s).
+struct Clock {
     base_instant: Instant,
     base_time: f64,
 }
@@ -31,8 +36,15 @@ struct Core {
 /// The native loop core (Python's `tulipio._tulipio._BaseLoop`).
 #[pyclass(module = "tulipio", subclass, weakref, frozen, name = "_BaseLoop")]
 pub struct BaseLoop {
-    core: ThreadBound<Core>,
-    remote: tulip_executor::RemoteLoop,
+    /// Made by the first thread that schedules, watches or runs: the
+    /// loop's thread from then on.
+    core: LazyBound<Core>,
+    clock: Clock,
+    /// The tulip loop's thread-safe handle, once `core` is made.
+    remote: OnceLock<tulip_executor::RemoteLoop>,
+    /// `call_soon_threadsafe` handles (and a `stop`) from before `core`
+    /// was made: queued on it as it is made.
+    early: Mutex<Early>,
     /// Handles queued through `remote` and not run yet: while there are
     /// any, `call_soon` queues behind them (asyncio keeps one FIFO for
     /// both), so callbacks run in the order they were scheduled.
@@ -40,6 +52,13 @@ pub struct BaseLoop {
     closed: AtomicBool,
     running: AtomicBool,
     debug: AtomicBool,
+}
+
+/// Thread-safe work that came before the loop had a thread.
+#[derive(Default)]
+struct Early {
+    handles: Vec<Py<Handle>>,
+    stop: bool,
 }
 
 /// asyncio's message for a loop used after `close`.
@@ -66,13 +85,45 @@ fn to_py(err: tulip_executor::Error) -> PyErr {
 fn wrong_thread() -> PyErr {
     PyRuntimeError::new_err(
         "Non-thread-safe operation invoked on an event loop other than the current one \
-         (a tulipio loop runs on the thread that created it)",
+         (a tulipio loop runs on the first thread that scheduled, watched or ran on it)",
     )
 }
 
 impl BaseLoop {
+    fn early(&self) -> std::sync::MutexGuard<'_, Early> {
+        self.early
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The tulip loop, made on first use (this thread becomes the loop's).
     fn core(&self) -> PyResult<&Core> {
-        self.core.get().ok_or_else(wrong_thread)
+        let made = self.core.get_or_try_init(|| {
+            tulip_executor::EventLoop::builder()
+                .debug(false)
+                .around_wait(gil::around_wait)
+                .build()
+                .map(|event_loop| Core { event_loop })
+        });
+        let (core, new) = match made {
+            None => return Err(wrong_thread()),
+            Some(made) => made.map_err(to_py)?,
+        };
+        if new {
+            // Under the lock: a `call_soon_threadsafe` either queued its
+            // handle in `early` before, or sees `remote` after.
+            let mut early = self.early();
+            let _ = self.remote.set(core.event_loop.remote());
+            for handle in early.handles.drain(..) {
+                core.event_loop
+                    .call_soon(move || Python::attach(|py| Handle::run(handle.bind(py))))
+                    .map_err(to_py)?;
+            }
+            if std::mem::take(&mut early.stop) {
+                core.event_loop.stop();
+            }
+        }
+        Ok(core)
     }
 
     fn open_core(&self) -> PyResult<&Core> {
@@ -82,33 +133,42 @@ impl BaseLoop {
         self.core()
     }
 
+    /// The tulip loop if it was made (on this thread); `None` if never made.
+    fn made_core(&self) -> PyResult<Option<&Core>> {
+        match self.core.get() {
+            Some(core) => Ok(Some(core)),
+            None if self.core.is_bound() => Err(wrong_thread()),
+            None => Ok(None),
+        }
+    }
+
     /// Whether debug mode is on (read by handles as they run).
     pub(crate) fn debug(&self) -> bool {
         self.debug.load(Ordering::Relaxed)
     }
 
     /// Loop time (seconds) to the loop clock's `Instant`.
-    fn instant_of(core: &Core, when: f64) -> PyResult<Option<Instant>> {
+    fn instant_of(clock: &Clock, when: f64) -> PyResult<Option<Instant>> {
         if when.is_nan() {
             return Err(PyValueError::new_err("call_at: when is NaN"));
         }
-        let offset = when - core.base_time;
+        let offset = when - clock.base_time;
         Ok(if offset >= 0.0 {
             Duration::try_from_secs_f64(offset)
                 .ok()
-                .and_then(|d| core.base_instant.checked_add(d))
+                .and_then(|d| clock.base_instant.checked_add(d))
         } else {
             Some(
                 Duration::try_from_secs_f64(-offset)
                     .ok()
-                    .and_then(|d| core.base_instant.checked_sub(d))
-                    .unwrap_or(core.base_instant),
+                    .and_then(|d| clock.base_instant.checked_sub(d))
+                    .unwrap_or(clock.base_instant),
             )
         })
     }
 
-    fn now(core: &Core) -> f64 {
-        core.base_time + (core.event_loop.time() - core.base_instant).as_secs_f64()
+    fn now(&self) -> f64 {
+        self.clock.base_time + self.clock.base_instant.elapsed().as_secs_f64()
     }
 
     fn schedule_timer(
@@ -121,7 +181,7 @@ impl BaseLoop {
         let py = slf.py();
         let this = slf.get();
         let core = this.open_core()?;
-        let instant = BaseLoop::instant_of(core, when)?;
+        let instant = BaseLoop::instant_of(&this.clock, when)?;
         let handle = Handle::create(
             py,
             callback,
@@ -154,9 +214,22 @@ impl BaseLoop {
                     .map_err(to_py);
             }
         }
+        let remote = match self.remote.get() {
+            Some(remote) => remote,
+            None => {
+                let mut early = self.early();
+                match self.remote.get() {
+                    Some(remote) => remote,
+                    None => {
+                        early.handles.push(handle);
+                        return Ok(());
+                    }
+                }
+            }
+        };
         let pending = self.remote_pending.clone();
         pending.fetch_add(1, Ordering::AcqRel);
-        let queued = self.remote.call_soon_threadsafe(move || {
+        let queued = remote.call_soon_threadsafe(move || {
             pending.fetch_sub(1, Ordering::AcqRel);
             Python::attach(|py| Handle::run(handle.bind(py)));
         });
@@ -204,21 +277,15 @@ impl BaseLoop {
         _args: &Bound<'_, PyTuple>,
         _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<BaseLoop> {
-        let event_loop = tulip_executor::EventLoop::builder()
-            .debug(false)
-            .around_wait(gil::around_wait)
-            .build()
-            .map_err(to_py)?;
         let base_time: f64 = py.import("time")?.call_method0("monotonic")?.extract()?;
-        let base_instant = event_loop.time();
-        let remote = event_loop.remote();
         Ok(BaseLoop {
-            core: ThreadBound::new(Core {
-                event_loop,
-                base_instant,
+            core: LazyBound::new(),
+            clock: Clock {
+                base_instant: Instant::now(),
                 base_time,
-            }),
-            remote,
+            },
+            remote: OnceLock::new(),
+            early: Mutex::new(Early::default()),
             remote_pending: Arc::new(AtomicUsize::new(0)),
             closed: AtomicBool::new(false),
             running: AtomicBool::new(false),
@@ -245,21 +312,29 @@ impl BaseLoop {
             return Err(PyRuntimeError::new_err("Cannot close a running event loop"));
         }
         self.closed.store(true, Ordering::Relaxed);
+        self.early().handles.clear();
         match self.core.get() {
             Some(core) => core.event_loop.close().map_err(to_py),
-            // Collected on another thread: the tulip loop leaks with it.
+            // Never made: nothing to close. Closed from another thread
+            // than the loop's: the tulip loop (its poller, notifier and
+            // queues) is left to that thread and leaks with it.
             None => Ok(()),
         }
     }
 
     /// Stops the loop after the current pass (any thread).
     fn stop(&self) -> PyResult<()> {
-        match self.core.get() {
-            Some(core) => {
-                core.event_loop.stop();
+        if let Some(core) = self.core.get() {
+            core.event_loop.stop();
+            return Ok(());
+        }
+        let mut early = self.early();
+        match self.remote.get() {
+            Some(remote) => remote.stop().map_err(to_py),
+            None => {
+                early.stop = true;
                 Ok(())
             }
-            None => self.remote.stop().map_err(to_py),
         }
     }
 
@@ -284,8 +359,8 @@ impl BaseLoop {
     }
 
     /// The loop's clock, in seconds (as `time.monotonic()`).
-    fn time(&self) -> PyResult<f64> {
-        Ok(BaseLoop::now(self.core()?))
+    fn time(&self) -> f64 {
+        self.now()
     }
 
     /// Schedules `callback(*args)` for the next pass.
@@ -331,7 +406,8 @@ impl BaseLoop {
     ) -> PyResult<Py<TimerHandle>> {
         let delay = delay.ok_or_else(|| PyTypeError::new_err("delay must not be None"))?;
         let this = slf.get();
-        let now = BaseLoop::now(this.open_core()?);
+        this.open_core()?;
+        let now = this.now();
         if this.debug() {
             slf.call_method1(
                 "_check_callback",
@@ -403,7 +479,9 @@ impl BaseLoop {
         if self.closed.load(Ordering::Relaxed) {
             return Ok(false);
         }
-        Ok(self.core()?.event_loop.remove_reader(fd))
+        Ok(self
+            .made_core()?
+            .is_some_and(|core| core.event_loop.remove_reader(fd)))
     }
 
     /// Stops watching `fd` for writing; whether a writer was registered.
@@ -411,6 +489,8 @@ impl BaseLoop {
         if self.closed.load(Ordering::Relaxed) {
             return Ok(false);
         }
-        Ok(self.core()?.event_loop.remove_writer(fd))
+        Ok(self
+            .made_core()?
+            .is_some_and(|core| core.event_loop.remove_writer(fd)))
     }
 }

@@ -248,6 +248,42 @@ class ThreadTests(LoopTestCase):
         self.assertEqual(infos[0][4], ("127.0.0.1", 80))
 
 
+class BackgroundLoopTests(unittest.TestCase):
+    def test_loop_made_here_runs_on_another_thread(self):
+        # The common pattern: make a loop, run it forever on a thread, hand
+        # it coroutines with run_coroutine_threadsafe.
+        loop = tulipio.new_event_loop()
+        early = []
+        loop.call_soon_threadsafe(early.append, "before the thread")
+        t = threading.Thread(target=loop.run_forever)
+        t.start()
+
+        async def work(x):
+            await asyncio.sleep(0.01)
+            return threading.get_ident(), x * 2
+
+        ident, doubled = asyncio.run_coroutine_threadsafe(work(21), loop).result(DEADLINE)
+        self.assertEqual(doubled, 42)
+        self.assertEqual(ident, t.ident)
+        self.assertEqual(early, ["before the thread"])
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(DEADLINE)
+        self.assertFalse(t.is_alive())
+        self.assertFalse(loop.is_running())
+        # The loop belongs to its thread: closing here only marks it closed.
+        loop.close()
+        self.assertTrue(loop.is_closed())
+
+    def test_time_from_any_thread(self):
+        loop = tulipio.new_event_loop()
+        self.addCleanup(loop.close)
+        seen = []
+        t = threading.Thread(target=lambda: seen.append(loop.time()))
+        t.start()
+        t.join()
+        self.assertLess(abs(seen[0] - time.monotonic()), 1.0)
+
+
 class TaskTests(LoopTestCase):
     def test_tasks_are_asyncio_tasks(self):
         async def child():
