@@ -132,6 +132,35 @@ class CallbackTests(LoopTestCase):
         self.assertEqual(len(errors), 1)
         self.assertIn("thread", str(errors[0]))
 
+    def test_close_lets_go_of_python_objects(self):
+        import gc
+        import weakref
+
+        class Callback:
+            def __call__(self):
+                pass
+
+        loop = tulipio.new_event_loop()
+        refs = []
+        for schedule in (
+            lambda cb: loop.call_soon(cb),
+            lambda cb: loop.call_later(3600, cb),
+            lambda cb: loop.call_soon_threadsafe(cb),
+        ):
+            cb = Callback()
+            refs.append(weakref.ref(cb))
+            schedule(cb)
+            del cb
+        a, b = socket.socketpair()
+        with a, b:
+            cb = Callback()
+            refs.append(weakref.ref(cb))
+            loop.add_reader(a, cb)
+            del cb
+            loop.close()
+        gc.collect()
+        self.assertEqual([r() for r in refs], [None] * len(refs))
+
     def test_closed_loop_refuses_callbacks(self):
         self.loop.close()
         self.assertTrue(self.loop.is_closed())

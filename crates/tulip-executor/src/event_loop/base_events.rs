@@ -967,6 +967,9 @@ impl Loop {
         let ready = std::mem::take(&mut *inner.ready.borrow_mut());
         drop(ready);
         let timers = inner.timers.borrow_mut().drain();
+        // A `TimerHandle` may outlive the loop: let go of what its
+        // callback captured now, not when the last handle goes.
+        timers.iter().for_each(|cb| cb.release());
         drop(timers);
         let (callbacks, wakers) = inner.reactor.borrow_mut().clear();
         drop(callbacks);
