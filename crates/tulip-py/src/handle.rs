@@ -30,6 +30,10 @@ pub struct Handle {
     event_loop: Py<PyAny>,
     #[pyo3(get, name = "_cancelled")]
     cancelled: bool,
+    /// Debug mode: where the handle was made (asyncio's
+    /// `_source_traceback`, a `traceback.StackSummary`).
+    #[pyo3(get, name = "_source_traceback")]
+    source_traceback: Option<Py<PyAny>>,
     /// A reader/writer or signal handle: run many times, never released.
     #[pyo3(get, set, name = "_repeat")]
     repeat: bool,
@@ -57,12 +61,25 @@ impl Handle {
             Some(context) if !context.is_none(py) => context,
             _ => copy_context(py)?,
         };
+        let debug = event_loop
+            .bind(py)
+            .cast::<BaseLoop>()
+            .is_ok_and(|lp| lp.get().debug());
+        let source_traceback = if debug {
+            // The caller's frame: the code that called `call_soon` & co.
+            let frame = py.import("sys")?.call_method1("_getframe", (0,))?;
+            let helpers = py.import("asyncio.format_helpers")?;
+            Some(helpers.call_method1("extract_stack", (frame,))?.unbind())
+        } else {
+            None
+        };
         Ok(Handle {
             callback: Some(callback),
             args: Some(args),
             context,
             event_loop,
             cancelled: false,
+            source_traceback,
             repeat: false,
         })
     }
@@ -172,6 +189,9 @@ fn report(slf: &Bound<'_, Handle>, err: PyErr) {
         context.set_item(intern!(py, "message"), message)?;
         context.set_item(intern!(py, "exception"), err.value(py))?;
         context.set_item(intern!(py, "handle"), slf)?;
+        if let Some(tb) = &slf.borrow().source_traceback {
+            context.set_item(intern!(py, "source_traceback"), tb.clone_ref(py))?;
+        }
         let lp = slf.borrow().event_loop.clone_ref(py);
         lp.bind(py)
             .call_method1(intern!(py, "call_exception_handler"), (context,))?;
@@ -226,6 +246,15 @@ fn describe(slf: &Bound<'_, Handle>, kind: &str, when: Option<f64>) -> PyResult<
             (callback.clone_ref(py), args.clone_ref(py)),
         )?;
         parts.push(source.extract::<String>()?);
+    }
+    if let Some(tb) = &this.source_traceback {
+        // asyncio: "created at FILE:LINE" of the last frame.
+        let tb = tb.bind(py);
+        if let Ok(last) = tb.get_item(-1) {
+            let file: String = last.getattr("filename")?.extract()?;
+            let line: usize = last.getattr("lineno")?.extract()?;
+            parts.push(format!("created at {file}:{line}"));
+        }
     }
     Ok(format!("<{}>", parts.join(" ")))
 }

@@ -92,6 +92,24 @@ class CallbackTests(LoopTestCase):
         self.assertIs(contexts[0]["handle"], h)
         self.assertIn("Exception in callback", contexts[0]["message"])
 
+    def test_debug_mode_records_where_a_handle_was_made(self):
+        self.loop.set_debug(True)
+        self.assertTrue(self.loop.get_debug())
+        contexts = []
+        self.loop.set_exception_handler(lambda loop, ctx: contexts.append(ctx))
+
+        def boom():
+            raise ValueError("x")
+
+        h = self.loop.call_soon(boom)  # this line is the source
+        self.assertIn("created at", repr(h))
+        self.assertEqual(h._source_traceback[-1].name, "test_debug_mode_records_where_a_handle_was_made")
+        with self.assertRaisesRegex(TypeError, "coroutines cannot be used"):
+            self.loop.call_soon(asyncio.sleep)
+        self.loop.call_soon(self.loop.stop)
+        self.loop.run_forever()
+        self.assertIn("source_traceback", contexts[0])
+
     def test_keyboard_interrupt_leaves_run_forever(self):
         def interrupt():
             raise KeyboardInterrupt
