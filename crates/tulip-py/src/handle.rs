@@ -339,6 +339,22 @@ impl TimerHandle {
 
 #[pymethods]
 impl TimerHandle {
+    /// `TimerHandle(when, callback, args, loop, context=None)`, as
+    /// asyncio's (not scheduled: `call_at` makes scheduled ones).
+    #[new]
+    #[pyo3(signature = (when, callback, args, r#loop, context=None))]
+    fn py_new(
+        py: Python<'_>,
+        when: f64,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        r#loop: Py<PyAny>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<PyClassInitializer<TimerHandle>> {
+        let handle = Handle::create(py, callback, args, r#loop, context)?;
+        Ok(TimerHandle::create(handle, when))
+    }
+
     /// The loop time the callback is due at.
     fn when(&self) -> f64 {
         self.when

@@ -219,6 +219,16 @@ class TimerTests(LoopTestCase):
         self.assertEqual(len(fired), 1)
         self.assertGreaterEqual(fired[0], when - 0.001)
 
+    def test_handles_made_directly_as_asyncio_allows(self):
+        h = tulipio.Handle(print, (1,), self.loop)
+        self.assertFalse(h.cancelled())
+        t = tulipio.TimerHandle(12.5, print, (), self.loop)
+        self.assertEqual(t.when(), 12.5)
+        self.assertLess(tulipio.TimerHandle(1.0, print, (), self.loop), t)
+        t.cancel()
+        self.assertTrue(t.cancelled())
+        self.assertIn("cancelled", repr(t))
+
     def test_none_delay_is_a_type_error(self):
         with self.assertRaises(TypeError):
             self.loop.call_later(None, print)
