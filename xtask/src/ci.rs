@@ -241,6 +241,7 @@ pub fn run(options: &Options) -> Result<(), String> {
             fmt_duration(elapsed)
         );
     }
+    crate::py::run()?; // the Python module, its conformance run and tests (xtask/src/py.rs)
     print_times(&times);
     let skipped = if options.quick {
         " (--quick: polling re-run and bench build skipped)"

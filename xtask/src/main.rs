@@ -7,6 +7,8 @@
 //!   tulip/peer ratios, then the network benches; `bench net[/FILTER]` runs
 //!   only the network benches (servers against a load generator, wrk and
 //!   h2load).
+//! - `cargo xtask py`: the Python module's step of `ci` alone (build,
+//!   conformance run against CPython's asyncio tests, its own tests).
 //! - `cargo xtask tidy`: the source rules a lint cannot check (also run by
 //!   `cargo test` as a unit test of this crate).
 //!
@@ -17,6 +19,7 @@ mod ci;
 mod cmd;
 mod json;
 mod netbench;
+mod py;
 mod tidy;
 
 use std::process::ExitCode;
@@ -38,6 +41,8 @@ commands:
   tidy                      check the source rules (module docs, file length: a warning over
                             800 lines, a failure over 1,500; sys/ layout, no placeholder
                             macros, SAFETY comments, doc examples through the facade)
+  py                        the Python module alone (crates/tulip-py): fmt, clippy,
+                            conformance.py (CPython's asyncio tests on tulip) and its tests
   help                      print this text";
 
 fn main() -> ExitCode {
@@ -50,6 +55,7 @@ fn main() -> ExitCode {
         "ci" => ci::Options::parse(rest).and_then(|options| ci::run(&options)),
         "bench" => bench::Options::parse(rest).and_then(|options| bench::run(&options)),
         "tidy" if rest.is_empty() => tidy::run(),
+        "py" if rest.is_empty() => py::run(),
         "help" | "-h" | "--help" => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

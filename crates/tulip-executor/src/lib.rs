@@ -102,6 +102,7 @@ pub use event_loop::remote::{RemoteLoop, RemoteTask};
 pub use event_loop::run_in_executor::{ExecutorFuture, to_thread};
 #[cfg(unix)]
 pub use event_loop::signals::signal;
+pub use event_loop::wait_hook::AroundWait;
 pub use futures::{LoopFuture, WaitDone};
 pub use graph::{capture_call_graph, format_call_graph, print_call_graph};
 pub use group::{GroupStop, LoopGroup, LoopGroupBuilder, PanicPolicy, run_per_core};

@@ -277,3 +277,16 @@ fn callbacks_queued_from_other_threads_before_close_are_dropped_unrun() {
     el.close().unwrap();
     assert!(!ran.load(Ordering::SeqCst));
 }
+
+#[test]
+fn close_lets_go_of_a_kept_timer_handles_callback() {
+    // A TimerHandle kept past close does not keep what its callback captured.
+    let el = EventLoop::new().unwrap();
+    let (flag, dropped) = drop_flag();
+    let handle = el
+        .call_later(Duration::from_secs(3600), move || drop(flag))
+        .unwrap();
+    el.close().unwrap();
+    assert!(dropped.get(), "the timer's callback is dropped by close");
+    drop(handle);
+}

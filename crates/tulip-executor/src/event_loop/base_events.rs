@@ -89,6 +89,8 @@ pub(crate) struct LoopInner {
     /// The `tulip-ps` socket, when the loop enabled the live view.
     #[cfg(unix)]
     pub(crate) ps: crate::graph::ps::PsSlot,
+    /// [`EventLoopBuilder::around_wait`](crate::EventLoopBuilder::around_wait)'s hook.
+    pub(crate) around_wait: std::cell::OnceCell<crate::event_loop::wait_hook::AroundWait>,
 }
 
 /// A handle on an event loop: asyncio's loop object as seen by callbacks and
@@ -251,6 +253,7 @@ impl LoopInner {
             default_executor: RefCell::new(None),
             #[cfg(unix)]
             ps: RefCell::new(None),
+            around_wait: std::cell::OnceCell::new(),
         }))
     }
 
@@ -754,7 +757,16 @@ impl Loop {
             }
             let timeout = timeout.map(|t| t.min(MAX_WAIT));
             let mut buf = inner.dispatch_buf.take();
-            let res = inner.reactor.borrow_mut().poll(timeout, &mut buf);
+            let res = match inner.around_wait.get() {
+                None => inner.reactor.borrow_mut().poll(timeout, &mut buf),
+                Some(hook) => {
+                    let mut res = Ok(0);
+                    hook.call(timeout, &mut || {
+                        res = inner.reactor.borrow_mut().poll(timeout, &mut buf);
+                    });
+                    res
+                }
+            };
             saw_io = !buf.is_empty();
             for d in buf.drain(..) {
                 match d {
@@ -960,6 +972,9 @@ impl Loop {
         let ready = std::mem::take(&mut *inner.ready.borrow_mut());
         drop(ready);
         let timers = inner.timers.borrow_mut().drain();
+        // A `TimerHandle` may outlive the loop: let go of what its
+        // callback captured now, not when the last handle goes.
+        timers.iter().for_each(|cb| cb.release());
         drop(timers);
         let (callbacks, wakers) = inner.reactor.borrow_mut().clear();
         drop(callbacks);

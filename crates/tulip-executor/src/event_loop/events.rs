@@ -57,6 +57,7 @@ pub struct EventLoopBuilder {
     /// The `tulip-ps` view: `None` follows `TULIP_PS`.
     #[cfg_attr(not(unix), allow(dead_code))]
     ps: Option<bool>,
+    pub(crate) around_wait: Option<crate::event_loop::wait_hook::AroundWait>,
 }
 
 impl Default for EventLoopBuilder {
@@ -66,6 +67,7 @@ impl Default for EventLoopBuilder {
             paused_clock: false,
             debug: crate::event_loop::debug::env_debug(),
             ps: None,
+            around_wait: None,
         }
     }
 }
@@ -150,6 +152,9 @@ impl EventLoopBuilder {
     /// ```
     pub fn build(self) -> Result<EventLoop, Error> {
         let inner = LoopInner::new(self.backend, self.paused_clock, self.debug)?;
+        if let Some(hook) = self.around_wait {
+            let _ = inner.around_wait.set(hook);
+        }
         let lp = Loop::from_inner(inner);
         #[cfg(unix)]
         if self.ps.unwrap_or_else(crate::graph::ps::env_enabled) {

@@ -4,8 +4,9 @@
 //! per-thread current loop (`events`), callback handles (`handle`), the
 //! timer heap (`timers`) and its clock (`clock`), the handle other threads
 //! use (`remote`), blocking work on the thread pool (`run_in_executor`),
-//! debug mode (`debug`), the exception handler (`exception_handler`) and
-//! UNIX signal handlers (`signals`).
+//! debug mode (`debug`), the exception handler (`exception_handler`),
+//! UNIX signal handlers (`signals`) and the hook around the reactor wait
+//! (`wait_hook`).
 //!
 //! The directory is `event_loop`, asyncio's own word for it: `loop` is a
 //! Rust keyword (every path would need `r#loop`).
@@ -21,3 +22,4 @@ pub(crate) mod run_in_executor;
 #[cfg(unix)]
 pub(crate) mod signals;
 pub(crate) mod timers;
+pub(crate) mod wait_hook;

@@ -1,0 +1,496 @@
+//! `_BaseLoop`: the native core of the Python loop class, one tulip
+//! `EventLoop`, made on first use by the thread that schedules, watches or
+//! runs on it, which is the loop's thread from then on.
+//!
+//! It runs the loop (`_run`, with the GIL released in the reactor wait),
+//! schedules handles (`call_soon`, `call_later`, `call_at`,
+//! `call_soon_threadsafe`), watches descriptors (`_add_reader`,
+//! `_add_writer`, ...) and keeps the loop's clock (`time`). `tulipio`'s
+//! Python `Loop` class builds the rest of asyncio's loop on these.
+
+use std::os::fd::{BorrowedFd, RawFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+
+use crate::gil;
+use crate::handle::{Handle, TimerHandle};
+use crate::thread_bound::LazyBound;
+
+/// What only the loop's own thread touches.
+struct Core {
+    event_loop: tulip_executor::EventLoop,
+}
+
+/// The loop's clock: `time.monotonic()` read at `base_instant` (tulip's
+/// clock is the same monotonic clock, as `Instant`s).
+struct Clock {
+    base_instant: Instant,
+    base_time: f64,
+}
+
+/// The native loop core (Python's `tulipio._tulipio._BaseLoop`).
+#[pyclass(module = "tulipio", subclass, weakref, frozen, name = "_BaseLoop")]
+pub struct BaseLoop {
+    /// Made by the first thread that schedules, watches or runs: the
+    /// loop's thread from then on.
+    core: LazyBound<Core>,
+    clock: Clock,
+    /// The tulip loop's thread-safe handle, once `core` is made.
+    remote: OnceLock<tulip_executor::RemoteLoop>,
+    /// `call_soon_threadsafe` handles (and a `stop`) from before `core`
+    /// was made: queued on it as it is made.
+    early: Mutex<Early>,
+    /// Handles queued through `remote` and not run yet: while there are
+    /// any, `call_soon` queues behind them (asyncio keeps one FIFO for
+    /// both), so callbacks run in the order they were scheduled.
+    remote_pending: Arc<AtomicUsize>,
+    closed: AtomicBool,
+    running: AtomicBool,
+    debug: AtomicBool,
+}
+
+/// Thread-safe work that came before the loop had a thread.
+#[derive(Default)]
+struct Early {
+    handles: Vec<Py<Handle>>,
+    stop: bool,
+}
+
+/// asyncio's message for a loop used after `close`.
+fn closed_error() -> PyErr {
+    PyRuntimeError::new_err("Event loop is closed")
+}
+
+/// A tulip error as the Python exception asyncio raises for it.
+fn to_py(err: tulip_executor::Error) -> PyErr {
+    match err {
+        tulip_executor::Error::LoopClosed => closed_error(),
+        tulip_executor::Error::LoopRunning => {
+            PyRuntimeError::new_err("This event loop is already running")
+        }
+        tulip_executor::Error::Io(e) => match e.raw_os_error() {
+            Some(code) => PyErr::from(std::io::Error::from_raw_os_error(code)),
+            None => PyErr::from(std::io::Error::new(e.kind(), e.to_string())),
+        },
+        other => PyRuntimeError::new_err(other.to_string()),
+    }
+}
+
+/// The error for a loop method called off the loop's thread.
+fn wrong_thread() -> PyErr {
+    PyRuntimeError::new_err(
+        "Non-thread-safe operation invoked on an event loop other than the current one \
+         (a tulipio loop runs on the first thread that scheduled, watched or ran on it)",
+    )
+}
+
+impl BaseLoop {
+    fn early(&self) -> std::sync::MutexGuard<'_, Early> {
+        self.early
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The tulip loop, made on first use (this thread becomes the loop's).
+    fn core(&self) -> PyResult<&Core> {
+        let made = self.core.get_or_try_init(|| {
+            tulip_executor::EventLoop::builder()
+                .debug(false)
+                .around_wait(gil::around_wait)
+                .build()
+                .map(|event_loop| Core { event_loop })
+        });
+        let (core, new) = match made {
+            None => return Err(wrong_thread()),
+            Some(made) => made.map_err(to_py)?,
+        };
+        if new {
+            // Under the lock: a `call_soon_threadsafe` either queued its
+            // handle in `early` before, or sees `remote` after.
+            let mut early = self.early();
+            let _ = self.remote.set(core.event_loop.remote());
+            for handle in early.handles.drain(..) {
+                core.event_loop
+                    .call_soon(move || Python::attach(|py| Handle::run(handle.bind(py))))
+                    .map_err(to_py)?;
+            }
+            if std::mem::take(&mut early.stop) {
+                core.event_loop.stop();
+            }
+        }
+        Ok(core)
+    }
+
+    fn open_core(&self) -> PyResult<&Core> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Err(closed_error());
+        }
+        self.core()
+    }
+
+    /// The tulip loop if it was made (on this thread); `None` if never made.
+    fn made_core(&self) -> PyResult<Option<&Core>> {
+        match self.core.get() {
+            Some(core) => Ok(Some(core)),
+            None if self.core.is_bound() => Err(wrong_thread()),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether debug mode is on (read by handles as they run).
+    pub(crate) fn debug(&self) -> bool {
+        self.debug.load(Ordering::Relaxed)
+    }
+
+    /// Loop time (seconds) to the loop clock's `Instant`.
+    fn instant_of(clock: &Clock, when: f64) -> PyResult<Option<Instant>> {
+        if when.is_nan() {
+            return Err(PyValueError::new_err("call_at: when is NaN"));
+        }
+        let offset = when - clock.base_time;
+        Ok(if offset >= 0.0 {
+            Duration::try_from_secs_f64(offset)
+                .ok()
+                .and_then(|d| clock.base_instant.checked_add(d))
+        } else {
+            Some(
+                Duration::try_from_secs_f64(-offset)
+                    .ok()
+                    .and_then(|d| clock.base_instant.checked_sub(d))
+                    .unwrap_or(clock.base_instant),
+            )
+        })
+    }
+
+    fn now(&self) -> f64 {
+        self.clock.base_time + self.clock.base_instant.elapsed().as_secs_f64()
+    }
+
+    fn schedule_timer(
+        slf: &Bound<'_, BaseLoop>,
+        when: f64,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        let py = slf.py();
+        let this = slf.get();
+        let core = this.open_core()?;
+        let instant = BaseLoop::instant_of(&this.clock, when)?;
+        let handle = Handle::create(
+            py,
+            callback,
+            args.clone().unbind(),
+            slf.clone().into_any().unbind(),
+            context,
+        )?;
+        let timer = Py::new(py, TimerHandle::create(handle, when))?;
+        let run = timer.clone_ref(py);
+        let callback = move || Python::attach(|py| Handle::run(run.bind(py).as_super()));
+        let tulip_timer = match instant {
+            Some(at) => core.event_loop.call_at(at, callback),
+            // Beyond the clock's range: never due.
+            None => core.event_loop.call_later(Duration::MAX, callback),
+        }
+        .map_err(to_py)?;
+        timer.borrow_mut(py).set_timer(tulip_timer);
+        Ok(timer)
+    }
+
+    /// Queues `handle` for the next pass: directly on the loop's thread,
+    /// else (or while earlier handles wait there) through the remote queue.
+    pub(crate) fn schedule(&self, handle: Py<Handle>) -> PyResult<()> {
+        if let Some(core) = self.core.get() {
+            if self.remote_pending.load(Ordering::Acquire) == 0 {
+                return core
+                    .event_loop
+                    .call_soon(move || Python::attach(|py| Handle::run(handle.bind(py))))
+                    .map(drop)
+                    .map_err(to_py);
+            }
+        }
+        let remote = match self.remote.get() {
+            Some(remote) => remote,
+            None => {
+                let mut early = self.early();
+                match self.remote.get() {
+                    Some(remote) => remote,
+                    None => {
+                        early.handles.push(handle);
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let pending = self.remote_pending.clone();
+        pending.fetch_add(1, Ordering::AcqRel);
+        let queued = remote.call_soon_threadsafe(move || {
+            pending.fetch_sub(1, Ordering::AcqRel);
+            Python::attach(|py| Handle::run(handle.bind(py)));
+        });
+        if let Err(err) = queued {
+            self.remote_pending.fetch_sub(1, Ordering::AcqRel);
+            return Err(to_py(err));
+        }
+        Ok(())
+    }
+
+    fn watch(
+        slf: &Bound<'_, BaseLoop>,
+        fd: RawFd,
+        handle: Py<Handle>,
+        reader: bool,
+    ) -> PyResult<()> {
+        let core = slf.get().open_core()?;
+        if fd < 0 {
+            return Err(PyValueError::new_err(format!(
+                "Invalid file descriptor: {fd}"
+            )));
+        }
+        handle.borrow_mut(slf.py()).set_repeat();
+        // SAFETY: the caller (asyncio's add_reader contract) keeps `fd` open
+        // while it is registered; the borrow lasts only for this call,
+        // which registers the number with the reactor (a closed descriptor
+        // is an `EBADF` error there, not undefined behaviour).
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let callback = move || Python::attach(|py| Handle::run(handle.bind(py)));
+        let registered = if reader {
+            core.event_loop.add_reader(borrowed, callback)
+        } else {
+            core.event_loop.add_writer(borrowed, callback)
+        };
+        registered.map(drop).map_err(to_py)
+    }
+}
+
+#[pymethods]
+impl BaseLoop {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn py_new(
+        py: Python<'_>,
+        _args: &Bound<'_, PyTuple>,
+        _kwargs: Option<&Bound<'_, pyo3::types::PyDict>>,
+    ) -> PyResult<BaseLoop> {
+        let base_time: f64 = py.import("time")?.call_method0("monotonic")?.extract()?;
+        Ok(BaseLoop {
+            core: LazyBound::new(),
+            clock: Clock {
+                base_instant: Instant::now(),
+                base_time,
+            },
+            remote: OnceLock::new(),
+            early: Mutex::new(Early::default()),
+            remote_pending: Arc::new(AtomicUsize::new(0)),
+            closed: AtomicBool::new(false),
+            running: AtomicBool::new(false),
+            debug: AtomicBool::new(false),
+        })
+    }
+
+    /// Runs the loop until `stop` (the native half of `run_forever`).
+    fn _run(&self) -> PyResult<()> {
+        let core = self.open_core()?;
+        self.running.store(true, Ordering::Relaxed);
+        let result = core.event_loop.run_forever();
+        self.running.store(false, Ordering::Relaxed);
+        if let Some(err) = gil::take_pending() {
+            return Err(err);
+        }
+        result.map_err(to_py)
+    }
+
+    /// Closes the tulip loop: queued callbacks, timers and watched
+    /// descriptors are dropped (the native half of `close`).
+    fn _close(&self) -> PyResult<()> {
+        if self.running.load(Ordering::Relaxed) {
+            return Err(PyRuntimeError::new_err("Cannot close a running event loop"));
+        }
+        self.closed.store(true, Ordering::Relaxed);
+        self.early().handles.clear();
+        match self.core.get() {
+            Some(core) => core.event_loop.close().map_err(to_py),
+            // Never made: nothing to close. Closed from another thread
+            // than the loop's: the tulip loop (its poller, notifier and
+            // queues) is left to that thread and leaks with it.
+            None => Ok(()),
+        }
+    }
+
+    /// Stops the loop after the current pass (any thread).
+    fn stop(&self) -> PyResult<()> {
+        if let Some(core) = self.core.get() {
+            core.event_loop.stop();
+            return Ok(());
+        }
+        let mut early = self.early();
+        match self.remote.get() {
+            Some(remote) => remote.stop().map_err(to_py),
+            None => {
+                early.stop = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether the loop is running.
+    fn is_running(&self) -> bool {
+        self.running.load(Ordering::Relaxed)
+    }
+
+    /// Whether the loop was closed.
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed)
+    }
+
+    /// Whether debug mode is on.
+    fn get_debug(&self) -> bool {
+        self.debug()
+    }
+
+    /// The native half of `set_debug`.
+    fn _set_debug(&self, enabled: bool) {
+        self.debug.store(enabled, Ordering::Relaxed);
+    }
+
+    /// The loop's clock, in seconds (as `time.monotonic()`).
+    fn time(&self) -> f64 {
+        self.now()
+    }
+
+    /// Schedules `callback(*args)` for the next pass.
+    #[pyo3(signature = (callback, *args, context=None))]
+    fn call_soon(
+        slf: &Bound<'_, BaseLoop>,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        let py = slf.py();
+        let this = slf.get();
+        this.open_core()?;
+        if this.debug() {
+            slf.call_method1("_check_callback", (callback.clone_ref(py), "call_soon"))?;
+        }
+        let handle = Handle::create(
+            py,
+            callback,
+            args.clone().unbind(),
+            slf.clone().into_any().unbind(),
+            context,
+        )?;
+        let handle = Py::new(py, handle)?;
+        this.schedule(handle.clone_ref(py))?;
+        Ok(handle)
+    }
+
+    /// Schedules an existing handle for the next pass (signal handlers).
+    fn _call_handle_soon(&self, handle: Py<Handle>) -> PyResult<()> {
+        self.open_core()?;
+        self.schedule(handle)
+    }
+
+    /// Schedules `callback(*args)` after `delay` seconds.
+    #[pyo3(signature = (delay, callback, *args, context=None))]
+    fn call_later(
+        slf: &Bound<'_, BaseLoop>,
+        delay: Option<f64>,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        let delay = delay.ok_or_else(|| PyTypeError::new_err("delay must not be None"))?;
+        let this = slf.get();
+        this.open_core()?;
+        let now = this.now();
+        if this.debug() {
+            slf.call_method1(
+                "_check_callback",
+                (callback.clone_ref(slf.py()), "call_later"),
+            )?;
+        }
+        BaseLoop::schedule_timer(slf, now + delay, callback, args, context)
+    }
+
+    /// Schedules `callback(*args)` at loop time `when`.
+    #[pyo3(signature = (when, callback, *args, context=None))]
+    fn call_at(
+        slf: &Bound<'_, BaseLoop>,
+        when: Option<f64>,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<TimerHandle>> {
+        let when = when.ok_or_else(|| PyTypeError::new_err("when cannot be None"))?;
+        if slf.get().debug() {
+            slf.call_method1("_check_callback", (callback.clone_ref(slf.py()), "call_at"))?;
+        }
+        BaseLoop::schedule_timer(slf, when, callback, args, context)
+    }
+
+    /// Schedules `callback(*args)` from any thread, waking the loop.
+    #[pyo3(signature = (callback, *args, context=None))]
+    fn call_soon_threadsafe(
+        slf: &Bound<'_, BaseLoop>,
+        callback: Py<PyAny>,
+        args: &Bound<'_, PyTuple>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Py<Handle>> {
+        let py = slf.py();
+        let this = slf.get();
+        if this.closed.load(Ordering::Relaxed) {
+            return Err(closed_error());
+        }
+        if this.debug() {
+            slf.call_method1(
+                "_check_callback",
+                (callback.clone_ref(py), "call_soon_threadsafe"),
+            )?;
+        }
+        let handle = Handle::create(
+            py,
+            callback,
+            args.clone().unbind(),
+            slf.clone().into_any().unbind(),
+            context,
+        )?;
+        let handle = Py::new(py, handle)?;
+        this.schedule(handle.clone_ref(py))?;
+        Ok(handle)
+    }
+
+    /// Runs `handle` whenever `fd` is readable (replacing a reader).
+    fn _add_reader(slf: &Bound<'_, BaseLoop>, fd: RawFd, handle: Py<Handle>) -> PyResult<()> {
+        BaseLoop::watch(slf, fd, handle, true)
+    }
+
+    /// Runs `handle` whenever `fd` is writable (replacing a writer).
+    fn _add_writer(slf: &Bound<'_, BaseLoop>, fd: RawFd, handle: Py<Handle>) -> PyResult<()> {
+        BaseLoop::watch(slf, fd, handle, false)
+    }
+
+    /// Stops watching `fd` for reading; whether a reader was registered.
+    fn _remove_reader(&self, fd: RawFd) -> PyResult<bool> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        Ok(self
+            .made_core()?
+            .is_some_and(|core| core.event_loop.remove_reader(fd)))
+    }
+
+    /// Stops watching `fd` for writing; whether a writer was registered.
+    fn _remove_writer(&self, fd: RawFd) -> PyResult<bool> {
+        if self.closed.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        Ok(self
+            .made_core()?
+            .is_some_and(|core| core.event_loop.remove_writer(fd)))
+    }
+}

@@ -1,0 +1,390 @@
+//! asyncio's `Handle` and `TimerHandle`: what `call_soon`, `call_later`,
+//! `call_at`, `call_soon_threadsafe` and the reader/writer registrations
+//! return, and what the tulip loop runs.
+//!
+//! A handle is the one Python object asyncio also allocates per callback:
+//! the callback, its arguments tuple and the `contextvars.Context` it runs
+//! in. Running it enters the context, calls the callback once and leaves
+//! the context (no `Context.run` bound method or argument tuple per call).
+//! An `Exception` goes to the loop's exception handler, as asyncio's
+//! `Handle._run` does; any other `BaseException` ends `run_forever`.
+
+use std::time::Instant;
+
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use pyo3::{ffi, intern};
+
+use crate::event_loop::BaseLoop;
+use crate::gil;
+use crate::thread_bound::ThreadBound;
+
+/// A scheduled callback (asyncio's `events.Handle`).
+#[pyclass(module = "tulipio", subclass, weakref)]
+pub struct Handle {
+    callback: Option<Py<PyAny>>,
+    args: Option<Py<PyTuple>>,
+    context: Py<PyAny>,
+    #[pyo3(get, name = "_loop")]
+    event_loop: Py<PyAny>,
+    #[pyo3(get, name = "_cancelled")]
+    cancelled: bool,
+    /// Debug mode: where the handle was made (asyncio's
+    /// `_source_traceback`, a `traceback.StackSummary`).
+    #[pyo3(get, name = "_source_traceback")]
+    source_traceback: Option<Py<PyAny>>,
+    /// A reader/writer or signal handle: run many times, never released.
+    #[pyo3(get, set, name = "_repeat")]
+    repeat: bool,
+}
+
+/// The current `contextvars` context, copied (asyncio's default for a
+/// handle scheduled without `context=`).
+fn copy_context(py: Python<'_>) -> PyResult<Py<PyAny>> {
+    // SAFETY: the GIL is held (`py`); the call returns a new reference or
+    // NULL with an exception set, which `from_owned_ptr_or_err` takes.
+    unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent()) }.map(Bound::unbind)
+}
+
+impl Handle {
+    /// A handle for `callback(*args)` in `context` (a copy of the current
+    /// context when `None`).
+    pub(crate) fn create(
+        py: Python<'_>,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        event_loop: Py<PyAny>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Handle> {
+        let context = match context {
+            Some(context) if !context.is_none(py) => context,
+            _ => copy_context(py)?,
+        };
+        let debug = event_loop
+            .bind(py)
+            .cast::<BaseLoop>()
+            .is_ok_and(|lp| lp.get().debug());
+        let source_traceback = if debug {
+            // The caller's frame: the code that called `call_soon` & co.
+            let frame = py.import("sys")?.call_method1("_getframe", (0,))?;
+            let helpers = py.import("asyncio.format_helpers")?;
+            Some(helpers.call_method1("extract_stack", (frame,))?.unbind())
+        } else {
+            None
+        };
+        Ok(Handle {
+            callback: Some(callback),
+            args: Some(args),
+            context,
+            event_loop,
+            cancelled: false,
+            source_traceback,
+            repeat: false,
+        })
+    }
+
+    /// Marks a handle run on every event (a reader, writer or signal).
+    pub(crate) fn set_repeat(&mut self) {
+        self.repeat = true;
+    }
+
+    /// Puts a one-shot handle back on the loop's queue (its pass is ending
+    /// with an exception); a reader, writer or signal handle fires again
+    /// on its own.
+    fn requeue(slf: &Bound<'_, Handle>) {
+        let this = slf.borrow();
+        if this.repeat || this.cancelled {
+            return;
+        }
+        let lp = this.event_loop.bind(slf.py()).clone();
+        drop(this);
+        if let Ok(lp) = lp.cast::<BaseLoop>() {
+            if let Err(err) = lp.get().schedule(slf.clone().unbind()) {
+                err.write_unraisable(slf.py(), Some(slf.as_any()));
+            }
+        }
+    }
+
+    /// Runs the handle once (unless cancelled), reporting what it raises.
+    pub(crate) fn run(slf: &Bound<'_, Handle>) {
+        let py = slf.py();
+        if gil::ending() {
+            Handle::requeue(slf);
+            return;
+        }
+        let (callback, args, context) = {
+            let this = slf.borrow();
+            if this.cancelled {
+                return;
+            }
+            match (&this.callback, &this.args) {
+                (Some(callback), Some(args)) => (
+                    callback.clone_ref(py),
+                    args.clone_ref(py),
+                    this.context.clone_ref(py),
+                ),
+                _ => return,
+            }
+        };
+        let debug = slf
+            .borrow()
+            .event_loop
+            .bind(py)
+            .cast::<BaseLoop>()
+            .ok()
+            .and_then(|lp| lp.get().debug().then(|| lp.clone()));
+        let started = debug.as_ref().map(|_| Instant::now());
+        let result = call_in_context(py, callback.bind(py), args.bind(py), context.bind(py));
+        if let Err(err) = result {
+            report(slf, err);
+        }
+        if !slf.borrow().repeat {
+            // Run once: drop the references (breaks cycles through the
+            // callback, as asyncio's handle does when it has run).
+            let mut this = slf.borrow_mut();
+            this.callback = None;
+            this.args = None;
+        }
+        if let (Some(lp), Some(started)) = (debug, started) {
+            warn_if_slow(slf, &lp, started);
+        }
+    }
+}
+
+/// `context.run(callback, *args)` without the bound method and tuple.
+fn call_in_context(
+    py: Python<'_>,
+    callback: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    context: &Bound<'_, PyAny>,
+) -> PyResult<()> {
+    // SAFETY: the GIL is held; `context` is a `contextvars.Context` (the
+    // handle was built with one or a copy of the current one); entering
+    // fails cleanly (RuntimeError) when it is already entered.
+    if unsafe { ffi::PyContext_Enter(context.as_ptr()) } != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    let result = callback.call1(args.clone()).map(drop);
+    // SAFETY: the context was entered above, on this thread, and is left
+    // once; an exception from the call is already held in `result`.
+    let exited = unsafe { ffi::PyContext_Exit(context.as_ptr()) };
+    if exited != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    result
+}
+
+/// An error out of a callback: an `Exception` goes to the exception
+/// handler; anything else ends `run_forever` with it.
+fn report(slf: &Bound<'_, Handle>, err: PyErr) {
+    let py = slf.py();
+    if !err.is_instance_of::<PyException>(py) {
+        gil::raise_from_loop(err);
+        return;
+    }
+    let reported = (|| -> PyResult<()> {
+        let message = format!("Exception in callback {}", slf.repr()?);
+        let context = PyDict::new(py);
+        context.set_item(intern!(py, "message"), message)?;
+        context.set_item(intern!(py, "exception"), err.value(py))?;
+        context.set_item(intern!(py, "handle"), slf)?;
+        if let Some(tb) = &slf.borrow().source_traceback {
+            context.set_item(intern!(py, "source_traceback"), tb.clone_ref(py))?;
+        }
+        let lp = slf.borrow().event_loop.clone_ref(py);
+        lp.bind(py)
+            .call_method1(intern!(py, "call_exception_handler"), (context,))?;
+        Ok(())
+    })();
+    if let Err(err) = reported {
+        if err.is_instance_of::<PyException>(py) {
+            err.write_unraisable(py, Some(slf.as_any()));
+        } else {
+            gil::raise_from_loop(err);
+        }
+    }
+}
+
+/// Debug mode: asyncio's "Executing <Handle ...> took N seconds" warning.
+fn warn_if_slow(slf: &Bound<'_, Handle>, lp: &Bound<'_, BaseLoop>, started: Instant) {
+    let took = started.elapsed().as_secs_f64();
+    let py = slf.py();
+    let slow = lp
+        .getattr(intern!(py, "slow_callback_duration"))
+        .and_then(|v| v.extract::<f64>())
+        .unwrap_or(0.1);
+    if took < slow {
+        return;
+    }
+    let logged = (|| -> PyResult<()> {
+        let logger = py.import("asyncio.log")?.getattr("logger")?;
+        let message = format!("Executing {} took {took:.3} seconds", slf.repr()?);
+        logger.call_method1("warning", (message,))?;
+        Ok(())
+    })();
+    if let Err(err) = logged {
+        err.write_unraisable(py, Some(slf.as_any()));
+    }
+}
+
+/// asyncio's handle description: the callback and where it is defined.
+fn describe(slf: &Bound<'_, Handle>, kind: &str, when: Option<f64>) -> PyResult<String> {
+    let py = slf.py();
+    let this = slf.borrow();
+    let mut parts = vec![kind.to_owned()];
+    if this.cancelled {
+        parts.push("cancelled".to_owned());
+    }
+    if let Some(when) = when {
+        parts.push(format!("when={when}"));
+    }
+    if let (Some(callback), Some(args)) = (&this.callback, &this.args) {
+        let helpers = py.import("asyncio.format_helpers")?;
+        let source = helpers.call_method1(
+            "_format_callback_source",
+            (callback.clone_ref(py), args.clone_ref(py)),
+        )?;
+        parts.push(source.extract::<String>()?);
+    }
+    if let Some(tb) = &this.source_traceback {
+        // asyncio: "created at FILE:LINE" of the last frame.
+        let tb = tb.bind(py);
+        if let Ok(last) = tb.get_item(-1) {
+            let file: String = last.getattr("filename")?.extract()?;
+            let line: usize = last.getattr("lineno")?.extract()?;
+            parts.push(format!("created at {file}:{line}"));
+        }
+    }
+    Ok(format!("<{}>", parts.join(" ")))
+}
+
+#[pymethods]
+impl Handle {
+    /// `Handle(callback, args, loop, context=None)`, as asyncio's.
+    #[new]
+    #[pyo3(signature = (callback, args, r#loop, context=None))]
+    fn py_new(
+        py: Python<'_>,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        r#loop: Py<PyAny>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<Handle> {
+        Handle::create(py, callback, args, r#loop, context)
+    }
+
+    /// Cancels the callback: it will not run (again). Idempotent.
+    fn cancel(&mut self) {
+        if !self.cancelled {
+            self.cancelled = true;
+            self.callback = None;
+            self.args = None;
+        }
+    }
+
+    /// Whether `cancel` was called.
+    fn cancelled(&self) -> bool {
+        self.cancelled
+    }
+
+    /// The `contextvars.Context` the callback runs in.
+    fn get_context(&self, py: Python<'_>) -> Py<PyAny> {
+        self.context.clone_ref(py)
+    }
+
+    /// Runs the callback now (asyncio's private `Handle._run`).
+    fn _run(slf: &Bound<'_, Handle>) {
+        Handle::run(slf);
+    }
+
+    /// The callback (`None` once cancelled or run).
+    #[getter]
+    fn _callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.callback.as_ref().map(|c| c.clone_ref(py))
+    }
+
+    /// The arguments (`None` once cancelled or run).
+    #[getter]
+    fn _args(&self, py: Python<'_>) -> Option<Py<PyTuple>> {
+        self.args.as_ref().map(|a| a.clone_ref(py))
+    }
+
+    fn __repr__(slf: &Bound<'_, Handle>) -> PyResult<String> {
+        let name = slf.get_type().name()?.to_string();
+        describe(slf, &name, None)
+    }
+}
+
+/// A callback scheduled for a time (asyncio's `events.TimerHandle`).
+#[pyclass(module = "tulipio", extends = Handle)]
+pub struct TimerHandle {
+    when: f64,
+    /// The tulip timer, so that `cancel` takes it off the loop's heap.
+    timer: Option<ThreadBound<tulip_executor::TimerHandle>>,
+}
+
+impl TimerHandle {
+    /// A timer handle due at `when` (loop time); its tulip timer is set
+    /// once scheduled.
+    pub(crate) fn create(handle: Handle, when: f64) -> PyClassInitializer<TimerHandle> {
+        PyClassInitializer::from(handle).add_subclass(TimerHandle { when, timer: None })
+    }
+
+    /// Records the tulip timer that runs this handle.
+    pub(crate) fn set_timer(&mut self, timer: tulip_executor::TimerHandle) {
+        self.timer = Some(ThreadBound::new(timer));
+    }
+}
+
+#[pymethods]
+impl TimerHandle {
+    /// `TimerHandle(when, callback, args, loop, context=None)`, as
+    /// asyncio's (not scheduled: `call_at` makes scheduled ones).
+    #[new]
+    #[pyo3(signature = (when, callback, args, r#loop, context=None))]
+    fn py_new(
+        py: Python<'_>,
+        when: f64,
+        callback: Py<PyAny>,
+        args: Py<PyTuple>,
+        r#loop: Py<PyAny>,
+        context: Option<Py<PyAny>>,
+    ) -> PyResult<PyClassInitializer<TimerHandle>> {
+        let handle = Handle::create(py, callback, args, r#loop, context)?;
+        Ok(TimerHandle::create(handle, when))
+    }
+
+    /// The loop time the callback is due at.
+    fn when(&self) -> f64 {
+        self.when
+    }
+
+    /// Cancels the callback and takes it off the loop's timer heap.
+    fn cancel(mut slf: PyRefMut<'_, TimerHandle>) {
+        if let Some(timer) = slf.timer.take() {
+            if let Some(timer) = timer.get() {
+                timer.cancel();
+            }
+        }
+        slf.as_super().cancel();
+    }
+
+    fn __repr__(slf: &Bound<'_, TimerHandle>) -> PyResult<String> {
+        let when = slf.borrow().when;
+        let name = slf.get_type().name()?.to_string();
+        describe(slf.as_super(), &name, Some(when))
+    }
+
+    fn __lt__(&self, other: PyRef<'_, TimerHandle>) -> bool {
+        self.when < other.when
+    }
+
+    fn __le__(&self, other: PyRef<'_, TimerHandle>) -> bool {
+        self.when <= other.when
+    }
+
+    fn __hash__(slf: &Bound<'_, TimerHandle>) -> isize {
+        slf.as_ptr() as isize
+    }
+}

@@ -1,0 +1,26 @@
+//! `tulipio._tulipio`: the native half of the `tulipio` Python package,
+//! asyncio's event loop on a tulip `EventLoop`.
+//!
+//! The hot path lives here: the loop itself (`event_loop`), its callback
+//! handles (`handle`), the GIL released around the reactor wait (`gil`)
+//! and the tie of a loop to its thread (`thread_bound`). What asyncio
+//! writes in Python on top of that core (tasks, futures, `sock_*`,
+//! executors, signal handlers, the exception handler) is the Python
+//! package's `tulipio/_loop.py`, a subclass of this module's `_BaseLoop`
+//! and of `asyncio.AbstractEventLoop`.
+
+use pyo3::prelude::*;
+
+mod event_loop;
+mod gil;
+mod handle;
+mod thread_bound;
+
+/// The extension module: `_BaseLoop`, `Handle` and `TimerHandle`.
+#[pymodule]
+fn _tulipio(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<event_loop::BaseLoop>()?;
+    m.add_class::<handle::Handle>()?;
+    m.add_class::<handle::TimerHandle>()?;
+    Ok(())
+}
