@@ -86,6 +86,8 @@ pub(crate) struct LoopInner {
     /// paused clock does not jump ahead while any is outstanding.
     pub(crate) pending_executor_jobs: Cell<usize>,
     pub(crate) default_executor: RefCell<Option<Arc<dyn crate::thread_pool::Executor>>>,
+    /// `Loop::set_task_factory` (contextvars and the task factory: `context/`).
+    pub(crate) task_factory: RefCell<Option<crate::context::TaskFactory>>,
 }
 
 /// A handle on an event loop: asyncio's loop object as seen by callbacks and
@@ -246,6 +248,7 @@ impl LoopInner {
             tasks: RefCell::new(TaskRegistry::default()),
             pending_executor_jobs: Cell::new(0),
             default_executor: RefCell::new(None),
+            task_factory: RefCell::new(None),
         }))
     }
 
@@ -269,7 +272,7 @@ impl Loop {
         Rc::downgrade(&self.inner)
     }
 
-    fn check_closed(&self) -> Result<(), Error> {
+    pub(crate) fn check_closed(&self) -> Result<(), Error> {
         if self.inner.closed.get() {
             Err(Error::LoopClosed)
         } else {
@@ -494,7 +497,12 @@ impl Loop {
         )
     }
 
-    fn watch(&self, fd: BorrowedFd<'_>, reader: bool, cb: CallbackRc) -> Result<Handle, Error> {
+    pub(crate) fn watch(
+        &self,
+        fd: BorrowedFd<'_>,
+        reader: bool,
+        cb: CallbackRc,
+    ) -> Result<Handle, Error> {
         self.check_closed()?;
         let mut reactor = self.inner.reactor.borrow_mut();
         let old = if reader {
@@ -964,6 +972,8 @@ impl Loop {
         let executor = inner.default_executor.borrow_mut().take();
         drop(executor);
         *inner.exception_handler.borrow_mut() = None;
+        let factory = inner.task_factory.borrow_mut().take();
+        drop(factory);
         Ok(())
     }
 }

@@ -14,6 +14,8 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::Instant;
 
+use crate::context::Context;
+
 const CANCELLED: u8 = 1;
 /// In the timer heap, not yet moved to the ready queue.
 const SCHEDULED: u8 = 2;
@@ -32,6 +34,10 @@ pub(crate) trait Callback {
     /// For a reader or writer callback: its descriptor and whether it reads.
     fn watched(&self) -> Option<(RawFd, bool)> {
         None
+    }
+    /// A copy of the context the callback runs in (contextvars).
+    fn context(&self) -> Context {
+        Context::new()
     }
 }
 
@@ -79,14 +85,26 @@ pub(crate) struct Once<F> {
     state: Cell<u8>,
     f: Cell<Option<F>>,
     site: &'static Location<'static>,
+    /// The context the callback runs in (contextvars).
+    context: Cell<Context>,
 }
 
 impl<F: FnOnce() + 'static> Once<F> {
+    /// A callback run in a copy of the current context.
     pub(crate) fn new(f: F, site: &'static Location<'static>) -> Rc<Once<F>> {
+        Once::with_context(f, site, Context::current())
+    }
+
+    pub(crate) fn with_context(
+        f: F,
+        site: &'static Location<'static>,
+        context: Context,
+    ) -> Rc<Once<F>> {
         Rc::new(Once {
             state: Cell::new(0),
             f: Cell::new(Some(f)),
             site,
+            context: Cell::new(context),
         })
     }
 }
@@ -94,8 +112,11 @@ impl<F: FnOnce() + 'static> Once<F> {
 impl<F: FnOnce() + 'static> Callback for Once<F> {
     fn call(&self) {
         if let Some(f) = self.f.take() {
-            f();
+            crate::context::run_in_cell(&self.context, f);
         }
+    }
+    fn context(&self) -> Context {
+        crate::context::copy_of_cell(&self.context)
     }
     fn state(&self) -> &Cell<u8> {
         &self.state
@@ -115,14 +136,27 @@ pub(crate) struct Repeat<F> {
     site: &'static Location<'static>,
     fd: RawFd,
     reader: bool,
+    /// The context every call runs in (contextvars).
+    context: Cell<Context>,
 }
 
 impl<F: FnMut() + 'static> Repeat<F> {
+    /// A callback run in a copy of the current context.
     pub(crate) fn new(
         f: F,
         fd: RawFd,
         reader: bool,
         site: &'static Location<'static>,
+    ) -> Rc<Repeat<F>> {
+        Repeat::with_context(f, fd, reader, site, Context::current())
+    }
+
+    pub(crate) fn with_context(
+        f: F,
+        fd: RawFd,
+        reader: bool,
+        site: &'static Location<'static>,
+        context: Context,
     ) -> Rc<Repeat<F>> {
         Rc::new(Repeat {
             state: Cell::new(0),
@@ -130,6 +164,7 @@ impl<F: FnMut() + 'static> Repeat<F> {
             site,
             fd,
             reader,
+            context: Cell::new(context),
         })
     }
 }
@@ -140,7 +175,7 @@ impl<F: FnMut() + 'static> Callback for Repeat<F> {
             return;
         };
         if let Some(f) = guard.as_mut() {
-            f();
+            crate::context::run_in_cell(&self.context, f);
         }
         // Cancelled from inside its own run: drop the closure now.
         if self.state.get() & CANCELLED != 0 {
@@ -161,6 +196,9 @@ impl<F: FnMut() + 'static> Callback for Repeat<F> {
     }
     fn watched(&self) -> Option<(RawFd, bool)> {
         Some((self.fd, self.reader))
+    }
+    fn context(&self) -> Context {
+        crate::context::copy_of_cell(&self.context)
     }
 }
 

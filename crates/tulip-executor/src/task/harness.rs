@@ -79,9 +79,12 @@ impl<F: Future> Future for TaskFuture<F> {
             LAST_POLLED.with(|l| *l.borrow_mut() = task);
         }
         let previous = CURRENT_TASK.with(|c| c.replace(Some(*this.header)));
+        // contextvars: the task's context is current during its poll.
+        let previous_context = header.enter_context();
         let res = catch_unwind(AssertUnwindSafe(|| {
             this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
         }));
+        header.leave_context(previous_context);
         CURRENT_TASK.with(|c| c.set(previous));
         match res {
             Ok(Some(Poll::Ready(v))) => {
@@ -117,10 +120,14 @@ impl<F: Future> Future for TaskFuture<F> {
 
 /// Drops the task's future in place; a panicking destructor is reported.
 fn drop_future<F>(header: &TaskHeader, fut: Pin<&mut Option<F>>) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
+    // contextvars: destructors run in the task's context too.
+    let previous_context = header.enter_context();
+    let dropped = catch_unwind(AssertUnwindSafe(|| {
         let mut fut = fut;
         fut.set(None);
-    })) {
+    }));
+    header.leave_context(previous_context);
+    if let Err(payload) = dropped {
         if let Some(inner) = header.loop_inner() {
             let mut ctx = ExceptionContext::new("panic while dropping a task's future")
                 .with_error(Error::Panicked(PanicError::new(payload)));

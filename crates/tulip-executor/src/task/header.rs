@@ -15,6 +15,7 @@ use std::rc::{Rc, Weak};
 use std::task::Waker;
 use std::thread::ThreadId;
 
+use crate::context::Context;
 use crate::error::PanicError;
 use crate::event_loop::base_events::{Loop, LoopInner};
 
@@ -55,6 +56,11 @@ pub(crate) struct TaskHeader {
     /// [`TaskRef`]s of a finished task. (Before completion the registry
     /// holds one.) The `Task` handle's drop takes it, ending the cycle.
     pub(super) self_waker: Cell<Option<Waker>>,
+    // --- contextvars (issue 17, context) ---
+    /// The context the task runs in: current while it is polled (see
+    /// `enter_context`). Empty (a null pointer) unless a variable was set.
+    context: Cell<Context>,
+    // --- end contextvars ---
 }
 
 // SAFETY: async-task makes a `Runnable<M>` `Send` only if `M: Send + Sync`,
@@ -122,6 +128,7 @@ impl TaskHeader {
             owner: current_thread_id(),
             site,
             self_waker: Cell::new(None),
+            context: Cell::new(Context::new()),
             extra: ManuallyDrop::new(RefCell::new(name.map(|name| {
                 Box::new(TaskExtra {
                     name: Some(name),
@@ -159,6 +166,40 @@ impl TaskHeader {
         self.lp.upgrade()
     }
 }
+
+// --- contextvars (issue 17, context): the task's context ---
+impl TaskHeader {
+    pub(super) fn set_context(&self, context: Context) {
+        self.context.set(context);
+    }
+
+    /// Makes the task's context the thread's current one for a poll;
+    /// returns the one it replaced, for [`leave_context`](Self::leave_context).
+    /// The header keeps its (identical) copy meanwhile, for `get_context`
+    /// from another task: moves only, when the context is empty.
+    pub(super) fn enter_context(&self) -> Context {
+        let own = self.context.take();
+        let current = own.share();
+        self.context.set(own);
+        crate::context::swap_current(current)
+    }
+
+    /// Ends a poll: the task keeps what it set, the thread gets `previous` back.
+    pub(super) fn leave_context(&self, previous: Context) {
+        self.context.set(crate::context::swap_current(previous));
+    }
+
+    /// A copy of the task's context (`Task::get_context`): the thread's
+    /// current one if the task is the one being polled.
+    pub(super) fn context_copy(&self) -> Context {
+        let polled = CURRENT_TASK.with(Cell::get);
+        if polled.is_some_and(|p| std::ptr::eq(p.as_ptr(), self)) {
+            return Context::current();
+        }
+        crate::context::copy_of_cell(&self.context)
+    }
+}
+// --- end contextvars ---
 
 /// A registry with more slots than this compacts when mostly free.
 const MIN_SLOTS_TO_COMPACT: usize = 1024;

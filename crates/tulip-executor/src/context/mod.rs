@@ -1,0 +1,36 @@
+//! Context variables: asyncio's `contextvars`, and the task factory
+//! (asyncio's `loop.set_task_factory`), the two hooks asyncio gives into
+//! how tasks are made and what they see.
+//!
+//! - `map`: the persistent map a context holds (O(1) copies).
+//! - `current`: [`Context`] and the thread's current context.
+//! - `var`: [`ContextVar`], [`Token`], [`TokenError`].
+//! - `scheduling`: where the loop captures and enters contexts — the
+//!   `*_with_context` variants of `call_soon`, `call_later`, `call_at`,
+//!   `add_reader`, `add_writer` and `call_soon_threadsafe`,
+//!   [`Handle::context`](crate::Handle::context), and the helpers the
+//!   task harness, the callback cells and `run_in_executor` call.
+//! - `factory`: [`Loop::set_task_factory`](crate::Loop::set_task_factory),
+//!   [`NewTask`], [`TaskBody`], [`TaskFactory`].
+//!
+//! asyncio's rules hold: a task runs in a copy of the context current when
+//! it was created (or the one given in
+//! [`TaskOptions::context`](crate::TaskOptions::context)); a callback runs
+//! in a copy of the one current when it was scheduled (or the one given);
+//! `run_in_executor` and `to_thread` run their function in a copy on the
+//! worker thread. When no variable was ever set, every context is empty
+//! and these copies are null pointers: creating a task or scheduling a
+//! callback costs what it did before contexts existed.
+
+mod current;
+mod factory;
+mod map;
+mod scheduling;
+mod var;
+
+pub use current::Context;
+pub(crate) use current::swap_current;
+pub use factory::{NewTask, TaskBody, TaskFactory};
+pub(crate) use factory::{create_through_factory, has_task_factory};
+pub(crate) use scheduling::{copy_of_cell, run_in_cell};
+pub use var::{ContextVar, Token, TokenError};
