@@ -130,16 +130,24 @@ impl NewTask {
     /// `spawn`).
     ///
     /// ```
+    /// use std::cell::Cell;
     /// use std::rc::Rc;
     /// use tulip::NewTask;
     /// use tulip::prelude::*;
     ///
     /// tulip::run(async {
-    ///     get_running_loop()?.set_task_factory(Some(Rc::new(|_lp, task: NewTask| {
-    ///         assert_eq!(task.source_location().file(), file!());
+    ///     let line = Rc::new(Cell::new(0));
+    ///     let l = line.clone();
+    ///     let lp = get_running_loop()?;
+    ///     lp.set_task_factory(Some(Rc::new(move |_lp, task: NewTask| {
+    ///         l.set(task.source_location().line());
     ///         task
     ///     })));
-    ///     spawn(async {}).await
+    ///     let here = line!() + 1;
+    ///     let task = spawn(async {});
+    ///     lp.set_task_factory(None);
+    ///     assert_eq!(line.get(), here);
+    ///     task.await
     /// })??;
     /// # Ok::<(), tulip::Error>(())
     /// ```
