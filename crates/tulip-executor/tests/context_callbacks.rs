@@ -339,3 +339,41 @@ fn done_callbacks_run_in_the_context_of_add_done_callback() {
     })
     .unwrap();
 }
+
+#[test]
+fn future_done_callbacks_run_in_the_context_of_add_done_callback() {
+    let el = paused_loop();
+    let fut = el.create_future::<u8>();
+    let seen = Rc::new(RefCell::new(Vec::new()));
+    let mut adder = ctx_with_user("adder");
+    let s = seen.clone();
+    adder.run(|| fut.add_done_callback(move |_| s.borrow_mut().push(USER.get())));
+    let mut setter = ctx_with_user("setter");
+    setter.run(|| fut.set_result(1)).unwrap();
+    // Added after completion: scheduled at once, in the adder's context too.
+    let s = seen.clone();
+    adder.run(|| fut.add_done_callback(move |_| s.borrow_mut().push(USER.get())));
+    run_once(&el);
+    assert_eq!(
+        *seen.borrow(),
+        [Some("adder".to_string()), Some("adder".to_string())]
+    );
+}
+
+#[test]
+fn contexts_and_tokens_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Context>();
+    send_sync::<ContextVar<String>>();
+    send_sync::<tulip_executor::contextvars::Token<String>>();
+    send_sync::<tulip_executor::contextvars::TokenError>();
+    // A context made here, entered on another thread.
+    let ctx = ctx_with_user("made here");
+    let seen = std::thread::spawn(move || {
+        let mut ctx = ctx;
+        ctx.run(|| USER.get())
+    })
+    .join()
+    .unwrap();
+    assert_eq!(seen.as_deref(), Some("made here"));
+}

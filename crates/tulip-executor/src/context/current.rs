@@ -4,18 +4,76 @@
 //! A thread always has a current context (empty at first). Running code in
 //! a context ([`Context::run`], a task's poll, a callback) swaps it in and
 //! swaps it back out afterwards, keeping what the code set: moves, no
-//! reference counting, and nothing at all to do for an empty context.
+//! reference counting.
+//!
+//! Until the first [`ContextVar::set`] of the process, every context is
+//! empty, and the loop's hot paths (creating a task, polling it, scheduling
+//! and running a callback) skip all of this on one load of a process-wide
+//! flag ([`in_use`]): a program that never sets a variable pays nothing
+//! else. Code that sets the first variable while running on such a fast
+//! path has its set moved into its own context when it returns
+//! ([`run_fast_or_in`]).
 
 use std::any::Any;
 use std::cell::Cell;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::map::{Leaf, Map};
 use super::var::ContextVar;
 
 /// The source of variable and context identities (never 0).
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Whether a context variable was ever set in this process. Until then
+/// every context is empty.
+static IN_USE: AtomicBool = AtomicBool::new(false);
+
+/// Whether any context may hold a value (a variable was set, ever).
+#[inline]
+pub(crate) fn in_use() -> bool {
+    IN_USE.load(Ordering::Relaxed)
+}
+
+/// Records that a variable is being set (before the set).
+pub(super) fn mark_in_use() {
+    if !in_use() {
+        IN_USE.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Runs `f` in the context `slot` holds, keeping what `f` sets there;
+/// `slot` is reached through `get` (take) and `put`. Before any variable
+/// was set (all contexts empty) nothing is swapped: `f` runs in the
+/// thread's (empty) current context, and if `f` set the first variable,
+/// what it set is moved out into the slot afterwards.
+#[inline]
+pub(crate) fn run_fast_or_in<R>(
+    get: impl FnOnce() -> Context,
+    put: impl FnOnce(Context),
+    f: impl FnOnce() -> R,
+) -> R {
+    /// On the fast path: moves what `f` set (if it set the first variable)
+    /// out of the thread's context into the slot, also on unwind.
+    struct MoveOut<P: FnOnce(Context)>(Option<P>);
+    impl<P: FnOnce(Context)> Drop for MoveOut<P> {
+        fn drop(&mut self) {
+            if in_use() {
+                if let Some(put) = self.0.take() {
+                    put(swap_current(Context::new()));
+                }
+            }
+        }
+    }
+    if !in_use() {
+        let _move_out = MoveOut(Some(put));
+        return f();
+    }
+    let mut ctx = get();
+    let out = ctx.run(f);
+    put(ctx);
+    out
+}
 
 pub(super) fn next_id() -> u64 {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
@@ -38,10 +96,19 @@ pub(crate) fn swap_current(ctx: Context) -> Context {
 /// Calls `f` with the current context, taken out of the thread-local for
 /// the call (so `f` must not run user code that could read it).
 pub(super) fn with_current<R>(f: impl FnOnce(&mut Context) -> R) -> R {
-    let mut ctx = swap_current(Context::new());
-    let out = f(&mut ctx);
-    drop(swap_current(ctx));
-    out
+    let mut f = Some(f);
+    let mut call = |ctx: &mut Context| f.take().map(|f| f(ctx));
+    let out = CURRENT.try_with(|c| {
+        let mut ctx = c.take();
+        let out = call(&mut ctx);
+        c.set(ctx);
+        out
+    });
+    // A thread being torn down: an empty context stands in.
+    match out {
+        Ok(Some(out)) => out,
+        _ => call(&mut Context::new()).expect("`f` not called yet"),
+    }
 }
 
 /// A snapshot of context variables and their values: asyncio's
@@ -113,6 +180,9 @@ impl Context {
     /// assert_eq!(snapshot.get(&LEVEL), Some(1)); // taken before the second set
     /// ```
     pub fn current() -> Context {
+        if !in_use() {
+            return Context::new();
+        }
         with_current(|c| c.copy())
     }
 
@@ -134,6 +204,11 @@ impl Context {
             map: self.map.clone(),
             id: 0,
         }
+    }
+
+    /// Empty and without an identity: nothing to keep.
+    pub(crate) fn is_blank(&self) -> bool {
+        self.id == 0 && self.map.is_empty()
     }
 
     /// The same context, identity included: for the task harness, which

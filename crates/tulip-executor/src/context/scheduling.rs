@@ -8,18 +8,17 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
-use super::current::Context;
+use super::current::{Context, run_fast_or_in};
 use crate::error::Error;
 use crate::event_loop::base_events::Loop;
 use crate::event_loop::clock::to_nanos;
 use crate::event_loop::handle::{CallbackRc, Handle, Once, Repeat, TimerHandle};
 
-/// Runs `f` in the context kept in `cell`, keeping what it sets there.
+/// Runs `f` in the context kept in `cell`, keeping what it sets there
+/// (nothing to swap before any variable was set).
+#[inline]
 pub(crate) fn run_in_cell<R>(cell: &Cell<Context>, f: impl FnOnce() -> R) -> R {
-    let mut ctx = cell.take();
-    let out = ctx.run(f);
-    cell.set(ctx);
-    out
+    run_fast_or_in(|| cell.take(), |ctx| cell.set(ctx), f)
 }
 
 /// A copy of the context kept in `cell`.

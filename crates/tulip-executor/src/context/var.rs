@@ -8,7 +8,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::current::{next_id, with_current};
+use super::current::{mark_in_use, next_id, with_current};
 use super::map::Value;
 use crate::error::Error;
 
@@ -228,6 +228,7 @@ impl<T: Send + Sync + 'static> ContextVar<T> {
     pub fn set(&self, value: T) -> Token<T> {
         let key = self.key();
         let value: Value = Arc::new(value);
+        mark_in_use();
         let (old, context) = with_current(|c| {
             if c.id == 0 {
                 c.id = next_id();

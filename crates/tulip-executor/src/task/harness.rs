@@ -80,11 +80,11 @@ impl<F: Future> Future for TaskFuture<F> {
         }
         let previous = CURRENT_TASK.with(|c| c.replace(Some(*this.header)));
         // contextvars: the task's context is current during its poll.
-        let previous_context = header.enter_context();
-        let res = catch_unwind(AssertUnwindSafe(|| {
-            this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
-        }));
-        header.leave_context(previous_context);
+        let res = header.run_in_context(|| {
+            catch_unwind(AssertUnwindSafe(|| {
+                this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
+            }))
+        });
         CURRENT_TASK.with(|c| c.set(previous));
         match res {
             Ok(Some(Poll::Ready(v))) => {
@@ -121,12 +121,12 @@ impl<F: Future> Future for TaskFuture<F> {
 /// Drops the task's future in place; a panicking destructor is reported.
 fn drop_future<F>(header: &TaskHeader, fut: Pin<&mut Option<F>>) {
     // contextvars: destructors run in the task's context too.
-    let previous_context = header.enter_context();
-    let dropped = catch_unwind(AssertUnwindSafe(|| {
-        let mut fut = fut;
-        fut.set(None);
-    }));
-    header.leave_context(previous_context);
+    let dropped = header.run_in_context(|| {
+        catch_unwind(AssertUnwindSafe(|| {
+            let mut fut = fut;
+            fut.set(None);
+        }))
+    });
     if let Err(payload) = dropped {
         if let Some(inner) = header.loop_inner() {
             let mut ctx = ExceptionContext::new("panic while dropping a task's future")

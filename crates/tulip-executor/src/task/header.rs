@@ -56,11 +56,6 @@ pub(crate) struct TaskHeader {
     /// [`TaskRef`]s of a finished task. (Before completion the registry
     /// holds one.) The `Task` handle's drop takes it, ending the cycle.
     pub(super) self_waker: Cell<Option<Waker>>,
-    // --- contextvars (issue 17, context) ---
-    /// The context the task runs in: current while it is polled (see
-    /// `enter_context`). Empty (a null pointer) unless a variable was set.
-    context: Cell<Context>,
-    // --- end contextvars ---
 }
 
 // SAFETY: async-task makes a `Runnable<M>` `Send` only if `M: Send + Sync`,
@@ -109,6 +104,12 @@ pub(super) struct TaskExtra {
     pub(super) done_callbacks: Vec<(u64, DoneCallback)>,
     pub(super) next_callback_id: u64,
     pub(super) panic: Option<PanicError>,
+    // --- contextvars (issue 17, context) ---
+    /// The context the task runs in, current while it is polled (see
+    /// `TaskHeader::run_in_context`). A task whose context is empty (every
+    /// task, until a variable is set) has none here and allocates nothing.
+    pub(super) context: Context,
+    // --- end contextvars ---
 }
 
 impl TaskHeader {
@@ -128,7 +129,6 @@ impl TaskHeader {
             owner: current_thread_id(),
             site,
             self_waker: Cell::new(None),
-            context: Cell::new(Context::new()),
             extra: ManuallyDrop::new(RefCell::new(name.map(|name| {
                 Box::new(TaskExtra {
                     name: Some(name),
@@ -169,24 +169,53 @@ impl TaskHeader {
 
 // --- contextvars (issue 17, context): the task's context ---
 impl TaskHeader {
+    /// Sets the task's context at its creation (allocating the task's
+    /// extra part only for a context that is not blank).
     pub(super) fn set_context(&self, context: Context) {
-        self.context.set(context);
+        if !context.is_blank() {
+            self.with_extra(|e| e.context = context);
+        }
     }
 
-    /// Makes the task's context the thread's current one for a poll;
-    /// returns the one it replaced, for [`leave_context`](Self::leave_context).
-    /// The header keeps its (identical) copy meanwhile, for `get_context`
-    /// from another task: moves only, when the context is empty.
-    pub(super) fn enter_context(&self) -> Context {
-        let own = self.context.take();
-        let current = own.share();
-        self.context.set(own);
-        crate::context::swap_current(current)
+    /// The task's context, identity included, for entering it.
+    fn shared_context(&self) -> Context {
+        let extra = self.extra.borrow();
+        extra
+            .as_ref()
+            .map(|e| e.context.share())
+            .unwrap_or_default()
     }
 
-    /// Ends a poll: the task keeps what it set, the thread gets `previous` back.
-    pub(super) fn leave_context(&self, previous: Context) {
-        self.context.set(crate::context::swap_current(previous));
+    /// Stores what the task's context is after a poll.
+    fn store_context(&self, after: Context) {
+        let mut extra = self.extra.borrow_mut();
+        let before = match extra.as_mut() {
+            Some(e) => std::mem::replace(&mut e.context, after),
+            None if after.is_blank() => return,
+            None => {
+                *extra = Some(Box::new(TaskExtra {
+                    context: after,
+                    ..TaskExtra::default()
+                }));
+                return;
+            }
+        };
+        drop(extra);
+        // Values' destructors may look at the task: dropped unborrowed.
+        drop(before);
+    }
+
+    /// Runs `f` (a poll, a drop of the future) with the task's context as
+    /// the thread's current one; the task keeps what `f` sets. The task
+    /// keeps an identical copy meanwhile, for `get_context` from another
+    /// task. Before any variable was set, nothing is swapped.
+    #[inline]
+    pub(super) fn run_in_context<R>(&self, f: impl FnOnce() -> R) -> R {
+        crate::context::run_fast_or_in(
+            || self.shared_context(),
+            |after| self.store_context(after),
+            f,
+        )
     }
 
     /// A copy of the task's context (`Task::get_context`): the thread's
@@ -196,7 +225,7 @@ impl TaskHeader {
         if polled.is_some_and(|p| std::ptr::eq(p.as_ptr(), self)) {
             return Context::current();
         }
-        crate::context::copy_of_cell(&self.context)
+        self.shared_context().copy()
     }
 }
 // --- end contextvars ---
