@@ -29,8 +29,8 @@ mod scheduling;
 mod var;
 
 pub use current::Context;
-pub(crate) use current::run_fast_or_in;
+pub(crate) use current::{in_use, run_fast_or_in};
 pub use factory::{NewTask, TaskBody, TaskFactory};
 pub(crate) use factory::{create_through_factory, has_task_factory};
-pub(crate) use scheduling::{copy_of_cell, run_in_cell};
+pub(crate) use scheduling::{copy_of_cell, run_in_blank, run_in_cell};
 pub use var::{ContextVar, Token, TokenError};

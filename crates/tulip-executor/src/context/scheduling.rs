@@ -21,6 +21,13 @@ pub(crate) fn run_in_cell<R>(cell: &Cell<Context>, f: impl FnOnce() -> R) -> R {
     run_fast_or_in(|| cell.take(), |ctx| cell.set(ctx), f)
 }
 
+/// Runs `f` in an empty context of its own (a callback scheduled while
+/// every context was empty): nothing to swap while that still holds.
+#[inline]
+pub(crate) fn run_in_blank<R>(f: impl FnOnce() -> R) -> R {
+    run_fast_or_in(Context::new, drop, f)
+}
+
 /// A copy of the context kept in `cell`.
 pub(crate) fn copy_of_cell(cell: &Cell<Context>) -> Context {
     let ctx = cell.take();

@@ -161,6 +161,12 @@ impl RemoteLoop {
         &self,
         callback: F,
     ) -> Result<(), Error> {
+        if !crate::context::in_use() {
+            // contextvars: no variable was ever set, so the context is
+            // empty; none is carried (the box stays the callback's size).
+            let callback = move || crate::context::run_in_blank(callback);
+            return self.remote.push_callback(Box::new(callback));
+        }
         self.call_soon_threadsafe_with_context(callback, crate::context::Context::current())
     }
 
