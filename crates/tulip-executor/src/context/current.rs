@@ -57,6 +57,7 @@ pub(crate) fn run_fast_or_in<R>(
     /// out of the thread's context into the slot, also on unwind.
     struct MoveOut<P: FnOnce(Context)>(Option<P>);
     impl<P: FnOnce(Context)> Drop for MoveOut<P> {
+        #[inline]
         fn drop(&mut self) {
             if in_use() {
                 if let Some(put) = self.0.take() {
@@ -86,6 +87,7 @@ thread_local! {
 
 /// Makes `ctx` the thread's current context; returns the one it replaced.
 /// (A thread being torn down has no current context: `ctx` is returned.)
+#[inline]
 pub(crate) fn swap_current(ctx: Context) -> Context {
     let mut ctx = Some(ctx);
     CURRENT
@@ -179,6 +181,7 @@ impl Context {
     /// LEVEL.set(2);
     /// assert_eq!(snapshot.get(&LEVEL), Some(1)); // taken before the second set
     /// ```
+    #[inline]
     pub fn current() -> Context {
         if !in_use() {
             return Context::new();
@@ -207,6 +210,7 @@ impl Context {
     }
 
     /// Empty and without an identity: nothing to keep.
+    #[inline]
     pub(crate) fn is_blank(&self) -> bool {
         self.id == 0 && self.map.is_empty()
     }

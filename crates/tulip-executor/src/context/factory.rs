@@ -267,7 +267,7 @@ impl<T> Future for FromBody<T> {
 /// Whether `lp` has a task factory: `create_task`'s one branch.
 #[inline]
 pub(crate) fn has_task_factory(lp: &Loop) -> bool {
-    lp.inner.task_factory.borrow().is_some()
+    lp.inner.has_task_factory.get()
 }
 
 /// `create_task` with a factory set: erase the future, let the factory
@@ -346,6 +346,7 @@ impl Loop {
     /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn set_task_factory(&self, factory: Option<TaskFactory>) {
+        self.inner.has_task_factory.set(factory.is_some());
         let old = std::mem::replace(&mut *self.inner.task_factory.borrow_mut(), factory);
         drop(old);
     }

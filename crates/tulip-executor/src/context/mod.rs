@@ -29,7 +29,7 @@ mod scheduling;
 mod var;
 
 pub use current::Context;
-pub(crate) use current::{in_use, run_fast_or_in};
+pub(crate) use current::{in_use, run_fast_or_in, swap_current};
 pub use factory::{NewTask, TaskBody, TaskFactory};
 pub(crate) use factory::{create_through_factory, has_task_factory};
 pub(crate) use scheduling::{copy_of_cell, run_in_blank, run_in_cell};

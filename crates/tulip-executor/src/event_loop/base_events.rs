@@ -86,8 +86,10 @@ pub(crate) struct LoopInner {
     /// paused clock does not jump ahead while any is outstanding.
     pub(crate) pending_executor_jobs: Cell<usize>,
     pub(crate) default_executor: RefCell<Option<Arc<dyn crate::thread_pool::Executor>>>,
-    /// `Loop::set_task_factory` (contextvars and the task factory: `context/`).
+    /// `Loop::set_task_factory` (contextvars and the task factory:
+    /// `context/`), and whether one is set (`create_task`'s one check).
     pub(crate) task_factory: RefCell<Option<crate::context::TaskFactory>>,
+    pub(crate) has_task_factory: Cell<bool>,
 }
 
 /// A handle on an event loop: asyncio's loop object as seen by callbacks and
@@ -249,6 +251,7 @@ impl LoopInner {
             pending_executor_jobs: Cell::new(0),
             default_executor: RefCell::new(None),
             task_factory: RefCell::new(None),
+            has_task_factory: Cell::new(false),
         }))
     }
 
@@ -303,7 +306,7 @@ impl Loop {
     #[track_caller]
     pub fn call_soon<F: FnOnce() + 'static>(&self, callback: F) -> Result<Handle, Error> {
         self.check_closed()?;
-        let cb: CallbackRc = Once::new(callback, Location::caller());
+        let cb = Once::new(callback, Location::caller());
         self.inner.push_ready(cb.clone());
         Ok(Handle { cb })
     }
@@ -972,6 +975,7 @@ impl Loop {
         let executor = inner.default_executor.borrow_mut().take();
         drop(executor);
         *inner.exception_handler.borrow_mut() = None;
+        inner.has_task_factory.set(false);
         let factory = inner.task_factory.borrow_mut().take();
         drop(factory);
         Ok(())

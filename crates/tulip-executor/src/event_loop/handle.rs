@@ -80,18 +80,29 @@ pub(crate) fn is_scheduled(cb: &dyn Callback) -> bool {
     cb.state().get() & SCHEDULED != 0
 }
 
-/// A one-shot callback (`call_soon`, `call_later`).
-pub(crate) struct Once<F> {
+/// A one-shot callback (`call_soon`, `call_later`). `S` holds the context
+/// it runs in (contextvars): nothing at all ([`BlankContext`]) while no
+/// variable was ever set, so that a callback costs what it did before
+/// contexts existed.
+pub(crate) struct Once<F, S = Cell<Context>> {
     state: Cell<u8>,
     f: Cell<Option<F>>,
     site: &'static Location<'static>,
-    /// The context the callback runs in (contextvars).
-    context: Cell<Context>,
+    context: S,
 }
 
 impl<F: FnOnce() + 'static> Once<F> {
     /// A callback run in a copy of the current context.
-    pub(crate) fn new(f: F, site: &'static Location<'static>) -> Rc<Once<F>> {
+    #[inline]
+    pub(crate) fn new(f: F, site: &'static Location<'static>) -> CallbackRc {
+        if !crate::context::in_use() {
+            return Rc::new(Once {
+                state: Cell::new(0),
+                f: Cell::new(Some(f)),
+                site,
+                context: BlankContext,
+            });
+        }
         Once::with_context(f, site, Context::current())
     }
 
@@ -99,7 +110,7 @@ impl<F: FnOnce() + 'static> Once<F> {
         f: F,
         site: &'static Location<'static>,
         context: Context,
-    ) -> Rc<Once<F>> {
+    ) -> CallbackRc {
         Rc::new(Once {
             state: Cell::new(0),
             f: Cell::new(Some(f)),
@@ -109,14 +120,45 @@ impl<F: FnOnce() + 'static> Once<F> {
     }
 }
 
-impl<F: FnOnce() + 'static> Callback for Once<F> {
+/// Where a callback keeps its context: `Cell<Context>`, or
+/// [`BlankContext`] for one scheduled while every context was empty.
+pub(crate) trait ContextSlot: 'static {
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R;
+    fn copy(&self) -> Context;
+}
+
+/// The context of a callback scheduled before any variable was set: empty,
+/// and not stored. (Should the callback set the process's first variable,
+/// that set is dropped with the callback's context when it returns.)
+pub(crate) struct BlankContext;
+
+impl ContextSlot for BlankContext {
+    #[inline]
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        crate::context::run_in_blank(f)
+    }
+    fn copy(&self) -> Context {
+        Context::new()
+    }
+}
+
+impl ContextSlot for Cell<Context> {
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        crate::context::run_in_cell(self, f)
+    }
+    fn copy(&self) -> Context {
+        crate::context::copy_of_cell(self)
+    }
+}
+
+impl<F: FnOnce() + 'static, S: ContextSlot> Callback for Once<F, S> {
     fn call(&self) {
         if let Some(f) = self.f.take() {
-            crate::context::run_in_cell(&self.context, f);
+            self.context.run(f);
         }
     }
     fn context(&self) -> Context {
-        crate::context::copy_of_cell(&self.context)
+        self.context.copy()
     }
     fn state(&self) -> &Cell<u8> {
         &self.state

@@ -79,12 +79,21 @@ impl<F: Future> Future for TaskFuture<F> {
             LAST_POLLED.with(|l| *l.borrow_mut() = task);
         }
         let previous = CURRENT_TASK.with(|c| c.replace(Some(*this.header)));
-        // contextvars: the task's context is current during its poll.
-        let res = header.run_in_context(|| {
-            catch_unwind(AssertUnwindSafe(|| {
-                this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
-            }))
-        });
+        // contextvars: the task's context is current during its poll
+        // (nothing to swap before the first variable is set).
+        let previous_context = if crate::context::in_use() {
+            Some(header.enter_context())
+        } else {
+            None
+        };
+        let res = catch_unwind(AssertUnwindSafe(|| {
+            this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
+        }));
+        match previous_context {
+            Some(previous) => header.leave_context(previous),
+            None if crate::context::in_use() => header.adopt_first_set(),
+            None => {}
+        }
         CURRENT_TASK.with(|c| c.set(previous));
         match res {
             Ok(Some(Poll::Ready(v))) => {

@@ -171,6 +171,7 @@ impl TaskHeader {
 impl TaskHeader {
     /// Sets the task's context at its creation (allocating the task's
     /// extra part only for a context that is not blank).
+    #[inline]
     pub(super) fn set_context(&self, context: Context) {
         if !context.is_blank() {
             self.with_extra(|e| e.context = context);
@@ -216,6 +217,29 @@ impl TaskHeader {
             |after| self.store_context(after),
             f,
         )
+    }
+
+    /// Makes the task's context the thread's current one for a poll;
+    /// returns the one it replaced, for [`leave_context`](Self::leave_context).
+    /// The task keeps an identical copy meanwhile, for `get_context` from
+    /// another task.
+    #[inline(never)]
+    pub(super) fn enter_context(&self) -> Context {
+        crate::context::swap_current(self.shared_context())
+    }
+
+    /// Ends a poll: the task keeps what it set, the thread gets `previous` back.
+    #[inline(never)]
+    pub(super) fn leave_context(&self, previous: Context) {
+        self.store_context(crate::context::swap_current(previous));
+    }
+
+    /// The poll that set the process's first variable ran without its
+    /// (then empty) context swapped in: what it set is in the thread's
+    /// current context, and becomes the task's.
+    #[cold]
+    pub(super) fn adopt_first_set(&self) {
+        self.store_context(crate::context::swap_current(Context::new()));
     }
 
     /// A copy of the task's context (`Task::get_context`): the thread's

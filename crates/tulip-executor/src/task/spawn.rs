@@ -171,8 +171,13 @@ impl Loop {
         }
         let id = inner.tasks.borrow_mut().next_id();
         let header = TaskHeader::new(id, self.downgrade(), site, options.name);
-        // contextvars: the task runs in a copy of the current context.
-        header.set_context(options.context.unwrap_or_else(Context::current));
+        // contextvars: the task runs in a copy of the current context
+        // (none to copy before the first variable is set).
+        match options.context {
+            Some(context) => header.set_context(context),
+            None if crate::context::in_use() => header.set_context(Context::current()),
+            None => {}
+        }
         let remote = inner.remote.clone();
         let (runnable, task) = async_task::Builder::new().metadata(header).spawn_local(
             move |header: &TaskHeader| TaskFuture {
