@@ -92,8 +92,11 @@ pub(crate) struct Once<F, S = Cell<Context>> {
 }
 
 impl<F: FnOnce() + 'static> Once<F> {
-    /// A callback run in a copy of the current context.
+    /// A callback run in a copy of the current context: a `Once<F>` or,
+    /// before any variable was set, a `Once<F, BlankContext>`, hence the
+    /// type-erased return.
     #[inline]
+    #[allow(clippy::new_ret_no_self)]
     pub(crate) fn new(f: F, site: &'static Location<'static>) -> CallbackRc {
         if !crate::context::in_use() {
             return Rc::new(Once {
