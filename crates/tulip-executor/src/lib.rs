@@ -120,11 +120,12 @@ pub use toolkit::timeouts::{
 pub use toolkit::wait::{AsTaskRef, ReturnWhen, Wait, wait};
 pub use tulip_reactor::{BackendKind, IoSource};
 
-/// Context variables: asyncio's `contextvars` module. A [`ContextVar`] is a
-/// typed key whose value belongs to the current [`Context`]: each task runs
+/// Context variables: asyncio's `contextvars` module. A
+/// [`ContextVar`](contextvars::ContextVar) is a typed key whose value
+/// belongs to the current [`Context`](contextvars::Context): each task runs
 /// in a copy of the context current when it was created, each callback in
 /// a copy of the one current when it was scheduled, and `run_in_executor` /
-/// [`to_thread`](crate::to_thread) carry it to the worker thread. Copies
+/// [`to_thread`] carry it to the worker thread. Copies
 /// are O(1) (a persistent map), and a program that never sets a variable
 /// pays nothing for them.
 ///

@@ -126,7 +126,7 @@ pub(super) fn with_current<R>(f: impl FnOnce(&mut Context) -> R) -> R {
 ///
 /// Departing from asyncio, where a `Context` is a shared mutable object,
 /// a tulip `Context` is a value: [`Task::get_context`](crate::Task::get_context)
-/// and [`Handle::context`](crate::Handle::context) give a copy, and what is
+/// and [`Handle::get_context`](crate::Handle::get_context) give a copy, and what is
 /// set in a copy stays in that copy.
 ///
 /// ```
