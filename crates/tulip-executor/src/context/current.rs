@@ -42,6 +42,32 @@ pub(super) fn mark_in_use() {
     }
 }
 
+/// Ends a run on the fast path (begun while every context was empty): if
+/// the run set the process's first variable, what it set is moved out of
+/// the thread's context into `into` (or dropped), also on unwind.
+pub(crate) struct FirstSetGuard<'a> {
+    pub(crate) into: Option<&'a Cell<Context>>,
+}
+
+impl Drop for FirstSetGuard<'_> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        if in_use() {
+            first_set_out(self.into);
+        }
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn first_set_out(into: Option<&Cell<Context>>) {
+    let set = swap_current(Context::new());
+    match into {
+        Some(cell) => cell.set(set),
+        None => drop(set),
+    }
+}
+
 /// Runs `f` in the context `slot` holds, keeping what `f` sets there;
 /// `slot` is reached through `get` (take) and `put`. Before any variable
 /// was set (all contexts empty) nothing is swapped: `f` runs in the

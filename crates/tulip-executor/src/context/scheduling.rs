@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::panic::Location;
 use std::time::{Duration, Instant};
 
-use super::current::{Context, run_fast_or_in};
+use super::current::{Context, FirstSetGuard, in_use};
 use crate::error::Error;
 use crate::event_loop::base_events::Loop;
 use crate::event_loop::clock::to_nanos;
@@ -18,14 +18,25 @@ use crate::event_loop::handle::{CallbackRc, Handle, Once, Repeat, TimerHandle};
 /// (nothing to swap before any variable was set).
 #[inline]
 pub(crate) fn run_in_cell<R>(cell: &Cell<Context>, f: impl FnOnce() -> R) -> R {
-    run_fast_or_in(|| cell.take(), |ctx| cell.set(ctx), f)
+    if !in_use() {
+        let _guard = FirstSetGuard { into: Some(cell) };
+        return f();
+    }
+    let mut ctx = cell.take();
+    let out = ctx.run(f);
+    cell.set(ctx);
+    out
 }
 
 /// Runs `f` in an empty context of its own (a callback scheduled while
 /// every context was empty): nothing to swap while that still holds.
 #[inline]
 pub(crate) fn run_in_blank<R>(f: impl FnOnce() -> R) -> R {
-    run_fast_or_in(Context::new, drop, f)
+    if !in_use() {
+        let _guard = FirstSetGuard { into: None };
+        return f();
+    }
+    Context::new().run(f)
 }
 
 /// A copy of the context kept in `cell`.

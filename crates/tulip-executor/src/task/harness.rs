@@ -81,19 +81,22 @@ impl<F: Future> Future for TaskFuture<F> {
         let previous = CURRENT_TASK.with(|c| c.replace(Some(*this.header)));
         // contextvars: the task's context is current during its poll
         // (nothing to swap before the first variable is set).
-        let previous_context = if crate::context::in_use() {
-            Some(header.enter_context())
+        let res = if crate::context::in_use() {
+            let previous = header.enter_context();
+            let res = catch_unwind(AssertUnwindSafe(|| {
+                this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
+            }));
+            header.leave_context(previous);
+            res
         } else {
-            None
+            let res = catch_unwind(AssertUnwindSafe(|| {
+                this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
+            }));
+            if crate::context::in_use() {
+                header.adopt_first_set();
+            }
+            res
         };
-        let res = catch_unwind(AssertUnwindSafe(|| {
-            this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
-        }));
-        match previous_context {
-            Some(previous) => header.leave_context(previous),
-            None if crate::context::in_use() => header.adopt_first_set(),
-            None => {}
-        }
         CURRENT_TASK.with(|c| c.set(previous));
         match res {
             Ok(Some(Poll::Ready(v))) => {
