@@ -4,6 +4,10 @@
 //! threads scheduling onto one loop, against tokio's and async-executor's
 //! cross-thread spawn). The workloads are in `tulip_benches::work`.
 //!
+//! `call_soon_in_context` is `call_soon` with a context variable set: each
+//! callback copies the (non-empty) context when scheduled and enters it
+//! when run (asyncio's `contextvars`); the plain row never sets one.
+//!
 //! Every callback carries a payload (its index) that it adds to a sum, so
 //! its closure is not zero-sized (a zero-sized closure would make tulip's
 //! boxing free, which real callbacks never are), and the sum is checked.
@@ -27,6 +31,12 @@ fn call_soon(c: &mut Criterion) {
     let mut g = group(c, "call_soon_batched", CALLBACKS);
     g.bench_function("tulip", |b| {
         b.iter_custom(|iters| wall_time(iters, || tulip_rt::call_soon_batched(&event_loop)));
+    });
+    g.finish();
+
+    let mut g = group(c, "call_soon_in_context", CALLBACKS);
+    g.bench_function("tulip", |b| {
+        b.iter_custom(|iters| wall_time(iters, || tulip_rt::call_soon_in_context(&event_loop)));
     });
     g.finish();
 }

@@ -3,6 +3,11 @@
 //! tokio's current-thread runtime and smol's `LocalExecutor`. The workloads,
 //! and the choice of each peer's API, are in `tulip_benches::work`.
 //!
+//! `spawn_complete_in_context` and `yield_now_in_context` (tulip only) are
+//! the tulip rows run with a context variable set: the cost of carrying a
+//! context (asyncio's `contextvars`) into every task and every poll, which
+//! the plain rows, where no variable is ever set, do not pay.
+//!
 //! `yield_now_beside_socket` is `yield_now` with one idle Unix socket
 //! registered with each runtime's reactor (tulip `add_reader`, tokio
 //! `tokio::net::UnixStream`, smol `async_io::Async`): a loop with nothing
@@ -58,6 +63,23 @@ fn yield_now(c: &mut Criterion) {
     g.finish();
 }
 
+fn in_context(c: &mut Criterion) {
+    let event_loop = tulip_loop();
+    let mut g = group(c, "spawn_complete_in_context", TASKS);
+    g.bench_function("tulip", |b| {
+        b.iter_custom(|iters| {
+            wall_time(iters, || tulip_rt::spawn_complete_in_context(&event_loop))
+        });
+    });
+    g.finish();
+
+    let mut g = group(c, "yield_now_in_context", YIELDS);
+    g.bench_function("tulip", |b| {
+        b.iter_custom(|iters| wall_time(iters, || tulip_rt::yield_now_in_context(&event_loop)));
+    });
+    g.finish();
+}
+
 fn yield_now_beside_socket(c: &mut Criterion) {
     let mut g = group(c, "yield_now_beside_socket", YIELDS);
 
@@ -84,5 +106,11 @@ fn yield_now_beside_socket(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, spawn_complete, yield_now, yield_now_beside_socket);
+criterion_group!(
+    benches,
+    spawn_complete,
+    yield_now,
+    in_context,
+    yield_now_beside_socket
+);
 criterion_main!(benches);

@@ -28,6 +28,9 @@ const ROWS: &[(&str, &[&str])] = &[
     ("timers_half_cancelled", &["tulip", "tokio", "async-io"]),
     ("timers_half_cancelled_tasks", &["tulip", "tokio", "smol"]),
     ("call_later_half_cancelled", &["tulip"]),
+    ("call_soon_in_context", &["tulip"]),
+    ("spawn_complete_in_context", &["tulip"]),
+    ("yield_now_in_context", &["tulip"]),
 ];
 
 fn usage() -> ! {
@@ -67,8 +70,8 @@ fn main() {
     };
     let mut run = workload(row, runtime).unwrap_or_else(|| usage());
     let ops = match row.as_str() {
-        "spawn_complete" => TASKS,
-        "yield_now" => YIELDS,
+        "spawn_complete" | "spawn_complete_in_context" => TASKS,
+        "yield_now" | "yield_now_in_context" => YIELDS,
         r if r.contains("timers") || r.contains("call_later") => TIMERS as u64,
         _ => CALLBACKS,
     };
@@ -96,6 +99,11 @@ fn workload(row: &str, runtime: &str) -> Option<Box<dyn FnMut()>> {
                 "call_soon_threadsafe" => Box::new(move || tulip_rt::call_soon_threadsafe(&lp)),
                 "spawn_complete" => Box::new(move || tulip_rt::spawn_complete(&lp)),
                 "yield_now" => Box::new(move || tulip_rt::yield_now(&lp)),
+                "call_soon_in_context" => Box::new(move || tulip_rt::call_soon_in_context(&lp)),
+                "spawn_complete_in_context" => {
+                    Box::new(move || tulip_rt::spawn_complete_in_context(&lp))
+                }
+                "yield_now_in_context" => Box::new(move || tulip_rt::yield_now_in_context(&lp)),
                 "timers_half_cancelled" => Box::new(move || tulip_rt::timers(&lp, &delays)),
                 "timers_half_cancelled_tasks" => {
                     Box::new(move || tulip_rt::timer_tasks(&lp, &delays))

@@ -5,6 +5,7 @@ use std::cell::Cell;
 use std::os::unix::net::UnixStream;
 use std::rc::Rc;
 
+use tulip::contextvars::{Context, ContextVar};
 use tulip::{EventLoop, Loop};
 
 use super::{
@@ -224,4 +225,36 @@ pub fn idle_socket(event_loop: &EventLoop) -> (UnixStream, UnixStream) {
     let (a, b) = UnixStream::pair().expect("socketpair");
     event_loop.add_reader(&a, || {}).expect("add_reader");
     (a, b)
+}
+
+/// The context variable the `*_in_context` rows set.
+static REQUEST: ContextVar<u64> = ContextVar::new("request");
+
+/// Runs `work` in a context where [`REQUEST`] is set, so that every task
+/// and callback it makes copies (and enters) a context that is not empty:
+/// the `*_in_context` rows, against the plain ones where no variable was
+/// ever set.
+fn in_context(work: impl FnOnce()) {
+    let mut ctx = Context::new();
+    ctx.run(|| {
+        REQUEST.set(1);
+        work();
+    });
+}
+
+/// `call_soon_in_context`: [`call_soon`] with a context variable set.
+pub fn call_soon_in_context(event_loop: &EventLoop) {
+    in_context(|| call_soon(event_loop));
+}
+
+/// `spawn_complete_in_context`: [`spawn_complete`] with a context variable
+/// set (each task copies it when spawned and enters it when polled).
+pub fn spawn_complete_in_context(event_loop: &EventLoop) {
+    in_context(|| spawn_complete(event_loop));
+}
+
+/// `yield_now_in_context`: [`yield_now`] with a context variable set (the
+/// task's context is entered and left at each of its polls).
+pub fn yield_now_in_context(event_loop: &EventLoop) {
+    in_context(|| yield_now(event_loop));
 }

@@ -270,7 +270,8 @@ impl<T: 'static> LoopFuture<T> {
     }
 
     /// Adds a callback run through the loop's `call_soon` once the future is
-    /// done (on the next pass if it already is).
+    /// done (on the next pass if it already is), in the context current now
+    /// (contextvars, as asyncio's `add_done_callback(fn, context=None)`).
     ///
     /// ```
     /// use std::cell::Cell;
@@ -289,6 +290,9 @@ impl<T: 'static> LoopFuture<T> {
     /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn add_done_callback(&self, callback: impl FnOnce(&LoopFuture<T>) + 'static) -> CallbackId {
+        // contextvars: the callback runs in the context current now.
+        let mut context = crate::context::Context::current();
+        let callback = move |fut: &LoopFuture<T>| context.run(|| callback(fut));
         let id = self.state.next_callback_id.get() + 1;
         self.state.next_callback_id.set(id);
         if self.done() {

@@ -73,9 +73,13 @@
 //! | `asyncio.capture_call_graph` / `format_call_graph` / `print_call_graph` | [`capture_call_graph`] / [`format_call_graph`] / [`print_call_graph`] ([`graph::CallGraph`]) |
 //! | `python -m asyncio ps PID` / `pstree PID` | `tulip-ps PID` / `tulip-ps --tree PID`, for loops built with [`EventLoopBuilder::ps`] or run with `TULIP_PS=1` |
 //! | `CancelledError`, `InvalidStateError`, `TimeoutError` | [`Error::Cancelled`], [`Error::InvalidState`], [`Error::Timeout`] |
+//! | `contextvars.ContextVar` / `Context` / `copy_context()` / `Token` | [`contextvars::ContextVar`] / [`contextvars::Context`] / [`contextvars::Context::current`] / [`contextvars::Token`] |
+//! | `call_soon(..., context=)`, `Handle.get_context()`, `Task.get_context()` | [`Loop::call_soon_with_context`] (and `call_later`, `call_at`, `add_reader`, `add_writer`, `call_soon_threadsafe`), [`Handle::get_context`], [`Task::get_context`] |
+//! | `loop.set_task_factory` / `get_task_factory` | [`Loop::set_task_factory`] / [`Loop::get_task_factory`] ([`NewTask`]) |
 //! | `KeyboardInterrupt` out of `asyncio.run`, `ValueError` of `add_signal_handler` | [`Error::Interrupted`], [`Error::InvalidSignal`] |
 
 pub mod channel;
+mod context;
 mod error;
 mod event_loop;
 mod futures;
@@ -89,6 +93,7 @@ mod task;
 mod thread_pool;
 mod toolkit;
 
+pub use context::{NewTask, TaskBody, TaskFactory};
 pub use error::{Error, PanicError, Result};
 pub use event_loop::base_events::{Loop, POLL_INTERVAL, get_running_loop};
 pub use event_loop::debug::{DEBUG_ENV, DEFAULT_SLOW_CALLBACK_DURATION};
@@ -122,3 +127,39 @@ pub use toolkit::timeouts::{
 };
 pub use toolkit::wait::{AsTaskRef, ReturnWhen, Wait, wait};
 pub use tulip_reactor::{BackendKind, IoSource};
+
+/// Context variables: asyncio's `contextvars` module. A
+/// [`ContextVar`](contextvars::ContextVar) is a typed key whose value
+/// belongs to the current [`Context`](contextvars::Context): each task runs
+/// in a copy of the context current when it was created, each callback in
+/// a copy of the one current when it was scheduled, and `run_in_executor` /
+/// [`to_thread`] carry it to the worker thread. Copies
+/// are O(1) (a persistent map), and a program that never sets a variable
+/// pays nothing for them.
+///
+/// The module keeps asyncio's name, and `Context` stays out of the crate
+/// root, where it would meet `std::task::Context` in every `poll`.
+///
+/// ```
+/// use std::time::Duration;
+/// use tulip::contextvars::ContextVar;
+/// use tulip::prelude::*;
+///
+/// static REQUEST_ID: ContextVar<u32> = ContextVar::new("request_id");
+///
+/// tulip::run(async {
+///     REQUEST_ID.set(7);
+///     let child = spawn(async {
+///         sleep(Duration::from_millis(1)).await;
+///         REQUEST_ID.get() // a copy of the parent's context at spawn
+///     });
+///     let on_worker = to_thread(|| REQUEST_ID.get());
+///     assert_eq!(child.await?, Some(7));
+///     assert_eq!(on_worker.await?, Some(7));
+///     Ok::<(), tulip::Error>(())
+/// })??;
+/// # Ok::<(), tulip::Error>(())
+/// ```
+pub mod contextvars {
+    pub use crate::context::{Context, ContextVar, Token, TokenError};
+}

@@ -199,6 +199,8 @@
 //! | `asyncio.timeouts` | [`timeout`], [`timeout_at`], [`Timeout`] |
 //! | `asyncio.taskgroups` | [`task_group`], [`TaskGroup`], [`TaskGroupError`] |
 //! | `asyncio.runners` | [`run`], [`Runner`] |
+//! | `contextvars` (asyncio's `context=` arguments, `Handle.get_context`, `Task.get_context`) | [`contextvars`] ([`contextvars::ContextVar`], [`contextvars::Context`]), [`Loop::call_soon_with_context`], [`Handle::get_context`], [`Task::get_context`] |
+//! | `loop.set_task_factory` / `get_task_factory` | [`Loop::set_task_factory`], [`NewTask`], [`TaskFactory`] |
 //! | `asyncio.exceptions` | [`Error`] |
 //! | `asyncio.locks`, `asyncio.queues` | [`sync`] |
 //! | `asyncio.protocols`, `transports`, `selector_events`, `unix_events` (networking) | [`transport`] |

@@ -91,6 +91,10 @@ pub(crate) struct LoopInner {
     pub(crate) ps: crate::graph::ps::PsSlot,
     /// [`EventLoopBuilder::around_wait`](crate::EventLoopBuilder::around_wait)'s hook.
     pub(crate) around_wait: std::cell::OnceCell<crate::event_loop::wait_hook::AroundWait>,
+    /// `Loop::set_task_factory` (contextvars and the task factory:
+    /// `context/`), and whether one is set (`create_task`'s one check).
+    pub(crate) task_factory: RefCell<Option<crate::context::TaskFactory>>,
+    pub(crate) has_task_factory: Cell<bool>,
 }
 
 /// A handle on an event loop: asyncio's loop object as seen by callbacks and
@@ -254,6 +258,8 @@ impl LoopInner {
             #[cfg(unix)]
             ps: RefCell::new(None),
             around_wait: std::cell::OnceCell::new(),
+            task_factory: RefCell::new(None),
+            has_task_factory: Cell::new(false),
         }))
     }
 
@@ -277,7 +283,7 @@ impl Loop {
         Rc::downgrade(&self.inner)
     }
 
-    fn check_closed(&self) -> Result<(), Error> {
+    pub(crate) fn check_closed(&self) -> Result<(), Error> {
         if self.inner.closed.get() {
             Err(Error::LoopClosed)
         } else {
@@ -308,7 +314,7 @@ impl Loop {
     #[track_caller]
     pub fn call_soon<F: FnOnce() + 'static>(&self, callback: F) -> Result<Handle, Error> {
         self.check_closed()?;
-        let cb: CallbackRc = Once::new(callback, Location::caller());
+        let cb = Once::new(callback, Location::caller());
         self.inner.push_ready(cb.clone());
         Ok(Handle { cb })
     }
@@ -502,7 +508,12 @@ impl Loop {
         )
     }
 
-    fn watch(&self, fd: BorrowedFd<'_>, reader: bool, cb: CallbackRc) -> Result<Handle, Error> {
+    pub(crate) fn watch(
+        &self,
+        fd: BorrowedFd<'_>,
+        reader: bool,
+        cb: CallbackRc,
+    ) -> Result<Handle, Error> {
         self.check_closed()?;
         let mut reactor = self.inner.reactor.borrow_mut();
         let old = if reader {
@@ -986,6 +997,9 @@ impl Loop {
         let executor = inner.default_executor.borrow_mut().take();
         drop(executor);
         *inner.exception_handler.borrow_mut() = None;
+        inner.has_task_factory.set(false);
+        let factory = inner.task_factory.borrow_mut().take();
+        drop(factory);
         Ok(())
     }
 }

@@ -14,6 +14,8 @@ use std::panic::Location;
 use std::rc::Rc;
 use std::time::Instant;
 
+use crate::context::Context;
+
 const CANCELLED: u8 = 1;
 /// In the timer heap, not yet moved to the ready queue.
 const SCHEDULED: u8 = 2;
@@ -32,6 +34,10 @@ pub(crate) trait Callback {
     /// For a reader or writer callback: its descriptor and whether it reads.
     fn watched(&self) -> Option<(RawFd, bool)> {
         None
+    }
+    /// A copy of the context the callback runs in (contextvars).
+    fn context(&self) -> Context {
+        Context::new()
     }
 }
 
@@ -74,28 +80,88 @@ pub(crate) fn is_scheduled(cb: &dyn Callback) -> bool {
     cb.state().get() & SCHEDULED != 0
 }
 
-/// A one-shot callback (`call_soon`, `call_later`).
-pub(crate) struct Once<F> {
+/// A one-shot callback (`call_soon`, `call_later`). `S` holds the context
+/// it runs in (contextvars): nothing at all ([`BlankContext`]) while no
+/// variable was ever set, so that a callback costs what it did before
+/// contexts existed.
+pub(crate) struct Once<F, S = Cell<Context>> {
     state: Cell<u8>,
     f: Cell<Option<F>>,
     site: &'static Location<'static>,
+    context: S,
 }
 
 impl<F: FnOnce() + 'static> Once<F> {
-    pub(crate) fn new(f: F, site: &'static Location<'static>) -> Rc<Once<F>> {
+    /// A callback run in a copy of the current context: a `Once<F>` or,
+    /// before any variable was set, a `Once<F, BlankContext>`, hence the
+    /// type-erased return.
+    #[inline]
+    #[allow(clippy::new_ret_no_self)]
+    pub(crate) fn new(f: F, site: &'static Location<'static>) -> CallbackRc {
+        if !crate::context::in_use() {
+            return Rc::new(Once {
+                state: Cell::new(0),
+                f: Cell::new(Some(f)),
+                site,
+                context: BlankContext,
+            });
+        }
+        Once::with_context(f, site, Context::current())
+    }
+
+    pub(crate) fn with_context(
+        f: F,
+        site: &'static Location<'static>,
+        context: Context,
+    ) -> CallbackRc {
         Rc::new(Once {
             state: Cell::new(0),
             f: Cell::new(Some(f)),
             site,
+            context: Cell::new(context),
         })
     }
 }
 
-impl<F: FnOnce() + 'static> Callback for Once<F> {
+/// Where a callback keeps its context: `Cell<Context>`, or
+/// [`BlankContext`] for one scheduled while every context was empty.
+pub(crate) trait ContextSlot: 'static {
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R;
+    fn copy(&self) -> Context;
+}
+
+/// The context of a callback scheduled before any variable was set: empty,
+/// and not stored. (Should the callback set the process's first variable,
+/// that set is dropped with the callback's context when it returns.)
+pub(crate) struct BlankContext;
+
+impl ContextSlot for BlankContext {
+    #[inline]
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        crate::context::run_in_blank(f)
+    }
+    fn copy(&self) -> Context {
+        Context::new()
+    }
+}
+
+impl ContextSlot for Cell<Context> {
+    fn run<R>(&self, f: impl FnOnce() -> R) -> R {
+        crate::context::run_in_cell(self, f)
+    }
+    fn copy(&self) -> Context {
+        crate::context::copy_of_cell(self)
+    }
+}
+
+impl<F: FnOnce() + 'static, S: ContextSlot> Callback for Once<F, S> {
     fn call(&self) {
         if let Some(f) = self.f.take() {
-            f();
+            self.context.run(f);
         }
+    }
+    fn context(&self) -> Context {
+        self.context.copy()
     }
     fn state(&self) -> &Cell<u8> {
         &self.state
@@ -115,14 +181,27 @@ pub(crate) struct Repeat<F> {
     site: &'static Location<'static>,
     fd: RawFd,
     reader: bool,
+    /// The context every call runs in (contextvars).
+    context: Cell<Context>,
 }
 
 impl<F: FnMut() + 'static> Repeat<F> {
+    /// A callback run in a copy of the current context.
     pub(crate) fn new(
         f: F,
         fd: RawFd,
         reader: bool,
         site: &'static Location<'static>,
+    ) -> Rc<Repeat<F>> {
+        Repeat::with_context(f, fd, reader, site, Context::current())
+    }
+
+    pub(crate) fn with_context(
+        f: F,
+        fd: RawFd,
+        reader: bool,
+        site: &'static Location<'static>,
+        context: Context,
     ) -> Rc<Repeat<F>> {
         Rc::new(Repeat {
             state: Cell::new(0),
@@ -130,6 +209,7 @@ impl<F: FnMut() + 'static> Repeat<F> {
             site,
             fd,
             reader,
+            context: Cell::new(context),
         })
     }
 }
@@ -140,7 +220,7 @@ impl<F: FnMut() + 'static> Callback for Repeat<F> {
             return;
         };
         if let Some(f) = guard.as_mut() {
-            f();
+            crate::context::run_in_cell(&self.context, f);
         }
         // Cancelled from inside its own run: drop the closure now.
         if self.state.get() & CANCELLED != 0 {
@@ -161,6 +241,9 @@ impl<F: FnMut() + 'static> Callback for Repeat<F> {
     }
     fn watched(&self) -> Option<(RawFd, bool)> {
         Some((self.fd, self.reader))
+    }
+    fn context(&self) -> Context {
+        crate::context::copy_of_cell(&self.context)
     }
 }
 

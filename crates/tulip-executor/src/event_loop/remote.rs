@@ -138,6 +138,10 @@ impl RemoteLoop {
     /// After the loop is closed this returns [`Error::LoopClosed`] and the
     /// callback is dropped (never run).
     ///
+    /// The callback runs in a copy of the context current on the calling
+    /// thread (contextvars); [`call_soon_threadsafe_with_context`](RemoteLoop::call_soon_threadsafe_with_context)
+    /// takes one.
+    ///
     /// ```
     /// use std::sync::mpsc;
     ///
@@ -157,7 +161,48 @@ impl RemoteLoop {
         &self,
         callback: F,
     ) -> Result<(), Error> {
-        self.remote.push_callback(Box::new(callback))
+        if !crate::context::in_use() {
+            // contextvars: no variable was ever set, so the context is
+            // empty; none is carried (the box stays the callback's size).
+            let callback = move || crate::context::run_in_blank(callback);
+            return self.remote.push_callback(Box::new(callback));
+        }
+        self.call_soon_threadsafe_with_context(callback, crate::context::Context::current())
+    }
+
+    /// [`call_soon_threadsafe`](RemoteLoop::call_soon_threadsafe), running
+    /// `callback` in `context` (asyncio's `call_soon_threadsafe(callback,
+    /// context=ctx)`).
+    ///
+    /// ```
+    /// use std::sync::mpsc;
+    /// use tulip::contextvars::{Context, ContextVar};
+    ///
+    /// static JOB: ContextVar<u32> = ContextVar::new("job");
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let remote = event_loop.remote();
+    /// let (tx, rx) = mpsc::channel();
+    /// std::thread::spawn(move || {
+    ///     let mut ctx = Context::new();
+    ///     ctx.run(|| JOB.set(42));
+    ///     remote.call_soon_threadsafe_with_context(move || tx.send(JOB.get()).unwrap(), ctx)?;
+    ///     remote.stop()
+    /// })
+    /// .join()
+    /// .unwrap()?;
+    /// event_loop.run_forever()?;
+    /// assert_eq!(rx.recv().unwrap(), Some(42)); // seen on the loop's thread
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
+    pub fn call_soon_threadsafe_with_context<F: FnOnce() + Send + 'static>(
+        &self,
+        callback: F,
+        context: crate::context::Context,
+    ) -> Result<(), Error> {
+        let mut context = context;
+        self.remote
+            .push_callback(Box::new(move || context.run(callback)))
     }
 
     /// Stops the loop as [`Loop::stop`](crate::Loop::stop) does, from any

@@ -93,6 +93,9 @@ impl Loop {
     /// Runs `f` on `executor` (the loop's default [`ThreadPool`] if `None`)
     /// and returns a future of its result (asyncio's `run_in_executor`).
     /// Dropping the future does not stop `f`; its result is discarded.
+    /// `f` runs in a copy of the caller's context (as asyncio's `to_thread`
+    /// does): the [`ContextVar`](crate::contextvars::ContextVar)s set here
+    /// are seen on the worker thread, and what `f` sets stays there.
     ///
     /// ```
     /// let event_loop = tulip::EventLoop::new()?;
@@ -126,8 +129,10 @@ impl Loop {
             waker: None,
         }));
         let theirs = slot.clone();
+        // contextvars: `f` runs in a copy of the caller's context.
+        let mut context = crate::context::Context::current();
         let job: Job = Box::new(move || {
-            let result = catch_unwind(AssertUnwindSafe(f));
+            let result = catch_unwind(AssertUnwindSafe(|| context.run(f)));
             let waker = {
                 let mut s = lock(&theirs);
                 s.value = Some(result);
@@ -251,7 +256,8 @@ impl Loop {
     }
 }
 
-/// Runs `f` on the running loop's default executor (asyncio's `to_thread`).
+/// Runs `f` on the running loop's default executor (asyncio's `to_thread`),
+/// in a copy of the caller's context (contextvars), as asyncio does.
 /// Outside a running loop the future yields [`Error::NoRunningLoop`].
 ///
 /// ```

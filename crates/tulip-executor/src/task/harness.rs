@@ -80,9 +80,24 @@ impl<F: Future> Future for TaskFuture<F> {
         }
         super::graph_hooks::clear_waiting(header);
         let previous = CURRENT_TASK.with(|c| c.replace(Some(*this.header)));
-        let res = catch_unwind(AssertUnwindSafe(|| {
-            this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
-        }));
+        // contextvars: the task's context is current during its poll
+        // (nothing to swap before the first variable is set).
+        let res = if crate::context::in_use() {
+            let previous = header.enter_context();
+            let res = catch_unwind(AssertUnwindSafe(|| {
+                this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
+            }));
+            header.leave_context(previous);
+            res
+        } else {
+            let res = catch_unwind(AssertUnwindSafe(|| {
+                this.fut.as_mut().as_pin_mut().map(|f| f.poll(cx))
+            }));
+            if crate::context::in_use() {
+                header.adopt_first_set();
+            }
+            res
+        };
         CURRENT_TASK.with(|c| c.set(previous));
         match res {
             Ok(Some(Poll::Ready(v))) => {
@@ -118,10 +133,14 @@ impl<F: Future> Future for TaskFuture<F> {
 
 /// Drops the task's future in place; a panicking destructor is reported.
 fn drop_future<F>(header: &TaskHeader, fut: Pin<&mut Option<F>>) {
-    if let Err(payload) = catch_unwind(AssertUnwindSafe(|| {
-        let mut fut = fut;
-        fut.set(None);
-    })) {
+    // contextvars: destructors run in the task's context too.
+    let dropped = header.run_in_context(|| {
+        catch_unwind(AssertUnwindSafe(|| {
+            let mut fut = fut;
+            fut.set(None);
+        }))
+    });
+    if let Err(payload) = dropped {
         if let Some(inner) = header.loop_inner() {
             let mut ctx = ExceptionContext::new("panic while dropping a task's future")
                 .with_error(Error::Panicked(PanicError::new(payload)));

@@ -15,6 +15,7 @@ use std::rc::{Rc, Weak};
 use std::task::Waker;
 use std::thread::ThreadId;
 
+use crate::context::Context;
 use crate::error::PanicError;
 use crate::event_loop::base_events::{Loop, LoopInner};
 
@@ -115,6 +116,12 @@ pub(super) struct TaskExtra {
     pub(super) done_callbacks: Vec<(u64, DoneCallback)>,
     pub(super) next_callback_id: u64,
     pub(super) panic: Option<PanicError>,
+    // --- contextvars (issue 17, context) ---
+    /// The context the task runs in, current while it is polled (see
+    /// `TaskHeader::run_in_context`). A task whose context is empty (every
+    /// task, until a variable is set) has none here and allocates nothing.
+    pub(super) context: Context,
+    // --- end contextvars ---
 }
 
 impl TaskHeader {
@@ -173,6 +180,93 @@ impl TaskHeader {
         self.lp.upgrade()
     }
 }
+
+// --- contextvars (issue 17, context): the task's context ---
+impl TaskHeader {
+    /// Sets the task's context at its creation (allocating the task's
+    /// extra part only for a context that is not blank).
+    #[inline]
+    pub(super) fn set_context(&self, context: Context) {
+        if !context.is_blank() {
+            self.with_extra(|e| e.context = context);
+        }
+    }
+
+    /// The task's context, identity included, for entering it.
+    fn shared_context(&self) -> Context {
+        let extra = self.extra.borrow();
+        extra
+            .as_ref()
+            .map(|e| e.context.share())
+            .unwrap_or_default()
+    }
+
+    /// Stores what the task's context is after a poll.
+    fn store_context(&self, after: Context) {
+        let mut extra = self.extra.borrow_mut();
+        let before = match extra.as_mut() {
+            Some(e) => std::mem::replace(&mut e.context, after),
+            None if after.is_blank() => return,
+            None => {
+                *extra = Some(Box::new(TaskExtra {
+                    context: after,
+                    ..TaskExtra::default()
+                }));
+                return;
+            }
+        };
+        drop(extra);
+        // Values' destructors may look at the task: dropped unborrowed.
+        drop(before);
+    }
+
+    /// Runs `f` (a poll, a drop of the future) with the task's context as
+    /// the thread's current one; the task keeps what `f` sets. The task
+    /// keeps an identical copy meanwhile, for `get_context` from another
+    /// task. Before any variable was set, nothing is swapped.
+    #[inline]
+    pub(super) fn run_in_context<R>(&self, f: impl FnOnce() -> R) -> R {
+        crate::context::run_fast_or_in(
+            || self.shared_context(),
+            |after| self.store_context(after),
+            f,
+        )
+    }
+
+    /// Makes the task's context the thread's current one for a poll;
+    /// returns the one it replaced, for [`leave_context`](Self::leave_context).
+    /// The task keeps an identical copy meanwhile, for `get_context` from
+    /// another task.
+    #[inline(never)]
+    pub(super) fn enter_context(&self) -> Context {
+        crate::context::swap_current(self.shared_context())
+    }
+
+    /// Ends a poll: the task keeps what it set, the thread gets `previous` back.
+    #[inline(never)]
+    pub(super) fn leave_context(&self, previous: Context) {
+        self.store_context(crate::context::swap_current(previous));
+    }
+
+    /// The poll that set the process's first variable ran without its
+    /// (then empty) context swapped in: what it set is in the thread's
+    /// current context, and becomes the task's.
+    #[cold]
+    pub(super) fn adopt_first_set(&self) {
+        self.store_context(crate::context::swap_current(Context::new()));
+    }
+
+    /// A copy of the task's context (`Task::get_context`): the thread's
+    /// current one if the task is the one being polled.
+    pub(super) fn context_copy(&self) -> Context {
+        let polled = CURRENT_TASK.with(Cell::get);
+        if polled.is_some_and(|p| std::ptr::eq(p.as_ptr(), self)) {
+            return Context::current();
+        }
+        self.shared_context().copy()
+    }
+}
+// --- end contextvars ---
 
 /// A registry with more slots than this compacts when mostly free.
 const MIN_SLOTS_TO_COMPACT: usize = 1024;

@@ -216,6 +216,10 @@ macro_rules! task_methods {
         /// # Ok::<(), tulip::Error>(())
         /// ```
         pub fn add_done_callback(&self, callback: impl FnOnce(&TaskRef) + 'static) -> CallbackId {
+            // contextvars: the callback runs in the context current now
+            // (asyncio's `add_done_callback(fn, context=None)`).
+            let mut context = $crate::context::Context::current();
+            let callback = move |task: &TaskRef| context.run(|| callback(task));
             let h = self.h();
             let id = h.with_extra(|e| {
                 e.next_callback_id += 1;
@@ -269,5 +273,36 @@ macro_rules! task_methods {
         pub fn get_loop(&self) -> Option<Loop> {
             self.h().loop_inner().map(Loop::from_inner)
         }
+
+        // --- contextvars (issue 17, context) ---
+        /// A copy of the context the task runs in (asyncio's
+        /// `Task.get_context()`): what it set so far is there. (A copy:
+        /// what is set in it stays in it.)
+        ///
+        /// ```
+        /// use tulip::contextvars::ContextVar;
+        /// use tulip::prelude::*;
+        ///
+        /// static STAGE: ContextVar<&str> = ContextVar::new("stage");
+        ///
+        /// tulip::run(async {
+        ///     STAGE.set("created");
+        ///     let task = spawn(async {
+        ///         STAGE.set("running");
+        ///         std::future::pending::<()>().await
+        ///     });
+        ///     // Not started yet: a copy of this task's context at its creation.
+        ///     assert_eq!(task.get_context().get(&STAGE), Some("created"));
+        ///     tulip::yield_now().await;
+        ///     assert_eq!(task.get_context().get(&STAGE), Some("running"));
+        ///     assert_eq!(current_task().unwrap().get_context().get(&STAGE), Some("created"));
+        ///     task.cancel();
+        /// })?;
+        /// # Ok::<(), tulip::Error>(())
+        /// ```
+        pub fn get_context(&self) -> $crate::context::Context {
+            self.h().context_copy()
+        }
+        // --- end contextvars ---
     };
 }

@@ -1,6 +1,7 @@
-//! Spawning: [`Loop::create_task`] and [`TaskOptions`] (asyncio's `name=`
-//! and eager start), [`spawn`] on the running loop, and the task queries
-//! [`current_task`] and [`all_tasks`].
+//! Spawning: [`Loop::create_task`] and [`TaskOptions`] (asyncio's `name=`,
+//! `context=` and eager start), [`spawn`] on the running loop, and the task
+//! queries [`current_task`] and [`all_tasks`]. A task factory, when set,
+//! sees every task first (`context/factory.rs`).
 
 use std::cell::Cell;
 use std::future::Future;
@@ -11,11 +12,12 @@ use std::rc::{Rc, Weak};
 use super::harness::TaskFuture;
 use super::header::{CURRENT_TASK, Runnable, TaskHeader, TaskRef, all_task_refs, registered};
 use super::join::Task;
+use crate::context::Context;
 use crate::error::Error;
 use crate::event_loop::base_events::{Loop, LoopInner, Ready, schedule_runnable, with_running};
 
-/// Options for [`Loop::create_task_with`] (asyncio's `name=` and
-/// `eager_start=` arguments).
+/// Options for [`Loop::create_task_with`] (asyncio's `name=`, `context=`
+/// and `eager_start=` arguments).
 ///
 /// ```
 /// use tulip::prelude::*;
@@ -37,6 +39,9 @@ pub struct TaskOptions {
     /// `create_task_with` returns (asyncio 3.12's eager tasks). Only while
     /// the loop is running; otherwise the task is scheduled as usual.
     pub eager: bool,
+    /// The context the task runs in (asyncio's `context=`); a copy of the
+    /// current one if none.
+    pub context: Option<Context>,
 }
 
 impl TaskOptions {
@@ -68,6 +73,32 @@ impl TaskOptions {
     /// ```
     pub fn eager(mut self, eager: bool) -> TaskOptions {
         self.eager = eager;
+        self
+    }
+
+    /// Sets the context the task runs in (asyncio's `create_task(coro,
+    /// context=ctx)`): what the task sets stays in it.
+    ///
+    /// ```
+    /// use tulip::TaskOptions;
+    /// use tulip::contextvars::{Context, ContextVar};
+    /// use tulip::prelude::*;
+    ///
+    /// static USER: ContextVar<&str> = ContextVar::new("user");
+    ///
+    /// tulip::run(async {
+    ///     USER.set("parent");
+    ///     let mut ctx = Context::new();
+    ///     ctx.run(|| USER.set("guest"));
+    ///     let lp = get_running_loop()?;
+    ///     let task = lp.create_task_with(async { USER.get() }, TaskOptions::new().context(ctx));
+    ///     assert_eq!(task.await?, Some("guest"));
+    ///     Ok::<(), tulip::Error>(())
+    /// })??;
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
+    pub fn context(mut self, context: Context) -> TaskOptions {
+        self.context = Some(context);
         self
     }
 }
@@ -116,6 +147,24 @@ impl Loop {
         F::Output: 'static,
     {
         let site = Location::caller();
+        // The task factory (`Loop::set_task_factory`): one branch if none.
+        if crate::context::has_task_factory(self) && !self.inner.closed.get() {
+            return crate::context::create_through_factory(self, future, options, site);
+        }
+        self.spawn_task(future, options, site)
+    }
+
+    /// Builds and schedules the task (`create_task_with` past the factory).
+    pub(crate) fn spawn_task<F>(
+        &self,
+        future: F,
+        options: TaskOptions,
+        site: &'static Location<'static>,
+    ) -> Task<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
         let inner = &self.inner;
         if inner.closed.get() {
             return spawn_failed(Error::LoopClosed, self.downgrade(), site);
@@ -124,6 +173,13 @@ impl Loop {
         #[cfg(feature = "tracing")]
         let future = super::trace::Traced::new(future, id, options.name.as_deref(), site);
         let header = TaskHeader::new(id, self.downgrade(), site, options.name);
+        // contextvars: the task runs in a copy of the current context
+        // (none to copy before the first variable is set).
+        match options.context {
+            Some(context) => header.set_context(context),
+            None if crate::context::in_use() => header.set_context(Context::current()),
+            None => {}
+        }
         let remote = inner.remote.clone();
         let (runnable, task) = async_task::Builder::new().metadata(header).spawn_local(
             move |header: &TaskHeader| TaskFuture {
