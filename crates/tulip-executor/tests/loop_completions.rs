@@ -249,3 +249,62 @@ fn submissions_are_refused_on_a_closed_loop_and_off_uring() {
     };
     assert_eq!(io.kind(), std::io::ErrorKind::Unsupported);
 }
+
+#[test]
+fn hooks_run_after_the_batch_and_before_the_next_poll() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    for kind in [BackendKind::Epoll, BackendKind::Polling, BackendKind::Uring] {
+        let el = EventLoop::builder().backend(kind).build().unwrap();
+        let lp = el.handle();
+        let log = common::new_log::<String>();
+        let (a, mut b) = UnixStream::pair().unwrap();
+        b.write_all(b"x").unwrap();
+        let (l, l2) = (log.clone(), log.clone());
+        let inner = lp.clone();
+        lp.call_soon(move || {
+            l.borrow_mut().push("callback".into());
+            let l3 = l2.clone();
+            inner.call_before_poll(move || {
+                l3.borrow_mut().push("hook".into());
+                let l4 = l3.clone();
+                get_running_loop()
+                    .unwrap()
+                    .call_before_poll(move || l4.borrow_mut().push("nested hook".into()));
+            });
+        })
+        .unwrap();
+        let (l, lr) = (log.clone(), lp.clone());
+        lp.add_reader(&a, move || {
+            l.borrow_mut().push("reader".into());
+            lr.stop();
+        })
+        .unwrap();
+        el.run_forever().unwrap();
+        let got = log.borrow().clone();
+        // The reader runs in the first pass or the second (uring polls at
+        // once to submit its poll operation; epoll skips the busy pass's
+        // poll): the hooks follow the callback's pass either way.
+        let hooks: Vec<&String> = got.iter().filter(|e| *e != "reader").collect();
+        assert_eq!(
+            hooks,
+            ["callback", "hook", "nested hook"],
+            "{kind:?}: {got:?}"
+        );
+        assert!(got.contains(&"reader".to_string()), "{kind:?}");
+        lp.remove_reader(a.as_raw_fd());
+        // A panicking hook is reported; a closed loop drops hooks.
+        let seen = capture_exceptions(&lp);
+        let stopper = lp.clone();
+        lp.call_before_poll(move || {
+            stopper.stop();
+            panic!("hook failed")
+        });
+        el.run_forever().unwrap();
+        assert_eq!(seen.borrow().len(), 1, "{kind:?}");
+        el.close().unwrap();
+        let ran = Rc::new(Cell::new(false));
+        let r = ran.clone();
+        lp.call_before_poll(move || r.set(true));
+        assert!(!ran.get());
+    }
+}
