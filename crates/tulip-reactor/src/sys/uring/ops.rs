@@ -103,8 +103,9 @@ fn invalid(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, what)
 }
 
-fn os_error(res: i32) -> io::Error {
-    io::Error::from_raw_os_error(-res)
+/// A completion entry's result: bytes (or a descriptor) or the OS error.
+fn result_of(res: i32) -> io::Result<usize> {
+    usize::try_from(res).map_err(|_| io::Error::from_raw_os_error(-res))
 }
 
 impl Ops {
@@ -473,11 +474,7 @@ impl Uring {
         if !live.held.is_multishot() {
             let live = self.ops.remove(id).expect("present above");
             let (payload, addr) = live.held.into_payload(res);
-            let result = if res < 0 {
-                Err(os_error(res))
-            } else {
-                Ok(res as usize)
-            };
+            let result = result_of(res);
             done.push((
                 pos,
                 handler,
@@ -507,11 +504,7 @@ impl Uring {
         let ended_early = !more && res > 0 || (!more && !recv && res == 0);
         if more || (ended_early && !cancelled) {
             // More follow (re-armed below if the kernel ended it early).
-            let result = if res < 0 {
-                Err(os_error(res))
-            } else {
-                Ok(res as usize)
-            };
+            let result = result_of(res);
             done.push((
                 pos,
                 handler,
@@ -541,11 +534,7 @@ impl Uring {
             done.push((pos, live.handler, Completion::cancelled(id, Payload::None)));
             return;
         }
-        let result = if res < 0 {
-            Err(os_error(res))
-        } else {
-            Ok(res as usize)
-        };
+        let result = result_of(res);
         done.push((
             pos,
             live.handler,
