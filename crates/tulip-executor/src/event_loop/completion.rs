@@ -139,13 +139,20 @@ impl Loop {
     /// let event_loop = tulip::EventLoop::new()?;
     /// let lp = event_loop.handle();
     /// let log = Rc::new(RefCell::new(Vec::new()));
-    /// let (l, l2) = (log.clone(), log.clone());
-    /// lp.call_soon(move || l.borrow_mut().push("callback"))?;
-    /// lp.call_before_poll(move || l2.borrow_mut().push("before the poll"));
-    /// let stop = lp.clone();
-    /// lp.call_soon(move || stop.stop())?;
+    /// let (l, inner) = (log.clone(), lp.clone());
+    /// lp.call_soon(move || {
+    ///     // Registered during a pass: runs once the pass's callbacks ran.
+    ///     let l2 = l.clone();
+    ///     inner.call_before_poll(move || l2.borrow_mut().push("before the poll"));
+    ///     l.borrow_mut().push("callback");
+    /// })?;
+    /// let (l, stop) = (log.clone(), lp.clone());
+    /// lp.call_soon(move || {
+    ///     l.borrow_mut().push("later callback, same pass");
+    ///     stop.stop();
+    /// })?;
     /// event_loop.run_forever()?;
-    /// assert_eq!(*log.borrow(), ["callback", "before the poll"]);
+    /// assert_eq!(*log.borrow(), ["callback", "later callback, same pass", "before the poll"]);
     /// # Ok::<(), tulip::Error>(())
     /// ```
     pub fn call_before_poll(&self, f: impl FnOnce() + 'static) {

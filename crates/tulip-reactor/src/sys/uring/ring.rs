@@ -68,6 +68,11 @@ impl Uring {
     /// (`io_uring_setup` refused, a needed opcode or feature missing, the
     /// buffer ring not registrable); the caller then falls back to epoll.
     pub(crate) fn new() -> io::Result<Uring> {
+        // Cooperative task running (5.19): completion work runs when the
+        // reactor's thread enters the kernel, without interrupting it.
+        // (IORING_SETUP_DEFER_TASKRUN was tried: its work waits for an enter
+        // that asks for completions, so a zero-timeout poll would need a
+        // system call and a cancel submitted alone would not take effect.)
         let ring = IoUring::builder()
             .setup_cqsize(CQ_ENTRIES)
             .setup_coop_taskrun()
