@@ -508,11 +508,6 @@ impl Loop {
         } else {
             reactor.set_writer(fd, cb.clone())
         };
-        if reactor.has_completions() {
-            // The poll operation is queued: submit it with the next poll
-            // even if the loop is busy.
-            self.inner.poll_soon.set(true);
-        }
         drop(reactor);
         if let Some(old) = old? {
             handle::cancel(&*old);
