@@ -682,3 +682,50 @@ fn other_backends_refuse_operations() {
     }
     assert!(uring().has_completions());
 }
+
+#[test]
+fn completions_and_readiness_come_out_in_kernel_order() {
+    let _serial = serial();
+    let _w = Watchdog::arm(Duration::from_secs(60), "kernel order");
+    // Both ready before the poll: the kernel completes them in submission
+    // order, and the poll keeps that order.
+    for recv_first in [true, false] {
+        let mut r: Reactor<&'static str> = Reactor::new(BackendKind::Uring).unwrap();
+        let (a, mut a_peer) = tcp_pair();
+        let (b, mut b_peer) = tcp_pair();
+        a_peer.write_all(b"a").unwrap();
+        b_peer.write_all(b"b").unwrap();
+        let rec = Rc::new(Record::default());
+        let recv = Op::Recv {
+            fd: b.as_raw_fd(),
+            buf: Vec::with_capacity(8),
+        };
+        if recv_first {
+            r.submit(recv, rec.clone()).unwrap();
+            r.set_reader(a.as_fd(), "a readable").unwrap();
+        } else {
+            r.set_reader(a.as_fd(), "a readable").unwrap();
+            r.submit(recv, rec.clone()).unwrap();
+        }
+        let mut out = Vec::new();
+        let deadline = Instant::now() + PATIENCE;
+        while out.len() < 2 && Instant::now() < deadline {
+            r.poll(Some(Duration::from_millis(50)), &mut out).unwrap();
+        }
+        let order: Vec<&str> = out
+            .iter()
+            .map(|d| match d {
+                Dispatch::Callback(name) => *name,
+                Dispatch::Completion(..) => "completion",
+                Dispatch::Waker(_) => "waker",
+            })
+            .collect();
+        let expected = if recv_first {
+            ["completion", "a readable"]
+        } else {
+            ["a readable", "completion"]
+        };
+        assert_eq!(order, expected);
+        r.remove_reader(a.as_raw_fd()).unwrap();
+    }
+}
