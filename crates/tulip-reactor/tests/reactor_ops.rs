@@ -100,9 +100,13 @@ fn pump_until(r: &mut Reactor<()>, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A connected pair: the first end non-blocking (as the loop's sockets
+/// are: operations must wait for data, not fail with EAGAIN), the second a
+/// plain blocking peer.
 fn tcp_pair() -> (TcpStream, TcpStream) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    a.set_nonblocking(true).unwrap();
     let (b, _) = l.accept().unwrap();
     (a, b)
 }
@@ -166,6 +170,7 @@ fn a_dry_ring_loses_nothing_under_1000_connections() {
     for i in 0..CONNS {
         let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (server, _) = l.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
         let hoard = Rc::new(Hoard::default());
         r.submit(
             Op::RecvMulti {
@@ -359,6 +364,7 @@ fn multishot_accept_hands_over_each_connection() {
     let _w = Watchdog::arm(Duration::from_secs(60), "accept");
     let mut r = uring();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
     let acc = Rc::new(Accepted::default());
     let id = r
         .submit(Op::AcceptMulti { fd: l.as_raw_fd() }, acc.clone())
@@ -538,6 +544,7 @@ fn datagrams_carry_their_sender() {
     let _w = Watchdog::arm(Duration::from_secs(60), "datagrams");
     let mut r = uring();
     let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.set_nonblocking(true).unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let got = Rc::new(Last::default());
     let sent = Rc::new(Last::default());
