@@ -736,3 +736,36 @@ fn completions_and_readiness_come_out_in_kernel_order() {
         r.remove_reader(a.as_raw_fd()).unwrap();
     }
 }
+
+#[test]
+fn operations_on_a_bad_descriptor_end_with_its_error() {
+    let _serial = serial();
+    let _w = Watchdog::arm(Duration::from_secs(60), "bad fd");
+    let mut r = uring();
+    let file = tempfile::tempfile().unwrap();
+    let ops = [
+        (Op::RecvMulti { fd: -1 }, libc::EBADF),
+        (Op::AcceptMulti { fd: -1 }, libc::EBADF),
+        (
+            Op::Send {
+                fd: -1,
+                buf: vec![1],
+                offset: 0,
+            },
+            libc::EBADF,
+        ),
+        (
+            Op::RecvMulti {
+                fd: file.as_raw_fd(),
+            },
+            libc::ENOTSOCK,
+        ),
+    ];
+    for (op, errno) in ops {
+        let rec = Rc::new(Record::default());
+        r.submit(op, rec.clone()).unwrap();
+        pump_until(&mut r, || rec.ended());
+        assert_eq!(*rec.seen.borrow(), [(Err(errno), false, vec![])]);
+    }
+    assert!(r.is_empty());
+}
