@@ -31,7 +31,7 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tulip_reactor::{BackendKind, Dispatch, IoSource, Reactor};
+use tulip_reactor::{BackendKind, Completion, Dispatch, IoSource, OpHandler, Reactor};
 
 use crate::error::{Error, PanicError};
 use crate::event_loop::clock::{Clock, Nanos, to_nanos};
@@ -59,6 +59,8 @@ pub(crate) enum Ready {
     Callback(CallbackRc),
     Task(Runnable),
     Remote(Box<dyn FnOnce() + Send>),
+    /// A completion of an I/O operation, for its handler (`uring` only).
+    Completion(Rc<dyn OpHandler>, Completion),
 }
 
 pub(crate) struct LoopInner {
@@ -68,7 +70,7 @@ pub(crate) struct LoopInner {
     /// The other half of the double-buffered ready queue (empty between passes).
     spare_ready: Cell<Vec<Ready>>,
     pub(crate) timers: RefCell<TimerQueue>,
-    reactor: RefCell<Reactor<CallbackRc>>,
+    pub(crate) reactor: RefCell<Reactor<CallbackRc>>,
     dispatch_buf: Cell<Vec<Dispatch<CallbackRc>>>,
     pub(crate) remote: Arc<Remote<Runnable>>,
     pub(crate) clock: Clock,
@@ -78,7 +80,10 @@ pub(crate) struct LoopInner {
     passes_without_poll: Cell<u32>,
     /// Poll the reactor before the next pass even if it is busy: a task
     /// yielded, or other threads' work was left queued.
-    poll_soon: Cell<bool>,
+    pub(crate) poll_soon: Cell<bool>,
+    /// Hooks that run once after this pass's ready batch, before the next
+    /// poll ([`Loop::call_before_poll`]).
+    pub(crate) before_poll: RefCell<Vec<Box<dyn FnOnce()>>>,
     pub(crate) exception_handler: RefCell<Option<ExceptionHandler>>,
     pub(crate) debug: DebugSettings,
     pub(crate) tasks: RefCell<TaskRegistry>,
@@ -250,6 +255,7 @@ impl LoopInner {
             closed: Cell::new(false),
             passes_without_poll: Cell::new(0),
             poll_soon: Cell::new(false),
+            before_poll: RefCell::new(Vec::new()),
             exception_handler: RefCell::new(None),
             debug: DebugSettings::new(debug),
             tasks: RefCell::new(TaskRegistry::default()),
@@ -725,6 +731,11 @@ impl Loop {
     /// Runs one pass of the loop. The caller holds the running guard.
     pub(crate) fn run_once(&self) -> Result<(), Error> {
         let inner = &*self.inner;
+        // Hooks added outside a pass (before the loop ran) run before its
+        // first poll; those added during a pass ran at its end.
+        if !inner.before_poll.borrow().is_empty() {
+            self.run_before_poll();
+        }
         let stopping = inner.stopping.get();
         let busy = stopping || !inner.ready.borrow().is_empty();
         let mut timeout = if busy {
@@ -789,6 +800,9 @@ impl Loop {
                         }
                     }
                     Dispatch::Waker(w) => w.wake(),
+                    Dispatch::Completion(h, c) => {
+                        inner.ready.borrow_mut().push(Ready::Completion(h, c))
+                    }
                 }
             }
             inner.dispatch_buf.set(buf);
@@ -843,6 +857,9 @@ impl Loop {
             batch.shrink_to(ran.max(READY_CAPACITY));
         }
         inner.spare_ready.set(batch);
+        if !inner.before_poll.borrow().is_empty() {
+            self.run_before_poll();
+        }
         Ok(())
     }
 
@@ -902,6 +919,11 @@ impl Loop {
                     self.report_callback_panic(payload, None);
                 }
             }
+            Ready::Completion(h, c) => {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| h.complete(c))) {
+                    self.report_callback_panic(payload, None);
+                }
+            }
         }
     }
 
@@ -910,6 +932,7 @@ impl Loop {
             Ready::Callback(cb) => format!("<Handle created at {}>", cb.site()),
             Ready::Task(_) => String::from("<Task step>"),
             Ready::Remote(_) => String::from("<Handle call_soon_threadsafe>"),
+            Ready::Completion(_, c) => format!("<I/O completion {:?}>", c.id()),
         };
         let started = Instant::now();
         let task = crate::task::header::last_polled_reset();
@@ -927,7 +950,7 @@ impl Loop {
         }
     }
 
-    fn report_callback_panic(
+    pub(crate) fn report_callback_panic(
         &self,
         payload: Box<dyn std::any::Any + Send>,
         handle: Option<Handle>,
@@ -987,6 +1010,13 @@ impl Loop {
         // callback captured now, not when the last handle goes.
         timers.iter().for_each(|cb| cb.release());
         drop(timers);
+        // In-flight I/O operations: cancelled and waited for, so the kernel
+        // writes into none of their buffers once the loop is closed; their
+        // final completions (and handlers) are dropped outside the borrow.
+        let hooks = std::mem::take(&mut *inner.before_poll.borrow_mut());
+        drop(hooks);
+        let finals = inner.reactor.borrow_mut().cancel_all();
+        drop(finals);
         let (callbacks, wakers) = inner.reactor.borrow_mut().clear();
         drop(callbacks);
         #[cfg(unix)]
