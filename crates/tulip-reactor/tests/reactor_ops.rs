@@ -443,3 +443,58 @@ fn completions_and_readiness_come_out_in_kernel_order() {
         r.remove_reader(a.as_raw_fd()).unwrap();
     }
 }
+
+/// An echo round trip costs one poll (one `io_uring_enter`) at the
+/// reactor: the poll that submits a send also returns the peer's answer,
+/// rather than the send's completion and the answer taking an enter each.
+/// The bound leaves room for answers slower than that on a loaded machine.
+#[test]
+fn an_echo_round_trip_takes_one_poll() {
+    let _serial = serial();
+    let _w = Watchdog::arm(Duration::from_secs(60), "one poll per round trip");
+    const ROUNDS: usize = 300;
+    let mut r = uring();
+    let (a, mut b) = tcp_pair();
+    b.set_nodelay(true).unwrap();
+    a.set_nodelay(true).unwrap();
+    let echo = std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        for _ in 0..ROUNDS {
+            b.read_exact(&mut buf).unwrap();
+            b.write_all(&buf).unwrap();
+        }
+    });
+    let rec = Rc::new(Record::default());
+    r.submit(Op::RecvMulti { fd: a.as_raw_fd() }, rec.clone())
+        .unwrap();
+    pump(&mut r, Duration::ZERO); // the receive goes in on its own
+    let sends = Rc::new(Last::default());
+    let mut polls = 0usize;
+    let mut expected = Vec::new();
+    for i in 0..ROUNDS {
+        let ping = vec![i as u8; 64];
+        expected.extend_from_slice(&ping);
+        r.submit(
+            Op::Send {
+                fd: a.as_raw_fd(),
+                buf: ping,
+                offset: 0,
+            },
+            sends.clone(),
+        )
+        .unwrap();
+        let deadline = Instant::now() + PATIENCE;
+        while rec.data().len() < expected.len() {
+            assert!(Instant::now() < deadline, "no echo within {PATIENCE:?}");
+            pump(&mut r, Duration::from_millis(500));
+            polls += 1;
+        }
+        assert_eq!(sends.take(), Some(Ok(64)), "round {i}: the send completed");
+    }
+    echo.join().unwrap();
+    assert_eq!(rec.data(), expected);
+    assert!(
+        polls * 10 <= ROUNDS * 16,
+        "{polls} polls for {ROUNDS} round trips: one each expected (two without the send linger)"
+    );
+}
