@@ -9,7 +9,8 @@ use crate::interest::{Interest, Readiness};
 use crate::notify::Notifier;
 use crate::portable::Portable;
 
-/// The environment variable that picks a backend: `epoll` or `polling`.
+/// The environment variable that picks a backend: `epoll`, `polling` or
+/// `uring`.
 pub const BACKEND_ENV: &str = "TULIP_BACKEND";
 
 /// Which readiness mechanism a [`Reactor`](crate::Reactor) uses.
@@ -19,6 +20,9 @@ pub const BACKEND_ENV: &str = "TULIP_BACKEND";
 /// // Pick one explicitly, or leave it to `TULIP_BACKEND` (`epoll` or `polling`).
 /// assert_eq!(BACKEND_ENV, "TULIP_BACKEND");
 /// let portable: Reactor<()> = Reactor::new(BackendKind::Polling)?;
+/// // `Uring` falls back to `Epoll` (with one warning) where the kernel refuses io_uring.
+/// let ring: Reactor<()> = Reactor::new(BackendKind::Uring)?;
+/// println!("asked for uring, running {:?}", ring.backend_kind());
 /// assert_eq!(portable.backend_kind(), BackendKind::Polling);
 /// # Ok::<(), std::io::Error>(())
 /// ```
@@ -31,11 +35,18 @@ pub enum BackendKind {
     /// The `polling` crate: portable (kqueue, event ports, IOCP, epoll, poll);
     /// the default everywhere else.
     Polling,
+    /// io_uring (Linux): readiness through poll operations and completion
+    /// operations ([`Reactor::submit`](crate::Reactor::submit)), one
+    /// `io_uring_enter` per poll that submits and waits. Where the kernel
+    /// refuses io_uring (`ENOSYS`, `EPERM` under a seccomp profile, a
+    /// memory limit) or lacks a needed operation, the reactor uses `Epoll`
+    /// instead and logs one warning saying why.
+    Uring,
 }
 
 impl BackendKind {
     /// The backend to use when nothing else is asked for: the value of the
-    /// `TULIP_BACKEND` environment variable (`epoll` or `polling`) if it is
+    /// `TULIP_BACKEND` environment variable (`epoll`, `polling` or `uring`) if it is
     /// set to one of those, else `Epoll` on Linux and `Polling` elsewhere.
     ///
     /// ```
@@ -45,6 +56,7 @@ impl BackendKind {
     pub fn default_kind() -> BackendKind {
         match std::env::var(BACKEND_ENV).as_deref() {
             Ok("polling") => BackendKind::Polling,
+            Ok("uring") => BackendKind::Uring,
             Ok("epoll") if crate::sys::HAS_EPOLL => BackendKind::Epoll,
             _ if crate::sys::HAS_EPOLL => BackendKind::Epoll,
             _ => BackendKind::Polling,
@@ -63,6 +75,7 @@ impl Default for BackendKind {
 pub(crate) enum Backend {
     Epoll(crate::sys::Epoll),
     Polling(Portable),
+    Uring(Box<crate::sys::Uring>),
 }
 
 macro_rules! dispatch {
@@ -70,6 +83,7 @@ macro_rules! dispatch {
         match $self {
             Backend::Epoll($b) => $e,
             Backend::Polling($b) => $e,
+            Backend::Uring($b) => $e,
         }
     };
 }
@@ -88,6 +102,13 @@ impl Backend {
                 Err(e) => Err(e),
             },
             BackendKind::Polling => Ok(Backend::Polling(Portable::new()?)),
+            BackendKind::Uring => match crate::sys::Uring::new() {
+                Ok(uring) => Ok(Backend::Uring(Box::new(uring))),
+                Err(e) => {
+                    log::warn!("tulip: io_uring backend unavailable ({e}); using epoll");
+                    Backend::new(BackendKind::Epoll)
+                }
+            },
         }
     }
 
@@ -95,6 +116,7 @@ impl Backend {
         match self {
             Backend::Epoll(_) => BackendKind::Epoll,
             Backend::Polling(_) => BackendKind::Polling,
+            Backend::Uring(_) => BackendKind::Uring,
         }
     }
 
@@ -103,7 +125,7 @@ impl Backend {
     /// which keeps them only on 64-bit targets.
     pub(crate) fn generation_mask(&self) -> u32 {
         match self {
-            Backend::Epoll(_) => u32::MAX,
+            Backend::Epoll(_) | Backend::Uring(_) => u32::MAX,
             Backend::Polling(_) if usize::BITS >= 64 => u32::MAX,
             Backend::Polling(_) => 0,
         }
@@ -114,7 +136,7 @@ impl Backend {
     }
 
     pub(crate) fn add(
-        &self,
+        &mut self,
         fd: BorrowedFd<'_>,
         token: u64,
         interest: Interest,
@@ -131,7 +153,7 @@ impl Backend {
     }
 
     pub(crate) fn modify(
-        &self,
+        &mut self,
         fd: BorrowedFd<'_>,
         token: u64,
         interest: Interest,
@@ -147,7 +169,7 @@ impl Backend {
         }
     }
 
-    pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+    pub(crate) fn delete(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
         dispatch!(self, b => b.delete(fd))
     }
 
@@ -155,7 +177,28 @@ impl Backend {
         &mut self,
         timeout: Option<Duration>,
         out: &mut Vec<(u64, Readiness)>,
+        done: &mut crate::sys::Done,
     ) -> io::Result<()> {
-        dispatch!(self, b => b.wait(timeout, out))
+        match self {
+            Backend::Epoll(b) => b.wait(timeout, out),
+            Backend::Polling(b) => b.wait(timeout, out),
+            Backend::Uring(b) => b.wait(timeout, out, done),
+        }
+    }
+
+    /// The io_uring backend, if that is the one in use.
+    pub(crate) fn uring(&mut self) -> Option<&mut crate::sys::Uring> {
+        match self {
+            Backend::Uring(b) => Some(b),
+            _ => None,
+        }
+    }
+
+    /// Completion operations in flight (only the io_uring backend has any).
+    pub(crate) fn ops_in_flight(&self) -> usize {
+        match self {
+            Backend::Uring(b) => b.ops_in_flight(),
+            _ => 0,
+        }
     }
 }

@@ -30,6 +30,7 @@
 //! | `loop._write_to_self()` (self-pipe) | [`Notifier::notify`] |
 
 mod backend;
+mod completion;
 mod interest;
 mod nosigpipe;
 mod notify;
@@ -39,6 +40,7 @@ mod source;
 mod sys;
 
 pub use backend::{BACKEND_ENV, BackendKind};
+pub use completion::{Completion, Op, OpHandler, OpId};
 pub use interest::{Interest, Readiness};
 pub use nosigpipe::without_sigpipe;
 pub use notify::Notifier;

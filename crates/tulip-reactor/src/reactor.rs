@@ -21,6 +21,7 @@ use std::task::Waker;
 use std::time::Duration;
 
 use crate::backend::{Backend, BackendKind};
+use crate::completion::{Completion, Op, OpHandler, OpId};
 use crate::interest::{Interest, Readiness};
 use crate::notify::Notifier;
 use crate::source::IoSource;
@@ -45,17 +46,30 @@ use crate::source::IoSource;
 ///     match dispatch {
 ///         Dispatch::Callback(name) => assert_eq!(name, "a readable"),
 ///         Dispatch::Waker(waker) => waker.wake(), // a task waiting on a source
+///         Dispatch::Completion(handler, c) => handler.complete(c), // uring only
 ///     }
 /// }
 /// reactor.deregister(&source)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug)]
 pub enum Dispatch<C> {
     /// A level-triggered callback whose descriptor is ready.
     Callback(C),
     /// The waker of a task waiting on an [`IoSource`].
     Waker(Waker),
+    /// A completion of an operation submitted with [`Reactor::submit`],
+    /// for its handler (the `uring` backend only).
+    Completion(Rc<dyn OpHandler>, Completion),
+}
+
+impl<C: std::fmt::Debug> std::fmt::Debug for Dispatch<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Dispatch::Callback(c) => f.debug_tuple("Callback").field(c).finish(),
+            Dispatch::Waker(w) => f.debug_tuple("Waker").field(w).finish(),
+            Dispatch::Completion(_, c) => f.debug_tuple("Completion").field(c).finish(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -97,12 +111,23 @@ struct Slot<C> {
 /// assert_eq!(reactor.remove_reader(a.as_raw_fd())?, Some("a is readable"));
 /// # Ok::<(), std::io::Error>(())
 /// ```
-#[derive(Debug)]
 pub struct Reactor<C> {
     backend: Backend,
     slots: Vec<Slot<C>>,
     events: Vec<(u64, Readiness)>,
+    /// Operation completions of the last poll (uring only), each with the
+    /// number of readiness events before it.
+    done: crate::sys::Done,
     registered: usize,
+}
+
+impl<C> std::fmt::Debug for Reactor<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reactor")
+            .field("backend", &self.backend)
+            .field("registered", &self.registered)
+            .finish_non_exhaustive()
+    }
 }
 
 fn token(fd: RawFd, generation: u32) -> u64 {
@@ -144,6 +169,7 @@ impl<C: Clone> Reactor<C> {
             backend: Backend::new(kind)?,
             slots: Vec::new(),
             events: Vec::with_capacity(256),
+            done: Vec::new(),
             registered: 0,
         })
     }
@@ -211,7 +237,7 @@ impl<C: Clone> Reactor<C> {
     /// # Ok::<(), std::io::Error>(())
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.registered == 0
+        self.registered == 0 && self.backend.ops_in_flight() == 0
     }
 
     fn slot_mut(&mut self, fd: RawFd) -> io::Result<&mut Slot<C>> {
@@ -515,10 +541,15 @@ impl<C: Clone> Reactor<C> {
     ) -> io::Result<usize> {
         self.events.clear();
         let mask = self.backend.generation_mask();
-        let res = self.backend.wait(timeout, &mut self.events);
+        let res = self.backend.wait(timeout, &mut self.events, &mut self.done);
         self.backend.notifier().clear();
         res?;
-        for &(tok, readiness) in &self.events {
+        let seen = self.events.len() + self.done.len();
+        let mut done = self.done.drain(..).peekable();
+        for (i, &(tok, readiness)) in self.events.iter().enumerate() {
+            while let Some((_, handler, c)) = done.next_if(|d| d.0 <= i) {
+                out.push(Dispatch::Completion(handler, c));
+            }
             let fd = (tok & 0xffff_ffff) as u32 as usize;
             let generation = (tok >> 32) as u32;
             let Some(slot) = self.slots.get(fd) else {
@@ -546,7 +577,8 @@ impl<C: Clone> Reactor<C> {
                 }
             }
         }
-        Ok(self.events.len())
+        out.extend(done.map(|(_, handler, c)| Dispatch::Completion(handler, c)));
+        Ok(seen)
     }
 
     /// Forgets every registration (deregistering each from the poller) and
@@ -584,6 +616,142 @@ impl<C: Clone> Reactor<C> {
         }
         self.registered = 0;
         (callbacks, wakers)
+    }
+}
+
+/// The completion interface (the `uring` backend).
+impl<C: Clone> Reactor<C> {
+    /// Whether this reactor runs completion operations: true on the
+    /// `uring` backend only (after a fallback to epoll, false).
+    ///
+    /// ```
+    /// use tulip::reactor::{BackendKind, Reactor};
+    /// let reactor: Reactor<()> = Reactor::new(BackendKind::Epoll)?;
+    /// assert!(!reactor.has_completions());
+    /// let ring: Reactor<()> = Reactor::new(BackendKind::Uring)?;
+    /// assert_eq!(ring.has_completions(), ring.backend_kind() == BackendKind::Uring);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn has_completions(&self) -> bool {
+        matches!(self.backend_kind(), BackendKind::Uring)
+    }
+
+    /// Queues `op` for the kernel (it goes in with the next
+    /// [`poll`](Reactor::poll), which submits and waits in one system
+    /// call); its completions come out of later polls as
+    /// [`Dispatch::Completion`] with `handler`. The operation owns its
+    /// buffers until its final completion hands them back.
+    ///
+    /// Fails with `Unsupported` off the `uring` backend, and with
+    /// `InvalidInput` for an operation the kernel could not run (a receive
+    /// buffer without spare capacity, a send offset past the buffer).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::rc::Rc;
+    /// use tulip::reactor::{BackendKind, Completion, Dispatch, Op, OpHandler, Reactor};
+    ///
+    /// struct Print;
+    /// impl OpHandler for Print {
+    ///     fn complete(&self, c: Completion) {
+    ///         println!("{:?} {:?}", c.result(), c.data());
+    ///     }
+    /// }
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::Uring)?;
+    /// if reactor.has_completions() {
+    ///     let id = reactor.submit(Op::Recv { fd: a.as_raw_fd(), buf: Vec::with_capacity(64) }, Rc::new(Print))?;
+    ///     b.write_all(b"hi")?;
+    ///     let mut out = Vec::new();
+    ///     while out.is_empty() {
+    ///         reactor.poll(None, &mut out)?;
+    ///     }
+    ///     let Some(Dispatch::Completion(handler, c)) = out.pop() else { panic!() };
+    ///     assert_eq!((c.id(), c.data()), (id, &b"hi"[..]));
+    ///     handler.complete(c);
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn submit(&mut self, op: Op, handler: Rc<dyn OpHandler>) -> io::Result<OpId> {
+        match self.backend.uring() {
+            Some(uring) => uring.submit(op, handler),
+            None => Err(crate::completion::unsupported()),
+        }
+    }
+
+    /// Asks the kernel to cancel operation `id`. The handler still gets the
+    /// operation's final completion (`ECANCELED`, or whatever result won the
+    /// race with the cancel); cancelling an operation that already ended does
+    /// nothing.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::rc::Rc;
+    /// use tulip::reactor::{BackendKind, Completion, Dispatch, Op, OpHandler, Reactor};
+    ///
+    /// struct Ignore;
+    /// impl OpHandler for Ignore {
+    ///     fn complete(&self, _: Completion) {}
+    /// }
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::Uring)?;
+    /// if reactor.has_completions() {
+    ///     let id = reactor.submit(Op::RecvMulti { fd: a.as_raw_fd() }, Rc::new(Ignore))?;
+    ///     reactor.poll(Some(std::time::Duration::ZERO), &mut Vec::new())?; // submitted
+    ///     reactor.cancel(id)?;
+    ///     let mut out = Vec::new();
+    ///     while out.is_empty() {
+    ///         reactor.poll(None, &mut out)?;
+    ///     }
+    ///     let Some(Dispatch::Completion(_, c)) = out.pop() else { panic!() };
+    ///     assert!(!c.more());
+    ///     assert_eq!(c.result().as_ref().unwrap_err().raw_os_error(), Some(libc::ECANCELED));
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn cancel(&mut self, id: OpId) -> io::Result<()> {
+        match self.backend.uring() {
+            Some(uring) => uring.cancel(id),
+            None => Ok(()),
+        }
+    }
+
+    /// Cancels every operation in flight and waits (a bounded time) for
+    /// their final completions, returned for the owner to drop (or run) on
+    /// its own terms: after this, the kernel writes into none of their
+    /// buffers. The event loop calls it when it closes.
+    ///
+    /// ```
+    /// use std::os::fd::AsRawFd;
+    /// use std::os::unix::net::UnixStream;
+    /// use std::rc::Rc;
+    /// use tulip::reactor::{BackendKind, Completion, Op, OpHandler, Reactor};
+    ///
+    /// struct Ignore;
+    /// impl OpHandler for Ignore {
+    ///     fn complete(&self, _: Completion) {}
+    /// }
+    /// let (a, _b) = UnixStream::pair()?;
+    /// let mut reactor: Reactor<()> = Reactor::new(BackendKind::Uring)?;
+    /// if reactor.has_completions() {
+    ///     reactor.submit(Op::RecvMulti { fd: a.as_raw_fd() }, Rc::new(Ignore))?;
+    ///     let finals = reactor.cancel_all();
+    ///     assert_eq!(finals.len(), 1);
+    ///     assert!(reactor.is_empty());
+    /// }
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn cancel_all(&mut self) -> Vec<Dispatch<C>> {
+        let mut done = Vec::new();
+        if let Some(uring) = self.backend.uring() {
+            uring.cancel_all(&mut done);
+        }
+        done.into_iter()
+            .map(|(_, handler, c)| Dispatch::Completion(handler, c))
+            .collect()
     }
 }
 

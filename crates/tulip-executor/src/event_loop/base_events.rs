@@ -31,7 +31,7 @@ use std::rc::{Rc, Weak};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tulip_reactor::{BackendKind, Dispatch, IoSource, Reactor};
+use tulip_reactor::{BackendKind, Completion, Dispatch, IoSource, OpHandler, Reactor};
 
 use crate::error::{Error, PanicError};
 use crate::event_loop::clock::{Clock, Nanos, to_nanos};
@@ -59,6 +59,8 @@ pub(crate) enum Ready {
     Callback(CallbackRc),
     Task(Runnable),
     Remote(Box<dyn FnOnce() + Send>),
+    /// A completion of an I/O operation, for its handler (`uring` only).
+    Completion(Rc<dyn OpHandler>, Completion),
 }
 
 pub(crate) struct LoopInner {
@@ -68,7 +70,7 @@ pub(crate) struct LoopInner {
     /// The other half of the double-buffered ready queue (empty between passes).
     spare_ready: Cell<Vec<Ready>>,
     pub(crate) timers: RefCell<TimerQueue>,
-    reactor: RefCell<Reactor<CallbackRc>>,
+    pub(crate) reactor: RefCell<Reactor<CallbackRc>>,
     dispatch_buf: Cell<Vec<Dispatch<CallbackRc>>>,
     pub(crate) remote: Arc<Remote<Runnable>>,
     pub(crate) clock: Clock,
@@ -78,7 +80,7 @@ pub(crate) struct LoopInner {
     passes_without_poll: Cell<u32>,
     /// Poll the reactor before the next pass even if it is busy: a task
     /// yielded, or other threads' work was left queued.
-    poll_soon: Cell<bool>,
+    pub(crate) poll_soon: Cell<bool>,
     pub(crate) exception_handler: RefCell<Option<ExceptionHandler>>,
     pub(crate) debug: DebugSettings,
     pub(crate) tasks: RefCell<TaskRegistry>,
@@ -269,7 +271,7 @@ impl Loop {
         Rc::downgrade(&self.inner)
     }
 
-    fn check_closed(&self) -> Result<(), Error> {
+    pub(crate) fn check_closed(&self) -> Result<(), Error> {
         if self.inner.closed.get() {
             Err(Error::LoopClosed)
         } else {
@@ -502,6 +504,11 @@ impl Loop {
         } else {
             reactor.set_writer(fd, cb.clone())
         };
+        if reactor.has_completions() {
+            // The poll operation is queued: submit it with the next poll
+            // even if the loop is busy.
+            self.inner.poll_soon.set(true);
+        }
         drop(reactor);
         if let Some(old) = old? {
             handle::cancel(&*old);
@@ -761,6 +768,9 @@ impl Loop {
                         }
                     }
                     Dispatch::Waker(w) => w.wake(),
+                    Dispatch::Completion(h, c) => {
+                        inner.ready.borrow_mut().push(Ready::Completion(h, c))
+                    }
                 }
             }
             inner.dispatch_buf.set(buf);
@@ -874,6 +884,11 @@ impl Loop {
                     self.report_callback_panic(payload, None);
                 }
             }
+            Ready::Completion(h, c) => {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| h.complete(c))) {
+                    self.report_callback_panic(payload, None);
+                }
+            }
         }
     }
 
@@ -882,6 +897,7 @@ impl Loop {
             Ready::Callback(cb) => format!("<Handle created at {}>", cb.site()),
             Ready::Task(_) => String::from("<Task step>"),
             Ready::Remote(_) => String::from("<Handle call_soon_threadsafe>"),
+            Ready::Completion(_, c) => format!("<I/O completion {:?}>", c.id()),
         };
         let started = Instant::now();
         let task = crate::task::header::last_polled_reset();
@@ -956,6 +972,11 @@ impl Loop {
         drop(ready);
         let timers = inner.timers.borrow_mut().drain();
         drop(timers);
+        // In-flight I/O operations: cancelled and waited for, so the kernel
+        // writes into none of their buffers once the loop is closed; their
+        // final completions (and handlers) are dropped outside the borrow.
+        let finals = inner.reactor.borrow_mut().cancel_all();
+        drop(finals);
         let (callbacks, wakers) = inner.reactor.borrow_mut().clear();
         drop(callbacks);
         wakers.into_iter().for_each(std::task::Waker::wake);

@@ -12,6 +12,7 @@
 
 pub(crate) mod base_events;
 pub(crate) mod clock;
+pub(crate) mod completion;
 pub(crate) mod debug;
 pub(crate) mod events;
 pub(crate) mod exception_handler;

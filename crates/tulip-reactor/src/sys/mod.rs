@@ -14,6 +14,16 @@ mod no_epoll;
 #[cfg(not(any(target_os = "linux", target_os = "android")))]
 pub(crate) use no_epoll::Epoll;
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+mod uring;
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub(crate) use uring::{Done, RingLease, Uring};
+
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+mod no_uring;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub(crate) use no_uring::{Done, RingLease, Uring};
+
 #[cfg(unix)]
 mod sigpipe;
 #[cfg(unix)]

@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use tulip_reactor::{BackendKind, Dispatch, Reactor};
 
-/// Both backends, in the order every test runs them.
-pub const BACKENDS: [BackendKind; 2] = [BackendKind::Epoll, BackendKind::Polling];
+/// Every backend, in the order every test runs them.
+pub const BACKENDS: [BackendKind; 3] =
+    [BackendKind::Epoll, BackendKind::Polling, BackendKind::Uring];
 
 /// How long a poll that expects an event may wait before the test gives up
 /// (it returns as soon as the event is there).
@@ -31,7 +32,7 @@ pub fn each_backend(mut test: impl FnMut(BackendKind)) {
 }
 
 /// Opens a reactor of `kind` and checks that it is the backend asked for (on
-/// Linux both are available, so there is no fallback).
+/// Linux all three are available, so there is no fallback).
 pub fn reactor<C: Clone>(kind: BackendKind) -> Reactor<C> {
     let reactor = Reactor::new(kind).expect("open reactor");
     if std::env::consts::OS == "linux" {
@@ -50,6 +51,7 @@ pub fn callbacks<C: std::fmt::Debug>(out: Vec<Dispatch<C>>) -> Vec<C> {
         .map(|d| match d {
             Dispatch::Callback(c) => c,
             Dispatch::Waker(w) => panic!("unexpected waker {w:?}"),
+            Dispatch::Completion(_, c) => panic!("unexpected completion {c:?}"),
         })
         .collect()
 }
@@ -60,6 +62,7 @@ pub fn wakers<C: std::fmt::Debug>(out: Vec<Dispatch<C>>) -> Vec<Waker> {
         .map(|d| match d {
             Dispatch::Waker(w) => w,
             Dispatch::Callback(c) => panic!("unexpected callback {c:?}"),
+            Dispatch::Completion(_, c) => panic!("unexpected completion {c:?}"),
         })
         .collect()
 }
