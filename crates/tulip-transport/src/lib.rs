@@ -35,6 +35,7 @@ mod error;
 mod lifecycle;
 mod loop_ext;
 pub mod net;
+mod ops;
 mod protocols;
 mod server;
 mod sock;
@@ -75,7 +76,8 @@ pub use protocols::{
     BaseProtocol, Buffered, BufferedProtocol, Fallible, Protocol, ProtocolFactory, ProtocolRef,
 };
 pub use server::balance::{BalancedAcceptor, LoopLoad};
-pub use server::base::{Server, ServerSocket};
+pub use server::base::Server;
+pub use server::listener::ServerSocket;
 pub use server::options::{Hosts, ServerOptions};
 pub use server::unix::{UnixConnectOptions, UnixServerOptions};
 pub use tls::error::TlsError;

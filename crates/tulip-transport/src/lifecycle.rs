@@ -6,7 +6,7 @@
 //!
 //! Under completions (io_uring) the kernel may still hold operations on
 //! the descriptor when the transport is done with it: the lifecycle counts
-//! them ([`op_started`](Lifecycle::op_started),
+//! them ([`submit_op`](Lifecycle::submit_op),
 //! [`op_finished`](Lifecycle::op_finished)) and closes the descriptor only
 //! after the last one's final completion, so its number cannot be reused
 //! (by a new connection) while an operation queued under it may still
@@ -23,6 +23,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
 use tulip_executor::{Error as LoopError, Loop, PanicError};
+use tulip_reactor::{Op, OpHandler, OpId};
 
 use crate::error::Error;
 use crate::transports::{NoticeOwner, Notices};
@@ -247,9 +248,12 @@ impl Lifecycle {
         drop(fd);
     }
 
-    /// A completion operation on the descriptor was submitted.
-    pub(crate) fn op_started(&self) {
+    /// Submits `op` on the descriptor, counting it until its final
+    /// completion ([`op_finished`](Lifecycle::op_finished)).
+    pub(crate) fn submit_op(&self, op: Op, handler: Rc<dyn OpHandler>) -> Result<OpId, Error> {
+        let id = self.lp.submit_op(op, handler)?;
         self.ops.set(self.ops.get() + 1);
+        Ok(id)
     }
 
     /// An operation's final completion arrived: once none is left on a
@@ -260,11 +264,6 @@ impl Lifecycle {
         if left == 0 && self.lost.get() {
             self.close_fd();
         }
-    }
-
-    /// Whether completion operations are in flight on the descriptor.
-    pub(crate) fn has_ops(&self) -> bool {
-        self.ops.get() > 0
     }
 }
 

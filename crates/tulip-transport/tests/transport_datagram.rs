@@ -139,13 +139,22 @@ async fn endpoint(lp: &Loop, options: DatagramOptions) -> (DatagramTransport, Rc
         .unwrap()
 }
 
-/// A blocking receive on a test socket, with a timeout.
-fn recv_from(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+/// A receive on a test socket that lets the loop run meanwhile (on a
+/// loop with completions, `sendto` sends with the loop's next poll), with
+/// a 10 s timeout.
+async fn recv_from(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
+    sock.set_nonblocking(true).unwrap();
     let mut buf = [0u8; 64];
-    let (n, from) = sock.recv_from(&mut buf).unwrap();
-    (buf[..n].to_vec(), from)
+    for _ in 0..2000 {
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => return (buf[..n].to_vec(), from),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                sleep(Duration::from_millis(5)).await;
+            }
+            Err(e) => panic!("receiving: {e}"),
+        }
+    }
+    panic!("nothing arrived in 10 s");
 }
 
 /// Drains `sock` until nothing comes for a while; the sequence numbers.
@@ -277,8 +286,8 @@ fn sendto_checks_the_address() {
         ));
         t.sendto(b"a", None).unwrap();
         t.sendto(b"b", Some(&peer_addr)).unwrap();
-        assert_eq!(recv_from(&peer).0, b"a");
-        assert_eq!(recv_from(&peer).0, b"b");
+        assert_eq!(recv_from(&peer).await.0, b"a");
+        assert_eq!(recv_from(&peer).await.0, b"b");
         t.abort();
 
         // Unconnected: an address is required, and must be a usable one.
@@ -292,7 +301,7 @@ fn sendto_checks_the_address() {
         assert_eq!(u.remote_addr(), None);
         // The first send binds the socket: sockname shows the port.
         u.sendto(b"hi", Some(&peer_addr)).unwrap();
-        let (data, from) = recv_from(&peer);
+        let (data, from) = recv_from(&peer).await;
         assert_eq!(data, b"hi");
         let bound = u.local_addr().unwrap().as_inet().unwrap();
         assert_eq!(bound.port(), from.port());
@@ -710,7 +719,7 @@ fn sock_option_uses_an_existing_socket() {
         assert!(wait_until(|| p.borrow().datagrams.len() == 1).await);
         t.sendto(b"reply", Some(&SockAddr::Inet(peer_addr)))
             .unwrap();
-        let (reply, _) = recv_from(&peer);
+        let (reply, _) = recv_from(&peer).await;
         t.close();
         assert!(wait_until(|| p.borrow().lost()).await);
         let datagrams = p.borrow().datagrams.clone();
@@ -759,7 +768,7 @@ fn broadcast_and_reuse_port_set_their_options() {
         assert_eq!(b.peer_addr(), None);
         assert_eq!(b.remote_addr(), Some(peer_addr.clone()));
         b.sendto(b"default", None).unwrap();
-        assert_eq!(recv_from(&peer).0, b"default");
+        assert_eq!(recv_from(&peer).await.0, b"default");
         b.close();
 
         // SO_REUSEPORT: two endpoints share one address.

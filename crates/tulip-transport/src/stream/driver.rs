@@ -17,6 +17,7 @@ use std::os::fd::OwnedFd;
 
 use tulip_executor::Loop;
 
+use crate::stream::completion::CompletionIo;
 use crate::stream::socket::Kind;
 use crate::stream::writebuf::WriteBuffer;
 
@@ -25,11 +26,19 @@ pub(crate) enum Driver {
     /// Readiness watches and non-blocking calls; what the socket did not
     /// take yet.
     Readiness(RefCell<WriteBuffer>),
+    /// Operations submitted to the loop's io_uring.
+    Completion(CompletionIo),
 }
 
 impl Driver {
     /// The driver for a transport of `kind` over `fd` on `lp`.
-    pub(crate) fn choose(_lp: &Loop, _kind: Kind, _fd: &OwnedFd) -> Driver {
-        Driver::Readiness(RefCell::new(WriteBuffer::default()))
+    pub(crate) fn choose(lp: &Loop, kind: Kind, fd: &OwnedFd) -> Driver {
+        let stream =
+            || rustix::net::sockopt::socket_type(fd).ok() == Some(rustix::net::SocketType::STREAM);
+        if kind == Kind::Socket && lp.has_completions() && stream() {
+            Driver::Completion(CompletionIo::default())
+        } else {
+            Driver::Readiness(RefCell::new(WriteBuffer::default()))
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! read buffer and the buffered read, the pipe entry points, and
 //! `sendfile`.
 
+pub(crate) mod completion;
 pub(crate) mod driver;
 pub(crate) mod pipes;
 pub(crate) mod readbuf;

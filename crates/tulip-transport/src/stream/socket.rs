@@ -205,6 +205,7 @@ impl SocketTransport {
         }
         match &self.io {
             Driver::Readiness(_) => self.add_reader(),
+            Driver::Completion(io) => io.start_reading(self),
         }
     }
 
@@ -212,6 +213,7 @@ impl SocketTransport {
     pub(super) fn stop_reading(&self) {
         match &self.io {
             Driver::Readiness(_) => self.lc.remove_reader(),
+            Driver::Completion(io) => io.stop_reading(self),
         }
     }
 
@@ -269,6 +271,7 @@ impl SocketTransport {
     pub(super) fn write_buffer_size(&self) -> usize {
         match &self.io {
             Driver::Readiness(buffer) => buffer.borrow().size(),
+            Driver::Completion(io) => io.write_buffer_size(),
         }
     }
 
@@ -306,6 +309,7 @@ impl SocketTransport {
         }
         match &self.io {
             Driver::Readiness(_) => self.write_now_or_buffer(bufs, total),
+            Driver::Completion(io) => io.queue_write(self, bufs, total),
         }
         self.maybe_pause_protocol();
         Ok(())
@@ -331,6 +335,7 @@ impl SocketTransport {
                         let _ = rustix::net::shutdown(&*fd, rustix::net::Shutdown::Write);
                     }
                 }
+                Driver::Completion(io) => io.shutdown_write(self),
             },
             Kind::WritePipe => self.close(),
             Kind::ReadPipe => {}
@@ -362,6 +367,7 @@ impl SocketTransport {
     fn clear_write_buffer(&self) {
         match &self.io {
             Driver::Readiness(buffer) => buffer.borrow_mut().clear(),
+            Driver::Completion(io) => io.clear_writes(self),
         }
     }
 
@@ -632,6 +638,9 @@ impl TransportLifecycle for SocketTransport {
     /// Stops watching and closes the descriptor; drops the protocol (which
     /// usually holds this transport: the cycle ends here).
     fn release(&self) {
+        if let Driver::Completion(io) = &self.io {
+            io.cancel_all(self);
+        }
         self.lc.release_fd();
         self.clear_write_buffer();
         drop(self.protocol.borrow_mut().take());
