@@ -109,14 +109,21 @@ pub(super) fn completed(
                 arm(io, t);
             }
         }
-        // Paused (or resumed before the cancel landed): re-arm if reading
-        // is wanted again.
-        Err(e) if is_cancelled(e) => arm(io, t),
+        // Paused (or resumed before the cancel landed), or the buffer ring
+        // ran dry as the cancel landed: re-arm if reading is wanted again.
+        Err(e) if is_cancelled(e) || is_out_of_buffers(e) => arm(io, t),
         Err(e) => {
             let e = own_error(e);
             end(io, t, End::Failed(e));
         }
     }
+}
+
+/// `ENOBUFS`: the loop's buffer ring was empty. The loop re-arms a
+/// receive that runs dry itself, but one whose cancel was asked for may
+/// end with it; the stream is fine.
+fn is_out_of_buffers(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::NOBUFS.raw_os_error())
 }
 
 /// Bytes arrived: to the protocol now, or held behind what waits.
