@@ -6,12 +6,14 @@
 //! `--workspace` (a `-p` subset can unify dependency features differently and
 //! rebuild half the workspace), so after `cargo test --workspace` they link
 //! only what is new. The benches are compiled, not measured: `cargo xtask
-//! bench` builds them optimized. The re-run of the loop crates' tests on the
-//! `polling` backend runs the binaries `cargo test --workspace` already built,
+//! bench` builds them optimized. The re-runs of the loop crates' tests on the
+//! `polling` and `uring` backends run the binaries `cargo test --workspace` already built,
 //! through cargo-nextest, which selects them by package, then what nextest
 //! does not run (tests with their own harness, doc tests) through cargo; where
 //! nextest is not installed it falls back to `cargo test -p ...` (which
-//! rebuilds those crates).
+//! rebuilds those crates). The doc tests run again on `polling` only: those
+//! of the completion interface pick the `uring` backend themselves, and CI
+//! time is short (2 cores).
 
 use crate::cmd::{cargo, fmt_duration};
 use std::process::Stdio;
@@ -20,7 +22,7 @@ use std::time::{Duration, Instant};
 /// Options of `cargo xtask ci`.
 #[derive(Debug, Default, PartialEq)]
 pub struct Options {
-    /// Skip the re-run on the `polling` backend and the bench build.
+    /// Skip the re-runs on the `polling` and `uring` backends and the bench build.
     pub quick: bool,
 }
 
@@ -65,40 +67,85 @@ impl Step {
     }
 }
 
-/// The crates whose tests run again on the `polling` backend: those that
-/// drive the loop.
+/// The crates whose tests run again on the `polling` and `uring` backends:
+/// those that drive the loop (the reactor's own tests run every backend
+/// explicitly).
 const POLLING_PACKAGES: &str =
     "tulip-executor tulip-transport tulip-streams tulip-process tulip-hyper";
 
-/// The `polling` re-run through cargo-nextest: the binaries of
+/// The arguments of a backend re-run through cargo-nextest: the binaries of
 /// `cargo test --workspace`, selected by package, nothing rebuilt; all but
 /// those with their own harness, which nextest cannot list.
+const RERUN_NEXTEST_ARGS: &[&str] = &[
+    "nextest",
+    "run",
+    "--workspace",
+    "-E",
+    "(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process) | package(tulip-hyper)) & !binary(run_ctrl_c) & !binary(group_ctrl_c) & !binary(serve_ctrl_c)",
+];
+
+/// The arguments of a backend re-run of the tests with their own harness,
+/// through cargo (`--workspace` again, so nothing is rebuilt).
+const RERUN_OWN_HARNESS_ARGS: &[&str] = &[
+    "test",
+    "--workspace",
+    "--test",
+    "run_ctrl_c",
+    "--test",
+    "group_ctrl_c",
+    "--test",
+    "serve_ctrl_c",
+];
+
+/// The arguments of a backend re-run without nextest: `-p` selects the
+/// crates and rebuilds those whose dependency features differ from
+/// `--workspace`.
+const RERUN_CARGO_TEST_ARGS: &[&str] = &[
+    "test",
+    "-p",
+    "tulip-executor",
+    "-p",
+    "tulip-transport",
+    "-p",
+    "tulip-streams",
+    "-p",
+    "tulip-process",
+    "-p",
+    "tulip-hyper",
+];
+
+/// The `polling` re-run through cargo-nextest.
 const POLLING_NEXTEST: Step = Step {
     env: &[("TULIP_BACKEND", "polling")],
-    args: &[
-        "nextest",
-        "run",
-        "--workspace",
-        "-E",
-        "(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process) | package(tulip-hyper)) & !binary(run_ctrl_c) & !binary(group_ctrl_c) & !binary(serve_ctrl_c)",
-    ],
+    args: RERUN_NEXTEST_ARGS,
     slow: true,
 };
 
-/// The tests with their own harness, on the `polling` backend, through cargo
-/// (`--workspace` again, so nothing is rebuilt).
+/// The tests with their own harness, on the `polling` backend.
 const POLLING_OWN_HARNESS: Step = Step {
     env: &[("TULIP_BACKEND", "polling")],
-    args: &[
-        "test",
-        "--workspace",
-        "--test",
-        "run_ctrl_c",
-        "--test",
-        "group_ctrl_c",
-        "--test",
-        "serve_ctrl_c",
-    ],
+    args: RERUN_OWN_HARNESS_ARGS,
+    slow: true,
+};
+
+/// The `uring` re-run through cargo-nextest.
+const URING_NEXTEST: Step = Step {
+    env: &[("TULIP_BACKEND", "uring")],
+    args: RERUN_NEXTEST_ARGS,
+    slow: true,
+};
+
+/// The tests with their own harness, on the `uring` backend.
+const URING_OWN_HARNESS: Step = Step {
+    env: &[("TULIP_BACKEND", "uring")],
+    args: RERUN_OWN_HARNESS_ARGS,
+    slow: true,
+};
+
+/// The `uring` re-run without nextest.
+const URING_CARGO_TEST: Step = Step {
+    env: &[("TULIP_BACKEND", "uring")],
+    args: RERUN_CARGO_TEST_ARGS,
     slow: true,
 };
 
@@ -111,28 +158,16 @@ const POLLING_DOCTESTS: Step = Step {
     slow: true,
 };
 
-/// The `polling` re-run without nextest: `-p` selects the crates and
-/// rebuilds those whose dependency features differ from `--workspace`.
+/// The `polling` re-run without nextest.
 const POLLING_CARGO_TEST: Step = Step {
     env: &[("TULIP_BACKEND", "polling")],
-    args: &[
-        "test",
-        "-p",
-        "tulip-executor",
-        "-p",
-        "tulip-transport",
-        "-p",
-        "tulip-streams",
-        "-p",
-        "tulip-process",
-        "-p",
-        "tulip-hyper",
-    ],
+    args: RERUN_CARGO_TEST_ARGS,
     slow: true,
 };
 
 /// The checks, in the order they run; the `polling` re-run (index
-/// [`POLLING_STEP`]) is a placeholder that [`steps`] replaces.
+/// [`POLLING_STEP`]) is a placeholder that [`steps`] replaces with the
+/// `polling` and `uring` re-runs.
 const STEPS: &[Step] = &[
     Step {
         env: &[],
@@ -178,15 +213,22 @@ const STEPS: &[Step] = &[
 const POLLING_STEP: usize = 3;
 
 /// The steps to run: all, or without the slow ones for `--quick`; the
-/// `polling` re-run through nextest (and its doc tests through cargo) when
-/// `nextest` says it is installed.
+/// `polling` and `uring` re-runs through nextest (and the `polling` doc
+/// tests through cargo) when `nextest` says it is installed.
 fn steps(quick: bool, nextest: bool) -> Vec<&'static Step> {
-    let polling: &[&'static Step] = &[&POLLING_NEXTEST, &POLLING_OWN_HARNESS, &POLLING_DOCTESTS];
+    let reruns: &[&'static Step] = &[
+        &POLLING_NEXTEST,
+        &POLLING_OWN_HARNESS,
+        &POLLING_DOCTESTS,
+        &URING_NEXTEST,
+        &URING_OWN_HARNESS,
+    ];
     STEPS
         .iter()
         .enumerate()
         .flat_map(|(index, step)| match index {
-            POLLING_STEP if nextest => polling.to_vec(),
+            POLLING_STEP if nextest => reruns.to_vec(),
+            POLLING_STEP => vec![step, &URING_CARGO_TEST],
             _ => vec![step],
         })
         .filter(|step| !(quick && step.slow))
@@ -207,8 +249,8 @@ pub fn run(options: &Options) -> Result<(), String> {
     let nextest = !options.quick && has_nextest();
     if !options.quick && !nextest {
         println!(
-            "ci: cargo-nextest not found: the polling re-run of {POLLING_PACKAGES} \
-             uses `cargo test -p` (slower: it rebuilds them)"
+            "ci: cargo-nextest not found: the polling and uring re-runs of {POLLING_PACKAGES} \
+             use `cargo test -p` (slower: it rebuilds them)"
         );
     }
     let steps = steps(options.quick, nextest);
@@ -243,7 +285,7 @@ pub fn run(options: &Options) -> Result<(), String> {
     }
     print_times(&times);
     let skipped = if options.quick {
-        " (--quick: polling re-run and bench build skipped)"
+        " (--quick: polling and uring re-runs and bench build skipped)"
     } else {
         ""
     };
@@ -290,9 +332,13 @@ mod tests {
         );
         assert_eq!(
             shown[4],
+            "TULIP_BACKEND=uring cargo test -p tulip-executor -p tulip-transport -p tulip-streams -p tulip-process -p tulip-hyper"
+        );
+        assert_eq!(
+            shown[5],
             "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps"
         );
-        assert_eq!(shown.len(), 7);
+        assert_eq!(shown.len(), 8);
     }
 
     #[test]
@@ -311,10 +357,18 @@ mod tests {
             with[5],
             "TULIP_BACKEND=polling cargo test --workspace --doc"
         );
-        // Only that step differs: three steps in place of one.
-        assert_eq!(with.len(), without.len() + 2);
+        assert_eq!(
+            with[6],
+            "TULIP_BACKEND=uring cargo nextest run --workspace -E \"(package(tulip-executor) | package(tulip-transport) | package(tulip-streams) | package(tulip-process) | package(tulip-hyper)) & !binary(run_ctrl_c) & !binary(group_ctrl_c) & !binary(serve_ctrl_c)\""
+        );
+        assert_eq!(
+            with[7],
+            "TULIP_BACKEND=uring cargo test --workspace --test run_ctrl_c --test group_ctrl_c --test serve_ctrl_c"
+        );
+        // Only those steps differ: five steps in place of two.
+        assert_eq!(with.len(), without.len() + 3);
         assert_eq!(with[..POLLING_STEP], without[..POLLING_STEP]);
-        assert_eq!(with[POLLING_STEP + 3..], without[POLLING_STEP + 1..]);
+        assert_eq!(with[POLLING_STEP + 5..], without[POLLING_STEP + 2..]);
     }
 
     #[test]
@@ -351,6 +405,9 @@ mod tests {
         assert_eq!(cargo_test, expected);
         assert_eq!(POLLING_NEXTEST.env, POLLING_CARGO_TEST.env);
         assert_eq!(POLLING_OWN_HARNESS.env, POLLING_CARGO_TEST.env);
+        assert_eq!(URING_NEXTEST.env, URING_CARGO_TEST.env);
+        assert_eq!(URING_OWN_HARNESS.env, URING_CARGO_TEST.env);
+        assert_eq!(URING_CARGO_TEST.env, &[("TULIP_BACKEND", "uring")]);
     }
 
     #[test]
@@ -398,13 +455,13 @@ mod tests {
     }
 
     #[test]
-    fn quick_skips_the_polling_rerun_and_the_benches() {
+    fn quick_skips_the_backend_reruns_and_the_benches() {
         let quick = shown(true, true);
         assert_eq!(quick.len(), 5);
         assert!(
             quick
                 .iter()
-                .all(|s| !s.contains("polling") && !s.contains("benches"))
+                .all(|s| !s.contains("polling") && !s.contains("uring") && !s.contains("benches"))
         );
         assert_eq!(shown(true, false), quick);
     }

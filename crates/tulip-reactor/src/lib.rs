@@ -9,7 +9,14 @@
 //!   `epoll_pwait2` system call per poll and nothing else when no other
 //!   thread notified it; nanosecond timeouts without a timerfd;
 //! - `Polling` (default elsewhere, or with `TULIP_BACKEND=polling`): the
-//!   portable `polling` crate.
+//!   portable `polling` crate;
+//! - `Uring` (`TULIP_BACKEND=uring`, Linux): io_uring, one `io_uring_enter`
+//!   per poll that submits what was queued and waits; readiness through poll
+//!   operations, plus completion operations ([`Reactor::submit`]: multishot
+//!   receive into a provided-buffer ring, sends, accepts, datagrams) whose
+//!   [`Completion`]s come out of the poll as [`Dispatch::Completion`]. Where
+//!   the kernel refuses io_uring, the reactor falls back to `Epoll` with one
+//!   warning.
 //!
 //! Descriptors are watched either through level-triggered callbacks
 //! ([`Reactor::set_reader`], asyncio's `add_reader`) or through an

@@ -309,3 +309,42 @@ fn drain_unix(a: &UnixStream) {
     let mut a = a.try_clone().unwrap();
     drain(&mut a);
 }
+
+/// Whether `peer` sees its other end closed within [`PATIENCE`] (a plain
+/// `poll(2)`, outside the reactor).
+fn sees_hang_up(peer: &UnixStream) -> bool {
+    let mut pfd = libc::pollfd {
+        fd: peer.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, for the duration of the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, PATIENCE.as_millis() as i32) };
+    n == 1 && pfd.revents & (libc::POLLHUP | libc::POLLIN) != 0
+}
+
+/// A descriptor registered, deregistered and closed before the reactor
+/// polls at all (io_uring: the multishot poll and its cancel go to the
+/// kernel together, while the poll's first report is pending) is closed for
+/// real: the peer sees the hang-up, no poll of the reactor needed. Likewise
+/// for a level-triggered reader removed at once.
+#[test]
+fn a_watch_removed_before_any_poll_lets_the_socket_close() {
+    each_backend(|kind| {
+        let mut r: R = reactor(kind);
+        let (a, peer) = UnixStream::pair().unwrap();
+        let source = r.register(a.as_fd()).unwrap();
+        r.deregister(&source).unwrap();
+        drop(a);
+        assert!(sees_hang_up(&peer), "{kind:?}: the socket stayed open");
+
+        let (b, peer) = UnixStream::pair().unwrap();
+        (&peer).write_all(b"x").unwrap();
+        r.set_reader(b.as_fd(), "b reader").unwrap();
+        r.poll(Some(PATIENCE), &mut Vec::new()).unwrap();
+        r.remove_reader(b.as_raw_fd()).unwrap();
+        drop(b);
+        assert!(sees_hang_up(&peer), "{kind:?}: the socket stayed open");
+        assert!(r.is_empty());
+    });
+}

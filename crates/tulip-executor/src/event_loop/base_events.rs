@@ -81,6 +81,9 @@ pub(crate) struct LoopInner {
     /// Poll the reactor before the next pass even if it is busy: a task
     /// yielded, or other threads' work was left queued.
     pub(crate) poll_soon: Cell<bool>,
+    /// Hooks that run once after this pass's ready batch, before the next
+    /// poll ([`Loop::call_before_poll`]).
+    pub(crate) before_poll: RefCell<Vec<Box<dyn FnOnce()>>>,
     pub(crate) exception_handler: RefCell<Option<ExceptionHandler>>,
     pub(crate) debug: DebugSettings,
     pub(crate) tasks: RefCell<TaskRegistry>,
@@ -243,6 +246,7 @@ impl LoopInner {
             closed: Cell::new(false),
             passes_without_poll: Cell::new(0),
             poll_soon: Cell::new(false),
+            before_poll: RefCell::new(Vec::new()),
             exception_handler: RefCell::new(None),
             debug: DebugSettings::new(debug),
             tasks: RefCell::new(TaskRegistry::default()),
@@ -504,11 +508,6 @@ impl Loop {
         } else {
             reactor.set_writer(fd, cb.clone())
         };
-        if reactor.has_completions() {
-            // The poll operation is queued: submit it with the next poll
-            // even if the loop is busy.
-            self.inner.poll_soon.set(true);
-        }
         drop(reactor);
         if let Some(old) = old? {
             handle::cancel(&*old);
@@ -713,6 +712,11 @@ impl Loop {
     /// Runs one pass of the loop. The caller holds the running guard.
     pub(crate) fn run_once(&self) -> Result<(), Error> {
         let inner = &*self.inner;
+        // Hooks added outside a pass (before the loop ran) run before its
+        // first poll; those added during a pass ran at its end.
+        if !inner.before_poll.borrow().is_empty() {
+            self.run_before_poll();
+        }
         let stopping = inner.stopping.get();
         let busy = stopping || !inner.ready.borrow().is_empty();
         let mut timeout = if busy {
@@ -825,6 +829,9 @@ impl Loop {
             batch.shrink_to(ran.max(READY_CAPACITY));
         }
         inner.spare_ready.set(batch);
+        if !inner.before_poll.borrow().is_empty() {
+            self.run_before_poll();
+        }
         Ok(())
     }
 
@@ -915,7 +922,7 @@ impl Loop {
         }
     }
 
-    fn report_callback_panic(
+    pub(crate) fn report_callback_panic(
         &self,
         payload: Box<dyn std::any::Any + Send>,
         handle: Option<Handle>,
@@ -975,6 +982,8 @@ impl Loop {
         // In-flight I/O operations: cancelled and waited for, so the kernel
         // writes into none of their buffers once the loop is closed; their
         // final completions (and handlers) are dropped outside the borrow.
+        let hooks = std::mem::take(&mut *inner.before_poll.borrow_mut());
+        drop(hooks);
         let finals = inner.reactor.borrow_mut().cancel_all();
         drop(finals);
         let (callbacks, wakers) = inner.reactor.borrow_mut().clear();

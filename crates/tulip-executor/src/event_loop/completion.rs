@@ -9,7 +9,13 @@
 //! [`Ready::Completion`](crate::event_loop::base_events::Ready) items, in
 //! the kernel's order among the readiness callbacks and wakers of the same
 //! poll, and run in the next pass.
+//!
+//! [`Loop::call_before_poll`] lets the transports gather a pass's writes:
+//! the first write of a pass registers a flush there, which submits one
+//! send with everything written during the pass, just before the poll that
+//! takes it to the kernel.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
 use tulip_reactor::{Op, OpHandler, OpId};
@@ -113,6 +119,62 @@ impl Loop {
                 ))
                 .with_error(Error::from(e)),
             );
+        }
+    }
+}
+
+impl Loop {
+    /// Runs `f` once at the end of the current pass, after its ready
+    /// callbacks and before the reactor poll that starts the next pass (the
+    /// poll that submits the pass's queued operations); added while the loop
+    /// is not running, before the first poll of its next run. A hook added
+    /// while the hooks run goes in the same phase; a closed loop drops `f`.
+    ///
+    /// Transports use it to gather the writes of a pass into one send.
+    ///
+    /// ```
+    /// use std::cell::RefCell;
+    /// use std::rc::Rc;
+    ///
+    /// let event_loop = tulip::EventLoop::new()?;
+    /// let lp = event_loop.handle();
+    /// let log = Rc::new(RefCell::new(Vec::new()));
+    /// let (l, inner) = (log.clone(), lp.clone());
+    /// lp.call_soon(move || {
+    ///     // Registered during a pass: runs once the pass's callbacks ran.
+    ///     let l2 = l.clone();
+    ///     inner.call_before_poll(move || l2.borrow_mut().push("before the poll"));
+    ///     l.borrow_mut().push("callback");
+    /// })?;
+    /// let (l, stop) = (log.clone(), lp.clone());
+    /// lp.call_soon(move || {
+    ///     l.borrow_mut().push("later callback, same pass");
+    ///     stop.stop();
+    /// })?;
+    /// event_loop.run_forever()?;
+    /// assert_eq!(*log.borrow(), ["callback", "later callback, same pass", "before the poll"]);
+    /// # Ok::<(), tulip::Error>(())
+    /// ```
+    pub fn call_before_poll(&self, f: impl FnOnce() + 'static) {
+        if self.inner.closed.get() {
+            return;
+        }
+        self.inner.before_poll.borrow_mut().push(Box::new(f));
+    }
+
+    /// Runs the hooks of [`call_before_poll`](Loop::call_before_poll),
+    /// including those they add.
+    pub(crate) fn run_before_poll(&self) {
+        loop {
+            let hooks = std::mem::take(&mut *self.inner.before_poll.borrow_mut());
+            if hooks.is_empty() {
+                return;
+            }
+            for hook in hooks {
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(hook)) {
+                    self.report_callback_panic(payload, None);
+                }
+            }
         }
     }
 }

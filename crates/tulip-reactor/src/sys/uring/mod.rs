@@ -10,7 +10,7 @@
 //! - [`bufring`]: the provided-buffer ring of multishot receives.
 //!
 //! Every entry's `user_data` says what it is in its top two bits: an
-//! internal request (the notifier's read, removals and cancels, whose
+//! internal request (the notifier's read, cancels, whose
 //! completions are ignored), a poll (sequence number and descriptor) or a
 //! completion operation (its [`OpId`](crate::OpId)).
 
@@ -39,7 +39,7 @@ const TAG_OP: u64 = 2;
 
 /// The notifier's eventfd read.
 const UD_NOTIFY: u64 = (TAG_INTERNAL << 62) | 1;
-/// Requests whose completion means nothing (poll removals, cancels).
+/// Requests whose completion means nothing (cancels of polls and operations).
 const UD_IGNORE: u64 = (TAG_INTERNAL << 62) | 2;
 
 /// Completions collected by a poll: each with the number of readiness

@@ -8,6 +8,7 @@
 //! completion, which is therefore delivered exactly once, whether the
 //! operation ended by itself, failed, or was cancelled.
 
+use std::collections::VecDeque;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -81,7 +82,7 @@ pub(super) struct Ops {
     slots: Vec<Slot>,
     free: Vec<u32>,
     live: usize,
-    starved: Vec<u32>,
+    starved: VecDeque<u32>,
 }
 
 impl std::fmt::Debug for Ops {
@@ -102,8 +103,9 @@ fn invalid(what: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, what)
 }
 
-fn os_error(res: i32) -> io::Error {
-    io::Error::from_raw_os_error(-res)
+/// A completion entry's result: bytes (or a descriptor) or the OS error.
+fn result_of(res: i32) -> io::Result<usize> {
+    usize::try_from(res).map_err(|_| io::Error::from_raw_os_error(-res))
 }
 
 impl Ops {
@@ -431,19 +433,22 @@ impl Uring {
         unsafe { self.push(&entry) }
     }
 
-    /// Re-arms starved multishot receives once the ring has buffers again.
+    /// Re-arms starved multishot receives once the ring has buffers again:
+    /// as many as there are buffers, oldest first (one that finds the ring
+    /// dry again just waits again).
     pub(super) fn rearm_starved(&mut self) -> io::Result<()> {
-        if self.ops.starved.is_empty() || self.bufs.available() == 0 {
-            return Ok(());
-        }
-        let starved = std::mem::take(&mut self.ops.starved);
-        for index in starved {
+        let mut budget = self.bufs.available();
+        while budget > 0 {
+            let Some(index) = self.ops.starved.pop_front() else {
+                break;
+            };
             let slot = &mut self.ops.slots[index as usize];
             let id = op_id(index, slot.generation);
             match &mut slot.live {
                 Some(live) if live.starved => live.starved = false,
                 _ => continue,
             }
+            budget -= 1;
             self.push_op(id)?;
         }
         Ok(())
@@ -469,11 +474,7 @@ impl Uring {
         if !live.held.is_multishot() {
             let live = self.ops.remove(id).expect("present above");
             let (payload, addr) = live.held.into_payload(res);
-            let result = if res < 0 {
-                Err(os_error(res))
-            } else {
-                Ok(res as usize)
-            };
+            let result = result_of(res);
             done.push((
                 pos,
                 handler,
@@ -497,17 +498,13 @@ impl Uring {
         if res == -libc::ENOBUFS && recv && !more && !cancelled {
             // The ring ran dry: wait for buffers, then re-arm (not reported).
             live.starved = true;
-            self.ops.starved.push((ud & 0xffff_ffff) as u32);
+            self.ops.starved.push_back((ud & 0xffff_ffff) as u32);
             return;
         }
         let ended_early = !more && res > 0 || (!more && !recv && res == 0);
         if more || (ended_early && !cancelled) {
             // More follow (re-armed below if the kernel ended it early).
-            let result = if res < 0 {
-                Err(os_error(res))
-            } else {
-                Ok(res as usize)
-            };
+            let result = result_of(res);
             done.push((
                 pos,
                 handler,
@@ -537,11 +534,7 @@ impl Uring {
             done.push((pos, live.handler, Completion::cancelled(id, Payload::None)));
             return;
         }
-        let result = if res < 0 {
-            Err(os_error(res))
-        } else {
-            Ok(res as usize)
-        };
+        let result = result_of(res);
         done.push((
             pos,
             live.handler,

@@ -9,7 +9,7 @@
 //! reported on every poll, as with level-triggered epoll. Edge-triggered
 //! watches ([`IoSource`](crate::IoSource)) are multishot polls, re-armed only
 //! if the kernel ends them. Changing or removing a watch removes the armed
-//! poll (by its `user_data`) and arms a new one.
+//! poll (an async cancel by its `user_data`) and arms a new one.
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
@@ -103,10 +103,14 @@ impl Uring {
     }
 
     /// Stops watching `fd`: its armed poll is removed (a completion of it
-    /// still in flight is dropped as stale).
+    /// still in flight is dropped as stale). The removal is submitted at
+    /// once, as `epoll_ctl` would be: an armed poll holds a reference to the
+    /// file, so until it is gone, closing the descriptor would not close the
+    /// socket (its peer would see no end of file).
     pub(crate) fn delete(&mut self, fd: BorrowedFd<'_>) -> io::Result<()> {
         let raw = fd.as_raw_fd();
         self.disarm(raw)?;
+        self.submit_now()?;
         match self.polls.slots.get_mut(raw as usize) {
             Some(slot @ Some(_)) => {
                 *slot = None;
@@ -123,8 +127,12 @@ impl Uring {
         };
         let armed = std::mem::replace(&mut slot.armed, 0);
         if armed != 0 {
-            let entry = opcode::PollRemove::new(armed).build().user_data(UD_IGNORE);
-            // SAFETY: a poll removal carries no buffer: the kernel reads
+            // An async cancel, not a poll removal: a removal fails with
+            // EALREADY (and the poll stays) while the poll's own completion
+            // work is pending, as it is for a multishot poll that found the
+            // descriptor ready when it was armed in the same enter.
+            let entry = opcode::AsyncCancel::new(armed).build().user_data(UD_IGNORE);
+            // SAFETY: a cancel request carries no buffer: the kernel reads
             // only the entry itself.
             unsafe { self.push(&entry)? };
         }

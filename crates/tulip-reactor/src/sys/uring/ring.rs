@@ -23,6 +23,8 @@ const SQ_ENTRIES: u32 = 256;
 /// Completion queue entries: room for many multishot completions per
 /// poll (the kernel keeps any overflow, `IORING_FEAT_NODROP`).
 const CQ_ENTRIES: u32 = 4096;
+/// How often a full submission queue is flushed before giving up.
+const PUSH_TRIES: usize = 100;
 /// How long a teardown waits for cancelled operations to end.
 const TEARDOWN_WAIT: Duration = Duration::from_secs(2);
 
@@ -35,9 +37,8 @@ pub(super) struct Cqe {
 }
 
 /// The opcodes this backend submits.
-const NEEDED: [(u8, &str); 10] = [
+const NEEDED: [(u8, &str); 9] = [
     (opcode::PollAdd::CODE, "POLL_ADD"),
-    (opcode::PollRemove::CODE, "POLL_REMOVE"),
     (opcode::AsyncCancel::CODE, "ASYNC_CANCEL"),
     (opcode::Read::CODE, "READ"),
     (opcode::Recv::CODE, "RECV"),
@@ -67,6 +68,11 @@ impl Uring {
     /// (`io_uring_setup` refused, a needed opcode or feature missing, the
     /// buffer ring not registrable); the caller then falls back to epoll.
     pub(crate) fn new() -> io::Result<Uring> {
+        // Cooperative task running (5.19): completion work runs when the
+        // reactor's thread enters the kernel, without interrupting it.
+        // (IORING_SETUP_DEFER_TASKRUN was tried: its work waits for an enter
+        // that asks for completions, so a zero-timeout poll would need a
+        // system call and a cancel submitted alone would not take effect.)
         let ring = IoUring::builder()
             .setup_cqsize(CQ_ENTRIES)
             .setup_coop_taskrun()
@@ -166,7 +172,7 @@ impl Uring {
     /// Whatever memory the entry points to must stay valid, and not be
     /// used in a conflicting way, until its final completion is reaped.
     pub(super) unsafe fn push(&mut self, entry: &squeue::Entry) -> io::Result<()> {
-        loop {
+        for _ in 0..PUSH_TRIES {
             // SAFETY: passed on to the caller.
             if unsafe { self.ring.submission().push(entry) }.is_ok() {
                 return Ok(());
@@ -177,6 +183,23 @@ impl Uring {
                 Err(e) if ignorable(&e) => {}
                 Err(e) => return Err(e),
             }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "the io_uring submission queue stays full: the kernel takes no more entries",
+        ))
+    }
+
+    /// Submits what is queued without waiting (one `io_uring_enter`).
+    pub(super) fn submit_now(&mut self) -> io::Result<()> {
+        match self.ring.submit() {
+            Ok(_) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                self.reap_to_backlog();
+                Ok(())
+            }
+            Err(e) if ignorable(&e) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 
