@@ -55,15 +55,3 @@ pub(crate) fn own_error(e: &io::Error) -> io::Error {
         None => io::Error::new(e.kind(), e.to_string()),
     }
 }
-
-/// Runs `f` once the current pass's callbacks are done, before the loop's
-/// next poll submits the pass's operations: where a pass's writes are
-/// gathered into one send. Until the loop has such a hook this is the
-/// next pass's first callbacks (`call_soon`), which still runs before the
-/// next poll when that pass's poll is skipped.
-pub(crate) fn before_poll(
-    lp: &Loop,
-    f: impl FnOnce() + 'static,
-) -> Result<(), tulip_executor::Error> {
-    lp.call_soon(f).map(drop)
-}

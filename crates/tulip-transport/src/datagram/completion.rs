@@ -102,9 +102,7 @@ impl DatagramIo {
             return;
         }
         let ep2 = ep.clone();
-        if crate::ops::before_poll(&ep.lp, move || send_next(&ep2)).is_err() {
-            self.scheduled.set(false);
-        }
+        ep.lp.call_before_poll(move || send_next(&ep2));
     }
 }
 

@@ -73,9 +73,7 @@ fn schedule_flush(io: &CompletionIo, t: &Rc<SocketTransport>) {
         return;
     }
     let t2 = t.clone();
-    if crate::ops::before_poll(&t.lp, move || flush(&t2)).is_err() {
-        io.write.scheduled.set(false);
-    }
+    t.lp.call_before_poll(move || flush(&t2));
 }
 
 /// Submits one send with everything written so far.
