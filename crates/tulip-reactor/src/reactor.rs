@@ -545,10 +545,16 @@ impl<C: Clone> Reactor<C> {
         self.backend.notifier().clear();
         res?;
         let seen = self.events.len() + self.done.len();
+        // Completions (uring only) go out in kernel order among the
+        // readiness events: each before the event it preceded.
         let mut done = self.done.drain(..).peekable();
+        let mut next_done = done.peek().map_or(usize::MAX, |d| d.0);
         for (i, &(tok, readiness)) in self.events.iter().enumerate() {
-            while let Some((_, handler, c)) = done.next_if(|d| d.0 <= i) {
-                out.push(Dispatch::Completion(handler, c));
+            if i >= next_done {
+                while let Some((_, handler, c)) = done.next_if(|d| d.0 <= i) {
+                    out.push(Dispatch::Completion(handler, c));
+                }
+                next_done = done.peek().map_or(usize::MAX, |d| d.0);
             }
             let fd = (tok & 0xffff_ffff) as u32 as usize;
             let generation = (tok >> 32) as u32;

@@ -100,9 +100,13 @@ fn pump_until(r: &mut Reactor<()>, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A connected pair: the first end non-blocking (as the loop's sockets
+/// are: operations must wait for data, not fail with EAGAIN), the second a
+/// plain blocking peer.
 fn tcp_pair() -> (TcpStream, TcpStream) {
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
     let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    a.set_nonblocking(true).unwrap();
     let (b, _) = l.accept().unwrap();
     (a, b)
 }
@@ -166,6 +170,7 @@ fn a_dry_ring_loses_nothing_under_1000_connections() {
     for i in 0..CONNS {
         let mut client = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (server, _) = l.accept().unwrap();
+        server.set_nonblocking(true).unwrap();
         let hoard = Rc::new(Hoard::default());
         r.submit(
             Op::RecvMulti {
@@ -359,6 +364,7 @@ fn multishot_accept_hands_over_each_connection() {
     let _w = Watchdog::arm(Duration::from_secs(60), "accept");
     let mut r = uring();
     let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
     let acc = Rc::new(Accepted::default());
     let id = r
         .submit(Op::AcceptMulti { fd: l.as_raw_fd() }, acc.clone())
@@ -538,6 +544,7 @@ fn datagrams_carry_their_sender() {
     let _w = Watchdog::arm(Duration::from_secs(60), "datagrams");
     let mut r = uring();
     let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+    rx.set_nonblocking(true).unwrap();
     let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
     let got = Rc::new(Last::default());
     let sent = Rc::new(Last::default());
@@ -681,4 +688,84 @@ fn other_backends_refuse_operations() {
         assert_eq!(err.kind(), ErrorKind::Unsupported, "{kind:?}");
     }
     assert!(uring().has_completions());
+}
+
+#[test]
+fn completions_and_readiness_come_out_in_kernel_order() {
+    let _serial = serial();
+    let _w = Watchdog::arm(Duration::from_secs(60), "kernel order");
+    // Both ready before the poll: the kernel completes them in submission
+    // order, and the poll keeps that order.
+    for recv_first in [true, false] {
+        let mut r: Reactor<&'static str> = Reactor::new(BackendKind::Uring).unwrap();
+        let (a, mut a_peer) = tcp_pair();
+        let (b, mut b_peer) = tcp_pair();
+        a_peer.write_all(b"a").unwrap();
+        b_peer.write_all(b"b").unwrap();
+        let rec = Rc::new(Record::default());
+        let recv = Op::Recv {
+            fd: b.as_raw_fd(),
+            buf: Vec::with_capacity(8),
+        };
+        if recv_first {
+            r.submit(recv, rec.clone()).unwrap();
+            r.set_reader(a.as_fd(), "a readable").unwrap();
+        } else {
+            r.set_reader(a.as_fd(), "a readable").unwrap();
+            r.submit(recv, rec.clone()).unwrap();
+        }
+        let mut out = Vec::new();
+        let deadline = Instant::now() + PATIENCE;
+        while out.len() < 2 && Instant::now() < deadline {
+            r.poll(Some(Duration::from_millis(50)), &mut out).unwrap();
+        }
+        let order: Vec<&str> = out
+            .iter()
+            .map(|d| match d {
+                Dispatch::Callback(name) => *name,
+                Dispatch::Completion(..) => "completion",
+                Dispatch::Waker(_) => "waker",
+            })
+            .collect();
+        let expected = if recv_first {
+            ["completion", "a readable"]
+        } else {
+            ["a readable", "completion"]
+        };
+        assert_eq!(order, expected);
+        r.remove_reader(a.as_raw_fd()).unwrap();
+    }
+}
+
+#[test]
+fn operations_on_a_bad_descriptor_end_with_its_error() {
+    let _serial = serial();
+    let _w = Watchdog::arm(Duration::from_secs(60), "bad fd");
+    let mut r = uring();
+    let file = tempfile::tempfile().unwrap();
+    let ops = [
+        (Op::RecvMulti { fd: -1 }, libc::EBADF),
+        (Op::AcceptMulti { fd: -1 }, libc::EBADF),
+        (
+            Op::Send {
+                fd: -1,
+                buf: vec![1],
+                offset: 0,
+            },
+            libc::EBADF,
+        ),
+        (
+            Op::RecvMulti {
+                fd: file.as_raw_fd(),
+            },
+            libc::ENOTSOCK,
+        ),
+    ];
+    for (op, errno) in ops {
+        let rec = Rc::new(Record::default());
+        r.submit(op, rec.clone()).unwrap();
+        pump_until(&mut r, || rec.ended());
+        assert_eq!(*rec.seen.borrow(), [(Err(errno), false, vec![])]);
+    }
+    assert!(r.is_empty());
 }
