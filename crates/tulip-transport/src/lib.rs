@@ -4,6 +4,13 @@
 //! (TCP, Unix sockets, UDP, pipes), servers, the loop's socket operations
 //! and DNS.
 //!
+//! On a loop with completions (the uring backend), stream socket
+//! transports, servers and IP datagram endpoints run on io_uring
+//! operations (a multishot receive into the loop's buffer ring, sends from
+//! the transport's own buffer, multishot accept); pipes, Unix datagram
+//! endpoints and `sendfile` wait for readiness there. The protocols see
+//! no difference.
+//!
 //! ## asyncio correspondence
 //!
 //! | asyncio | tulip-transport |
