@@ -13,7 +13,6 @@
 //!   pipes stay on readiness (the loop's poll operations under io_uring).
 
 use std::cell::RefCell;
-use std::os::fd::OwnedFd;
 
 use tulip_executor::Loop;
 
@@ -31,11 +30,10 @@ pub(crate) enum Driver {
 }
 
 impl Driver {
-    /// The driver for a transport of `kind` over `fd` on `lp`.
-    pub(crate) fn choose(lp: &Loop, kind: Kind, fd: &OwnedFd) -> Driver {
-        let stream =
-            || rustix::net::sockopt::socket_type(fd).ok() == Some(rustix::net::SocketType::STREAM);
-        if kind == Kind::Socket && lp.has_completions() && stream() {
+    /// The driver for a transport of `kind` on `lp`; `stream`: the
+    /// descriptor is a stream socket.
+    pub(crate) fn choose(lp: &Loop, kind: Kind, stream: bool) -> Driver {
+        if kind == Kind::Socket && stream && lp.has_completions() {
             Driver::Completion(CompletionIo::default())
         } else {
             Driver::Readiness(RefCell::new(WriteBuffer::default()))

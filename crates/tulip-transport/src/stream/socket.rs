@@ -79,18 +79,19 @@ impl SocketTransport {
         protocol: ProtocolRef,
     ) -> Result<Rc<SocketTransport>> {
         sock::set_nonblocking(fd.as_fd())?;
-        let (peer, local) = if kind == Kind::Socket {
+        let (peer, local, stream) = if kind == Kind::Socket {
             let local = sock::local_addr(fd.as_fd());
             let stream = rustix::net::sockopt::socket_type(&fd).ok()
                 == Some(rustix::net::SocketType::STREAM);
             if stream {
                 set_nodelay(&fd, local.as_ref());
             }
-            (sock::peer_addr(fd.as_fd()), local)
+            (sock::peer_addr(fd.as_fd()), local, stream)
         } else {
-            (None, None)
+            (None, None, false)
         };
-        Ok(Self::build(lp, fd, kind, protocol, peer, local))
+        let io = Driver::choose(lp, kind, stream);
+        Ok(Self::build(lp, fd, kind, protocol, (peer, local), io))
     }
 
     /// Wraps a socket just accepted (non-blocking already) from a stream
@@ -104,7 +105,8 @@ impl SocketTransport {
     ) -> Rc<SocketTransport> {
         let local = sock::local_addr(fd.as_fd());
         set_nodelay(&fd, local.as_ref());
-        Self::build(lp, fd, Kind::Socket, protocol, peer, local)
+        let io = Driver::choose(lp, Kind::Socket, true);
+        Self::build(lp, fd, Kind::Socket, protocol, (peer, local), io)
     }
 
     fn build(
@@ -112,10 +114,9 @@ impl SocketTransport {
         fd: OwnedFd,
         kind: Kind,
         protocol: ProtocolRef,
-        peer: Option<SockAddr>,
-        local: Option<SockAddr>,
+        (peer, local): (Option<SockAddr>, Option<SockAddr>),
+        io: Driver,
     ) -> Rc<SocketTransport> {
-        let io = Driver::choose(lp, kind, &fd);
         Rc::new_cyclic(|this| SocketTransport {
             lc: Lifecycle::new(lp, fd),
             lp: lp.clone(),
