@@ -1,7 +1,7 @@
 //! Helpers shared by the reactor integration tests: running a test on every
 //! backend, polling and sorting out what a poll reported, a watchdog
 //! against hangs, and filling and draining real sockets. The counting
-//! waker comes from `tulip-test`.
+//! waker comes from `tulip-test`. The completion tests' helpers are in `ops`.
 
 // Each test binary uses only some of these helpers.
 #![allow(dead_code)]
@@ -14,6 +14,8 @@ use std::thread;
 use std::time::Duration;
 
 use tulip_reactor::{BackendKind, Dispatch, Reactor};
+
+pub mod ops;
 
 /// Every backend, in the order every test runs them.
 pub const BACKENDS: [BackendKind; 3] =

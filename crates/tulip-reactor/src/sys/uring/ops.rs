@@ -523,6 +523,11 @@ impl Uring {
             return;
         }
         let live = self.ops.remove(id).expect("present above");
+        if recv && res == -libc::ENOBUFS {
+            // Cancelled while the ring was dry: the cancel is what ended it.
+            done.push((pos, live.handler, Completion::cancelled(id, payload)));
+            return;
+        }
         if ended_early {
             // Cancelled while the kernel ended it with data: the data, then
             // the cancellation as the final completion.
