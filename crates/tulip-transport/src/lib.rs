@@ -4,6 +4,13 @@
 //! (TCP, Unix sockets, UDP, pipes), servers, the loop's socket operations
 //! and DNS.
 //!
+//! On a loop with completions (the uring backend), stream socket
+//! transports, servers and IP datagram endpoints run on io_uring
+//! operations (a multishot receive into the loop's buffer ring, sends from
+//! the transport's own buffer, multishot accept); pipes, Unix datagram
+//! endpoints and `sendfile` wait for readiness there. The protocols see
+//! no difference.
+//!
 //! ## asyncio correspondence
 //!
 //! | asyncio | tulip-transport |
@@ -35,6 +42,7 @@ mod error;
 mod lifecycle;
 mod loop_ext;
 pub mod net;
+mod ops;
 mod protocols;
 mod server;
 mod sock;
@@ -75,7 +83,8 @@ pub use protocols::{
     BaseProtocol, Buffered, BufferedProtocol, Fallible, Protocol, ProtocolFactory, ProtocolRef,
 };
 pub use server::balance::{BalancedAcceptor, LoopLoad};
-pub use server::base::{Server, ServerSocket};
+pub use server::base::Server;
+pub use server::listener::ServerSocket;
 pub use server::options::{Hosts, ServerOptions};
 pub use server::unix::{UnixConnectOptions, UnixServerOptions};
 pub use tls::error::TlsError;

@@ -4,6 +4,14 @@
 //! writes after the loss, scheduling `connection_lost` (and retrying it
 //! while the protocol is inside a callback), and releasing the descriptor.
 //!
+//! Under completions (io_uring) the kernel may still hold operations on
+//! the descriptor when the transport is done with it: the lifecycle counts
+//! them ([`submit_op`](Lifecycle::submit_op),
+//! [`op_finished`](Lifecycle::op_finished)) and closes the descriptor only
+//! after the last one's final completion, so its number cannot be reused
+//! (by a new connection) while an operation queued under it may still
+//! reach the kernel.
+//!
 //! A transport holds one [`Lifecycle`] and implements [`TransportLifecycle`]
 //! with what is its own (how its protocol is called, what it releases
 //! besides the descriptor); `close`, `force_close` and `connection_lost`
@@ -15,6 +23,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::Rc;
 
 use tulip_executor::{Error as LoopError, Loop, PanicError};
+use tulip_reactor::{Op, OpHandler, OpId};
 
 use crate::error::Error;
 use crate::transports::{NoticeOwner, Notices};
@@ -41,6 +50,9 @@ pub(crate) struct Lifecycle {
     lost: Cell<bool>,
     /// Flow-control notices waiting for a busy protocol.
     notices: Notices,
+    /// Completion operations submitted on the descriptor whose final
+    /// completion has not arrived.
+    ops: Cell<u32>,
 }
 
 impl Lifecycle {
@@ -58,6 +70,7 @@ impl Lifecycle {
             connected: Cell::new(false),
             lost: Cell::new(false),
             notices: Notices::default(),
+            ops: Cell::new(0),
         }
     }
 
@@ -225,10 +238,32 @@ impl Lifecycle {
         self.close_fd();
     }
 
-    /// Closes the descriptor if nothing borrows it.
+    /// Closes the descriptor if nothing borrows it and no operation is in
+    /// flight on it (the last final completion closes it then).
     pub(crate) fn close_fd(&self) {
+        if self.ops.get() > 0 {
+            return;
+        }
         let fd = self.fd.try_borrow_mut().ok().and_then(|mut fd| fd.take());
         drop(fd);
+    }
+
+    /// Submits `op` on the descriptor, counting it until its final
+    /// completion ([`op_finished`](Lifecycle::op_finished)).
+    pub(crate) fn submit_op(&self, op: Op, handler: Rc<dyn OpHandler>) -> Result<OpId, Error> {
+        let id = self.lp.submit_op(op, handler)?;
+        self.ops.set(self.ops.get() + 1);
+        Ok(id)
+    }
+
+    /// An operation's final completion arrived: once none is left on a
+    /// released transport, the descriptor closes.
+    pub(crate) fn op_finished(&self) {
+        let left = self.ops.get().saturating_sub(1);
+        self.ops.set(left);
+        if left == 0 && self.lost.get() {
+            self.close_fd();
+        }
     }
 }
 

@@ -345,6 +345,9 @@ impl Transport {
     /// Sends `data`: at once as far as the socket takes it, the rest is
     /// buffered and sent as the socket drains. Never blocks. Writing after
     /// the connection is lost is ignored (a warning is logged after a few).
+    /// On a loop with completions (the uring backend) a socket transport
+    /// makes no system call here: what is written during a loop pass goes
+    /// out as one send with the pass's other I/O, at the pass's end.
     ///
     /// Errors: [`Error::WriteAfterEof`] after [`write_eof`](Transport::write_eof);
     /// [`Error::Unsupported`] on a read-only transport.
@@ -373,7 +376,8 @@ impl Transport {
         self.inner.abort()
     }
 
-    /// Bytes buffered for sending.
+    /// Bytes buffered for sending (on a loop with completions, the bytes of
+    /// the send in flight too, until the kernel has taken them).
     pub fn get_write_buffer_size(&self) -> usize {
         self.inner.get_write_buffer_size()
     }

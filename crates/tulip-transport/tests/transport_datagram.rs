@@ -8,157 +8,24 @@
 //! Every test holds one lock: the descriptor count of the leak test must
 //! not see the other tests' sockets.
 
+mod datagram_support;
+
 use std::cell::RefCell;
 use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
 use std::rc::Rc;
-use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use datagram_support::{Rec, drain, endpoint, inet, number_of, numbered, recv_from, serial, unix};
 use tulip_executor::{ExceptionContext, Loop, sleep};
 use tulip_test::{fd_count, run_with_loop, wait_until};
 use tulip_transport::{
-    AddressFamily, BaseProtocol, DatagramOptions, DatagramProtocol, DatagramTransport, Error,
-    ExtraInfo, LoopNetExt, SockAddr, UnixAddr,
+    AddressFamily, DatagramOptions, DatagramTransport, Error, ExtraInfo, LoopNetExt, SockAddr,
+    UnixAddr,
 };
-
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Records every callback.
-#[derive(Default)]
-struct Rec {
-    events: Vec<String>,
-    datagrams: Vec<(Vec<u8>, Option<SockAddr>)>,
-    errors: Vec<Error>,
-    transport: Option<DatagramTransport>,
-    lost_error: Option<Error>,
-    /// Send each datagram back to its sender.
-    echo: bool,
-    /// Panic in `datagram_received`.
-    panic_on_data: bool,
-    /// In `datagram_received`, send to this address (an error).
-    bad_dest: Option<SockAddr>,
-    /// In `datagram_received`, send this many 1 KiB datagrams.
-    burst: usize,
-    /// In `connection_made`, send this many 1 KiB datagrams.
-    burst_on_made: usize,
-}
-
-impl Rec {
-    fn lost(&self) -> bool {
-        self.events.iter().any(|e| e.starts_with("lost"))
-    }
-}
-
-impl BaseProtocol for Rec {
-    fn connection_lost(&mut self, exc: Option<Error>) {
-        self.events.push(String::from(if exc.is_some() {
-            "lost:err"
-        } else {
-            "lost"
-        }));
-        self.lost_error = exc;
-        self.transport = None;
-    }
-    fn pause_writing(&mut self) {
-        self.events.push("pause".into());
-    }
-    fn resume_writing(&mut self) {
-        self.events.push("resume".into());
-    }
-}
-
-impl DatagramProtocol for Rec {
-    fn connection_made(&mut self, transport: DatagramTransport) {
-        self.events.push("made".into());
-        for i in 0..self.burst_on_made {
-            transport.sendto(&numbered(i), None).unwrap();
-        }
-        if self.burst_on_made > 0 {
-            self.events.push("burst-done".into());
-        }
-        self.transport = Some(transport);
-    }
-    fn datagram_received(&mut self, data: &[u8], addr: Option<SockAddr>) {
-        self.events.push("dgram".into());
-        self.datagrams.push((data.to_vec(), addr.clone()));
-        if self.panic_on_data {
-            panic!("protocol bug");
-        }
-        let t = self.transport.clone().unwrap();
-        if self.echo {
-            t.sendto(data, addr.as_ref()).unwrap();
-        }
-        if let Some(bad) = &self.bad_dest {
-            t.sendto(b"nowhere", Some(bad)).unwrap();
-            self.events.push("sent-bad".into());
-        }
-        for i in 0..self.burst {
-            t.sendto(&numbered(i), None).unwrap();
-        }
-        if self.burst > 0 {
-            self.events.push("burst-done".into());
-        }
-    }
-    fn error_received(&mut self, exc: Error) {
-        self.events.push("error".into());
-        self.errors.push(exc);
-    }
-}
-
-/// A 1 KiB datagram starting with `i`.
-fn numbered(i: usize) -> Vec<u8> {
-    let mut d = vec![0u8; 1024];
-    d[..8].copy_from_slice(&(i as u64).to_le_bytes());
-    d
-}
-
-fn number_of(d: &[u8]) -> usize {
-    u64::from_le_bytes(d[..8].try_into().unwrap()) as usize
-}
-
-fn inet(s: &str) -> SockAddr {
-    SockAddr::Inet(s.parse::<SocketAddr>().unwrap())
-}
-
-fn unix(path: &Path) -> SockAddr {
-    SockAddr::Unix(UnixAddr::path(path))
-}
-
-/// Opens an endpoint with a default [`Rec`].
-async fn endpoint(lp: &Loop, options: DatagramOptions) -> (DatagramTransport, Rc<RefCell<Rec>>) {
-    lp.create_datagram_endpoint(Rec::default, options)
-        .await
-        .unwrap()
-}
-
-/// A blocking receive on a test socket, with a timeout.
-fn recv_from(sock: &UdpSocket) -> (Vec<u8>, SocketAddr) {
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let mut buf = [0u8; 64];
-    let (n, from) = sock.recv_from(&mut buf).unwrap();
-    (buf[..n].to_vec(), from)
-}
-
-/// Drains `sock` until nothing comes for a while; the sequence numbers.
-fn drain(sock: &UnixDatagram) -> Vec<usize> {
-    sock.set_read_timeout(Some(Duration::from_millis(500)))
-        .unwrap();
-    let mut buf = vec![0u8; 4096];
-    let mut got = Vec::new();
-    while let Ok(n) = sock.recv(&mut buf) {
-        got.push(number_of(&buf[..n]));
-    }
-    got
-}
 
 fn echo_round_trip(server_addr: &str) {
     let server_addr = inet(server_addr);
@@ -277,8 +144,8 @@ fn sendto_checks_the_address() {
         ));
         t.sendto(b"a", None).unwrap();
         t.sendto(b"b", Some(&peer_addr)).unwrap();
-        assert_eq!(recv_from(&peer).0, b"a");
-        assert_eq!(recv_from(&peer).0, b"b");
+        assert_eq!(recv_from(&peer).await.0, b"a");
+        assert_eq!(recv_from(&peer).await.0, b"b");
         t.abort();
 
         // Unconnected: an address is required, and must be a usable one.
@@ -292,7 +159,7 @@ fn sendto_checks_the_address() {
         assert_eq!(u.remote_addr(), None);
         // The first send binds the socket: sockname shows the port.
         u.sendto(b"hi", Some(&peer_addr)).unwrap();
-        let (data, from) = recv_from(&peer);
+        let (data, from) = recv_from(&peer).await;
         assert_eq!(data, b"hi");
         let bound = u.local_addr().unwrap().as_inet().unwrap();
         assert_eq!(bound.port(), from.port());
@@ -710,7 +577,7 @@ fn sock_option_uses_an_existing_socket() {
         assert!(wait_until(|| p.borrow().datagrams.len() == 1).await);
         t.sendto(b"reply", Some(&SockAddr::Inet(peer_addr)))
             .unwrap();
-        let (reply, _) = recv_from(&peer);
+        let (reply, _) = recv_from(&peer).await;
         t.close();
         assert!(wait_until(|| p.borrow().lost()).await);
         let datagrams = p.borrow().datagrams.clone();
@@ -759,7 +626,7 @@ fn broadcast_and_reuse_port_set_their_options() {
         assert_eq!(b.peer_addr(), None);
         assert_eq!(b.remote_addr(), Some(peer_addr.clone()));
         b.sendto(b"default", None).unwrap();
-        assert_eq!(recv_from(&peer).0, b"default");
+        assert_eq!(recv_from(&peer).await.0, b"default");
         b.close();
 
         // SO_REUSEPORT: two endpoints share one address.

@@ -94,6 +94,19 @@ fn out_of_descriptors_is_reported_once_and_accepting_recovers() {
         let lp = lp.clone();
         let (counts, reports) = (counts.clone(), reports.clone());
         async move {
+            // The low limit comes first: io_uring's accept takes the
+            // descriptor limit when it is submitted, so a multishot accept
+            // armed before a lower limit would not see it.
+            let limit = getrlimit(Resource::Nofile);
+            let low = (fd_count() as u64 + 64).min(limit.current.unwrap_or(u64::MAX));
+            setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(low),
+                    maximum: limit.maximum,
+                },
+            )
+            .unwrap();
             let server = lp
                 .create_server(
                     counts.factory(),
@@ -107,17 +120,7 @@ fn out_of_descriptors_is_reported_once_and_accepting_recovers() {
             let pending: Vec<OwnedFd> = (0..PENDING).map(|_| client_socket()).collect();
             let late = client_socket();
 
-            // A low limit, then a full table.
-            let limit = getrlimit(Resource::Nofile);
-            let low = (fd_count() as u64 + 64).min(limit.current.unwrap_or(u64::MAX));
-            setrlimit(
-                Resource::Nofile,
-                Rlimit {
-                    current: Some(low),
-                    maximum: limit.maximum,
-                },
-            )
-            .unwrap();
+            // A full table.
             let cpu_before = cpu_ticks();
             let paused_at = Instant::now();
             let fillers = fill_descriptor_table();

@@ -102,9 +102,18 @@ fn a_fallible_factory_that_succeeds_connects() {
             .unwrap();
         assert_eq!(p.borrow().events, ["made"]);
         t.write(b"hi").unwrap();
-        let (mut peer, _) = listener.accept().unwrap();
-        let mut buf = [0u8; 2];
-        peer.read_exact(&mut buf).unwrap();
+        // Read on a worker thread: the loop runs meanwhile (on a loop with
+        // completions the write goes out with its next poll).
+        let buf = tulip_executor::to_thread(move || {
+            let (mut peer, _) = listener.accept()?;
+            peer.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+            let mut buf = [0u8; 2];
+            peer.read_exact(&mut buf)?;
+            Ok::<_, std::io::Error>(buf)
+        })
+        .await
+        .unwrap()
+        .unwrap();
         assert_eq!(&buf, b"hi");
         t.close();
     });

@@ -1,6 +1,13 @@
 //! Datagram endpoints: UDP and Unix datagram sockets (asyncio's
 //! `create_datagram_endpoint` and `_SelectorDatagramTransport`).
 //!
+//! This file is the endpoint's lifecycle; how datagrams move is its I/O
+//! driver's: readiness (`readiness.rs`, described here) or, on a loop with
+//! completions (io_uring) and an IP socket, completions (`completion.rs`:
+//! one `recvmsg` in flight into the endpoint's own 64 KiB buffer, and the
+//! queue sent with one `sendmsg` in flight at a time). Both deliver the
+//! same calls, errors and flow control to the protocol.
+//!
 //! Read path: while the endpoint is open, a level-triggered reader watch
 //! calls `recvfrom` into the thread's shared read buffer and hands each
 //! datagram to the protocol's `datagram_received`, up to
@@ -25,22 +32,21 @@
 use std::cell::{Cell, Ref, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::io;
 use std::os::fd::{AsFd, OwnedFd, RawFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 
-use rustix::net::{RecvFlags, SendFlags, SocketAddrAny};
+use rustix::net::SocketAddrAny;
 use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError};
 
-use crate::address::{SockAddr, UnixAddr};
+use crate::address::SockAddr;
 use crate::datagram::protocol::{DatagramProtocol, DatagramProtocolFactory};
 use crate::error::{Error, Result};
 use crate::lifecycle::{Lifecycle, TransportLifecycle};
 use crate::sock;
-use crate::stream::readbuf::with_read_buffer;
 use crate::transports::{ExtraInfo, FlowControl, Notice, NoticeOwner, Notices};
 
+use crate::datagram::completion::DatagramIo;
 use crate::datagram::options::DatagramOptions;
 
 /// At most this many datagrams are received per readiness of the socket.
@@ -49,15 +55,15 @@ pub(crate) const MAX_DATAGRAMS_PER_READY: usize = 16;
 /// What each buffered datagram adds to the write-buffer size besides its
 /// payload (asyncio counts a UDP header's 8 bytes, so that empty datagrams
 /// count too).
-const DATAGRAM_OVERHEAD: usize = 8;
+pub(super) const DATAGRAM_OVERHEAD: usize = 8;
 
 /// A datagram endpoint's protocol, shared with its owner.
 type SharedProtocol = Rc<RefCell<dyn DatagramProtocol>>;
 
 /// A datagram waiting to be sent, and where: `None` on a connected socket.
-struct Queued {
-    data: Vec<u8>,
-    dest: Option<SocketAddrAny>,
+pub(super) struct Queued {
+    pub(super) data: Vec<u8>,
+    pub(super) dest: Option<SocketAddrAny>,
 }
 
 /// The transport of a datagram endpoint (asyncio's `DatagramTransport`):
@@ -255,16 +261,19 @@ impl fmt::Debug for DatagramTransport {
 
 /// The state of one endpoint, shared by its handles, its loop callbacks
 /// and (through the handle it holds) its protocol.
-struct Endpoint {
-    lc: Lifecycle,
-    lp: Loop,
+pub(super) struct Endpoint {
+    pub(super) lc: Lifecycle,
+    pub(super) lp: Loop,
     this: Weak<Endpoint>,
     protocol: RefCell<Option<SharedProtocol>>,
+    /// The completion driver (the loop's io_uring, IP sockets); `None`:
+    /// readiness (`readiness.rs`).
+    pub(super) io: Option<DatagramIo>,
     /// Errors for `error_received` waiting for a busy protocol.
     errors: RefCell<VecDeque<Error>>,
     flow: FlowControl,
-    buffer: RefCell<VecDeque<Queued>>,
-    buffer_size: Cell<usize>,
+    pub(super) buffer: RefCell<VecDeque<Queued>>,
+    pub(super) buffer_size: Cell<usize>,
     /// The default destination (asyncio's `_address`).
     address: Option<SockAddr>,
     /// Where an unconnected socket sends `address`'s datagrams.
@@ -287,8 +296,13 @@ impl Endpoint {
             (None, Some(a)) => Some(a.to_any()?),
             _ => None,
         };
+        // Completions for IP sockets; a Unix datagram socket's addresses
+        // are paths, which the completion operations do not carry.
+        let io = (lp.has_completions() && matches!(local, Some(SockAddr::Inet(_))))
+            .then(DatagramIo::default);
         Ok(Rc::new_cyclic(|this| Endpoint {
             lc: Lifecycle::new(lp, fd),
+            io,
             lp: lp.clone(),
             this: this.clone(),
             protocol: RefCell::new(Some(protocol)),
@@ -303,7 +317,7 @@ impl Endpoint {
         }))
     }
 
-    fn rc(&self) -> Option<Rc<Endpoint>> {
+    pub(super) fn rc(&self) -> Option<Rc<Endpoint>> {
         self.this.upgrade()
     }
 
@@ -313,12 +327,12 @@ impl Endpoint {
         }
     }
 
-    fn protocol(&self) -> Option<SharedProtocol> {
+    pub(super) fn protocol(&self) -> Option<SharedProtocol> {
         self.protocol.borrow().clone()
     }
 
     /// A shared borrow of the descriptor, while it is open.
-    fn fd(&self) -> Option<Ref<'_, OwnedFd>> {
+    pub(super) fn fd(&self) -> Option<Ref<'_, OwnedFd>> {
         self.lc.fd()
     }
 
@@ -361,83 +375,18 @@ impl Endpoint {
         }
     }
 
+    /// Starts receiving: a reader watch, or the receive operation.
     fn add_reader(self: &Rc<Self>) {
         if self.lc.is_reader_on() || self.lc.is_closing() {
+            return;
+        }
+        if let Some(io) = &self.io {
+            io.start_receiving(self);
             return;
         }
         let t = self.clone();
         if let Err(e) = self.lc.add_reader(move || t.read_ready()) {
             self.fatal_error(Error::from(e), "Fatal error watching a datagram socket");
-        }
-    }
-
-    fn add_writer(self: &Rc<Self>) {
-        if self.lc.is_writer_on() {
-            return;
-        }
-        let t = self.clone();
-        if let Err(e) = self.lc.add_writer(move || t.write_ready()) {
-            self.fatal_error(Error::from(e), "Fatal error watching a datagram socket");
-        }
-    }
-
-    fn remove_writer(&self) {
-        self.lc.remove_writer();
-    }
-
-    /// The socket is readable: receive up to [`MAX_DATAGRAMS_PER_READY`]
-    /// datagrams.
-    fn read_ready(self: &Rc<Self>) {
-        for _ in 0..MAX_DATAGRAMS_PER_READY {
-            if self.lc.is_closing() || self.lc.is_lost() {
-                break;
-            }
-            if self.has_pending() && self.deliver_pending() {
-                // The protocol is busy: the level-triggered watch brings
-                // us back.
-                break;
-            }
-            let Some(proto) = self.protocol() else { break };
-            let Ok(mut p) = proto.try_borrow_mut() else {
-                break;
-            };
-            let outcome = with_read_buffer(|buf| {
-                let received = {
-                    let Some(fd) = self.fd() else {
-                        return Received::Closed;
-                    };
-                    rustix::net::recvfrom(&*fd, &mut *buf, RecvFlags::empty())
-                };
-                match received {
-                    Ok((n, _, from)) => {
-                        let from = from
-                            .and_then(SockAddr::from_any)
-                            .filter(|a| !matches!(a, SockAddr::Unix(UnixAddr::Unnamed)));
-                        let data = &buf[..n];
-                        Received::Delivered(catch_unwind(AssertUnwindSafe(|| {
-                            p.datagram_received(data, from)
-                        })))
-                    }
-                    Err(e) => Received::Failed(io::Error::from(e)),
-                }
-            });
-            drop(p);
-            match outcome {
-                Received::Delivered(Ok(())) => {}
-                Received::Delivered(Err(payload)) => {
-                    self.protocol_panicked("datagram_received", payload);
-                    break;
-                }
-                Received::Failed(e) if sock::would_block(&e) => break,
-                Received::Failed(e) => {
-                    self.push_error(Error::io(e));
-                    break;
-                }
-                Received::Closed => break,
-            }
-        }
-        if self.has_pending() {
-            self.deliver_pending();
         }
     }
 
@@ -450,29 +399,32 @@ impl Endpoint {
             return Ok(());
         }
         let Some(this) = self.rc() else { return Ok(()) };
-        if self.buffer.borrow().is_empty() {
-            match self.send_one(data, dest.as_ref()) {
-                Ok(()) => return Ok(()),
-                Err(e) if sock::would_block(&e) => {
-                    this.add_writer();
-                    if self.lc.is_conn_lost() {
-                        return Ok(());
-                    }
-                }
-                Err(e) => {
-                    this.push_error(Error::io(e));
-                    return Ok(());
-                }
+        let queued = match &self.io {
+            None => this.send_now_or_queue(data, dest),
+            Some(io) => {
+                io.queue(&this, data, dest);
+                true
             }
+        };
+        if queued {
+            this.maybe_pause_protocol();
         }
+        Ok(())
+    }
+
+    /// Queues a datagram the socket could not take now.
+    pub(super) fn push_queued(&self, data: &[u8], dest: Option<SocketAddrAny>) {
         self.buffer.borrow_mut().push_back(Queued {
             data: data.to_vec(),
             dest,
         });
         self.buffer_size
             .set(self.buffer_size.get() + data.len() + DATAGRAM_OVERHEAD);
-        this.maybe_pause_protocol();
-        Ok(())
+    }
+
+    /// Whether nothing waits to be sent (none queued, none in flight).
+    pub(super) fn nothing_to_send(&self) -> bool {
+        self.buffer.borrow().is_empty() && self.io.as_ref().is_none_or(|io| !io.is_sending())
     }
 
     /// Where a datagram for `addr` goes: `None` on a connected socket.
@@ -489,58 +441,8 @@ impl Endpoint {
         }
     }
 
-    /// One send; `Ok` only when the whole datagram went.
-    fn send_one(&self, data: &[u8], dest: Option<&SocketAddrAny>) -> io::Result<()> {
-        let Some(fd) = self.fd() else {
-            return Err(io::ErrorKind::NotConnected.into());
-        };
-        match dest {
-            None => sock::send(fd.as_fd(), data)?,
-            Some(to) => rustix::net::sendto(&*fd, data, SendFlags::NOSIGNAL, to)?,
-        };
-        Ok(())
-    }
-
-    /// The socket is writable: send the buffer in order.
-    fn write_ready(self: &Rc<Self>) {
-        if self.lc.is_lost() {
-            return;
-        }
-        loop {
-            let Some(q) = self.buffer.borrow_mut().pop_front() else {
-                break;
-            };
-            let size = q.data.len() + DATAGRAM_OVERHEAD;
-            match self.send_one(&q.data, q.dest.as_ref()) {
-                Ok(()) => self.buffer_size.set(self.buffer_size.get() - size),
-                Err(e) if sock::would_block(&e) => {
-                    self.buffer.borrow_mut().push_front(q);
-                    break;
-                }
-                Err(e) => {
-                    self.buffer_size.set(self.buffer_size.get() - size);
-                    self.push_error(Error::io(e));
-                    if self.lc.is_conn_lost() {
-                        // error_received aborted, or closed with nothing
-                        // left to send: connection_lost is on its way.
-                        self.remove_writer();
-                        return;
-                    }
-                }
-            }
-        }
-        self.maybe_resume_protocol();
-        if self.buffer.borrow().is_empty() {
-            self.remove_writer();
-            if self.closing_flushes() {
-                self.lc.mark_conn_lost();
-                self.call_connection_lost(None);
-            }
-        }
-    }
-
     /// Whether `close()` is waiting for the buffer to drain.
-    fn closing_flushes(&self) -> bool {
+    pub(super) fn closing_flushes(&self) -> bool {
         self.lc.is_closing() && !self.lc.is_conn_lost()
     }
 
@@ -550,7 +452,7 @@ impl Endpoint {
         }
     }
 
-    fn maybe_resume_protocol(self: &Rc<Self>) {
+    pub(super) fn maybe_resume_protocol(self: &Rc<Self>) {
         if self.flow.should_resume(self.buffer_size.get()) {
             self.notify(Notice::ResumeWriting);
         }
@@ -572,7 +474,7 @@ impl Endpoint {
 
     /// Reports `err` to `error_received`: now if the protocol is free,
     /// else as soon as it is.
-    fn push_error(self: &Rc<Self>, err: Error) {
+    pub(super) fn push_error(self: &Rc<Self>, err: Error) {
         // Nothing after an abort; while close() flushes, errors still come.
         // An error raised inside connection_made waits for it to return.
         if self.lc.is_lost() || self.lc.is_conn_lost() {
@@ -582,13 +484,13 @@ impl Endpoint {
         self.deliver_pending();
     }
 
-    fn has_pending(&self) -> bool {
+    pub(super) fn has_pending(&self) -> bool {
         !self.lc.notices().is_empty() || !self.errors.borrow().is_empty()
     }
 
     /// Delivers waiting notices, then waiting errors, while the protocol is
     /// free. Returns true when some still wait (a retry is scheduled).
-    fn deliver_pending(self: &Rc<Self>) -> bool {
+    pub(super) fn deliver_pending(self: &Rc<Self>) -> bool {
         if self.lc.is_lost() || !self.lc.is_connected() {
             return false;
         }
@@ -641,7 +543,11 @@ impl Endpoint {
         }
     }
 
-    fn protocol_panicked(self: &Rc<Self>, what: &str, payload: Box<dyn std::any::Any + Send>) {
+    pub(super) fn protocol_panicked(
+        self: &Rc<Self>,
+        what: &str,
+        payload: Box<dyn std::any::Any + Send>,
+    ) {
         self.force_close(Some(crate::transports::protocol_panic(
             &self.lp, what, payload,
         )));
@@ -651,7 +557,7 @@ impl Endpoint {
         crate::transports::report(&self.lp, message, err);
     }
 
-    fn fatal_error(self: &Rc<Self>, err: Error, message: &str) {
+    pub(super) fn fatal_error(self: &Rc<Self>, err: Error, message: &str) {
         self.report(message, LoopError::from(err.clone()));
         self.force_close(Some(err));
     }
@@ -662,7 +568,10 @@ impl Endpoint {
         }
         let Some(this) = self.rc() else { return };
         self.lc.begin_close();
-        if self.buffer.borrow().is_empty() {
+        if let Some(io) = &self.io {
+            io.stop_receiving(&self.lp);
+        }
+        if self.nothing_to_send() {
             self.lc.mark_conn_lost();
             this.schedule_connection_lost(None);
         }
@@ -675,6 +584,9 @@ impl Endpoint {
         }
         let Some(this) = self.rc() else { return };
         self.lc.begin_force_close();
+        if let Some(io) = &self.io {
+            io.cancel_all(&self.lp);
+        }
         self.buffer.borrow_mut().clear();
         self.buffer_size.set(0);
         self.errors.borrow_mut().clear();
@@ -719,6 +631,9 @@ impl TransportLifecycle for Endpoint {
     /// Stops watching and closes the descriptor; drops the protocol (which
     /// usually holds this endpoint's handle: the cycle ends here).
     fn release(&self) {
+        if let Some(io) = &self.io {
+            io.cancel_all(&self.lp);
+        }
         self.buffer.borrow_mut().clear();
         self.buffer_size.set(0);
         if let Some(fd) = self.fd() {
@@ -732,13 +647,6 @@ impl TransportLifecycle for Endpoint {
         let protocol = self.protocol.take();
         drop(protocol);
     }
-}
-
-/// What one receive produced.
-enum Received {
-    Delivered(std::thread::Result<()>),
-    Failed(io::Error),
-    Closed,
 }
 
 impl Drop for Endpoint {

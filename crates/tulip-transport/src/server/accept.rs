@@ -1,7 +1,8 @@
 //! Accepting a server's connections (asyncio's `_accept_connection`).
 //!
-//! A readiness of a listening socket accepts up to `backlog` connections,
-//! never awaiting: each accepted socket gets its protocol from the
+//! A readiness of a listening socket accepts up to `backlog` connections
+//! (on a loop with completions, each completion of the multishot accept
+//! of `accept_ops.rs` brings one), never awaiting: each accepted socket gets its protocol from the
 //! server's factory and a transport started at once, whose
 //! `connection_made` runs on the next loop pass.
 //!
@@ -33,7 +34,7 @@ use crate::stream::socket::SocketTransport;
 pub(crate) const ACCEPT_RETRY_DELAY: Duration = Duration::from_secs(1);
 
 /// What one `accept` gave.
-enum Accepted {
+pub(crate) enum Accepted {
     /// A new connection and its peer's address.
     Conn(OwnedFd, Option<SockAddr>),
     /// Nothing (more) to accept now.
@@ -48,42 +49,78 @@ enum Accepted {
     Closed,
 }
 
+/// What an `accept` error means (Linux passes pending network errors of
+/// the new connection on to accept(); they concern that connection only).
+pub(crate) fn classify(e: Errno) -> Accepted {
+    match e {
+        Errno::AGAIN => Accepted::Empty,
+        Errno::INTR
+        | Errno::CONNABORTED
+        | Errno::PROTO
+        | Errno::PERM
+        | Errno::NETDOWN
+        | Errno::NOPROTOOPT
+        | Errno::HOSTDOWN
+        | Errno::NONET
+        | Errno::HOSTUNREACH
+        | Errno::OPNOTSUPP
+        | Errno::NETUNREACH => Accepted::Skip,
+        Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM => Accepted::Starved(e),
+        e => Accepted::Failed(e),
+    }
+}
+
 impl ServerInner {
     /// A listening socket is readable: accept what is pending.
     pub(crate) fn accept_ready(self: &Rc<Self>, idx: usize) {
         for _ in 0..self.backlog.max(1) {
             match self.accept_one(idx) {
-                Accepted::Conn(fd, peer) => match &self.balance {
-                    None => self.start_connection(fd, peer, None),
-                    Some(hook) => hook.route(self, fd, peer),
-                },
+                Accepted::Conn(fd, peer) => self.accepted(fd, peer),
                 Accepted::Skip => {}
                 Accepted::Empty => break,
                 Accepted::Closed => return,
                 Accepted::Starved(errno) => {
-                    if !self.starved.replace(true) {
-                        self.report(
-                            "socket.accept() out of system resource",
-                            Error::from(errno),
-                            Some(idx),
-                        );
-                    }
-                    self.pause_accepting();
+                    self.accept_failed(idx, errno, true);
                     return;
                 }
                 Accepted::Failed(errno) => {
-                    self.report(
-                        "Error accepting a connection",
-                        Error::from(errno),
-                        Some(idx),
-                    );
-                    // Whatever it is, do not retry it in a busy loop.
-                    self.pause_accepting();
+                    self.accept_failed(idx, errno, false);
                     return;
                 }
             }
         }
         self.starved.set(false);
+    }
+
+    /// A connection was accepted: it starts here, or goes to the balanced
+    /// acceptor's pick.
+    pub(crate) fn accepted(self: &Rc<Self>, fd: OwnedFd, peer: Option<SockAddr>) {
+        match &self.balance {
+            None => self.start_connection(fd, peer, None),
+            Some(hook) => hook.route(self, fd, peer),
+        }
+    }
+
+    /// An accept failed for want of resources (`starved`: reported once
+    /// per episode) or otherwise: reports it and pauses accepting.
+    pub(crate) fn accept_failed(self: &Rc<Self>, idx: usize, errno: Errno, starved: bool) {
+        if starved {
+            if !self.starved.replace(true) {
+                self.report(
+                    "socket.accept() out of system resource",
+                    Error::from(errno),
+                    Some(idx),
+                );
+            }
+        } else {
+            self.report(
+                "Error accepting a connection",
+                Error::from(errno),
+                Some(idx),
+            );
+        }
+        // Whatever it is, do not retry it in a busy loop.
+        self.pause_accepting();
     }
 
     fn accept_one(&self, idx: usize) -> Accepted {
@@ -93,26 +130,7 @@ impl ServerInner {
         };
         match rustix::net::acceptfrom_with(&l.fd, SocketFlags::NONBLOCK | SocketFlags::CLOEXEC) {
             Ok((fd, peer)) => Accepted::Conn(fd, peer.and_then(SockAddr::from_any)),
-            Err(Errno::AGAIN) => Accepted::Empty,
-            // Linux passes pending network errors of the new connection
-            // on to accept(); they concern that connection only.
-            Err(
-                Errno::INTR
-                | Errno::CONNABORTED
-                | Errno::PROTO
-                | Errno::PERM
-                | Errno::NETDOWN
-                | Errno::NOPROTOOPT
-                | Errno::HOSTDOWN
-                | Errno::NONET
-                | Errno::HOSTUNREACH
-                | Errno::OPNOTSUPP
-                | Errno::NETUNREACH,
-            ) => Accepted::Skip,
-            Err(e @ (Errno::MFILE | Errno::NFILE | Errno::NOBUFS | Errno::NOMEM)) => {
-                Accepted::Starved(e)
-            }
-            Err(e) => Accepted::Failed(e),
+            Err(e) => classify(e),
         }
     }
 
@@ -184,8 +202,8 @@ impl ServerInner {
 
     /// Stops accepting until a connection closes or the back-off delay
     /// passes.
-    fn pause_accepting(self: &Rc<Self>) {
-        self.remove_readers();
+    pub(crate) fn pause_accepting(self: &Rc<Self>) {
+        self.unwatch_listeners();
         self.accept_paused.set(true);
         if self.retry.borrow().is_some() {
             return;
@@ -212,7 +230,7 @@ impl ServerInner {
             timer.cancel();
         }
         if self.is_serving() {
-            if let Err(e) = self.add_readers() {
+            if let Err(e) = self.watch_listeners() {
                 self.report("Error resuming accepting connections", e, None);
             }
         }

@@ -1,13 +1,16 @@
 //! Servers: asyncio's `loop.create_server` and its `Server` object.
 //!
 //! A [`Server`] owns listening sockets. While it serves, each socket has a
-//! level-triggered reader on the loop; each readiness accepts up to
-//! `backlog` connections (see `accept.rs`) and wraps each in a socket
-//! transport with a protocol from the server's factory. The server keeps
+//! level-triggered reader on the loop, each readiness accepting up to
+//! `backlog` connections (see `accept.rs`), or, on a loop with completions
+//! (io_uring), a multishot accept whose every completion is one connection
+//! (see `accept_ops.rs`); each connection is wrapped in a socket transport
+//! with a protocol from the server's factory. The server keeps
 //! its live connections, so that [`Server::wait_closed`] can wait for them
 //! and [`Server::close_clients`] / [`Server::abort_clients`] can end them.
 //!
-//! Lifetime: a serving server is kept alive by its readers on the loop,
+//! Lifetime: a serving server is kept alive by its readers (or accepts) on
+//! the loop,
 //! as in asyncio, even when every [`Server`] handle is dropped; it stops at
 //! [`Server::close`] or when the loop closes. A server that is not serving
 //! closes its sockets when its last handle is dropped.
@@ -17,9 +20,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
-use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::rc::Rc;
 
 use rustix::net::{SocketType, sockopt};
@@ -35,127 +36,12 @@ use crate::stream::socket::SocketTransport;
 use crate::transports::TransportImpl;
 
 use crate::server::balance::BalanceHook;
+pub(crate) use crate::server::listener::{Listener, ServerSocket};
 use crate::server::options::DEFAULT_BACKLOG;
 use crate::server::options::{Hosts, ServerOptions};
 
 /// Makes the protocol of each accepted connection (or fails to).
 pub(crate) type Factory = Box<dyn FnMut() -> Result<ProtocolRef>>;
-
-/// One listening socket of a server.
-pub(crate) struct Listener {
-    pub(crate) fd: OwnedFd,
-    /// Whether the loop watches it for incoming connections.
-    pub(crate) reading: Cell<bool>,
-    /// The socket file to remove when the server closes (Unix servers with
-    /// `cleanup_socket`).
-    cleanup: Option<SocketFile>,
-}
-
-/// A Unix socket's file, identified by device and inode so that a file
-/// since replaced by someone else is left alone.
-struct SocketFile {
-    path: PathBuf,
-    dev: u64,
-    ino: u64,
-}
-
-impl Listener {
-    /// A listener over a bound socket.
-    pub(crate) fn new(fd: OwnedFd) -> Listener {
-        Listener {
-            fd,
-            reading: Cell::new(false),
-            cleanup: None,
-        }
-    }
-
-    /// The socket, for a listener that is not a server's (yet).
-    pub(crate) fn into_fd(self) -> OwnedFd {
-        self.fd
-    }
-
-    /// Removes the socket file at `path` when the server closes, if it is
-    /// still the file there now.
-    pub(crate) fn remove_file_on_close(mut self, path: PathBuf) -> Listener {
-        match std::fs::metadata(&path) {
-            Ok(meta) => {
-                self.cleanup = Some(SocketFile {
-                    path,
-                    dev: meta.dev(),
-                    ino: meta.ino(),
-                });
-            }
-            Err(e) => log::debug!("cannot stat the socket file {}: {e}", path.display()),
-        }
-        self
-    }
-
-    /// Stops watching, closes the socket and removes its file if asked.
-    fn close(self, lp: &Loop) {
-        if self.reading.replace(false) {
-            lp.remove_reader(self.fd.as_raw_fd());
-        }
-        drop(self.fd);
-        if let Some(file) = self.cleanup {
-            match std::fs::metadata(&file.path) {
-                Ok(meta) if meta.dev() == file.dev && meta.ino() == file.ino => {
-                    if let Err(e) = std::fs::remove_file(&file.path) {
-                        log::warn!("cannot remove {}: {e}", file.path.display());
-                    }
-                }
-                _ => {}
-            }
-        }
-    }
-}
-
-/// A listening socket of a [`Server`]: its address and descriptor
-/// (asyncio's `Server.sockets` items).
-///
-/// ```
-/// use tulip::prelude::*;
-/// use tulip::transport::{AddressFamily, ServerOptions};
-/// # #[derive(Default)]
-/// # struct Quiet;
-/// # impl BaseProtocol for Quiet {}
-/// # impl Protocol for Quiet {}
-///
-/// tulip::run(async {
-///     let lp = get_running_loop()?;
-///     let server = lp
-///         .create_server(Quiet::default, "127.0.0.1", 0, ServerOptions::new())
-///         .await?;
-///     let sock = &server.sockets()[0];
-///     assert_eq!(sock.local_addr().map(|a| a.family()), Some(AddressFamily::Inet));
-///     assert_ne!(sock.inet_addr().unwrap().port(), 0, "the port the OS chose");
-///     assert!(sock.fd() >= 0);
-///     server.close();
-///     Ok::<_, tulip::transport::Error>(())
-/// })??;
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerSocket {
-    addr: Option<SockAddr>,
-    fd: RawFd,
-}
-
-impl ServerSocket {
-    /// The address the socket is bound to (`getsockname`).
-    pub fn local_addr(&self) -> Option<&SockAddr> {
-        self.addr.as_ref()
-    }
-
-    /// The IP address and port, for a TCP socket.
-    pub fn inet_addr(&self) -> Option<SocketAddr> {
-        self.addr.as_ref().and_then(SockAddr::as_inet)
-    }
-
-    /// The descriptor (owned by the server: valid until it closes).
-    pub fn fd(&self) -> RawFd {
-        self.fd
-    }
-}
 
 /// A listening server (asyncio's `Server`), returned by
 /// [`LoopNetExt::create_server`](crate::LoopNetExt::create_server) and
@@ -532,8 +418,8 @@ impl ServerInner {
             }
         }
         if !self.accept_paused.get() {
-            if let Err(e) = self.add_readers() {
-                self.remove_readers();
+            if let Err(e) = self.watch_listeners() {
+                self.unwatch_listeners();
                 return Err(e);
             }
         }
@@ -545,7 +431,12 @@ impl ServerInner {
     }
 
     /// Watches every listening socket for incoming connections.
-    pub(crate) fn add_readers(self: &Rc<Self>) -> Result<()> {
+    /// Watches every listener for connections: a reader each, or a
+    /// multishot accept each on a loop with completions.
+    pub(crate) fn watch_listeners(self: &Rc<Self>) -> Result<()> {
+        if self.lp.has_completions() {
+            return self.arm_accepts();
+        }
         let listeners = self.listeners.borrow();
         for (idx, l) in listeners.iter().flatten().enumerate() {
             if l.reading.get() {
@@ -559,12 +450,16 @@ impl ServerInner {
         Ok(())
     }
 
-    /// Stops watching the listening sockets.
-    pub(crate) fn remove_readers(&self) {
+    /// Stops watching the listeners (readers removed, accepts cancelled).
+    pub(crate) fn unwatch_listeners(&self) {
         let listeners = self.listeners.borrow();
         for l in listeners.iter().flatten() {
             if l.reading.replace(false) {
                 self.lp.remove_reader(l.fd.as_raw_fd());
+            }
+            let op = l.accept.borrow().as_ref().and_then(std::rc::Weak::upgrade);
+            if let Some(op) = op {
+                op.cancel(&self.lp);
             }
         }
     }

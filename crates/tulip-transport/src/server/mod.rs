@@ -4,7 +4,9 @@
 //! listening socket between the servers of several loops.
 
 pub(crate) mod accept;
+pub(crate) mod accept_ops;
 pub(crate) mod balance;
 pub(crate) mod base;
+pub(crate) mod listener;
 pub(crate) mod options;
 pub(crate) mod unix;

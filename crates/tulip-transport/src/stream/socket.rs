@@ -2,40 +2,35 @@
 //! sockets and pipe ends (asyncio's `_SelectorSocketTransport` and the
 //! Unix pipe transports of `unix_events`).
 //!
-//! Read path: the loop calls [`SocketTransport::read_ready`] when the
-//! descriptor is readable (a level-triggered watch, added and removed only
-//! when reading starts, pauses, resumes or stops); one `recv` lands in the
-//! thread's shared read buffer (or, for a `BufferedProtocol`, in the
-//! protocol's buffer) and goes to the protocol.
-//!
-//! Write path: `write()` sends at once when nothing is buffered and keeps
-//! only what the socket did not take; a writer watch is added while data is
-//! buffered and flushes it with vectored sends. Sends use `MSG_NOSIGNAL`.
+//! This file is the transport's one lifecycle: construction,
+//! `connection_made`, flow control, closing, aborting, `connection_lost`,
+//! and the [`Transport`] methods. How bytes move is the I/O driver's
+//! business ([`Driver`]): the readiness driver (`readiness.rs`: watches and
+//! non-blocking system calls, on epoll and polling) or the completion
+//! driver (`completion/`: operations submitted to the loop's io_uring).
+//! The lifecycle asks the driver to start and stop reading, queue a write,
+//! shut the write side down and cancel what is in flight; the protocol
+//! never sees which driver runs.
 
 use std::any::Any;
 use std::cell::{Cell, RefCell};
-use std::io::{self, IoSlice};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use tulip_executor::{Error as LoopError, Loop, LoopFuture, PanicError};
-use tulip_reactor::without_sigpipe;
 
 use crate::address::SockAddr;
 use crate::error::{Error, Result};
 use crate::lifecycle::{Lifecycle, TransportLifecycle};
 use crate::protocols::ProtocolRef;
 use crate::sock;
-use crate::stream::readbuf::{BufferedRead, READ_SIZE, read_buffered, with_read_buffer};
-use crate::stream::writebuf::WriteBuffer;
+use crate::stream::driver::Driver;
 use crate::transports::{
     ExtraInfo, FlowControl, Notice, NoticeOwner, Notices, Transport, TransportImpl,
 };
-
-/// At most this many buffers go into one vectored send.
-const MAX_IOV: usize = 64;
 
 /// What the descriptor is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,17 +46,19 @@ pub(crate) enum Kind {
 /// A stream transport over a socket or pipe descriptor. Users see it as a
 /// [`Transport`].
 pub(crate) struct SocketTransport {
-    lc: Lifecycle,
-    lp: Loop,
-    kind: Kind,
-    this: Weak<SocketTransport>,
-    protocol: RefCell<Option<ProtocolRef>>,
+    pub(super) lc: Lifecycle,
+    pub(super) lp: Loop,
+    pub(super) kind: Kind,
+    pub(super) this: Weak<SocketTransport>,
+    pub(super) protocol: RefCell<Option<ProtocolRef>>,
     flow: FlowControl,
-    buffer: RefCell<WriteBuffer>,
-    eof: Cell<bool>,
-    paused: Cell<bool>,
+    /// How bytes move: readiness or completions.
+    pub(super) io: Driver,
+    /// `write_eof()` was called.
+    pub(super) eof: Cell<bool>,
+    pub(super) paused: Cell<bool>,
     /// The peer's EOF was seen (reading never resumes after it).
-    read_eof: Cell<bool>,
+    pub(super) read_eof: Cell<bool>,
     sendfile_active: Cell<bool>,
     peer: Option<SockAddr>,
     local: Option<SockAddr>,
@@ -82,18 +79,19 @@ impl SocketTransport {
         protocol: ProtocolRef,
     ) -> Result<Rc<SocketTransport>> {
         sock::set_nonblocking(fd.as_fd())?;
-        let (peer, local) = if kind == Kind::Socket {
+        let (peer, local, stream) = if kind == Kind::Socket {
             let local = sock::local_addr(fd.as_fd());
             let stream = rustix::net::sockopt::socket_type(&fd).ok()
                 == Some(rustix::net::SocketType::STREAM);
             if stream {
                 set_nodelay(&fd, local.as_ref());
             }
-            (sock::peer_addr(fd.as_fd()), local)
+            (sock::peer_addr(fd.as_fd()), local, stream)
         } else {
-            (None, None)
+            (None, None, false)
         };
-        Ok(Self::build(lp, fd, kind, protocol, peer, local))
+        let io = Driver::choose(lp, kind, stream);
+        Ok(Self::build(lp, fd, kind, protocol, (peer, local), io))
     }
 
     /// Wraps a socket just accepted (non-blocking already) from a stream
@@ -107,7 +105,8 @@ impl SocketTransport {
     ) -> Rc<SocketTransport> {
         let local = sock::local_addr(fd.as_fd());
         set_nodelay(&fd, local.as_ref());
-        Self::build(lp, fd, Kind::Socket, protocol, peer, local)
+        let io = Driver::choose(lp, Kind::Socket, true);
+        Self::build(lp, fd, Kind::Socket, protocol, (peer, local), io)
     }
 
     fn build(
@@ -115,8 +114,8 @@ impl SocketTransport {
         fd: OwnedFd,
         kind: Kind,
         protocol: ProtocolRef,
-        peer: Option<SockAddr>,
-        local: Option<SockAddr>,
+        (peer, local): (Option<SockAddr>, Option<SockAddr>),
+        io: Driver,
     ) -> Rc<SocketTransport> {
         Rc::new_cyclic(|this| SocketTransport {
             lc: Lifecycle::new(lp, fd),
@@ -125,7 +124,7 @@ impl SocketTransport {
             this: this.clone(),
             protocol: RefCell::new(Some(protocol)),
             flow: FlowControl::default(),
-            buffer: RefCell::new(WriteBuffer::default()),
+            io,
             eof: Cell::new(false),
             paused: Cell::new(kind == Kind::WritePipe),
             read_eof: Cell::new(false),
@@ -182,7 +181,7 @@ impl SocketTransport {
                     // up) when the reading end closes.
                     self.watch_peer_close();
                 } else {
-                    self.add_reader();
+                    self.start_reading();
                 }
                 let _ = waiter.set_result(());
             }
@@ -200,43 +199,30 @@ impl SocketTransport {
         self.lc.fd()
     }
 
-    fn add_reader(self: &Rc<Self>) {
-        if self.lc.is_reader_on()
-            || self.paused.get()
-            || self.lc.is_closing()
-            || self.read_eof.get()
-        {
+    /// Starts (or resumes) reading, unless paused, closing or at EOF.
+    pub(super) fn start_reading(self: &Rc<Self>) {
+        if self.paused.get() || self.lc.is_closing() || self.read_eof.get() {
             return;
         }
-        let t = self.clone();
-        if let Err(e) = self.lc.add_reader(move || t.read_ready()) {
-            self.fatal_error(Error::from(e), "Fatal error adding a reader");
+        match &self.io {
+            Driver::Readiness(_) => self.add_reader(),
+            Driver::Completion(io) => io.start_reading(self),
         }
     }
 
-    fn remove_reader(&self) {
-        self.lc.remove_reader();
-    }
-
-    fn add_writer(self: &Rc<Self>) {
-        if self.lc.is_writer_on() {
-            return;
+    /// Stops reading (pause, close, EOF kept open).
+    pub(super) fn stop_reading(&self) {
+        match &self.io {
+            Driver::Readiness(_) => self.lc.remove_reader(),
+            Driver::Completion(io) => io.stop_reading(self),
         }
-        let t = self.clone();
-        if let Err(e) = self.lc.add_writer(move || t.write_ready()) {
-            self.fatal_error(Error::from(e), "Fatal error adding a writer");
-        }
-    }
-
-    fn remove_writer(&self) {
-        self.lc.remove_writer();
     }
 
     fn watch_peer_close(self: &Rc<Self>) {
         let t = self.clone();
         let _ = self.lc.add_reader(move || {
-            t.remove_reader();
-            if t.buffer.borrow().size() > 0 {
+            t.lc.remove_reader();
+            if t.write_buffer_size() > 0 {
                 t.force_close(Some(Error::io(io::ErrorKind::BrokenPipe.into())));
             } else {
                 t.close();
@@ -244,94 +230,7 @@ impl SocketTransport {
         });
     }
 
-    /// The descriptor is readable.
-    fn read_ready(self: &Rc<Self>) {
-        if self.lc.is_closing() {
-            return;
-        }
-        let Some(proto) = self.protocol.borrow().clone() else {
-            return;
-        };
-        let notices = self.lc.notices();
-        if !notices.is_empty() && notices.flush(&proto) {
-            return;
-        }
-        let Some(fd) = self.fd() else { return };
-        let outcome = match &proto {
-            ProtocolRef::Plain(p) => {
-                let Ok(mut p) = p.try_borrow_mut() else {
-                    return;
-                };
-                with_read_buffer(|buf| match self.recv(fd.as_fd(), buf) {
-                    Ok(0) => Read::Eof(catch_unwind(AssertUnwindSafe(|| p.eof_received()))),
-                    Ok(n) => Read::Data(catch_unwind(AssertUnwindSafe(|| {
-                        p.data_received(&buf[..n])
-                    }))),
-                    Err(e) => Read::Failed(e),
-                })
-            }
-            ProtocolRef::Buffered(p) => {
-                let Ok(mut p) = p.try_borrow_mut() else {
-                    return;
-                };
-                match read_buffered(&mut *p, READ_SIZE, |buf| self.recv(fd.as_fd(), buf)) {
-                    BufferedRead::Data(_) => Read::Data(Ok(())),
-                    BufferedRead::Panicked(payload) => Read::Data(Err(payload)),
-                    BufferedRead::EmptyBuffer => Read::EmptyBuffer,
-                    BufferedRead::Eof => {
-                        Read::Eof(catch_unwind(AssertUnwindSafe(|| p.eof_received())))
-                    }
-                    BufferedRead::Failed(e) => Read::Failed(e),
-                }
-            }
-        };
-        match outcome {
-            Read::Data(Ok(())) => {}
-            Read::Data(Err(payload)) => self.protocol_panicked("data_received", payload),
-            Read::Eof(Ok(keep_open)) => {
-                self.read_eof.set(true);
-                if keep_open && self.kind == Kind::Socket {
-                    self.remove_reader();
-                } else {
-                    self.close();
-                }
-            }
-            Read::Eof(Err(payload)) => self.protocol_panicked("eof_received", payload),
-            Read::Failed(e) if sock::would_block(&e) => {}
-            Read::Failed(e) => self.fatal_error(Error::io(e), "Fatal read error on transport"),
-            Read::EmptyBuffer => self.fatal_error(
-                Error::InvalidInput(String::from("get_buffer() returned an empty buffer")),
-                "Fatal error: protocol.get_buffer() call failed",
-            ),
-        }
-        if !self.lc.notices().is_empty() {
-            self.flush_notices();
-        }
-    }
-
-    fn recv(&self, fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
-        match self.kind {
-            Kind::Socket => Ok(rustix::net::recv(fd, buf, rustix::net::RecvFlags::empty())?.0),
-            _ => Ok(rustix::io::read(fd, buf)?),
-        }
-    }
-
-    fn send(&self, fd: BorrowedFd<'_>, data: &[u8]) -> io::Result<usize> {
-        match self.kind {
-            Kind::Socket => sock::send(fd, data),
-            // A pipe (or whatever was given as one): no MSG_NOSIGNAL.
-            _ => Ok(without_sigpipe(|| rustix::io::write(fd, data))?),
-        }
-    }
-
-    fn sendv(&self, fd: BorrowedFd<'_>, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self.kind {
-            Kind::Socket => sock::sendv(fd, bufs),
-            _ => Ok(without_sigpipe(|| rustix::io::writev(fd, bufs))?),
-        }
-    }
-
-    fn protocol_panicked(self: &Rc<Self>, what: &str, payload: Box<dyn Any + Send>) {
+    pub(super) fn protocol_panicked(self: &Rc<Self>, what: &str, payload: Box<dyn Any + Send>) {
         self.force_close(Some(crate::transports::protocol_panic(
             &self.lp, what, payload,
         )));
@@ -341,7 +240,7 @@ impl SocketTransport {
         crate::transports::report(&self.lp, message, err);
     }
 
-    fn fatal_error(self: &Rc<Self>, err: Error, message: &str) {
+    pub(super) fn fatal_error(self: &Rc<Self>, err: Error, message: &str) {
         let quiet = matches!(
             err.io_kind(),
             Some(
@@ -369,14 +268,22 @@ impl SocketTransport {
         }
     }
 
-    fn maybe_pause_protocol(self: &Rc<Self>) {
-        if self.flow.should_pause(self.buffer.borrow().size()) {
+    /// What is written and not yet sent (on completions: in flight too).
+    pub(super) fn write_buffer_size(&self) -> usize {
+        match &self.io {
+            Driver::Readiness(buffer) => buffer.borrow().size(),
+            Driver::Completion(io) => io.write_buffer_size(),
+        }
+    }
+
+    pub(super) fn maybe_pause_protocol(self: &Rc<Self>) {
+        if self.flow.should_pause(self.write_buffer_size()) {
             self.notify(Notice::PauseWriting);
         }
     }
 
-    fn maybe_resume_protocol(self: &Rc<Self>) {
-        if self.flow.should_resume(self.buffer.borrow().size()) {
+    pub(super) fn maybe_resume_protocol(self: &Rc<Self>) {
+        if self.flow.should_resume(self.write_buffer_size()) {
             self.notify(Notice::ResumeWriting);
         }
     }
@@ -401,99 +308,36 @@ impl SocketTransport {
         {
             return Ok(());
         }
-        let mut sent = 0;
-        if self.buffer.borrow().size() == 0 {
-            let Some(fd) = self.fd() else { return Ok(()) };
-            let res = if bufs.len() == 1 {
-                self.send(fd.as_fd(), bufs[0])
-            } else {
-                let mut slices: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
-                let n = bufs.len().min(MAX_IOV);
-                for (slot, b) in slices.iter_mut().zip(bufs) {
-                    *slot = IoSlice::new(b);
-                }
-                self.sendv(fd.as_fd(), &slices[..n])
-            };
-            drop(fd);
-            match res {
-                Ok(n) => sent = n,
-                Err(e) if sock::would_block(&e) => {}
-                Err(e) => {
-                    self.fatal_error(Error::io(e), "Fatal write error on transport");
-                    return Ok(());
-                }
-            }
-            if sent == total {
-                return Ok(());
-            }
-            self.add_writer();
-        }
-        {
-            let mut buffer = self.buffer.borrow_mut();
-            let mut skip = sent;
-            for b in bufs {
-                if skip >= b.len() {
-                    skip -= b.len();
-                    continue;
-                }
-                buffer.push(&b[skip..]);
-                skip = 0;
-            }
+        match &self.io {
+            Driver::Readiness(_) => self.write_now_or_buffer(bufs, total),
+            Driver::Completion(io) => io.queue_write(self, bufs, total),
         }
         self.maybe_pause_protocol();
         Ok(())
     }
 
-    /// The descriptor is writable: flush the buffer.
-    fn write_ready(self: &Rc<Self>) {
-        if self.lc.is_lost() {
-            return;
-        }
-        let Some(fd) = self.fd() else { return };
-        let res = {
-            let buffer = self.buffer.borrow();
-            if buffer.size() == 0 {
-                Ok(0)
-            } else {
-                let mut slices: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
-                let n = buffer.fill_slices(&mut slices);
-                if n == 1 {
-                    self.send(fd.as_fd(), &slices[0])
-                } else {
-                    self.sendv(fd.as_fd(), &slices[..n])
-                }
-            }
-        };
-        drop(fd);
-        match res {
-            Ok(n) => self.buffer.borrow_mut().consume(n),
-            Err(e) if sock::would_block(&e) => return,
-            Err(e) => {
-                self.remove_writer();
-                self.buffer.borrow_mut().clear();
-                self.fatal_error(Error::io(e), "Fatal write error on transport");
-                return;
-            }
-        }
-        self.maybe_resume_protocol();
-        if self.buffer.borrow().size() == 0 {
-            self.remove_writer();
-            self.wake_empty_waiters(None);
-            if self.lc.is_closing() {
-                self.call_connection_lost(None);
-            } else if self.eof.get() {
-                self.shutdown_write();
-            }
+    /// The write buffer drained (the last send completed): wakes who
+    /// waits for that, then ends a close, or half-closes after
+    /// `write_eof`.
+    pub(super) fn drained(self: &Rc<Self>) {
+        self.wake_empty_waiters(None);
+        if self.lc.is_closing() {
+            self.call_connection_lost(None);
+        } else if self.eof.get() {
+            self.shutdown_write();
         }
     }
 
     fn shutdown_write(self: &Rc<Self>) {
         match self.kind {
-            Kind::Socket => {
-                if let Some(fd) = self.fd() {
-                    let _ = rustix::net::shutdown(&*fd, rustix::net::Shutdown::Write);
+            Kind::Socket => match &self.io {
+                Driver::Readiness(_) => {
+                    if let Some(fd) = self.fd() {
+                        let _ = rustix::net::shutdown(&*fd, rustix::net::Shutdown::Write);
+                    }
                 }
-            }
+                Driver::Completion(io) => io.shutdown_write(self),
+            },
             Kind::WritePipe => self.close(),
             Kind::ReadPipe => {}
         }
@@ -503,7 +347,8 @@ impl SocketTransport {
         if !self.lc.begin_close() {
             return;
         }
-        if self.buffer.borrow().size() == 0 {
+        self.stop_reading();
+        if self.write_buffer_size() == 0 {
             self.lc.mark_conn_lost();
             self.schedule_connection_lost(None);
         }
@@ -512,8 +357,18 @@ impl SocketTransport {
     /// Closes at once, dropping the buffer; `connection_lost(exc)` follows.
     pub(crate) fn force_close(self: &Rc<Self>, exc: Option<Error>) {
         if self.lc.begin_force_close() {
-            self.buffer.borrow_mut().clear();
+            self.stop_reading();
+            self.clear_write_buffer();
             self.schedule_connection_lost(exc);
+        }
+    }
+
+    /// Drops what is written and not sent; on completions, cancels the
+    /// send in flight.
+    fn clear_write_buffer(&self) {
+        match &self.io {
+            Driver::Readiness(buffer) => buffer.borrow_mut().clear(),
+            Driver::Completion(io) => io.clear_writes(self),
         }
     }
 
@@ -533,7 +388,7 @@ impl SocketTransport {
         let fut = self.lp.create_future();
         if self.lc.is_lost() {
             let _ = fut.set_exception(LoopError::from(Error::Closed));
-        } else if self.buffer.borrow().size() == 0 {
+        } else if self.write_buffer_size() == 0 {
             let _ = fut.set_result(());
         } else {
             self.empty_waiters.borrow_mut().push(fut.clone());
@@ -623,14 +478,6 @@ fn set_nodelay(fd: &OwnedFd, local: Option<&SockAddr>) {
     }
 }
 
-/// What one read produced.
-enum Read {
-    Data(std::thread::Result<()>),
-    Eof(std::thread::Result<bool>),
-    Failed(io::Error),
-    EmptyBuffer,
-}
-
 impl TransportImpl for SocketTransport {
     fn close(&self) {
         if let Some(t) = self.this.upgrade() {
@@ -675,7 +522,7 @@ impl TransportImpl for SocketTransport {
             return;
         }
         self.paused.set(true);
-        self.remove_reader();
+        self.stop_reading();
     }
 
     fn resume_reading(&self) {
@@ -685,7 +532,7 @@ impl TransportImpl for SocketTransport {
         self.paused.set(false);
         if self.lc.is_connected() {
             if let Some(t) = self.this.upgrade() {
-                t.add_reader();
+                t.start_reading();
             }
         }
     }
@@ -712,7 +559,7 @@ impl TransportImpl for SocketTransport {
             return Ok(());
         }
         self.eof.set(true);
-        if self.buffer.borrow().size() == 0 {
+        if self.write_buffer_size() == 0 {
             if let Some(t) = self.this.upgrade() {
                 t.shutdown_write();
             }
@@ -731,7 +578,7 @@ impl TransportImpl for SocketTransport {
     }
 
     fn get_write_buffer_size(&self) -> usize {
-        self.buffer.borrow().size()
+        self.write_buffer_size()
     }
 
     fn get_write_buffer_limits(&self) -> (usize, usize) {
@@ -792,8 +639,11 @@ impl TransportLifecycle for SocketTransport {
     /// Stops watching and closes the descriptor; drops the protocol (which
     /// usually holds this transport: the cycle ends here).
     fn release(&self) {
+        if let Driver::Completion(io) = &self.io {
+            io.cancel_all(self);
+        }
         self.lc.release_fd();
-        self.buffer.borrow_mut().clear();
+        self.clear_write_buffer();
         drop(self.protocol.borrow_mut().take());
     }
 
@@ -810,71 +660,5 @@ impl Drop for SocketTransport {
         if self.lc.holds_fd() && !self.lp.is_closed() {
             log::debug!("unclosed transport (fd {}) dropped", self.lc.raw());
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::Write;
-    use std::os::unix::net::UnixStream;
-    use std::time::Duration;
-
-    use super::*;
-    use crate::protocols::{BaseProtocol, BufferedProtocol};
-
-    /// Counts `get_buffer` calls against the reads that used them.
-    #[derive(Default)]
-    struct Counting {
-        buf: Vec<u8>,
-        asked: usize,
-        updates: usize,
-        got: usize,
-    }
-
-    impl BaseProtocol for Counting {}
-
-    impl BufferedProtocol for Counting {
-        fn get_buffer(&mut self, _sizehint: usize) -> &mut [u8] {
-            self.asked += 1;
-            self.buf.resize(7, 0);
-            &mut self.buf
-        }
-
-        fn buffer_updated(&mut self, nbytes: usize) {
-            self.updates += 1;
-            self.got += nbytes;
-        }
-    }
-
-    /// Each read asks the protocol for its buffer once (it was asked twice,
-    /// the second time outside the panic guard).
-    #[test]
-    fn a_buffered_read_asks_for_the_buffer_once() {
-        tulip_executor::run(async {
-            let lp = tulip_executor::get_running_loop().unwrap();
-            let (ours, mut peer) = UnixStream::pair().unwrap();
-            let proto = Rc::new(RefCell::new(Counting::default()));
-            let t = SocketTransport::new(
-                &lp,
-                OwnedFd::from(ours),
-                Kind::Socket,
-                ProtocolRef::Buffered(proto.clone()),
-            )
-            .unwrap();
-            t.start().unwrap().await.unwrap();
-            peer.write_all(b"twenty bytes of data").unwrap();
-            for _ in 0..200 {
-                if proto.borrow().got == 20 {
-                    break;
-                }
-                tulip_executor::sleep(Duration::from_millis(5)).await;
-            }
-            let p = proto.borrow();
-            assert_eq!(p.got, 20);
-            assert_eq!(p.asked, p.updates);
-            drop(p);
-            t.force_close(None);
-        })
-        .unwrap();
     }
 }

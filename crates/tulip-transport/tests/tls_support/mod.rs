@@ -109,6 +109,30 @@ impl Rec {
     pub fn has(&self, what: &str) -> bool {
         self.events.iter().any(|e| e == what)
     }
+
+    /// Whether writing is paused now (the last flow-control call was
+    /// `pause_writing`). On a loop with completions a pass's writes count
+    /// until their send completes, so short pauses come and go even when
+    /// the peer reads.
+    pub fn paused(&self) -> bool {
+        self.events
+            .iter()
+            .rev()
+            .find(|e| *e == "pause" || *e == "resume")
+            .is_some_and(|e| e == "pause")
+    }
+
+    /// The events but the flow-control ones, which must come in pairs.
+    pub fn events_but_flow(&self) -> Vec<&str> {
+        let pauses = self.events.iter().filter(|e| *e == "pause").count();
+        let resumes = self.events.iter().filter(|e| *e == "resume").count();
+        assert_eq!(pauses, resumes, "unpaired flow control: {:?}", self.events);
+        self.events
+            .iter()
+            .map(String::as_str)
+            .filter(|e| *e != "pause" && *e != "resume")
+            .collect()
+    }
 }
 
 impl BaseProtocol for Rec {
