@@ -207,7 +207,43 @@ const STEPS: &[Step] = &[
         args: &["test", "--workspace", "--benches", "--no-run"],
         slow: true,
     },
+    TRACING_CLIPPY,
+    TRACING_TEST,
 ];
+
+/// The executor's `tracing` feature (the spans and events tokio-console
+/// reads), which the workspace's one feature set leaves off: its code
+/// linted, and its test run.
+const TRACING_CLIPPY: Step = Step {
+    env: &[],
+    args: &[
+        "clippy",
+        "-p",
+        "tulip-executor",
+        "--features",
+        "tracing",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ],
+    slow: true,
+};
+
+/// The `tracing` feature's test (see [`TRACING_CLIPPY`]).
+const TRACING_TEST: Step = Step {
+    env: &[],
+    args: &[
+        "test",
+        "-p",
+        "tulip-executor",
+        "--features",
+        "tracing",
+        "--test",
+        "trace_console",
+    ],
+    slow: true,
+};
 
 /// Where the `polling` re-run stands in [`STEPS`].
 const POLLING_STEP: usize = 3;
@@ -339,7 +375,15 @@ mod tests {
             shown[5],
             "RUSTDOCFLAGS=\"-D warnings\" cargo doc --workspace --no-deps"
         );
-        assert_eq!(shown.len(), 8);
+        assert_eq!(
+            shown[8],
+            "cargo clippy -p tulip-executor --features tracing --all-targets -- -D warnings"
+        );
+        assert_eq!(
+            shown[9],
+            "cargo test -p tulip-executor --features tracing --test trace_console"
+        );
+        assert_eq!(shown.len(), 10);
     }
 
     #[test]
@@ -440,7 +484,8 @@ mod tests {
         // Every build or test step after fmt uses `--workspace` (one feature
         // set, one build), except the fallback `polling` re-run.
         for (index, step) in STEPS.iter().enumerate().skip(1) {
-            if index != POLLING_STEP {
+            let feature_step = step.args.contains(&"--features");
+            if index != POLLING_STEP && !feature_step {
                 assert!(step.args.contains(&"--workspace"), "{}", step.display());
             }
         }
