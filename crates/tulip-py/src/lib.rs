@@ -15,6 +15,7 @@ mod event_loop;
 mod gil;
 mod handle;
 mod thread_bound;
+mod transport;
 
 /// The extension module: `_BaseLoop`, `Handle` and `TimerHandle`.
 #[pymodule]
@@ -22,5 +23,7 @@ fn _tulipio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::BaseLoop>()?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
+    m.add_class::<transport::StreamTransport>()?;
+    m.add_function(wrap_pyfunction!(transport::_start_stream, m)?)?;
     Ok(())
 }

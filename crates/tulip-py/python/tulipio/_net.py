@@ -1,0 +1,566 @@
+"""Networking on the tulip loop: ``create_connection``, ``create_server``,
+the Unix socket and datagram endpoints, ``connect_accepted_socket``,
+``sendfile`` and ``start_tls`` (the ``NetOps`` mixin of ``tulipio.Loop``).
+
+Stream connections run on tulip's own socket transport (Rust): tulip owns
+the connected descriptor, reads it and calls the Python protocol
+(``_tulipio._start_stream``); ``_SocketTransport`` is the Python face of
+that transport with asyncio's whole transport API. How a connection is
+set up (name resolution, Happy Eyeballs, option checks, the ``Server``
+object) is asyncio's own code of the running Python, bound to this loop,
+so its behaviour and messages are the running CPython version's; TLS is
+asyncio's ``sslproto.SSLProtocol`` over the plain tulip transport, as
+CPython and uvloop layer it.
+"""
+
+import errno
+import os
+import socket
+import warnings
+
+from asyncio import base_events, constants, futures, protocols, sslproto, transports, trsock
+from asyncio import unix_events
+from asyncio.log import logger
+
+from ._tulipio import _StreamTransport, _start_stream
+
+__all__ = ("NetOps",)
+
+# 3.13's Server tracks its clients (close_clients/abort_clients):
+# _attach/_detach take the transport there.
+_SERVER_TAKES_TRANSPORT = hasattr(base_events.Server, "close_clients")
+_BaseLoopImpl = base_events.BaseEventLoop
+_UnixImpl = unix_events._UnixSelectorEventLoop
+
+
+def _resolve_waiter(waiter, outcome):
+    """Called by the native side once ``connection_made`` ran (outcome
+    None) or the start failed (the exception)."""
+    if waiter.cancelled():
+        return
+    if outcome is None:
+        waiter.set_result(None)
+    else:
+        waiter.set_exception(outcome)
+
+
+class _SocketTransport(transports.Transport):
+    """A stream socket transport running on tulip (asyncio's transport API)."""
+
+    _start_tls_compatible = True
+    _sendfile_compatible = constants._SendfileMode.FALLBACK
+
+    def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
+        super().__init__(extra)
+        self._extra["socket"] = trsock.TransportSocket(sock)
+        try:
+            self._extra["sockname"] = sock.getsockname()
+        except OSError:
+            self._extra["sockname"] = None
+        if "peername" not in self._extra:
+            try:
+                self._extra["peername"] = sock.getpeername()
+            except OSError:
+                self._extra["peername"] = None
+        self._loop = loop
+        self._sock = sock
+        self._protocol = protocol
+        self._server = server
+        self._closed = False
+        self._lost = False
+        self._lost_exc = None
+        self._protocol_paused = False
+        native = self._native = _StreamTransport()
+        # The hot calls go straight to the native transport.
+        self.write = native.write
+        self.get_write_buffer_size = native.get_write_buffer_size
+        if server is not None:
+            if _SERVER_TAKES_TRANSPORT:
+                server._attach(self)
+            else:
+                server._attach()
+        fd = os.dup(sock.fileno())
+        try:
+            _start_stream(
+                loop, fd, self, native, protocol,
+                isinstance(protocol, protocols.BufferedProtocol), waiter,
+            )
+        except BaseException:
+            os.close(fd)
+            self._detach_server()
+            raise
+
+    def __repr__(self):
+        info = [self.__class__.__name__]
+        if self._sock is None:
+            info.append("closed")
+        elif self.is_closing():
+            info.append("closing")
+        if self._sock is not None:
+            info.append(f"fd={self._sock.fileno()}")
+        return "<{}>".format(" ".join(info))
+
+    def __del__(self, _warn=warnings.warn):
+        if getattr(self, "_sock", None) is not None and not self._closed:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+
+    # -------------------------------------------------- the native side calls
+
+    def _connection_made(self):
+        try:
+            self._protocol.connection_made(self)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                "message": f"Exception in callback {self._protocol!r}.connection_made()",
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+
+    def _connection_lost(self, exc):
+        if self._lost:
+            return
+        self._lost = True
+        self._closed = True
+        if self._lost_exc is not None:
+            exc = self._lost_exc
+            self._lost_exc = None
+        protocol = self._protocol
+        try:
+            protocol.connection_lost(exc)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as err:
+            self._loop.call_exception_handler({
+                "message": f"Exception in callback {protocol!r}.connection_lost()",
+                "exception": err,
+                "transport": self,
+                "protocol": protocol,
+            })
+        finally:
+            sock, self._sock = self._sock, None
+            if sock is not None:
+                sock.close()
+            self._protocol = None
+            self._detach_server()
+
+    def _detach_server(self):
+        server, self._server = self._server, None
+        if server is not None:
+            if _SERVER_TAKES_TRANSPORT:
+                server._detach(self)
+            else:
+                server._detach()
+
+    def _pause_writing(self):
+        self._protocol_paused = True
+        self._call_flow("pause_writing")
+
+    def _resume_writing(self):
+        self._protocol_paused = False
+        self._call_flow("resume_writing")
+
+    def _call_flow(self, name):
+        try:
+            getattr(self._protocol, name)()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                "message": f"protocol.{name}() failed",
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+
+    def _report(self, exc, message):
+        self._loop.call_exception_handler({
+            "message": message, "exception": exc,
+            "transport": self, "protocol": self._protocol,
+        })
+
+    def _fatal_error(self, exc, message="Fatal error on transport"):
+        if isinstance(exc, OSError):
+            if self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        else:
+            self._report(exc, message)
+        self._force_close(exc)
+
+    def _force_close(self, exc):
+        if self._lost:
+            return
+        self._lost_exc = exc
+        self._closed = True
+        self._native.abort()
+
+    # ------------------------------------------------------ asyncio's API
+
+    def get_protocol(self):
+        return self._protocol
+
+    def set_protocol(self, protocol):
+        self._protocol = protocol
+        self._native._set_protocol(self, protocol, isinstance(protocol, protocols.BufferedProtocol))
+
+    def is_closing(self):
+        return self._closed or self._native.is_closing()
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        self._native.close()
+
+    def abort(self):
+        self._force_close(None)
+
+    def writelines(self, list_of_data):
+        self._native.write(b"".join(list_of_data))
+
+    def write_eof(self):
+        if self._closed:
+            return
+        self._native.write_eof()
+
+    def can_write_eof(self):
+        return True
+
+    def is_reading(self):
+        return not self._closed and self._native.is_reading()
+
+    def pause_reading(self):
+        if not self._closed:
+            self._native.pause_reading()
+
+    def resume_reading(self):
+        if not self._closed:
+            self._native.resume_reading()
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._native.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_limits(self):
+        return self._native.get_write_buffer_limits()
+
+
+class _DatagramTransport(transports.DatagramTransport):
+    """A datagram socket transport (asyncio's API), driven by the tulip
+    loop's reader/writer watches."""
+
+    max_size = 256 * 1024
+
+    def __init__(self, loop, sock, protocol, address=None, waiter=None, extra=None):
+        super().__init__(extra)
+        self._extra["socket"] = trsock.TransportSocket(sock)
+        try:
+            self._extra["sockname"] = sock.getsockname()
+        except OSError:
+            self._extra["sockname"] = None
+        if "peername" not in self._extra:
+            try:
+                self._extra["peername"] = sock.getpeername()
+            except OSError:
+                self._extra["peername"] = None
+        self._loop = loop
+        self._sock = sock
+        self._fd = sock.fileno()
+        self._protocol = protocol
+        self._address = address
+        self._buffer = []
+        self._buffer_size = 0
+        self._closing = False
+        self._paused = False
+        self._protocol_paused = False
+        self._high, self._low = 64 * 1024, 16 * 1024
+        loop.call_soon(self._protocol.connection_made, self)
+        loop.call_soon(self._start_reading)
+        if waiter is not None:
+            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
+
+    def _start_reading(self):
+        if not self._closing and not self._paused:
+            self._loop.add_reader(self._fd, self._read_ready)
+
+    def get_protocol(self):
+        return self._protocol
+
+    def set_protocol(self, protocol):
+        self._protocol = protocol
+
+    def is_closing(self):
+        return self._closing
+
+    def get_write_buffer_size(self):
+        return self._buffer_size
+
+    def get_write_buffer_limits(self):
+        return (self._low, self._high)
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._high, self._low = high, low
+
+    def _read_ready(self):
+        try:
+            data, addr = self._sock.recvfrom(self.max_size)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._protocol.error_received(exc)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._fatal_error(exc, "Fatal read error on datagram transport")
+        else:
+            self._protocol.datagram_received(data, addr)
+
+    def sendto(self, data, addr=None):
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")
+        if self._address:
+            if addr not in (None, self._address):
+                raise ValueError(f"Invalid address: must be None or {self._address}")
+            addr = self._address
+        if self._closing:
+            return
+        if not self._buffer:
+            try:
+                if self._extra["peername"]:
+                    self._sock.send(data)
+                else:
+                    self._sock.sendto(data, addr)
+                return
+            except (BlockingIOError, InterruptedError):
+                self._loop.add_writer(self._fd, self._write_ready)
+            except OSError as exc:
+                self._protocol.error_received(exc)
+                return
+        self._buffer.append((bytes(data), addr))
+        self._buffer_size += len(data)
+        self._maybe_pause()
+
+    def _write_ready(self):
+        while self._buffer:
+            data, addr = self._buffer[0]
+            try:
+                if self._extra["peername"]:
+                    self._sock.send(data)
+                else:
+                    self._sock.sendto(data, addr)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                self._protocol.error_received(exc)
+                return
+            self._buffer.pop(0)
+            self._buffer_size -= len(data)
+        self._maybe_resume()
+        self._loop.remove_writer(self._fd)
+        if self._closing:
+            self._call_lost(None)
+
+    def _maybe_pause(self):
+        if self._buffer_size > self._high and not self._protocol_paused:
+            self._protocol_paused = True
+            self._protocol.pause_writing()
+
+    def _maybe_resume(self):
+        if self._protocol_paused and self._buffer_size <= self._low:
+            self._protocol_paused = False
+            self._protocol.resume_writing()
+
+    def close(self):
+        if self._closing:
+            return
+        self._closing = True
+        self._loop.remove_reader(self._fd)
+        if not self._buffer:
+            self._loop.call_soon(self._call_lost, None)
+
+    def abort(self):
+        self._force_close(None)
+
+    def _fatal_error(self, exc, message):
+        if not isinstance(exc, OSError):
+            self._loop.call_exception_handler({
+                "message": message, "exception": exc,
+                "transport": self, "protocol": self._protocol,
+            })
+        self._force_close(exc)
+
+    def _force_close(self, exc):
+        if self._sock is None:
+            return
+        self._buffer.clear()
+        self._buffer_size = 0
+        self._loop.remove_writer(self._fd)
+        if not self._closing:
+            self._closing = True
+            self._loop.remove_reader(self._fd)
+        self._loop.call_soon(self._call_lost, exc)
+
+    def _call_lost(self, exc):
+        if self._sock is None:
+            return
+        try:
+            self._protocol.connection_lost(exc)
+        finally:
+            self._sock.close()
+            self._sock = None
+            self._protocol = None
+
+    def __del__(self, _warn=warnings.warn):
+        if getattr(self, "_sock", None) is not None:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+            self._sock.close()
+
+
+def _report_accept_failure(loop, exc, sock):
+    loop.call_exception_handler({
+        "message": "socket.accept() out of system resource",
+        "exception": exc,
+        "socket": trsock.TransportSocket(sock),
+    })
+
+
+class NetOps:
+    """The networking methods of ``tulipio.Loop``."""
+
+    @property
+    def _debug(self):
+        return self.get_debug()
+
+    # asyncio's connection set-up, bound to this loop.
+    create_connection = _BaseLoopImpl.create_connection
+    _connect_sock = _BaseLoopImpl._connect_sock
+    _ensure_resolved = _BaseLoopImpl._ensure_resolved
+    _create_connection_transport = _BaseLoopImpl._create_connection_transport
+    create_server = _BaseLoopImpl.create_server
+    connect_accepted_socket = _BaseLoopImpl.connect_accepted_socket
+    create_datagram_endpoint = _BaseLoopImpl.create_datagram_endpoint
+    sendfile = _BaseLoopImpl.sendfile
+    _sendfile_native = _BaseLoopImpl._sendfile_native
+    _sendfile_fallback = _BaseLoopImpl._sendfile_fallback
+    start_tls = _BaseLoopImpl.start_tls
+    create_unix_connection = _UnixImpl.create_unix_connection
+    create_unix_server = _UnixImpl.create_unix_server
+    if hasattr(_BaseLoopImpl, "_create_server_getaddrinfo"):
+        _create_server_getaddrinfo = _BaseLoopImpl._create_server_getaddrinfo
+    if hasattr(_BaseLoopImpl, "_getaddrinfo_debug"):
+        _getaddrinfo_debug = _BaseLoopImpl._getaddrinfo_debug
+
+    def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
+        return _SocketTransport(self, sock, protocol, waiter, extra, server)
+
+    def _make_ssl_transport(
+        self, rawsock, protocol, sslcontext, waiter=None, *, server_side=False,
+        server_hostname=None, extra=None, server=None,
+        ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+        ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT, call_connection_made=True,
+    ):
+        ssl_protocol = sslproto.SSLProtocol(
+            self, protocol, sslcontext, waiter, server_side, server_hostname,
+            ssl_handshake_timeout=ssl_handshake_timeout,
+            ssl_shutdown_timeout=ssl_shutdown_timeout,
+            call_connection_made=call_connection_made,
+        )
+        _SocketTransport(self, rawsock, ssl_protocol, extra=extra, server=server)
+        return ssl_protocol._app_transport
+
+    def _make_datagram_transport(self, sock, protocol, address=None, waiter=None, extra=None):
+        return _DatagramTransport(self, sock, protocol, address, waiter, extra)
+
+    # ---------------------------------------------------------- serving
+
+    def _start_serving(
+        self, protocol_factory, sock, sslcontext=None, server=None, backlog=100,
+        ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+        ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
+    ):
+        self.add_reader(
+            sock.fileno(), self._accept_connection, protocol_factory, sock, sslcontext,
+            server, backlog, ssl_handshake_timeout, ssl_shutdown_timeout,
+        )
+
+    def _accept_connection(
+        self, protocol_factory, sock, sslcontext, server, backlog,
+        ssl_handshake_timeout, ssl_shutdown_timeout,
+    ):
+        for _ in range(backlog):
+            try:
+                conn, addr = sock.accept()
+                conn.setblocking(False)
+            except (BlockingIOError, InterruptedError, ConnectionAbortedError):
+                return
+            except OSError as exc:
+                if exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+                    _report_accept_failure(self, exc, sock)
+                    self.remove_reader(sock.fileno())
+                    self.call_later(
+                        constants.ACCEPT_RETRY_DELAY, self._start_serving, protocol_factory,
+                        sock, sslcontext, server, backlog, ssl_handshake_timeout,
+                        ssl_shutdown_timeout,
+                    )
+                    return
+                raise
+            self._accept_one(
+                protocol_factory, conn, {"peername": addr}, sslcontext, server,
+                ssl_handshake_timeout, ssl_shutdown_timeout,
+            )
+
+    def _accept_one(
+        self, protocol_factory, conn, extra, sslcontext, server,
+        ssl_handshake_timeout, ssl_shutdown_timeout,
+    ):
+        try:
+            protocol = protocol_factory()
+            if sslcontext:
+                waiter = self.create_future()
+                transport = self._make_ssl_transport(
+                    conn, protocol, sslcontext, waiter=waiter, server_side=True,
+                    extra=extra, server=server, ssl_handshake_timeout=ssl_handshake_timeout,
+                    ssl_shutdown_timeout=ssl_shutdown_timeout,
+                )
+                waiter.add_done_callback(
+                    lambda fut: self._accepted_tls(fut, transport, protocol)
+                )
+            else:
+                self._make_socket_transport(conn, protocol, extra=extra, server=server)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            conn.close()
+            if self.get_debug():
+                self.call_exception_handler({
+                    "message": "Error on transport creation for incoming connection",
+                    "exception": exc,
+                })
+
+    def _accepted_tls(self, fut, transport, protocol):
+        if fut.cancelled():
+            transport.close()
+            return
+        exc = fut.exception()
+        if exc is not None:
+            transport.close()
+            if self.get_debug():
+                self.call_exception_handler({
+                    "message": "Error on transport creation for incoming connection",
+                    "exception": exc,
+                    "protocol": protocol,
+                    "transport": transport,
+                })
