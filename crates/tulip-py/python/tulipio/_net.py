@@ -14,11 +14,12 @@ CPython and uvloop layer it.
 """
 
 import errno
+import io
 import os
 import socket
 import warnings
 
-from asyncio import base_events, constants, futures, protocols, sslproto, transports, trsock
+from asyncio import base_events, constants, exceptions, futures, protocols, sslproto, transports, trsock
 from asyncio import unix_events
 from asyncio.log import logger
 
@@ -33,25 +34,27 @@ _BaseLoopImpl = base_events.BaseEventLoop
 _UnixImpl = unix_events._UnixSelectorEventLoop
 
 
-def _resolve_waiter(waiter, outcome):
-    """Called by the native side once ``connection_made`` ran (outcome
-    None) or the start failed (the exception)."""
+def _resolve_waiter(waiter, result, exc):
+    """Called by the native side when an operation it ran for an asyncio
+    future ended: with ``result``, or with ``exc`` if not None."""
     if waiter.cancelled():
         return
-    if outcome is None:
-        waiter.set_result(None)
+    if exc is None:
+        waiter.set_result(result)
     else:
-        waiter.set_exception(outcome)
+        waiter.set_exception(exc)
 
 
-class _SocketTransport(transports.Transport):
+class _SocketTransport(transports._FlowControlMixin):
     """A stream socket transport running on tulip (asyncio's transport API)."""
 
     _start_tls_compatible = True
-    _sendfile_compatible = constants._SendfileMode.FALLBACK
+    _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
 
     def __init__(self, loop, sock, protocol, waiter=None, extra=None, server=None):
-        super().__init__(extra)
+        # _FlowControlMixin: asyncio's sendfile fallback requires it; the
+        # water marks themselves are the native transport's.
+        super().__init__(extra, loop)
         self._extra["socket"] = trsock.TransportSocket(sock)
         try:
             self._extra["sockname"] = sock.getsockname()
@@ -252,7 +255,7 @@ class _SocketTransport(transports.Transport):
         return self._native.get_write_buffer_limits()
 
 
-class _DatagramTransport(transports.DatagramTransport):
+class _DatagramTransport(transports.Transport, transports.DatagramTransport):
     """A datagram socket transport (asyncio's API), driven by the tulip
     loop's reader/writer watches."""
 
@@ -453,7 +456,6 @@ class NetOps:
     connect_accepted_socket = _BaseLoopImpl.connect_accepted_socket
     create_datagram_endpoint = _BaseLoopImpl.create_datagram_endpoint
     sendfile = _BaseLoopImpl.sendfile
-    _sendfile_native = _BaseLoopImpl._sendfile_native
     _sendfile_fallback = _BaseLoopImpl._sendfile_fallback
     start_tls = _BaseLoopImpl.start_tls
     create_unix_connection = _UnixImpl.create_unix_connection
@@ -462,6 +464,36 @@ class NetOps:
         _create_server_getaddrinfo = _BaseLoopImpl._create_server_getaddrinfo
     if hasattr(_BaseLoopImpl, "_getaddrinfo_debug"):
         _getaddrinfo_debug = _BaseLoopImpl._getaddrinfo_debug
+
+    async def _sendfile_native(self, transp, file, offset, count):
+        """``sendfile(2)`` on tulip's transport (asyncio's native path)."""
+        if not isinstance(transp, _SocketTransport):
+            raise exceptions.SendfileNotAvailableError(
+                f"native sendfile is not supported for transport {transp!r}"
+            )
+        try:
+            fileno = file.fileno()
+        except (AttributeError, io.UnsupportedOperation) as err:
+            raise exceptions.SendfileNotAvailableError("not a regular file") from err
+        try:
+            size = os.fstat(fileno).st_size
+        except OSError:
+            raise exceptions.SendfileNotAvailableError("not a regular file")
+        if count is None and offset >= size:
+            return 0
+        waiter = self.create_future()
+        fd = os.dup(fileno)
+        try:
+            transp._native._sendfile(self, fd, offset, count, waiter)
+        except BaseException:
+            os.close(fd)
+            raise
+        try:
+            return await waiter
+        except ConnectionError as exc:
+            # The peer is gone mid-file: the connection is unusable.
+            transp._force_close(exc)
+            raise
 
     def _make_socket_transport(self, sock, protocol, waiter=None, *, extra=None, server=None):
         return _SocketTransport(self, sock, protocol, waiter, extra, server)

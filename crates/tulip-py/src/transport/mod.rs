@@ -17,6 +17,8 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use tulip_transport::{AcceptedSocketOptions, Buffered, Error, LoopNetExt, Transport};
 
+use tulip_executor::TaskOptions;
+
 use crate::event_loop::BaseLoop;
 
 mod adapter;
@@ -43,6 +45,12 @@ pub(crate) fn error_to_py(py: Python<'_>, err: &Error) -> PyErr {
         };
     }
     match err {
+        Error::SendfileNotAvailable(why) => py
+            .import("asyncio")
+            .and_then(|m| m.getattr("SendfileNotAvailableError"))
+            .and_then(|t| t.call1((why.clone(),)))
+            .map(PyErr::from_value)
+            .unwrap_or_else(|e| e),
         Error::WriteAfterEof => PyRuntimeError::new_err("Cannot call write() after write_eof()"),
         Error::InvalidInput(what) => PyValueError::new_err(what.clone()),
         Error::Loop(tulip_executor::Error::Cancelled) => py
@@ -52,6 +60,21 @@ pub(crate) fn error_to_py(py: Python<'_>, err: &Error) -> PyErr {
             .map(PyErr::from_value)
             .unwrap_or_else(|e| e),
         other => PyRuntimeError::new_err(other.to_string()),
+    }
+}
+
+/// Completes the asyncio future `waiter` with `outcome` (unless it was
+/// cancelled meanwhile).
+fn resolve(py: Python<'_>, waiter: Py<PyAny>, outcome: Result<Py<PyAny>, Error>) {
+    let (value, exc) = match outcome {
+        Ok(value) => (value, py.None()),
+        Err(err) => (py.None(), error_to_py(py, &err).into_value(py).into_any()),
+    };
+    let done = py
+        .import("tulipio._net")
+        .and_then(|m| m.call_method1("_resolve_waiter", (waiter, value, exc)));
+    if let Err(err) = done {
+        err.write_unraisable(py, None);
     }
 }
 
@@ -228,6 +251,54 @@ impl StreamTransport {
             .map_or(Ok(()), |r| write_result(py, r))
     }
 
+    /// Sends `count` bytes (None: to the end) of the file open on `fd`
+    /// (a descriptor made for this call, closed after it) from `offset`
+    /// with `sendfile(2)`; `waiter` gets the number of bytes sent, or
+    /// `SendfileNotAvailableError` when the OS cannot.
+    #[pyo3(signature = (event_loop, fd, offset, count, waiter))]
+    fn _sendfile(
+        &self,
+        event_loop: &Bound<'_, BaseLoop>,
+        fd: RawFd,
+        offset: u64,
+        count: Option<u64>,
+        waiter: Py<PyAny>,
+    ) -> PyResult<()> {
+        if fd < 0 {
+            return Err(PyValueError::new_err(format!(
+                "Invalid file descriptor: {fd}"
+            )));
+        }
+        let lp = event_loop.get().tulip_loop()?;
+        // SAFETY: the caller passes a descriptor made for this call alone
+        // (`os.dup` of the file's), so this is its only owner.
+        let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let Some(transport) = self.inner.borrow().clone() else {
+            return Err(PyRuntimeError::new_err(
+                "sendfile: the transport is not connected yet",
+            ));
+        };
+        let task_loop = lp.clone();
+        let task = lp.create_task_with(
+            async move {
+                let sent = task_loop
+                    .sendfile(&transport, &file, offset, count, false)
+                    .await;
+                Python::attach(|py| {
+                    let sent = sent.and_then(|n| {
+                        n.into_pyobject(py)
+                            .map(|n| n.into_any().unbind())
+                            .map_err(|e| Error::InvalidInput(e.to_string()))
+                    });
+                    resolve(py, waiter, sent)
+                })
+            },
+            TaskOptions::new().eager(true),
+        );
+        task.detach();
+        Ok(())
+    }
+
     /// Hands the connection to `protocol` (a Python protocol; `buffered`
     /// if it is an `asyncio.BufferedProtocol`), called for `owner`.
     fn _set_protocol(
@@ -275,39 +346,35 @@ pub(crate) fn _start_stream(
     let mut slot = Some(adapter);
     let options = AcceptedSocketOptions::new();
     let task_loop = lp.clone();
-    let task = lp.create_task(async move {
-        let result = if buffered {
-            let factory = Buffered(move || slot.take().expect("one connection, one protocol"));
-            task_loop
-                .connect_accepted_socket(factory, fd, options)
-                .await
-                .map(drop)
-        } else {
-            let factory = move || slot.take().expect("one connection, one protocol");
-            task_loop
-                .connect_accepted_socket(factory, fd, options)
-                .await
-                .map(drop)
-        };
-        Python::attach(|py| {
-            let Some(waiter) = waiter else {
-                if let Err(err) = result {
-                    error_to_py(py, &err).write_unraisable(py, None);
-                }
-                return;
+    // Eager: the transport is built and `connection_made` scheduled now,
+    // as asyncio's transport constructors do.
+    let task = lp.create_task_with(
+        async move {
+            let result = if buffered {
+                let factory = Buffered(move || slot.take().expect("one connection, one protocol"));
+                task_loop
+                    .connect_accepted_socket(factory, fd, options)
+                    .await
+                    .map(drop)
+            } else {
+                let factory = move || slot.take().expect("one connection, one protocol");
+                task_loop
+                    .connect_accepted_socket(factory, fd, options)
+                    .await
+                    .map(drop)
             };
-            let outcome = match result {
-                Ok(()) => py.None(),
-                Err(err) => error_to_py(py, &err).into_value(py).into_any(),
-            };
-            let done = py
-                .import("tulipio._net")
-                .and_then(|m| m.call_method1("_resolve_waiter", (waiter, outcome)));
-            if let Err(err) = done {
-                err.write_unraisable(py, None);
-            }
-        })
-    });
+            Python::attach(|py| {
+                let Some(waiter) = waiter else {
+                    if let Err(err) = result {
+                        error_to_py(py, &err).write_unraisable(py, None);
+                    }
+                    return;
+                };
+                resolve(py, waiter, result.map(|()| py.None()));
+            })
+        },
+        TaskOptions::new().eager(true),
+    );
     task.detach();
     Ok(())
 }
