@@ -17,6 +17,7 @@ import errno
 import io
 import os
 import socket
+import struct
 import warnings
 
 from asyncio import base_events, constants, exceptions, futures, protocols, sslproto, transports, trsock
@@ -43,6 +44,21 @@ def _resolve_waiter(waiter, result, exc):
         waiter.set_result(result)
     else:
         waiter.set_exception(exc)
+
+
+_LINGER_OFF = struct.pack("ii", 0, 0)
+
+
+def _plain_close(sock):
+    """Undoes the ``SO_LINGER`` zero tulip's ``abort`` sets (a reset): on
+    the tulip loop an aborted connection closes as asyncio's does, with a
+    FIN. This copy of the socket is its last descriptor, so its close is
+    the one the peer sees."""
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_OFF)
+        except OSError:
+            pass
 
 
 class _SocketTransport(transports._FlowControlMixin):
@@ -72,6 +88,7 @@ class _SocketTransport(transports._FlowControlMixin):
         self._closed = False
         self._lost = False
         self._lost_exc = None
+        self._aborted = False
         self._protocol_paused = False
         native = self._native = _StreamTransport()
         # The hot calls go straight to the native transport.
@@ -145,6 +162,8 @@ class _SocketTransport(transports._FlowControlMixin):
         finally:
             sock, self._sock = self._sock, None
             if sock is not None:
+                if self._aborted:
+                    _plain_close(sock)
                 sock.close()
             self._protocol = None
             self._detach_server()
@@ -197,6 +216,7 @@ class _SocketTransport(transports._FlowControlMixin):
             return
         self._lost_exc = exc
         self._closed = True
+        self._aborted = True
         self._native.abort()
 
     # ------------------------------------------------------ asyncio's API
