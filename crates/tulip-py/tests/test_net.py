@@ -344,6 +344,37 @@ class DatagramTests(NetTestCase):
         self.run_coro(main())
 
 
+    def test_refused_datagram_is_error_received(self):
+        class Client(asyncio.DatagramProtocol):
+            def __init__(self, loop):
+                self.error = loop.create_future()
+
+            def error_received(self, exc):
+                if not self.error.done():
+                    self.error.set_result(exc)
+
+        async def main():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", 0))
+                addr = s.getsockname()
+            # Nothing listens there any more: the kernel answers ICMP
+            # port unreachable, which a connected socket reports.
+            client, proto = await self.loop.create_datagram_endpoint(
+                lambda: Client(self.loop), remote_addr=addr
+            )
+            for _ in range(50):
+                client.sendto(b"anyone?")
+                if proto.error.done():
+                    break
+                await asyncio.sleep(0.02)
+            self.assertIsInstance(await proto.error, ConnectionRefusedError)
+            with self.assertRaisesRegex(ValueError, "Invalid address"):
+                client.sendto(b"x", ("127.0.0.1", 1))
+            client.close()
+
+        self.run_coro(main())
+
+
 class TlsAndSendfileTests(NetTestCase):
     def test_sendfile_sends_the_file(self):
         async def main():

@@ -18,13 +18,15 @@ import io
 import os
 import socket
 import struct
+import sys
 import warnings
 
 from asyncio import base_events, constants, exceptions, futures, protocols, sslproto, transports, trsock
 from asyncio import unix_events
 from asyncio.log import logger
 
-from ._tulipio import _StreamTransport, _start_stream
+from ._tulipio import _DatagramTransport as _NativeDatagram
+from ._tulipio import _StreamTransport, _start_datagram, _start_stream
 
 __all__ = ("NetOps",)
 
@@ -276,10 +278,7 @@ class _SocketTransport(transports._FlowControlMixin):
 
 
 class _DatagramTransport(transports.Transport, transports.DatagramTransport):
-    """A datagram socket transport (asyncio's API), driven by the tulip
-    loop's reader/writer watches."""
-
-    max_size = 256 * 1024
+    """A datagram socket transport running on tulip (asyncio's API)."""
 
     def __init__(self, loop, sock, protocol, address=None, waiter=None, extra=None):
         super().__init__(extra)
@@ -295,38 +294,84 @@ class _DatagramTransport(transports.Transport, transports.DatagramTransport):
                 self._extra["peername"] = None
         self._loop = loop
         self._sock = sock
-        self._fd = sock.fileno()
         self._protocol = protocol
         self._address = address
-        self._buffer = []
-        self._buffer_size = 0
-        self._closing = False
-        self._paused = False
+        self._closed = False
+        self._lost = False
+        self._lost_exc = None
         self._protocol_paused = False
-        self._high, self._low = 64 * 1024, 16 * 1024
-        loop.call_soon(self._protocol.connection_made, self)
-        loop.call_soon(self._start_reading)
-        if waiter is not None:
-            loop.call_soon(futures._set_result_unless_cancelled, waiter, None)
+        self._native = _NativeDatagram()
+        if waiter is None:
+            waiter = loop.create_future()
+        fd = os.dup(sock.fileno())
+        try:
+            _start_datagram(loop, fd, self, self._native, protocol, waiter)
+        except BaseException:
+            os.close(fd)
+            raise
 
-    def _start_reading(self):
-        if not self._closing and not self._paused:
-            self._loop.add_reader(self._fd, self._read_ready)
+    def __repr__(self):
+        state = "closed" if self._sock is None else ("closing" if self._closed else "open")
+        return f"<_DatagramTransport {state}>"
+
+    def __del__(self, _warn=warnings.warn):
+        if getattr(self, "_sock", None) is not None and not self._closed:
+            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
+
+    _connection_made = _SocketTransport._connection_made
+    _pause_writing = _SocketTransport._pause_writing
+    _resume_writing = _SocketTransport._resume_writing
+    _call_flow = _SocketTransport._call_flow
+    _report = _SocketTransport._report
+    _fatal_error = _SocketTransport._fatal_error
+
+    def _connection_lost(self, exc):
+        if self._lost:
+            return
+        self._lost = True
+        self._closed = True
+        if self._lost_exc is not None:
+            exc, self._lost_exc = self._lost_exc, None
+        protocol = self._protocol
+        try:
+            protocol.connection_lost(exc)
+        finally:
+            sock, self._sock = self._sock, None
+            if sock is not None:
+                sock.close()
+            self._protocol = None
+
+    def _force_close(self, exc):
+        if self._lost:
+            return
+        self._lost_exc = exc
+        self._closed = True
+        self._native.abort()
 
     def get_protocol(self):
         return self._protocol
 
     def set_protocol(self, protocol):
         self._protocol = protocol
+        self._native._set_protocol(self, protocol)
 
     def is_closing(self):
-        return self._closing
+        return self._closed
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        self._native.close()
+
+    def abort(self):
+        self._force_close(None)
 
     def get_write_buffer_size(self):
-        return self._buffer_size
+        return self._native.get_write_buffer_size()
 
     def get_write_buffer_limits(self):
-        return (self._low, self._high)
+        return self._native.get_write_buffer_limits()
 
     def set_write_buffer_limits(self, high=None, low=None):
         if high is None:
@@ -335,121 +380,36 @@ class _DatagramTransport(transports.Transport, transports.DatagramTransport):
             low = high // 4
         if not high >= low >= 0:
             raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._high, self._low = high, low
-
-    def _read_ready(self):
-        try:
-            data, addr = self._sock.recvfrom(self.max_size)
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:
-            self._protocol.error_received(exc)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._fatal_error(exc, "Fatal read error on datagram transport")
-        else:
-            self._protocol.datagram_received(data, addr)
+        self._native.set_write_buffer_limits(high, low)
 
     def sendto(self, data, addr=None):
         if not isinstance(data, (bytes, bytearray, memoryview)):
-            raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")
+            raise TypeError(
+                f"data argument must be a bytes-like object, not {type(data).__name__!r}"
+            )
+        if not data and sys.version_info < (3, 12):
+            return  # 3.11 drops empty datagrams; 3.12 sends them
         if self._address:
             if addr not in (None, self._address):
                 raise ValueError(f"Invalid address: must be None or {self._address}")
-            addr = self._address
-        if self._closing:
-            return
-        if not self._buffer:
-            try:
-                if self._extra["peername"]:
-                    self._sock.send(data)
-                else:
-                    self._sock.sendto(data, addr)
-                return
-            except (BlockingIOError, InterruptedError):
-                self._loop.add_writer(self._fd, self._write_ready)
-            except OSError as exc:
-                self._protocol.error_received(exc)
-                return
-        self._buffer.append((bytes(data), addr))
-        self._buffer_size += len(data)
-        self._maybe_pause()
+            addr = None
+        elif addr is not None:
+            addr = self._numeric(addr)
+        self._native.sendto(data, addr)
 
-    def _write_ready(self):
-        while self._buffer:
-            data, addr = self._buffer[0]
-            try:
-                if self._extra["peername"]:
-                    self._sock.send(data)
-                else:
-                    self._sock.sendto(data, addr)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError as exc:
-                self._protocol.error_received(exc)
-                return
-            self._buffer.pop(0)
-            self._buffer_size -= len(data)
-        self._maybe_resume()
-        self._loop.remove_writer(self._fd)
-        if self._closing:
-            self._call_lost(None)
-
-    def _maybe_pause(self):
-        if self._buffer_size > self._high and not self._protocol_paused:
-            self._protocol_paused = True
-            self._protocol.pause_writing()
-
-    def _maybe_resume(self):
-        if self._protocol_paused and self._buffer_size <= self._low:
-            self._protocol_paused = False
-            self._protocol.resume_writing()
-
-    def close(self):
-        if self._closing:
-            return
-        self._closing = True
-        self._loop.remove_reader(self._fd)
-        if not self._buffer:
-            self._loop.call_soon(self._call_lost, None)
-
-    def abort(self):
-        self._force_close(None)
-
-    def _fatal_error(self, exc, message):
-        if not isinstance(exc, OSError):
-            self._loop.call_exception_handler({
-                "message": message, "exception": exc,
-                "transport": self, "protocol": self._protocol,
-            })
-        self._force_close(exc)
-
-    def _force_close(self, exc):
-        if self._sock is None:
-            return
-        self._buffer.clear()
-        self._buffer_size = 0
-        self._loop.remove_writer(self._fd)
-        if not self._closing:
-            self._closing = True
-            self._loop.remove_reader(self._fd)
-        self._loop.call_soon(self._call_lost, exc)
-
-    def _call_lost(self, exc):
-        if self._sock is None:
-            return
+    def _numeric(self, addr):
+        """``addr`` with a numeric host (a name is resolved, as
+        ``socket.sendto`` would)."""
+        if not isinstance(addr, tuple) or len(addr) < 2:
+            return addr
+        host = addr[0]
         try:
-            self._protocol.connection_lost(exc)
-        finally:
-            self._sock.close()
-            self._sock = None
-            self._protocol = None
-
-    def __del__(self, _warn=warnings.warn):
-        if getattr(self, "_sock", None) is not None:
-            _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
-            self._sock.close()
+            socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+            return addr
+        except (OSError, TypeError):
+            pass
+        infos = socket.getaddrinfo(host, addr[1], self._sock.family, socket.SOCK_DGRAM)
+        return infos[0][4]
 
 
 def _report_accept_failure(loop, exc, sock):

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 use tulip_transport::{BaseProtocol, BufferedProtocol, Error, Protocol, Transport};
 
-use super::{StreamTransport, error_to_py};
+use super::{StreamTransport, error_to_py, is_loop_exit, notify};
 use crate::gil;
 
 /// Calls a Python protocol from a tulip stream transport.
@@ -79,25 +79,11 @@ impl PyProtocol {
         }
     }
 
-    /// Tells the Python transport (which calls the protocol).
-    fn notify(&self, method: &str) {
-        Python::attach(|py| {
-            let Some(owner) = &self.owner else { return };
-            if let Err(err) = owner.bind(py).call_method0(method) {
-                if is_loop_exit(py, &err) {
-                    gil::raise_from_loop(err);
-                } else {
-                    report_unraisable(py, err);
-                }
-            }
-        })
-    }
-
     fn made(&mut self, transport: Transport) {
         Python::attach(|py| {
             self.native.borrow(py).attach(transport);
         });
-        self.notify("_connection_made");
+        notify(self.owner.as_ref(), "_connection_made");
     }
 
     fn eof(&mut self) -> bool {
@@ -110,12 +96,6 @@ impl PyProtocol {
             }
         })
     }
-}
-
-/// Whether `err` must leave `run_forever` rather than be reported.
-fn is_loop_exit(py: Python<'_>, err: &PyErr) -> bool {
-    err.is_instance_of::<pyo3::exceptions::PySystemExit>(py)
-        || err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
 }
 
 /// An error from the reporting path itself: `sys.unraisablehook`.
@@ -145,11 +125,11 @@ impl BaseProtocol for PyProtocol {
     }
 
     fn pause_writing(&mut self) {
-        self.notify("_pause_writing")
+        notify(self.owner.as_ref(), "_pause_writing")
     }
 
     fn resume_writing(&mut self) {
-        self.notify("_resume_writing")
+        notify(self.owner.as_ref(), "_resume_writing")
     }
 }
 

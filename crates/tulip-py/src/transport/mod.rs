@@ -22,6 +22,9 @@ use tulip_executor::TaskOptions;
 use crate::event_loop::BaseLoop;
 
 mod adapter;
+mod datagram;
+
+pub(crate) use datagram::{_start_datagram, NativeDatagram};
 
 use adapter::PyProtocol;
 
@@ -63,9 +66,30 @@ pub(crate) fn error_to_py(py: Python<'_>, err: &Error) -> PyErr {
     }
 }
 
+/// Whether `err` must leave `run_forever` rather than be reported.
+pub(crate) fn is_loop_exit(py: Python<'_>, err: &PyErr) -> bool {
+    err.is_instance_of::<pyo3::exceptions::PySystemExit>(py)
+        || err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
+}
+
+/// Calls `owner.<method>()` (the Python transport, which calls its
+/// protocol); an error there goes to `sys.unraisablehook`.
+pub(crate) fn notify(owner: Option<&Py<PyAny>>, method: &str) {
+    let Some(owner) = owner else { return };
+    Python::attach(|py| {
+        if let Err(err) = owner.bind(py).call_method0(method) {
+            if is_loop_exit(py, &err) {
+                crate::gil::raise_from_loop(err);
+            } else {
+                err.write_unraisable(py, None);
+            }
+        }
+    })
+}
+
 /// Completes the asyncio future `waiter` with `outcome` (unless it was
 /// cancelled meanwhile).
-fn resolve(py: Python<'_>, waiter: Py<PyAny>, outcome: Result<Py<PyAny>, Error>) {
+pub(crate) fn resolve(py: Python<'_>, waiter: Py<PyAny>, outcome: Result<Py<PyAny>, Error>) {
     let (value, exc) = match outcome {
         Ok(value) => (value, py.None()),
         Err(err) => (py.None(), error_to_py(py, &err).into_value(py).into_any()),
@@ -79,7 +103,10 @@ fn resolve(py: Python<'_>, waiter: Py<PyAny>, outcome: Result<Py<PyAny>, Error>)
 }
 
 /// The bytes of a bytes-like object (asyncio's `write` contract).
-fn bytes_of<'a>(data: &'a Bound<'_, PyAny>, owned: &'a mut Vec<u8>) -> PyResult<&'a [u8]> {
+pub(crate) fn bytes_of<'a>(
+    data: &'a Bound<'_, PyAny>,
+    owned: &'a mut Vec<u8>,
+) -> PyResult<&'a [u8]> {
     if let Ok(bytes) = data.cast::<PyBytes>() {
         return Ok(bytes.as_bytes());
     }
