@@ -307,8 +307,43 @@ class UnixTests(NetTestCase):
                 self.assertEqual(await r.read(), b"UNIX\n")
                 self.assertEqual(w.get_extra_info("peername"), path)
                 w.close()
+                self.assertTrue(os.path.exists(path))
                 server.close()
                 await server.wait_closed()
+                # Removed at close, as asyncio 3.13 does.
+                self.assertFalse(os.path.exists(path))
+
+                # cleanup_socket=False keeps it; a file replaced meanwhile
+                # is never removed.
+                kept = os.path.join(tmp, "kept")
+                server = await asyncio.start_unix_server(handle, kept, cleanup_socket=False)
+                server.close()
+                await server.wait_closed()
+                self.assertTrue(os.path.exists(kept))
+                replaced = os.path.join(tmp, "replaced")
+                server = await asyncio.start_unix_server(handle, replaced)
+                os.unlink(replaced)
+                with open(replaced, "w"):
+                    pass
+                server.close()
+                await server.wait_closed()
+                self.assertTrue(os.path.exists(replaced))
+
+        self.run_coro(main())
+
+    def test_abstract_socket_name(self):
+        async def handle(reader, writer):
+            writer.write(b"abstract")
+            writer.close()
+
+        async def main():
+            name = f"\0tulipio-test-{os.getpid()}"
+            server = await asyncio.start_unix_server(handle, name)
+            r, w = await asyncio.open_unix_connection(name)
+            self.assertEqual(await r.read(), b"abstract")
+            w.close()
+            server.close()
+            await server.wait_closed()
 
         self.run_coro(main())
 

@@ -496,12 +496,6 @@ class Loop(_BaseLoop, SockOps, NetOps, asyncio.AbstractEventLoop):
         """Stops watching ``fd`` for writing; whether it was watched."""
         return self._unwatch(fd, False)
 
-    def _stop_serving(self, sock):
-        """Stops watching a listening socket and closes it (asyncio's
-        private selector-loop method, which its tests call)."""
-        self.remove_reader(sock.fileno())
-        sock.close()
-
     # ------------------------------------------------------------ signals
 
     def _make_self_pipe(self):

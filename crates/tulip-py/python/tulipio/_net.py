@@ -14,6 +14,7 @@ CPython and uvloop layer it.
 """
 
 import errno
+import inspect
 import io
 import os
 import socket
@@ -33,6 +34,10 @@ __all__ = ("NetOps",)
 # 3.13's Server tracks its clients (close_clients/abort_clients):
 # _attach/_detach take the transport there.
 _SERVER_TAKES_TRANSPORT = hasattr(base_events.Server, "close_clients")
+# 3.13's create_unix_server removes the socket file at close itself.
+_UNIX_CLEANUP_BUILTIN = "cleanup_socket" in inspect.signature(
+    unix_events._UnixSelectorEventLoop.create_unix_server
+).parameters
 _BaseLoopImpl = base_events.BaseEventLoop
 _UnixImpl = unix_events._UnixSelectorEventLoop
 
@@ -439,7 +444,6 @@ class NetOps:
     _sendfile_fallback = _BaseLoopImpl._sendfile_fallback
     start_tls = _BaseLoopImpl.start_tls
     create_unix_connection = _UnixImpl.create_unix_connection
-    create_unix_server = _UnixImpl.create_unix_server
     if hasattr(_BaseLoopImpl, "_create_server_getaddrinfo"):
         _create_server_getaddrinfo = _BaseLoopImpl._create_server_getaddrinfo
     if hasattr(_BaseLoopImpl, "_getaddrinfo_debug"):
@@ -497,6 +501,54 @@ class NetOps:
         return _DatagramTransport(self, sock, protocol, address, waiter, extra)
 
     # ---------------------------------------------------------- serving
+
+    @property
+    def _unix_server_sockets(self):
+        """Listening Unix sockets to unlink at close: socket -> inode of
+        its path (asyncio 3.13's bookkeeping, which its
+        ``create_unix_server`` fills)."""
+        try:
+            return self.__dict__["_unix_paths"]
+        except KeyError:
+            paths = self.__dict__["_unix_paths"] = {}
+            return paths
+
+    async def create_unix_server(self, protocol_factory, path=None, **kwargs):
+        """asyncio's ``create_unix_server``; the socket file is removed when
+        the server closes, as 3.13 does (``cleanup_socket=False`` keeps it;
+        before 3.13 tulipio does the same cleanup itself)."""
+        if _UNIX_CLEANUP_BUILTIN:
+            return await _UnixImpl.create_unix_server(self, protocol_factory, path, **kwargs)
+        cleanup = kwargs.pop("cleanup_socket", True)
+        server = await _UnixImpl.create_unix_server(self, protocol_factory, path, **kwargs)
+        if cleanup:
+            for sock in server.sockets:
+                name = sock.getsockname()
+                if isinstance(name, str) and name and not name.startswith("\0"):
+                    try:
+                        self._unix_server_sockets[sock._sock] = os.stat(name).st_ino
+                    except (FileNotFoundError, AttributeError):
+                        pass
+        return server
+
+    def _stop_serving(self, sock):
+        """Stops watching a listening socket and closes it; a Unix
+        socket's file is removed if it is still the one the server made."""
+        path = None
+        if sock in self._unix_server_sockets:
+            path = sock.getsockname()
+        self.remove_reader(sock.fileno())
+        sock.close()
+        if path is None:
+            return
+        inode = self._unix_server_sockets.pop(sock)
+        try:
+            if os.stat(path).st_ino == inode:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as err:
+            logger.error("Unable to clean up listening UNIX socket %r: %r", path, err)
 
     def _start_serving(
         self, protocol_factory, sock, sslcontext=None, server=None, backlog=100,
