@@ -27,5 +27,6 @@ fn _tulipio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(transport::_start_stream, m)?)?;
     m.add_class::<transport::NativeDatagram>()?;
     m.add_function(wrap_pyfunction!(transport::_start_datagram, m)?)?;
+    m.add_function(wrap_pyfunction!(transport::_forward_reports, m)?)?;
     Ok(())
 }

@@ -27,7 +27,7 @@ from asyncio import unix_events
 from asyncio.log import logger
 
 from ._tulipio import _DatagramTransport as _NativeDatagram
-from ._tulipio import _StreamTransport, _start_datagram, _start_stream
+from ._tulipio import _StreamTransport, _forward_reports, _start_datagram, _start_stream
 
 __all__ = ("NetOps",)
 
@@ -51,6 +51,14 @@ def _resolve_waiter(waiter, result, exc):
         waiter.set_result(result)
     else:
         waiter.set_exception(exc)
+
+
+def _reports_forwarded(loop):
+    """Once per loop: the tulip loop's own reports (a transport's fatal
+    read or write error) go to this loop's exception handler."""
+    if "_reports_forwarded" not in loop.__dict__:
+        _forward_reports(loop)
+        loop.__dict__["_reports_forwarded"] = True
 
 
 _LINGER_OFF = struct.pack("ii", 0, 0)
@@ -106,6 +114,7 @@ class _SocketTransport(transports._FlowControlMixin):
                 server._attach(self)
             else:
                 server._attach()
+        _reports_forwarded(loop)
         fd = os.dup(sock.fileno())
         try:
             _start_stream(
@@ -308,6 +317,7 @@ class _DatagramTransport(transports.Transport, transports.DatagramTransport):
         self._native = _NativeDatagram()
         if waiter is None:
             waiter = loop.create_future()
+        _reports_forwarded(loop)
         fd = os.dup(sock.fileno())
         try:
             _start_datagram(loop, fd, self, self._native, protocol, waiter)
