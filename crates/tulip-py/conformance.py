@@ -61,7 +61,16 @@ MODULES = [
     ("test_sendfile", "mixin"),
     ("test_sslproto", "mixin"),
     ("test_ssl", "policy"),
+    ("test_unix_events", "setup"),
+    ("test_base_events", "setup"),
 ]
+
+# "setup" modules: test classes whose setUp makes a selector loop; the
+# runner's subclass replaces it with the tulip loop (or asyncio's own).
+SETUP = {
+    "test_unix_events": ("SelectorEventLoopUnixSocketTests",),
+    "test_base_events": ("BaseEventLoopWithSelectorTests",),
+}
 
 # Mixin modules whose loop comes from a concrete selector-loop test class:
 # (that class, the name of the method making its loop). The class is
@@ -144,6 +153,20 @@ def make_suite(module_name, how, kind):
 
     from test.test_asyncio import utils as test_utils
 
+    if how == "setup":
+        suite = unittest.TestSuite()
+        for base_name in SETUP[module_name]:
+
+            def setUp(self, _base=getattr(module, base_name)):
+                _base.setUp(self)
+                self.loop.close()
+                self.loop = factory(self)
+                self.set_event_loop(self.loop)
+
+            cls = type(base_name, (getattr(module, base_name),), {"setUp": setUp})
+            cls.__module__ = module.__name__
+            suite.addTests(loader.loadTestsFromTestCase(cls))
+        return suite
     if module_name in CONCRETE:
         base, method = CONCRETE[module_name]
         cls = type("TulipLoopTests", (getattr(module, base),), {method: factory})
