@@ -6,7 +6,8 @@ module adds what asyncio itself writes in Python on top of such a core:
 running until a future completes, futures and tasks (real
 ``asyncio.Future``/``asyncio.Task`` objects), the exception handler, the
 default executor, DNS through it, signal handlers and the async
-generator hooks; the ``sock_*`` coroutines are ``_sock.SockOps``.
+generator hooks; the ``sock_*`` coroutines are ``_sock.SockOps``, the
+transports, servers and endpoints ``_net.NetOps``.
 """
 
 import asyncio
@@ -23,6 +24,7 @@ import weakref
 from asyncio import coroutines, events, futures, tasks
 from asyncio.log import logger
 
+from ._net import NetOps
 from ._sock import SockOps
 from ._tulipio import Handle, _BaseLoop
 
@@ -74,7 +76,7 @@ def _run_until_complete_cb(fut):
     futures._get_loop(fut).stop()
 
 
-class Loop(_BaseLoop, SockOps, asyncio.AbstractEventLoop):
+class Loop(_BaseLoop, SockOps, NetOps, asyncio.AbstractEventLoop):
     """An asyncio event loop running on tulip's Rust event loop."""
 
     def __init__(self):
@@ -495,12 +497,6 @@ class Loop(_BaseLoop, SockOps, asyncio.AbstractEventLoop):
         """Stops watching ``fd`` for writing; whether it was watched."""
         return self._unwatch(fd, False)
 
-    def _stop_serving(self, sock):
-        """Stops watching a listening socket and closes it (asyncio's
-        private selector-loop method, which its tests call)."""
-        self.remove_reader(sock.fileno())
-        sock.close()
-
     # ------------------------------------------------------------ signals
 
     def _make_self_pipe(self):
@@ -598,15 +594,7 @@ class Loop(_BaseLoop, SockOps, asyncio.AbstractEventLoop):
 
     # ---------------------------------------------------------- phase 2
 
-    create_connection = _phase2("create_connection")
-    create_server = _phase2("create_server")
-    create_unix_connection = _phase2("create_unix_connection")
-    create_unix_server = _phase2("create_unix_server")
-    create_datagram_endpoint = _phase2("create_datagram_endpoint")
-    connect_accepted_socket = _phase2("connect_accepted_socket")
     connect_read_pipe = _phase2("connect_read_pipe")
     connect_write_pipe = _phase2("connect_write_pipe")
-    sendfile = _phase2("sendfile")
-    start_tls = _phase2("start_tls")
     subprocess_exec = _phase2("subprocess_exec")
     subprocess_shell = _phase2("subprocess_shell")
