@@ -179,8 +179,12 @@ impl SocketTransport {
                 self.lc.notices().flush(&proto);
                 if self.kind == Kind::WritePipe {
                     // A write pipe's descriptor turns readable (error/hang
-                    // up) when the reading end closes.
-                    self.watch_peer_close();
+                    // up) when the reading end closes. Not a terminal's:
+                    // it turns readable when input arrives (asyncio
+                    // watches only pipes and sockets too).
+                    if !self.is_char_device() {
+                        self.watch_peer_close();
+                    }
                 } else {
                     self.add_reader();
                 }
@@ -230,6 +234,16 @@ impl SocketTransport {
 
     fn remove_writer(&self) {
         self.lc.remove_writer();
+    }
+
+    /// Whether the descriptor is a character device (a terminal).
+    fn is_char_device(&self) -> bool {
+        self.fd().is_some_and(|fd| {
+            rustix::fs::fstat(&*fd).is_ok_and(|st| {
+                rustix::fs::FileType::from_raw_mode(st.st_mode)
+                    == rustix::fs::FileType::CharacterDevice
+            })
+        })
     }
 
     fn watch_peer_close(self: &Rc<Self>) {
