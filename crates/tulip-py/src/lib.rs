@@ -14,6 +14,8 @@ use pyo3::prelude::*;
 mod event_loop;
 mod gil;
 mod handle;
+mod pipe;
+mod subprocess;
 mod thread_bound;
 
 /// The extension module: `_BaseLoop`, `Handle` and `TimerHandle`.
@@ -22,5 +24,15 @@ fn _tulipio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::BaseLoop>()?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
+    pipe_subprocess(m)?;
+    Ok(())
+}
+
+/// The pipes and subprocesses half of the module (`_connect_pipe`, `_spawn`).
+fn pipe_subprocess(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<pipe::NativeTransport>()?;
+    m.add_class::<subprocess::NativeSubprocess>()?;
+    m.add_function(wrap_pyfunction!(pipe::_connect_pipe, m)?)?;
+    m.add_function(wrap_pyfunction!(subprocess::_spawn, m)?)?;
     Ok(())
 }

@@ -24,6 +24,7 @@ from asyncio import coroutines, events, futures, tasks
 from asyncio.log import logger
 
 from ._sock import SockOps
+from ._subprocess import PipeSubprocessOps
 from ._tulipio import Handle, _BaseLoop
 
 __all__ = ("Loop",)
@@ -74,7 +75,7 @@ def _run_until_complete_cb(fut):
     futures._get_loop(fut).stop()
 
 
-class Loop(_BaseLoop, SockOps, asyncio.AbstractEventLoop):
+class Loop(_BaseLoop, SockOps, PipeSubprocessOps, asyncio.AbstractEventLoop):
     """An asyncio event loop running on tulip's Rust event loop."""
 
     def __init__(self):
@@ -604,9 +605,5 @@ class Loop(_BaseLoop, SockOps, asyncio.AbstractEventLoop):
     create_unix_server = _phase2("create_unix_server")
     create_datagram_endpoint = _phase2("create_datagram_endpoint")
     connect_accepted_socket = _phase2("connect_accepted_socket")
-    connect_read_pipe = _phase2("connect_read_pipe")
-    connect_write_pipe = _phase2("connect_write_pipe")
     sendfile = _phase2("sendfile")
     start_tls = _phase2("start_tls")
-    subprocess_exec = _phase2("subprocess_exec")
-    subprocess_shell = _phase2("subprocess_shell")
