@@ -218,6 +218,7 @@ class _SubprocessTransport(transports.SubprocessTransport):
         self._pipes = {}
         self._exit_waiters = []
         self._closed = False
+        self._finished = False
 
     def __repr__(self):
         info = [self.__class__.__name__]
@@ -252,6 +253,7 @@ class _SubprocessTransport(transports.SubprocessTransport):
             self._exit_waiters = None
 
     def _connection_lost(self, exc):
+        self._finished = True
         protocol, self._protocol = self._protocol, None
         protocol.connection_lost(exc)
 
@@ -291,7 +293,7 @@ class _SubprocessTransport(transports.SubprocessTransport):
         return pipe
 
     def _check_proc(self):
-        if self._closed or self._native is None:
+        if self._finished or self._native is None:
             raise ProcessLookupError()
 
     def send_signal(self, signal):
@@ -415,8 +417,8 @@ class PipeSubprocessOps:
         protocol = protocol_factory()
         transport = transport_class(self, pipe, protocol)
         waiter = self.create_future()
-        _connect_pipe(fd, write, transport, waiter)
         try:
+            _connect_pipe(fd, write, transport, waiter)
             await waiter
         except BaseException:
             transport.close()
@@ -438,8 +440,8 @@ class PipeSubprocessOps:
         protocol = protocol_factory()
         transport = _SubprocessTransport(self, protocol, argv)
         waiter = self.create_future()
-        _spawn(args, transport, protocol, waiter)
         try:
+            _spawn(args, transport, protocol, waiter)
             await waiter
         except OSError as exc:
             transport._closed = True
