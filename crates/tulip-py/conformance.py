@@ -58,7 +58,22 @@ MODULES = [
     ("test_pep492", "policy"),
     ("test_context", "policy"),
     ("test_futures2", "policy"),
+    ("test_server", "mixin"),
+    ("test_buffered_proto", "mixin"),
+    ("test_sendfile", "mixin"),
+    ("test_sslproto", "mixin"),
+    ("test_ssl", "policy"),
 ]
+
+# Mixin modules whose loop comes from a concrete selector-loop test class:
+# (that class, the name of the method making its loop). The class is
+# subclassed with the method returning the tulip loop (or asyncio's own).
+CONCRETE = {
+    "test_server": ("SelectorStartServerTests", "new_loop"),
+    "test_buffered_proto": ("BufferedProtocolSelectorTests", "new_loop"),
+    "test_sendfile": ("SelectEventLoopTests", "create_event_loop"),
+    "test_sslproto": ("SelectorStartTLSTests", "new_loop"),
+}
 
 PER_TEST_TIMEOUT = 60
 
@@ -131,6 +146,11 @@ def make_suite(module_name, how, kind):
 
     from test.test_asyncio import utils as test_utils
 
+    if module_name in CONCRETE:
+        base, method = CONCRETE[module_name]
+        cls = type("TulipLoopTests", (getattr(module, base),), {method: factory})
+        cls.__module__ = module.__name__
+        return loader.loadTestsFromTestCase(cls)
     members = {"create_event_loop": factory}
     if module_name == "test_events":
         mixin = module.UnixEventLoopTestsMixin

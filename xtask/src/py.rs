@@ -5,7 +5,9 @@
 //! clippy, then runs `crates/tulip-py/conformance.py` (which builds the
 //! module with maturin into a private venv under the target directory and
 //! runs CPython's own asyncio tests on the tulip loop and on asyncio's)
-//! and the module's own tests (`crates/tulip-py/tests`) in that venv.
+//! and the module's own tests (`crates/tulip-py/tests`) in that venv,
+//! after installing the real programs they run (uvicorn, aiohttp) into it
+//! from the Python package registry when they are missing.
 //! Without `python3` it says so and passes.
 
 use std::process::Command;
@@ -60,7 +62,12 @@ pub fn run() -> Result<(), String> {
             c
         }),
     ];
+    let venv_python = target.join("tulipio-venv/bin/python");
+    let programs = ["uvicorn", "aiohttp"];
     for (name, mut command) in steps {
+        if name == "tulip-py tests" {
+            install_programs(&venv_python, &programs)?;
+        }
         println!("==> ci [python] {name}");
         let status = command
             .status()
@@ -70,5 +77,34 @@ pub fn run() -> Result<(), String> {
         }
     }
     println!("==> ci [python] ok in {}", fmt_duration(started.elapsed()));
+    Ok(())
+}
+
+/// Installs the Python packages the tests run as real programs into the
+/// private venv (`pip install`), unless they import already.
+fn install_programs(python: &std::path::Path, packages: &[&str]) -> Result<(), String> {
+    let imports = format!("import {}", packages.join(", "));
+    let present = Command::new(python)
+        .args(["-c", &imports])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if present {
+        return Ok(());
+    }
+    println!(
+        "==> ci [python] pip install {} (into the private venv)",
+        packages.join(" ")
+    );
+    let status = Command::new(python)
+        .args(["-m", "pip", "install", "-q"])
+        .args(packages)
+        .status()
+        .map_err(|e| format!("could not start pip ({}): {e}", python.display()))?;
+    if !status.success() {
+        return Err(format!(
+            "ci [python] pip install {} failed ({status})",
+            packages.join(" ")
+        ));
+    }
     Ok(())
 }

@@ -240,6 +240,12 @@ impl BaseLoop {
         Ok(())
     }
 
+    /// The tulip loop's handle, for tulip's transports (made on first
+    /// use, as every scheduling call).
+    pub(crate) fn tulip_loop(&self) -> PyResult<tulip_executor::Loop> {
+        Ok(self.open_core()?.event_loop.handle())
+    }
+
     fn watch(
         slf: &Bound<'_, BaseLoop>,
         fd: RawFd,

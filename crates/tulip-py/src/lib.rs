@@ -17,6 +17,7 @@ mod handle;
 mod pipe;
 mod subprocess;
 mod thread_bound;
+mod transport;
 
 /// The extension module: `_BaseLoop`, `Handle` and `TimerHandle`.
 #[pymodule]
@@ -24,6 +25,10 @@ fn _tulipio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::BaseLoop>()?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
+    m.add_class::<transport::StreamTransport>()?;
+    m.add_function(wrap_pyfunction!(transport::_start_stream, m)?)?;
+    m.add_class::<transport::NativeDatagram>()?;
+    m.add_function(wrap_pyfunction!(transport::_start_datagram, m)?)?;
     pipe_subprocess(m)?;
     Ok(())
 }

@@ -380,10 +380,6 @@ class TaskTests(LoopTestCase):
         self.loop.call_soon(fut.set_result, "v")
         self.assertEqual(self.loop.run_until_complete(fut), "v")
 
-    def test_phase_two_methods_say_so(self):
-        with self.assertRaisesRegex(NotImplementedError, "phase 2"):
-            self.run_coro(self.loop.create_connection(asyncio.Protocol, "127.0.0.1", 1))
-
 
 class IoTests(LoopTestCase):
     def test_add_reader_on_a_socketpair(self):

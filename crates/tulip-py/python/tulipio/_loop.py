@@ -23,28 +23,12 @@ import weakref
 from asyncio import coroutines, events, futures, tasks
 from asyncio.log import logger
 
+from ._net import NetOps
 from ._sock import SockOps
 from ._subprocess import PipeSubprocessOps
 from ._tulipio import Handle, _BaseLoop
 
 __all__ = ("Loop",)
-
-_PHASE2 = (
-    "tulipio: {} is not built yet; it comes with phase 2 of tulip's issue 16 "
-    "(transports, servers, subprocesses and TLS on the tulip loop)"
-)
-
-
-def _phase2(name):
-    """A coroutine method of asyncio's loop that tulipio does not have yet."""
-
-    async def method(self, *args, **kwargs):
-        raise NotImplementedError(_PHASE2.format(name))
-
-    method.__name__ = name
-    method.__qualname__ = f"Loop.{name}"
-    method.__doc__ = f"Not built yet: raises NotImplementedError ({name}: issue 16 phase 2)."
-    return method
 
 
 def _fileobj_to_fd(fileobj):
@@ -75,7 +59,7 @@ def _run_until_complete_cb(fut):
     futures._get_loop(fut).stop()
 
 
-class Loop(_BaseLoop, SockOps, PipeSubprocessOps, asyncio.AbstractEventLoop):
+class Loop(_BaseLoop, SockOps, NetOps, PipeSubprocessOps, asyncio.AbstractEventLoop):
     """An asyncio event loop running on tulip's Rust event loop."""
 
     def __init__(self):
@@ -496,12 +480,6 @@ class Loop(_BaseLoop, SockOps, PipeSubprocessOps, asyncio.AbstractEventLoop):
         """Stops watching ``fd`` for writing; whether it was watched."""
         return self._unwatch(fd, False)
 
-    def _stop_serving(self, sock):
-        """Stops watching a listening socket and closes it (asyncio's
-        private selector-loop method, which its tests call)."""
-        self.remove_reader(sock.fileno())
-        sock.close()
-
     # ------------------------------------------------------------ signals
 
     def _make_self_pipe(self):
@@ -596,14 +574,3 @@ class Loop(_BaseLoop, SockOps, PipeSubprocessOps, asyncio.AbstractEventLoop):
             except (ValueError, OSError) as exc:
                 logger.info("set_wakeup_fd(-1) failed: %s", exc)
         return True
-
-    # ---------------------------------------------------------- phase 2
-
-    create_connection = _phase2("create_connection")
-    create_server = _phase2("create_server")
-    create_unix_connection = _phase2("create_unix_connection")
-    create_unix_server = _phase2("create_unix_server")
-    create_datagram_endpoint = _phase2("create_datagram_endpoint")
-    connect_accepted_socket = _phase2("connect_accepted_socket")
-    sendfile = _phase2("sendfile")
-    start_tls = _phase2("start_tls")
