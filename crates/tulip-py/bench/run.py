@@ -201,7 +201,10 @@ def serve(loop, what):
 
             import uvicorn
 
-            sock = socket.socket()
+            # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on
+            # sockets whose proto says TCP (a proto of 0 would leave Nagle
+            # on, and every response would wait out a delayed ACK).
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sock.bind(("127.0.0.1", 0))
             config = uvicorn.Config(hello_app, loop="none", http="httptools",
                                     lifespan="off", log_level="warning", access_log=False)
