@@ -63,10 +63,9 @@ fn stdio(value: Option<i32>, which: &str) -> PyResult<Stdio> {
 
 /// The tulip protocol of a subprocess whose protocol is Python's.
 struct PySubprocessProtocol {
-    /// The Python transport object (`_SubprocessTransport`).
+    /// The Python transport object (`_SubprocessTransport`), whose
+    /// `_protocol` (`set_protocol` changes it) gets the calls.
     owner: Py<PyAny>,
-    /// The Python protocol.
-    protocol: Py<PyAny>,
 }
 
 impl PySubprocessProtocol {
@@ -81,7 +80,12 @@ impl PySubprocessProtocol {
 
     fn to_protocol(&self, method: &str, args: impl for<'py> pyo3::call::PyCallArgs<'py>) {
         Python::attach(|py| {
-            if let Err(err) = self.protocol.call_method1(py, method, args) {
+            let called = self
+                .owner
+                .bind(py)
+                .getattr(intern!(py, "_protocol"))
+                .and_then(|protocol| protocol.call_method1(method, args));
+            if let Err(err) = called {
                 report(
                     py,
                     err,
@@ -121,20 +125,8 @@ impl SubprocessProtocol for PySubprocessProtocol {
     }
 
     fn pipe_data_received(&mut self, fd: i32, data: &[u8]) {
-        Python::attach(|py| {
-            let data = PyBytes::new(py, data);
-            if let Err(err) =
-                self.protocol
-                    .call_method1(py, intern!(py, "pipe_data_received"), (fd, data))
-            {
-                report(
-                    py,
-                    err,
-                    "Exception in protocol.pipe_data_received()",
-                    self.owner.bind(py),
-                );
-            }
-        });
+        let data = Python::attach(|py| PyBytes::new(py, data).unbind());
+        self.to_protocol("pipe_data_received", (fd, data));
     }
 
     fn pipe_connection_lost(&mut self, fd: i32, exc: Option<tulip_transport::Error>) {
@@ -283,22 +275,17 @@ fn command(args: SpawnArgs) -> PyResult<(Command, SubprocessOptions)> {
     Ok((cmd, options))
 }
 
-/// Starts a child as `args` says, its protocol the Python `protocol` with
-/// the Python transport object `owner`; `waiter` (an asyncio future) gets
+/// Starts a child as `args` says, its protocol the Python transport
+/// object `owner`'s `_protocol`; `waiter` (an asyncio future) gets
 /// `None` once `connection_made` ran, or the error (`FileNotFoundError`
 /// for a missing program, ...).
 #[pyfunction]
-pub fn _spawn(
-    args: SpawnArgs,
-    owner: Py<PyAny>,
-    protocol: Py<PyAny>,
-    waiter: Py<PyAny>,
-) -> PyResult<()> {
+pub fn _spawn(args: SpawnArgs, owner: Py<PyAny>, waiter: Py<PyAny>) -> PyResult<()> {
     let (cmd, options) = command(args)?;
     let lp = tulip_executor::get_running_loop().map_err(|_| {
         PyRuntimeError::new_err("subprocess_exec/shell needs the running tulipio loop")
     })?;
-    let mut adapter = Some(PySubprocessProtocol { owner, protocol });
+    let mut adapter = Some(PySubprocessProtocol { owner });
     let task_lp = lp.clone();
     drop(lp.create_task(async move {
         let factory = move || {

@@ -81,6 +81,21 @@ class SubprocessProtocolTests(LoopTestCase):
 
         self.run_coro(main())
 
+    def test_set_protocol_switches_the_receiver(self):
+        async def main():
+            first, second = Recorder(self.loop), Recorder(self.loop)
+            code = "import sys; sys.stdin.readline(); print('late')"
+            transport, _ = await self.loop.subprocess_exec(lambda: first, PY, "-c", code)
+            transport.set_protocol(second)
+            self.assertIs(transport.get_protocol(), second)
+            transport.get_pipe_transport(0).write(b"go\n")
+            await second.done
+            self.assertEqual(second.output[1], b"late\n")
+            self.assertEqual(first.events, ["made"])
+            transport.close()
+
+        self.run_coro(main())
+
     def test_exec_passes_arguments_as_they_are(self):
         async def main():
             protocol = Recorder(self.loop)

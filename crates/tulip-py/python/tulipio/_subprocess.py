@@ -441,7 +441,7 @@ class PipeSubprocessOps:
         transport = _SubprocessTransport(self, protocol, argv)
         waiter = self.create_future()
         try:
-            _spawn(args, transport, protocol, waiter)
+            _spawn(args, transport, waiter)
             await waiter
         except OSError as exc:
             transport._closed = True
