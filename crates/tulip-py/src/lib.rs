@@ -3,7 +3,9 @@
 //!
 //! The hot path lives here: the loop itself (`event_loop`), its callback
 //! handles (`handle`), the GIL released around the reactor wait (`gil`)
-//! and the tie of a loop to its thread (`thread_bound`). What asyncio
+//! and the tie of a loop to its thread (`thread_bound`), and the
+//! transports that run Python protocols on tulip's own socket and
+//! datagram transports (`transport`). What asyncio
 //! writes in Python on top of that core (tasks, futures, `sock_*`,
 //! executors, signal handlers, the exception handler) is the Python
 //! package's `tulipio/_loop.py`, a subclass of this module's `_BaseLoop`
@@ -29,6 +31,7 @@ fn _tulipio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(transport::_start_stream, m)?)?;
     m.add_class::<transport::NativeDatagram>()?;
     m.add_function(wrap_pyfunction!(transport::_start_datagram, m)?)?;
+    m.add_function(wrap_pyfunction!(transport::_forward_reports, m)?)?;
     pipe_subprocess(m)?;
     Ok(())
 }

@@ -6,7 +6,8 @@ module adds what asyncio itself writes in Python on top of such a core:
 running until a future completes, futures and tasks (real
 ``asyncio.Future``/``asyncio.Task`` objects), the exception handler, the
 default executor, DNS through it, signal handlers and the async
-generator hooks; the ``sock_*`` coroutines are ``_sock.SockOps``.
+generator hooks; the ``sock_*`` coroutines are ``_sock.SockOps``, the
+transports, servers and endpoints ``_net.NetOps``.
 """
 
 import asyncio

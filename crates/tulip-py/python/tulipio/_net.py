@@ -14,7 +14,6 @@ CPython and uvloop layer it.
 """
 
 import errno
-import inspect
 import io
 import os
 import socket
@@ -27,17 +26,13 @@ from asyncio import unix_events
 from asyncio.log import logger
 
 from ._tulipio import _DatagramTransport as _NativeDatagram
-from ._tulipio import _StreamTransport, _start_datagram, _start_stream
+from ._tulipio import _StreamTransport, _forward_reports, _start_datagram, _start_stream
 
 __all__ = ("NetOps",)
 
 # 3.13's Server tracks its clients (close_clients/abort_clients):
 # _attach/_detach take the transport there.
 _SERVER_TAKES_TRANSPORT = hasattr(base_events.Server, "close_clients")
-# 3.13's create_unix_server removes the socket file at close itself.
-_UNIX_CLEANUP_BUILTIN = "cleanup_socket" in inspect.signature(
-    unix_events._UnixSelectorEventLoop.create_unix_server
-).parameters
 _BaseLoopImpl = base_events.BaseEventLoop
 _UnixImpl = unix_events._UnixSelectorEventLoop
 
@@ -51,6 +46,14 @@ def _resolve_waiter(waiter, result, exc):
         waiter.set_result(result)
     else:
         waiter.set_exception(exc)
+
+
+def _reports_forwarded(loop):
+    """Once per loop: the tulip loop's own reports (a transport's fatal
+    read or write error) go to this loop's exception handler."""
+    if "_reports_forwarded" not in loop.__dict__:
+        _forward_reports(loop)
+        loop.__dict__["_reports_forwarded"] = True
 
 
 _LINGER_OFF = struct.pack("ii", 0, 0)
@@ -106,6 +109,7 @@ class _SocketTransport(transports._FlowControlMixin):
                 server._attach(self)
             else:
                 server._attach()
+        _reports_forwarded(loop)
         fd = os.dup(sock.fileno())
         try:
             _start_stream(
@@ -308,6 +312,7 @@ class _DatagramTransport(transports.Transport, transports.DatagramTransport):
         self._native = _NativeDatagram()
         if waiter is None:
             waiter = loop.create_future()
+        _reports_forwarded(loop)
         fd = os.dup(sock.fileno())
         try:
             _start_datagram(loop, fd, self, self._native, protocol, waiter)
@@ -444,6 +449,10 @@ class NetOps:
     _sendfile_fallback = _BaseLoopImpl._sendfile_fallback
     start_tls = _BaseLoopImpl.start_tls
     create_unix_connection = _UnixImpl.create_unix_connection
+    # 3.13's removes the socket file when the server closes (its
+    # bookkeeping is _unix_server_sockets, read by _stop_serving); 3.11's
+    # and 3.12's leave it, and so does tulipio there.
+    create_unix_server = _UnixImpl.create_unix_server
     if hasattr(_BaseLoopImpl, "_create_server_getaddrinfo"):
         _create_server_getaddrinfo = _BaseLoopImpl._create_server_getaddrinfo
     if hasattr(_BaseLoopImpl, "_getaddrinfo_debug"):
@@ -513,24 +522,6 @@ class NetOps:
             paths = self.__dict__["_unix_paths"] = {}
             return paths
 
-    async def create_unix_server(self, protocol_factory, path=None, **kwargs):
-        """asyncio's ``create_unix_server``; the socket file is removed when
-        the server closes, as 3.13 does (``cleanup_socket=False`` keeps it;
-        before 3.13 tulipio does the same cleanup itself)."""
-        if _UNIX_CLEANUP_BUILTIN:
-            return await _UnixImpl.create_unix_server(self, protocol_factory, path, **kwargs)
-        cleanup = kwargs.pop("cleanup_socket", True)
-        server = await _UnixImpl.create_unix_server(self, protocol_factory, path, **kwargs)
-        if cleanup:
-            for sock in server.sockets:
-                name = sock.getsockname()
-                if isinstance(name, str) and name and not name.startswith("\0"):
-                    try:
-                        self._unix_server_sockets[sock._sock] = os.stat(name).st_ino
-                    except (FileNotFoundError, AttributeError):
-                        pass
-        return server
-
     def _stop_serving(self, sock):
         """Stops watching a listening socket and closes it; a Unix
         socket's file is removed if it is still the one the server made."""
@@ -561,8 +552,9 @@ class NetOps:
         )
 
     def _accept_connection(
-        self, protocol_factory, sock, sslcontext, server, backlog,
-        ssl_handshake_timeout, ssl_shutdown_timeout,
+        self, protocol_factory, sock, sslcontext=None, server=None, backlog=100,
+        ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
+        ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
     ):
         for _ in range(backlog):
             try:

@@ -12,8 +12,9 @@
 
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyBytes;
+use pyo3::types::{PyBytes, PyString};
 use tulip_transport::{BaseProtocol, BufferedProtocol, Error, Protocol, Transport};
 
 use super::{StreamTransport, error_to_py, is_loop_exit, notify};
@@ -56,7 +57,7 @@ impl PyProtocol {
     fn call<'py>(
         &self,
         py: Python<'py>,
-        name: &str,
+        name: &Bound<'py, PyString>,
         args: impl pyo3::call::PyCallArgs<'py>,
     ) -> Option<PyResult<Bound<'py, PyAny>>> {
         let protocol = self.protocol.as_ref()?.bind(py);
@@ -87,7 +88,7 @@ impl PyProtocol {
     }
 
     fn eof(&mut self) -> bool {
-        Python::attach(|py| match self.call(py, "eof_received", ()) {
+        Python::attach(|py| match self.call(py, intern!(py, "eof_received"), ()) {
             None => false,
             Some(Ok(keep_open)) => keep_open.is_truthy().unwrap_or(false),
             Some(Err(err)) => {
@@ -141,7 +142,7 @@ impl Protocol for PyProtocol {
     fn data_received(&mut self, data: &[u8]) {
         Python::attach(|py| {
             let bytes = PyBytes::new(py, data);
-            if let Some(Err(err)) = self.call(py, "data_received", (bytes,)) {
+            if let Some(Err(err)) = self.call(py, intern!(py, "data_received"), (bytes,)) {
                 self.fatal(
                     py,
                     err,
@@ -165,7 +166,7 @@ impl BufferedProtocol for PyProtocol {
         self.lent = None;
         self.lend_failed = false;
         let lent = Python::attach(|py| {
-            let buffer = match self.call(py, "get_buffer", (sizehint,)) {
+            let buffer = match self.call(py, intern!(py, "get_buffer"), (sizehint,)) {
                 None => return None,
                 Some(Ok(obj)) => obj,
                 Some(Err(err)) => {
@@ -219,7 +220,7 @@ impl BufferedProtocol for PyProtocol {
             return;
         }
         Python::attach(|py| {
-            let result = self.call(py, "buffer_updated", (nbytes,));
+            let result = self.call(py, intern!(py, "buffer_updated"), (nbytes,));
             self.lent = None;
             if let Some(Err(err)) = result {
                 self.fatal(

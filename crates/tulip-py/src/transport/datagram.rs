@@ -13,6 +13,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::rc::Rc;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
 use tulip_executor::TaskOptions;
@@ -165,7 +166,7 @@ impl DatagramProtocol for PyDatagramProtocol {
             let bytes = PyBytes::new(py, data);
             if let Err(err) = protocol
                 .bind(py)
-                .call_method1("datagram_received", (bytes, addr))
+                .call_method1(intern!(py, "datagram_received"), (bytes, addr))
             {
                 self.fatal(
                     py,

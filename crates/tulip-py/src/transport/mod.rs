@@ -34,16 +34,7 @@ use adapter::PyProtocol;
 pub(crate) fn error_to_py(py: Python<'_>, err: &Error) -> PyErr {
     if let Some(io) = err.as_io() {
         return match io.raw_os_error() {
-            Some(code) => {
-                let message = std::io::Error::from_raw_os_error(code).to_string();
-                // "Connection reset by peer (os error 104)" → asyncio's text.
-                let message = message
-                    .split(" (os error")
-                    .next()
-                    .unwrap_or(&message)
-                    .to_owned();
-                PyOSError::new_err((code, message))
-            }
+            Some(code) => os_error(code),
             None => PyErr::from(std::io::Error::new(io.kind(), io.to_string())),
         };
     }
@@ -64,6 +55,71 @@ pub(crate) fn error_to_py(py: Python<'_>, err: &Error) -> PyErr {
             .unwrap_or_else(|e| e),
         other => PyRuntimeError::new_err(other.to_string()),
     }
+}
+
+/// Routes the tulip loop's own reports (a transport's fatal read or
+/// write error, say) to the Python loop's `call_exception_handler`, as
+/// asyncio's transports report them. The handler holds the Python loop
+/// weakly (the tulip loop belongs to it). Called once per loop, by the
+/// first transport made on it.
+#[pyfunction]
+pub(crate) fn _forward_reports(event_loop: &Bound<'_, BaseLoop>) -> PyResult<()> {
+    let py = event_loop.py();
+    let lp = event_loop.get().tulip_loop()?;
+    let weak: Py<PyAny> = py
+        .import("weakref")?
+        .call_method1("ref", (event_loop,))?
+        .unbind();
+    lp.set_exception_handler(move |_, context| {
+        Python::attach(|py| {
+            let Ok(target) = weak.bind(py).call0() else {
+                return;
+            };
+            if target.is_none() {
+                return;
+            }
+            let forwarded = (|| -> PyResult<()> {
+                let ctx = pyo3::types::PyDict::new(py);
+                ctx.set_item("message", &context.message)?;
+                if let Some(err) = &context.error {
+                    let exc = match err {
+                        tulip_executor::Error::Io(io) => match io.raw_os_error() {
+                            Some(code) => os_error(code),
+                            None => PyOSError::new_err(io.to_string()),
+                        },
+                        other => PyRuntimeError::new_err(other.to_string()),
+                    };
+                    ctx.set_item("exception", exc.into_value(py))?;
+                }
+                for (key, value) in &context.extra {
+                    ctx.set_item(*key, value)?;
+                }
+                target.call_method1("call_exception_handler", (ctx,))?;
+                Ok(())
+            })();
+            if let Err(err) = forwarded {
+                if is_loop_exit(py, &err) {
+                    crate::gil::raise_from_loop(err);
+                } else {
+                    err.write_unraisable(py, None);
+                }
+            }
+        })
+    });
+    Ok(())
+}
+
+/// `OSError(code, strerror)`: Python picks the subclass
+/// (`ConnectionResetError`, ...) from the code.
+fn os_error(code: i32) -> PyErr {
+    let message = std::io::Error::from_raw_os_error(code).to_string();
+    // "Connection reset by peer (os error 104)" → asyncio's text.
+    let message = message
+        .split(" (os error")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    PyOSError::new_err((code, message))
 }
 
 /// Whether `err` must leave `run_forever` rather than be reported.
