@@ -6,7 +6,8 @@ the module first (maturin, into a private virtual environment under the
 cargo target directory), then runs, each in a child process:
 
 - the loop mixins of ``test.test_asyncio`` (``test_events``'
-  ``UnixEventLoopTestsMixin``, ``test_sock_lowlevel.BaseSockTestsMixin``)
+  ``UnixEventLoopTestsMixin``, ``test_sock_lowlevel.BaseSockTestsMixin``,
+  ``test_subprocess.SubprocessMixin``)
   with ``create_event_loop`` returning a tulip loop, and
 - the loop-level modules (``test_tasks``, ``test_futures``, ...) with the
   event loop policy set to ``tulipio.EventLoopPolicy`` (so
@@ -45,6 +46,7 @@ SKIPS = os.path.join(HERE, "conformance-skips.txt")
 MODULES = [
     ("test_events", "mixin"),
     ("test_sock_lowlevel", "mixin"),
+    ("test_subprocess", "mixin"),
     ("test_futures", "policy"),
     ("test_tasks", "policy"),
     ("test_locks", "policy"),
@@ -184,11 +186,21 @@ def make_suite(module_name, how, kind):
             if isinstance(obj, type) and issubclass(obj, unittest.IsolatedAsyncioTestCase):
                 suite.addTests(loader.loadTestsFromTestCase(obj))
         return suite
+    members = {"create_event_loop": factory}
     if module_name == "test_events":
         mixin = module.UnixEventLoopTestsMixin
+    elif module_name == "test_subprocess":
+        mixin = module.SubprocessMixin
+
+        def set_up(self):
+            test_utils.TestCase.setUp(self)
+            self.loop = self.create_event_loop()
+            self.set_event_loop(self.loop)
+
+        members["setUp"] = set_up
     else:
         mixin = module.BaseSockTestsMixin
-    cls = type("TulipLoopTests", (mixin, test_utils.TestCase), {"create_event_loop": factory})
+    cls = type("TulipLoopTests", (mixin, test_utils.TestCase), members)
     cls.__module__ = module.__name__
     return loader.loadTestsFromTestCase(cls)
 

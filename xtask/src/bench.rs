@@ -57,8 +57,12 @@ impl Options {
 
 /// Runs the benches (unless `--no-run`) and prints the table; then, without
 /// a FILTER, the network benches. FILTER `net` or `net/SUB` runs only the
-/// network benches (see `netbench`).
+/// network benches (see `netbench`); FILTER `py` runs tulipio against
+/// uvloop and asyncio (`crates/tulip-py/bench/run.py`).
 pub fn run(options: &Options) -> Result<(), String> {
+    if options.filter.as_deref() == Some("py") {
+        return crate::py::bench();
+    }
     if let Some(sub) = netbench::selected(options.filter.as_deref()) {
         if options.no_run || !options.criterion_args.is_empty() {
             return Err("the network benches take neither --no-run nor criterion arguments".into());

@@ -38,6 +38,7 @@ commands:
                             without FILTER, the network benches follow
   bench net[/FILTER]        only the network benches: echo and HTTP servers of tulip, tokio
                             and smol against loadgen, wrk and h2load (TULIP_NETBENCH_SECS=3)
+  bench py                  tulipio against uvloop and asyncio (crates/tulip-py/bench/run.py)
   tidy                      check the source rules (module docs, file length: a warning over
                             800 lines, a failure over 1,500; sys/ layout, no placeholder
                             macros, SAFETY comments, doc examples through the facade)

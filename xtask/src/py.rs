@@ -108,3 +108,18 @@ fn install_programs(python: &std::path::Path, packages: &[&str]) -> Result<(), S
     }
     Ok(())
 }
+
+/// `cargo xtask bench py`: tulipio against uvloop and asyncio's loop
+/// (`crates/tulip-py/bench/run.py`, which builds what it needs).
+pub fn bench() -> Result<(), String> {
+    let status = Command::new("python3")
+        .arg("crates/tulip-py/bench/run.py")
+        .current_dir(workspace_root())
+        .env("CARGO_TARGET_DIR", target_dir())
+        .status()
+        .map_err(|e| format!("could not start python3 crates/tulip-py/bench/run.py: {e}"))?;
+    if !status.success() {
+        return Err(format!("crates/tulip-py/bench/run.py failed ({status})"));
+    }
+    Ok(())
+}

@@ -113,33 +113,36 @@ impl Handle {
             Handle::requeue(slf);
             return;
         }
-        let (callback, args, context) = {
+        // One borrow for everything the run needs (the callback may
+        // cancel or inspect its handle, so none is held across the call).
+        let (callback, args, context, repeat, debug) = {
             let this = slf.borrow();
             if this.cancelled {
                 return;
             }
-            match (&this.callback, &this.args) {
-                (Some(callback), Some(args)) => (
-                    callback.clone_ref(py),
-                    args.clone_ref(py),
-                    this.context.clone_ref(py),
-                ),
-                _ => return,
-            }
+            let (Some(callback), Some(args)) = (&this.callback, &this.args) else {
+                return;
+            };
+            let debug = this
+                .event_loop
+                .bind(py)
+                .cast::<BaseLoop>()
+                .ok()
+                .and_then(|lp| lp.get().debug().then(|| lp.clone()));
+            (
+                callback.clone_ref(py),
+                args.clone_ref(py),
+                this.context.clone_ref(py),
+                this.repeat,
+                debug,
+            )
         };
-        let debug = slf
-            .borrow()
-            .event_loop
-            .bind(py)
-            .cast::<BaseLoop>()
-            .ok()
-            .and_then(|lp| lp.get().debug().then(|| lp.clone()));
         let started = debug.as_ref().map(|_| Instant::now());
         let result = call_in_context(py, callback.bind(py), args.bind(py), context.bind(py));
         if let Err(err) = result {
             report(slf, err);
         }
-        if !slf.borrow().repeat {
+        if !repeat {
             // Run once: drop the references (breaks cycles through the
             // callback, as asyncio's handle does when it has run).
             let mut this = slf.borrow_mut();

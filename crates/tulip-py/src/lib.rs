@@ -16,6 +16,8 @@ use pyo3::prelude::*;
 mod event_loop;
 mod gil;
 mod handle;
+mod pipe;
+mod subprocess;
 mod thread_bound;
 mod transport;
 
@@ -30,5 +32,15 @@ fn _tulipio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<transport::NativeDatagram>()?;
     m.add_function(wrap_pyfunction!(transport::_start_datagram, m)?)?;
     m.add_function(wrap_pyfunction!(transport::_forward_reports, m)?)?;
+    pipe_subprocess(m)?;
+    Ok(())
+}
+
+/// The pipes and subprocesses half of the module (`_connect_pipe`, `_spawn`).
+fn pipe_subprocess(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<pipe::NativeTransport>()?;
+    m.add_class::<subprocess::NativeSubprocess>()?;
+    m.add_function(wrap_pyfunction!(pipe::_connect_pipe, m)?)?;
+    m.add_function(wrap_pyfunction!(subprocess::_spawn, m)?)?;
     Ok(())
 }

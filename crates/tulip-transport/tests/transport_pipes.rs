@@ -72,3 +72,41 @@ fn pausing_a_read_pipe_holds_data_back() {
     })
     .unwrap();
 }
+
+#[test]
+fn a_write_pipe_on_a_terminal_stays_open_when_input_arrives() {
+    use rustix::fs::{Mode, OFlags};
+    use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+    run(async {
+        let lp = get_running_loop().unwrap();
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).unwrap();
+        rustix::fs::fcntl_setfl(&master, OFlags::RDWR | OFlags::NONBLOCK).unwrap();
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let flags = OFlags::RDWR | OFlags::NOCTTY;
+        let slave = rustix::fs::open(name.as_c_str(), flags, Mode::empty()).unwrap();
+        let (wt, wp) = lp
+            .connect_write_pipe(Recorder::default, slave)
+            .await
+            .unwrap();
+        // Input on the terminal makes the slave readable: not a hang-up.
+        rustix::io::write(&master, b"typed\n").unwrap();
+        sleep(Duration::from_millis(50)).await;
+        assert!(!wp.borrow().lost());
+        assert!(!wt.is_closing());
+        wt.write(b"shown").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 64];
+        while !got.ends_with(b"shown") {
+            sleep(Duration::from_millis(5)).await;
+            match rustix::io::read(&master, &mut buf) {
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => assert_eq!(e, rustix::io::Errno::AGAIN),
+            }
+        }
+        wt.close();
+        assert!(wait_until(|| wp.borrow().lost()).await);
+    })
+    .unwrap();
+}

@@ -26,26 +26,10 @@ from asyncio.log import logger
 
 from ._net import NetOps
 from ._sock import SockOps
+from ._subprocess import PipeSubprocessOps
 from ._tulipio import Handle, _BaseLoop
 
 __all__ = ("Loop",)
-
-_PHASE2 = (
-    "tulipio: {} is not built yet; it comes with phase 2 of tulip's issue 16 "
-    "(transports, servers, subprocesses and TLS on the tulip loop)"
-)
-
-
-def _phase2(name):
-    """A coroutine method of asyncio's loop that tulipio does not have yet."""
-
-    async def method(self, *args, **kwargs):
-        raise NotImplementedError(_PHASE2.format(name))
-
-    method.__name__ = name
-    method.__qualname__ = f"Loop.{name}"
-    method.__doc__ = f"Not built yet: raises NotImplementedError ({name}: issue 16 phase 2)."
-    return method
 
 
 def _fileobj_to_fd(fileobj):
@@ -76,7 +60,7 @@ def _run_until_complete_cb(fut):
     futures._get_loop(fut).stop()
 
 
-class Loop(_BaseLoop, SockOps, NetOps, asyncio.AbstractEventLoop):
+class Loop(_BaseLoop, SockOps, NetOps, PipeSubprocessOps, asyncio.AbstractEventLoop):
     """An asyncio event loop running on tulip's Rust event loop."""
 
     def __init__(self):
@@ -591,10 +575,3 @@ class Loop(_BaseLoop, SockOps, NetOps, asyncio.AbstractEventLoop):
             except (ValueError, OSError) as exc:
                 logger.info("set_wakeup_fd(-1) failed: %s", exc)
         return True
-
-    # ---------------------------------------------------------- phase 2
-
-    connect_read_pipe = _phase2("connect_read_pipe")
-    connect_write_pipe = _phase2("connect_write_pipe")
-    subprocess_exec = _phase2("subprocess_exec")
-    subprocess_shell = _phase2("subprocess_shell")

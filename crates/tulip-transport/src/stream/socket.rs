@@ -178,8 +178,12 @@ impl SocketTransport {
                 self.lc.notices().flush(&proto);
                 if self.kind == Kind::WritePipe {
                     // A write pipe's descriptor turns readable (error/hang
-                    // up) when the reading end closes.
-                    self.watch_peer_close();
+                    // up) when the reading end closes. Not a terminal's:
+                    // it turns readable when input arrives (asyncio
+                    // watches only pipes and sockets too).
+                    if !self.is_char_device() {
+                        self.watch_peer_close();
+                    }
                 } else {
                     self.start_reading();
                 }
@@ -216,6 +220,16 @@ impl SocketTransport {
             Driver::Readiness(_) => self.lc.remove_reader(),
             Driver::Completion(io) => io.stop_reading(self),
         }
+    }
+
+    /// Whether the descriptor is a character device (a terminal).
+    fn is_char_device(&self) -> bool {
+        self.fd().is_some_and(|fd| {
+            rustix::fs::fstat(&*fd).is_ok_and(|st| {
+                rustix::fs::FileType::from_raw_mode(st.st_mode)
+                    == rustix::fs::FileType::CharacterDevice
+            })
+        })
     }
 
     fn watch_peer_close(self: &Rc<Self>) {
