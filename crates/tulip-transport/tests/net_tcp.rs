@@ -594,7 +594,8 @@ fn connect_and_drop_in_a_child() {
             assert!(TcpStream::connect("127.0.0.1", port).await.is_err());
         }
     });
-    assert_eq!(settled_fd_count(before), before);
+    let after = settled_fd_count(before);
+    assert!(after <= before, "descriptors: {after} now, {before} before");
 }
 
 #[test]

@@ -299,10 +299,10 @@ fn balanced(loops: usize) {
         acceptor.loads()
     );
     drop(acceptor);
-    assert_eq!(
-        settled_fd_count(before),
-        before,
-        "descriptors back to the baseline"
+    let after = settled_fd_count(before);
+    assert!(
+        after <= before,
+        "descriptors back to the baseline: {after} now, {before} before"
     );
 }
 
@@ -346,10 +346,10 @@ fn reuse_port(loops: usize) {
         );
         assert!(per_loop[i] > 0, "loop {i} serves: {per_loop:?}");
     }
-    assert_eq!(
-        settled_fd_count(before),
-        before,
-        "descriptors back to the baseline"
+    let after = settled_fd_count(before);
+    assert!(
+        after <= before,
+        "descriptors back to the baseline: {after} now, {before} before"
     );
 }
 
@@ -408,10 +408,10 @@ fn acceptor_target_closing_midway_gives_its_share_to_the_others() {
         acceptor.loads()
     );
     drop(acceptor);
-    assert_eq!(
-        settled_fd_count(before),
-        before,
-        "descriptors back to the baseline"
+    let after = settled_fd_count(before);
+    assert!(
+        after <= before,
+        "descriptors back to the baseline: {after} now, {before} before"
     );
 }
 
@@ -471,10 +471,10 @@ fn acceptor_hands_new_connections_to_the_least_loaded_loop() {
         l.finish();
     }
     drop(acceptor);
-    assert_eq!(
-        settled_fd_count(before),
-        before,
-        "descriptors back to the baseline"
+    let after = settled_fd_count(before);
+    assert!(
+        after <= before,
+        "descriptors back to the baseline: {after} now, {before} before"
     );
 }
 
@@ -504,10 +504,10 @@ fn acceptor_skips_a_target_whose_loop_is_closed() {
     );
     assert_eq!(first.finish().accepted, 100);
     drop(acceptor);
-    assert_eq!(
-        settled_fd_count(before),
-        before,
-        "descriptors back to the baseline"
+    let after = settled_fd_count(before);
+    assert!(
+        after <= before,
+        "descriptors back to the baseline: {after} now, {before} before"
     );
 }
 
@@ -631,9 +631,9 @@ fn acceptor_serves_tls_on_every_loop() {
     }
     drop(acceptor);
     drop(pki);
-    assert_eq!(
-        settled_fd_count(before),
-        before,
-        "descriptors back to the baseline"
+    let after = settled_fd_count(before);
+    assert!(
+        after <= before,
+        "descriptors back to the baseline: {after} now, {before} before"
     );
 }

@@ -86,7 +86,8 @@ fn create_connection_returns_the_factory_error_and_closes_the_socket() {
         assert_factory_error(&err, 1);
     });
     assert_closed_by_peer(listener.accept().unwrap().0);
-    assert_eq!(settled_fd_count(before), before);
+    let after = settled_fd_count(before);
+    assert!(after <= before, "descriptors: {after} now, {before} before");
 }
 
 #[test]
@@ -153,7 +154,8 @@ fn a_buffered_fallible_factory_and_a_tls_connection_close_the_socket_too() {
     });
     assert_closed_by_peer(listener.accept().unwrap().0);
     assert_closed_by_peer(listener.accept().unwrap().0);
-    assert_eq!(settled_fd_count(before), before);
+    let after = settled_fd_count(before);
+    assert!(after <= before, "descriptors: {after} now, {before} before");
 }
 
 /// Serves with a factory that refuses the first client, and checks that
@@ -219,7 +221,8 @@ fn the_accept_path_reports_the_factory_error_closes_that_socket_and_goes_on() {
     let _serial = serial();
     let before = fd_count();
     run_with_loop(|lp| serve_refusing_the_first(lp, ServerOptions::new(), false));
-    assert_eq!(settled_fd_count(before), before);
+    let after = settled_fd_count(before);
+    assert!(after <= before, "descriptors: {after} now, {before} before");
 }
 
 #[test]
@@ -229,7 +232,8 @@ fn a_tls_server_reports_the_factory_error_and_closes_that_socket() {
     let options = ServerOptions::new().tls(pki.server());
     let before = fd_count();
     run_with_loop(|lp| serve_refusing_the_first(lp, options, true));
-    assert_eq!(settled_fd_count(before), before);
+    let after = settled_fd_count(before);
+    assert!(after <= before, "descriptors: {after} now, {before} before");
 }
 
 /// A datagram protocol the tests never get to use.
@@ -252,7 +256,8 @@ fn create_datagram_endpoint_returns_the_factory_error_and_closes_the_socket() {
         let err = failed(lp.create_datagram_endpoint(factory, options).await);
         assert_factory_error(&err, 4);
     });
-    assert_eq!(settled_fd_count(before), before);
+    let after = settled_fd_count(before);
+    assert!(after <= before, "descriptors: {after} now, {before} before");
     // The port is free again: the socket bound to it was closed.
     UdpSocket::bind(addr).expect("the endpoint's socket was closed");
 }
@@ -283,5 +288,6 @@ fn the_pipe_methods_return_the_factory_error_and_close_the_pipe() {
     let mut buf = [0u8; 4];
     assert_eq!(reader.read(&mut buf).unwrap(), 0);
     drop((writer, reader));
-    assert_eq!(settled_fd_count(before), before);
+    let after = settled_fd_count(before);
+    assert!(after <= before, "descriptors: {after} now, {before} before");
 }
