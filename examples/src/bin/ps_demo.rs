@@ -4,8 +4,8 @@
 //! `tulip-ps PID` (any tulip program does with `TULIP_PS=1` in its
 //! environment). It runs until Ctrl-C:
 //!
-//! - a `dispatcher` task runs a [`task_group`](tulip::task_group): a
-//!   `producer` putting a job on a [`Queue`](tulip::sync::Queue) every
+//! - a `dispatcher` task runs a [`task_group`]: a
+//!   `producer` putting a job on a [`Queue`] every
 //!   second, three `worker-N` tasks taking jobs and sleeping on them, and
 //!   a `listener` accepting connections on 127.0.0.1 (port
 //!   `TULIP_EXAMPLE_PORT`, else 8888);
