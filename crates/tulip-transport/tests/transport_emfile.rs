@@ -22,7 +22,7 @@ use rustix::net::{AddressFamily, SocketFlags, SocketType};
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use server_support::Counts;
 use tulip_executor::{EventLoop, ExceptionContext, Loop, sleep, to_thread, wait_for};
-use tulip_test::{fd_count, wait_until};
+use tulip_test::{fd_count, settled_fd_count, wait_until};
 use tulip_transport::{LoopNetExt, ServerOptions};
 
 /// The process's CPU time so far, in clock ticks (user + system).
@@ -216,5 +216,11 @@ fn out_of_descriptors_is_reported_once_and_accepting_recovers() {
     assert_eq!(counts.made(), PENDING + 2);
     assert_eq!(counts.lost(), PENDING + 2);
     assert_eq!(counts.violations(), 0);
-    assert_eq!(fd_count(), fds_before, "a descriptor leaked");
+    // The clients' sockets close on the thread-pool workers that ran
+    // them, a moment after their results arrived here.
+    let after = settled_fd_count(fds_before);
+    assert!(
+        after <= fds_before,
+        "a descriptor leaked: {after} now, {fds_before} before"
+    );
 }
