@@ -428,17 +428,9 @@ impl Uring {
                 .push((live.handler, Completion::cancelled(id, Payload::None)));
             return Ok(());
         }
-        // A multishot receive keeps filling ring buffers until its cancel
-        // reaches the kernel, and its owner (a transport whose reading was
-        // paused) must hold every chunk that completes meanwhile: that
-        // cancel goes in at once (one enter, as a watch's removal does),
-        // not with the next poll, so what is held is bounded by what
-        // arrived already, not by how long the pass runs.
-        let now = matches!(live.held, Held::RecvMulti { .. });
         let entry = opcode::AsyncCancel::new(id.0).build().user_data(UD_IGNORE);
         // SAFETY: a cancel request carries no buffer.
-        unsafe { self.push(&entry)? };
-        if now { self.submit_now() } else { Ok(()) }
+        unsafe { self.push(&entry) }
     }
 
     /// Re-arms starved multishot receives once the ring has buffers again:
