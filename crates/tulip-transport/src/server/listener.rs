@@ -96,7 +96,7 @@ impl Listener {
     }
 }
 
-/// A listening socket of a [`Server`]: its address and descriptor
+/// A listening socket of a [`Server`](crate::Server): its address and descriptor
 /// (asyncio's `Server.sockets` items).
 ///
 /// ```
