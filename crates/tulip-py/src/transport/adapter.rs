@@ -104,25 +104,33 @@ fn report_unraisable(py: Python<'_>, err: PyErr) {
     err.write_unraisable(py, None);
 }
 
+/// Calls the Python transport's `_connection_lost` with `exc` as Python's
+/// exception (or `None`): the one way tulipio's stream and datagram adapters
+/// hand a lost connection to Python. An exception that must leave the loop
+/// (`KeyboardInterrupt`, `SystemExit`) does; any other is unraisable.
+pub(super) fn deliver_connection_lost(owner: Option<Py<PyAny>>, exc: Option<&Error>) {
+    let Some(owner) = owner else { return };
+    Python::attach(|py| {
+        let exc = match exc {
+            Some(err) => error_to_py(py, err).into_value(py).into_any(),
+            None => py.None(),
+        };
+        if let Err(err) = owner.bind(py).call_method1("_connection_lost", (exc,)) {
+            if is_loop_exit(py, &err) {
+                gil::raise_from_loop(err);
+            } else {
+                report_unraisable(py, err);
+            }
+        }
+    })
+}
+
 impl BaseProtocol for PyProtocol {
     fn connection_lost(&mut self, exc: Option<Error>) {
         self.lent = None;
         let owner = self.owner.take();
         self.protocol = None;
-        Python::attach(|py| {
-            let Some(owner) = owner else { return };
-            let exc = match &exc {
-                Some(err) => error_to_py(py, err).into_value(py).into_any(),
-                None => py.None(),
-            };
-            if let Err(err) = owner.bind(py).call_method1("_connection_lost", (exc,)) {
-                if is_loop_exit(py, &err) {
-                    gil::raise_from_loop(err);
-                } else {
-                    report_unraisable(py, err);
-                }
-            }
-        })
+        deliver_connection_lost(owner, exc.as_ref());
     }
 
     fn pause_writing(&mut self) {

@@ -121,20 +121,7 @@ impl BaseProtocol for PyDatagramProtocol {
     fn connection_lost(&mut self, exc: Option<Error>) {
         let owner = self.owner.take();
         self.protocol = None;
-        Python::attach(|py| {
-            let Some(owner) = owner else { return };
-            let exc = match &exc {
-                Some(err) => error_to_py(py, err).into_value(py).into_any(),
-                None => py.None(),
-            };
-            if let Err(err) = owner.bind(py).call_method1("_connection_lost", (exc,)) {
-                if is_loop_exit(py, &err) {
-                    gil::raise_from_loop(err);
-                } else {
-                    err.write_unraisable(py, None);
-                }
-            }
-        })
+        super::adapter::deliver_connection_lost(owner, exc.as_ref());
     }
 
     fn pause_writing(&mut self) {
