@@ -103,6 +103,7 @@ pub use event_loop::events::{
 };
 pub use event_loop::exception_handler::{ExceptionContext, ExceptionHandler};
 pub use event_loop::handle::{Handle, TimerHandle};
+pub use event_loop::ready_mark::ReadyMark;
 pub use event_loop::remote::{RemoteLoop, RemoteTask};
 pub use event_loop::run_in_executor::{ExecutorFuture, to_thread};
 #[cfg(unix)]

@@ -78,6 +78,9 @@ pub(crate) struct LoopInner {
     pub(crate) running: Cell<bool>,
     pub(crate) closed: Cell<bool>,
     passes_without_poll: Cell<u32>,
+    /// Passes run so far: with the ready queue's length, the loop's
+    /// [`ReadyMark`](crate::ReadyMark).
+    pub(crate) pass_seq: Cell<u64>,
     /// Poll the reactor before the next pass even if it is busy: a task
     /// yielded, or other threads' work was left queued.
     pub(crate) poll_soon: Cell<bool>,
@@ -254,6 +257,7 @@ impl LoopInner {
             running: Cell::new(false),
             closed: Cell::new(false),
             passes_without_poll: Cell::new(0),
+            pass_seq: Cell::new(0),
             poll_soon: Cell::new(false),
             before_poll: RefCell::new(Vec::new()),
             exception_handler: RefCell::new(None),
@@ -842,6 +846,7 @@ impl Loop {
         // next pass. The two queues swap roles each pass, keeping capacity.
         let mut batch = inner.spare_ready.take();
         std::mem::swap(&mut *inner.ready.borrow_mut(), &mut batch);
+        inner.pass_seq.set(inner.pass_seq.get().wrapping_add(1));
         let ran = batch.len();
         if inner.debug.enabled() {
             for item in batch.drain(..) {

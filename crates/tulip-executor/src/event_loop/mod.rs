@@ -5,8 +5,9 @@
 //! timer heap (`timers`) and its clock (`clock`), the handle other threads
 //! use (`remote`), blocking work on the thread pool (`run_in_executor`),
 //! debug mode (`debug`), the exception handler (`exception_handler`),
-//! UNIX signal handlers (`signals`) and the hook around the reactor wait
-//! (`wait_hook`).
+//! UNIX signal handlers (`signals`), the hook around the reactor wait
+//! (`wait_hook`) and the ready queue's mark for batching embedders
+//! (`ready_mark`).
 //!
 //! The directory is `event_loop`, asyncio's own word for it: `loop` is a
 //! Rust keyword (every path would need `r#loop`).
@@ -18,6 +19,7 @@ pub(crate) mod debug;
 pub(crate) mod events;
 pub(crate) mod exception_handler;
 pub(crate) mod handle;
+pub(crate) mod ready_mark;
 pub(crate) mod remote;
 pub(crate) mod run_in_executor;
 #[cfg(unix)]
