@@ -60,9 +60,10 @@ fn a_new_pass_moves_the_mark_even_at_the_same_length() {
 fn a_batch_joined_only_under_an_unchanged_mark_keeps_fifo_order() {
     // An embedder's queue: work joins the batch queued last while the mark
     // is unchanged, else starts a batch of its own.
+    type Batch = Rc<RefCell<Vec<u32>>>;
     struct Batches {
         lp: tulip_executor::Loop,
-        open: RefCell<Option<(Rc<RefCell<Vec<u32>>>, ReadyMark)>>,
+        open: RefCell<Option<(Batch, ReadyMark)>>,
         log: Rc<RefCell<Vec<u32>>>,
     }
     impl Batches {
