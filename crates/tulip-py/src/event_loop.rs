@@ -9,6 +9,7 @@
 //! Python `Loop` class builds the rest of asyncio's loop on these.
 
 use std::os::fd::{BorrowedFd, RawFd};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -19,11 +20,23 @@ use pyo3::types::PyTuple;
 
 use crate::gil;
 use crate::handle::{Handle, TimerHandle};
+use crate::ready::ReadyQueue;
 use crate::thread_bound::LazyBound;
 
 /// What only the loop's own thread touches.
 struct Core {
     event_loop: tulip_executor::EventLoop,
+    /// The Python handles `call_soon` queued (asyncio's `_ready`).
+    ready: Rc<ReadyQueue>,
+}
+
+/// How many tulipio loops are in debug mode: while none is, a handle
+/// looks up nothing about its loop's debug mode.
+static DEBUG_LOOPS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether any tulipio loop is in debug mode.
+pub(crate) fn any_debug() -> bool {
+    DEBUG_LOOPS.load(Ordering::Relaxed) != 0
 }
 
 /// The loop's clock: `time.monotonic()` read at `base_instant` (tulip's
@@ -103,7 +116,10 @@ impl BaseLoop {
                 .debug(false)
                 .around_wait(gil::around_wait)
                 .build()
-                .map(|event_loop| Core { event_loop })
+                .map(|event_loop| Core {
+                    ready: ReadyQueue::new(event_loop.handle()),
+                    event_loop,
+                })
         });
         let (core, new) = match made {
             None => return Err(wrong_thread()),
@@ -115,9 +131,7 @@ impl BaseLoop {
             let mut early = self.early();
             let _ = self.remote.set(core.event_loop.remote());
             for handle in early.handles.drain(..) {
-                core.event_loop
-                    .call_soon(move || Python::attach(|py| Handle::run(handle.bind(py))))
-                    .map_err(to_py)?;
+                core.ready.push(handle).map_err(to_py)?;
             }
             if std::mem::take(&mut early.stop) {
                 core.event_loop.stop();
@@ -191,7 +205,7 @@ impl BaseLoop {
         )?;
         let timer = Py::new(py, TimerHandle::create(handle, when))?;
         let run = timer.clone_ref(py);
-        let callback = move || Python::attach(|py| Handle::run(run.bind(py).as_super()));
+        let callback = move || gil::in_loop(|py| Handle::run(run.bind(py).as_super()));
         let tulip_timer = match instant {
             Some(at) => core.event_loop.call_at(at, callback),
             // Beyond the clock's range: never due.
@@ -205,15 +219,23 @@ impl BaseLoop {
     /// Queues `handle` for the next pass: directly on the loop's thread,
     /// else (or while earlier handles wait there) through the remote queue.
     pub(crate) fn schedule(&self, handle: Py<Handle>) -> PyResult<()> {
-        if let Some(core) = self.core.get() {
-            if self.remote_pending.load(Ordering::Acquire) == 0 {
-                return core
-                    .event_loop
-                    .call_soon(move || Python::attach(|py| Handle::run(handle.bind(py))))
-                    .map(drop)
-                    .map_err(to_py);
-            }
+        match self.core.get() {
+            Some(core) => self.schedule_on(core, handle),
+            None => self.schedule_remote(handle),
         }
+    }
+
+    /// [`BaseLoop::schedule`] on the loop's thread, its core in hand.
+    fn schedule_on(&self, core: &Core, handle: Py<Handle>) -> PyResult<()> {
+        if self.remote_pending.load(Ordering::Acquire) == 0 {
+            return core.ready.push(handle).map_err(to_py);
+        }
+        self.schedule_remote(handle)
+    }
+
+    /// Queues `handle` through the thread-safe queue (or keeps it until
+    /// the loop has a thread).
+    fn schedule_remote(&self, handle: Py<Handle>) -> PyResult<()> {
         let remote = match self.remote.get() {
             Some(remote) => remote,
             None => {
@@ -264,13 +286,21 @@ impl BaseLoop {
         // which registers the number with the reactor (a closed descriptor
         // is an `EBADF` error there, not undefined behaviour).
         let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-        let callback = move || Python::attach(|py| Handle::run(handle.bind(py)));
+        let callback = move || gil::in_loop(|py| Handle::run(handle.bind(py)));
         let registered = if reader {
             core.event_loop.add_reader(borrowed, callback)
         } else {
             core.event_loop.add_writer(borrowed, callback)
         };
         registered.map(drop).map_err(to_py)
+    }
+}
+
+impl Drop for BaseLoop {
+    fn drop(&mut self) {
+        if *self.debug.get_mut() {
+            DEBUG_LOOPS.fetch_sub(1, Ordering::Relaxed);
+        }
     }
 }
 
@@ -320,7 +350,10 @@ impl BaseLoop {
         self.closed.store(true, Ordering::Relaxed);
         self.early().handles.clear();
         match self.core.get() {
-            Some(core) => core.event_loop.close().map_err(to_py),
+            Some(core) => {
+                core.ready.clear();
+                core.event_loop.close().map_err(to_py)
+            }
             // Never made: nothing to close. Closed from another thread
             // than the loop's: the tulip loop (its poller, notifier and
             // queues) is left to that thread and leaks with it.
@@ -361,7 +394,14 @@ impl BaseLoop {
 
     /// The native half of `set_debug`.
     fn _set_debug(&self, enabled: bool) {
-        self.debug.store(enabled, Ordering::Relaxed);
+        let was = self.debug.swap(enabled, Ordering::Relaxed);
+        if was != enabled {
+            if enabled {
+                DEBUG_LOOPS.fetch_add(1, Ordering::Relaxed);
+            } else {
+                DEBUG_LOOPS.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// The loop's clock, in seconds (as `time.monotonic()`).
@@ -379,7 +419,7 @@ impl BaseLoop {
     ) -> PyResult<Py<Handle>> {
         let py = slf.py();
         let this = slf.get();
-        this.open_core()?;
+        let core = this.open_core()?;
         if this.debug() {
             slf.call_method1("_check_callback", (callback.clone_ref(py), "call_soon"))?;
         }
@@ -391,7 +431,7 @@ impl BaseLoop {
             context,
         )?;
         let handle = Py::new(py, handle)?;
-        this.schedule(handle.clone_ref(py))?;
+        this.schedule_on(core, handle.clone_ref(py))?;
         Ok(handle)
     }
 

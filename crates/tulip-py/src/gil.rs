@@ -8,6 +8,7 @@
 //! signal interrupts the wait), as `selectors` does after `EINTR`.
 
 use std::cell::{Cell, RefCell};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use pyo3::ffi;
@@ -21,11 +22,31 @@ thread_local! {
     static ENDING: Cell<bool> = const { Cell::new(false) };
 }
 
+/// How many threads have a loop ending (their `ENDING` set): while none
+/// has, [`ending`] is one load of a shared counter, not a thread-local
+/// lookup (those cost a call in an extension module).
+static ANY_ENDING: AtomicUsize = AtomicUsize::new(0);
+
 /// Whether the running loop is ending with an exception: the callbacks
 /// left in this pass wait for the next `run_forever`, as asyncio leaves
 /// them in its ready queue.
 pub(crate) fn ending() -> bool {
-    ENDING.with(Cell::get)
+    ANY_ENDING.load(Ordering::Relaxed) != 0 && ENDING.with(Cell::get)
+}
+
+/// Runs `f` with the GIL token of a loop callback.
+///
+/// A tulipio loop's callbacks (its handles, timers, watches and
+/// transports' protocol calls) run only inside `_BaseLoop._run`, a Python
+/// method on the loop's thread, which holds the GIL the whole time except
+/// inside [`around_wait`]'s reactor wait, where no callback runs: so the
+/// thread is attached, and taking the token costs nothing (no thread-local
+/// GIL count to update, as `Python::attach` does).
+pub(crate) fn in_loop<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+    // SAFETY: as argued above, every caller is a callback of a tulipio
+    // loop, run by `run_forever` inside `_run` with the GIL held; the
+    // token does not outlive `f`.
+    f(unsafe { Python::assume_attached() })
 }
 
 /// Ends the running loop with `err` (the first one wins): asyncio lets a
@@ -37,7 +58,9 @@ pub(crate) fn raise_from_loop(err: PyErr) {
             *p = Some(err);
         }
     });
-    ENDING.with(|e| e.set(true));
+    if !ENDING.with(|e| e.replace(true)) {
+        ANY_ENDING.fetch_add(1, Ordering::Relaxed);
+    }
     if let Ok(lp) = tulip_executor::get_running_loop() {
         lp.stop();
     }
@@ -45,7 +68,9 @@ pub(crate) fn raise_from_loop(err: PyErr) {
 
 /// The exception that ended the loop, if any.
 pub(crate) fn take_pending() -> Option<PyErr> {
-    ENDING.with(|e| e.set(false));
+    if ENDING.with(|e| e.replace(false)) {
+        ANY_ENDING.fetch_sub(1, Ordering::Relaxed);
+    }
     PENDING.with(|p| p.borrow_mut().take())
 }
 

@@ -61,11 +61,7 @@ impl Handle {
             Some(context) if !context.is_none(py) => context,
             _ => copy_context(py)?,
         };
-        let debug = event_loop
-            .bind(py)
-            .cast::<BaseLoop>()
-            .is_ok_and(|lp| lp.get().debug());
-        let source_traceback = if debug {
+        let source_traceback = if loop_debug(event_loop.bind(py)).is_some() {
             // The caller's frame: the code that called `call_soon` & co.
             let frame = py.import("sys")?.call_method1("_getframe", (0,))?;
             let helpers = py.import("asyncio.format_helpers")?;
@@ -114,8 +110,9 @@ impl Handle {
             return;
         }
         // One borrow for everything the run needs (the callback may
-        // cancel or inspect its handle, so none is held across the call).
-        let (callback, args, context, repeat, debug) = {
+        // cancel or inspect its handle, so none is held across the call);
+        // `Bound`s, so that letting go of them is a plain decref.
+        let (callback, args, context, repeat) = {
             let this = slf.borrow();
             if this.cancelled {
                 return;
@@ -123,36 +120,42 @@ impl Handle {
             let (Some(callback), Some(args)) = (&this.callback, &this.args) else {
                 return;
             };
-            let debug = this
-                .event_loop
-                .bind(py)
-                .cast::<BaseLoop>()
-                .ok()
-                .and_then(|lp| lp.get().debug().then(|| lp.clone()));
             (
-                callback.clone_ref(py),
-                args.clone_ref(py),
-                this.context.clone_ref(py),
+                callback.bind(py).clone(),
+                args.bind(py).clone(),
+                this.context.bind(py).clone(),
                 this.repeat,
-                debug,
             )
         };
+        let debug = loop_debug(slf.borrow().event_loop.bind(py));
         let started = debug.as_ref().map(|_| Instant::now());
-        let result = call_in_context(py, callback.bind(py), args.bind(py), context.bind(py));
-        if let Err(err) = result {
+        if let Err(err) = call_in_context(py, &callback, &args, &context) {
             report(slf, err);
         }
         if !repeat {
             // Run once: drop the references (breaks cycles through the
             // callback, as asyncio's handle does when it has run).
-            let mut this = slf.borrow_mut();
-            this.callback = None;
-            this.args = None;
+            let (callback, args) = {
+                let mut this = slf.borrow_mut();
+                (this.callback.take(), this.args.take())
+            };
+            drop(callback.map(|c| c.into_bound(py)));
+            drop(args.map(|a| a.into_bound(py)));
         }
         if let (Some(lp), Some(started)) = (debug, started) {
             warn_if_slow(slf, &lp, started);
         }
     }
+}
+
+/// The handle's loop when it is a tulipio loop in debug mode. Nothing is
+/// looked up while no tulipio loop is in debug mode.
+fn loop_debug<'py>(event_loop: &Bound<'py, PyAny>) -> Option<Bound<'py, BaseLoop>> {
+    if !crate::event_loop::any_debug() {
+        return None;
+    }
+    let lp = event_loop.cast::<BaseLoop>().ok()?;
+    lp.get().debug().then(|| lp.clone())
 }
 
 /// `context.run(callback, *args)` without the bound method and tuple.

@@ -2,7 +2,8 @@
 //! asyncio's event loop on a tulip `EventLoop`.
 //!
 //! The hot path lives here: the loop itself (`event_loop`), its callback
-//! handles (`handle`), the GIL released around the reactor wait (`gil`)
+//! handles (`handle`) and their ready queue (`ready`), the GIL released
+//! around the reactor wait (`gil`)
 //! and the tie of a loop to its thread (`thread_bound`), and the
 //! transports that run Python protocols on tulip's own socket and
 //! datagram transports (`transport`). What asyncio
@@ -17,6 +18,7 @@ mod event_loop;
 mod gil;
 mod handle;
 mod pipe;
+mod ready;
 mod subprocess;
 mod thread_bound;
 mod transport;
