@@ -12,22 +12,24 @@ use std::os::fd::{BorrowedFd, RawFd};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
 use crate::gil;
-use crate::handle::{Handle, TimerHandle};
+use crate::handle::{self, Handle, TimerHandle};
 use crate::ready::ReadyQueue;
 use crate::thread_bound::LazyBound;
+use crate::timers::{Clock, Timers};
 
 /// What only the loop's own thread touches.
 struct Core {
     event_loop: tulip_executor::EventLoop,
     /// The Python handles `call_soon` queued (asyncio's `_ready`).
     ready: Rc<ReadyQueue>,
+    /// The Python timers (asyncio's `_scheduled`).
+    timers: Rc<Timers>,
 }
 
 /// How many tulipio loops are in debug mode: while none is, a handle
@@ -39,11 +41,12 @@ pub(crate) fn any_debug() -> bool {
     DEBUG_LOOPS.load(Ordering::Relaxed) != 0
 }
 
-/// The loop's clock: `time.monotonic()` read at `base_instant` (tulip's
-/// clock is the same monotonic clock, as `Instant`s).
-struct Clock {
-    base_instant: Instant,
-    base_time: f64,
+/// The arguments `call_soon` and its kin take after their first:
+/// `callback, *args, context=None` (parsed by `fastcall`).
+pub(crate) struct Call<'py> {
+    pub(crate) callback: Bound<'py, PyAny>,
+    pub(crate) args: Bound<'py, PyTuple>,
+    pub(crate) context: Option<Bound<'py, PyAny>>,
 }
 
 /// The native loop core (Python's `tulipio._tulipio._BaseLoop`).
@@ -118,6 +121,7 @@ impl BaseLoop {
                 .build()
                 .map(|event_loop| Core {
                     ready: ReadyQueue::new(event_loop.handle()),
+                    timers: Timers::new(event_loop.handle(), self.clock),
                     event_loop,
                 })
         });
@@ -161,59 +165,105 @@ impl BaseLoop {
         self.debug.load(Ordering::Relaxed)
     }
 
-    /// Loop time (seconds) to the loop clock's `Instant`.
-    fn instant_of(clock: &Clock, when: f64) -> PyResult<Option<Instant>> {
+    fn now(&self) -> f64 {
+        self.clock.now()
+    }
+
+    /// A handle for `call` (checked first in debug mode, as asyncio's
+    /// `_check_callback` does, naming `method`).
+    fn new_handle(slf: &Bound<'_, BaseLoop>, call: Call<'_>, method: &str) -> PyResult<Handle> {
+        if slf.get().debug() {
+            slf.call_method1("_check_callback", (&call.callback, method))?;
+        }
+        Handle::create(
+            slf.py(),
+            call.callback.unbind(),
+            call.args.unbind(),
+            slf.clone().into_any().unbind(),
+            call.context.map(Bound::unbind),
+        )
+    }
+
+    /// Puts `handle` on the loop's timers, due at loop time `when`.
+    fn schedule_timer<'py>(
+        slf: &Bound<'py, BaseLoop>,
+        core: &Core,
+        when: f64,
+        handle: Handle,
+    ) -> PyResult<Bound<'py, TimerHandle>> {
         if when.is_nan() {
             return Err(PyValueError::new_err("call_at: when is NaN"));
         }
-        let offset = when - clock.base_time;
-        Ok(if offset >= 0.0 {
-            Duration::try_from_secs_f64(offset)
-                .ok()
-                .and_then(|d| clock.base_instant.checked_add(d))
-        } else {
-            Some(
-                Duration::try_from_secs_f64(-offset)
-                    .ok()
-                    .and_then(|d| clock.base_instant.checked_sub(d))
-                    .unwrap_or(clock.base_instant),
-            )
-        })
-    }
-
-    fn now(&self) -> f64 {
-        self.clock.base_time + self.clock.base_instant.elapsed().as_secs_f64()
-    }
-
-    fn schedule_timer(
-        slf: &Bound<'_, BaseLoop>,
-        when: f64,
-        callback: Py<PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Py<TimerHandle>> {
         let py = slf.py();
+        let timer = handle::new_untracked(py, TimerHandle::create(handle, when))?;
+        core.timers
+            .push(py, when, timer.clone().unbind())
+            .map_err(to_py)?;
+        Ok(timer)
+    }
+
+    /// asyncio's `call_soon(callback, *args, context=None)`: schedules
+    /// `callback(*args)` for the next pass.
+    pub(crate) fn call_soon<'py>(
+        slf: &Bound<'py, BaseLoop>,
+        call: Call<'py>,
+    ) -> PyResult<Bound<'py, Handle>> {
         let this = slf.get();
         let core = this.open_core()?;
-        let instant = BaseLoop::instant_of(&this.clock, when)?;
-        let handle = Handle::create(
-            py,
-            callback,
-            args.clone().unbind(),
-            slf.clone().into_any().unbind(),
-            context,
-        )?;
-        let timer = Py::new(py, TimerHandle::create(handle, when))?;
-        let run = timer.clone_ref(py);
-        let callback = move || gil::in_loop(|py| Handle::run(run.bind(py).as_super()));
-        let tulip_timer = match instant {
-            Some(at) => core.event_loop.call_at(at, callback),
-            // Beyond the clock's range: never due.
-            None => core.event_loop.call_later(Duration::MAX, callback),
+        let handle =
+            handle::new_untracked(slf.py(), BaseLoop::new_handle(slf, call, "call_soon")?)?;
+        this.schedule_on(core, handle.clone().unbind())?;
+        Ok(handle)
+    }
+
+    /// asyncio's `call_soon_threadsafe(callback, *args, context=None)`:
+    /// schedules `callback(*args)` from any thread, waking the loop.
+    pub(crate) fn call_soon_threadsafe<'py>(
+        slf: &Bound<'py, BaseLoop>,
+        call: Call<'py>,
+    ) -> PyResult<Bound<'py, Handle>> {
+        let this = slf.get();
+        if this.closed.load(Ordering::Relaxed) {
+            return Err(closed_error());
         }
-        .map_err(to_py)?;
-        timer.borrow_mut(py).set_timer(tulip_timer);
-        Ok(timer)
+        let handle = BaseLoop::new_handle(slf, call, "call_soon_threadsafe")?;
+        let handle = handle::new_untracked(slf.py(), handle)?;
+        this.schedule(handle.clone().unbind())?;
+        Ok(handle)
+    }
+
+    /// asyncio's `call_later(delay, callback, *args, context=None)`:
+    /// schedules `callback(*args)` after `delay` seconds.
+    pub(crate) fn call_later<'py>(
+        slf: &Bound<'py, BaseLoop>,
+        delay: &Bound<'py, PyAny>,
+        call: Call<'py>,
+    ) -> PyResult<Bound<'py, TimerHandle>> {
+        if delay.is_none() {
+            return Err(PyTypeError::new_err("delay must not be None"));
+        }
+        let delay: f64 = delay.extract()?;
+        let this = slf.get();
+        let core = this.open_core()?;
+        let when = this.now() + delay;
+        let handle = BaseLoop::new_handle(slf, call, "call_later")?;
+        BaseLoop::schedule_timer(slf, core, when, handle)
+    }
+
+    /// asyncio's `call_at(when, callback, *args, context=None)`:
+    /// schedules `callback(*args)` at loop time `when`.
+    pub(crate) fn call_at<'py>(
+        slf: &Bound<'py, BaseLoop>,
+        when: &Bound<'py, PyAny>,
+        call: Call<'py>,
+    ) -> PyResult<Bound<'py, TimerHandle>> {
+        if when.is_none() {
+            return Err(PyTypeError::new_err("when cannot be None"));
+        }
+        let when: f64 = when.extract()?;
+        let core = slf.get().open_core()?;
+        let handle = BaseLoop::new_handle(slf, call, "call_at")?;
+        BaseLoop::schedule_timer(slf, core, when, handle)
     }
 
     /// Queues `handle` for the next pass: directly on the loop's thread,
@@ -316,10 +366,7 @@ impl BaseLoop {
         let base_time: f64 = py.import("time")?.call_method0("monotonic")?.extract()?;
         Ok(BaseLoop {
             core: LazyBound::new(),
-            clock: Clock {
-                base_instant: Instant::now(),
-                base_time,
-            },
+            clock: Clock::new(base_time),
             remote: OnceLock::new(),
             early: Mutex::new(Early::default()),
             remote_pending: Arc::new(AtomicUsize::new(0)),
@@ -352,6 +399,7 @@ impl BaseLoop {
         match self.core.get() {
             Some(core) => {
                 core.ready.clear();
+                core.timers.clear();
                 core.event_loop.close().map_err(to_py)
             }
             // Never made: nothing to close. Closed from another thread
@@ -409,105 +457,10 @@ impl BaseLoop {
         self.now()
     }
 
-    /// Schedules `callback(*args)` for the next pass.
-    #[pyo3(signature = (callback, *args, context=None))]
-    fn call_soon(
-        slf: &Bound<'_, BaseLoop>,
-        callback: Py<PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Py<Handle>> {
-        let py = slf.py();
-        let this = slf.get();
-        let core = this.open_core()?;
-        if this.debug() {
-            slf.call_method1("_check_callback", (callback.clone_ref(py), "call_soon"))?;
-        }
-        let handle = Handle::create(
-            py,
-            callback,
-            args.clone().unbind(),
-            slf.clone().into_any().unbind(),
-            context,
-        )?;
-        let handle = Py::new(py, handle)?;
-        this.schedule_on(core, handle.clone_ref(py))?;
-        Ok(handle)
-    }
-
     /// Schedules an existing handle for the next pass (signal handlers).
     fn _call_handle_soon(&self, handle: Py<Handle>) -> PyResult<()> {
         self.open_core()?;
         self.schedule(handle)
-    }
-
-    /// Schedules `callback(*args)` after `delay` seconds.
-    #[pyo3(signature = (delay, callback, *args, context=None))]
-    fn call_later(
-        slf: &Bound<'_, BaseLoop>,
-        delay: Option<f64>,
-        callback: Py<PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Py<TimerHandle>> {
-        let delay = delay.ok_or_else(|| PyTypeError::new_err("delay must not be None"))?;
-        let this = slf.get();
-        this.open_core()?;
-        let now = this.now();
-        if this.debug() {
-            slf.call_method1(
-                "_check_callback",
-                (callback.clone_ref(slf.py()), "call_later"),
-            )?;
-        }
-        BaseLoop::schedule_timer(slf, now + delay, callback, args, context)
-    }
-
-    /// Schedules `callback(*args)` at loop time `when`.
-    #[pyo3(signature = (when, callback, *args, context=None))]
-    fn call_at(
-        slf: &Bound<'_, BaseLoop>,
-        when: Option<f64>,
-        callback: Py<PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Py<TimerHandle>> {
-        let when = when.ok_or_else(|| PyTypeError::new_err("when cannot be None"))?;
-        if slf.get().debug() {
-            slf.call_method1("_check_callback", (callback.clone_ref(slf.py()), "call_at"))?;
-        }
-        BaseLoop::schedule_timer(slf, when, callback, args, context)
-    }
-
-    /// Schedules `callback(*args)` from any thread, waking the loop.
-    #[pyo3(signature = (callback, *args, context=None))]
-    fn call_soon_threadsafe(
-        slf: &Bound<'_, BaseLoop>,
-        callback: Py<PyAny>,
-        args: &Bound<'_, PyTuple>,
-        context: Option<Py<PyAny>>,
-    ) -> PyResult<Py<Handle>> {
-        let py = slf.py();
-        let this = slf.get();
-        if this.closed.load(Ordering::Relaxed) {
-            return Err(closed_error());
-        }
-        if this.debug() {
-            slf.call_method1(
-                "_check_callback",
-                (callback.clone_ref(py), "call_soon_threadsafe"),
-            )?;
-        }
-        let handle = Handle::create(
-            py,
-            callback,
-            args.clone().unbind(),
-            slf.clone().into_any().unbind(),
-            context,
-        )?;
-        let handle = Py::new(py, handle)?;
-        this.schedule(handle.clone_ref(py))?;
-        Ok(handle)
     }
 
     /// Runs `handle` whenever `fd` is readable (replacing a reader).

@@ -18,7 +18,6 @@ use pyo3::{ffi, intern};
 
 use crate::event_loop::BaseLoop;
 use crate::gil;
-use crate::thread_bound::ThreadBound;
 
 /// A scheduled callback (asyncio's `events.Handle`).
 #[pyclass(module = "tulipio", subclass, weakref)]
@@ -78,6 +77,11 @@ impl Handle {
             source_traceback,
             repeat: false,
         })
+    }
+
+    /// Whether `cancel` was called.
+    pub(crate) fn is_cancelled(&self) -> bool {
+        self.cancelled
     }
 
     /// Marks a handle run on every event (a reader, writer or signal).
@@ -150,12 +154,36 @@ impl Handle {
 
 /// The handle's loop when it is a tulipio loop in debug mode. Nothing is
 /// looked up while no tulipio loop is in debug mode.
+#[inline]
 fn loop_debug<'py>(event_loop: &Bound<'py, PyAny>) -> Option<Bound<'py, BaseLoop>> {
     if !crate::event_loop::any_debug() {
         return None;
     }
     let lp = event_loop.cast::<BaseLoop>().ok()?;
     lp.get().debug().then(|| lp.clone())
+}
+
+/// A new handle object, not tracked by the cyclic garbage collector.
+///
+/// PyO3 makes every class a GC type, but a handle's traversal reports
+/// none of its references (it defines no `__traverse__`), so a collection
+/// learns nothing from visiting it: tracked, the loop's thousands of
+/// pending handles and timers only made every collection slower.
+pub(crate) fn new_untracked<T: pyo3::PyClass>(
+    py: Python<'_>,
+    value: impl Into<PyClassInitializer<T>>,
+) -> PyResult<Bound<'_, T>> {
+    let object = Bound::new(py, value)?;
+    // SAFETY: the GIL is held (`py`); the object is a live instance of a
+    // GC type (PyO3 sets `Py_TPFLAGS_HAVE_GC` on every class, checked
+    // here), and untracking such an object is allowed at any time (its
+    // deallocation untracks only if still tracked).
+    unsafe {
+        if ffi::PyType_IS_GC(ffi::Py_TYPE(object.as_ptr())) != 0 {
+            ffi::PyObject_GC_UnTrack(object.as_ptr().cast());
+        }
+    }
+    Ok(object)
 }
 
 /// `context.run(callback, *args)` without the bound method and tuple.
@@ -326,20 +354,13 @@ impl Handle {
 #[pyclass(module = "tulipio", extends = Handle)]
 pub struct TimerHandle {
     when: f64,
-    /// The tulip timer, so that `cancel` takes it off the loop's heap.
-    timer: Option<ThreadBound<tulip_executor::TimerHandle>>,
 }
 
 impl TimerHandle {
     /// A timer handle due at `when` (loop time); its tulip timer is set
     /// once scheduled.
     pub(crate) fn create(handle: Handle, when: f64) -> PyClassInitializer<TimerHandle> {
-        PyClassInitializer::from(handle).add_subclass(TimerHandle { when, timer: None })
-    }
-
-    /// Records the tulip timer that runs this handle.
-    pub(crate) fn set_timer(&mut self, timer: tulip_executor::TimerHandle) {
-        self.timer = Some(ThreadBound::new(timer));
+        PyClassInitializer::from(handle).add_subclass(TimerHandle { when })
     }
 }
 
@@ -364,16 +385,6 @@ impl TimerHandle {
     /// The loop time the callback is due at.
     fn when(&self) -> f64 {
         self.when
-    }
-
-    /// Cancels the callback and takes it off the loop's timer heap.
-    fn cancel(mut slf: PyRefMut<'_, TimerHandle>) {
-        if let Some(timer) = slf.timer.take() {
-            if let Some(timer) = timer.get() {
-                timer.cancel();
-            }
-        }
-        slf.as_super().cancel();
     }
 
     fn __repr__(slf: &Bound<'_, TimerHandle>) -> PyResult<String> {

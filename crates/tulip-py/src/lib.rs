@@ -2,9 +2,9 @@
 //! asyncio's event loop on a tulip `EventLoop`.
 //!
 //! The hot path lives here: the loop itself (`event_loop`), its callback
-//! handles (`handle`) and their ready queue (`ready`), the GIL released
-//! around the reactor wait (`gil`)
-//! and the tie of a loop to its thread (`thread_bound`), and the
+//! handles (`handle`), their ready queue (`ready`) and timers (`timers`),
+//! its vectorcall entries (`fastcall`), the GIL released around the
+//! reactor wait (`gil`) and the tie of a loop to its thread (`thread_bound`), and the
 //! transports that run Python protocols on tulip's own socket and
 //! datagram transports (`transport`). What asyncio
 //! writes in Python on top of that core (tasks, futures, `sock_*`,
@@ -15,18 +15,21 @@
 use pyo3::prelude::*;
 
 mod event_loop;
+mod fastcall;
 mod gil;
 mod handle;
 mod pipe;
 mod ready;
 mod subprocess;
 mod thread_bound;
+mod timers;
 mod transport;
 
 /// The extension module: `_BaseLoop`, `Handle` and `TimerHandle`.
 #[pymodule]
 fn _tulipio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<event_loop::BaseLoop>()?;
+    fastcall::install(&m.py().get_type::<event_loop::BaseLoop>())?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<transport::StreamTransport>()?;
