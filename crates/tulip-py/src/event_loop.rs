@@ -13,9 +13,11 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyAttributeError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyTuple, PyType};
+use pyo3::{ffi, intern};
 
 use crate::gil;
 use crate::handle::{self, Handle, TimerHandle};
@@ -94,6 +96,45 @@ fn to_py(err: tulip_executor::Error) -> PyErr {
             None => PyErr::from(std::io::Error::new(e.kind(), e.to_string())),
         },
         other => PyRuntimeError::new_err(other.to_string()),
+    }
+}
+
+/// `callable(*args[..positional], **dict(zip(kwnames, args[positional..])))`,
+/// through the vectorcall protocol (no argument tuple or keyword dict is
+/// built).
+fn vectorcall<'py>(
+    callable: &Bound<'py, PyType>,
+    positional: usize,
+    args: &[&Bound<'py, PyAny>],
+    kwnames: &Bound<'py, PyTuple>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = callable.py();
+    if args.len() != positional + kwnames.len() {
+        return Err(PyRuntimeError::new_err(
+            "tulipio: keyword names and values differ in number",
+        ));
+    }
+    let pointers: [*mut ffi::PyObject; 4] =
+        std::array::from_fn(|i| args.get(i).map_or(std::ptr::null_mut(), |arg| arg.as_ptr()));
+    if args.len() > pointers.len() {
+        return Err(PyRuntimeError::new_err(
+            "tulipio: too many arguments for a vectorcall",
+        ));
+    }
+    // SAFETY: the GIL is held; `pointers` starts with `positional`
+    // arguments and one value per name in `kwnames` (checked above), each
+    // borrowed from a `Bound` that lives across the call; the result is a
+    // new reference or NULL with an exception set.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyObject_Vectorcall(
+                callable.as_ptr(),
+                pointers.as_ptr(),
+                positional,
+                kwnames.as_ptr(),
+            ),
+        )
     }
 }
 
@@ -200,6 +241,74 @@ impl BaseLoop {
             .push(py, when, timer.clone().unbind())
             .map_err(to_py)?;
         Ok(timer)
+    }
+
+    /// asyncio's `create_task(coro, *, name=None, context=None)`: an
+    /// `asyncio.Task` (the interpreter's own type, so `current_task`,
+    /// `all_tasks` and the introspection tools see it), or what the task
+    /// factory makes.
+    pub(crate) fn create_task<'py>(
+        slf: &Bound<'py, BaseLoop>,
+        coro: Bound<'py, PyAny>,
+        name: Option<Bound<'py, PyAny>>,
+        context: Option<Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        static TASK: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        static KWNAMES: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
+        let py = slf.py();
+        if slf.get().closed.load(Ordering::Relaxed) {
+            return Err(closed_error());
+        }
+        let factory = slf.getattr(intern!(py, "_task_factory"))?;
+        if !factory.is_none() {
+            let task = match context {
+                None => factory.call1((slf, coro))?,
+                Some(context) => {
+                    let kwargs = PyDict::new(py);
+                    kwargs.set_item(intern!(py, "context"), context)?;
+                    factory.call((slf, coro), Some(&kwargs))?
+                }
+            };
+            if let Some(name) = name.filter(|name| !name.is_none()) {
+                match task.call_method1(intern!(py, "set_name"), (name,)) {
+                    Err(err) if !err.is_instance_of::<PyAttributeError>(py) => return Err(err),
+                    _ => {}
+                }
+            }
+            return Ok(task);
+        }
+        let task_type = TASK.import(py, "asyncio.tasks", "Task")?;
+        let kwnames = KWNAMES.get_or_try_init(py, || {
+            PyTuple::new(py, ["loop", "name", "context"]).map(Bound::unbind)
+        })?;
+        let none = py.None().into_bound(py);
+        let name = name.unwrap_or_else(|| none.clone());
+        let context = context.unwrap_or(none);
+        let task = vectorcall(
+            task_type,
+            1,
+            &[&coro, slf.as_any(), &name, &context],
+            kwnames.bind(py),
+        )?;
+        if slf.get().debug() {
+            // asyncio drops the traceback's last frame: this method's.
+            let traceback = task.getattr(intern!(py, "_source_traceback"))?;
+            if traceback.is_truthy()? {
+                traceback.del_item(-1)?;
+            }
+        }
+        Ok(task)
+    }
+
+    /// asyncio's `create_future()`: an `asyncio.Future` on this loop.
+    pub(crate) fn create_future<'py>(slf: &Bound<'py, BaseLoop>) -> PyResult<Bound<'py, PyAny>> {
+        static FUTURE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+        static KWNAMES: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
+        let py = slf.py();
+        let future_type = FUTURE.import(py, "asyncio.futures", "Future")?;
+        let kwnames =
+            KWNAMES.get_or_try_init(py, || PyTuple::new(py, ["loop"]).map(Bound::unbind))?;
+        vectorcall(future_type, 0, &[slf.as_any()], kwnames.bind(py))
     }
 
     /// asyncio's `call_soon(callback, *args, context=None)`: schedules
@@ -433,11 +542,6 @@ impl BaseLoop {
     /// Whether the loop was closed.
     fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed)
-    }
-
-    /// Whether debug mode is on.
-    fn get_debug(&self) -> bool {
-        self.debug()
     }
 
     /// The native half of `set_debug`.

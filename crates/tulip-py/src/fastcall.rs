@@ -16,7 +16,7 @@ use std::ptr;
 
 use pyo3::exceptions::{PySystemError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
 use crate::event_loop::{BaseLoop, Call};
@@ -28,37 +28,65 @@ struct Method {
     name: &'static CStr,
     first: Option<&'static str>,
     doc: &'static CStr,
-    entry: ffi::PyCFunctionFastWithKeywords,
+    entry: Entry,
 }
 
-const METHODS: [Method; 4] = [
+/// A method's calling convention.
+#[derive(Clone, Copy)]
+enum Entry {
+    /// `METH_FASTCALL | METH_KEYWORDS`.
+    Fast(ffi::PyCFunctionFastWithKeywords),
+    /// `METH_NOARGS`.
+    NoArgs(ffi::PyCFunction),
+}
+
+const METHODS: [Method; 7] = [
     Method {
         name: c"call_soon",
         first: None,
         doc: c"call_soon($self, callback, *args, context=None)\n--\n\n\
                Schedules callback(*args) for the next pass of the loop.",
-        entry: call_soon,
+        entry: Entry::Fast(call_soon),
     },
     Method {
         name: c"call_soon_threadsafe",
         first: None,
         doc: c"call_soon_threadsafe($self, callback, *args, context=None)\n--\n\n\
                Schedules callback(*args) from any thread, waking the loop.",
-        entry: call_soon_threadsafe,
+        entry: Entry::Fast(call_soon_threadsafe),
     },
     Method {
         name: c"call_later",
         first: Some("delay"),
         doc: c"call_later($self, delay, callback, *args, context=None)\n--\n\n\
                Schedules callback(*args) after delay seconds.",
-        entry: call_later,
+        entry: Entry::Fast(call_later),
     },
     Method {
         name: c"call_at",
         first: Some("when"),
         doc: c"call_at($self, when, callback, *args, context=None)\n--\n\n\
                Schedules callback(*args) at loop time when.",
-        entry: call_at,
+        entry: Entry::Fast(call_at),
+    },
+    Method {
+        name: c"create_task",
+        first: None,
+        doc: c"create_task($self, coro, *, name=None, context=None)\n--\n\n\
+               Wraps coro in an asyncio.Task (or the task factory's).",
+        entry: Entry::Fast(create_task),
+    },
+    Method {
+        name: c"create_future",
+        first: None,
+        doc: c"create_future($self, /)\n--\n\nA new asyncio.Future on this loop.",
+        entry: Entry::NoArgs(create_future),
+    },
+    Method {
+        name: c"get_debug",
+        first: None,
+        doc: c"get_debug($self, /)\n--\n\nWhether debug mode is on.",
+        entry: Entry::NoArgs(get_debug),
     },
 ];
 
@@ -71,10 +99,16 @@ pub(crate) fn install(ty: &Bound<'_, PyType>) -> PyResult<()> {
         // life of the process (as a C extension's static table would be).
         let def: &'static mut ffi::PyMethodDef = Box::leak(Box::new(ffi::PyMethodDef {
             ml_name: method.name.as_ptr(),
-            ml_meth: ffi::PyMethodDefPointer {
-                PyCFunctionFastWithKeywords: method.entry,
+            ml_meth: match method.entry {
+                Entry::Fast(entry) => ffi::PyMethodDefPointer {
+                    PyCFunctionFastWithKeywords: entry,
+                },
+                Entry::NoArgs(entry) => ffi::PyMethodDefPointer { PyCFunction: entry },
             },
-            ml_flags: ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+            ml_flags: match method.entry {
+                Entry::Fast(_) => ffi::METH_FASTCALL | ffi::METH_KEYWORDS,
+                Entry::NoArgs(_) => ffi::METH_NOARGS,
+            },
             ml_doc: method.doc.as_ptr(),
         }));
         // SAFETY: the GIL is held (`py`); `ty` is a live type object and
@@ -128,8 +162,9 @@ unsafe fn parse<'py>(
     }
     // SAFETY: the kwnames tuple, when given, is a borrowed reference the
     // caller keeps alive for the call.
-    let kwnames = (!kwnames.is_null()).then(|| unsafe { Borrowed::from_ptr(py, kwnames) });
-    let nkw = kwnames.as_ref().map_or(0, |k| k.len().unwrap_or(0));
+    let kwnames = (!kwnames.is_null())
+        .then(|| unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() });
+    let nkw = kwnames.as_ref().map_or(0, |k| k.len());
     let all: &[*mut ffi::PyObject] = if nargs + nkw == 0 {
         &[]
     } else {
@@ -152,8 +187,7 @@ unsafe fn parse<'py>(
     };
     let mut context = None;
     if let Some(kwnames) = kwnames {
-        for (k, key) in kwnames.try_iter()?.enumerate() {
-            let key = key?;
+        for (k, key) in kwnames.iter().enumerate() {
             let value = arg(nargs + k).to_owned();
             let slot = if is(&key, intern!(py, "context")) {
                 &mut context
@@ -253,7 +287,7 @@ unsafe fn this<'py>(py: Python<'py>, slf: *mut ffi::PyObject) -> Bound<'py, Base
 }
 
 macro_rules! vectorcall_entry {
-    ($name:ident, $index:expr, |$lp:ident, $parsed:ident| $body:expr) => {
+    ($name:ident, $index:expr, $parse:ident, |$lp:ident, $parsed:pat_param| $body:expr) => {
         /// The interpreter's entry of the method of the same name.
         ///
         /// # Safety
@@ -273,7 +307,7 @@ macro_rules! vectorcall_entry {
                 let ($lp, $parsed) = unsafe {
                     (
                         this(py, slf),
-                        parse(py, &METHODS[$index], args, nargs, kwnames)?,
+                        $parse(py, &METHODS[$index], args, nargs, kwnames)?,
                     )
                 };
                 $body
@@ -282,21 +316,105 @@ macro_rules! vectorcall_entry {
     };
 }
 
-vectorcall_entry!(call_soon, 0, |lp, parsed| {
+vectorcall_entry!(call_soon, 0, parse, |lp, parsed| {
     BaseLoop::call_soon(&lp, parsed.call).map(Bound::into_any)
 });
-vectorcall_entry!(call_soon_threadsafe, 1, |lp, parsed| {
+vectorcall_entry!(call_soon_threadsafe, 1, parse, |lp, parsed| {
     BaseLoop::call_soon_threadsafe(&lp, parsed.call).map(Bound::into_any)
 });
-vectorcall_entry!(call_later, 2, |lp, parsed| {
+vectorcall_entry!(call_later, 2, parse, |lp, parsed| {
     let delay = parsed
         .first
         .unwrap_or_else(|| lp.py().None().into_bound(lp.py()));
     BaseLoop::call_later(&lp, &delay, parsed.call).map(Bound::into_any)
 });
-vectorcall_entry!(call_at, 3, |lp, parsed| {
+vectorcall_entry!(call_at, 3, parse, |lp, parsed| {
     let when = parsed
         .first
         .unwrap_or_else(|| lp.py().None().into_bound(lp.py()));
     BaseLoop::call_at(&lp, &when, parsed.call).map(Bound::into_any)
 });
+
+vectorcall_entry!(create_task, 4, task_args, |lp, (coro, name, context)| {
+    BaseLoop::create_task(&lp, coro, name, context)
+});
+
+/// `create_task`'s arguments: `coro`, `name`, `context`.
+type TaskArgs<'py> = (
+    Bound<'py, PyAny>,
+    Option<Bound<'py, PyAny>>,
+    Option<Bound<'py, PyAny>>,
+);
+
+/// Parses `coro, *, name=None, context=None`.
+///
+/// # Safety
+///
+/// As for [`parse`].
+unsafe fn task_args<'py>(
+    py: Python<'py>,
+    _method: &Method,
+    args: *const *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+    kwnames: *mut ffi::PyObject,
+) -> PyResult<TaskArgs<'py>> {
+    let nargs = usize::try_from(nargs).unwrap_or(0);
+    if nargs != 1 {
+        return Err(PyTypeError::new_err(if nargs == 0 {
+            "create_task() missing 1 required positional argument: 'coro'".to_owned()
+        } else {
+            format!("create_task() takes 1 positional argument but {nargs} were given")
+        }));
+    }
+    // SAFETY: the caller's array holds `nargs` live objects, then one per
+    // keyword name.
+    let arg = |i: usize| unsafe { Borrowed::from_ptr(py, *args.add(i)).to_owned() };
+    let (mut name, mut context) = (None, None);
+    if !kwnames.is_null() {
+        // SAFETY: `kwnames` is the call's tuple of keyword names.
+        let kwnames = unsafe { Borrowed::from_ptr(py, kwnames).cast_unchecked::<PyTuple>() };
+        for (k, key) in kwnames.iter().enumerate() {
+            let slot = if is(&key, intern!(py, "name")) {
+                &mut name
+            } else if is(&key, intern!(py, "context")) {
+                &mut context
+            } else {
+                return Err(PyTypeError::new_err(format!(
+                    "create_task() got an unexpected keyword argument {}",
+                    key.repr()?
+                )));
+            };
+            *slot = Some(arg(nargs + k));
+        }
+    }
+    Ok((arg(0), name, context))
+}
+
+/// The interpreter's entry of `create_future()`.
+///
+/// # Safety
+///
+/// Called by the interpreter through the method descriptor (`METH_NOARGS`).
+unsafe extern "C" fn create_future(
+    slf: *mut ffi::PyObject,
+    _unused: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    // SAFETY: `slf` comes from `_BaseLoop`'s descriptor.
+    entry(|py| BaseLoop::create_future(&unsafe { this(py, slf) }))
+}
+
+/// The interpreter's entry of `get_debug()`.
+///
+/// # Safety
+///
+/// Called by the interpreter through the method descriptor (`METH_NOARGS`).
+unsafe extern "C" fn get_debug(
+    slf: *mut ffi::PyObject,
+    _unused: *mut ffi::PyObject,
+) -> *mut ffi::PyObject {
+    entry(|py| {
+        // SAFETY: `slf` comes from `_BaseLoop`'s descriptor.
+        let lp = unsafe { this(py, slf) };
+        Ok(PyBool::new(py, lp.get().debug()).to_owned().into_any())
+    })
+}

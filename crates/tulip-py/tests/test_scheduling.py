@@ -81,6 +81,65 @@ class ArgumentTests(LoopTestCase):
         )
 
 
+class TaskEntryTests(LoopTestCase):
+    def test_create_task_with_name_and_context(self):
+        var = contextvars.ContextVar("var", default="outer")
+        ctx = contextvars.copy_context()
+        ctx.run(var.set, "inner")
+
+        async def read():
+            return var.get()
+
+        task = self.loop.create_task(read(), name="reader", context=ctx)
+        self.assertIsInstance(task, asyncio.Task)
+        self.assertEqual(task.get_name(), "reader")
+        self.assertEqual(self.loop.run_until_complete(task), "inner")
+
+    def test_create_task_through_the_factory(self):
+        seen = []
+
+        def factory(loop, coro, **kwargs):
+            seen.append(sorted(kwargs))
+            return asyncio.Task(coro, loop=loop, **kwargs)
+
+        async def nothing():
+            return 1
+
+        self.loop.set_task_factory(factory)
+        task = self.loop.create_task(nothing(), name="named")
+        self.assertEqual(task.get_name(), "named")
+        self.loop.run_until_complete(task)
+        task = self.loop.create_task(nothing(), context=contextvars.copy_context())
+        self.loop.run_until_complete(task)
+        self.assertEqual(seen, [[], ["context"]])
+
+    def test_create_task_errors(self):
+        async def nothing():
+            pass
+
+        coro = nothing()
+        with self.assertRaisesRegex(TypeError, "missing 1 required positional argument: 'coro'"):
+            self.loop.create_task()
+        with self.assertRaisesRegex(TypeError, "unexpected keyword argument 'bogus'"):
+            self.loop.create_task(coro, bogus=1)
+        with self.assertRaisesRegex(TypeError, "takes 1 positional argument but 2 were given"):
+            self.loop.create_task(coro, "name")
+        closed = tulipio.new_event_loop()
+        closed.close()
+        with self.assertRaisesRegex(RuntimeError, "Event loop is closed"):
+            closed.create_task(coro)
+        coro.close()
+
+    def test_create_future_and_debug(self):
+        future = self.loop.create_future()
+        self.assertIsInstance(future, asyncio.Future)
+        self.assertIs(future.get_loop(), self.loop)
+        self.assertFalse(self.loop.get_debug())
+        self.loop.set_debug(True)
+        self.assertTrue(self.loop.get_debug())
+        self.loop.set_debug(False)
+
+
 class OrderTests(LoopTestCase):
     def test_handles_keep_fifo_order_with_a_transports_callbacks(self):
         # close() queues connection_lost on the tulip loop itself: a

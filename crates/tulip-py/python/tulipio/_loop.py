@@ -288,28 +288,7 @@ class Loop(_BaseLoop, SockOps, NetOps, PipeSubprocessOps, asyncio.AbstractEventL
 
     # ------------------------------------------------- futures and tasks
 
-    def create_future(self):
-        """A new ``asyncio.Future`` on this loop."""
-        return futures.Future(loop=self)
-
-    def create_task(self, coro, *, name=None, context=None):
-        """Wraps ``coro`` in an ``asyncio.Task`` (or the task factory's)."""
-        self._check_closed()
-        if self._task_factory is None:
-            task = tasks.Task(coro, loop=self, name=name, context=context)
-            if task._source_traceback:
-                del task._source_traceback[-1]
-        else:
-            if context is None:
-                task = self._task_factory(self, coro)
-            else:
-                task = self._task_factory(self, coro, context=context)
-            if name is not None:
-                try:
-                    task.set_name(name)
-                except AttributeError:
-                    pass
-        return task
+    # create_future and create_task are the native _BaseLoop's.
 
     def set_task_factory(self, factory):
         """Sets the factory ``create_task`` uses (None: ``asyncio.Task``)."""
