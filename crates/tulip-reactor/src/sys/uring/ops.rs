@@ -428,9 +428,19 @@ impl Uring {
                 .push((live.handler, Completion::cancelled(id, Payload::None)));
             return Ok(());
         }
+        // A multishot receive keeps filling ring buffers until its cancel
+        // reaches the kernel (the kernel runs its work whenever the thread
+        // enters or leaves it, not only at the loop's enter), and its
+        // owner, a transport whose reading was paused, holds every chunk
+        // that completes meanwhile: that cancel goes in at once (one enter,
+        // as a watch's removal), so what is held is bounded by what had
+        // completed when the pause was asked, not by how long the pass
+        // runs.
+        let now = matches!(live.held, Held::RecvMulti { .. });
         let entry = opcode::AsyncCancel::new(id.0).build().user_data(UD_IGNORE);
         // SAFETY: a cancel request carries no buffer.
-        unsafe { self.push(&entry) }
+        unsafe { self.push(&entry)? };
+        if now { self.submit_now() } else { Ok(()) }
     }
 
     /// Re-arms starved multishot receives once the ring has buffers again:
