@@ -4,6 +4,7 @@
 //! transport, which address) was refused, through `create_connection`,
 //! `start_tls` and `tulip::net`'s `TlsStream`.
 
+mod common;
 mod tls_support;
 
 use rcgen::{CertificateParams, KeyPair};
