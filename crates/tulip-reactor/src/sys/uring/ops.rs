@@ -429,13 +429,12 @@ impl Uring {
             return Ok(());
         }
         // A multishot receive keeps filling ring buffers until its cancel
-        // reaches the kernel (the kernel runs its work whenever the thread
-        // enters or leaves it, not only at the loop's enter), and its
-        // owner, a transport whose reading was paused, holds every chunk
-        // that completes meanwhile: that cancel goes in at once (one enter,
-        // as a watch's removal), so what is held is bounded by what had
-        // completed when the pause was asked, not by how long the pass
-        // runs.
+        // reaches the kernel (its work can run at any of the thread's
+        // system calls, not only at the loop's enter), and its owner, a
+        // transport whose reading was paused, holds every chunk that
+        // completes meanwhile: that cancel goes in at once (one enter, as a
+        // watch's removal), so what is held is what had completed when the
+        // pause was asked, not what arrives while the pass runs on.
         let now = matches!(live.held, Held::RecvMulti { .. });
         let entry = opcode::AsyncCancel::new(id.0).build().user_data(UD_IGNORE);
         // SAFETY: a cancel request carries no buffer.
