@@ -12,7 +12,7 @@
 //! when a check fails is killed and reaped.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, Stdio};
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal, getpid, kill_process};
 use tulip_executor::signal::SIGINT;
 use tulip_executor::{Error, LoopGroup, sleep};
+use tulip_test::child::{say, wait_with_deadline};
 
 /// Names the scenario a child run plays.
 const SCENARIO_ENV: &str = "TULIP_GROUP_CTRL_C_SCENARIO";
@@ -45,12 +46,6 @@ fn main() {
 
 // ---------------------------------------------------------------------------
 // The child side.
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").expect("stdout");
-    out.flush().expect("stdout");
-}
 
 /// Says `"{what} dropped"` when dropped.
 struct Dropped(String);
@@ -224,14 +219,7 @@ impl ChildRun {
 
     /// Waits for the end: killed by `SIGINT`, nothing more printed.
     fn expect_killed_by_sigint(mut self) {
-        let end = Instant::now() + DEADLINE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(Instant::now() < end, "{}: did not end", self.name);
-            thread::sleep(Duration::from_millis(5));
-        };
+        let status = wait_with_deadline(&mut self.child, DEADLINE, self.name);
         let rest: Vec<String> = self.lines.try_iter().collect();
         assert!(rest.is_empty(), "{}: then printed {rest:?}", self.name);
         assert_eq!(status.signal(), Some(SIGINT), "{}: {status:?}", self.name);

@@ -18,7 +18,6 @@
 mod common;
 
 use std::cell::Cell;
-use std::io::Write;
 use std::process::{ExitStatus, Stdio};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -34,7 +33,7 @@ use tulip_executor::signal::{
 use tulip_executor::{
     Error, EventLoop, ExceptionContext, current_task, get_running_loop, sleep, timeout,
 };
-use tulip_test::child::{child_test_run, is_child_run};
+use tulip_test::child::{child_test_run, is_child_run, say, wait_with_deadline};
 
 /// Far above what any wait here takes.
 const DEADLINE: Duration = Duration::from_secs(30);
@@ -511,18 +510,7 @@ fn run_child(name: &str) -> (ExitStatus, String) {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn the child");
-    let end = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the child {name} did not end");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_with_deadline(&mut child, DEADLINE, name);
     let mut out = String::new();
     std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
     (status, out)
@@ -531,12 +519,6 @@ fn run_child(name: &str) -> (ExitStatus, String) {
 /// In a child: whether this is one (else the helper returns at once).
 fn in_child() -> bool {
     is_child_run(CHILD_ENV)
-}
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").unwrap();
-    out.flush().unwrap();
 }
 
 /// Handles one `signum` on `el` with a fresh handler, then removes it.

@@ -13,7 +13,7 @@
 //! still running when a check fails is killed and reaped. Every wait is
 //! bounded by [`DEADLINE`].
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use rustix::process::{Pid, Signal, getpid, kill_process};
 use tulip_executor::signal::SIGINT;
 use tulip_executor::{Error, Runner, get_running_loop, run, sleep};
+use tulip_test::child::{say, wait_with_deadline};
 
 /// Names the scenario a child run plays.
 const SCENARIO_ENV: &str = "TULIP_CTRL_C_SCENARIO";
@@ -42,12 +43,6 @@ fn main() {
 
 // ---------------------------------------------------------------------------
 // The child side: each scenario prints what happens, line by line.
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").expect("stdout");
-    out.flush().expect("stdout");
-}
 
 /// How a run ended, as one word.
 fn outcome<T: std::fmt::Debug>(out: Result<T, Error>) -> String {
@@ -266,14 +261,7 @@ impl Scenario {
 
     /// Waits for the end; checks nothing more was printed.
     fn wait_end(mut self) -> ExitStatus {
-        let end = Instant::now() + DEADLINE;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                break status;
-            }
-            assert!(Instant::now() < end, "{}: did not end", self.name);
-            thread::sleep(Duration::from_millis(5));
-        };
+        let status = wait_with_deadline(&mut self.child, DEADLINE, self.name);
         let rest: Vec<String> = self.lines.try_iter().collect();
         assert!(rest.is_empty(), "{}: then printed {rest:?}", self.name);
         status

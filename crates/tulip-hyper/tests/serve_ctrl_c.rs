@@ -23,6 +23,7 @@ use rustix::process::{Signal, getpid, kill_process};
 use tulip::net::TcpListener;
 use tulip::prelude::*;
 use tulip::signal::SIGINT;
+use tulip_test::child::{say, wait_with_deadline};
 
 /// Names the scenario a child run plays.
 const SCENARIO_ENV: &str = "TULIP_HYPER_CTRL_C_SCENARIO";
@@ -35,12 +36,6 @@ fn main() {
         Ok(scenario) => play(&scenario),
         Err(_) => check_all(),
     }
-}
-
-fn say(line: &str) {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{line}").expect("stdout");
-    out.flush().expect("stdout");
 }
 
 /// Sends this process a `SIGINT`.
@@ -146,18 +141,7 @@ fn child(scenario: &str) -> String {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("spawn the child");
-    let end = Instant::now() + DEADLINE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the child {scenario} did not end");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = wait_with_deadline(&mut child, DEADLINE, scenario);
     let mut out = String::new();
     child
         .stdout

@@ -8,20 +8,16 @@
 
 mod common;
 
-use std::fs::File;
 use std::future::IntoFuture;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::{App, stop_signal};
-use rustix::net::{AddressFamily, SocketFlags, SocketType};
-use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use tulip::net::TcpListener;
 use tulip::prelude::*;
-use tulip_test::run;
+use tulip_test::{FdLimit, fill_descriptor_table, run, unconnected_tcp_socket};
 
 /// Every error line logged, as text.
 struct Recorder(Mutex<Vec<String>>);
@@ -51,36 +47,6 @@ fn cpu_time() -> Duration {
     Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
-/// A blocking TCP socket, made now (connecting it later needs no new
-/// descriptor).
-fn client_socket() -> OwnedFd {
-    rustix::net::socket_with(
-        AddressFamily::INET,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .unwrap()
-}
-
-/// Opens descriptors until the table is full.
-fn fill_descriptor_table() -> Vec<File> {
-    let mut fillers = Vec::new();
-    loop {
-        match File::open("/dev/null") {
-            Ok(f) => fillers.push(f),
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) => {
-                return fillers;
-            }
-            Err(e) => panic!("filling the descriptor table: {e}"),
-        }
-        assert!(
-            fillers.len() < 100_000,
-            "the descriptor limit did not apply"
-        );
-    }
-}
-
 #[test]
 fn out_of_descriptors_pauses_accepting_logs_once_and_recovers() {
     log::set_logger(&LOGGED).unwrap();
@@ -94,19 +60,10 @@ fn out_of_descriptors_pauses_accepting_logs_once_and_recovers() {
                 .with_graceful_shutdown(stop)
                 .into_future(),
         );
-        let sock = client_socket();
+        let sock = unconnected_tcp_socket();
 
         // A low limit, then a full table.
-        let limit = getrlimit(Resource::Nofile);
-        let low = (tulip_test::fd_count() as u64 + 64).min(limit.current.unwrap_or(u64::MAX));
-        setrlimit(
-            Resource::Nofile,
-            Rlimit {
-                current: Some(low),
-                maximum: limit.maximum,
-            },
-        )
-        .unwrap();
+        let limit = FdLimit::lower(64);
         let fillers = fill_descriptor_table();
 
         // The client connects (the kernel queues it) and asks; the server
@@ -138,7 +95,7 @@ fn out_of_descriptors_pauses_accepting_logs_once_and_recovers() {
         // Free the descriptors: the waiting client is served.
         drop(fillers);
         let reply = client.await.unwrap().unwrap();
-        setrlimit(Resource::Nofile, limit).unwrap();
+        limit.restore();
         assert!(reply.starts_with("HTTP/1.1 200 OK"), "{reply}");
         assert!(reply.ends_with("Hello, World!"), "{reply}");
 

@@ -217,7 +217,13 @@ fn drain_raises_within_a_second_after_a_peer_reset() {
 fn a_reader_that_never_reads_holds_bounded_memory_and_pauses_the_sender() {
     run(async {
         let (peer, mut reader, _writer) = streams_pair().await;
-        const TOTAL: usize = 10 * 1024 * 1024;
+        // More than the connection's buffers can take while the reader
+        // does not read: the kernel's (a receive buffer that autotuning
+        // grows with what the reader took early, up to tcp_rmem's maximum,
+        // 32 MiB on some systems, plus the sender's 4 MiB), and, on
+        // io_uring, what the multishot receive had completed when reading
+        // was paused (up to the loop's buffer ring, 4 MiB).
+        const TOTAL: usize = 64 * 1024 * 1024;
         let sender = thread::spawn(move || {
             let mut peer = peer;
             let data = pattern(TOTAL, 9);

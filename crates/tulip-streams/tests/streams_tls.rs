@@ -3,6 +3,10 @@
 //! writer, truncation seen by a reader, `drain` across the TLS layer, and
 //! closing (no half-close over TLS).
 
+// The transport tests' TLS helpers; their recording protocol's
+// `BaseProtocol` part comes from the transport tests' `common`.
+#[path = "../../tulip-transport/tests/common/mod.rs"]
+mod common;
 #[path = "../../tulip-transport/tests/tls_support/mod.rs"]
 mod tls_support;
 

@@ -1,9 +1,11 @@
 //! Child processes in tests: running one `#[ignore]`d test of this test
 //! binary alone in a child run (for what must happen in a process of its
 //! own: signal dispositions, a process-wide watcher), and running a
-//! program to its end, checking that it succeeded quietly.
+//! program to its end, checking that it succeeded quietly; a child's
+//! report lines, and waiting for a child with a deadline.
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// The command that runs the `#[ignore]`d test `name` of this test binary
 /// alone (`--ignored --exact <name> --nocapture --test-threads=1`), with
@@ -143,4 +145,55 @@ pub fn quiet_success(cmd: &mut Command) -> Output {
     );
     assert!(stderr.is_empty(), "{path} wrote to stderr:\n{stderr}");
     out
+}
+
+/// Prints one line of a child's report to standard output and flushes it
+/// at once, so the parent reading the pipe sees it while the child goes on
+/// (before a signal, say).
+///
+/// ```
+/// use tulip_test::child::say;
+///
+/// say("listening");
+/// ```
+///
+/// # Panics
+///
+/// If standard output is closed.
+pub fn say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").expect("stdout");
+    out.flush().expect("stdout");
+}
+
+/// Waits for `child` to end, at most `deadline`: its exit status.
+///
+/// ```
+/// use std::process::Command;
+/// use std::time::Duration;
+/// use tulip_test::child::wait_with_deadline;
+///
+/// let mut child = Command::new("true").spawn().unwrap();
+/// let status = wait_with_deadline(&mut child, Duration::from_secs(30), "true");
+/// assert!(status.success());
+/// ```
+///
+/// # Panics
+///
+/// If the child is still running at the deadline (it is killed first,
+/// and the message names it by `name`), or cannot be waited for.
+pub fn wait_with_deadline(child: &mut Child, deadline: Duration, name: &str) -> ExitStatus {
+    let end = Instant::now() + deadline;
+    loop {
+        if let Some(status) = child.try_wait().expect("waitpid") {
+            return status;
+        }
+        if Instant::now() > end {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{name}: the child did not end within {deadline:?}");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }

@@ -10,7 +10,8 @@
 //!   `Send` / `Sync` ([`send_sync!`], [`not_send!`], [`not_sync!`],
 //!   [`neither_send_nor_sync!`]).
 //! - [`fds`]: counting this process's open descriptors, to catch leaks
-//!   ([`fd_count`], [`settled_fd_count`]).
+//!   ([`fd_count`], [`settled_fd_count`]), and running out of them
+//!   ([`FdLimit`], [`fill_descriptor_table`], [`unconnected_tcp_socket`]).
 //! - [`net`]: connected loopback TCP pairs ([`tcp_pair`], [`tcp_fds`],
 //!   [`tcp_streams`]).
 //! - [`wake`]: a waker that counts its wake-ups ([`Counter`]).
@@ -19,12 +20,13 @@
 //! - [`child`]: running one test of this binary in a child process of
 //!   its own ([`child_test_run`](child::child_test_run), checked with
 //!   [`assert_child_passed`](child::assert_child_passed)), and a program to
-//!   a quiet, successful end ([`quiet_success`](child::quiet_success)).
+//!   a quiet, successful end ([`quiet_success`](child::quiet_success));
+//!   a child's report lines ([`say`](child::say)).
 //! - [`looping`]: running a test body on a fresh event loop with a
 //!   deadline ([`run`], [`run_with_loop`], [`paused_loop`]) and waiting
 //!   on the loop until a condition holds ([`wait_until`]).
 //!
-//! Dependencies are std, libc and `tulip-executor` only. The reactor, below
+//! Dependencies are std, libc, rustix and `tulip-executor` only. The reactor, below
 //! the executor, still uses this crate from its tests: a dev-dependency
 //! may close a cycle, as each test target links the one library build.
 //!
@@ -48,7 +50,7 @@ pub mod looping;
 pub mod net;
 pub mod wake;
 
-pub use fds::{fd_count, settled_fd_count};
+pub use fds::{FdLimit, fd_count, fill_descriptor_table, settled_fd_count, unconnected_tcp_socket};
 pub use heap::heap_in_use;
 pub use looping::{paused_loop, run, run_with_loop, wait_until};
 pub use net::{tcp_fds, tcp_pair, tcp_streams};

@@ -87,7 +87,7 @@ pub use server::base::Server;
 pub use server::listener::ServerSocket;
 pub use server::options::{Hosts, ServerOptions};
 pub use server::unix::{UnixConnectOptions, UnixServerOptions};
-pub use tls::error::TlsError;
+pub use tls::error::{HandshakeFailure, TlsError};
 pub use tls::info::TlsInfo;
 pub use tls::options::{
     SSL_HANDSHAKE_TIMEOUT, SSL_SHUTDOWN_TIMEOUT, StartTlsOptions, TlsClientConfig, TlsConfig,

@@ -6,6 +6,7 @@
 //! Python's `ssl` module for our server (each skipped with a note when
 //! the tool is missing).
 
+mod common;
 mod tls_support;
 
 use std::io::{self, IoSlice};

@@ -5,6 +5,7 @@
 //! binding the same port serves; its spread is reported). Descriptors are
 //! back to their count before each test once everything is closed.
 
+mod common;
 mod tls_support;
 
 use std::collections::BTreeMap;

@@ -4,6 +4,7 @@
 //! `close_clients()` closes each connection with close_notify, while
 //! `abort_clients()` stays abrupt.
 
+mod common;
 mod tls_support;
 
 use std::cell::RefCell;

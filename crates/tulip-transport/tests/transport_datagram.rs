@@ -8,6 +8,7 @@
 //! Every test holds one lock: the descriptor count of the leak test must
 //! not see the other tests' sockets.
 
+mod common;
 mod datagram_support;
 
 use std::cell::RefCell;

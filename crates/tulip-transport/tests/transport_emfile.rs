@@ -11,18 +11,17 @@ mod common;
 mod server_support;
 
 use std::cell::RefCell;
-use std::fs::File;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::OwnedFd;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use rustix::net::{AddressFamily, SocketFlags, SocketType};
-use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 use server_support::Counts;
 use tulip_executor::{EventLoop, ExceptionContext, Loop, sleep, to_thread, wait_for};
-use tulip_test::{fd_count, settled_fd_count, wait_until};
+use tulip_test::{
+    FdLimit, fd_count, fill_descriptor_table, settled_fd_count, unconnected_tcp_socket, wait_until,
+};
 use tulip_transport::{LoopNetExt, ServerOptions};
 
 /// The process's CPU time so far, in clock ticks (user + system).
@@ -35,17 +34,6 @@ fn cpu_ticks() -> u64 {
     fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
 }
 
-/// A blocking, not yet connected TCP socket.
-fn client_socket() -> OwnedFd {
-    rustix::net::socket_with(
-        AddressFamily::INET,
-        SocketType::STREAM,
-        SocketFlags::CLOEXEC,
-        None,
-    )
-    .unwrap()
-}
-
 /// Connects `sock` on a worker thread (connecting needs no new
 /// descriptor).
 async fn connect(sock: OwnedFd, addr: SocketAddr) -> TcpStream {
@@ -55,24 +43,6 @@ async fn connect(sock: OwnedFd, addr: SocketAddr) -> TcpStream {
     })
     .await
     .unwrap()
-}
-
-/// Opens descriptors until the table is full.
-fn fill_descriptor_table() -> Vec<File> {
-    let mut fillers = Vec::new();
-    loop {
-        match File::open("/dev/null") {
-            Ok(f) => fillers.push(f),
-            Err(e) if e.raw_os_error() == Some(rustix::io::Errno::MFILE.raw_os_error()) => {
-                return fillers;
-            }
-            Err(e) => panic!("filling the descriptor table: {e}"),
-        }
-        assert!(
-            fillers.len() < 100_000,
-            "the descriptor limit did not apply"
-        );
-    }
 }
 
 #[test]
@@ -97,16 +67,7 @@ fn out_of_descriptors_is_reported_once_and_accepting_recovers() {
             // The low limit comes first: io_uring's accept takes the
             // descriptor limit when it is submitted, so a multishot accept
             // armed before a lower limit would not see it.
-            let limit = getrlimit(Resource::Nofile);
-            let low = (fd_count() as u64 + 64).min(limit.current.unwrap_or(u64::MAX));
-            setrlimit(
-                Resource::Nofile,
-                Rlimit {
-                    current: Some(low),
-                    maximum: limit.maximum,
-                },
-            )
-            .unwrap();
+            let limit = FdLimit::lower(64);
             let server = lp
                 .create_server(
                     counts.factory(),
@@ -117,8 +78,8 @@ fn out_of_descriptors_is_reported_once_and_accepting_recovers() {
                 .await
                 .unwrap();
             let addr = server.sockets()[0].inet_addr().unwrap();
-            let pending: Vec<OwnedFd> = (0..PENDING).map(|_| client_socket()).collect();
-            let late = client_socket();
+            let pending: Vec<OwnedFd> = (0..PENDING).map(|_| unconnected_tcp_socket()).collect();
+            let late = unconnected_tcp_socket();
 
             // A full table.
             let cpu_before = cpu_ticks();
@@ -170,7 +131,7 @@ fn out_of_descriptors_is_reported_once_and_accepting_recovers() {
 
             // A second episode, ended by one of the server's connections
             // closing: reported again, and the pending client is served.
-            let second = client_socket();
+            let second = unconnected_tcp_socket();
             let fillers = fill_descriptor_table();
             let second = connect(second, addr).await;
             assert!(wait_until(|| reports.borrow().len() == 2).await);
@@ -183,7 +144,7 @@ fn out_of_descriptors_is_reported_once_and_accepting_recovers() {
             drop(clients.remove(0));
             assert!(wait_until(|| counts.made() == PENDING + 2).await);
             drop(fillers);
-            setrlimit(Resource::Nofile, limit).unwrap();
+            limit.restore();
             clients.push(second);
 
             // Every connection works.

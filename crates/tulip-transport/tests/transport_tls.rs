@@ -3,6 +3,7 @@
 //! many clients with 1 MB each way, and closing (clean, during the
 //! handshake, data after close).
 
+mod common;
 mod tls_support;
 
 use std::io::Read;

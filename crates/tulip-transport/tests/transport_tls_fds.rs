@@ -2,6 +2,7 @@
 //! the handshake, aborted by the server) leave no descriptor open. Alone
 //! in its binary, so that the count is exact.
 
+mod common;
 mod tls_support;
 
 use std::io::Read;

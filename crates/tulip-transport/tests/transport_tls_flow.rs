@@ -4,6 +4,7 @@
 //! byte lost or repeated), `start_tls` on a plain connection, Unix
 //! sockets and accepted sockets over TLS.
 
+mod common;
 mod tls_support;
 
 use std::cell::RefCell;

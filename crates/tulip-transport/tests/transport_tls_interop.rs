@@ -3,6 +3,7 @@
 //! client. Certificates are made by the test (rcgen) and written to a
 //! temporary directory for them.
 
+mod common;
 mod tls_support;
 
 use std::io::{BufRead, BufReader, Write};

@@ -2,6 +2,7 @@
 //! default gets it in every tulip TLS configuration (its own binary, as
 //! the process default can be installed once).
 
+mod common;
 mod tls_support;
 
 use rustls::crypto::CryptoProvider;

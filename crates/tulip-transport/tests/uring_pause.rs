@@ -38,24 +38,26 @@ struct Seen {
     lost: bool,
 }
 
-/// Pauses reading every few deliveries and resumes it from a callback a
-/// varying distance away (the next pass, a timer, or the same pass).
+/// Pauses reading every `every` deliveries and resumes it from a callback
+/// a varying distance away (the next pass, a timer, or the same pass).
 struct Pauser {
     lp: Loop,
     transport: Option<Transport>,
     seen: Rc<RefCell<Seen>>,
     paused: Rc<Cell<bool>>,
     calls: usize,
+    every: usize,
 }
 
 impl Pauser {
-    fn new(lp: &Loop, seen: &Rc<RefCell<Seen>>) -> Pauser {
+    fn new(lp: &Loop, seen: &Rc<RefCell<Seen>>, every: usize) -> Pauser {
         Pauser {
             lp: lp.clone(),
             transport: None,
             seen: seen.clone(),
             paused: Rc::new(Cell::new(false)),
             calls: 0,
+            every,
         }
     }
 
@@ -67,7 +69,7 @@ impl Pauser {
         seen.data.extend_from_slice(data);
         drop(seen);
         self.calls += 1;
-        if self.calls % 3 != 0 {
+        if self.calls % self.every != 0 {
             return;
         }
         let Some(t) = self.transport.clone() else {
@@ -157,21 +159,27 @@ impl BufferedProtocol for BufferedPauser {
     }
 }
 
-/// Streams [`TOTAL`] bytes at the transport `connect` makes and checks
-/// what its protocol got.
-async fn check_stream(seen: &Rc<RefCell<Seen>>, connect: impl AsyncFnOnce()) {
+/// Runs `connect` (the transport it makes gets `total` bytes of stream 7)
+/// and checks what its protocol got: everything, once, in order, never
+/// while paused, with more than `pauses` pauses.
+async fn check_stream(
+    seen: &Rc<RefCell<Seen>>,
+    total: usize,
+    pauses: usize,
+    connect: impl AsyncFnOnce(),
+) {
     connect().await;
     assert!(wait_until(|| seen.borrow().lost).await);
     let seen = seen.borrow();
     assert!(seen.eof);
-    assert_eq!(seen.data.len(), TOTAL);
+    assert_eq!(seen.data.len(), total);
     assert_eq!(
         first_mismatch(7, &seen.data),
         None,
         "lost, doubled or reordered"
     );
     assert_eq!(seen.while_paused, 0, "a delivery while paused");
-    assert!(seen.pauses > 10, "paused {} times", seen.pauses);
+    assert!(seen.pauses > pauses, "paused {} times", seen.pauses);
 }
 
 #[test]
@@ -181,10 +189,10 @@ fn pausing_as_chunks_complete_loses_and_doubles_nothing() {
         let seen = Rc::new(RefCell::new(Seen::default()));
         let (peer, ours) = tcp_pair();
         let writer = std::thread::spawn(move || stream_pattern(peer, 7, TOTAL));
-        check_stream(&seen, async || {
+        check_stream(&seen, TOTAL, 10, async || {
             let factory = {
                 let (lp, seen) = (lp.clone(), seen.clone());
-                move || Pauser::new(&lp, &seen)
+                move || Pauser::new(&lp, &seen, 3)
             };
             lp.connect_accepted_socket(factory, ours, AcceptedSocketOptions::new())
                 .await
@@ -205,11 +213,11 @@ fn a_buffered_protocol_pausing_midway_through_a_chunk_loses_nothing() {
         let seen = Rc::new(RefCell::new(Seen::default()));
         let (peer, ours) = tcp_pair();
         let writer = std::thread::spawn(move || stream_pattern(peer, 7, TOTAL));
-        check_stream(&seen, async || {
+        check_stream(&seen, TOTAL, 10, async || {
             let factory = {
                 let (lp, seen) = (lp.clone(), seen.clone());
                 Buffered(move || BufferedPauser {
-                    inner: Pauser::new(&lp, &seen),
+                    inner: Pauser::new(&lp, &seen, 3),
                     buf: Vec::new(),
                 })
             };
@@ -222,5 +230,38 @@ fn a_buffered_protocol_pausing_midway_through_a_chunk_loses_nothing() {
             .await
             .unwrap()
             .unwrap();
+    });
+}
+
+/// The peer's bytes and its EOF are all in the socket before reading
+/// starts, so one pass completes several chunks and the end of the stream:
+/// the first chunk pauses reading (resumed by a timer), the rest and the
+/// end are held. When the held chunks are delivered after the resume, the
+/// protocol pauses again, and the held end must then wait for the next
+/// resume instead of reaching `eof_received` while paused.
+#[test]
+fn a_held_end_of_stream_waits_while_the_held_bytes_pause_reading() {
+    let _serial = serial();
+    run_uring(|lp| async move {
+        const SENT: usize = 100 * 1024;
+        let seen = Rc::new(RefCell::new(Seen::default()));
+        let (mut peer, ours) = tcp_pair();
+        {
+            use std::io::Write;
+            peer.write_all(&uring_support::pattern_from(7, 0, SENT))
+                .unwrap();
+            peer.shutdown(std::net::Shutdown::Write).unwrap();
+        }
+        check_stream(&seen, SENT, 1, async || {
+            let factory = {
+                let (lp, seen) = (lp.clone(), seen.clone());
+                move || Pauser::new(&lp, &seen, 1)
+            };
+            lp.connect_accepted_socket(factory, ours, AcceptedSocketOptions::new())
+                .await
+                .unwrap();
+        })
+        .await;
+        drop(peer);
     });
 }

@@ -193,9 +193,16 @@ impl fmt::Display for ClientError {
                 write!(f, "cannot connect to {origin}: {source}")
             }
             ClientError::Tls { origin, source } => {
+                // The transport's error names the server as well: say the
+                // origin once, then what rustls said.
+                let rustls = source.as_tls().and_then(|tls| tls.rustls_error());
+                let reason: &dyn fmt::Display = match rustls {
+                    Some(e) => e,
+                    None => source,
+                };
                 write!(
                     f,
-                    "the TLS handshake with {origin} (host {}) failed: {source}",
+                    "the TLS handshake with {origin} (host {}) failed: {reason}",
                     origin.host()
                 )
             }

@@ -38,7 +38,7 @@ use std::time::Duration;
 use futures_io::{AsyncBufRead, AsyncRead, AsyncWrite};
 
 use crate::error::{Error, Result};
-use crate::tls::error::TlsError;
+use crate::tls::error::{HandshakeFailure, TlsError};
 use crate::tls::info::TlsInfo;
 use crate::tls::options::{
     SSL_HANDSHAKE_TIMEOUT, TlsClientConfig, TlsServerConfig, check_timeout, server_name, tls_error,
@@ -445,7 +445,19 @@ where
             // The alert rustls queued for the peer goes out if the stream
             // takes it now; the error is ours to report either way.
             let _ = self.poll_send_records(cx);
-            return Poll::Ready(Err(tls_error(e)));
+            // A client's failed handshake names the server (the stream's
+            // address is not known here).
+            let err = match &self.hostname {
+                Some(name) if self.conn.is_handshaking() => {
+                    Error::Tls(TlsError::ClientHandshake(Box::new(HandshakeFailure {
+                        server_name: name.clone(),
+                        addr: None,
+                        error: e,
+                    })))
+                }
+                _ => tls_error(e),
+            };
+            return Poll::Ready(Err(err));
         }
         Poll::Ready(Ok(n))
     }

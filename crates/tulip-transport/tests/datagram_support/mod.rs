@@ -1,6 +1,7 @@
 //! What the datagram endpoint tests share: the one lock they all hold
-//! (the leak test counts descriptors), the recording protocol, numbered
-//! datagrams, and receiving on the test's own sockets.
+//! (the leak test counts descriptors), the recording protocol (its
+//! `BaseProtocol` part from `common`, which each test binary declares),
+//! numbered datagrams, and receiving on the test's own sockets.
 
 #![allow(dead_code)]
 
@@ -15,8 +16,7 @@ use std::time::Duration;
 
 use tulip_executor::{Loop, sleep};
 use tulip_transport::{
-    BaseProtocol, DatagramOptions, DatagramProtocol, DatagramTransport, Error, LoopNetExt,
-    SockAddr, UnixAddr,
+    DatagramOptions, DatagramProtocol, DatagramTransport, Error, LoopNetExt, SockAddr, UnixAddr,
 };
 
 pub static SERIAL: Mutex<()> = Mutex::new(());
@@ -45,29 +45,7 @@ pub struct Rec {
     pub burst_on_made: usize,
 }
 
-impl Rec {
-    pub fn lost(&self) -> bool {
-        self.events.iter().any(|e| e.starts_with("lost"))
-    }
-}
-
-impl BaseProtocol for Rec {
-    fn connection_lost(&mut self, exc: Option<Error>) {
-        self.events.push(String::from(if exc.is_some() {
-            "lost:err"
-        } else {
-            "lost"
-        }));
-        self.lost_error = exc;
-        self.transport = None;
-    }
-    fn pause_writing(&mut self) {
-        self.events.push("pause".into());
-    }
-    fn resume_writing(&mut self) {
-        self.events.push("resume".into());
-    }
-}
+crate::recording_base_protocol!(Rec);
 
 impl DatagramProtocol for Rec {
     fn connection_made(&mut self, transport: DatagramTransport) {

@@ -1,8 +1,9 @@
 //! Helpers shared by the TLS tests: certificates made with rcgen (a CA, a
 //! server certificate signed by it for `localhost`, `127.0.0.1` and
-//! `::1`), their files for external peers, a recording protocol, and a
-//! server and a client that use it. The loop runner and `wait_until` come
-//! from `tulip-test`.
+//! `::1`), their files for external peers, a recording protocol (its
+//! `BaseProtocol` part from `common`, which each test binary declares), and
+//! a server and a client that use it. The loop runner and `wait_until`
+//! come from `tulip-test`.
 
 #![allow(dead_code)]
 
@@ -12,7 +13,7 @@ use std::rc::Rc;
 
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use tulip_test::wait_until;
-use tulip_transport::{BaseProtocol, Error, Protocol, TlsClientConfig, TlsServerConfig, Transport};
+use tulip_transport::{Error, Protocol, TlsClientConfig, TlsServerConfig, Transport};
 
 /// A CA and a server certificate it signed.
 pub struct Pki {
@@ -102,10 +103,6 @@ impl Rec {
         }
     }
 
-    pub fn lost(&self) -> bool {
-        self.events.iter().any(|e| e.starts_with("lost"))
-    }
-
     pub fn has(&self, what: &str) -> bool {
         self.events.iter().any(|e| e == what)
     }
@@ -135,23 +132,7 @@ impl Rec {
     }
 }
 
-impl BaseProtocol for Rec {
-    fn connection_lost(&mut self, exc: Option<Error>) {
-        self.events.push(String::from(if exc.is_some() {
-            "lost:err"
-        } else {
-            "lost"
-        }));
-        self.lost_error = exc;
-        self.transport = None;
-    }
-    fn pause_writing(&mut self) {
-        self.events.push("pause".into());
-    }
-    fn resume_writing(&mut self) {
-        self.events.push("resume".into());
-    }
-}
+crate::recording_base_protocol!(Rec);
 
 impl Protocol for Rec {
     fn connection_made(&mut self, transport: Transport) {

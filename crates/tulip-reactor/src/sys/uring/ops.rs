@@ -428,9 +428,18 @@ impl Uring {
                 .push((live.handler, Completion::cancelled(id, Payload::None)));
             return Ok(());
         }
+        // A multishot receive keeps filling ring buffers until its cancel
+        // reaches the kernel (its work can run at any of the thread's
+        // system calls, not only at the loop's enter), and its owner, a
+        // transport whose reading was paused, holds every chunk that
+        // completes meanwhile: that cancel goes in at once (one enter, as a
+        // watch's removal), so what is held is what had completed when the
+        // pause was asked, not what arrives while the pass runs on.
+        let now = matches!(live.held, Held::RecvMulti { .. });
         let entry = opcode::AsyncCancel::new(id.0).build().user_data(UD_IGNORE);
         // SAFETY: a cancel request carries no buffer.
-        unsafe { self.push(&entry) }
+        unsafe { self.push(&entry)? };
+        if now { self.submit_now() } else { Ok(()) }
     }
 
     /// Re-arms starved multishot receives once the ring has buffers again:

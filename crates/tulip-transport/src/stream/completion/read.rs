@@ -10,8 +10,11 @@
 //!
 //! Pausing cancels the receive; bytes that complete before the cancel are
 //! held (copied out, so the ring buffer goes back at once) and delivered,
-//! in order, after `resume_reading`, before anything newer. The end of the
-//! stream (EOF or an error) waits behind held bytes the same way.
+//! in order, after `resume_reading`, before anything newer, at most one
+//! read's worth per `data_received` (as on readiness), so a protocol that
+//! pauses again stops the delivery between pieces. The end of the stream
+//! (EOF or an error) waits behind held bytes the same way, and for the
+//! next resume if the held bytes paused reading again.
 
 use std::cell::{Cell, RefCell};
 use std::convert::Infallible;
@@ -25,7 +28,7 @@ use crate::error::Error;
 use crate::ops::{Slot, is_cancelled, own_error};
 use crate::protocols::ProtocolRef;
 use crate::stream::completion::{CompletionIo, submit};
-use crate::stream::readbuf::{BufferedRead, read_buffered};
+use crate::stream::readbuf::{BufferedRead, READ_SIZE, read_buffered};
 use crate::stream::socket::{Kind, SocketTransport};
 use crate::transports::{NoticeOwner, TransportImpl};
 
@@ -61,21 +64,23 @@ fn wants(t: &SocketTransport) -> bool {
 }
 
 /// Reading starts or resumes: held bytes are delivered (on the next pass,
-/// as a readiness would), and the receive is armed unless the stream
-/// ended or a cancelled one has not finished yet (its final completion
-/// re-arms it).
+/// as a readiness would) and the receive is armed once they are all out
+/// (by `deliver_held`); with nothing held it is armed now, unless a
+/// cancelled one has not finished yet (its final completion re-arms it).
 pub(super) fn start(io: &CompletionIo, t: &Rc<SocketTransport>) {
     if io.read.has_held() {
         schedule_held(io, t);
-    }
-    if io.read.end.borrow().is_some() {
         return;
     }
     arm(io, t);
 }
 
+/// Arms the receive if reading is wanted and nothing is held: while bytes
+/// are held the receive stays off, so a protocol that pauses again while
+/// they are delivered adds nothing to them (what is held stays bounded by
+/// what had completed when reading was paused).
 fn arm(io: &CompletionIo, t: &Rc<SocketTransport>) {
-    if io.read.slot.is_busy() || !wants(t) {
+    if io.read.slot.is_busy() || !wants(t) || io.read.has_held() {
         return;
     }
     if t.lc.fd().is_none() {
@@ -160,7 +165,11 @@ fn schedule_held(io: &CompletionIo, t: &Rc<SocketTransport>) {
     }
 }
 
-/// Delivers the held bytes, then the held end of the stream.
+/// Delivers the held bytes, at most one read's worth ([`READ_SIZE`]) per
+/// call as on readiness, so a protocol that pauses when its buffer fills
+/// stops the delivery between pieces; then the held end of the stream,
+/// unless the protocol paused reading meanwhile (it then waits for the
+/// resume, as the bytes do).
 fn deliver_held(t: &Rc<SocketTransport>) {
     let crate::stream::driver::Driver::Completion(io) = &t.io else {
         return;
@@ -173,21 +182,38 @@ fn deliver_held(t: &Rc<SocketTransport>) {
     if t.paused.get() {
         return;
     }
-    let held = std::mem::take(&mut *io.read.held.borrow_mut());
-    if !held.is_empty() {
-        let rest = deliver(t, &held);
+    let mut held = std::mem::take(&mut *io.read.held.borrow_mut());
+    let mut at = 0;
+    while at < held.len() && !t.paused.get() && !t.lc.is_closing() {
+        let upto = (at + READ_SIZE).min(held.len());
+        let rest = deliver(t, &held[at..upto]);
+        at = upto - rest.len();
         if !rest.is_empty() {
-            // Paused (or busy) midway: the rest stays first in line.
-            let mut now = io.read.held.borrow_mut();
-            let newer = std::mem::take(&mut *now);
-            now.extend_from_slice(rest);
-            now.extend_from_slice(&newer);
-            drop(now);
-            if !t.paused.get() {
-                schedule_held(io, t);
-            }
-            return;
+            // Paused midway through a `BufferedProtocol`'s rounds, or the
+            // protocol is inside one of its callbacks.
+            break;
         }
+    }
+    if t.lc.is_closing() {
+        io.read.held.borrow_mut().clear();
+        return;
+    }
+    if at < held.len() {
+        // The rest stays first in line, before anything held meanwhile.
+        held.drain(..at);
+        let mut now = io.read.held.borrow_mut();
+        held.extend_from_slice(&now);
+        *now = held;
+        drop(now);
+        if !t.paused.get() {
+            schedule_held(io, t);
+        }
+        return;
+    }
+    if t.paused.get() {
+        // Everything held went out and the protocol paused on the last
+        // piece: the end of the stream waits for `resume_reading`.
+        return;
     }
     if !io.read.held.borrow().is_empty() {
         // More came in while delivering (held behind these).
@@ -195,8 +221,10 @@ fn deliver_held(t: &Rc<SocketTransport>) {
         return;
     }
     let end_now = io.read.end.borrow_mut().take();
-    if let Some(e) = end_now {
-        finish(io, t, e);
+    match end_now {
+        Some(e) => finish(io, t, e),
+        // All out: the receive goes on.
+        None => arm(io, t),
     }
 }
 

@@ -46,7 +46,7 @@ use crate::lifecycle::guard_connection_lost;
 use crate::protocols::{BaseProtocol, Protocol, ProtocolRef};
 use crate::stream::readbuf::{BufferedRead as Buffered, read_buffered};
 use crate::stream::socket::SocketTransport;
-use crate::tls::error::TlsError;
+use crate::tls::error::{HandshakeFailure, TlsError};
 use crate::tls::options::tls_error;
 use crate::transports::{Notice, NoticeOwner, Notices, Transport};
 
@@ -396,6 +396,22 @@ impl SslProtocol {
             } else {
                 s.abort();
             }
+        }
+    }
+
+    /// What a rustls error becomes: during a client's handshake it names
+    /// the server (the name verified, the peer's address), so a refused
+    /// certificate says whose it was.
+    pub(crate) fn handshake_error(&self, error: rustls::Error) -> Error {
+        match &self.server_hostname {
+            Some(name) if self.state.get() == State::Handshake => {
+                Error::Tls(TlsError::ClientHandshake(Box::new(HandshakeFailure {
+                    server_name: name.clone(),
+                    addr: self.socket().and_then(|s| s.peer_addr()),
+                    error,
+                })))
+            }
+            _ => tls_error(error),
         }
     }
 

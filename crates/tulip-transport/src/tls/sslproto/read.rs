@@ -117,7 +117,8 @@ impl SslProtocol {
                     } else {
                         "Fatal error on SSL protocol"
                     };
-                    self.fatal(tls_error(e), message, true);
+                    let err = self.handshake_error(e);
+                    self.fatal(err, message, true);
                     return true;
                 }
                 Ok(true) => self.handshake_complete(),
