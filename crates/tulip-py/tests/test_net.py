@@ -202,6 +202,65 @@ class StreamTests(NetTestCase):
 
         self.run_coro(main())
 
+    def test_pause_reading_before_and_in_connection_made_is_honoured(self):
+        # asyncio's transport adds its reader only if not paused: a
+        # transport paused right after it is made, or by connection_made,
+        # delivers nothing until resume_reading.
+        class Pausing(Recorder):
+            def connection_made(self, transport):
+                super().connection_made(transport)
+                transport.pause_reading()
+
+        async def check(transport, proto, peer):
+            await proto.made
+            self.assertFalse(transport.is_reading())
+            peer.sendall(b"held back")
+            await asyncio.sleep(0.2)
+            self.assertEqual(bytes(proto.data), b"")
+            transport.resume_reading()
+            self.assertTrue(transport.is_reading())
+            while len(proto.data) < 9:
+                await asyncio.sleep(0.01)
+            self.assertEqual(bytes(proto.data), b"held back")
+            transport.close()
+            self.assertIsNone(await proto.lost)
+
+        async def main():
+            # Paused before connection_made ran (the transport as asyncio's
+            # server and connection code make it).
+            ours, peer = socket.socketpair()
+            self.addCleanup(peer.close)
+            ours.setblocking(False)
+            proto = Recorder(self.loop)
+            transport = self.loop._make_socket_transport(ours, proto)
+            transport.pause_reading()
+            self.assertFalse(transport.is_reading())
+            await check(transport, proto, peer)
+            # Paused inside connection_made.
+            ours, peer = socket.socketpair()
+            self.addCleanup(peer.close)
+            transport, proto = await self.loop.connect_accepted_socket(
+                lambda: Pausing(self.loop), ours
+            )
+            await check(transport, proto, peer)
+            # Paused then resumed before connection_made: reads as usual.
+            ours, peer = socket.socketpair()
+            self.addCleanup(peer.close)
+            ours.setblocking(False)
+            proto = Recorder(self.loop)
+            transport = self.loop._make_socket_transport(ours, proto)
+            transport.pause_reading()
+            transport.resume_reading()
+            self.assertTrue(transport.is_reading())
+            await proto.made
+            peer.sendall(b"flows")
+            while len(proto.data) < 5:
+                await asyncio.sleep(0.01)
+            transport.close()
+            self.assertIsNone(await proto.lost)
+
+        self.run_coro(main())
+
     def test_buffered_protocol_reads_into_its_buffer(self):
         class Into(asyncio.BufferedProtocol):
             def __init__(self, loop):

@@ -195,6 +195,9 @@ pub struct StreamTransport {
     early: RefCell<Vec<u8>>,
     /// `close` (1) or `abort` (2) called before `connection_made` ran.
     early_close: std::cell::Cell<u8>,
+    /// `pause_reading` called (and not resumed) before `connection_made`
+    /// ran: the transport starts paused, as asyncio's does.
+    early_paused: std::cell::Cell<bool>,
 }
 
 impl StreamTransport {
@@ -205,6 +208,9 @@ impl StreamTransport {
             let _ = transport.write(&early);
         }
         *self.inner.borrow_mut() = Some(transport.clone());
+        if self.early_paused.get() {
+            transport.pause_reading();
+        }
         match self.early_close.get() {
             1 => transport.close(),
             2 => transport.abort(),
@@ -230,6 +236,7 @@ impl StreamTransport {
             inner: RefCell::new(None),
             early: RefCell::new(Vec::new()),
             early_close: std::cell::Cell::new(0),
+            early_paused: std::cell::Cell::new(false),
         }
     }
 
@@ -279,18 +286,24 @@ impl StreamTransport {
     }
 
     /// Stops calling the protocol with incoming data.
+    /// (Before `connection_made` ran, the transport starts paused.)
     fn pause_reading(&self) {
-        self.with(|t| t.pause_reading());
+        if self.with(|t| t.pause_reading()).is_none() {
+            self.early_paused.set(true);
+        }
     }
 
     /// Resumes the calls `pause_reading` stopped.
     fn resume_reading(&self) {
-        self.with(|t| t.resume_reading());
+        if self.with(|t| t.resume_reading()).is_none() {
+            self.early_paused.set(false);
+        }
     }
 
     /// Whether the transport reads (not paused, not closing).
     fn is_reading(&self) -> bool {
-        self.with(|t| t.is_reading()).unwrap_or(true)
+        self.with(|t| t.is_reading())
+            .unwrap_or(!self.early_paused.get() && self.early_close.get() == 0)
     }
 
     /// Bytes waiting in the write buffer.
