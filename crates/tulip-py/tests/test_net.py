@@ -225,14 +225,18 @@ class StreamTests(NetTestCase):
             transport.close()
             self.assertIsNone(await proto.lost)
 
-        async def main():
-            # Paused before connection_made ran (the transport as asyncio's
-            # server and connection code make it).
+        def made_transport():
+            # A transport as asyncio's server and connection code make
+            # it: connection_made has not run yet.
             ours, peer = socket.socketpair()
             self.addCleanup(peer.close)
             ours.setblocking(False)
             proto = Recorder(self.loop)
-            transport = self.loop._make_socket_transport(ours, proto)
+            return self.loop._make_socket_transport(ours, proto), proto, peer
+
+        async def main():
+            # Paused before connection_made ran.
+            transport, proto, peer = made_transport()
             transport.pause_reading()
             self.assertFalse(transport.is_reading())
             await check(transport, proto, peer)
@@ -244,11 +248,7 @@ class StreamTests(NetTestCase):
             )
             await check(transport, proto, peer)
             # Paused then resumed before connection_made: reads as usual.
-            ours, peer = socket.socketpair()
-            self.addCleanup(peer.close)
-            ours.setblocking(False)
-            proto = Recorder(self.loop)
-            transport = self.loop._make_socket_transport(ours, proto)
+            transport, proto, peer = made_transport()
             transport.pause_reading()
             transport.resume_reading()
             self.assertTrue(transport.is_reading())

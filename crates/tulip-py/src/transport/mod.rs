@@ -21,8 +21,11 @@ use tulip_executor::TaskOptions;
 
 use crate::event_loop::BaseLoop;
 
+mod accept;
 mod adapter;
 mod datagram;
+
+pub(crate) use accept::{_accept, AcceptedSocket};
 
 pub(crate) use datagram::{_start_datagram, NativeDatagram};
 
@@ -393,6 +396,28 @@ impl StreamTransport {
         );
         task.detach();
         Ok(())
+    }
+
+    /// A new descriptor for the connection's socket (close-on-exec; the
+    /// caller owns it), or None before `connection_made` ran or once the
+    /// socket is closed: for a Python socket object made only when asked
+    /// (`get_extra_info('socket')`) for a connection accepted natively.
+    fn _dup(&self) -> PyResult<Option<RawFd>> {
+        let Some(fd) = self.with(|t| t.fd()).flatten() else {
+            return Ok(None);
+        };
+        // SAFETY: `fd` is the transport's open socket (it is closed only
+        // when the connection is lost, on this thread, not during this
+        // call); F_DUPFD_CLOEXEC makes a new descriptor and touches no
+        // memory.
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            let code = std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO);
+            return Err(os_error(code));
+        }
+        Ok(Some(dup))
     }
 
     /// Hands the connection to `protocol` (a Python protocol; `buffered`
