@@ -608,7 +608,7 @@ class NetOps:
     ):
         # TCP: accepted natively (no Python socket per connection); other
         # families (Unix) by the socket, whose accept formats their names.
-        native = _family(sock) in _NATIVE_ACCEPT
+        native = isinstance(sock, _socket.socket) and _family(sock) in _NATIVE_ACCEPT
         fd = sock.fileno()
         for _ in range(backlog):
             try:
