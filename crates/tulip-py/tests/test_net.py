@@ -109,13 +109,16 @@ class StreamTests(NetTestCase):
             srv_proto = Recorder(self.loop)
             server, port = await self.server(lambda: srv_proto)
             sock = socket.create_connection(("127.0.0.1", port))
-            await srv_proto.made
+            transport = await srv_proto.made
+            self.assertFalse(transport.is_closing())
             # A close with SO_LINGER 0 sends a RST.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             sock.close()
             exc = await srv_proto.lost
             self.assertIsInstance(exc, ConnectionResetError)
             self.assertEqual(exc.errno, 104)
+            # Lost by the peer's doing, the transport is closed.
+            self.assertTrue(transport.is_closing())
 
         self.run_coro(main())
 
@@ -155,6 +158,7 @@ class StreamTests(NetTestCase):
             self.assertIsNone(tr.get_extra_info("sslcontext"))
             self.assertEqual(tr.get_extra_info("nothing", "dflt"), "dflt")
             self.assertIs(tr.get_protocol(), cli)
+            self.assertFalse(tr.is_closing())
             self.assertTrue(tr.is_reading())
             tr.pause_reading()
             self.assertFalse(tr.is_reading())
