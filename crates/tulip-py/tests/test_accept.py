@@ -62,6 +62,8 @@ class AcceptTests(NetTestCase):
             sock = transport.get_extra_info("socket")
             self.assertEqual(sock.family, family)
             self.assertEqual(sock.type, socket.SOCK_STREAM)
+            # Its protocol number is the listener's, as socket.accept() gives.
+            self.assertEqual(sock.proto, server.sockets[0].proto)
             self.assertEqual(sock.getpeername(), client.getsockname())
             self.assertIs(transport.get_extra_info("socket"), sock)
             self.assertIsNone(transport.get_extra_info("no such thing"))

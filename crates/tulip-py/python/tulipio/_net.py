@@ -97,6 +97,7 @@ class _SocketTransport(transports._FlowControlMixin):
         if type(sock) is _AcceptedSocket:
             accepted, sock = sock, None
             self._fd = accepted.fileno()
+            self._kind = (accepted.family, accepted.proto)
         else:
             self._fd = sock.fileno()
             self._describe(sock)
@@ -161,8 +162,9 @@ class _SocketTransport(transports._FlowControlMixin):
             self._extra.setdefault("socket", None)
             self._extra.setdefault("sockname", None)
             return
+        family, proto = self._kind
         try:
-            sock = socket.socket(fileno=fd)
+            sock = socket.socket(family, socket.SOCK_STREAM, proto, fd)
         except BaseException:
             os.close(fd)
             raise
@@ -609,11 +611,11 @@ class NetOps:
         # TCP: accepted natively (no Python socket per connection); other
         # families (Unix) by the socket, whose accept formats their names.
         native = isinstance(sock, _socket.socket) and _family(sock) in _NATIVE_ACCEPT
-        fd = sock.fileno()
+        fd, proto = sock.fileno(), sock.proto
         for _ in range(backlog):
             try:
                 if native:
-                    accepted = _accept(fd)
+                    accepted = _accept(fd, proto)
                     if accepted is None:
                         return
                     conn, addr = accepted

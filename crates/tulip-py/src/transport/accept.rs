@@ -21,10 +21,19 @@ use pyo3::types::PyTuple;
 use super::os_error;
 
 /// An accepted connection's descriptor, owned until `detach` hands it on
-/// (to tulip's transport) or `close` (or the object's end) closes it.
+/// (to tulip's transport) or `close` (or the object's end) closes it, with
+/// the family and protocol number Python's `socket.accept()` would give
+/// the connection's socket object.
 #[pyclass(module = "tulipio._tulipio", name = "_AcceptedSocket", unsendable)]
 pub struct AcceptedSocket {
     fd: Cell<Option<OwnedFd>>,
+    /// The address family (`AF_INET` or `AF_INET6`).
+    #[pyo3(get)]
+    family: i32,
+    /// The listening socket's protocol number (`socket.accept()` gives
+    /// the new socket its listener's).
+    #[pyo3(get)]
+    proto: i32,
 }
 
 #[pymethods]
@@ -51,13 +60,18 @@ impl AcceptedSocket {
     }
 }
 
-/// Accepts one connection on the listening socket `fd`: `(socket,
-/// peername)`, the socket non-blocking, or `None` when no connection is
+/// Accepts one connection on the listening socket `fd` (whose protocol
+/// number is `proto`): `(socket, peername)`, the socket non-blocking, or
+/// `None` when no connection is
 /// waiting (`EAGAIN`) or the one waiting was aborted by its peer
 /// (`ECONNABORTED`): asyncio's accept loop stops at either. Other
 /// failures (`EMFILE`, ...) raise `OSError` with the errno.
 #[pyfunction]
-pub(crate) fn _accept(py: Python<'_>, fd: RawFd) -> PyResult<Option<(AcceptedSocket, Py<PyAny>)>> {
+pub(crate) fn _accept(
+    py: Python<'_>,
+    fd: RawFd,
+    proto: i32,
+) -> PyResult<Option<(AcceptedSocket, Py<PyAny>)>> {
     if fd < 0 {
         // A closed listening socket (fileno -1): what its accept raises.
         return Err(os_error(libc::EBADF));
@@ -95,6 +109,8 @@ pub(crate) fn _accept(py: Python<'_>, fd: RawFd) -> PyResult<Option<(AcceptedSoc
     Ok(Some((
         AcceptedSocket {
             fd: Cell::new(Some(conn)),
+            family: libc::c_int::from(storage.ss_family),
+            proto,
         },
         peer,
     )))
