@@ -5,7 +5,10 @@ the Unix socket and datagram endpoints, ``connect_accepted_socket``,
 Stream connections run on tulip's own socket transport (Rust): tulip owns
 the connected descriptor, reads it and calls the Python protocol
 (``_tulipio._start_stream``); ``_SocketTransport`` is the Python face of
-that transport with asyncio's whole transport API. How a connection is
+that transport with asyncio's whole transport API. A TCP server accepts
+natively (``_tulipio._accept``): no Python socket per connection, the
+descriptor goes to tulip as it is, and the socket object of
+``get_extra_info('socket')`` is made only when asked. How a connection is
 set up (name resolution, Happy Eyeballs, option checks, the ``Server``
 object) is asyncio's own code of the running Python, bound to this loop,
 so its behaviour and messages are the running CPython version's; TLS is
