@@ -17,7 +17,8 @@ then measures, each loop in a fresh interpreter:
   generator of the Rust network benches), 1 connection x 64 B and
   50 connections x 1 KiB ping-pong;
 - ``uvicorn hello``: uvicorn (httptools) serving a hello ASGI app, under
-  ``wrk -t1 -c50``.
+  ``wrk -t1 -c50``; and the same with ``Connection: close``, a new
+  connection per request (the server's accept and connection set-up).
 
 Servers run on CPU 0 and their clients on CPU 1 when the machine has two.
 It prints one table: operations per second for each loop and the
@@ -285,10 +286,11 @@ def loadgen_client(loadgen, conns, size, secs):
     return client
 
 
-def wrk_client(secs):
+def wrk_client(secs, *headers):
     def client(port):
+        extra = [arg for header in headers for arg in ("-H", header)]
         out = subprocess.run(client_command([
-            "wrk", "-t1", "-c50", f"-d{max(1, round(secs))}s", f"http://127.0.0.1:{port}/",
+            "wrk", "-t1", "-c50", *extra, f"-d{max(1, round(secs))}s", f"http://127.0.0.1:{port}/",
         ]), capture_output=True, text=True, timeout=secs + 120)
         for line in out.stdout.splitlines():
             if "Non-2xx" in line or "Socket errors" in line:
@@ -326,9 +328,11 @@ def main():
             kind, "echo_streams", loadgen_client(loadgen, 50, 1024, secs))),
         ("uvicorn hello (wrk -c50)", lambda kind: run_server(
             kind, "uvicorn", wrk_client(secs))),
+        ("uvicorn hello, a connection per request", lambda kind: run_server(
+            kind, "uvicorn", wrk_client(secs, "Connection: close"))),
     ]
     rows = [(name, fn) for name, fn in rows if not args.only or args.only in name]
-    header = (f"{'benchmark':28} {'asyncio':>12} {'uvloop':>12} {'tulipio':>12} "
+    header = (f"{'benchmark':40} {'asyncio':>12} {'uvloop':>12} {'tulipio':>12} "
               f"{'tulipio/uvloop':>15} {'tulipio/asyncio':>16}")
     print("\nops/s (higher is better), one run\n" + header + "\n" + "-" * len(header), flush=True)
     errors = []
@@ -348,7 +352,7 @@ def main():
             return f"{a / b:.2f}x" if a and b else "n/a"
 
         t, u, a = results["tulipio"], results["uvloop"], results["asyncio"]
-        print(f"{name:28} {cell(a)} {cell(u)} {cell(t)} {ratio(t, u):>15} {ratio(t, a):>16}",
+        print(f"{name:40} {cell(a)} {cell(u)} {cell(t)} {ratio(t, u):>15} {ratio(t, a):>16}",
               flush=True)
     for error in errors:
         print(f"  n/a: {error}")

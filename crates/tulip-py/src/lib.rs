@@ -34,6 +34,8 @@ fn _tulipio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<handle::TimerHandle>()?;
     m.add_class::<transport::StreamTransport>()?;
     m.add_function(wrap_pyfunction!(transport::_start_stream, m)?)?;
+    m.add_class::<transport::AcceptedSocket>()?;
+    m.add_function(wrap_pyfunction!(transport::_accept, m)?)?;
     m.add_class::<transport::NativeDatagram>()?;
     m.add_function(wrap_pyfunction!(transport::_start_datagram, m)?)?;
     m.add_function(wrap_pyfunction!(transport::_forward_reports, m)?)?;

@@ -109,13 +109,16 @@ class StreamTests(NetTestCase):
             srv_proto = Recorder(self.loop)
             server, port = await self.server(lambda: srv_proto)
             sock = socket.create_connection(("127.0.0.1", port))
-            await srv_proto.made
+            transport = await srv_proto.made
+            self.assertFalse(transport.is_closing())
             # A close with SO_LINGER 0 sends a RST.
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
             sock.close()
             exc = await srv_proto.lost
             self.assertIsInstance(exc, ConnectionResetError)
             self.assertEqual(exc.errno, 104)
+            # Lost by the peer's doing, the transport is closed.
+            self.assertTrue(transport.is_closing())
 
         self.run_coro(main())
 
@@ -155,6 +158,7 @@ class StreamTests(NetTestCase):
             self.assertIsNone(tr.get_extra_info("sslcontext"))
             self.assertEqual(tr.get_extra_info("nothing", "dflt"), "dflt")
             self.assertIs(tr.get_protocol(), cli)
+            self.assertFalse(tr.is_closing())
             self.assertTrue(tr.is_reading())
             tr.pause_reading()
             self.assertFalse(tr.is_reading())
@@ -199,6 +203,65 @@ class StreamTests(NetTestCase):
                 await asyncio.sleep(0.01)
             tr.close()
             await srv_proto.lost
+
+        self.run_coro(main())
+
+    def test_pause_reading_before_and_in_connection_made_is_honoured(self):
+        # asyncio's transport adds its reader only if not paused: a
+        # transport paused right after it is made, or by connection_made,
+        # delivers nothing until resume_reading.
+        class Pausing(Recorder):
+            def connection_made(self, transport):
+                super().connection_made(transport)
+                transport.pause_reading()
+
+        async def check(transport, proto, peer):
+            await proto.made
+            self.assertFalse(transport.is_reading())
+            peer.sendall(b"held back")
+            await asyncio.sleep(0.2)
+            self.assertEqual(bytes(proto.data), b"")
+            transport.resume_reading()
+            self.assertTrue(transport.is_reading())
+            while len(proto.data) < 9:
+                await asyncio.sleep(0.01)
+            self.assertEqual(bytes(proto.data), b"held back")
+            transport.close()
+            self.assertIsNone(await proto.lost)
+
+        def made_transport():
+            # A transport as asyncio's server and connection code make
+            # it: connection_made has not run yet.
+            ours, peer = socket.socketpair()
+            self.addCleanup(peer.close)
+            ours.setblocking(False)
+            proto = Recorder(self.loop)
+            return self.loop._make_socket_transport(ours, proto), proto, peer
+
+        async def main():
+            # Paused before connection_made ran.
+            transport, proto, peer = made_transport()
+            transport.pause_reading()
+            self.assertFalse(transport.is_reading())
+            await check(transport, proto, peer)
+            # Paused inside connection_made.
+            ours, peer = socket.socketpair()
+            self.addCleanup(peer.close)
+            transport, proto = await self.loop.connect_accepted_socket(
+                lambda: Pausing(self.loop), ours
+            )
+            await check(transport, proto, peer)
+            # Paused then resumed before connection_made: reads as usual.
+            transport, proto, peer = made_transport()
+            transport.pause_reading()
+            transport.resume_reading()
+            self.assertTrue(transport.is_reading())
+            await proto.made
+            peer.sendall(b"flows")
+            while len(proto.data) < 5:
+                await asyncio.sleep(0.01)
+            transport.close()
+            self.assertIsNone(await proto.lost)
 
         self.run_coro(main())
 

@@ -5,7 +5,10 @@ the Unix socket and datagram endpoints, ``connect_accepted_socket``,
 Stream connections run on tulip's own socket transport (Rust): tulip owns
 the connected descriptor, reads it and calls the Python protocol
 (``_tulipio._start_stream``); ``_SocketTransport`` is the Python face of
-that transport with asyncio's whole transport API. How a connection is
+that transport with asyncio's whole transport API. A TCP server accepts
+natively (``_tulipio._accept``): no Python socket per connection, the
+descriptor goes to tulip as it is, and the socket object of
+``get_extra_info('socket')`` is made only when asked. How a connection is
 set up (name resolution, Happy Eyeballs, option checks, the ``Server``
 object) is asyncio's own code of the running Python, bound to this loop,
 so its behaviour and messages are the running CPython version's; TLS is
@@ -13,6 +16,7 @@ asyncio's ``sslproto.SSLProtocol`` over the plain tulip transport, as
 CPython and uvloop layer it.
 """
 
+import _socket
 import errno
 import io
 import os
@@ -26,7 +30,8 @@ from asyncio import unix_events
 from asyncio.log import logger
 
 from ._tulipio import _DatagramTransport as _NativeDatagram
-from ._tulipio import _StreamTransport, _forward_reports, _start_datagram, _start_stream
+from ._tulipio import _AcceptedSocket, _StreamTransport, _accept, _forward_reports
+from ._tulipio import _start_datagram, _start_stream
 
 __all__ = ("NetOps",)
 
@@ -71,8 +76,18 @@ def _plain_close(sock):
             pass
 
 
+# The extra info a natively accepted connection makes only when asked.
+_LAZY_EXTRA = frozenset(("socket", "sockname"))
+
+
 class _SocketTransport(transports._FlowControlMixin):
-    """A stream socket transport running on tulip (asyncio's transport API)."""
+    """A stream socket transport running on tulip (asyncio's transport API).
+
+    ``sock`` is a Python socket (tulip runs the transport on a duplicate of
+    its descriptor; the socket is closed at the end), or an
+    ``_AcceptedSocket`` from the server's native accept, whose descriptor
+    tulip takes as it is: the Python socket of ``get_extra_info('socket')``
+    and ``'sockname'`` is then made (from a duplicate) only when asked."""
 
     _start_tls_compatible = True
     _sendfile_compatible = constants._SendfileMode.TRY_NATIVE
@@ -81,16 +96,15 @@ class _SocketTransport(transports._FlowControlMixin):
         # _FlowControlMixin: asyncio's sendfile fallback requires it; the
         # water marks themselves are the native transport's.
         super().__init__(extra, loop)
-        self._extra["socket"] = trsock.TransportSocket(sock)
-        try:
-            self._extra["sockname"] = sock.getsockname()
-        except OSError:
-            self._extra["sockname"] = None
-        if "peername" not in self._extra:
-            try:
-                self._extra["peername"] = sock.getpeername()
-            except OSError:
-                self._extra["peername"] = None
+        accepted = None
+        if type(sock) is _AcceptedSocket:
+            accepted, sock = sock, None
+            self._fd = accepted.fileno()
+            self._kind = (accepted.family, accepted.proto)
+        else:
+            self._fd = sock.fileno()
+            self._describe(sock)
+        self._lazy = accepted is not None
         self._loop = loop
         self._sock = sock
         self._protocol = protocol
@@ -110,29 +124,68 @@ class _SocketTransport(transports._FlowControlMixin):
             else:
                 server._attach()
         _reports_forwarded(loop)
-        fd = os.dup(sock.fileno())
+        fd = None
         try:
+            fd = os.dup(self._fd) if accepted is None else accepted.detach()
             _start_stream(
                 loop, fd, self, native, protocol,
                 isinstance(protocol, protocols.BufferedProtocol), waiter,
             )
         except BaseException:
-            os.close(fd)
+            if fd is not None:
+                os.close(fd)
             self._detach_server()
             raise
 
+    def _describe(self, sock):
+        """The socket's extra info: the socket itself and its addresses."""
+        self._extra["socket"] = trsock.TransportSocket(sock)
+        try:
+            self._extra["sockname"] = sock.getsockname()
+        except OSError:
+            self._extra["sockname"] = None
+        if "peername" not in self._extra:
+            try:
+                self._extra["peername"] = sock.getpeername()
+            except OSError:
+                self._extra["peername"] = None
+
+    def get_extra_info(self, name, default=None):
+        if self._lazy and name in _LAZY_EXTRA:
+            self._make_socket()
+        return self._extra.get(name, default)
+
+    def _make_socket(self):
+        """The Python socket of a natively accepted connection, made from
+        a duplicate of tulip's descriptor (None before connection_made
+        and once the socket is closed)."""
+        self._lazy = False
+        fd = self._native._dup()
+        if fd is None:
+            self._extra.setdefault("socket", None)
+            self._extra.setdefault("sockname", None)
+            return
+        family, proto = self._kind
+        try:
+            sock = socket.socket(family, socket.SOCK_STREAM, proto, fd)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._sock = sock
+        self._describe(sock)
+
     def __repr__(self):
         info = [self.__class__.__name__]
-        if self._sock is None:
+        if self._lost:
             info.append("closed")
         elif self.is_closing():
             info.append("closing")
-        if self._sock is not None:
-            info.append(f"fd={self._sock.fileno()}")
+        if not self._lost:
+            info.append(f"fd={self._fd}")
         return "<{}>".format(" ".join(info))
 
     def __del__(self, _warn=warnings.warn):
-        if getattr(self, "_sock", None) is not None and not self._closed:
+        if not getattr(self, "_lost", True) and not self._closed:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
 
     # -------------------------------------------------- the native side calls
@@ -228,6 +281,10 @@ class _SocketTransport(transports._FlowControlMixin):
         self._lost_exc = exc
         self._closed = True
         self._aborted = True
+        if self._lazy:
+            # A copy of the descriptor outlives tulip's: its close, after
+            # _plain_close, is the FIN asyncio's abort sends.
+            self._make_socket()
         self._native.abort()
 
     # ------------------------------------------------------ asyncio's API
@@ -291,16 +348,7 @@ class _DatagramTransport(transports.Transport, transports.DatagramTransport):
 
     def __init__(self, loop, sock, protocol, address=None, waiter=None, extra=None):
         super().__init__(extra)
-        self._extra["socket"] = trsock.TransportSocket(sock)
-        try:
-            self._extra["sockname"] = sock.getsockname()
-        except OSError:
-            self._extra["sockname"] = None
-        if "peername" not in self._extra:
-            try:
-                self._extra["peername"] = sock.getpeername()
-            except OSError:
-                self._extra["peername"] = None
+        self._describe(sock)
         self._loop = loop
         self._sock = sock
         self._protocol = protocol
@@ -328,6 +376,7 @@ class _DatagramTransport(transports.Transport, transports.DatagramTransport):
         if getattr(self, "_sock", None) is not None and not self._closed:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
 
+    _describe = _SocketTransport._describe
     _connection_made = _SocketTransport._connection_made
     _pause_writing = _SocketTransport._pause_writing
     _resume_writing = _SocketTransport._resume_writing
@@ -420,6 +469,12 @@ class _DatagramTransport(transports.Transport, transports.DatagramTransport):
             pass
         infos = socket.getaddrinfo(host, addr[1], self._sock.family, socket.SOCK_DGRAM)
         return infos[0][4]
+
+
+# The listening sockets whose connections ``_accept`` takes, and their
+# family as a plain number (``socket.family`` makes an enum member).
+_family = _socket.socket.family.__get__
+_NATIVE_ACCEPT = (socket.AF_INET, socket.AF_INET6)
 
 
 def _report_accept_failure(loop, exc, sock):
@@ -556,10 +611,20 @@ class NetOps:
         ssl_handshake_timeout=constants.SSL_HANDSHAKE_TIMEOUT,
         ssl_shutdown_timeout=constants.SSL_SHUTDOWN_TIMEOUT,
     ):
+        # TCP: accepted natively (no Python socket per connection); other
+        # families (Unix) by the socket, whose accept formats their names.
+        native = isinstance(sock, _socket.socket) and _family(sock) in _NATIVE_ACCEPT
+        fd, proto = sock.fileno(), sock.proto
         for _ in range(backlog):
             try:
-                conn, addr = sock.accept()
-                conn.setblocking(False)
+                if native:
+                    accepted = _accept(fd, proto)
+                    if accepted is None:
+                        return
+                    conn, addr = accepted
+                else:
+                    conn, addr = sock.accept()
+                    conn.setblocking(False)
             except (BlockingIOError, InterruptedError, ConnectionAbortedError):
                 return
             except OSError as exc:

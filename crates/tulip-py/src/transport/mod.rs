@@ -21,8 +21,11 @@ use tulip_executor::TaskOptions;
 
 use crate::event_loop::BaseLoop;
 
+mod accept;
 mod adapter;
 mod datagram;
+
+pub(crate) use accept::{_accept, AcceptedSocket};
 
 pub(crate) use datagram::{_start_datagram, NativeDatagram};
 
@@ -195,6 +198,9 @@ pub struct StreamTransport {
     early: RefCell<Vec<u8>>,
     /// `close` (1) or `abort` (2) called before `connection_made` ran.
     early_close: std::cell::Cell<u8>,
+    /// `pause_reading` called (and not resumed) before `connection_made`
+    /// ran: the transport starts paused, as asyncio's does.
+    early_paused: std::cell::Cell<bool>,
 }
 
 impl StreamTransport {
@@ -205,6 +211,9 @@ impl StreamTransport {
             let _ = transport.write(&early);
         }
         *self.inner.borrow_mut() = Some(transport.clone());
+        if self.early_paused.get() {
+            transport.pause_reading();
+        }
         match self.early_close.get() {
             1 => transport.close(),
             2 => transport.abort(),
@@ -230,6 +239,7 @@ impl StreamTransport {
             inner: RefCell::new(None),
             early: RefCell::new(Vec::new()),
             early_close: std::cell::Cell::new(0),
+            early_paused: std::cell::Cell::new(false),
         }
     }
 
@@ -279,18 +289,24 @@ impl StreamTransport {
     }
 
     /// Stops calling the protocol with incoming data.
+    /// (Before `connection_made` ran, the transport starts paused.)
     fn pause_reading(&self) {
-        self.with(|t| t.pause_reading());
+        if self.with(|t| t.pause_reading()).is_none() {
+            self.early_paused.set(true);
+        }
     }
 
     /// Resumes the calls `pause_reading` stopped.
     fn resume_reading(&self) {
-        self.with(|t| t.resume_reading());
+        if self.with(|t| t.resume_reading()).is_none() {
+            self.early_paused.set(false);
+        }
     }
 
     /// Whether the transport reads (not paused, not closing).
     fn is_reading(&self) -> bool {
-        self.with(|t| t.is_reading()).unwrap_or(true)
+        self.with(|t| t.is_reading())
+            .unwrap_or(!self.early_paused.get() && self.early_close.get() == 0)
     }
 
     /// Bytes waiting in the write buffer.
@@ -380,6 +396,28 @@ impl StreamTransport {
         );
         task.detach();
         Ok(())
+    }
+
+    /// A new descriptor for the connection's socket (close-on-exec; the
+    /// caller owns it), or None before `connection_made` ran or once the
+    /// socket is closed: for a Python socket object made only when asked
+    /// (`get_extra_info('socket')`) for a connection accepted natively.
+    fn _dup(&self) -> PyResult<Option<RawFd>> {
+        let Some(fd) = self.with(|t| t.fd()).flatten() else {
+            return Ok(None);
+        };
+        // SAFETY: `fd` is the transport's open socket (it is closed only
+        // when the connection is lost, on this thread, not during this
+        // call); F_DUPFD_CLOEXEC makes a new descriptor and touches no
+        // memory.
+        let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+        if dup < 0 {
+            let code = std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO);
+            return Err(os_error(code));
+        }
+        Ok(Some(dup))
     }
 
     /// Hands the connection to `protocol` (a Python protocol; `buffered`
