@@ -140,6 +140,32 @@ class TaskEntryTests(LoopTestCase):
         self.loop.set_debug(False)
 
 
+class ExceptionHandlerContextTests(LoopTestCase):
+    """The custom exception handler runs in the failing callback's (or
+    task's) context, as asyncio's does since 3.12."""
+
+    def test_a_failing_callbacks_context(self):
+        var = contextvars.ContextVar("var", default="outside")
+        seen = []
+        self.loop.set_exception_handler(lambda loop, ctx: seen.append(var.get()))
+
+        def callback():
+            var.set("inside")
+            1 / 0
+
+        self.loop.call_soon(callback)
+        self.run_pass()
+        self.assertEqual(seen, ["inside"])
+        self.assertEqual(var.get(), "outside")
+
+    def test_a_context_without_a_handle_runs_in_the_current_one(self):
+        var = contextvars.ContextVar("var", default="current")
+        seen = []
+        self.loop.set_exception_handler(lambda loop, ctx: seen.append(var.get()))
+        self.loop.call_exception_handler({"message": "no handle"})
+        self.assertEqual(seen, ["current"])
+
+
 class OrderTests(LoopTestCase):
     def test_handles_keep_fifo_order_with_a_transports_callbacks(self):
         # close() queues connection_lost on the tulip loop itself: a

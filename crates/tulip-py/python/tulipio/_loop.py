@@ -51,6 +51,21 @@ def _sighandler_noop(signum, frame):
     done by the wakeup descriptor)."""
 
 
+def _context_of(context):
+    """The ``contextvars.Context`` a custom exception handler runs in: the
+    failing task's, future's or handle's (asyncio does so since 3.12), or
+    None to run it in the current one."""
+    for key in ("task", "future", "handle"):
+        thing = context.get(key)
+        if thing is not None:
+            get_context = getattr(thing, "get_context", None)
+            if get_context is None:
+                return None
+            ctx = get_context()
+            return ctx if hasattr(ctx, "run") else None
+    return None
+
+
 def _run_until_complete_cb(fut):
     if not fut.cancelled():
         exc = fut.exception()
@@ -364,7 +379,11 @@ class Loop(_BaseLoop, SockOps, NetOps, PipeSubprocessOps, asyncio.AbstractEventL
                 logger.error("Exception in default exception handler", exc_info=True)
             return
         try:
-            self._exception_handler(self, context)
+            run_in = _context_of(context)
+            if run_in is None:
+                self._exception_handler(self, context)
+            else:
+                run_in.run(self._exception_handler, self, context)
         except (SystemExit, KeyboardInterrupt):
             raise
         except BaseException as exc:
