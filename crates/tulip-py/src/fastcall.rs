@@ -16,6 +16,7 @@ use std::ptr;
 
 use pyo3::exceptions::{PySystemError, PyTypeError};
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyString, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
@@ -155,7 +156,7 @@ unsafe fn parse<'py>(
             first: method.first.map(|_| arg(0)),
             call: Call {
                 callback: arg(fixed - 1),
-                args: PyTuple::empty(py),
+                args: empty_tuple(py),
                 context: None,
             },
         });
@@ -183,7 +184,7 @@ unsafe fn parse<'py>(
     let rest = if nargs > fixed {
         PyTuple::new(py, (fixed..nargs).map(arg))?
     } else {
-        PyTuple::empty(py)
+        empty_tuple(py)
     };
     let mut context = None;
     if let Some(kwnames) = kwnames {
@@ -235,6 +236,15 @@ unsafe fn parse<'py>(
             context,
         },
     })
+}
+
+/// `()`, kept (`PyTuple::empty` asks the interpreter for it each time).
+fn empty_tuple(py: Python<'_>) -> Bound<'_, PyTuple> {
+    static EMPTY: PyOnceLock<Py<PyTuple>> = PyOnceLock::new();
+    EMPTY
+        .get_or_init(py, || PyTuple::empty(py).unbind())
+        .bind(py)
+        .clone()
 }
 
 /// Whether keyword `key` is the (interned) parameter name `name`.

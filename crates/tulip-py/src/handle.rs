@@ -9,6 +9,7 @@
 //! An `Exception` goes to the loop's exception handler, as asyncio's
 //! `Handle._run` does; any other `BaseException` ends `run_forever`.
 
+use std::mem::ManuallyDrop;
 use std::time::Instant;
 
 use pyo3::exceptions::PyException;
@@ -24,9 +25,9 @@ use crate::gil;
 pub struct Handle {
     callback: Option<Py<PyAny>>,
     args: Option<Py<PyTuple>>,
-    context: Py<PyAny>,
-    #[pyo3(get, name = "_loop")]
-    event_loop: Py<PyAny>,
+    /// Dropped by hand (see `Drop`), as is `event_loop`.
+    context: ManuallyDrop<Py<PyAny>>,
+    event_loop: ManuallyDrop<Py<PyAny>>,
     #[pyo3(get, name = "_cancelled")]
     cancelled: bool,
     /// Debug mode: where the handle was made (asyncio's
@@ -71,8 +72,8 @@ impl Handle {
         Ok(Handle {
             callback: Some(callback),
             args: Some(args),
-            context,
-            event_loop,
+            context: ManuallyDrop::new(context),
+            event_loop: ManuallyDrop::new(event_loop),
             cancelled: false,
             source_traceback,
             repeat: false,
@@ -149,6 +150,31 @@ impl Handle {
         if let (Some(lp), Some(started)) = (debug, started) {
             warn_if_slow(slf, &lp, started);
         }
+    }
+}
+
+impl Drop for Handle {
+    /// Lets go of the handle's references as plain decrefs: a `Py` dropped
+    /// on its own first asks a thread-local whether the GIL is held.
+    fn drop(&mut self) {
+        // SAFETY: a `Handle` lives only inside its Python object or, for
+        // the moment between `Handle::create` and `Bound::new`, in a
+        // function Python called: it is dropped by the object's
+        // deallocation or on that function's error path, both on an
+        // attached thread; the token does not outlive this call.
+        let py = unsafe { Python::assume_attached() };
+        drop(self.callback.take().map(|c| c.into_bound(py)));
+        drop(self.args.take().map(|a| a.into_bound(py)));
+        drop(self.source_traceback.take().map(|t| t.into_bound(py)));
+        // SAFETY: both are taken once, here, and never used again.
+        let (context, event_loop) = unsafe {
+            (
+                ManuallyDrop::take(&mut self.context),
+                ManuallyDrop::take(&mut self.event_loop),
+            )
+        };
+        drop(context.into_bound(py));
+        drop(event_loop.into_bound(py));
     }
 }
 
@@ -320,6 +346,12 @@ impl Handle {
     /// Whether `cancel` was called.
     fn cancelled(&self) -> bool {
         self.cancelled
+    }
+
+    /// The loop the handle belongs to (asyncio's private `_loop`).
+    #[getter]
+    fn _loop(&self, py: Python<'_>) -> Py<PyAny> {
+        self.event_loop.clone_ref(py)
     }
 
     /// The `contextvars.Context` the callback runs in.
