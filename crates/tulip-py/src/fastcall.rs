@@ -247,9 +247,17 @@ fn empty_tuple(py: Python<'_>) -> Bound<'_, PyTuple> {
         .clone()
 }
 
-/// Whether keyword `key` is the (interned) parameter name `name`.
+/// Whether keyword `key` is the (interned) parameter name `name`: the
+/// same object, or a string with the same text (the interpreter's own
+/// identifiers, as C code passes them, are other objects than ours).
 fn is(key: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> bool {
-    key.is(name) || key.eq(name).unwrap_or(false)
+    if key.is(name) {
+        return true;
+    }
+    match (key.cast::<PyString>(), name.to_str()) {
+        (Ok(key), Ok(name)) => key.to_str().is_ok_and(|key| key == name),
+        _ => false,
+    }
 }
 
 /// Python's error for missing required arguments.
