@@ -114,10 +114,11 @@ impl Handle {
             Handle::requeue(slf);
             return;
         }
-        // One borrow for everything the run needs (the callback may
-        // cancel or inspect its handle, so none is held across the call);
+        // One borrow for everything the run needs (PyO3's borrow flag is
+        // atomic; the callback may cancel or inspect its handle, so none
+        // is held across the call);
         // `Bound`s, so that letting go of them is a plain decref.
-        let (callback, args, context, repeat) = {
+        let (callback, args, context, repeat, debug) = {
             let this = slf.borrow();
             if this.cancelled {
                 return;
@@ -130,9 +131,9 @@ impl Handle {
                 args.bind(py).clone(),
                 this.context.bind(py).clone(),
                 this.repeat,
+                loop_debug(this.event_loop.bind(py)),
             )
         };
-        let debug = loop_debug(slf.borrow().event_loop.bind(py));
         let started = debug.as_ref().map(|_| Instant::now());
         if let Err(err) = call_in_context(py, &callback, &args, &context) {
             report(slf, err);
