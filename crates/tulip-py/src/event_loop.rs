@@ -439,7 +439,7 @@ impl BaseLoop {
                 "Invalid file descriptor: {fd}"
             )));
         }
-        handle.borrow_mut(slf.py()).set_repeat();
+        handle.get().set_repeat();
         // SAFETY: the caller (asyncio's add_reader contract) keeps `fd` open
         // while it is registered; the borrow lasts only for this call,
         // which registers the number with the reactor (a closed descriptor

@@ -9,7 +9,9 @@
 //! An `Exception` goes to the loop's exception handler, as asyncio's
 //! `Handle._run` does; any other `BaseException` ends `run_forever`.
 
+use std::cell::UnsafeCell;
 use std::mem::ManuallyDrop;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use pyo3::exceptions::PyException;
@@ -21,22 +23,62 @@ use crate::event_loop::BaseLoop;
 use crate::gil;
 
 /// A scheduled callback (asyncio's `events.Handle`).
-#[pyclass(module = "tulipio", subclass, weakref)]
+///
+/// `frozen`: PyO3's borrow flag of a mutable class is atomic, and a run
+/// took it twice; what changes (the callback and arguments, let go of
+/// when run or cancelled, and two flags) is in [`GilSlot`]s and relaxed
+/// atomics instead.
+#[pyclass(module = "tulipio", subclass, weakref, frozen)]
 pub struct Handle {
-    callback: Option<Py<PyAny>>,
-    args: Option<Py<PyTuple>>,
+    callback: GilSlot<PyAny>,
+    args: GilSlot<PyTuple>,
     /// Dropped by hand (see `Drop`), as is `event_loop`.
     context: ManuallyDrop<Py<PyAny>>,
     event_loop: ManuallyDrop<Py<PyAny>>,
-    #[pyo3(get, name = "_cancelled")]
-    cancelled: bool,
+    cancelled: AtomicBool,
     /// Debug mode: where the handle was made (asyncio's
     /// `_source_traceback`, a `traceback.StackSummary`).
     #[pyo3(get, name = "_source_traceback")]
     source_traceback: Option<Py<PyAny>>,
     /// A reader/writer or signal handle: run many times, never released.
-    #[pyo3(get, set, name = "_repeat")]
-    repeat: bool,
+    repeat: AtomicBool,
+}
+
+/// An optional reference that only the GIL's holder touches, in accesses
+/// that run no Python code (an incref, a move): no other thread can come
+/// in between, since the GIL is released only while Python code runs.
+/// What is taken out is dropped after the access (a decref may run
+/// `__del__`).
+struct GilSlot<T>(UnsafeCell<Option<Py<T>>>);
+
+// SAFETY: the slot is read and written only through `get` and `take`,
+// which need a `Python` token (the GIL is held) and run no Python code
+// while they touch it, so accesses from different threads are serialised
+// by the GIL; the module refuses to load where the GIL is disabled
+// (`lib.rs`). `Py<T>` itself is `Send`.
+unsafe impl<T> Sync for GilSlot<T> {}
+
+impl<T> GilSlot<T> {
+    fn new(value: Py<T>) -> GilSlot<T> {
+        GilSlot(UnsafeCell::new(Some(value)))
+    }
+
+    /// A new reference to the value, if any.
+    fn get<'py>(&self, py: Python<'py>) -> Option<Bound<'py, T>> {
+        // SAFETY: see the `Sync` argument: the GIL is held and nothing in
+        // this access runs Python code (an incref).
+        unsafe { &*self.0.get() }
+            .as_ref()
+            .map(|value| value.bind(py).clone())
+    }
+
+    /// Takes the value out (the caller drops it, outside the access).
+    fn take<'py>(&self, py: Python<'py>) -> Option<Bound<'py, T>> {
+        // SAFETY: as for `get` (a move).
+        unsafe { &mut *self.0.get() }
+            .take()
+            .map(|value| value.into_bound(py))
+    }
 }
 
 /// The current `contextvars` context, copied (asyncio's default for a
@@ -70,36 +112,35 @@ impl Handle {
             None
         };
         Ok(Handle {
-            callback: Some(callback),
-            args: Some(args),
+            callback: GilSlot::new(callback),
+            args: GilSlot::new(args),
             context: ManuallyDrop::new(context),
             event_loop: ManuallyDrop::new(event_loop),
-            cancelled: false,
+            cancelled: AtomicBool::new(false),
             source_traceback,
-            repeat: false,
+            repeat: AtomicBool::new(false),
         })
     }
 
     /// Whether `cancel` was called.
     pub(crate) fn is_cancelled(&self) -> bool {
-        self.cancelled
+        self.cancelled.load(Ordering::Relaxed)
     }
 
     /// Marks a handle run on every event (a reader, writer or signal).
-    pub(crate) fn set_repeat(&mut self) {
-        self.repeat = true;
+    pub(crate) fn set_repeat(&self) {
+        self.repeat.store(true, Ordering::Relaxed);
     }
 
     /// Puts a one-shot handle back on the loop's queue (its pass is ending
     /// with an exception); a reader, writer or signal handle fires again
     /// on its own.
     fn requeue(slf: &Bound<'_, Handle>) {
-        let this = slf.borrow();
-        if this.repeat || this.cancelled {
+        let this = slf.get();
+        if this.repeat.load(Ordering::Relaxed) || this.is_cancelled() {
             return;
         }
         let lp = this.event_loop.bind(slf.py()).clone();
-        drop(this);
         if let Ok(lp) = lp.cast::<BaseLoop>() {
             if let Err(err) = lp.get().schedule(slf.clone().unbind()) {
                 err.write_unraisable(slf.py(), Some(slf.as_any()));
@@ -114,26 +155,19 @@ impl Handle {
             Handle::requeue(slf);
             return;
         }
-        // One borrow for everything the run needs (PyO3's borrow flag is
-        // atomic; the callback may cancel or inspect its handle, so none
-        // is held across the call);
-        // `Bound`s, so that letting go of them is a plain decref.
-        let (callback, args, context, repeat, debug) = {
-            let this = slf.borrow();
-            if this.cancelled {
-                return;
-            }
-            let (Some(callback), Some(args)) = (&this.callback, &this.args) else {
-                return;
-            };
-            (
-                callback.bind(py).clone(),
-                args.bind(py).clone(),
-                this.context.bind(py).clone(),
-                this.repeat,
-                loop_debug(this.event_loop.bind(py)),
-            )
+        // New references to what the run needs (the callback may cancel
+        // or inspect its handle); `Bound`s, so that letting go of them is
+        // a plain decref.
+        let this = slf.get();
+        if this.is_cancelled() {
+            return;
+        }
+        let (Some(callback), Some(args)) = (this.callback.get(py), this.args.get(py)) else {
+            return;
         };
+        let context = this.context.bind(py).clone();
+        let repeat = this.repeat.load(Ordering::Relaxed);
+        let debug = loop_debug(this.event_loop.bind(py));
         let started = debug.as_ref().map(|_| Instant::now());
         if let Err(err) = call_in_context(py, &callback, &args, &context) {
             report(slf, err);
@@ -141,12 +175,8 @@ impl Handle {
         if !repeat {
             // Run once: drop the references (breaks cycles through the
             // callback, as asyncio's handle does when it has run).
-            let (callback, args) = {
-                let mut this = slf.borrow_mut();
-                (this.callback.take(), this.args.take())
-            };
-            drop(callback.map(|c| c.into_bound(py)));
-            drop(args.map(|a| a.into_bound(py)));
+            drop(this.callback.take(py));
+            drop(this.args.take(py));
         }
         if let (Some(lp), Some(started)) = (debug, started) {
             warn_if_slow(slf, &lp, started);
@@ -164,8 +194,8 @@ impl Drop for Handle {
         // deallocation or on that function's error path, both on an
         // attached thread; the token does not outlive this call.
         let py = unsafe { Python::assume_attached() };
-        drop(self.callback.take().map(|c| c.into_bound(py)));
-        drop(self.args.take().map(|a| a.into_bound(py)));
+        drop(self.callback.0.get_mut().take().map(|c| c.into_bound(py)));
+        drop(self.args.0.get_mut().take().map(|a| a.into_bound(py)));
         drop(self.source_traceback.take().map(|t| t.into_bound(py)));
         // SAFETY: both are taken once, here, and never used again.
         let (context, event_loop) = unsafe {
@@ -250,10 +280,10 @@ fn report(slf: &Bound<'_, Handle>, err: PyErr) {
         context.set_item(intern!(py, "message"), message)?;
         context.set_item(intern!(py, "exception"), err.value(py))?;
         context.set_item(intern!(py, "handle"), slf)?;
-        if let Some(tb) = &slf.borrow().source_traceback {
+        if let Some(tb) = &slf.get().source_traceback {
             context.set_item(intern!(py, "source_traceback"), tb.clone_ref(py))?;
         }
-        let lp = slf.borrow().event_loop.clone_ref(py);
+        let lp = slf.get().event_loop.clone_ref(py);
         lp.bind(py)
             .call_method1(intern!(py, "call_exception_handler"), (context,))?;
         Ok(())
@@ -292,20 +322,17 @@ fn warn_if_slow(slf: &Bound<'_, Handle>, lp: &Bound<'_, BaseLoop>, started: Inst
 /// asyncio's handle description: the callback and where it is defined.
 fn describe(slf: &Bound<'_, Handle>, kind: &str, when: Option<f64>) -> PyResult<String> {
     let py = slf.py();
-    let this = slf.borrow();
+    let this = slf.get();
     let mut parts = vec![kind.to_owned()];
-    if this.cancelled {
+    if this.is_cancelled() {
         parts.push("cancelled".to_owned());
     }
     if let Some(when) = when {
         parts.push(format!("when={when}"));
     }
-    if let (Some(callback), Some(args)) = (&this.callback, &this.args) {
+    if let (Some(callback), Some(args)) = (this.callback.get(py), this.args.get(py)) {
         let helpers = py.import("asyncio.format_helpers")?;
-        let source = helpers.call_method1(
-            "_format_callback_source",
-            (callback.clone_ref(py), args.clone_ref(py)),
-        )?;
+        let source = helpers.call_method1("_format_callback_source", (callback, args))?;
         parts.push(source.extract::<String>()?);
     }
     if let Some(tb) = &this.source_traceback {
@@ -336,17 +363,33 @@ impl Handle {
     }
 
     /// Cancels the callback: it will not run (again). Idempotent.
-    fn cancel(&mut self) {
-        if !self.cancelled {
-            self.cancelled = true;
-            self.callback = None;
-            self.args = None;
+    fn cancel(&self, py: Python<'_>) {
+        if !self.cancelled.swap(true, Ordering::Relaxed) {
+            let (callback, args) = (self.callback.take(py), self.args.take(py));
+            drop((callback, args));
         }
     }
 
     /// Whether `cancel` was called.
     fn cancelled(&self) -> bool {
-        self.cancelled
+        self.is_cancelled()
+    }
+
+    /// asyncio's private `_cancelled`.
+    #[getter(_cancelled)]
+    fn cancelled_attr(&self) -> bool {
+        self.is_cancelled()
+    }
+
+    /// Whether the handle runs on every event (a reader, writer or signal).
+    #[getter(_repeat)]
+    fn repeat_attr(&self) -> bool {
+        self.repeat.load(Ordering::Relaxed)
+    }
+
+    #[setter(_repeat)]
+    fn set_repeat_attr(&self, repeat: bool) {
+        self.repeat.store(repeat, Ordering::Relaxed);
     }
 
     /// The loop the handle belongs to (asyncio's private `_loop`).
@@ -367,14 +410,14 @@ impl Handle {
 
     /// The callback (`None` once cancelled or run).
     #[getter]
-    fn _callback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.callback.as_ref().map(|c| c.clone_ref(py))
+    fn _callback<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        self.callback.get(py)
     }
 
     /// The arguments (`None` once cancelled or run).
     #[getter]
-    fn _args(&self, py: Python<'_>) -> Option<Py<PyTuple>> {
-        self.args.as_ref().map(|a| a.clone_ref(py))
+    fn _args<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyTuple>> {
+        self.args.get(py)
     }
 
     fn __repr__(slf: &Bound<'_, Handle>) -> PyResult<String> {
@@ -384,7 +427,7 @@ impl Handle {
 }
 
 /// A callback scheduled for a time (asyncio's `events.TimerHandle`).
-#[pyclass(module = "tulipio", extends = Handle)]
+#[pyclass(module = "tulipio", extends = Handle, frozen)]
 pub struct TimerHandle {
     when: f64,
 }
@@ -421,7 +464,7 @@ impl TimerHandle {
     }
 
     fn __repr__(slf: &Bound<'_, TimerHandle>) -> PyResult<String> {
-        let when = slf.borrow().when;
+        let when = slf.get().when;
         let name = slf.get_type().name()?.to_string();
         describe(slf.as_super(), &name, Some(when))
     }

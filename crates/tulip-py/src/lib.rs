@@ -28,6 +28,7 @@ mod transport;
 /// The extension module: `_BaseLoop`, `Handle` and `TimerHandle`.
 #[pymodule]
 fn _tulipio(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    require_gil(m.py())?;
     m.add_class::<event_loop::BaseLoop>()?;
     fastcall::install(&m.py().get_type::<event_loop::BaseLoop>())?;
     m.add_class::<handle::Handle>()?;
@@ -49,5 +50,21 @@ fn pipe_subprocess(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<subprocess::NativeSubprocess>()?;
     m.add_function(wrap_pyfunction!(pipe::_connect_pipe, m)?)?;
     m.add_function(wrap_pyfunction!(subprocess::_spawn, m)?)?;
+    Ok(())
+}
+
+/// The handles keep what changes in slots only the GIL's holder touches
+/// (`handle.rs`): an interpreter running without the GIL (a free-threaded
+/// build started with `PYTHON_GIL=0`; importing this module otherwise
+/// turns the GIL back on there) is refused.
+fn require_gil(py: Python<'_>) -> PyResult<()> {
+    let sys = py.import("sys")?;
+    if let Ok(is_gil_enabled) = sys.getattr("_is_gil_enabled") {
+        if !is_gil_enabled.call0()?.is_truthy()? {
+            return Err(pyo3::exceptions::PyImportError::new_err(
+                "tulipio needs the GIL, and this interpreter runs without it (PYTHON_GIL=0)",
+            ));
+        }
+    }
     Ok(())
 }

@@ -168,7 +168,7 @@ impl Timers {
     /// cancelled; this lets go of the handles).
     fn sweep(&self, py: Python<'_>) {
         let mut heap = self.heap.borrow_mut();
-        heap.retain(|entry| !entry.handle.bind(py).as_super().borrow().is_cancelled());
+        heap.retain(|entry| !entry.handle.bind(py).as_super().get().is_cancelled());
         self.swept_len.set(heap.len());
     }
 
@@ -221,7 +221,7 @@ impl Timers {
         let mut heap = self.heap.borrow_mut();
         let mut due = Vec::new();
         while let Some(top) = heap.peek() {
-            let cancelled = top.handle.bind(py).as_super().borrow().is_cancelled();
+            let cancelled = top.handle.bind(py).as_super().get().is_cancelled();
             if top.when > end && !cancelled {
                 break;
             }
