@@ -2,7 +2,7 @@
 //! asyncio's event loop on a tulip `EventLoop`.
 //!
 //! The hot path lives here: the loop itself (`event_loop`), its callback
-//! handles (`handle`), their ready queue (`ready`) and timers (`timers`),
+//! handles (`handle`, kept on free lists: `freelist`), their ready queue (`ready`) and timers (`timers`),
 //! its vectorcall entries (`fastcall`), the GIL released around the
 //! reactor wait (`gil`) and the tie of a loop to its thread (`thread_bound`), and the
 //! transports that run Python protocols on tulip's own socket and
@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 
 mod event_loop;
 mod fastcall;
+mod freelist;
 mod gil;
 mod handle;
 mod pipe;
@@ -33,6 +34,8 @@ fn _tulipio(m: &Bound<'_, PyModule>) -> PyResult<()> {
     fastcall::install(&m.py().get_type::<event_loop::BaseLoop>())?;
     m.add_class::<handle::Handle>()?;
     m.add_class::<handle::TimerHandle>()?;
+    freelist::install::<0>(&m.py().get_type::<handle::Handle>());
+    freelist::install::<1>(&m.py().get_type::<handle::TimerHandle>());
     m.add_class::<transport::StreamTransport>()?;
     m.add_function(wrap_pyfunction!(transport::_start_stream, m)?)?;
     m.add_class::<transport::AcceptedSocket>()?;

@@ -166,6 +166,47 @@ class ExceptionHandlerContextTests(LoopTestCase):
         self.assertEqual(seen, ["current"])
 
 
+class FreeListTests(LoopTestCase):
+    """Handles come back from the free list as new ones: nothing of the
+    handle that was freed shows through."""
+
+    def test_a_reused_handle_is_new(self):
+        log = []
+        refs = []
+        for i in range(1000):
+            handle = self.loop.call_soon(log.append, i)
+            refs.append(weakref.ref(handle))
+            if i % 2:
+                handle.cancel()
+        del handle
+        self.run_pass()
+        self.assertEqual(log, list(range(0, 1000, 2)))
+        gc.collect()
+        self.assertTrue(all(ref() is None for ref in refs))
+        for i in range(1000):
+            handle = self.loop.call_soon(log.append, -i)
+            self.assertFalse(handle.cancelled())
+            self.assertEqual(handle._args, (-i,))
+            self.assertIsNotNone(weakref.ref(handle)())
+        self.assertTrue(all(ref() is None for ref in refs))
+
+    def test_timer_handles_and_subclasses_beside_the_lists(self):
+        class MyHandle(tulipio.Handle):
+            pass
+
+        mine = [MyHandle(print, (), self.loop) for _ in range(300)]
+        timers = [self.loop.call_later(3600, print) for _ in range(300)]
+        for timer in timers:
+            timer.cancel()
+        del mine, timers
+        gc.collect()
+        again = [self.loop.call_later(0, print, i) for i in range(300)]
+        self.assertEqual([t._args for t in again], [(i,) for i in range(300)])
+        self.assertTrue(all(isinstance(t, tulipio.TimerHandle) for t in again))
+        for timer in again:
+            timer.cancel()
+
+
 class OrderTests(LoopTestCase):
     def test_handles_keep_fifo_order_with_a_transports_callbacks(self):
         # close() queues connection_lost on the tulip loop itself: a
