@@ -22,8 +22,8 @@
 //! - **It holds only plain data.** A sleep is its deadline (an `Instant`)
 //!   and, once armed, the `ThreadId` of the thread it was armed on and a
 //!   `u64` key. These are `Send + Sync`, so the compiler derives
-//!   `Send + Sync` for the sleep; there is no `unsafe impl` to argue, and
-//!   no `Rc` (nor anything else tied to a thread) inside it.
+//!   `Send + Sync` for the sleep (no hand-written implementation to
+//!   argue), and no `Rc` (nor anything else tied to a thread) is inside it.
 //! - **The loop's timer lives in a thread-local table.** Arming a sleep (at
 //!   its first poll, on the running loop of the polling thread) schedules a
 //!   loop timer with [`Loop::call_at`] and
