@@ -80,7 +80,100 @@ def _plain_close(sock):
 _LAZY_EXTRA = frozenset(("socket", "sockname"))
 
 
-class _SocketTransport(transports._FlowControlMixin):
+class _NativeTransport:
+    """What asyncio's stream and datagram transports on tulip share: the
+    native transport's reports to the protocol and the loop's exception
+    handler, closing and aborting, and the write buffer's limits (as
+    uvloop's ``UVBaseTransport`` and asyncio's ``_SelectorTransport``
+    hold what every transport shares)."""
+
+    def _describe(self, sock):
+        """The socket's extra info: the socket itself and its addresses."""
+        self._extra["socket"] = trsock.TransportSocket(sock)
+        try:
+            self._extra["sockname"] = sock.getsockname()
+        except OSError:
+            self._extra["sockname"] = None
+        if "peername" not in self._extra:
+            try:
+                self._extra["peername"] = sock.getpeername()
+            except OSError:
+                self._extra["peername"] = None
+
+    def _connection_made(self):
+        try:
+            self._protocol.connection_made(self)
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                "message": f"Exception in callback {self._protocol!r}.connection_made()",
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+
+    def _pause_writing(self):
+        self._protocol_paused = True
+        self._call_flow("pause_writing")
+
+    def _resume_writing(self):
+        self._protocol_paused = False
+        self._call_flow("resume_writing")
+
+    def _call_flow(self, name):
+        try:
+            getattr(self._protocol, name)()
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop.call_exception_handler({
+                "message": f"protocol.{name}() failed",
+                "exception": exc,
+                "transport": self,
+                "protocol": self._protocol,
+            })
+
+    def _report(self, exc, message):
+        self._loop.call_exception_handler({
+            "message": message, "exception": exc,
+            "transport": self, "protocol": self._protocol,
+        })
+
+    def _fatal_error(self, exc, message="Fatal error on transport"):
+        if isinstance(exc, OSError):
+            if self._loop.get_debug():
+                logger.debug("%r: %s", self, message, exc_info=True)
+        else:
+            self._report(exc, message)
+        self._force_close(exc)
+
+    def get_protocol(self):
+        return self._protocol
+
+    def close(self):
+        if self._closed:
+            return
+        self._closed = True
+        self._native.close()
+
+    def abort(self):
+        self._force_close(None)
+
+    def set_write_buffer_limits(self, high=None, low=None):
+        if high is None:
+            high = 64 * 1024 if low is None else 4 * low
+        if low is None:
+            low = high // 4
+        if not high >= low >= 0:
+            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
+        self._native.set_write_buffer_limits(high, low)
+
+    def get_write_buffer_limits(self):
+        return self._native.get_write_buffer_limits()
+
+
+class _SocketTransport(_NativeTransport, transports._FlowControlMixin):
     """A stream socket transport running on tulip (asyncio's transport API).
 
     ``sock`` is a Python socket (tulip runs the transport on a duplicate of
@@ -137,19 +230,6 @@ class _SocketTransport(transports._FlowControlMixin):
             self._detach_server()
             raise
 
-    def _describe(self, sock):
-        """The socket's extra info: the socket itself and its addresses."""
-        self._extra["socket"] = trsock.TransportSocket(sock)
-        try:
-            self._extra["sockname"] = sock.getsockname()
-        except OSError:
-            self._extra["sockname"] = None
-        if "peername" not in self._extra:
-            try:
-                self._extra["peername"] = sock.getpeername()
-            except OSError:
-                self._extra["peername"] = None
-
     def get_extra_info(self, name, default=None):
         if self._lazy and name in _LAZY_EXTRA:
             self._make_socket()
@@ -190,19 +270,6 @@ class _SocketTransport(transports._FlowControlMixin):
 
     # -------------------------------------------------- the native side calls
 
-    def _connection_made(self):
-        try:
-            self._protocol.connection_made(self)
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": f"Exception in callback {self._protocol!r}.connection_made()",
-                "exception": exc,
-                "transport": self,
-                "protocol": self._protocol,
-            })
-
     def _connection_lost(self, exc):
         if self._lost:
             return
@@ -240,41 +307,6 @@ class _SocketTransport(transports._FlowControlMixin):
             else:
                 server._detach()
 
-    def _pause_writing(self):
-        self._protocol_paused = True
-        self._call_flow("pause_writing")
-
-    def _resume_writing(self):
-        self._protocol_paused = False
-        self._call_flow("resume_writing")
-
-    def _call_flow(self, name):
-        try:
-            getattr(self._protocol, name)()
-        except (SystemExit, KeyboardInterrupt):
-            raise
-        except BaseException as exc:
-            self._loop.call_exception_handler({
-                "message": f"protocol.{name}() failed",
-                "exception": exc,
-                "transport": self,
-                "protocol": self._protocol,
-            })
-
-    def _report(self, exc, message):
-        self._loop.call_exception_handler({
-            "message": message, "exception": exc,
-            "transport": self, "protocol": self._protocol,
-        })
-
-    def _fatal_error(self, exc, message="Fatal error on transport"):
-        if isinstance(exc, OSError):
-            if self._loop.get_debug():
-                logger.debug("%r: %s", self, message, exc_info=True)
-        else:
-            self._report(exc, message)
-        self._force_close(exc)
-
     def _force_close(self, exc):
         if self._lost:
             return
@@ -289,24 +321,12 @@ class _SocketTransport(transports._FlowControlMixin):
 
     # ------------------------------------------------------ asyncio's API
 
-    def get_protocol(self):
-        return self._protocol
-
     def set_protocol(self, protocol):
         self._protocol = protocol
         self._native._set_protocol(self, protocol, isinstance(protocol, protocols.BufferedProtocol))
 
     def is_closing(self):
         return self._closed or self._native.is_closing()
-
-    def close(self):
-        if self._closed:
-            return
-        self._closed = True
-        self._native.close()
-
-    def abort(self):
-        self._force_close(None)
 
     def writelines(self, list_of_data):
         self._native.write(b"".join(list_of_data))
@@ -330,20 +350,8 @@ class _SocketTransport(transports._FlowControlMixin):
         if not self._closed:
             self._native.resume_reading()
 
-    def set_write_buffer_limits(self, high=None, low=None):
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._native.set_write_buffer_limits(high, low)
 
-    def get_write_buffer_limits(self):
-        return self._native.get_write_buffer_limits()
-
-
-class _DatagramTransport(transports.Transport, transports.DatagramTransport):
+class _DatagramTransport(_NativeTransport, transports.Transport, transports.DatagramTransport):
     """A datagram socket transport running on tulip (asyncio's API)."""
 
     def __init__(self, loop, sock, protocol, address=None, waiter=None, extra=None):
@@ -376,14 +384,6 @@ class _DatagramTransport(transports.Transport, transports.DatagramTransport):
         if getattr(self, "_sock", None) is not None and not self._closed:
             _warn(f"unclosed transport {self!r}", ResourceWarning, source=self)
 
-    _describe = _SocketTransport._describe
-    _connection_made = _SocketTransport._connection_made
-    _pause_writing = _SocketTransport._pause_writing
-    _resume_writing = _SocketTransport._resume_writing
-    _call_flow = _SocketTransport._call_flow
-    _report = _SocketTransport._report
-    _fatal_error = _SocketTransport._fatal_error
-
     def _connection_lost(self, exc):
         if self._lost:
             return
@@ -407,9 +407,6 @@ class _DatagramTransport(transports.Transport, transports.DatagramTransport):
         self._closed = True
         self._native.abort()
 
-    def get_protocol(self):
-        return self._protocol
-
     def set_protocol(self, protocol):
         self._protocol = protocol
         self._native._set_protocol(self, protocol)
@@ -417,29 +414,8 @@ class _DatagramTransport(transports.Transport, transports.DatagramTransport):
     def is_closing(self):
         return self._closed
 
-    def close(self):
-        if self._closed:
-            return
-        self._closed = True
-        self._native.close()
-
-    def abort(self):
-        self._force_close(None)
-
     def get_write_buffer_size(self):
         return self._native.get_write_buffer_size()
-
-    def get_write_buffer_limits(self):
-        return self._native.get_write_buffer_limits()
-
-    def set_write_buffer_limits(self, high=None, low=None):
-        if high is None:
-            high = 64 * 1024 if low is None else 4 * low
-        if low is None:
-            low = high // 4
-        if not high >= low >= 0:
-            raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._native.set_write_buffer_limits(high, low)
 
     def sendto(self, data, addr=None):
         if not isinstance(data, (bytes, bytearray, memoryview)):
