@@ -19,6 +19,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple, PyType};
 use pyo3::{ffi, intern};
 
+use crate::fd::check_fd;
 use crate::gil;
 use crate::handle::{self, Handle, TimerHandle};
 use crate::ready::ReadyQueue;
@@ -434,11 +435,7 @@ impl BaseLoop {
         reader: bool,
     ) -> PyResult<()> {
         let core = slf.get().open_core()?;
-        if fd < 0 {
-            return Err(PyValueError::new_err(format!(
-                "Invalid file descriptor: {fd}"
-            )));
-        }
+        let fd = check_fd(fd)?;
         handle.get().set_repeat();
         // SAFETY: the caller (asyncio's add_reader contract) keeps `fd` open
         // while it is registered; the borrow lasts only for this call,

@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 
 mod event_loop;
 mod fastcall;
+mod fd;
 mod freelist;
 mod gil;
 mod handle;

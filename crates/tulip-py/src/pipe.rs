@@ -10,7 +10,7 @@
 //! object calls back into a [`NativeTransport`], a tulip `Transport` seen
 //! from Python.
 
-use std::os::fd::{BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::intern;
@@ -18,6 +18,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict};
 use tulip_transport::{BaseProtocol, LoopNetExt, Protocol, Transport};
 
+use crate::fd::dup_fd;
 use crate::gil;
 
 /// A tulip transport error as the Python exception asyncio gives for it.
@@ -71,22 +72,6 @@ pub(crate) fn lost_exc(py: Python<'_>, exc: Option<&tulip_transport::Error>) -> 
         None => py.None(),
         Some(err) => transport_error(err).into_value(py).into_any(),
     }
-}
-
-/// An owned duplicate of descriptor `fd` (the caller's object keeps its
-/// own); `EBADF` for a closed one.
-pub(crate) fn dup_fd(fd: RawFd) -> PyResult<OwnedFd> {
-    if fd < 0 {
-        return Err(PyValueError::new_err(format!(
-            "Invalid file descriptor: {fd}"
-        )));
-    }
-    // SAFETY: the borrow lasts for this `dup` call only; a number that is
-    // not an open descriptor makes `dup` fail with `EBADF` (an error, not
-    // undefined behaviour), and the duplicate is a new descriptor owned
-    // by the returned `OwnedFd`.
-    let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
-    Ok(borrowed.try_clone_to_owned()?)
 }
 
 /// A Python callback raised: an `Exception` goes to the loop's exception

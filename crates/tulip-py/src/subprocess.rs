@@ -25,7 +25,8 @@ use tulip_process::{
 };
 use tulip_transport::BaseProtocol;
 
-use crate::pipe::{NativeTransport, dup_fd, lost_exc, os_error, report, settle, transport_error};
+use crate::fd::dup_fd;
+use crate::pipe::{NativeTransport, lost_exc, os_error, report, settle, transport_error};
 
 /// asyncio's `subprocess.PIPE`, `STDOUT` and `DEVNULL`.
 const PIPE: i32 = -1;

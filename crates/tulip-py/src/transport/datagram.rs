@@ -8,7 +8,7 @@
 
 use std::cell::RefCell;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::rc::Rc;
 
@@ -24,6 +24,7 @@ use tulip_transport::{
 
 use super::{bytes_of, error_to_py, is_loop_exit, notify, resolve};
 use crate::event_loop::BaseLoop;
+use crate::fd::adopt_fd;
 use crate::gil;
 
 /// A socket address as Python's `socket` module spells it.
@@ -271,15 +272,10 @@ pub(crate) fn _start_datagram(
     protocol: Py<PyAny>,
     waiter: Py<PyAny>,
 ) -> PyResult<()> {
-    if fd < 0 {
-        return Err(PyValueError::new_err(format!(
-            "Invalid file descriptor: {fd}"
-        )));
-    }
     let lp = event_loop.get().tulip_loop()?;
     // SAFETY: the caller passes a descriptor made for this transport
     // alone (`os.dup` of its socket's), so this is its only owner.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let fd = unsafe { adopt_fd(fd) }?;
     let mut slot = Some(PyDatagramProtocol {
         protocol: Some(protocol),
         owner: Some(owner),

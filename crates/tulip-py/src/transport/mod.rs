@@ -8,7 +8,7 @@
 //! flow-control calls straight to tulip's transport.
 
 use std::cell::RefCell;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::rc::Rc;
 
 use pyo3::buffer::PyBuffer;
@@ -20,6 +20,7 @@ use tulip_transport::{AcceptedSocketOptions, Buffered, Error, LoopNetExt, Transp
 use tulip_executor::TaskOptions;
 
 use crate::event_loop::BaseLoop;
+use crate::fd::adopt_fd;
 
 mod accept;
 mod adapter;
@@ -363,15 +364,10 @@ impl StreamTransport {
         count: Option<u64>,
         waiter: Py<PyAny>,
     ) -> PyResult<()> {
-        if fd < 0 {
-            return Err(PyValueError::new_err(format!(
-                "Invalid file descriptor: {fd}"
-            )));
-        }
         let lp = event_loop.get().tulip_loop()?;
         // SAFETY: the caller passes a descriptor made for this call alone
         // (`os.dup` of the file's), so this is its only owner.
-        let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let file = std::fs::File::from(unsafe { adopt_fd(fd) }?);
         let Some(transport) = self.inner.borrow().clone() else {
             return Err(PyRuntimeError::new_err(
                 "sendfile: the transport is not connected yet",
@@ -453,16 +449,11 @@ pub(crate) fn _start_stream(
     buffered: bool,
     waiter: Option<Py<PyAny>>,
 ) -> PyResult<()> {
-    if fd < 0 {
-        return Err(PyValueError::new_err(format!(
-            "Invalid file descriptor: {fd}"
-        )));
-    }
     let lp = event_loop.get().tulip_loop()?;
     // SAFETY: the caller (the Python transport) passes a descriptor it
-    // made for this transport alone (`os.dup` of its socket's), so this
-    // is its only owner.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // made for this transport alone (`os.dup` of its socket's, or an
+    // accepted connection it gives up), so this is its only owner.
+    let fd = unsafe { adopt_fd(fd) }?;
     let adapter = PyProtocol::new(protocol, owner, native);
     let mut slot = Some(adapter);
     let options = AcceptedSocketOptions::new();
